@@ -1,0 +1,292 @@
+//! The base-image policy: tiers of glob patterns on fully qualified
+//! repositories, trusted registries, digest pinning, and Docker-official-only.
+//!
+//! The most specific matching pattern decides the tier (more literal
+//! characters wins); on a tie the stricter tier wins. Images no pattern
+//! matches fall into `default_tier` (prohibited unless configured).
+
+use std::fmt;
+
+use globset::GlobMatcher;
+use oci::ImageRef;
+use serde::Serialize;
+
+use crate::model::{BaseRef, BaseRefKind};
+
+/// Policy tiers, most wanted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Use these.
+    Preferred,
+    /// Allowed.
+    Permitted,
+    /// Allowed with a warning.
+    Restricted,
+    /// Blocked.
+    Prohibited,
+}
+
+impl Tier {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Preferred => "preferred",
+            Tier::Permitted => "permitted",
+            Tier::Restricted => "restricted",
+            Tier::Prohibited => "prohibited",
+        }
+    }
+    /// Parses a tier name.
+    pub fn parse(s: &str) -> Option<Tier> {
+        Some(match s {
+            "preferred" => Tier::Preferred,
+            "permitted" => Tier::Permitted,
+            "restricted" => Tier::Restricted,
+            "prohibited" => Tier::Prohibited,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One glob pattern on `registry/repository`.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// As written in the config.
+    pub text: String,
+    /// Normalised (`alpine` → `docker.io/library/alpine`).
+    pub normalized: String,
+    matcher: GlobMatcher,
+}
+
+/// Why a pattern is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid pattern `{pattern}`: {reason}")]
+pub struct PatternError {
+    /// The pattern.
+    pub pattern: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Pattern {
+    /// Compiles a pattern. `*` stays inside one path segment, `**` crosses them.
+    pub fn new(text: &str) -> Result<Self, PatternError> {
+        let normalized = normalize_pattern(text);
+        let glob = globset::GlobBuilder::new(&normalized)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| PatternError { pattern: text.to_string(), reason: e.to_string() })?;
+        Ok(Pattern { text: text.to_string(), normalized, matcher: glob.compile_matcher() })
+    }
+
+    fn specificity(&self) -> usize {
+        self.normalized.chars().filter(|c| !matches!(c, '*' | '?' | '[' | ']')).count()
+    }
+
+    /// Whether the pattern matches a fully qualified repository name.
+    pub fn matches(&self, full_name: &str) -> bool {
+        self.matcher.is_match(full_name)
+    }
+}
+
+fn normalize_pattern(p: &str) -> String {
+    let p = p.trim();
+    let first = p.split('/').next().unwrap_or("");
+    let has_registry = p.contains('/') && (first.contains(['.', ':']) || first == "localhost" || first.contains('*'));
+    let p = p.strip_prefix("index.docker.io/").map(|r| format!("docker.io/{r}")).unwrap_or_else(|| p.to_string());
+    if has_registry || p.starts_with("docker.io/") {
+        let rest = p.strip_prefix("docker.io/");
+        match rest {
+            Some(r) if !r.contains('/') && !r.contains("**") => format!("docker.io/library/{r}"),
+            _ => p,
+        }
+    } else if p.contains('/') || p.contains("**") {
+        format!("docker.io/{p}")
+    } else {
+        format!("docker.io/library/{p}")
+    }
+}
+
+/// The base-image policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Patterns per tier.
+    pub tiers: Vec<(Tier, Vec<Pattern>)>,
+    /// Tier of images no pattern matches.
+    pub default_tier: Tier,
+    /// Registries images may come from (empty: any). `*.example.com` allowed.
+    pub trusted_registries: Vec<String>,
+    /// Require `@sha256:` pins.
+    pub require_digest: bool,
+    /// From Docker Hub, only `docker.io/library/*`.
+    pub docker_official_only: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { tiers: Vec::new(), default_tier: Tier::Prohibited, trusted_registries: Vec::new(), require_digest: false, docker_official_only: false }
+    }
+}
+
+/// The tier an image falls in, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    /// Tier.
+    pub tier: Tier,
+    /// Matching pattern as written; `None` when the default tier applied.
+    pub pattern: Option<String>,
+}
+
+/// A policy violation for one base reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Rule code (`base-prohibited`, ...).
+    pub code: &'static str,
+    /// Message.
+    pub message: String,
+    /// Tier of the image.
+    pub tier: Tier,
+    /// Pattern that decided the tier.
+    pub pattern: Option<String>,
+}
+
+impl Policy {
+    /// Classifies an image.
+    pub fn classify(&self, r: &ImageRef) -> Classification {
+        let name = r.full_name();
+        let mut best: Option<(usize, Tier, &Pattern)> = None;
+        for (tier, patterns) in &self.tiers {
+            for p in patterns.iter().filter(|p| p.matches(&name)) {
+                let s = p.specificity();
+                let better = match best {
+                    None => true,
+                    Some((bs, bt, _)) => s > bs || (s == bs && *tier > bt),
+                };
+                if better {
+                    best = Some((s, *tier, p));
+                }
+            }
+        }
+        match best {
+            Some((_, tier, p)) => Classification { tier, pattern: Some(p.text.clone()) },
+            None => Classification { tier: self.default_tier, pattern: None },
+        }
+    }
+
+    /// Whether a registry host is trusted.
+    pub fn registry_trusted(&self, host: &str) -> bool {
+        self.trusted_registries.is_empty()
+            || self.trusted_registries.iter().any(|t| {
+                let t = t.trim();
+                let t = if t == "index.docker.io" { "docker.io" } else { t };
+                t.eq_ignore_ascii_case(host) || t.strip_prefix("*.").is_some_and(|suffix| host.len() > suffix.len() && host.to_ascii_lowercase().ends_with(&format!(".{}", suffix.to_ascii_lowercase())))
+            })
+    }
+
+    /// Every violation for one base reference.
+    pub fn check(&self, base: &BaseRef) -> Vec<Violation> {
+        let r = &base.reference;
+        let c = self.classify(r);
+        let how = match base.kind {
+            BaseRefKind::From => "base image",
+            BaseRefKind::CopyFrom => "COPY --from image",
+            BaseRefKind::MountFrom => "RUN --mount from image",
+        };
+        let why = match &c.pattern {
+            Some(p) => format!("matches `{p}`"),
+            None => "matches no pattern; unknown images cannot be verified, so they get the default tier".to_string(),
+        };
+        let mut out = Vec::new();
+        let mut push = |code: &'static str, message: String| out.push(Violation { code, message, tier: c.tier, pattern: c.pattern.clone() });
+        match c.tier {
+            Tier::Prohibited => push("base-prohibited", format!("{how} `{}` is prohibited by policy ({why})", r.full_name())),
+            Tier::Restricted => push("base-restricted", format!("{how} `{}` is restricted by policy ({why}); prefer a preferred or permitted image", r.full_name())),
+            _ => {}
+        }
+        if !self.registry_trusted(r.registry()) {
+            push("base-untrusted-registry", format!("{how} `{r}` comes from `{}`, which is not a trusted registry (trusted: {})", r.registry(), self.trusted_registries.join(", ")));
+        }
+        if self.require_digest && r.digest().is_none() {
+            push("base-not-pinned", format!("{how} `{r}` is not pinned by digest; policy requires `@sha256:...`"));
+        }
+        if self.docker_official_only && r.registry() == oci::DEFAULT_REGISTRY && !r.is_docker_official() {
+            push("base-unofficial", format!("{how} `{}` is not a Docker Official Image; policy allows only docker.io/library/* from Docker Hub", r.full_name()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let pats = |xs: &[&str]| xs.iter().map(|x| Pattern::new(x).unwrap()).collect::<Vec<_>>();
+        Policy {
+            tiers: vec![
+                (Tier::Preferred, pats(&["alpine", "gcr.io/distroless/*", "scratch"])),
+                (Tier::Permitted, pats(&["debian", "ubuntu"])),
+                (Tier::Restricted, pats(&["node", "python", "golang"])),
+                (Tier::Prohibited, pats(&["docker.io/**"])),
+            ],
+            ..Policy::default()
+        }
+    }
+
+    fn r(s: &str) -> ImageRef {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn normalizes_patterns() {
+        assert_eq!(normalize_pattern("alpine"), "docker.io/library/alpine");
+        assert_eq!(normalize_pattern("bitnami/*"), "docker.io/bitnami/*");
+        assert_eq!(normalize_pattern("docker.io/node"), "docker.io/library/node");
+        assert_eq!(normalize_pattern("gcr.io/distroless/*"), "gcr.io/distroless/*");
+        assert_eq!(normalize_pattern("localhost:5000/*"), "localhost:5000/*");
+    }
+
+    #[test]
+    fn each_tier() {
+        let p = policy();
+        assert_eq!(p.classify(&r("alpine:3.20")), Classification { tier: Tier::Preferred, pattern: Some("alpine".into()) });
+        assert_eq!(p.classify(&r("gcr.io/distroless/static-debian12")).tier, Tier::Preferred);
+        assert_eq!(p.classify(&r("gcr.io/distroless/nested/x")).tier, Tier::Prohibited, "* stays in one segment; unknown → default");
+        assert_eq!(p.classify(&r("debian:12-slim")).tier, Tier::Permitted);
+        assert_eq!(p.classify(&r("node:22")).tier, Tier::Restricted);
+        let c = p.classify(&r("someone/random:1"));
+        assert_eq!((c.tier, c.pattern.as_deref()), (Tier::Prohibited, Some("docker.io/**")));
+        let c = p.classify(&r("quay.io/x/y:1"));
+        assert_eq!((c.tier, c.pattern), (Tier::Prohibited, None));
+    }
+
+    #[test]
+    fn default_tier_configurable() {
+        let p = Policy { default_tier: Tier::Permitted, ..policy() };
+        assert_eq!(p.classify(&r("quay.io/x/y:1")).tier, Tier::Permitted);
+    }
+
+    #[test]
+    fn trusted_registries_and_flags() {
+        let p = Policy { trusted_registries: vec!["docker.io".into(), "*.example.com".into(), "localhost:5000".into()], require_digest: true, docker_official_only: true, ..policy() };
+        assert!(p.registry_trusted("docker.io"));
+        assert!(p.registry_trusted("reg.example.com"));
+        assert!(!p.registry_trusted("example.com"));
+        assert!(p.registry_trusted("localhost:5000"));
+        assert!(!p.registry_trusted("quay.io"));
+        let base = |s: &str| BaseRef { kind: BaseRefKind::From, reference: r(s), span: 0..0, stage: 0 };
+        let codes = |s: &str| p.check(&base(s)).into_iter().map(|v| v.code).collect::<Vec<_>>();
+        assert_eq!(codes("alpine:3.20"), ["base-not-pinned"]);
+        assert_eq!(codes(&format!("alpine@sha256:{}", "a".repeat(64))), Vec::<&str>::new());
+        assert_eq!(codes("quay.io/x/y:1"), ["base-prohibited", "base-untrusted-registry", "base-not-pinned"]);
+        assert_eq!(codes("bitnami/redis:7"), ["base-prohibited", "base-not-pinned", "base-unofficial"]);
+        assert_eq!(codes("node:22"), ["base-restricted", "base-not-pinned"]);
+    }
+}

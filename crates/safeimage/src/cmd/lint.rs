@@ -1,0 +1,177 @@
+//! `safeimage lint`: Dockerfile lint and base-image policy.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use dockerfile::{LintConfig, SourceFile};
+use findings::{Finding, Level, Location};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Source lines with carets, and a summary.
+    Human,
+    /// JSON document with findings and the rules they reference.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+/// Arguments of `safeimage lint`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Dockerfiles or directories to walk (default: the current directory).
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "human")]
+    format: Format,
+    /// safeimage.toml to read `[lint]` and `[policy.base_images]` from (default: ./safeimage.toml if present).
+    #[arg(long, short = 'c', env = "SAFEIMAGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Hadolint config to honour (default: ./.hadolint.yaml or ./.hadolint.yml if present).
+    #[arg(long)]
+    hadolint_config: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this level (error, warning, info, style).
+    #[arg(long)]
+    failure_threshold: Option<Level>,
+    /// Ignore a rule code (ours or a Hadolint DLxxxx/SCxxxx); repeatable.
+    #[arg(long = "ignore", value_name = "CODE")]
+    ignore: Vec<String>,
+    /// Build argument for expanding FROM (NAME=value); repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    build_args: Vec<String>,
+    /// Do not run ShellCheck on RUN scripts.
+    #[arg(long)]
+    no_shellcheck: bool,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Colour: auto, always or never.
+    #[arg(long, default_value = "auto")]
+    color: String,
+}
+
+fn is_dockerfile_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("dockerfile") || lower.starts_with("containerfile") || lower.ends_with(".dockerfile") || lower.ends_with(".containerfile")
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            if matches!(name.as_str(), ".git" | "target" | "node_modules" | ".venv") {
+                continue;
+            }
+            walk(&e.path(), out)?;
+        } else if (ft.is_file() || ft.is_symlink() && e.path().is_file()) && is_dockerfile_name(&name) {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+fn display_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_string()
+}
+
+/// Loads settings: config file, then `.hadolint.yaml`, then flags.
+fn settings(args: &Args) -> anyhow::Result<LintConfig> {
+    let cfg_path = args.config.clone().or_else(|| Some(PathBuf::from("safeimage.toml")).filter(|p| p.is_file()));
+    let mut cfg = match &cfg_path {
+        Some(p) => LintConfig::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => LintConfig::default(),
+    };
+    let hl = args.hadolint_config.clone().or_else(|| [".hadolint.yaml", ".hadolint.yml"].iter().map(PathBuf::from).find(|p| p.is_file()));
+    if let Some(p) = hl {
+        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        cfg.merge_hadolint_yaml(&p.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if let Some(l) = args.failure_threshold {
+        cfg.failure_threshold = l;
+    }
+    for code in &args.ignore {
+        let mapped = if dockerfile::rules::rule(code).is_some() { vec![code.clone()] } else { dockerfile::rules::codes_for_hadolint(code) };
+        if mapped.is_empty() {
+            bail!("--ignore {code}: unknown rule code (run `safeimage rules` for the list)");
+        }
+        cfg.ignored.extend(mapped);
+    }
+    for ba in &args.build_args {
+        let Some((k, v)) = ba.split_once('=') else { bail!("--build-arg {ba}: expected NAME=value") };
+        cfg.build_args.insert(k.to_string(), v.to_string());
+    }
+    if args.no_shellcheck {
+        cfg.shellcheck = false;
+    }
+    Ok(cfg)
+}
+
+/// Runs the linter.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cfg = settings(&args)?;
+    let roots = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let mut paths = Vec::new();
+    for r in &roots {
+        let meta = std::fs::metadata(r).with_context(|| format!("cannot read {}", r.display()))?;
+        if meta.is_dir() {
+            walk(r, &mut paths)?;
+        } else {
+            paths.push(r.clone());
+        }
+    }
+    let mut sources = Vec::with_capacity(paths.len());
+    let mut extra = Vec::new();
+    for p in &paths {
+        let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        match String::from_utf8(bytes) {
+            Ok(text) => sources.push(SourceFile::new(display_path(p), text)),
+            Err(e) => {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+                extra.push(Finding::new(
+                    "syntax-error",
+                    Level::Error,
+                    format!("file is not valid UTF-8 (first bad byte at offset {})", valid.len()),
+                    Location { path: display_path(p), line, column: 1, end_line: line, end_column: 2 },
+                ));
+            }
+        }
+    }
+    let mut report = dockerfile::lint(&sources, &cfg);
+    report.findings.extend(extra);
+    report.files += report.findings.iter().filter(|f| f.code == "syntax-error" && !sources.iter().any(|s| s.path == f.location.path)).count();
+    for n in &report.notes {
+        eprintln!("warning: {n}");
+    }
+    let tool = report::ToolInfo { name: "safeimage".into(), version: env!("CARGO_PKG_VERSION").into() };
+    let rules: Vec<_> = dockerfile::rules::RULES.iter().map(|r| r.info()).collect();
+    let text = match args.format {
+        Format::Human => {
+            let color = match args.color.as_str() {
+                "always" => true,
+                "never" => false,
+                _ => args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let texts: HashMap<String, String> = sources.iter().map(|s| (s.path.clone(), s.text.clone())).collect();
+            let mut s = report::human(&report.findings, &texts, color);
+            s.push_str(&report::summary(&report.findings, report.files));
+            if cfg.shellcheck && !report.shellcheck_ran && !sources.is_empty() {
+                s.push_str("\n(shellcheck not found: RUN scripts were not checked by ShellCheck; apt-get install shellcheck)");
+            }
+            s
+        }
+        Format::Json => report::json(&report.findings, &rules, &tool, report.files),
+        Format::Sarif => serde_json::to_string_pretty(&report::sarif(&report.findings, &rules, &tool))?,
+    };
+    super::write_output(args.output.as_deref(), &text)?;
+    Ok(if findings::any_at_or_above(&report.findings, cfg.failure_threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

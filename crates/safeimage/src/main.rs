@@ -1,0 +1,44 @@
+//! The `safeimage` command line: argument parsing, settings, rendering and
+//! exit codes. The work happens in the domain crates.
+//!
+//! Exit codes: 0 = nothing at or above the failure threshold, 1 = findings
+//! at or above it (or a gate failed), 2 = an error stopped the command.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps a fleet of container images patched, hardened, scanned, gated, signed and pushed.
+#[derive(Debug, Parser)]
+#[command(name = "safeimage", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lint Dockerfiles and check their base images against the policy.
+    Lint(cmd::lint::Args),
+    /// List the lint rules with their levels and equivalent codes.
+    Rules(cmd::rules::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(a) => cmd::lint::run(a),
+        Command::Rules(a) => cmd::rules::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
