@@ -229,7 +229,8 @@ mod tests {
         let e = expand("${EMPTY}", &vars);
         assert_eq!(e.empty, ["EMPTY"]);
         assert_eq!(expand("${TAG:+set}", &vars).value, "set");
-        assert_eq!(expand("${EMPTY-x}", &vars).value, "");
+        // An ARG declared without a value is unset, as in BuildKit.
+        assert_eq!(expand("${EMPTY-x}", &vars).value, "x");
         assert_eq!(expand("${EMPTY:-x}", &vars).value, "x");
         assert_eq!(expand("a\\$b", &vars).value, "a$b");
     }

@@ -32,6 +32,8 @@ pub struct LintConfig {
     pub disable_ignore_pragma: bool,
     /// The base-image policy; `None` when not configured (no policy checks).
     pub policy: Option<Policy>,
+    /// Where ShellCheck results are cached (`None`: no cache).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for LintConfig {
@@ -44,6 +46,7 @@ impl Default for LintConfig {
             build_args: HashMap::new(),
             disable_ignore_pragma: false,
             policy: None,
+            cache_dir: None,
         }
     }
 }

@@ -97,7 +97,7 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
     }
     if let Some(exe) = &sc_exe {
         let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-        match shellcheck::run(exe, &scripts, jobs) {
+        match shellcheck::run(exe, &scripts, jobs, cfg.cache_dir.as_deref()) {
             Ok(found) => {
                 report.shellcheck_ran = true;
                 for f in found {
@@ -173,7 +173,7 @@ fn collect_scripts(key: usize, src: &SourceFile, parsed: &Parsed<'_>, out: &mut 
                 continue;
             }
             let (line, column) = src.line_col(*offset);
-            out.push(shellcheck::Script { key, offset: *offset, line, column, dialect, text: body });
+            out.push(shellcheck::Script { key, line, column, dialect, text: body });
         }
     }
 }

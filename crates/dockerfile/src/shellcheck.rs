@@ -22,8 +22,6 @@ const EXCLUDED: &str = "SC1090,SC1091,SC2154";
 pub struct Script {
     /// Caller's key (file index).
     pub key: usize,
-    /// Byte offset where the text starts.
-    pub offset: usize,
     /// 1-based line and column where the text starts.
     pub line: u32,
     /// 1-based column where the text starts.
@@ -109,59 +107,128 @@ struct Comment {
     message: String,
 }
 
+/// A ShellCheck comment relative to its script (line 1 = first script line).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+struct Raw {
+    line: u32,
+    end_line: u32,
+    column: u32,
+    end_column: u32,
+    level: String,
+    code: u32,
+    message: String,
+}
+
+/// ShellCheck's version line, part of every cache key.
+fn version(exe: &Path) -> String {
+    Command::new(exe).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+fn cache_key(version: &str, dialect: &str, text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [version, "\0", EXCLUDED, "\0", dialect, "\0", text] {
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// Runs ShellCheck over all scripts, in up to `jobs` parallel processes.
-pub fn run(exe: &Path, scripts: &[Script], jobs: usize) -> Result<Vec<ScFinding>, ShellcheckError> {
+///
+/// Identical scripts are checked once. With a `cache` directory, results are
+/// stored under `shellcheck/<sha256>.json` (written by atomic rename, so
+/// several processes can share the directory) and reused.
+pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) -> Result<Vec<ScFinding>, ShellcheckError> {
     if scripts.is_empty() {
         return Ok(vec![]);
     }
-    let dir = tempfile::tempdir()?;
-    let mut files: Vec<(PathBuf, usize)> = Vec::with_capacity(scripts.len());
-    for (i, s) in scripts.iter().enumerate() {
-        let path = dir.path().join(format!("s{i}.{}", s.dialect));
-        let mut f = std::fs::File::create(&path)?;
-        writeln!(f, "#!/bin/{}", s.dialect)?;
-        f.write_all(s.text.as_bytes())?;
-        files.push((path, i));
+    let version = version(exe);
+    let keys: Vec<String> = scripts.iter().map(|s| cache_key(&version, s.dialect, &s.text)).collect();
+    let mut results: std::collections::HashMap<&str, Vec<Raw>> = std::collections::HashMap::new();
+    let cache_dir = cache.map(|c| c.join("shellcheck"));
+    // unique scripts not in the cache
+    let mut todo: Vec<usize> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        if results.contains_key(k.as_str()) || todo.iter().any(|&j| keys[j] == *k) {
+            continue;
+        }
+        let cached = cache_dir.as_ref().and_then(|d| std::fs::read(d.join(format!("{k}.json"))).ok()).and_then(|b| serde_json::from_slice::<Vec<Raw>>(&b).ok());
+        match cached {
+            Some(r) => {
+                results.insert(k, r);
+            }
+            None => todo.push(i),
+        }
     }
-    let jobs = jobs.max(1).min(files.len());
-    let chunk = files.len().div_ceil(jobs);
-    let results: Vec<Result<Vec<ScFinding>, ShellcheckError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || run_chunk(exe, part, scripts)))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ShellcheckError::Output("worker panicked".into())))).collect()
-    });
+    if !todo.is_empty() {
+        let dir = tempfile::tempdir()?;
+        let mut files: Vec<(PathBuf, usize)> = Vec::with_capacity(todo.len());
+        for &i in &todo {
+            let s = &scripts[i];
+            let path = dir.path().join(format!("s{i}.{}", s.dialect));
+            let mut f = std::fs::File::create(&path)?;
+            writeln!(f, "#!/bin/{}", s.dialect)?;
+            f.write_all(s.text.as_bytes())?;
+            files.push((path, i));
+        }
+        let jobs = jobs.max(1).min(files.len());
+        let chunk = files.len().div_ceil(jobs);
+        let outs: Vec<Result<Vec<(usize, Raw)>, ShellcheckError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || run_chunk(exe, part))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ShellcheckError::Output("worker panicked".into())))).collect()
+        });
+        let mut fresh: std::collections::HashMap<usize, Vec<Raw>> = todo.iter().map(|&i| (i, Vec::new())).collect();
+        for o in outs {
+            for (i, raw) in o? {
+                fresh.entry(i).or_default().push(raw);
+            }
+        }
+        for (i, raws) in fresh {
+            if let Some(d) = &cache_dir {
+                store(d, &keys[i], &raws);
+            }
+            results.insert(&keys[i], raws);
+        }
+    }
     let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
+    for (s, k) in scripts.iter().zip(&keys) {
+        for c in results.get(k.as_str()).map(Vec::as_slice).unwrap_or_default() {
+            let map = |line: u32, col: u32| (s.line + line - 1, if line == 1 { s.column + col - 1 } else { col });
+            let (line, column) = map(c.line, c.column);
+            let (end_line, end_column) = map(c.end_line.max(c.line), c.end_column);
+            let level = match c.level.as_str() {
+                "error" => Level::Error,
+                "warning" => Level::Warning,
+                "info" => Level::Info,
+                _ => Level::Style,
+            };
+            out.push(ScFinding { key: s.key, code: format!("SC{}", c.code), level, message: c.message.clone(), line, column, end_line, end_column });
+        }
     }
     Ok(out)
 }
 
-fn run_chunk(exe: &Path, part: &[(PathBuf, usize)], scripts: &[Script]) -> Result<Vec<ScFinding>, ShellcheckError> {
-    let output = Command::new(exe)
-        .args(["-f", "json1", "-e", EXCLUDED])
-        .args(part.iter().map(|(p, _)| p.as_os_str()))
-        .output()?;
+/// Writes a cache entry by temp file + rename; failures only cost a re-run.
+fn store(dir: &Path, key: &str, raws: &[Raw]) {
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else { return };
+    let Ok(bytes) = serde_json::to_vec(raws) else { return };
+    if tmp.write_all(&bytes).is_ok() {
+        let _ = tmp.persist(dir.join(format!("{key}.json")));
+    }
+}
+
+fn run_chunk(exe: &Path, part: &[(PathBuf, usize)]) -> Result<Vec<(usize, Raw)>, ShellcheckError> {
+    let output = Command::new(exe).args(["-f", "json1", "-e", EXCLUDED]).args(part.iter().map(|(p, _)| p.as_os_str())).output()?;
     let parsed: Output = serde_json::from_slice(&output.stdout).map_err(|e| ShellcheckError::Output(format!("{e}: {}", String::from_utf8_lossy(&output.stderr))))?;
     let mut out = Vec::new();
     for c in parsed.comments {
         let Some(idx) = Path::new(&c.file).file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix('s')).and_then(|s| s.parse::<usize>().ok()) else { continue };
-        let Some(s) = scripts.get(idx) else { continue };
         // line 1 is the shebang we added
         let Some(l) = c.line.checked_sub(1).filter(|l| *l >= 1) else { continue };
-        let el = c.end_line.saturating_sub(1).max(l);
-        let map = |line: u32, col: u32| (s.line + line - 1, if line == 1 { s.column + col - 1 } else { col });
-        let (line, column) = map(l, c.column);
-        let (end_line, end_column) = map(el, c.end_column);
-        let level = match c.level.as_str() {
-            "error" => Level::Error,
-            "warning" => Level::Warning,
-            "info" => Level::Info,
-            _ => Level::Style,
-        };
-        out.push(ScFinding { key: s.key, code: format!("SC{}", c.code), level, message: c.message, line, column, end_line, end_column });
+        out.push((idx, Raw { line: l, end_line: c.end_line.saturating_sub(1).max(l), column: c.column, end_column: c.end_column, level: c.level, code: c.code, message: c.message }));
     }
     Ok(out)
 }

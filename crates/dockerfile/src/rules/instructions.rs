@@ -55,7 +55,20 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                     add(ctx, a, kw.clone());
                     copy_dest(ctx, a.src.len(), &a.dest.value, a.dest.span.clone(), has_workdir);
                 }
-                Instruction::Copy(c) => copy_dest(ctx, c.src.len(), &c.dest.value, c.dest.span.clone(), has_workdir),
+                Instruction::Copy(c) => {
+                    copy_dest(ctx, c.src.len(), &c.dest.value, c.dest.span.clone(), has_workdir);
+                    if let Some(from) = crate::model::flag(&c.options, "from").and_then(|f| f.value.as_ref()) {
+                        if c.src.iter().any(|s| matches!(s, Source::Path(p) if p.value == "/" || p.value == "/*")) {
+                            ctx.hit("copy-whole-filesystem", kw.start..c.dest.span.end, format!("COPY --from={} / copies a whole filesystem, package databases and all; copy only the files you need", from.value));
+                        }
+                    }
+                }
+                Instruction::User(u) => {
+                    let name = u.arguments.value.split(':').next().unwrap_or("");
+                    if st.index + 1 == p.stages.len() && !name.is_empty() && !name.contains('$') && !name.bytes().all(|b| b.is_ascii_digit()) && name != "root" {
+                        ctx.hit("user-not-numeric", u.arguments.span.clone(), format!("USER {name} is a name; a numeric UID (e.g. USER 10001) lets Kubernetes verify runAsNonRoot"));
+                    }
+                }
                 Instruction::Arg(a) => secrets(ctx, &a.arguments.value, a.arguments.span.start, "ARG", false),
                 Instruction::Env(e) => secrets(ctx, &e.arguments.value, e.arguments.span.start, "ENV", true),
                 Instruction::Run(_) => {

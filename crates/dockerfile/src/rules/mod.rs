@@ -2,6 +2,7 @@
 //! tools) and the checks, which turn a [`Parsed`] file into [`Hit`]s.
 //! Checks never print; they only push hits.
 
+pub mod docs;
 mod instructions;
 mod run;
 mod stages;
@@ -67,6 +68,8 @@ rules! {
     "stage-name-casing", Style, "Stage name is not lowercase", [], ["StageNameCasing"], [];
     "copy-from-unknown-stage", Warning, "COPY --from names no earlier stage and does not look like an image", ["DL3022"], [], [];
     "copy-from-self", Error, "COPY --from refers to the stage it is in", ["DL3023"], [], ["DS-0006"];
+    "copy-whole-filesystem", Warning, "COPY --from copies a whole filesystem (/) from another stage or image", ["DL3067"], [], [];
+    "user-not-numeric", Info, "USER is a name, not a numeric UID: Kubernetes runAsNonRoot cannot verify it", ["DL3066"], [], [];
     "copy-dest-not-dir", Error, "COPY/ADD with several sources needs a destination ending in /", ["DL3021"], [], ["DS-0011"];
     "copy-relative-without-workdir", Warning, "COPY to a relative destination before any WORKDIR", ["DL3045"], [], [];
     "add-instead-of-copy", Error, "ADD used for local files or folders where COPY fits", ["DL3020"], [], ["DS-0005"];

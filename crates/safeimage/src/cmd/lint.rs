@@ -50,6 +50,12 @@ pub struct Args {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Cache directory (ShellCheck results); default: $XDG_CACHE_HOME/safeimage.
+    #[arg(long, env = "SAFEIMAGE_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    no_cache: bool,
     /// Colour: auto, always or never.
     #[arg(long, default_value = "auto")]
     color: String,
@@ -112,6 +118,7 @@ fn settings(args: &Args) -> anyhow::Result<LintConfig> {
     if args.no_shellcheck {
         cfg.shellcheck = false;
     }
+    cfg.cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(super::default_cache_dir) };
     Ok(cfg)
 }
 

@@ -27,3 +27,9 @@ pub fn write_output(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `$XDG_CACHE_HOME/safeimage`, else `$HOME/.cache/safeimage`.
+pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(std::path::PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    Some(base.join("safeimage"))
+}

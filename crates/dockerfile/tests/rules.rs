@@ -1,0 +1,71 @@
+//! Every rule has documentation with a bad example that triggers it and a
+//! good example that does not; the generated docs/rules pages are current.
+
+use dockerfile::rules::docs::{DOCS, doc, page};
+use dockerfile::rules::{RULES, rule};
+use dockerfile::{LintConfig, SourceFile, lint};
+
+fn example_policy() -> dockerfile::Policy {
+    let text = r#"
+[policy.base_images]
+preferred = ["alpine", "gcr.io/distroless/*"]
+permitted = ["debian"]
+restricted = ["node"]
+default_tier = "prohibited"
+trusted_registries = ["docker.io", "gcr.io"]
+require_digest = true
+docker_official_only = true
+"#;
+    LintConfig::from_toml("policy.toml", text).unwrap().policy.unwrap()
+}
+
+fn codes(code: &str, text: &str) -> Vec<String> {
+    let mut cfg = LintConfig { shellcheck: false, ..LintConfig::default() };
+    if code.starts_with("base-") && !matches!(code, "base-untagged" | "base-latest" | "base-invalid-reference") {
+        cfg.policy = Some(example_policy());
+    }
+    let report = lint(&[SourceFile::new("Dockerfile", text)], &cfg);
+    report.findings.into_iter().map(|f| f.code).collect()
+}
+
+#[test]
+fn every_rule_has_docs_and_examples_that_hold() {
+    let mut failures = Vec::new();
+    for r in RULES {
+        let Some(d) = doc(r.code) else {
+            failures.push(format!("{}: no documentation", r.code));
+            continue;
+        };
+        let bad = codes(r.code, d.bad);
+        if !bad.iter().any(|c| c == r.code) {
+            failures.push(format!("{}: bad example does not trigger it (got {bad:?})", r.code));
+        }
+        let good = codes(r.code, d.good);
+        if good.iter().any(|c| c == r.code) {
+            failures.push(format!("{}: good example triggers it", r.code));
+        }
+    }
+    for d in DOCS {
+        if rule(d.code).is_none() {
+            failures.push(format!("{}: documented but not a rule", d.code));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn generated_rule_pages_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules");
+    let update = std::env::var_os("SAFEIMAGE_UPDATE_DOCS").is_some();
+    let mut stale = Vec::new();
+    for r in RULES {
+        let path = dir.join(format!("{}.md", r.code));
+        let want = page(r);
+        if update {
+            std::fs::write(&path, &want).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "stale rule pages (run with SAFEIMAGE_UPDATE_DOCS=1): {stale:?}");
+}
