@@ -18,19 +18,31 @@ pub struct KeyValue {
 pub fn key_values(raw: &str, legacy_env: bool) -> Vec<KeyValue> {
     let words = split_words(raw);
     // Legacy `ENV NAME value`: first word has no `=`.
-    if legacy_env {
-        if let Some((first, off)) = words.first() {
-            if !first.contains('=') && words.len() > 1 {
-                let rest = raw[off + first.len()..].trim();
-                return vec![KeyValue { name: first.clone(), value: Some(unquote(rest)), offset: *off }];
-            }
-        }
+    if legacy_env
+        && let Some((first, off)) = words.first()
+        && !first.contains('=')
+        && words.len() > 1
+    {
+        let rest = raw[off + first.len()..].trim();
+        return vec![KeyValue {
+            name: first.clone(),
+            value: Some(unquote(rest)),
+            offset: *off,
+        }];
     }
     words
         .into_iter()
         .map(|(w, off)| match w.split_once('=') {
-            Some((k, v)) => KeyValue { name: k.to_string(), value: Some(unquote(v)), offset: off },
-            None => KeyValue { name: w, value: None, offset: off },
+            Some((k, v)) => KeyValue {
+                name: k.to_string(),
+                value: Some(unquote(v)),
+                offset: off,
+            },
+            None => KeyValue {
+                name: w,
+                value: None,
+                offset: off,
+            },
         })
         .collect()
 }
@@ -120,7 +132,11 @@ pub struct Expanded {
 ///
 /// `vars` maps declared names to their value (`None` = declared without value).
 pub fn expand(word: &str, vars: &HashMap<String, Option<String>>) -> Expanded {
-    let mut out = Expanded { value: String::new(), undeclared: vec![], empty: vec![] };
+    let mut out = Expanded {
+        value: String::new(),
+        undeclared: vec![],
+        empty: vec![],
+    };
     let b = word.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -144,7 +160,9 @@ pub fn expand(word: &str, vars: &HashMap<String, Option<String>>) -> Expanded {
             };
             let inner = &word[i + 2..i + 2 + close];
             i += 3 + close;
-            let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+            let name_end = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
             let (name, modifier) = inner.split_at(name_end);
             let val = lookup(name, vars, &mut out, modifier.is_empty());
             let set = val.is_some();
@@ -155,16 +173,26 @@ pub fn expand(word: &str, vars: &HashMap<String, Option<String>>) -> Expanded {
             } else if let Some(d) = modifier.strip_prefix('-') {
                 if set { v } else { expand(d, vars).value }
             } else if let Some(d) = modifier.strip_prefix(":+") {
-                if non_empty { expand(d, vars).value } else { String::new() }
+                if non_empty {
+                    expand(d, vars).value
+                } else {
+                    String::new()
+                }
             } else if let Some(d) = modifier.strip_prefix('+') {
-                if set { expand(d, vars).value } else { String::new() }
+                if set {
+                    expand(d, vars).value
+                } else {
+                    String::new()
+                }
             } else {
                 v
             };
             out.value.push_str(&res);
         } else {
             let rest = &word[i + 1..];
-            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             if len == 0 {
                 out.value.push('$');
                 i += 1;
@@ -179,7 +207,12 @@ pub fn expand(word: &str, vars: &HashMap<String, Option<String>>) -> Expanded {
     out
 }
 
-fn lookup(name: &str, vars: &HashMap<String, Option<String>>, out: &mut Expanded, report: bool) -> Option<String> {
+fn lookup(
+    name: &str,
+    vars: &HashMap<String, Option<String>>,
+    out: &mut Expanded,
+    report: bool,
+) -> Option<String> {
     match vars.get(name) {
         Some(Some(v)) => Some(v.clone()),
         Some(None) => {
@@ -209,9 +242,15 @@ mod tests {
         assert_eq!(kv[2].value, None);
         assert_eq!(kv[1].offset, 4);
         let kv = key_values("PATH /usr/local/bin:$PATH", true);
-        assert_eq!((kv[0].name.as_str(), kv[0].value.as_deref()), ("PATH", Some("/usr/local/bin:$PATH")));
+        assert_eq!(
+            (kv[0].name.as_str(), kv[0].value.as_deref()),
+            ("PATH", Some("/usr/local/bin:$PATH"))
+        );
         let kv = key_values("A=1 \\\n    B=2", false);
-        assert_eq!(kv.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(
+            kv.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+            ["A", "B"]
+        );
     }
 
     #[test]
@@ -223,9 +262,15 @@ mod tests {
         assert_eq!(e.value, "alpine:3.20");
         let e = expand("${BASE:-debian}:$TAG", &vars);
         assert_eq!(e.value, "debian:3.20");
-        assert!(e.undeclared.is_empty(), "defaults do not count as undeclared");
+        assert!(
+            e.undeclared.is_empty(),
+            "defaults do not count as undeclared"
+        );
         let e = expand("$NOPE/x", &vars);
-        assert_eq!((e.value.as_str(), e.undeclared.as_slice()), ("/x", &["NOPE".to_string()][..]));
+        assert_eq!(
+            (e.value.as_str(), e.undeclared.as_slice()),
+            ("/x", &["NOPE".to_string()][..])
+        );
         let e = expand("${EMPTY}", &vars);
         assert_eq!(e.empty, ["EMPTY"]);
         assert_eq!(expand("${TAG:+set}", &vars).value, "set");

@@ -66,7 +66,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.column, self.message
+        )
     }
 }
 
@@ -77,7 +81,11 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  {e}")?;
         }
@@ -87,7 +95,10 @@ impl fmt::Display for ConfigErrors {
 
 /// Top-level sections of `safeimage.toml` that other commands own; the lint
 /// config leaves them to those commands.
-pub const OTHER_SECTIONS: &[&str] = &["image", "registry", "engine", "gate", "notify", "store", "schedule", "scan", "secrets", "harden", "sign", "report", "db", "server"];
+pub const OTHER_SECTIONS: &[&str] = &[
+    "image", "registry", "engine", "gate", "notify", "store", "schedule", "scan", "secrets",
+    "harden", "sign", "report", "db", "server",
+];
 
 struct V<'t> {
     path: &'t str,
@@ -100,7 +111,12 @@ impl V<'_> {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        self.errors.push(ConfigError { path: self.path.to_string(), line, column, message: message.into() });
+        self.errors.push(ConfigError {
+            path: self.path.to_string(),
+            line,
+            column,
+            message: message.into(),
+        });
     }
 
     fn string(&mut self, v: &Value<'_>, what: &str) -> Option<String> {
@@ -160,7 +176,10 @@ impl V<'_> {
         }
         let mapped = rules::codes_for_hadolint(code);
         if mapped.is_empty() {
-            self.err(span, format!("`{what}`: unknown rule code `{code}` (see docs/rules/README.md)"));
+            self.err(
+                span,
+                format!("`{what}`: unknown rule code `{code}` (see docs/rules/README.md)"),
+            );
         }
         mapped
     }
@@ -173,7 +192,11 @@ fn table_of<'a, 'de>(v: &'a Value<'de>) -> Option<&'a Table<'de>> {
 impl LintConfig {
     /// Reads `[lint]` and `[policy.base_images]` from a `safeimage.toml` text.
     pub fn from_toml(path: &str, text: &str) -> Result<Self, ConfigErrors> {
-        let mut v = V { path, text, errors: Vec::new() };
+        let mut v = V {
+            path,
+            text,
+            errors: Vec::new(),
+        };
         let root = match toml_span::parse(text) {
             Ok(r) => r,
             Err(e) => {
@@ -190,10 +213,20 @@ impl LintConfig {
                 "lint" => cfg.read_lint(&mut v, val),
                 "policy" => cfg.read_policy(&mut v, val),
                 other if OTHER_SECTIONS.contains(&other) => {}
-                other => v.err(k.span, format!("unknown top-level key `{other}` (expected one of: lint, policy, {})", OTHER_SECTIONS.join(", "))),
+                other => v.err(
+                    k.span,
+                    format!(
+                        "unknown top-level key `{other}` (expected one of: lint, policy, {})",
+                        OTHER_SECTIONS.join(", ")
+                    ),
+                ),
             }
         }
-        if v.errors.is_empty() { Ok(cfg) } else { Err(ConfigErrors(v.errors)) }
+        if v.errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(v.errors))
+        }
     }
 
     fn read_lint(&mut self, v: &mut V<'_>, val: &Value<'_>) {
@@ -269,7 +302,10 @@ impl LintConfig {
         for (k, x) in t {
             match k.name.as_ref() {
                 "base_images" => self.read_base_images(v, x),
-                other => v.err(k.span, format!("unknown key `policy.{other}` (expected base_images)")),
+                other => v.err(
+                    k.span,
+                    format!("unknown key `policy.{other}` (expected base_images)"),
+                ),
             }
         }
     }
@@ -317,7 +353,12 @@ impl LintConfig {
     /// Reads a file from disk.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError { path: path.display().to_string(), line: 0, column: 0, message: format!("cannot read: {e}") }])
+            ConfigErrors(vec![ConfigError {
+                path: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
         })?;
         Self::from_toml(&path.display().to_string(), &text)
     }
@@ -325,13 +366,31 @@ impl LintConfig {
     /// Merges a `.hadolint.yaml`: `ignored`, `failure-threshold`,
     /// `override`, `trustedRegistries`, `disable-ignore-pragma`.
     pub fn merge_hadolint_yaml(&mut self, path: &str, text: &str) -> Result<(), ConfigErrors> {
-        let err = |message: String| ConfigErrors(vec![ConfigError { path: path.to_string(), line: 0, column: 0, message }]);
+        let err = |message: String| {
+            ConfigErrors(vec![ConfigError {
+                path: path.to_string(),
+                line: 0,
+                column: 0,
+                message,
+            }])
+        };
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            ConfigErrors(vec![ConfigError { path: path.to_string(), line, column, message: format!("invalid YAML: {e}") }])
+            ConfigErrors(vec![ConfigError {
+                path: path.to_string(),
+                line,
+                column,
+                message: format!("invalid YAML: {e}"),
+            }])
         })?;
         let list = |v: Option<&serde_yaml_ng::Value>| -> Vec<String> {
-            v.and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+            v.and_then(|v| v.as_sequence())
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         for code in list(doc.get("ignored")) {
             self.ignored.extend(rules::codes_for_hadolint(&code));
@@ -339,12 +398,16 @@ impl LintConfig {
         if let Some(t) = doc.get("failure-threshold").and_then(|v| v.as_str()) {
             self.failure_threshold = match t {
                 "none" => Level::Error,
-                other => other.parse().map_err(|e: findings::UnknownLevel| err(format!("failure-threshold: {e}")))?,
+                other => other
+                    .parse()
+                    .map_err(|e: findings::UnknownLevel| err(format!("failure-threshold: {e}")))?,
             };
         }
         if let Some(o) = doc.get("override").and_then(|v| v.as_mapping()) {
             for (k, v) in o {
-                let Some(level) = k.as_str().and_then(|s| s.parse::<Level>().ok()) else { continue };
+                let Some(level) = k.as_str().and_then(|s| s.parse::<Level>().ok()) else {
+                    continue;
+                };
                 for code in list(Some(v)) {
                     for c in rules::codes_for_hadolint(&code) {
                         self.overrides.insert(c, level);
@@ -354,7 +417,10 @@ impl LintConfig {
         }
         let trusted = list(doc.get("trustedRegistries"));
         if !trusted.is_empty() {
-            let p = self.policy.get_or_insert_with(|| Policy { default_tier: Tier::Permitted, ..Policy::default() });
+            let p = self.policy.get_or_insert_with(|| Policy {
+                default_tier: Tier::Permitted,
+                ..Policy::default()
+            });
             p.trusted_registries.extend(trusted);
         }
         if doc.get("disable-ignore-pragma").and_then(|v| v.as_bool()) == Some(true) {
@@ -394,7 +460,10 @@ name = "ignored-by-lint"
         assert_eq!(c.ignored, ["missing-healthcheck", "apt-unpinned"]);
         assert_eq!(c.overrides.get("base-latest"), Some(&Level::Info));
         assert!(!c.shellcheck);
-        assert_eq!(c.build_args.get("BASE").map(String::as_str), Some("debian:12"));
+        assert_eq!(
+            c.build_args.get("BASE").map(String::as_str),
+            Some("debian:12")
+        );
         let p = c.policy.unwrap();
         assert_eq!(p.default_tier, Tier::Restricted);
         assert!(p.require_digest);
@@ -407,12 +476,32 @@ name = "ignored-by-lint"
         let e = LintConfig::from_toml("safeimage.toml", text).unwrap_err();
         let lines: Vec<(usize, &str)> = e.0.iter().map(|e| (e.line, e.message.as_str())).collect();
         assert_eq!(e.0.len(), 8, "{e}");
-        assert!(lines.iter().any(|(l, m)| *l == 2 && m.contains("unknown level")));
-        assert!(lines.iter().any(|(l, m)| *l == 3 && m.contains("no-such-rule")));
-        assert!(lines.iter().any(|(l, m)| *l == 3 && m.contains("only strings")));
-        assert!(lines.iter().any(|(l, m)| *l == 4 && m.contains("lint.colour")));
+        assert!(
+            lines
+                .iter()
+                .any(|(l, m)| *l == 2 && m.contains("unknown level"))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|(l, m)| *l == 3 && m.contains("no-such-rule"))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|(l, m)| *l == 3 && m.contains("only strings"))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|(l, m)| *l == 4 && m.contains("lint.colour"))
+        );
         assert!(lines.iter().any(|(l, m)| *l == 7 && m.contains("banned")));
-        assert!(lines.iter().any(|(l, m)| *l == 8 && m.contains("true or false")));
+        assert!(
+            lines
+                .iter()
+                .any(|(l, m)| *l == 8 && m.contains("true or false"))
+        );
         assert!(lines.iter().any(|(l, m)| *l == 9 && m.contains("extra")));
         assert!(lines.iter().any(|(l, m)| *l == 11 && m.contains("bogus")));
         assert!(e.to_string().starts_with("8 problems"));

@@ -54,12 +54,25 @@ struct FileState<'a> {
 /// Lints files. Files that fail to parse yield a `syntax-error` finding and
 /// the others are still linted.
 pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
-    let sc_exe = if cfg.shellcheck { shellcheck::find() } else { None };
-    let mut report = LintReport { files: files.len(), ..Default::default() };
+    let sc_exe = if cfg.shellcheck {
+        shellcheck::find()
+    } else {
+        None
+    };
+    let mut report = LintReport {
+        files: files.len(),
+        ..Default::default()
+    };
     let mut states = Vec::with_capacity(files.len());
     let mut scripts = Vec::new();
     for (key, src) in files.iter().enumerate() {
-        let mut st = FileState { src, hits: vec![], pragmas: Pragmas::default(), skipped_checks: HashSet::new(), syntax: None };
+        let mut st = FileState {
+            src,
+            hits: vec![],
+            pragmas: Pragmas::default(),
+            skipped_checks: HashSet::new(),
+            syntax: None,
+        };
         match Parsed::parse(src, &cfg.build_args) {
             Err(e) => {
                 let line = e.line.max(1);
@@ -68,7 +81,13 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                     "syntax-error",
                     Level::Error,
                     e.message.clone(),
-                    findings::Location { path: src.path.clone(), line, column: e.column.max(1), end_line: line, end_column: text_len.max(e.column) + 1 },
+                    findings::Location {
+                        path: src.path.clone(),
+                        line,
+                        column: e.column.max(1),
+                        end_line: line,
+                        end_column: text_len.max(e.column) + 1,
+                    },
                 ));
             }
             Ok(parsed) => {
@@ -81,13 +100,25 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                                 span: b.span.clone(),
                                 message: v.message,
                                 level: None,
-                                props: vec![("tier".into(), v.tier.to_string()), ("pattern".into(), v.pattern.unwrap_or_else(|| "(default tier)".into())), ("image".into(), b.reference.to_string())],
+                                props: vec![
+                                    ("tier".into(), v.tier.to_string()),
+                                    (
+                                        "pattern".into(),
+                                        v.pattern.unwrap_or_else(|| "(default tier)".into()),
+                                    ),
+                                    ("image".into(), b.reference.to_string()),
+                                ],
                             });
                         }
                     }
                 }
                 st.pragmas = Pragmas::read(src, &instruction_lines(src, &parsed));
-                st.skipped_checks = parsed.directives.skipped_checks().iter().flat_map(|c| rules::codes_for_docker_check(c)).collect();
+                st.skipped_checks = parsed
+                    .directives
+                    .skipped_checks()
+                    .iter()
+                    .flat_map(|c| rules::codes_for_docker_check(c))
+                    .collect();
                 if sc_exe.is_some() && parsed.escape == b'\\' {
                     collect_scripts(key, src, &parsed, &mut scripts);
                 }
@@ -102,9 +133,27 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                 report.shellcheck_ran = true;
                 for f in found {
                     let st = &mut states[f.key];
-                    let loc = findings::Location { path: st.src.path.clone(), line: f.line, column: f.column, end_line: f.end_line, end_column: f.end_column };
+                    let loc = findings::Location {
+                        path: st.src.path.clone(),
+                        line: f.line,
+                        column: f.column,
+                        end_line: f.end_line,
+                        end_column: f.end_column,
+                    };
                     let offset = st.src.line_span(f.line).map_or(0, |r| r.start);
-                    st.hits.push(Hit { code: f.code, span: offset..offset, message: f.message, level: Some(f.level), props: vec![("location".into(), format!("{}:{}:{}:{}", loc.line, loc.column, loc.end_line, loc.end_column))] });
+                    st.hits.push(Hit {
+                        code: f.code,
+                        span: offset..offset,
+                        message: f.message,
+                        level: Some(f.level),
+                        props: vec![(
+                            "location".into(),
+                            format!(
+                                "{}:{}:{}:{}",
+                                loc.line, loc.column, loc.end_line, loc.end_column
+                            ),
+                        )],
+                    });
                 }
             }
             Err(e) => report.notes.push(e.to_string()),
@@ -125,14 +174,26 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                 Some(i) => {
                     let (_, v) = props.remove(i);
                     let n: Vec<u32> = v.split(':').filter_map(|x| x.parse().ok()).collect();
-                    findings::Location { path: st.src.path.clone(), line: n[0], column: n[1], end_line: n[2], end_column: n[3] }
+                    findings::Location {
+                        path: st.src.path.clone(),
+                        line: n[0],
+                        column: n[1],
+                        end_line: n[2],
+                        end_column: n[3],
+                    }
                 }
                 None => st.src.location(h.span.clone()),
             };
             if !cfg.disable_ignore_pragma && st.pragmas.ignores(&h.code, location.line) {
                 continue;
             }
-            let level = cfg.overrides.get(&h.code).copied().or(h.level).or_else(|| rules::rule(&h.code).map(|r| r.level)).unwrap_or(Level::Warning);
+            let level = cfg
+                .overrides
+                .get(&h.code)
+                .copied()
+                .or(h.level)
+                .or_else(|| rules::rule(&h.code).map(|r| r.level))
+                .unwrap_or(Level::Warning);
             let mut f = Finding::new(h.code, level, h.message, location);
             for (k, v) in props {
                 f.properties.insert(k, v);
@@ -140,40 +201,76 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
             report.findings.push(f);
         }
     }
-    report.findings.sort_by(|a, b| (&a.location.path, a.location.line, a.location.column, &a.code).cmp(&(&b.location.path, b.location.line, b.location.column, &b.code)));
+    report.findings.sort_by(|a, b| {
+        (
+            &a.location.path,
+            a.location.line,
+            a.location.column,
+            &a.code,
+        )
+            .cmp(&(
+                &b.location.path,
+                b.location.line,
+                b.location.column,
+                &b.code,
+            ))
+    });
     report
 }
 
 fn instruction_lines(src: &SourceFile, parsed: &Parsed<'_>) -> Vec<(u32, u32)> {
-    let starts: Vec<u32> = parsed.instructions.iter().map(|i| src.line_col(keyword_span(i).start).0).collect();
+    let starts: Vec<u32> = parsed
+        .instructions
+        .iter()
+        .map(|i| src.line_col(keyword_span(i).start).0)
+        .collect();
     starts
         .iter()
         .enumerate()
         .map(|(i, &first)| {
-            let last = starts.get(i + 1).map_or(src.line_count(), |n| n.saturating_sub(1).max(first));
+            let last = starts
+                .get(i + 1)
+                .map_or(src.line_count(), |n| n.saturating_sub(1).max(first));
             (first, last)
         })
         .collect()
 }
 
-fn collect_scripts(key: usize, src: &SourceFile, parsed: &Parsed<'_>, out: &mut Vec<shellcheck::Script>) {
+fn collect_scripts(
+    key: usize,
+    src: &SourceFile,
+    parsed: &Parsed<'_>,
+    out: &mut Vec<shellcheck::Script>,
+) {
     let mut dialect_cache: HashMap<usize, &'static str> = HashMap::new();
     for run in &parsed.runs {
         if run.exec_form {
             continue;
         }
-        let dialect = *dialect_cache.entry(run.stage).or_insert_with(|| stage_dialect(parsed, run.stage, run.instruction));
+        let dialect = *dialect_cache
+            .entry(run.stage)
+            .or_insert_with(|| stage_dialect(parsed, run.stage, run.instruction));
         if dialect.is_empty() {
             continue;
         }
         for (offset, text, heredoc) in &run.shell_texts {
-            let body = if *heredoc { text.clone() } else { shellcheck::prepare_shell_form(text) };
+            let body = if *heredoc {
+                text.clone()
+            } else {
+                shellcheck::prepare_shell_form(text)
+            };
             if body.trim_start().starts_with("<<") && !heredoc {
                 // `RUN <<EOF` — the heredoc body is checked on its own.
                 continue;
             }
             let (line, column) = src.line_col(*offset);
-            out.push(shellcheck::Script { key, line, column, dialect, text: body });
+            out.push(shellcheck::Script {
+                key,
+                line,
+                column,
+                dialect,
+                text: body,
+            });
         }
     }
 }
@@ -183,7 +280,11 @@ fn stage_dialect(parsed: &Parsed<'_>, stage: usize, before: usize) -> &'static s
     let st = &parsed.stages[stage];
     for idx in st.range.clone().filter(|&i| i < before).rev() {
         if let Instruction::Shell(sh) = &parsed.instructions[idx] {
-            let first = sh.arguments.first().map(|a| a.value.to_ascii_lowercase()).unwrap_or_default();
+            let first = sh
+                .arguments
+                .first()
+                .map(|a| a.value.to_ascii_lowercase())
+                .unwrap_or_default();
             return if first.ends_with("bash") {
                 "bash"
             } else if first.ends_with("sh") && !first.contains("pwsh") {

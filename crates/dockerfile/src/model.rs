@@ -145,7 +145,9 @@ pub struct Parsed<'a> {
 
 impl std::fmt::Debug for Parsed<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parsed").field("stages", &self.stages).finish_non_exhaustive()
+        f.debug_struct("Parsed")
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,7 +197,10 @@ const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "bu
 
 impl<'a> Parsed<'a> {
     /// Parses a file. `build_args` override ARG defaults (as `--build-arg`).
-    pub fn parse(src: &'a SourceFile, build_args: &HashMap<String, String>) -> Result<Self, SyntaxError> {
+    pub fn parse(
+        src: &'a SourceFile,
+        build_args: &HashMap<String, String>,
+    ) -> Result<Self, SyntaxError> {
         let syntax_error = |e: parse_dockerfile::Error| SyntaxError {
             path: src.path.clone(),
             line: e.line() as u32,
@@ -225,7 +230,11 @@ impl<'a> Parsed<'a> {
                         last.range.end = idx;
                     }
                     let index = stages.len();
-                    let Expanded { value, undeclared, empty } = expand(&from.image.value, &global_args);
+                    let Expanded {
+                        value,
+                        undeclared,
+                        empty,
+                    } = expand(&from.image.value, &global_args);
                     let name = from.as_.as_ref().map(|(_, n)| n.value.to_string());
                     let base = if !undeclared.is_empty() || !empty.is_empty() && value.is_empty() {
                         Base::Unresolved
@@ -236,8 +245,12 @@ impl<'a> Parsed<'a> {
                     } else {
                         match value.parse::<ImageRef>() {
                             Ok(reference) => Base::Image { reference },
-                            Err(e @ ReferenceError::Empty) => Base::Invalid { error: e.to_string() },
-                            Err(e) => Base::Invalid { error: e.to_string() },
+                            Err(e @ ReferenceError::Empty) => Base::Invalid {
+                                error: e.to_string(),
+                            },
+                            Err(e) => Base::Invalid {
+                                error: e.to_string(),
+                            },
                         }
                     };
                     if let Some(n) = &name {
@@ -253,7 +266,9 @@ impl<'a> Parsed<'a> {
                         image_expanded: value,
                         undeclared_args: undeclared,
                         empty_args: empty,
-                        platform: flag(&from.options, "platform").and_then(|f| f.value.as_ref()).map(|v| v.value.to_string()),
+                        platform: flag(&from.options, "platform")
+                            .and_then(|f| f.value.as_ref())
+                            .map(|v| v.value.to_string()),
                         base,
                     });
                 }
@@ -261,14 +276,23 @@ impl<'a> Parsed<'a> {
             }
         }
         let escape = directives.escape.map_or(b'\\', |c| c as u8);
-        let mut parsed = Parsed { directives, instructions, stages, global_args, runs: Vec::new(), escape };
+        let mut parsed = Parsed {
+            directives,
+            instructions,
+            stages,
+            global_args,
+            runs: Vec::new(),
+            escape,
+        };
         parsed.runs = parsed.prepare_runs(src);
         Ok(parsed)
     }
 
     /// The stage an instruction belongs to (`None` for global ARGs).
     pub fn stage_of(&self, instruction: usize) -> Option<usize> {
-        self.stages.iter().position(|s| s.range.contains(&instruction))
+        self.stages
+            .iter()
+            .position(|s| s.range.contains(&instruction))
     }
 
     /// Looks up a stage by name (case-insensitive) or numeric index, as
@@ -279,7 +303,11 @@ impl<'a> Parsed<'a> {
         }
         self.stages[..before.min(self.stages.len())]
             .iter()
-            .position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .position(|s| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
     }
 
     /// Stage indices whose filesystem ends up in the final image: the last
@@ -305,25 +333,40 @@ impl<'a> Parsed<'a> {
         let mut out = Vec::new();
         for st in &self.stages {
             if let Base::Image { reference } = &st.base {
-                out.push(BaseRef { kind: BaseRefKind::From, reference: reference.clone(), span: st.image_span.clone(), stage: st.index });
+                out.push(BaseRef {
+                    kind: BaseRefKind::From,
+                    reference: reference.clone(),
+                    span: st.image_span.clone(),
+                    stage: st.index,
+                });
             }
             for idx in st.range.clone() {
                 match &self.instructions[idx] {
                     Instruction::Copy(c) => {
-                        if let Some(v) = flag(&c.options, "from").and_then(|f| f.value.as_ref()) {
-                            if let Some(r) = self.external_image(&v.value, st.index) {
-                                out.push(BaseRef { kind: BaseRefKind::CopyFrom, reference: r, span: v.span.clone(), stage: st.index });
-                            }
+                        if let Some(v) = flag(&c.options, "from").and_then(|f| f.value.as_ref())
+                            && let Some(r) = self.external_image(&v.value, st.index)
+                        {
+                            out.push(BaseRef {
+                                kind: BaseRefKind::CopyFrom,
+                                reference: r,
+                                span: v.span.clone(),
+                                stage: st.index,
+                            });
                         }
                     }
                     Instruction::Run(r) => {
                         for f in r.options.iter().filter(|f| f.name.value == "mount") {
                             let Some(v) = &f.value else { continue };
                             for (k, val) in mount_options(&v.value) {
-                                if k == "from" {
-                                    if let Some(r) = self.external_image(&val, st.index) {
-                                        out.push(BaseRef { kind: BaseRefKind::MountFrom, reference: r, span: v.span.clone(), stage: st.index });
-                                    }
+                                if k == "from"
+                                    && let Some(r) = self.external_image(&val, st.index)
+                                {
+                                    out.push(BaseRef {
+                                        kind: BaseRefKind::MountFrom,
+                                        reference: r,
+                                        span: v.span.clone(),
+                                        stage: st.index,
+                                    });
                                 }
                             }
                         }
@@ -338,7 +381,10 @@ impl<'a> Parsed<'a> {
     /// A `--from` value that names an image rather than a stage.
     pub fn external_image(&self, value: &str, stage: usize) -> Option<ImageRef> {
         let value = expand(value, &self.global_args).value;
-        if value.contains('$') || self.find_stage(&value, stage + 1).is_some() || value.eq_ignore_ascii_case("scratch") {
+        if value.contains('$')
+            || self.find_stage(&value, stage + 1).is_some()
+            || value.eq_ignore_ascii_case("scratch")
+        {
             return None;
         }
         // A bare word that matches no stage is ambiguous (typo or image); BuildKit pulls it.
@@ -356,20 +402,32 @@ impl<'a> Parsed<'a> {
                 },
                 _ => continue,
             };
-            let Some(stage) = self.stage_of(idx) else { continue };
+            let Some(stage) = self.stage_of(idx) else {
+                continue;
+            };
             out.push(self.run_info(src, idx, stage, run));
         }
         out
     }
 
-    fn run_info(&self, _src: &SourceFile, idx: usize, stage: usize, run: &RunInstruction<'_>) -> RunInfo {
+    fn run_info(
+        &self,
+        _src: &SourceFile,
+        idx: usize,
+        stage: usize,
+        run: &RunInstruction<'_>,
+    ) -> RunInfo {
         let mut scripts = Vec::new();
         let mut shell_texts = Vec::new();
         let exec_form = matches!(run.arguments, Command::Exec(_));
         if let Command::Shell(s) = &run.arguments {
             let script = tokenize(s.value, s.span.start, self.escape, true);
             // Heredoc bodies are shell when no program or a shell reads them.
-            let heredoc_is_shell = script.commands.first().and_then(|c| c.program()).is_none_or(|p| p.starts_with("<<") || SHELLS.contains(&p));
+            let heredoc_is_shell = script
+                .commands
+                .first()
+                .and_then(|c| c.program())
+                .is_none_or(|p| p.starts_with("<<") || SHELLS.contains(&p));
             shell_texts.push((s.span.start, s.value.to_string(), false));
             scripts.push(script);
             if heredoc_is_shell {
@@ -385,7 +443,15 @@ impl<'a> Parsed<'a> {
             .filter(|f| f.name.value == "mount")
             .filter_map(|f| f.value.as_ref().map(|v| mount_options(&v.value)))
             .collect();
-        RunInfo { instruction: idx, stage, scripts, shell_texts, exec_form, mounts, keyword_span: run.run.span.clone() }
+        RunInfo {
+            instruction: idx,
+            stage,
+            scripts,
+            shell_texts,
+            exec_form,
+            mounts,
+            keyword_span: run.run.span.clone(),
+        }
     }
 }
 
@@ -406,8 +472,12 @@ impl Directives {
     pub fn read(text: &str) -> Self {
         let mut d = Directives::default();
         for line in text.lines() {
-            let Some(rest) = line.trim_start().strip_prefix('#') else { break };
-            let Some((k, v)) = rest.split_once('=') else { break };
+            let Some(rest) = line.trim_start().strip_prefix('#') else {
+                break;
+            };
+            let Some((k, v)) = rest.split_once('=') else {
+                break;
+            };
             let k = k.trim().to_ascii_lowercase();
             let v = v.trim().to_string();
             if k.contains(char::is_whitespace) {

@@ -82,12 +82,22 @@ impl Pattern {
         let glob = globset::GlobBuilder::new(&normalized)
             .literal_separator(true)
             .build()
-            .map_err(|e| PatternError { pattern: text.to_string(), reason: e.to_string() })?;
-        Ok(Pattern { text: text.to_string(), normalized, matcher: glob.compile_matcher() })
+            .map_err(|e| PatternError {
+                pattern: text.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Pattern {
+            text: text.to_string(),
+            normalized,
+            matcher: glob.compile_matcher(),
+        })
     }
 
     fn specificity(&self) -> usize {
-        self.normalized.chars().filter(|c| !matches!(c, '*' | '?' | '[' | ']')).count()
+        self.normalized
+            .chars()
+            .filter(|c| !matches!(c, '*' | '?' | '[' | ']'))
+            .count()
     }
 
     /// Whether the pattern matches a fully qualified repository name.
@@ -99,8 +109,12 @@ impl Pattern {
 fn normalize_pattern(p: &str) -> String {
     let p = p.trim();
     let first = p.split('/').next().unwrap_or("");
-    let has_registry = p.contains('/') && (first.contains(['.', ':']) || first == "localhost" || first.contains('*'));
-    let p = p.strip_prefix("index.docker.io/").map(|r| format!("docker.io/{r}")).unwrap_or_else(|| p.to_string());
+    let has_registry = p.contains('/')
+        && (first.contains(['.', ':']) || first == "localhost" || first.contains('*'));
+    let p = p
+        .strip_prefix("index.docker.io/")
+        .map(|r| format!("docker.io/{r}"))
+        .unwrap_or_else(|| p.to_string());
     if has_registry || p.starts_with("docker.io/") {
         let rest = p.strip_prefix("docker.io/");
         match rest {
@@ -131,7 +145,13 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { tiers: Vec::new(), default_tier: Tier::Prohibited, trusted_registries: Vec::new(), require_digest: false, docker_official_only: false }
+        Policy {
+            tiers: Vec::new(),
+            default_tier: Tier::Prohibited,
+            trusted_registries: Vec::new(),
+            require_digest: false,
+            docker_official_only: false,
+        }
     }
 }
 
@@ -175,8 +195,14 @@ impl Policy {
             }
         }
         match best {
-            Some((_, tier, p)) => Classification { tier, pattern: Some(p.text.clone()) },
-            None => Classification { tier: self.default_tier, pattern: None },
+            Some((_, tier, p)) => Classification {
+                tier,
+                pattern: Some(p.text.clone()),
+            },
+            None => Classification {
+                tier: self.default_tier,
+                pattern: None,
+            },
         }
     }
 
@@ -185,8 +211,18 @@ impl Policy {
         self.trusted_registries.is_empty()
             || self.trusted_registries.iter().any(|t| {
                 let t = t.trim();
-                let t = if t == "index.docker.io" { "docker.io" } else { t };
-                t.eq_ignore_ascii_case(host) || t.strip_prefix("*.").is_some_and(|suffix| host.len() > suffix.len() && host.to_ascii_lowercase().ends_with(&format!(".{}", suffix.to_ascii_lowercase())))
+                let t = if t == "index.docker.io" {
+                    "docker.io"
+                } else {
+                    t
+                };
+                t.eq_ignore_ascii_case(host)
+                    || t.strip_prefix("*.").is_some_and(|suffix| {
+                        host.len() > suffix.len()
+                            && host
+                                .to_ascii_lowercase()
+                                .ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
+                    })
             })
     }
 
@@ -204,20 +240,55 @@ impl Policy {
             None => "matches no pattern; unknown images cannot be verified, so they get the default tier".to_string(),
         };
         let mut out = Vec::new();
-        let mut push = |code: &'static str, message: String| out.push(Violation { code, message, tier: c.tier, pattern: c.pattern.clone() });
+        let mut push = |code: &'static str, message: String| {
+            out.push(Violation {
+                code,
+                message,
+                tier: c.tier,
+                pattern: c.pattern.clone(),
+            })
+        };
         match c.tier {
-            Tier::Prohibited => push("base-prohibited", format!("{how} `{}` is prohibited by policy ({why})", r.full_name())),
-            Tier::Restricted => push("base-restricted", format!("{how} `{}` is restricted by policy ({why}); prefer a preferred or permitted image", r.full_name())),
+            Tier::Prohibited => push(
+                "base-prohibited",
+                format!("{how} `{}` is prohibited by policy ({why})", r.full_name()),
+            ),
+            Tier::Restricted => push(
+                "base-restricted",
+                format!(
+                    "{how} `{}` is restricted by policy ({why}); prefer a preferred or permitted image",
+                    r.full_name()
+                ),
+            ),
             _ => {}
         }
         if !self.registry_trusted(r.registry()) {
-            push("base-untrusted-registry", format!("{how} `{r}` comes from `{}`, which is not a trusted registry (trusted: {})", r.registry(), self.trusted_registries.join(", ")));
+            push(
+                "base-untrusted-registry",
+                format!(
+                    "{how} `{r}` comes from `{}`, which is not a trusted registry (trusted: {})",
+                    r.registry(),
+                    self.trusted_registries.join(", ")
+                ),
+            );
         }
         if self.require_digest && r.digest().is_none() {
-            push("base-not-pinned", format!("{how} `{r}` is not pinned by digest; policy requires `@sha256:...`"));
+            push(
+                "base-not-pinned",
+                format!("{how} `{r}` is not pinned by digest; policy requires `@sha256:...`"),
+            );
         }
-        if self.docker_official_only && r.registry() == oci::DEFAULT_REGISTRY && !r.is_docker_official() {
-            push("base-unofficial", format!("{how} `{}` is not a Docker Official Image; policy allows only docker.io/library/* from Docker Hub", r.full_name()));
+        if self.docker_official_only
+            && r.registry() == oci::DEFAULT_REGISTRY
+            && !r.is_docker_official()
+        {
+            push(
+                "base-unofficial",
+                format!(
+                    "{how} `{}` is not a Docker Official Image; policy allows only docker.io/library/* from Docker Hub",
+                    r.full_name()
+                ),
+            );
         }
         out
     }
@@ -228,10 +299,17 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        let pats = |xs: &[&str]| xs.iter().map(|x| Pattern::new(x).unwrap()).collect::<Vec<_>>();
+        let pats = |xs: &[&str]| {
+            xs.iter()
+                .map(|x| Pattern::new(x).unwrap())
+                .collect::<Vec<_>>()
+        };
         Policy {
             tiers: vec![
-                (Tier::Preferred, pats(&["alpine", "gcr.io/distroless/*", "scratch"])),
+                (
+                    Tier::Preferred,
+                    pats(&["alpine", "gcr.io/distroless/*", "scratch"]),
+                ),
                 (Tier::Permitted, pats(&["debian", "ubuntu"])),
                 (Tier::Restricted, pats(&["node", "python", "golang"])),
                 (Tier::Prohibited, pats(&["docker.io/**"])),
@@ -248,45 +326,102 @@ mod tests {
     fn normalizes_patterns() {
         assert_eq!(normalize_pattern("alpine"), "docker.io/library/alpine");
         assert_eq!(normalize_pattern("bitnami/*"), "docker.io/bitnami/*");
-        assert_eq!(normalize_pattern("docker.io/node"), "docker.io/library/node");
-        assert_eq!(normalize_pattern("gcr.io/distroless/*"), "gcr.io/distroless/*");
+        assert_eq!(
+            normalize_pattern("docker.io/node"),
+            "docker.io/library/node"
+        );
+        assert_eq!(
+            normalize_pattern("gcr.io/distroless/*"),
+            "gcr.io/distroless/*"
+        );
         assert_eq!(normalize_pattern("localhost:5000/*"), "localhost:5000/*");
     }
 
     #[test]
     fn each_tier() {
         let p = policy();
-        assert_eq!(p.classify(&r("alpine:3.20")), Classification { tier: Tier::Preferred, pattern: Some("alpine".into()) });
-        assert_eq!(p.classify(&r("gcr.io/distroless/static-debian12")).tier, Tier::Preferred);
-        assert_eq!(p.classify(&r("gcr.io/distroless/nested/x")).tier, Tier::Prohibited, "* stays in one segment; unknown → default");
+        assert_eq!(
+            p.classify(&r("alpine:3.20")),
+            Classification {
+                tier: Tier::Preferred,
+                pattern: Some("alpine".into())
+            }
+        );
+        assert_eq!(
+            p.classify(&r("gcr.io/distroless/static-debian12")).tier,
+            Tier::Preferred
+        );
+        assert_eq!(
+            p.classify(&r("gcr.io/distroless/nested/x")).tier,
+            Tier::Prohibited,
+            "* stays in one segment; unknown → default"
+        );
         assert_eq!(p.classify(&r("debian:12-slim")).tier, Tier::Permitted);
         assert_eq!(p.classify(&r("node:22")).tier, Tier::Restricted);
         let c = p.classify(&r("someone/random:1"));
-        assert_eq!((c.tier, c.pattern.as_deref()), (Tier::Prohibited, Some("docker.io/**")));
+        assert_eq!(
+            (c.tier, c.pattern.as_deref()),
+            (Tier::Prohibited, Some("docker.io/**"))
+        );
         let c = p.classify(&r("quay.io/x/y:1"));
         assert_eq!((c.tier, c.pattern), (Tier::Prohibited, None));
     }
 
     #[test]
     fn default_tier_configurable() {
-        let p = Policy { default_tier: Tier::Permitted, ..policy() };
+        let p = Policy {
+            default_tier: Tier::Permitted,
+            ..policy()
+        };
         assert_eq!(p.classify(&r("quay.io/x/y:1")).tier, Tier::Permitted);
     }
 
     #[test]
     fn trusted_registries_and_flags() {
-        let p = Policy { trusted_registries: vec!["docker.io".into(), "*.example.com".into(), "localhost:5000".into()], require_digest: true, docker_official_only: true, ..policy() };
+        let p = Policy {
+            trusted_registries: vec![
+                "docker.io".into(),
+                "*.example.com".into(),
+                "localhost:5000".into(),
+            ],
+            require_digest: true,
+            docker_official_only: true,
+            ..policy()
+        };
         assert!(p.registry_trusted("docker.io"));
         assert!(p.registry_trusted("reg.example.com"));
         assert!(!p.registry_trusted("example.com"));
         assert!(p.registry_trusted("localhost:5000"));
         assert!(!p.registry_trusted("quay.io"));
-        let base = |s: &str| BaseRef { kind: BaseRefKind::From, reference: r(s), span: 0..0, stage: 0 };
-        let codes = |s: &str| p.check(&base(s)).into_iter().map(|v| v.code).collect::<Vec<_>>();
+        let base = |s: &str| BaseRef {
+            kind: BaseRefKind::From,
+            reference: r(s),
+            span: 0..0,
+            stage: 0,
+        };
+        let codes = |s: &str| {
+            p.check(&base(s))
+                .into_iter()
+                .map(|v| v.code)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(codes("alpine:3.20"), ["base-not-pinned"]);
-        assert_eq!(codes(&format!("alpine@sha256:{}", "a".repeat(64))), Vec::<&str>::new());
-        assert_eq!(codes("quay.io/x/y:1"), ["base-prohibited", "base-untrusted-registry", "base-not-pinned"]);
-        assert_eq!(codes("bitnami/redis:7"), ["base-prohibited", "base-not-pinned", "base-unofficial"]);
+        assert_eq!(
+            codes(&format!("alpine@sha256:{}", "a".repeat(64))),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            codes("quay.io/x/y:1"),
+            [
+                "base-prohibited",
+                "base-untrusted-registry",
+                "base-not-pinned"
+            ]
+        );
+        assert_eq!(
+            codes("bitnami/redis:7"),
+            ["base-prohibited", "base-not-pinned", "base-unofficial"]
+        );
         assert_eq!(codes("node:22"), ["base-restricted", "base-not-pinned"]);
     }
 }

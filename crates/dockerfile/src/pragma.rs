@@ -32,12 +32,19 @@ fn parse_pragma(line: &str) -> Option<(bool, HashSet<String>)> {
         Some(r) => (true, r.trim_start()),
         None => (false, rest),
     };
-    let list = rest.strip_prefix("ignore")?.trim_start().strip_prefix('=')?.trim_start();
+    let list = rest
+        .strip_prefix("ignore")?
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let list = list.split(" --").next().unwrap_or(list);
     let list = list.split_whitespace().next().unwrap_or("");
     let mut codes = HashSet::new();
     for c in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        if tool == "hadolint" || c.to_ascii_uppercase().starts_with("DL") || c.to_ascii_uppercase().starts_with("SC") {
+        if tool == "hadolint"
+            || c.to_ascii_uppercase().starts_with("DL")
+            || c.to_ascii_uppercase().starts_with("SC")
+        {
             let mapped = codes_for_hadolint(c);
             if mapped.is_empty() {
                 codes.insert(c.to_string());
@@ -81,7 +88,11 @@ impl Pragmas {
 
     /// Whether a finding with `code` on `line` is ignored.
     pub fn ignores(&self, code: &str, line: u32) -> bool {
-        self.global.contains(code) || self.scoped.iter().any(|(a, b, c)| (*a..=*b).contains(&line) && c.contains(code))
+        self.global.contains(code)
+            || self
+                .scoped
+                .iter()
+                .any(|(a, b, c)| (*a..=*b).contains(&line) && c.contains(code))
     }
 }
 
@@ -96,7 +107,8 @@ mod tests {
         assert!(c.contains("apt-unpinned") && c.contains("SC2086"));
         let (g, c) = parse_pragma("#safeimage global ignore=sudo -- we need it").unwrap();
         assert!(g && c.contains("sudo"));
-        let (_, c) = parse_pragma("# safeimage ignore=apt-unpinned,pipefail -- reason here").unwrap();
+        let (_, c) =
+            parse_pragma("# safeimage ignore=apt-unpinned,pipefail -- reason here").unwrap();
         assert_eq!(c.len(), 2);
         assert!(parse_pragma("# just a comment").is_none());
         assert!(parse_pragma("# hadolint shell=bash").is_none());
@@ -104,7 +116,10 @@ mod tests {
 
     #[test]
     fn scopes_to_next_instruction() {
-        let src = SourceFile::new("D", "FROM a\n# hadolint ignore=DL3004\n# another comment\nRUN sudo x \\\n  y\nRUN sudo z\n");
+        let src = SourceFile::new(
+            "D",
+            "FROM a\n# hadolint ignore=DL3004\n# another comment\nRUN sudo x \\\n  y\nRUN sudo z\n",
+        );
         let p = Pragmas::read(&src, &[(1, 1), (4, 5), (6, 6)]);
         assert!(p.ignores("sudo", 4));
         assert!(p.ignores("sudo", 5));

@@ -22,8 +22,19 @@ pub struct SimpleCommand {
     pub pipeline: usize,
 }
 
-const WRAPPERS: &[&str] = &["sudo", "env", "exec", "nohup", "time", "command", "eatmydata", "gosu"];
-const KEYWORDS: &[&str] = &["if", "then", "else", "elif", "do", "while", "until", "!", "{"];
+const WRAPPERS: &[&str] = &[
+    "sudo",
+    "env",
+    "exec",
+    "nohup",
+    "time",
+    "command",
+    "eatmydata",
+    "gosu",
+];
+const KEYWORDS: &[&str] = &[
+    "if", "then", "else", "elif", "do", "while", "until", "!", "{",
+];
 
 impl SimpleCommand {
     /// Words after leading `NAME=value` assignments, shell keywords and wrappers
@@ -32,14 +43,22 @@ impl SimpleCommand {
         let mut w = &self.words[..];
         loop {
             match w.first() {
-                Some(first) if is_assignment(&first.text) || KEYWORDS.contains(&first.text.as_str()) => w = &w[1..],
+                Some(first)
+                    if is_assignment(&first.text) || KEYWORDS.contains(&first.text.as_str()) =>
+                {
+                    w = &w[1..]
+                }
                 Some(first) if WRAPPERS.contains(&basename(&first.text)) => {
                     let wrapper = basename(&first.text).to_string();
                     w = &w[1..];
                     // skip the wrapper's own options (and `-u user`)
                     while let Some(f) = w.first() {
                         if f.text.starts_with('-') {
-                            let takes_arg = wrapper == "sudo" && matches!(f.text.as_str(), "-u" | "-g" | "-C" | "-h" | "-p" | "-U");
+                            let takes_arg = wrapper == "sudo"
+                                && matches!(
+                                    f.text.as_str(),
+                                    "-u" | "-g" | "-C" | "-h" | "-p" | "-U"
+                                );
                             w = &w[1..];
                             if takes_arg && !w.is_empty() {
                                 w = &w[1..];
@@ -82,7 +101,11 @@ impl SimpleCommand {
 
 fn is_assignment(s: &str) -> bool {
     match s.split_once('=') {
-        Some((k, _)) => !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !k.as_bytes()[0].is_ascii_digit(),
+        Some((k, _)) => {
+            !k.is_empty()
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !k.as_bytes()[0].is_ascii_digit()
+        }
         None => false,
     }
 }
@@ -133,7 +156,11 @@ pub fn tokenize(text: &str, base: usize, escape: u8, continuation: bool) -> Scri
     macro_rules! end_word {
         () => {
             if let Some(s) = word_start.take() {
-                cur.words.push(Word { text: std::mem::take(&mut word), start: base + s, end: base + i });
+                cur.words.push(Word {
+                    text: std::mem::take(&mut word),
+                    start: base + s,
+                    end: base + i,
+                });
             }
         };
     }
@@ -286,10 +313,22 @@ mod tests {
 
     #[test]
     fn splits_commands_and_pipes() {
-        let s = tokenize("apt-get update && apt-get install -y 'a b' \"c\" | tee x; echo $(date)", 0, b'\\', true);
+        let s = tokenize(
+            "apt-get update && apt-get install -y 'a b' \"c\" | tee x; echo $(date)",
+            0,
+            b'\\',
+            true,
+        );
         assert_eq!(progs(&s), ["apt-get", "apt-get", "tee", "echo"]);
         assert!(s.has_pipe);
-        assert_eq!(s.commands[1].args().iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["install", "-y", "a b", "c"]);
+        assert_eq!(
+            s.commands[1]
+                .args()
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>(),
+            ["install", "-y", "a b", "c"]
+        );
         assert_eq!(s.pipelines().len(), 3);
         assert!(!tokenize("a || b", 0, b'\\', true).has_pipe);
     }
@@ -306,7 +345,12 @@ mod tests {
 
     #[test]
     fn wrappers_and_assignments() {
-        let s = tokenize("DEBIAN_FRONTEND=noninteractive sudo -E apt-get install x", 0, b'\\', true);
+        let s = tokenize(
+            "DEBIAN_FRONTEND=noninteractive sudo -E apt-get install x",
+            0,
+            b'\\',
+            true,
+        );
         assert_eq!(s.commands[0].program(), Some("apt-get"));
         let s = tokenize("if /usr/bin/pip install x; then echo; fi", 0, b'\\', true);
         assert_eq!(s.commands[0].program(), Some("pip"));

@@ -67,7 +67,9 @@ pub enum ShellcheckError {
 /// Finds `shellcheck` on PATH.
 pub fn find() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("shellcheck")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("shellcheck"))
+        .find(|p| p.is_file())
 }
 
 /// Turns shell-form RUN text into a line-preserving script.
@@ -121,7 +123,11 @@ struct Raw {
 
 /// ShellCheck's version line, part of every cache key.
 fn version(exe: &Path) -> String {
-    Command::new(exe).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    Command::new(exe)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 fn cache_key(version: &str, dialect: &str, text: &str) -> String {
@@ -138,12 +144,20 @@ fn cache_key(version: &str, dialect: &str, text: &str) -> String {
 /// Identical scripts are checked once. With a `cache` directory, results are
 /// stored under `shellcheck/<sha256>.json` (written by atomic rename, so
 /// several processes can share the directory) and reused.
-pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) -> Result<Vec<ScFinding>, ShellcheckError> {
+pub fn run(
+    exe: &Path,
+    scripts: &[Script],
+    jobs: usize,
+    cache: Option<&Path>,
+) -> Result<Vec<ScFinding>, ShellcheckError> {
     if scripts.is_empty() {
         return Ok(vec![]);
     }
     let version = version(exe);
-    let keys: Vec<String> = scripts.iter().map(|s| cache_key(&version, s.dialect, &s.text)).collect();
+    let keys: Vec<String> = scripts
+        .iter()
+        .map(|s| cache_key(&version, s.dialect, &s.text))
+        .collect();
     let mut results: std::collections::HashMap<&str, Vec<Raw>> = std::collections::HashMap::new();
     let cache_dir = cache.map(|c| c.join("shellcheck"));
     // unique scripts not in the cache
@@ -152,7 +166,10 @@ pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) ->
         if results.contains_key(k.as_str()) || todo.iter().any(|&j| keys[j] == *k) {
             continue;
         }
-        let cached = cache_dir.as_ref().and_then(|d| std::fs::read(d.join(format!("{k}.json"))).ok()).and_then(|b| serde_json::from_slice::<Vec<Raw>>(&b).ok());
+        let cached = cache_dir
+            .as_ref()
+            .and_then(|d| std::fs::read(d.join(format!("{k}.json"))).ok())
+            .and_then(|b| serde_json::from_slice::<Vec<Raw>>(&b).ok());
         match cached {
             Some(r) => {
                 results.insert(k, r);
@@ -174,10 +191,20 @@ pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) ->
         let jobs = jobs.max(1).min(files.len());
         let chunk = files.len().div_ceil(jobs);
         let outs: Vec<Result<Vec<(usize, Raw)>, ShellcheckError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || run_chunk(exe, part))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ShellcheckError::Output("worker panicked".into())))).collect()
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || run_chunk(exe, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(ShellcheckError::Output("worker panicked".into())))
+                })
+                .collect()
         });
-        let mut fresh: std::collections::HashMap<usize, Vec<Raw>> = todo.iter().map(|&i| (i, Vec::new())).collect();
+        let mut fresh: std::collections::HashMap<usize, Vec<Raw>> =
+            todo.iter().map(|&i| (i, Vec::new())).collect();
         for o in outs {
             for (i, raw) in o? {
                 fresh.entry(i).or_default().push(raw);
@@ -192,8 +219,17 @@ pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) ->
     }
     let mut out = Vec::new();
     for (s, k) in scripts.iter().zip(&keys) {
-        for c in results.get(k.as_str()).map(Vec::as_slice).unwrap_or_default() {
-            let map = |line: u32, col: u32| (s.line + line - 1, if line == 1 { s.column + col - 1 } else { col });
+        for c in results
+            .get(k.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let map = |line: u32, col: u32| {
+                (
+                    s.line + line - 1,
+                    if line == 1 { s.column + col - 1 } else { col },
+                )
+            };
             let (line, column) = map(c.line, c.column);
             let (end_line, end_column) = map(c.end_line.max(c.line), c.end_column);
             let level = match c.level.as_str() {
@@ -202,7 +238,16 @@ pub fn run(exe: &Path, scripts: &[Script], jobs: usize, cache: Option<&Path>) ->
                 "info" => Level::Info,
                 _ => Level::Style,
             };
-            out.push(ScFinding { key: s.key, code: format!("SC{}", c.code), level, message: c.message.clone(), line, column, end_line, end_column });
+            out.push(ScFinding {
+                key: s.key,
+                code: format!("SC{}", c.code),
+                level,
+                message: c.message.clone(),
+                line,
+                column,
+                end_line,
+                end_column,
+            });
         }
     }
     Ok(out)
@@ -213,22 +258,51 @@ fn store(dir: &Path, key: &str, raws: &[Raw]) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else { return };
-    let Ok(bytes) = serde_json::to_vec(raws) else { return };
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    let Ok(bytes) = serde_json::to_vec(raws) else {
+        return;
+    };
     if tmp.write_all(&bytes).is_ok() {
         let _ = tmp.persist(dir.join(format!("{key}.json")));
     }
 }
 
 fn run_chunk(exe: &Path, part: &[(PathBuf, usize)]) -> Result<Vec<(usize, Raw)>, ShellcheckError> {
-    let output = Command::new(exe).args(["-f", "json1", "-e", EXCLUDED]).args(part.iter().map(|(p, _)| p.as_os_str())).output()?;
-    let parsed: Output = serde_json::from_slice(&output.stdout).map_err(|e| ShellcheckError::Output(format!("{e}: {}", String::from_utf8_lossy(&output.stderr))))?;
+    let output = Command::new(exe)
+        .args(["-f", "json1", "-e", EXCLUDED])
+        .args(part.iter().map(|(p, _)| p.as_os_str()))
+        .output()?;
+    let parsed: Output = serde_json::from_slice(&output.stdout).map_err(|e| {
+        ShellcheckError::Output(format!("{e}: {}", String::from_utf8_lossy(&output.stderr)))
+    })?;
     let mut out = Vec::new();
     for c in parsed.comments {
-        let Some(idx) = Path::new(&c.file).file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix('s')).and_then(|s| s.parse::<usize>().ok()) else { continue };
+        let Some(idx) = Path::new(&c.file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix('s'))
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            continue;
+        };
         // line 1 is the shebang we added
-        let Some(l) = c.line.checked_sub(1).filter(|l| *l >= 1) else { continue };
-        out.push((idx, Raw { line: l, end_line: c.end_line.saturating_sub(1).max(l), column: c.column, end_column: c.end_column, level: c.level, code: c.code, message: c.message }));
+        let Some(l) = c.line.checked_sub(1).filter(|l| *l >= 1) else {
+            continue;
+        };
+        out.push((
+            idx,
+            Raw {
+                line: l,
+                end_line: c.end_line.saturating_sub(1).max(l),
+                column: c.column,
+                end_column: c.end_column,
+                level: c.level,
+                code: c.code,
+                message: c.message,
+            },
+        ));
     }
     Ok(out)
 }

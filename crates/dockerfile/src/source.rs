@@ -21,7 +21,11 @@ impl SourceFile {
         }
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { path: path.into(), text, line_starts }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -29,7 +33,10 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
 
@@ -42,14 +49,23 @@ impl SourceFile {
             end -= 1;
         }
         let (end_line, end_column) = self.line_col(end);
-        Location { path: self.path.clone(), line, column, end_line, end_column: end_column.max(column + u32::from(end_line == line)) }
+        Location {
+            path: self.path.clone(),
+            line,
+            column,
+            end_line,
+            end_column: end_column.max(column + u32::from(end_line == line)),
+        }
     }
 
     /// Byte range of 1-based line `line` without its line terminator.
     pub fn line_span(&self, line: u32) -> Option<std::ops::Range<usize>> {
         let i = (line as usize).checked_sub(1)?;
         let start = *self.line_starts.get(i)?;
-        let mut end = self.line_starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+        let mut end = self
+            .line_starts
+            .get(i + 1)
+            .map_or(self.text.len(), |e| e - 1);
         if end > start && self.text.as_bytes()[end - 1] == b'\r' {
             end -= 1;
         }

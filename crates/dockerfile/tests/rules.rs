@@ -16,12 +16,23 @@ trusted_registries = ["docker.io", "gcr.io"]
 require_digest = true
 docker_official_only = true
 "#;
-    LintConfig::from_toml("policy.toml", text).unwrap().policy.unwrap()
+    LintConfig::from_toml("policy.toml", text)
+        .unwrap()
+        .policy
+        .unwrap()
 }
 
 fn codes(code: &str, text: &str) -> Vec<String> {
-    let mut cfg = LintConfig { shellcheck: false, ..LintConfig::default() };
-    if code.starts_with("base-") && !matches!(code, "base-untagged" | "base-latest" | "base-invalid-reference") {
+    let mut cfg = LintConfig {
+        shellcheck: false,
+        ..LintConfig::default()
+    };
+    if code.starts_with("base-")
+        && !matches!(
+            code,
+            "base-untagged" | "base-latest" | "base-invalid-reference"
+        )
+    {
         cfg.policy = Some(example_policy());
     }
     let report = lint(&[SourceFile::new("Dockerfile", text)], &cfg);
@@ -38,7 +49,10 @@ fn every_rule_has_docs_and_examples_that_hold() {
         };
         let bad = codes(r.code, d.bad);
         if !bad.iter().any(|c| c == r.code) {
-            failures.push(format!("{}: bad example does not trigger it (got {bad:?})", r.code));
+            failures.push(format!(
+                "{}: bad example does not trigger it (got {bad:?})",
+                r.code
+            ));
         }
         let good = codes(r.code, d.good);
         if good.iter().any(|c| c == r.code) {
@@ -67,5 +81,8 @@ fn generated_rule_pages_are_current() {
             stale.push(path.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "stale rule pages (run with SAFEIMAGE_UPDATE_DOCS=1): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale rule pages (run with SAFEIMAGE_UPDATE_DOCS=1): {stale:?}"
+    );
 }

@@ -136,7 +136,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with no extra properties.
-    pub fn new(code: impl Into<String>, level: Level, message: impl Into<String>, location: Location) -> Self {
+    pub fn new(
+        code: impl Into<String>,
+        level: Level,
+        message: impl Into<String>,
+        location: Location,
+    ) -> Self {
         Finding {
             code: code.into(),
             level,
@@ -173,7 +178,13 @@ mod tests {
 
     #[test]
     fn threshold() {
-        let loc = Location { path: "Dockerfile".into(), line: 1, column: 1, end_line: 1, end_column: 2 };
+        let loc = Location {
+            path: "Dockerfile".into(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 2,
+        };
         let f = vec![Finding::new("x", Level::Info, "m", loc)];
         assert!(any_at_or_above(&f, Level::Info));
         assert!(!any_at_or_above(&f, Level::Warning));

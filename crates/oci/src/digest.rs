@@ -44,21 +44,33 @@ impl FromStr for Digest {
             .ok_or_else(|| DigestError::MissingAlgorithm(s.to_string()))?;
         let alg_ok = !alg.is_empty()
             && alg.split(['+', '.', '_', '-']).all(|p| {
-                !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             });
         if !alg_ok {
             return Err(DigestError::BadAlgorithm(s.to_string()));
         }
-        let hex = |n: usize| enc.len() == n && enc.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let hex = |n: usize| {
+            enc.len() == n && enc.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
         let enc_ok = match alg {
             "sha256" => hex(64),
             "sha512" => hex(128),
-            _ => !enc.is_empty() && enc.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b)),
+            _ => {
+                !enc.is_empty()
+                    && enc
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b))
+            }
         };
         if !enc_ok {
             return Err(DigestError::BadEncoding(s.to_string()));
         }
-        Ok(Digest { algorithm: alg.to_string(), encoded: enc.to_string() })
+        Ok(Digest {
+            algorithm: alg.to_string(),
+            encoded: enc.to_string(),
+        })
     }
 }
 
@@ -87,9 +99,21 @@ mod tests {
 
     #[test]
     fn rejects_bad() {
-        assert!(matches!("sha256:abc".parse::<Digest>(), Err(DigestError::BadEncoding(_))));
-        assert!(matches!(format!("sha256:{}", "A".repeat(64)).parse::<Digest>(), Err(DigestError::BadEncoding(_))));
-        assert!(matches!("abc".parse::<Digest>(), Err(DigestError::MissingAlgorithm(_))));
-        assert!(matches!("SHA:abc".parse::<Digest>(), Err(DigestError::BadAlgorithm(_))));
+        assert!(matches!(
+            "sha256:abc".parse::<Digest>(),
+            Err(DigestError::BadEncoding(_))
+        ));
+        assert!(matches!(
+            format!("sha256:{}", "A".repeat(64)).parse::<Digest>(),
+            Err(DigestError::BadEncoding(_))
+        ));
+        assert!(matches!(
+            "abc".parse::<Digest>(),
+            Err(DigestError::MissingAlgorithm(_))
+        ));
+        assert!(matches!(
+            "SHA:abc".parse::<Digest>(),
+            Err(DigestError::BadAlgorithm(_))
+        ));
     }
 }

@@ -88,15 +88,25 @@ impl ImageRef {
     /// A Docker Official Image: `docker.io/library/<name>`.
     pub fn is_docker_official(&self) -> bool {
         self.registry == DEFAULT_REGISTRY
-            && self.repository.strip_prefix("library/").is_some_and(|rest| !rest.contains('/'))
+            && self
+                .repository
+                .strip_prefix("library/")
+                .is_some_and(|rest| !rest.contains('/'))
     }
     /// The same reference with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Self {
-        ImageRef { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        ImageRef {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
     /// The same reference pinned to a digest (the tag is kept for readability).
     pub fn with_digest(&self, digest: Digest) -> Self {
-        ImageRef { digest: Some(digest), ..self.clone() }
+        ImageRef {
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 }
 
@@ -140,8 +150,14 @@ fn valid_host_label(l: &str) -> bool {
 fn valid_registry(host: &str) -> bool {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         // [ipv6]:port
-        let Some((addr, after)) = rest.split_once(']') else { return false };
-        if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if addr.is_empty()
+            || !addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return false;
         }
         match after.strip_prefix(':') {
@@ -154,10 +170,10 @@ fn valid_registry(host: &str) -> bool {
             None => (host, None),
         }
     };
-    if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
     }
     !name.is_empty() && name.split('.').all(valid_host_label)
 }
@@ -167,7 +183,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= TAG_MAX
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|x| x.is_ascii_alphanumeric() || b"_.-".contains(x))
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || b"_.-".contains(x))
 }
 
 impl FromStr for ImageRef {
@@ -195,10 +212,13 @@ impl FromStr for ImageRef {
         if name.len() > NAME_MAX {
             return Err(ReferenceError::NameTooLong(name.to_string()));
         }
-        if let Some(t) = tag {
-            if !valid_tag(t) {
-                return Err(ReferenceError::BadTag { tag: t.to_string(), reference: s.to_string() });
-            }
+        if let Some(t) = tag
+            && !valid_tag(t)
+        {
+            return Err(ReferenceError::BadTag {
+                tag: t.to_string(),
+                reference: s.to_string(),
+            });
         }
         let (registry, path) = match name.split_once('/') {
             Some((first, rest))
@@ -228,7 +248,11 @@ impl FromStr for ImageRef {
                 });
             }
         }
-        let registry = if registry == "index.docker.io" { DEFAULT_REGISTRY } else { registry };
+        let registry = if registry == "index.docker.io" {
+            DEFAULT_REGISTRY
+        } else {
+            registry
+        };
         let repository = if registry == DEFAULT_REGISTRY && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -273,25 +297,46 @@ mod tests {
     #[test]
     fn docker_hub_defaults() {
         let r = p("nginx");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("docker.io", "library/nginx", None));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("docker.io", "library/nginx", None)
+        );
         assert!(r.is_docker_official());
         let r = p("bitnami/redis:7");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("docker.io", "bitnami/redis", Some("7")));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("docker.io", "bitnami/redis", Some("7"))
+        );
         assert!(!r.is_docker_official());
-        assert_eq!(p("index.docker.io/library/debian").full_name(), "docker.io/library/debian");
-        assert_eq!(p("docker.io/alpine:3.20").full_name(), "docker.io/library/alpine");
+        assert_eq!(
+            p("index.docker.io/library/debian").full_name(),
+            "docker.io/library/debian"
+        );
+        assert_eq!(
+            p("docker.io/alpine:3.20").full_name(),
+            "docker.io/library/alpine"
+        );
     }
 
     #[test]
     fn registry_with_port_and_without_dot() {
         let r = p("localhost:5000/a/b");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("localhost:5000", "a/b", None));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("localhost:5000", "a/b", None)
+        );
         let r = p("myregistry:443/team/img:1.2");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("myregistry:443", "team/img", Some("1.2")));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("myregistry:443", "team/img", Some("1.2"))
+        );
         let r = p("localhost/img");
         assert_eq!(r.registry(), "localhost");
         let r = p("127.0.0.1:5000/debian:bookworm");
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("127.0.0.1:5000", "debian", Some("bookworm")));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("127.0.0.1:5000", "debian", Some("bookworm"))
+        );
         let r = p("[::1]:5000/x");
         assert_eq!(r.registry(), "[::1]:5000");
         // An uppercase first component is a host, not a path.
@@ -304,23 +349,53 @@ mod tests {
         let r = p(&format!("gcr.io/distroless/static:nonroot@{d}"));
         assert_eq!(r.tag(), Some("nonroot"));
         assert_eq!(r.digest().unwrap().to_string(), d);
-        assert_eq!(r.to_string(), format!("gcr.io/distroless/static:nonroot@{d}"));
+        assert_eq!(
+            r.to_string(),
+            format!("gcr.io/distroless/static:nonroot@{d}")
+        );
         let r = p(&format!("alpine@{d}"));
-        assert_eq!((r.tag(), r.full_name().as_str()), (None, "docker.io/library/alpine"));
+        assert_eq!(
+            (r.tag(), r.full_name().as_str()),
+            (None, "docker.io/library/alpine")
+        );
     }
 
     #[test]
     fn rejects_bad_references() {
         assert_eq!("".parse::<ImageRef>(), Err(ReferenceError::Empty));
-        assert!(matches!("Nginx".parse::<ImageRef>(), Err(ReferenceError::Uppercase(_))));
-        assert!(matches!("a//b".parse::<ImageRef>(), Err(ReferenceError::BadPathComponent { .. })));
-        assert!(matches!("a/-b".parse::<ImageRef>(), Err(ReferenceError::BadPathComponent { .. })));
-        assert!(matches!("nginx:".parse::<ImageRef>(), Err(ReferenceError::BadTag { .. })));
-        assert!(matches!("nginx:.x".parse::<ImageRef>(), Err(ReferenceError::BadTag { .. })));
-        assert!(matches!("host:abc/x".parse::<ImageRef>(), Err(ReferenceError::BadRegistry { .. })));
-        assert!(matches!("nginx@sha256:12".parse::<ImageRef>(), Err(ReferenceError::BadDigest(_))));
-        assert!(matches!(format!("{}", "a".repeat(256)).parse::<ImageRef>(), Err(ReferenceError::NameTooLong(_))));
-        assert!(matches!("${BASE}".parse::<ImageRef>(), Err(_)));
+        assert!(matches!(
+            "Nginx".parse::<ImageRef>(),
+            Err(ReferenceError::Uppercase(_))
+        ));
+        assert!(matches!(
+            "a//b".parse::<ImageRef>(),
+            Err(ReferenceError::BadPathComponent { .. })
+        ));
+        assert!(matches!(
+            "a/-b".parse::<ImageRef>(),
+            Err(ReferenceError::BadPathComponent { .. })
+        ));
+        assert!(matches!(
+            "nginx:".parse::<ImageRef>(),
+            Err(ReferenceError::BadTag { .. })
+        ));
+        assert!(matches!(
+            "nginx:.x".parse::<ImageRef>(),
+            Err(ReferenceError::BadTag { .. })
+        ));
+        assert!(matches!(
+            "host:abc/x".parse::<ImageRef>(),
+            Err(ReferenceError::BadRegistry { .. })
+        ));
+        assert!(matches!(
+            "nginx@sha256:12".parse::<ImageRef>(),
+            Err(ReferenceError::BadDigest(_))
+        ));
+        assert!(matches!(
+            "a".repeat(256).to_string().parse::<ImageRef>(),
+            Err(ReferenceError::NameTooLong(_))
+        ));
+        assert!("${BASE}".parse::<ImageRef>().is_err());
     }
 
     #[test]

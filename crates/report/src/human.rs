@@ -14,13 +14,21 @@ fn byte_offset(text: &str, line: u32, col: u32) -> usize {
         }
     }
     let line_text = &text[start..text[start..].find('\n').map_or(text.len(), |i| start + i)];
-    start + line_text.char_indices().nth(col.saturating_sub(1) as usize).map_or(line_text.len(), |(i, _)| i)
+    start
+        + line_text
+            .char_indices()
+            .nth(col.saturating_sub(1) as usize)
+            .map_or(line_text.len(), |(i, _)| i)
 }
 
 /// Renders findings with source context. `sources` maps a path to its text;
 /// findings whose file is missing there are printed without context.
 pub fn human(findings: &[Finding], sources: &HashMap<String, String>, color: bool) -> String {
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let mut out = String::new();
     for f in findings {
         let level = match f.level {
@@ -31,7 +39,8 @@ pub fn human(findings: &[Finding], sources: &HashMap<String, String>, color: boo
         };
         let loc = &f.location;
         let mut message = f.message.clone();
-        if let (Some(tier), Some(pattern)) = (f.properties.get("tier"), f.properties.get("pattern")) {
+        if let (Some(tier), Some(pattern)) = (f.properties.get("tier"), f.properties.get("pattern"))
+        {
             message.push_str(&format!(" [tier: {tier}, pattern: {pattern}]"));
         }
         match sources.get(&loc.path) {
@@ -41,12 +50,22 @@ pub fn human(findings: &[Finding], sources: &HashMap<String, String>, color: boo
                 if end <= start {
                     end = (start + 1).min(text.len());
                 }
-                let snippet = Snippet::source(text.as_str()).line_start(1).path(loc.path.as_str()).fold(true).annotation(AnnotationKind::Primary.span(start..end));
-                let group = level.primary_title(message.as_str()).id(f.code.as_str()).element(snippet);
+                let snippet = Snippet::source(text.as_str())
+                    .line_start(1)
+                    .path(loc.path.as_str())
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(start..end));
+                let group = level
+                    .primary_title(message.as_str())
+                    .id(f.code.as_str())
+                    .element(snippet);
                 out.push_str(&renderer.render(&[group]));
             }
             _ => {
-                out.push_str(&format!("{}:{}:{}: {} [{}] {}", loc.path, loc.line, loc.column, f.level, f.code, message));
+                out.push_str(&format!(
+                    "{}:{}:{}: {} [{}] {}",
+                    loc.path, loc.line, loc.column, f.level, f.code, message
+                ));
             }
         }
         out.push_str("\n\n");
@@ -76,7 +95,18 @@ mod tests {
     #[test]
     fn renders_caret_under_span() {
         let text = "FROM debian\nRUN sudo apt-get update\n".to_string();
-        let f = Finding::new("sudo", Level::Error, "sudo in RUN", Location { path: "Dockerfile".into(), line: 2, column: 5, end_line: 2, end_column: 9 });
+        let f = Finding::new(
+            "sudo",
+            Level::Error,
+            "sudo in RUN",
+            Location {
+                path: "Dockerfile".into(),
+                line: 2,
+                column: 5,
+                end_line: 2,
+                end_column: 9,
+            },
+        );
         let sources = HashMap::from([("Dockerfile".to_string(), text)]);
         let out = human(&[f], &sources, false);
         insta::assert_snapshot!(out);

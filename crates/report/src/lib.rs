@@ -29,6 +29,15 @@ pub struct JsonReport<'a> {
 /// Renders findings as pretty JSON. Only rules that findings reference are listed.
 pub fn json(findings: &[Finding], rules: &[RuleInfo], tool: &ToolInfo, files: usize) -> String {
     let used: std::collections::BTreeSet<&str> = findings.iter().map(|f| f.code.as_str()).collect();
-    let doc = JsonReport { version: 1, tool: tool.clone(), files, findings, rules: rules.iter().filter(|r| used.contains(r.code.as_str())).collect() };
+    let doc = JsonReport {
+        version: 1,
+        tool: tool.clone(),
+        files,
+        findings,
+        rules: rules
+            .iter()
+            .filter(|r| used.contains(r.code.as_str()))
+            .collect(),
+    };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
 }

@@ -37,9 +37,17 @@ fn rule_object(r: &RuleInfo) -> Value {
     if r.code.contains("secret") {
         tags.push("security".into());
     }
-    let mut help = format!("{}\n\nDocumentation: {}", r.summary, r.help_uri.clone().unwrap_or_default());
+    let mut help = format!(
+        "{}\n\nDocumentation: {}",
+        r.summary,
+        r.help_uri.clone().unwrap_or_default()
+    );
     let eq = &r.equivalents;
-    for (name, list) in [("Hadolint", &eq.hadolint), ("Docker build check", &eq.docker), ("Trivy", &eq.trivy)] {
+    for (name, list) in [
+        ("Hadolint", &eq.hadolint),
+        ("Docker build check", &eq.docker),
+        ("Trivy", &eq.trivy),
+    ] {
         if !list.is_empty() {
             help.push_str(&format!("\n{name}: {}", list.join(", ")));
         }
@@ -73,7 +81,11 @@ pub fn sarif(findings: &[Finding], rules: &[RuleInfo], tool: &ToolInfo) -> Value
     for f in findings {
         if !index.contains_key(f.code.as_str()) {
             index.insert(&f.code, rule_objs.len());
-            let url = if f.code.starts_with("SC") { format!("https://www.shellcheck.net/wiki/{}", f.code) } else { String::new() };
+            let url = if f.code.starts_with("SC") {
+                format!("https://www.shellcheck.net/wiki/{}", f.code)
+            } else {
+                String::new()
+            };
             let mut obj = json!({
                 "id": f.code,
                 "shortDescription": { "text": format!("ShellCheck {}", f.code) },

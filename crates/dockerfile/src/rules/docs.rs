@@ -18,7 +18,8 @@ pub struct RuleDoc {
 }
 
 /// A digest used in examples.
-pub const EXAMPLE_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+pub const EXAMPLE_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 macro_rules! docs {
     ($( $code:literal { why: $why:literal, fix: $fix:literal, bad: $bad:literal, good: $good:literal } )*) => {
@@ -382,14 +383,39 @@ pub fn page(rule: &super::RuleDef) -> String {
     let d = doc(rule.code);
     let mut s = format!("# `{}`\n\n{}.\n\n", rule.code, rule.summary);
     s.push_str(&format!("Default level: **{}**\n\n", rule.level));
-    let eq = |xs: &[&str]| if xs.is_empty() { "none".to_string() } else { xs.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ") };
-    s.push_str(&format!("Equivalent codes — Hadolint: {}; Docker build checks: {}; Trivy: {}\n\n", eq(rule.hadolint), eq(rule.docker), eq(rule.trivy)));
-    if rule.code.starts_with("base-") && !matches!(rule.code, "base-untagged" | "base-latest" | "base-invalid-reference") {
+    let eq = |xs: &[&str]| {
+        if xs.is_empty() {
+            "none".to_string()
+        } else {
+            xs.iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    s.push_str(&format!(
+        "Equivalent codes — Hadolint: {}; Docker build checks: {}; Trivy: {}\n\n",
+        eq(rule.hadolint),
+        eq(rule.docker),
+        eq(rule.trivy)
+    ));
+    if rule.code.starts_with("base-")
+        && !matches!(
+            rule.code,
+            "base-untagged" | "base-latest" | "base-invalid-reference"
+        )
+    {
         s.push_str("Reported only when `[policy.base_images]` is configured (see the examples' policy in docs/rules/README.md). Applies to every FROM after ARG expansion, `COPY --from=<image>` and `RUN --mount=...,from=<image>`; stage names and `scratch` are exempt. Findings carry the tier and the pattern that matched.\n\n");
     }
     if let Some(d) = d {
-        s.push_str(&format!("## Why\n\n{}\n\n## How to fix\n\n{}\n\n", d.why, d.fix));
-        s.push_str(&format!("## Bad\n\n```dockerfile\n{}```\n\n## Good\n\n```dockerfile\n{}```\n\n", d.bad, d.good));
+        s.push_str(&format!(
+            "## Why\n\n{}\n\n## How to fix\n\n{}\n\n",
+            d.why, d.fix
+        ));
+        s.push_str(&format!(
+            "## Bad\n\n```dockerfile\n{}```\n\n## Good\n\n```dockerfile\n{}```\n\n",
+            d.bad, d.good
+        ));
     }
     s.push_str(&format!("## Ignoring it\n\nIn `safeimage.toml`: `[lint] ignored = [\"{code}\"]`; on the line above an instruction: `# safeimage ignore={code} -- reason`.", code = rule.code));
     if let Some(h) = rule.hadolint.first() {

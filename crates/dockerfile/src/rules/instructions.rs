@@ -25,7 +25,11 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                 prev_single_run = None;
             }
             match ins {
-                Instruction::Maintainer(m) => ctx.hit("maintainer", kw.start..m.name.span.end, "MAINTAINER is deprecated; use LABEL org.opencontainers.image.authors=\"...\""),
+                Instruction::Maintainer(m) => ctx.hit(
+                    "maintainer",
+                    kw.start..m.name.span.end,
+                    "MAINTAINER is deprecated; use LABEL org.opencontainers.image.authors=\"...\"",
+                ),
                 Instruction::Workdir(w) => {
                     has_workdir = true;
                     let v = w.arguments.value.trim_matches(['"', '\'']);
@@ -53,28 +57,62 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                 }
                 Instruction::Add(a) => {
                     add(ctx, a, kw.clone());
-                    copy_dest(ctx, a.src.len(), &a.dest.value, a.dest.span.clone(), has_workdir);
+                    copy_dest(
+                        ctx,
+                        a.src.len(),
+                        &a.dest.value,
+                        a.dest.span.clone(),
+                        has_workdir,
+                    );
                 }
                 Instruction::Copy(c) => {
-                    copy_dest(ctx, c.src.len(), &c.dest.value, c.dest.span.clone(), has_workdir);
-                    if let Some(from) = crate::model::flag(&c.options, "from").and_then(|f| f.value.as_ref()) {
-                        if c.src.iter().any(|s| matches!(s, Source::Path(p) if p.value == "/" || p.value == "/*")) {
-                            ctx.hit("copy-whole-filesystem", kw.start..c.dest.span.end, format!("COPY --from={} / copies a whole filesystem, package databases and all; copy only the files you need", from.value));
-                        }
+                    copy_dest(
+                        ctx,
+                        c.src.len(),
+                        &c.dest.value,
+                        c.dest.span.clone(),
+                        has_workdir,
+                    );
+                    if let Some(from) =
+                        crate::model::flag(&c.options, "from").and_then(|f| f.value.as_ref())
+                        && c.src.iter().any(
+                            |s| matches!(s, Source::Path(p) if p.value == "/" || p.value == "/*"),
+                        )
+                    {
+                        ctx.hit("copy-whole-filesystem", kw.start..c.dest.span.end, format!("COPY --from={} / copies a whole filesystem, package databases and all; copy only the files you need", from.value));
                     }
                 }
                 Instruction::User(u) => {
                     let name = u.arguments.value.split(':').next().unwrap_or("");
-                    if st.index + 1 == p.stages.len() && !name.is_empty() && !name.contains('$') && !name.bytes().all(|b| b.is_ascii_digit()) && name != "root" {
+                    if st.index + 1 == p.stages.len()
+                        && !name.is_empty()
+                        && !name.contains('$')
+                        && !name.bytes().all(|b| b.is_ascii_digit())
+                        && name != "root"
+                    {
                         ctx.hit("user-not-numeric", u.arguments.span.clone(), format!("USER {name} is a name; a numeric UID (e.g. USER 10001) lets Kubernetes verify runAsNonRoot"));
                     }
                 }
-                Instruction::Arg(a) => secrets(ctx, &a.arguments.value, a.arguments.span.start, "ARG", false),
-                Instruction::Env(e) => secrets(ctx, &e.arguments.value, e.arguments.span.start, "ENV", true),
+                Instruction::Arg(a) => secrets(
+                    ctx,
+                    &a.arguments.value,
+                    a.arguments.span.start,
+                    "ARG",
+                    false,
+                ),
+                Instruction::Env(e) => {
+                    secrets(ctx, &e.arguments.value, e.arguments.span.start, "ENV", true)
+                }
                 Instruction::Run(_) => {
-                    let single = p.runs.iter().find(|r| r.instruction == idx).is_some_and(|r| {
-                        r.mounts.is_empty() && r.scripts.len() == 1 && r.scripts[0].commands.len() == 1
-                    });
+                    let single = p
+                        .runs
+                        .iter()
+                        .find(|r| r.instruction == idx)
+                        .is_some_and(|r| {
+                            r.mounts.is_empty()
+                                && r.scripts.len() == 1
+                                && r.scripts[0].commands.len() == 1
+                        });
                     if single {
                         if let Some(prev) = prev_single_run {
                             ctx.hit("consecutive-run", kw.clone(), format!("this RUN and the one on line {} each run one command; joining them with && makes one layer", ctx.src.line_col(prev).0));
@@ -87,7 +125,11 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                 _ => {}
             }
         }
-        for (list, code, what) in [(cmds, "multiple-cmd", "CMD"), (entrypoints, "multiple-entrypoint", "ENTRYPOINT"), (healthchecks, "multiple-healthcheck", "HEALTHCHECK")] {
+        for (list, code, what) in [
+            (cmds, "multiple-cmd", "CMD"),
+            (entrypoints, "multiple-entrypoint", "ENTRYPOINT"),
+            (healthchecks, "multiple-healthcheck", "HEALTHCHECK"),
+        ] {
             if list.len() > 1 {
                 let last_line = ctx.src.line_col(list[list.len() - 1].start).0;
                 for span in &list[..list.len() - 1] {
@@ -110,7 +152,11 @@ fn has_workdir_in_parents(ctx: &Ctx<'_, '_>, stage: usize) -> bool {
         if guard > p.stages.len() {
             break;
         }
-        if p.stages[s].range.clone().any(|i| matches!(p.instructions[i], Instruction::Workdir(_))) {
+        if p.stages[s]
+            .range
+            .clone()
+            .any(|i| matches!(p.instructions[i], Instruction::Workdir(_)))
+        {
             return true;
         }
         cur = match p.stages[s].base {
@@ -122,7 +168,10 @@ fn has_workdir_in_parents(ctx: &Ctx<'_, '_>, stage: usize) -> bool {
 }
 
 fn is_absolute(v: &str) -> bool {
-    v.starts_with('/') || v.starts_with('$') || v.starts_with('\\') || v.as_bytes().get(1) == Some(&b':')
+    v.starts_with('/')
+        || v.starts_with('$')
+        || v.starts_with('\\')
+        || v.as_bytes().get(1) == Some(&b':')
 }
 
 fn expose(ctx: &mut Ctx<'_, '_>, value: &str, span: std::ops::Range<usize>) {
@@ -133,16 +182,25 @@ fn expose(ctx: &mut Ctx<'_, '_>, value: &str, span: std::ops::Range<usize>) {
         Some((p, proto)) => (p, Some(proto)),
         None => (value, None),
     };
-    if let Some(proto) = proto {
-        if !["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str()) {
-            ctx.hit("expose-invalid-port", span, format!("EXPOSE {value}: protocol must be tcp, udp or sctp"));
-            return;
-        }
+    if let Some(proto) = proto
+        && !["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str())
+    {
+        ctx.hit(
+            "expose-invalid-port",
+            span,
+            format!("EXPOSE {value}: protocol must be tcp, udp or sctp"),
+        );
+        return;
     }
     let parts: Vec<&str> = ports.splitn(2, '-').collect();
     let nums: Vec<Option<u32>> = parts.iter().map(|p| p.parse::<u32>().ok()).collect();
-    if nums.iter().any(|n| !matches!(n, Some(1..=65535))) || (nums.len() == 2 && nums[0] > nums[1]) {
-        ctx.hit("expose-invalid-port", span, format!("EXPOSE {value}: ports must be numbers from 1 to 65535 (a range as LOW-HIGH)"));
+    if nums.iter().any(|n| !matches!(n, Some(1..=65535))) || (nums.len() == 2 && nums[0] > nums[1])
+    {
+        ctx.hit(
+            "expose-invalid-port",
+            span,
+            format!("EXPOSE {value}: ports must be numbers from 1 to 65535 (a range as LOW-HIGH)"),
+        );
         return;
     }
     let lo = nums[0].unwrap_or(0);
@@ -152,13 +210,22 @@ fn expose(ctx: &mut Ctx<'_, '_>, value: &str, span: std::ops::Range<usize>) {
     }
 }
 
-const ARCHIVE_EXT: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst"];
+const ARCHIVE_EXT: &[&str] = &[
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst",
+];
 
-fn add(ctx: &mut Ctx<'_, '_>, a: &parse_dockerfile::AddInstruction<'_>, kw: std::ops::Range<usize>) {
+fn add(
+    ctx: &mut Ctx<'_, '_>,
+    a: &parse_dockerfile::AddInstruction<'_>,
+    kw: std::ops::Range<usize>,
+) {
     let all_local_plain = a.src.iter().all(|s| match s {
         Source::Path(p) => {
             let v = p.value.to_ascii_lowercase();
-            !(v.contains("://") || v.starts_with("git@") || v.contains('$') || ARCHIVE_EXT.iter().any(|e| v.ends_with(e)))
+            !(v.contains("://")
+                || v.starts_with("git@")
+                || v.contains('$')
+                || ARCHIVE_EXT.iter().any(|e| v.ends_with(e)))
         }
         Source::HereDoc(_) => true,
         _ => false,
@@ -168,7 +235,13 @@ fn add(ctx: &mut Ctx<'_, '_>, a: &parse_dockerfile::AddInstruction<'_>, kw: std:
     }
 }
 
-fn copy_dest(ctx: &mut Ctx<'_, '_>, sources: usize, dest: &str, span: std::ops::Range<usize>, has_workdir: bool) {
+fn copy_dest(
+    ctx: &mut Ctx<'_, '_>,
+    sources: usize,
+    dest: &str,
+    span: std::ops::Range<usize>,
+    has_workdir: bool,
+) {
     if sources > 1 && !dest.ends_with('/') && !dest.ends_with('\\') && !dest.contains('$') {
         ctx.hit("copy-dest-not-dir", span.clone(), format!("several sources are copied to `{dest}`: the destination must be a directory ending in /"));
     }
@@ -194,31 +267,95 @@ static SECRET_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("secret regex")
 });
 
-const SENSITIVE: &[&str] = &["password", "passwd", "pwd", "pword", "secret", "token", "apikey", "credential", "credentials", "auth", "passphrase", "privatekey"];
-const KEY_QUALIFIERS: &[&str] = &["api", "access", "private", "secret", "auth", "signing", "master", "encryption", "client", "account"];
-const NOT_SECRET: &[&str] = &["public", "pub", "file", "path", "dir", "version", "id", "url", "uri", "name", "gpg", "pgp", "type", "length", "size", "mode", "endpoint", "header", "user", "username", "prefix", "algorithm", "host", "port", "fingerprint", "server", "expiry", "ttl", "enabled", "method", "provider"];
+const SENSITIVE: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "pword",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
+    "auth",
+    "passphrase",
+    "privatekey",
+];
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "private",
+    "secret",
+    "auth",
+    "signing",
+    "master",
+    "encryption",
+    "client",
+    "account",
+];
+const NOT_SECRET: &[&str] = &[
+    "public",
+    "pub",
+    "file",
+    "path",
+    "dir",
+    "version",
+    "id",
+    "url",
+    "uri",
+    "name",
+    "gpg",
+    "pgp",
+    "type",
+    "length",
+    "size",
+    "mode",
+    "endpoint",
+    "header",
+    "user",
+    "username",
+    "prefix",
+    "algorithm",
+    "host",
+    "port",
+    "fingerprint",
+    "server",
+    "expiry",
+    "ttl",
+    "enabled",
+    "method",
+    "provider",
+];
 
 /// Whether a variable name suggests a secret (`DB_PASSWORD`, `API_KEY`, `NPM_TOKEN`),
 /// but not `GPG_KEY`, `TOKEN_URL` or `PASSWORD_FILE`.
 pub(crate) fn sensitive_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    let parts: Vec<&str> = lower.split(['_', '-', '.']).filter(|s| !s.is_empty()).collect();
+    let parts: Vec<&str> = lower
+        .split(['_', '-', '.'])
+        .filter(|s| !s.is_empty())
+        .collect();
     if parts.iter().any(|p| NOT_SECRET.contains(p)) {
         return false;
     }
-    parts.iter().enumerate().any(|(i, p)| SENSITIVE.contains(p) || (*p == "key" && i > 0 && KEY_QUALIFIERS.contains(&parts[i - 1])))
+    parts.iter().enumerate().any(|(i, p)| {
+        SENSITIVE.contains(p) || (*p == "key" && i > 0 && KEY_QUALIFIERS.contains(&parts[i - 1]))
+    })
 }
 
 fn secrets(ctx: &mut Ctx<'_, '_>, raw: &str, base: usize, what: &str, legacy: bool) {
     for kv in key_values(raw, legacy) {
         let span = base + kv.offset..base + kv.offset + kv.name.len();
-        let literal = kv.value.as_deref().filter(|v| !v.is_empty() && !v.starts_with('$'));
-        if let Some(v) = kv.value.as_deref() {
-            if let Some(m) = SECRET_VALUE.find(v) {
-                let shown: String = m.as_str().chars().take(4).collect();
-                ctx.hit("secret-value-in-arg-env", span.clone(), format!("{what} {} holds what looks like a real credential ({shown}…); it is stored in the image config and history for anyone who pulls it", kv.name));
-                continue;
-            }
+        let literal = kv
+            .value
+            .as_deref()
+            .filter(|v| !v.is_empty() && !v.starts_with('$'));
+        if let Some(v) = kv.value.as_deref()
+            && let Some(m) = SECRET_VALUE.find(v)
+        {
+            let shown: String = m.as_str().chars().take(4).collect();
+            ctx.hit("secret-value-in-arg-env", span.clone(), format!("{what} {} holds what looks like a real credential ({shown}…); it is stored in the image config and history for anyone who pulls it", kv.name));
+            continue;
         }
         if sensitive_name(&kv.name) {
             if let (Some(_), "ENV") | (Some(_), "ARG") = (literal, what) {
@@ -236,10 +373,26 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for n in ["DB_PASSWORD", "API_KEY", "NPM_TOKEN", "aws_secret_access_key", "GITHUB_AUTH", "PRIVATE_KEY"] {
+        for n in [
+            "DB_PASSWORD",
+            "API_KEY",
+            "NPM_TOKEN",
+            "aws_secret_access_key",
+            "GITHUB_AUTH",
+            "PRIVATE_KEY",
+        ] {
             assert!(sensitive_name(n), "{n}");
         }
-        for n in ["GPG_KEY", "TOKEN_URL", "PASSWORD_FILE", "PYTHON_VERSION", "KEY", "MONKEY", "PUBLIC_KEY", "SSH_KEY_PATH"] {
+        for n in [
+            "GPG_KEY",
+            "TOKEN_URL",
+            "PASSWORD_FILE",
+            "PYTHON_VERSION",
+            "KEY",
+            "MONKEY",
+            "PUBLIC_KEY",
+            "SSH_KEY_PATH",
+        ] {
             assert!(!sensitive_name(n), "{n}");
         }
     }

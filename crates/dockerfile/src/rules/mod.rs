@@ -40,7 +40,11 @@ impl RuleDef {
             default_level: self.level,
             summary: self.summary.to_string(),
             help_uri: Some(format!("docs/rules/{}.md", self.code)),
-            equivalents: Equivalents { hadolint: v(self.hadolint), docker: v(self.docker), trivy: v(self.trivy) },
+            equivalents: Equivalents {
+                hadolint: v(self.hadolint),
+                docker: v(self.docker),
+                trivy: v(self.trivy),
+            },
         }
     }
 }
@@ -135,7 +139,11 @@ pub fn codes_for_hadolint(code: &str) -> Vec<String> {
 
 /// Our codes that cover a Docker build-check name.
 pub fn codes_for_docker_check(name: &str) -> Vec<String> {
-    RULES.iter().filter(|r| r.docker.iter().any(|d| d.eq_ignore_ascii_case(name))).map(|r| r.code.to_string()).collect()
+    RULES
+        .iter()
+        .filter(|r| r.docker.iter().any(|d| d.eq_ignore_ascii_case(name)))
+        .map(|r| r.code.to_string())
+        .collect()
 }
 
 /// One raw result of a check, before levels and ignores are applied.
@@ -163,13 +171,23 @@ pub(crate) struct Ctx<'p, 'a> {
 impl Ctx<'_, '_> {
     pub fn hit(&mut self, code: &'static str, span: Range<usize>, message: impl Into<String>) {
         debug_assert!(rule(code).is_some(), "unregistered rule {code}");
-        self.hits.push(Hit { code: code.to_string(), span, message: message.into(), level: None, props: vec![] });
+        self.hits.push(Hit {
+            code: code.to_string(),
+            span,
+            message: message.into(),
+            level: None,
+            props: vec![],
+        });
     }
 }
 
 /// Runs every built-in check over a parsed file.
 pub fn check(src: &SourceFile, parsed: &Parsed<'_>) -> Vec<Hit> {
-    let mut ctx = Ctx { src, p: parsed, hits: Vec::new() };
+    let mut ctx = Ctx {
+        src,
+        p: parsed,
+        hits: Vec::new(),
+    };
     stages::check(&mut ctx);
     instructions::check(&mut ctx);
     run::check(&mut ctx);
@@ -186,7 +204,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in RULES {
             assert!(seen.insert(r.code), "duplicate {}", r.code);
-            assert!(r.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{}", r.code);
+            assert!(
+                r.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                r.code
+            );
         }
     }
 

@@ -9,8 +9,25 @@ use crate::model::RunInfo;
 use crate::shell::{SimpleCommand, Word, basename};
 
 const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"];
-const INTERPRETERS: &[&str] = &["python", "python3", "python2", "perl", "ruby", "node", "php"];
-const POINTLESS: &[&str] = &["ssh", "vim", "vi", "nano", "shutdown", "reboot", "service", "ps", "free", "top", "kill", "mount", "ifconfig", "systemctl"];
+const INTERPRETERS: &[&str] = &[
+    "python", "python3", "python2", "perl", "ruby", "node", "php",
+];
+const POINTLESS: &[&str] = &[
+    "ssh",
+    "vim",
+    "vi",
+    "nano",
+    "shutdown",
+    "reboot",
+    "service",
+    "ps",
+    "free",
+    "top",
+    "kill",
+    "mount",
+    "ifconfig",
+    "systemctl",
+];
 
 pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
     let p = ctx.p;
@@ -20,7 +37,8 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
     let mut both_reported = false;
     for run in &p.runs {
         let in_final = final_chain.contains(&run.stage);
-        let cmds: Vec<&SimpleCommand> = run.scripts.iter().flat_map(|s| s.commands.iter()).collect();
+        let cmds: Vec<&SimpleCommand> =
+            run.scripts.iter().flat_map(|s| s.commands.iter()).collect();
         for c in &cmds {
             command(ctx, run, c, &cmds, in_final);
             match c.program() {
@@ -32,12 +50,10 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                 }
                 _ => {}
             }
-            if !both_reported {
-                if let (Some(a), Some(b)) = (first_curl, first_wget) {
-                    both_reported = true;
-                    let (other, tool) = if a < b { (a, "curl") } else { (b, "wget") };
-                    ctx.hit("wget-and-curl", c.span(), format!("both curl and wget are used ({tool} first on line {}); pick one to keep the image smaller", ctx.src.line_col(other).0));
-                }
+            if !both_reported && let (Some(a), Some(b)) = (first_curl, first_wget) {
+                both_reported = true;
+                let (other, tool) = if a < b { (a, "curl") } else { (b, "wget") };
+                ctx.hit("wget-and-curl", c.span(), format!("both curl and wget are used ({tool} first on line {}); pick one to keep the image smaller", ctx.src.line_col(other).0));
             }
         }
         pipes(ctx, run);
@@ -47,7 +63,10 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
 
 fn has_mount_target(run: &RunInfo, prefix: &str) -> bool {
     run.mounts.iter().any(|m| {
-        m.iter().any(|(k, v)| k == "type" && v == "cache") && m.iter().any(|(k, v)| (k == "target" || k == "dst" || k == "destination") && v.starts_with(prefix))
+        m.iter().any(|(k, v)| k == "type" && v == "cache")
+            && m.iter().any(|(k, v)| {
+                (k == "target" || k == "dst" || k == "destination") && v.starts_with(prefix)
+            })
     })
 }
 
@@ -60,7 +79,11 @@ fn words_span(ws: &[&Word]) -> std::ops::Range<usize> {
 
 fn list(ws: &[&Word]) -> String {
     let names: Vec<&str> = ws.iter().take(5).map(|w| w.text.as_str()).collect();
-    let more = if ws.len() > 5 { format!(" and {} more", ws.len() - 5) } else { String::new() };
+    let more = if ws.len() > 5 {
+        format!(" and {} more", ws.len() - 5)
+    } else {
+        String::new()
+    };
     format!("{}{more}", names.join(", "))
 }
 
@@ -75,7 +98,10 @@ fn positionals<'w>(args: &'w [Word], takes_value: &[&str]) -> (Vec<&'w Word>, Ve
             if takes_value.contains(&w.text.as_str()) {
                 it.next();
             }
-        } else if w.text.starts_with('>') || w.text.starts_with('<') || w.text.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.text.contains('>') {
+        } else if w.text.starts_with('>')
+            || w.text.starts_with('<')
+            || w.text.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.text.contains('>')
+        {
             // redirection: skip it (and its target when separate)
             if w.text == ">" || w.text == ">>" || w.text == "<" {
                 it.next();
@@ -88,15 +114,27 @@ fn positionals<'w>(args: &'w [Word], takes_value: &[&str]) -> (Vec<&'w Word>, Ve
 }
 
 fn has_short(flags: &[&Word], letter: char, long: &[&str]) -> bool {
-    flags.iter().any(|f| long.contains(&f.text.as_str()) || (f.text.starts_with('-') && !f.text.starts_with("--") && !f.text.contains('=') && f.text[1..].contains(letter)))
+    flags.iter().any(|f| {
+        long.contains(&f.text.as_str())
+            || (f.text.starts_with('-')
+                && !f.text.starts_with("--")
+                && !f.text.contains('=')
+                && f.text[1..].contains(letter))
+    })
 }
 
-fn command(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, all: &[&SimpleCommand], in_final: bool) {
+fn command(
+    ctx: &mut Ctx<'_, '_>,
+    run: &RunInfo,
+    c: &SimpleCommand,
+    all: &[&SimpleCommand],
+    in_final: bool,
+) {
     // sudo as the program, after assignments
-    if let Some(first) = c.words.iter().find(|w| !w.text.contains('=')) {
-        if basename(&first.text) == "sudo" {
-            ctx.hit("sudo", first.start..first.end, "sudo in RUN: builds already run as root (or as the USER set); use USER to switch, or gosu/su-exec at runtime");
-        }
+    if let Some(first) = c.words.iter().find(|w| !w.text.contains('='))
+        && basename(&first.text) == "sudo"
+    {
+        ctx.hit("sudo", first.start..first.end, "sudo in RUN: builds already run as root (or as the USER set); use USER to switch, or gosu/su-exec at runtime");
     }
     let Some(prog) = c.program() else { return };
     let args = c.args();
@@ -122,20 +160,41 @@ fn apt(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, prog: &str, args: &[Word]) {
     let (flags, pos) = positionals(args, APT_VALUE_OPTS);
     let Some(sub) = pos.first() else { return };
     if prog == "apt" {
-        ctx.hit("apt-use-apt-get", c.span(), "`apt` has no stable command-line interface for scripts; use apt-get or apt-cache");
+        ctx.hit(
+            "apt-use-apt-get",
+            c.span(),
+            "`apt` has no stable command-line interface for scripts; use apt-get or apt-cache",
+        );
     }
     if sub.text != "install" {
         return;
     }
-    if !has_short(&flags, 'y', &["--yes", "--assume-yes", "--force-yes"]) && !flags.iter().any(|f| f.text.starts_with("-qq")) {
-        ctx.hit("apt-missing-yes", c.span(), "apt-get install without -y waits for a confirmation no one can give in a build");
+    if !has_short(&flags, 'y', &["--yes", "--assume-yes", "--force-yes"])
+        && !flags.iter().any(|f| f.text.starts_with("-qq"))
+    {
+        ctx.hit(
+            "apt-missing-yes",
+            c.span(),
+            "apt-get install without -y waits for a confirmation no one can give in a build",
+        );
     }
     let no_rec = flags.iter().any(|f| f.text == "--no-install-recommends")
-        || args.windows(2).any(|w| w[0].text == "-o" && w[1].text.to_ascii_lowercase().starts_with("apt::install-recommends=") && !w[1].text.ends_with("true"));
+        || args.windows(2).any(|w| {
+            w[0].text == "-o"
+                && w[1]
+                    .text
+                    .to_ascii_lowercase()
+                    .starts_with("apt::install-recommends=")
+                && !w[1].text.ends_with("true")
+        });
     if !no_rec {
         ctx.hit("apt-no-install-recommends", c.span(), "apt-get install without --no-install-recommends also installs recommended packages you did not ask for");
     }
-    let unpinned: Vec<&Word> = pos[1..].iter().copied().filter(|w| !w.text.contains(['=', '$', '/']) && !w.text.ends_with(".deb")).collect();
+    let unpinned: Vec<&Word> = pos[1..]
+        .iter()
+        .copied()
+        .filter(|w| !w.text.contains(['=', '$', '/']) && !w.text.ends_with(".deb"))
+        .collect();
     if !unpinned.is_empty() {
         ctx.hit("apt-unpinned", words_span(&unpinned), format!("apt-get install without versions: {} (use name=version, or accept this rule's trade-off and ignore it)", list(&unpinned)));
     }
@@ -143,18 +202,37 @@ fn apt(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, prog: &str, args: &[Word]) {
 
 fn apt_whole_run(ctx: &mut Ctx<'_, '_>, run: &RunInfo, cmds: &[&SimpleCommand], in_final: bool) {
     let apt_sub = |c: &&SimpleCommand, subs: &[&str]| {
-        matches!(c.program(), Some("apt-get" | "apt")) && positionals(c.args(), APT_VALUE_OPTS).1.first().is_some_and(|s| subs.contains(&s.text.as_str()))
+        matches!(c.program(), Some("apt-get" | "apt"))
+            && positionals(c.args(), APT_VALUE_OPTS)
+                .1
+                .first()
+                .is_some_and(|s| subs.contains(&s.text.as_str()))
     };
     let updates: Vec<&&SimpleCommand> = cmds.iter().filter(|c| apt_sub(c, &["update"])).collect();
-    let installs = cmds.iter().any(|c| apt_sub(c, &["install", "upgrade", "dist-upgrade", "full-upgrade", "build-dep"]));
-    if let Some(u) = updates.first() {
-        if !installs {
-            ctx.hit("apt-update-alone", u.span(), "apt-get update in a RUN that installs nothing: the layer is cached, so a later install can use stale package lists; update and install in one RUN");
-        }
+    let installs = cmds.iter().any(|c| {
+        apt_sub(
+            c,
+            &[
+                "install",
+                "upgrade",
+                "dist-upgrade",
+                "full-upgrade",
+                "build-dep",
+            ],
+        )
+    });
+    if let Some(u) = updates.first()
+        && !installs
+    {
+        ctx.hit("apt-update-alone", u.span(), "apt-get update in a RUN that installs nothing: the layer is cached, so a later install can use stale package lists; update and install in one RUN");
     }
     if in_final && (installs || !updates.is_empty()) {
-        let cleaned = cmds.iter().any(|c| c.program() == Some("rm") && c.args().iter().any(|a| a.text.starts_with("/var/lib/apt/lists")))
-            || has_mount_target(run, "/var/lib/apt");
+        let cleaned = cmds.iter().any(|c| {
+            c.program() == Some("rm")
+                && c.args()
+                    .iter()
+                    .any(|a| a.text.starts_with("/var/lib/apt/lists"))
+        }) || has_mount_target(run, "/var/lib/apt");
         if !cleaned {
             ctx.hit("apt-lists-not-cleaned", run.keyword_span.clone(), "apt package lists stay in this layer; end the RUN with `rm -rf /var/lib/apt/lists/*` (or use a cache mount)");
         }
@@ -162,7 +240,20 @@ fn apt_whole_run(ctx: &mut Ctx<'_, '_>, run: &RunInfo, cmds: &[&SimpleCommand], 
 }
 
 fn apk(ctx: &mut Ctx<'_, '_>, run: &RunInfo, args: &[Word], all: &[&SimpleCommand]) {
-    let (flags, pos) = positionals(args, &["--virtual", "-t", "--repository", "-X", "--root", "-p", "--arch", "--keys-dir", "--repositories-file"]);
+    let (flags, pos) = positionals(
+        args,
+        &[
+            "--virtual",
+            "-t",
+            "--repository",
+            "-X",
+            "--root",
+            "-p",
+            "--arch",
+            "--keys-dir",
+            "--repositories-file",
+        ],
+    );
     if pos.first().is_none_or(|s| s.text != "add") {
         return;
     }
@@ -170,20 +261,65 @@ fn apk(ctx: &mut Ctx<'_, '_>, run: &RunInfo, args: &[Word], all: &[&SimpleComman
     let cleaned = flags.iter().any(|f| f.text == "--no-cache")
         || has_mount_target(run, "/var/cache/apk")
         || has_mount_target(run, "/etc/apk/cache")
-        || all.iter().any(|c| c.program() == Some("rm") && c.args().iter().any(|a| a.text.starts_with("/var/cache/apk")));
+        || all.iter().any(|c| {
+            c.program() == Some("rm")
+                && c.args()
+                    .iter()
+                    .any(|a| a.text.starts_with("/var/cache/apk"))
+        });
     if !cleaned {
-        ctx.hit("apk-no-cache", span.clone(), "apk add without --no-cache leaves the package index in the layer");
+        ctx.hit(
+            "apk-no-cache",
+            span.clone(),
+            "apk add without --no-cache leaves the package index in the layer",
+        );
     }
-    let unpinned: Vec<&Word> = pos[1..].iter().copied().filter(|w| !w.text.contains(['=', '~', '<', '>', '$']) && !w.text.ends_with(".apk")).collect();
+    let unpinned: Vec<&Word> = pos[1..]
+        .iter()
+        .copied()
+        .filter(|w| !w.text.contains(['=', '~', '<', '>', '$']) && !w.text.ends_with(".apk"))
+        .collect();
     if !unpinned.is_empty() {
-        ctx.hit("apk-unpinned", words_span(&unpinned), format!("apk add without versions: {} (use name=version)", list(&unpinned)));
+        ctx.hit(
+            "apk-unpinned",
+            words_span(&unpinned),
+            format!(
+                "apk add without versions: {} (use name=version)",
+                list(&unpinned)
+            ),
+        );
     }
 }
 
-fn rpm(ctx: &mut Ctx<'_, '_>, run: &RunInfo, prog: &str, c: &SimpleCommand, args: &[Word], all: &[&SimpleCommand], in_final: bool) {
-    let (flags, pos) = positionals(args, &["--setopt", "--enablerepo", "--disablerepo", "--installroot", "--releasever", "-x", "--exclude", "--repo", "--config", "-c"]);
+fn rpm(
+    ctx: &mut Ctx<'_, '_>,
+    run: &RunInfo,
+    prog: &str,
+    c: &SimpleCommand,
+    args: &[Word],
+    all: &[&SimpleCommand],
+    in_final: bool,
+) {
+    let (flags, pos) = positionals(
+        args,
+        &[
+            "--setopt",
+            "--enablerepo",
+            "--disablerepo",
+            "--installroot",
+            "--releasever",
+            "-x",
+            "--exclude",
+            "--repo",
+            "--config",
+            "-c",
+        ],
+    );
     let Some(sub) = pos.first() else { return };
-    let is_install = matches!(sub.text.as_str(), "install" | "in" | "reinstall" | "groupinstall") || (prog == "zypper" && sub.text == "in");
+    let is_install = matches!(
+        sub.text.as_str(),
+        "install" | "in" | "reinstall" | "groupinstall"
+    ) || (prog == "zypper" && sub.text == "in");
     if !is_install {
         return;
     }
@@ -193,40 +329,108 @@ fn rpm(ctx: &mut Ctx<'_, '_>, run: &RunInfo, prog: &str, c: &SimpleCommand, args
         _ => has_short(&flags, 'y', &["--assumeyes"]),
     };
     if !yes {
-        ctx.hit("rpm-missing-yes", c.span(), format!("{prog} install without the non-interactive switch (-y{}) waits for a confirmation", if prog == "zypper" { " / -n" } else { "" }));
+        ctx.hit(
+            "rpm-missing-yes",
+            c.span(),
+            format!(
+                "{prog} install without the non-interactive switch (-y{}) waits for a confirmation",
+                if prog == "zypper" { " / -n" } else { "" }
+            ),
+        );
     }
     let unpinned: Vec<&Word> = pos[1..]
         .iter()
         .copied()
         .filter(|w| {
             let t = &w.text;
-            !(t.contains(['=', '<', '>', '$', '*']) || t.ends_with(".rpm") || t.starts_with('/') || t.starts_with('@') || has_version_suffix(t))
+            !(t.contains(['=', '<', '>', '$', '*'])
+                || t.ends_with(".rpm")
+                || t.starts_with('/')
+                || t.starts_with('@')
+                || has_version_suffix(t))
         })
         .collect();
     if !unpinned.is_empty() {
-        ctx.hit("rpm-unpinned", words_span(&unpinned), format!("{prog} install without versions: {} (use name-version)", list(&unpinned)));
+        ctx.hit(
+            "rpm-unpinned",
+            words_span(&unpinned),
+            format!(
+                "{prog} install without versions: {} (use name-version)",
+                list(&unpinned)
+            ),
+        );
     }
     if in_final {
         let cleaned = all.iter().any(|x| {
             let p = x.program().unwrap_or("");
-            (["yum", "dnf", "microdnf", "tdnf", "zypper"].contains(&p) && x.args().iter().any(|a| a.text == "clean" || a.text == "cc"))
-                || (p == "rm" && x.args().iter().any(|a| a.text.starts_with("/var/cache/yum") || a.text.starts_with("/var/cache/dnf") || a.text.starts_with("/var/cache/zypp")))
+            (["yum", "dnf", "microdnf", "tdnf", "zypper"].contains(&p)
+                && x.args().iter().any(|a| a.text == "clean" || a.text == "cc"))
+                || (p == "rm"
+                    && x.args().iter().any(|a| {
+                        a.text.starts_with("/var/cache/yum")
+                            || a.text.starts_with("/var/cache/dnf")
+                            || a.text.starts_with("/var/cache/zypp")
+                    }))
         }) || has_mount_target(run, "/var/cache/");
         if !cleaned {
-            ctx.hit("rpm-cache-not-cleaned", c.span(), format!("{prog} caches stay in this layer; finish the RUN with `{prog} clean all`"));
+            ctx.hit(
+                "rpm-cache-not-cleaned",
+                c.span(),
+                format!("{prog} caches stay in this layer; finish the RUN with `{prog} clean all`"),
+            );
         }
     }
 }
 
 /// `name-1.2.3` style pins: a `-` followed by a digit after the first character.
 fn has_version_suffix(t: &str) -> bool {
-    t.char_indices().skip(1).any(|(i, ch)| ch == '-' && t[i + 1..].chars().next().is_some_and(|d| d.is_ascii_digit()))
+    t.char_indices().skip(1).any(|(i, ch)| {
+        ch == '-'
+            && t[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|d| d.is_ascii_digit())
+    })
 }
 
 const PIP_VALUE_OPTS: &[&str] = &[
-    "-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--trusted-host", "--platform",
-    "--python-version", "--implementation", "--abi", "--cache-dir", "--src", "--upgrade-strategy", "--progress-bar", "--log", "--proxy", "--timeout", "--retries", "--cert",
-    "--client-cert", "--global-option", "--install-option", "--config-settings", "-C", "-e", "--editable", "--only-binary", "--no-binary", "--report",
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--trusted-host",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--cache-dir",
+    "--src",
+    "--upgrade-strategy",
+    "--progress-bar",
+    "--log",
+    "--proxy",
+    "--timeout",
+    "--retries",
+    "--cert",
+    "--client-cert",
+    "--global-option",
+    "--install-option",
+    "--config-settings",
+    "-C",
+    "-e",
+    "--editable",
+    "--only-binary",
+    "--no-binary",
+    "--report",
 ];
 
 fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], in_final: bool) {
@@ -239,21 +443,39 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
         .copied()
         .filter(|w| {
             let t = &w.text;
-            !(t.contains(['=', '<', '>', '~', '@', '$']) || t.starts_with('.') || t.starts_with('/') || t.contains("://") || t.ends_with(".whl") || t.ends_with(".tar.gz") || t.ends_with(".zip"))
+            !(t.contains(['=', '<', '>', '~', '@', '$'])
+                || t.starts_with('.')
+                || t.starts_with('/')
+                || t.contains("://")
+                || t.ends_with(".whl")
+                || t.ends_with(".tar.gz")
+                || t.ends_with(".zip"))
         })
         .collect();
     if !unpinned.is_empty() {
         ctx.hit("pip-unpinned", words_span(&unpinned), format!("pip install without versions: {} (use name==version, or a requirements file with hashes)", list(&unpinned)));
     }
-    let env_no_cache = ctx.p.instructions.iter().any(|i| matches!(i, Instruction::Env(e) if e.arguments.value.contains("PIP_NO_CACHE_DIR")));
-    if in_final && !env_no_cache && !flags.iter().any(|f| f.text == "--no-cache-dir") && !has_mount_target(run, "/root/.cache") {
+    let env_no_cache = ctx.p.instructions.iter().any(
+        |i| matches!(i, Instruction::Env(e) if e.arguments.value.contains("PIP_NO_CACHE_DIR")),
+    );
+    if in_final
+        && !env_no_cache
+        && !flags.iter().any(|f| f.text == "--no-cache-dir")
+        && !has_mount_target(run, "/root/.cache")
+    {
         ctx.hit("pip-no-cache-dir", c.span(), "pip keeps its download cache in the layer; add --no-cache-dir (or ENV PIP_NO_CACHE_DIR=1)");
     }
 }
 
 fn npm(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
-    let (_, pos) = positionals(args, &["--prefix", "--registry", "--cache", "-w", "--workspace"]);
-    if pos.first().is_none_or(|s| !matches!(s.text.as_str(), "install" | "i" | "add" | "isntall")) {
+    let (_, pos) = positionals(
+        args,
+        &["--prefix", "--registry", "--cache", "-w", "--workspace"],
+    );
+    if pos
+        .first()
+        .is_none_or(|s| !matches!(s.text.as_str(), "install" | "i" | "add" | "isntall"))
+    {
         return;
     }
     let unpinned: Vec<&Word> = pos[1..]
@@ -262,30 +484,87 @@ fn npm(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
         .filter(|w| {
             let t = &w.text;
             let versioned = t.get(1..).is_some_and(|rest| rest.contains('@'));
-            !(versioned || t.starts_with('.') || t.starts_with('/') || t.contains("://") || t.contains(':') || t.ends_with(".tgz") || t.contains('$'))
+            !(versioned
+                || t.starts_with('.')
+                || t.starts_with('/')
+                || t.contains("://")
+                || t.contains(':')
+                || t.ends_with(".tgz")
+                || t.contains('$'))
         })
         .collect();
     if !unpinned.is_empty() {
-        ctx.hit("npm-unpinned", words_span(&unpinned), format!("npm install without versions: {} (use name@version)", list(&unpinned)));
+        ctx.hit(
+            "npm-unpinned",
+            words_span(&unpinned),
+            format!(
+                "npm install without versions: {} (use name@version)",
+                list(&unpinned)
+            ),
+        );
     }
 }
 
 fn gem(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
-    let (flags, pos) = positionals(args, &["-v", "--version", "-i", "--install-dir", "-n", "--bindir", "--source", "-s", "-P", "--trust-policy"]);
-    if pos.first().is_none_or(|s| s.text != "install" && s.text != "i") {
+    let (flags, pos) = positionals(
+        args,
+        &[
+            "-v",
+            "--version",
+            "-i",
+            "--install-dir",
+            "-n",
+            "--bindir",
+            "--source",
+            "-s",
+            "-P",
+            "--trust-policy",
+        ],
+    );
+    if pos
+        .first()
+        .is_none_or(|s| s.text != "install" && s.text != "i")
+    {
         return;
     }
-    if flags.iter().any(|f| f.text == "-v" || f.text == "--version" || f.text.starts_with("--version=")) {
+    if flags
+        .iter()
+        .any(|f| f.text == "-v" || f.text == "--version" || f.text.starts_with("--version="))
+    {
         return;
     }
-    let unpinned: Vec<&Word> = pos[1..].iter().copied().filter(|w| !w.text.contains([':', '$']) && !w.text.ends_with(".gem")).collect();
+    let unpinned: Vec<&Word> = pos[1..]
+        .iter()
+        .copied()
+        .filter(|w| !w.text.contains([':', '$']) && !w.text.ends_with(".gem"))
+        .collect();
     if !unpinned.is_empty() {
-        ctx.hit("gem-unpinned", words_span(&unpinned), format!("gem install without versions: {} (use name:version or -v)", list(&unpinned)));
+        ctx.hit(
+            "gem-unpinned",
+            words_span(&unpinned),
+            format!(
+                "gem install without versions: {} (use name:version or -v)",
+                list(&unpinned)
+            ),
+        );
     }
 }
 
 fn go_install(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
-    let (_, pos) = positionals(args, &["-o", "-ldflags", "-tags", "-gcflags", "-mod", "-modfile", "-pkgdir", "-toolexec", "-p"]);
+    let (_, pos) = positionals(
+        args,
+        &[
+            "-o",
+            "-ldflags",
+            "-tags",
+            "-gcflags",
+            "-mod",
+            "-modfile",
+            "-pkgdir",
+            "-toolexec",
+            "-p",
+        ],
+    );
     if pos.first().is_none_or(|s| s.text != "install") {
         return;
     }
@@ -294,11 +573,20 @@ fn go_install(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
         .copied()
         .filter(|w| {
             let t = &w.text;
-            !(t.starts_with('.') || t.starts_with('/') || t.contains('$')) && t.split_once('@').is_none_or(|(_, v)| v == "latest" || v.is_empty())
+            !(t.starts_with('.') || t.starts_with('/') || t.contains('$'))
+                && t.split_once('@')
+                    .is_none_or(|(_, v)| v == "latest" || v.is_empty())
         })
         .collect();
     if !unpinned.is_empty() {
-        ctx.hit("go-install-unpinned", words_span(&unpinned), format!("go install without a fixed version: {} (use path@vX.Y.Z)", list(&unpinned)));
+        ctx.hit(
+            "go-install-unpinned",
+            words_span(&unpinned),
+            format!(
+                "go install without a fixed version: {} (use path@vX.Y.Z)",
+                list(&unpinned)
+            ),
+        );
     }
 }
 
@@ -307,16 +595,28 @@ fn pipes(ctx: &mut Ctx<'_, '_>, run: &RunInfo) {
     for script in &run.scripts {
         for pipeline in script.pipelines() {
             // curl/wget | sh
-            if let Some(pos) = pipeline.iter().position(|c| matches!(c.program(), Some("curl" | "wget"))) {
-                if let Some(sink) = pipeline[pos + 1..].iter().find(|c| c.program().is_some_and(|p| SHELLS.contains(&p) || INTERPRETERS.iter().any(|i| p.starts_with(i)))) {
-                    let span = pipeline[pos].span().start..sink.span().end;
-                    ctx.hit("curl-pipe-shell", span, format!("a download is piped into `{}`: nothing checks what runs; download to a file, verify its checksum or signature, then run it", sink.program().unwrap_or("sh")));
-                }
+            if let Some(pos) = pipeline
+                .iter()
+                .position(|c| matches!(c.program(), Some("curl" | "wget")))
+                && let Some(sink) = pipeline[pos + 1..].iter().find(|c| {
+                    c.program().is_some_and(|p| {
+                        SHELLS.contains(&p) || INTERPRETERS.iter().any(|i| p.starts_with(i))
+                    })
+                })
+            {
+                let span = pipeline[pos].span().start..sink.span().end;
+                ctx.hit("curl-pipe-shell", span, format!("a download is piped into `{}`: nothing checks what runs; download to a file, verify its checksum or signature, then run it", sink.program().unwrap_or("sh")));
             }
         }
         // sh -c "$(curl ...)" and bash <(curl ...)
         for c in &script.commands {
-            if c.program().is_some_and(|p| SHELLS.contains(&p)) && c.args().iter().any(|a| ["$(curl", "$(wget", "<(curl", "<(wget", "`curl", "`wget"].iter().any(|k| a.text.contains(k))) {
+            if c.program().is_some_and(|p| SHELLS.contains(&p))
+                && c.args().iter().any(|a| {
+                    ["$(curl", "$(wget", "<(curl", "<(wget", "`curl", "`wget"]
+                        .iter()
+                        .any(|k| a.text.contains(k))
+                })
+            {
                 ctx.hit("curl-pipe-shell", c.span(), "a downloaded script runs straight from curl/wget: download it to a file, verify its checksum or signature, then run it");
             }
         }
@@ -335,7 +635,14 @@ fn pipes(ctx: &mut Ctx<'_, '_>, run: &RunInfo) {
             break;
         }
         let st = &p.stages[s];
-        for idx in st.range.clone().filter(|&i| s != run.stage || i < run.instruction).collect::<Vec<_>>().into_iter().rev() {
+        for idx in st
+            .range
+            .clone()
+            .filter(|&i| s != run.stage || i < run.instruction)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             if let Instruction::Shell(sh) = &p.instructions[idx] {
                 let words: Vec<&str> = sh.arguments.iter().map(|a| a.value.as_ref()).collect();
                 pipefail_shell = words.iter().any(|w| w.contains("pipefail"));
@@ -358,7 +665,9 @@ fn pipes(ctx: &mut Ctx<'_, '_>, run: &RunInfo) {
         return;
     }
     let set_in_script = run.scripts.iter().any(|s| {
-        s.commands.iter().any(|c| c.program() == Some("set") && c.args().iter().any(|a| a.text.contains("pipefail")))
+        s.commands.iter().any(|c| {
+            c.program() == Some("set") && c.args().iter().any(|a| a.text.contains("pipefail"))
+        })
     });
     if !set_in_script {
         ctx.hit("pipefail", run.keyword_span.clone(), "this RUN pipes commands, but the shell ignores failures before the last `|`; add SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"] (or `set -o pipefail` where the shell supports it)");

@@ -17,27 +17,37 @@ fn base_tags(ctx: &mut Ctx<'_, '_>) {
     for st in &ctx.p.stages {
         let span = st.image_span.clone();
         for v in &st.undeclared_args {
-            ctx.hit("undefined-arg-in-from", span.clone(), format!("FROM uses ${v}, but no ARG before the first FROM declares it"));
+            ctx.hit(
+                "undefined-arg-in-from",
+                span.clone(),
+                format!("FROM uses ${v}, but no ARG before the first FROM declares it"),
+            );
         }
         for v in &st.empty_args {
             ctx.hit("arg-in-from-no-default", span.clone(), format!("FROM uses ARG {v}, which has no default; the build fails unless --build-arg {v}=... is given"));
         }
-        if let Some(p) = &st.platform {
-            if !p.contains('$') {
-                ctx.hit("from-platform-constant", span.clone(), format!("FROM --platform={p} pins the platform; use $BUILDPLATFORM/$TARGETPLATFORM or leave it to the build"));
-            }
+        if let Some(p) = &st.platform
+            && !p.contains('$')
+        {
+            ctx.hit("from-platform-constant", span.clone(), format!("FROM --platform={p} pins the platform; use $BUILDPLATFORM/$TARGETPLATFORM or leave it to the build"));
         }
         match &st.base {
-            Base::Image { reference } => {
-                if reference.digest().is_none() {
+            Base::Image { reference }
+                if reference.digest().is_none() => {
                     match reference.tag() {
                         None => ctx.hit("base-untagged", span.clone(), format!("`{}` has no tag: the build takes whatever :latest is at that moment; pin a tag or a digest", st.image_expanded)),
                         Some("latest") => ctx.hit("base-latest", span.clone(), format!("`{}` uses :latest, which moves without notice; pin a release tag or a digest", st.image_expanded)),
                         Some(_) => {}
                     }
                 }
-            }
-            Base::Invalid { error } => ctx.hit("base-invalid-reference", span.clone(), format!("`{}` is not a valid image reference: {error}", st.image_expanded)),
+            Base::Invalid { error } => ctx.hit(
+                "base-invalid-reference",
+                span.clone(),
+                format!(
+                    "`{}` is not a valid image reference: {error}",
+                    st.image_expanded
+                ),
+            ),
             _ => {}
         }
     }
@@ -47,13 +57,27 @@ fn stage_names(ctx: &mut Ctx<'_, '_>) {
     let stages = &ctx.p.stages;
     let mut hits = Vec::new();
     for (i, st) in stages.iter().enumerate() {
-        let (Some(name), Some(span)) = (&st.name, &st.name_span) else { continue };
-        if let Some(first) = stages[..i].iter().find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name))) {
+        let (Some(name), Some(span)) = (&st.name, &st.name_span) else {
+            continue;
+        };
+        if let Some(first) = stages[..i].iter().find(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
             let (line, _) = ctx.src.line_col(first.image_span.start);
-            hits.push(("duplicate-stage-name", span.clone(), format!("stage name `{name}` is already used by the stage on line {line}")));
+            hits.push((
+                "duplicate-stage-name",
+                span.clone(),
+                format!("stage name `{name}` is already used by the stage on line {line}"),
+            ));
         }
         if name.chars().any(|c| c.is_ascii_uppercase()) {
-            hits.push(("stage-name-casing", span.clone(), format!("stage name `{name}` should be lowercase")));
+            hits.push((
+                "stage-name-casing",
+                span.clone(),
+                format!("stage name `{name}` should be lowercase"),
+            ));
         }
     }
     for (c, s, m) in hits {
@@ -66,21 +90,36 @@ fn copy_from(ctx: &mut Ctx<'_, '_>) {
     let mut hits = Vec::new();
     for st in &p.stages {
         for idx in st.range.clone() {
-            let Instruction::Copy(c) = &p.instructions[idx] else { continue };
-            let Some(v) = flag(&c.options, "from").and_then(|f| f.value.as_ref()) else { continue };
+            let Instruction::Copy(c) = &p.instructions[idx] else {
+                continue;
+            };
+            let Some(v) = flag(&c.options, "from").and_then(|f| f.value.as_ref()) else {
+                continue;
+            };
             let name = v.value.as_ref();
             if name.contains('$') {
                 continue;
             }
-            let by_name = st.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name));
+            let by_name = st
+                .name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name));
             if by_name || name.parse::<usize>().ok() == Some(st.index) {
-                hits.push(("copy-from-self", v.span.clone(), format!("COPY --from={name} refers to the stage it is in")));
+                hits.push((
+                    "copy-from-self",
+                    v.span.clone(),
+                    format!("COPY --from={name} refers to the stage it is in"),
+                ));
                 continue;
             }
             if p.find_stage(name, st.index).is_some() {
                 continue;
             }
-            let later = p.stages[st.index + 1..].iter().any(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)));
+            let later = p.stages[st.index + 1..].iter().any(|s| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            });
             if later {
                 hits.push(("copy-from-unknown-stage", v.span.clone(), format!("COPY --from={name} refers to a stage defined later; stages can only copy from earlier ones")));
             } else if !name.contains(['/', ':', '.', '@']) {
@@ -110,7 +149,12 @@ fn final_stage(ctx: &mut Ctx<'_, '_>) {
     for &s in &chain {
         for idx in p.stages[s].range.clone().rev() {
             match &p.instructions[idx] {
-                Instruction::User(u) if last_user.is_none() => last_user = Some((u.arguments.value.to_string(), u.user.span.start..u.arguments.span.end)),
+                Instruction::User(u) if last_user.is_none() => {
+                    last_user = Some((
+                        u.arguments.value.to_string(),
+                        u.user.span.start..u.arguments.span.end,
+                    ))
+                }
                 Instruction::Healthcheck(_) => has_healthcheck = true,
                 _ => {}
             }
@@ -130,14 +174,14 @@ fn final_stage(ctx: &mut Ctx<'_, '_>) {
     if !has_healthcheck {
         ctx.hit("missing-healthcheck", final_from.clone(), "the final stage has no HEALTHCHECK (add one, or HEALTHCHECK NONE to say it is deliberate)");
     }
-    if let Some(Base::Image { reference }) = root_base {
-        if !is_minimal(reference) {
-            ctx.hit(
+    if let Some(Base::Image { reference }) = root_base
+        && !is_minimal(reference)
+    {
+        ctx.hit(
                 "final-stage-not-minimal",
                 p.stages[*chain.last().unwrap_or(&last)].image_span.clone(),
                 format!("the final image is built on `{}`, a full OS image; a distroless, slim or alpine base (or a builder stage) ships less to patch", reference),
             );
-        }
     }
 }
 
@@ -146,11 +190,34 @@ pub(crate) fn is_minimal(r: &oci::ImageRef) -> bool {
     let repo = r.repository();
     let name = repo.rsplit('/').next().unwrap_or(repo);
     let tag = r.tag().unwrap_or("");
-    const MINIMAL_NAMES: &[&str] = &["alpine", "busybox", "static", "base", "cc", "distroless", "static-debian12", "base-debian12", "cc-debian12", "wolfi-base"];
+    const MINIMAL_NAMES: &[&str] = &[
+        "alpine",
+        "busybox",
+        "static",
+        "base",
+        "cc",
+        "distroless",
+        "static-debian12",
+        "base-debian12",
+        "cc-debian12",
+        "wolfi-base",
+    ];
     repo.contains("distroless")
         || r.registry() == "cgr.dev"
         || MINIMAL_NAMES.contains(&name)
-        || ["slim", "alpine", "distroless", "minimal", "micro", "static", "nano", "chiseled", "busybox"].iter().any(|k| tag.contains(k))
+        || [
+            "slim",
+            "alpine",
+            "distroless",
+            "minimal",
+            "micro",
+            "static",
+            "nano",
+            "chiseled",
+            "busybox",
+        ]
+        .iter()
+        .any(|k| tag.contains(k))
         || name.ends_with("-minimal")
         || name.ends_with("-micro")
 }

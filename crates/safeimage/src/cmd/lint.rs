@@ -63,11 +63,17 @@ pub struct Args {
 
 fn is_dockerfile_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("dockerfile") || lower.starts_with("containerfile") || lower.ends_with(".dockerfile") || lower.ends_with(".containerfile")
+    lower.starts_with("dockerfile")
+        || lower.starts_with("containerfile")
+        || lower.ends_with(".dockerfile")
+        || lower.ends_with(".containerfile")
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?.filter_map(Result::ok).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .filter_map(Result::ok)
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -77,7 +83,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
                 continue;
             }
             walk(&e.path(), out)?;
-        } else if (ft.is_file() || ft.is_symlink() && e.path().is_file()) && is_dockerfile_name(&name) {
+        } else if (ft.is_file() || ft.is_symlink() && e.path().is_file())
+            && is_dockerfile_name(&name)
+        {
             out.push(e.path());
         }
     }
@@ -91,41 +99,65 @@ fn display_path(p: &Path) -> String {
 
 /// Loads settings: config file, then `.hadolint.yaml`, then flags.
 fn settings(args: &Args) -> anyhow::Result<LintConfig> {
-    let cfg_path = args.config.clone().or_else(|| Some(PathBuf::from("safeimage.toml")).filter(|p| p.is_file()));
+    let cfg_path = args
+        .config
+        .clone()
+        .or_else(|| Some(PathBuf::from("safeimage.toml")).filter(|p| p.is_file()));
     let mut cfg = match &cfg_path {
         Some(p) => LintConfig::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => LintConfig::default(),
     };
-    let hl = args.hadolint_config.clone().or_else(|| [".hadolint.yaml", ".hadolint.yml"].iter().map(PathBuf::from).find(|p| p.is_file()));
+    let hl = args.hadolint_config.clone().or_else(|| {
+        [".hadolint.yaml", ".hadolint.yml"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    });
     if let Some(p) = hl {
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        cfg.merge_hadolint_yaml(&p.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        cfg.merge_hadolint_yaml(&p.display().to_string(), &text)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     if let Some(l) = args.failure_threshold {
         cfg.failure_threshold = l;
     }
     for code in &args.ignore {
-        let mapped = if dockerfile::rules::rule(code).is_some() { vec![code.clone()] } else { dockerfile::rules::codes_for_hadolint(code) };
+        let mapped = if dockerfile::rules::rule(code).is_some() {
+            vec![code.clone()]
+        } else {
+            dockerfile::rules::codes_for_hadolint(code)
+        };
         if mapped.is_empty() {
             bail!("--ignore {code}: unknown rule code (run `safeimage rules` for the list)");
         }
         cfg.ignored.extend(mapped);
     }
     for ba in &args.build_args {
-        let Some((k, v)) = ba.split_once('=') else { bail!("--build-arg {ba}: expected NAME=value") };
+        let Some((k, v)) = ba.split_once('=') else {
+            bail!("--build-arg {ba}: expected NAME=value")
+        };
         cfg.build_args.insert(k.to_string(), v.to_string());
     }
     if args.no_shellcheck {
         cfg.shellcheck = false;
     }
-    cfg.cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(super::default_cache_dir) };
+    cfg.cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(super::default_cache_dir)
+    };
     Ok(cfg)
 }
 
 /// Runs the linter.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = settings(&args)?;
-    let roots = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
     let mut paths = Vec::new();
     for r in &roots {
         let meta = std::fs::metadata(r).with_context(|| format!("cannot read {}", r.display()))?;
@@ -147,28 +179,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 extra.push(Finding::new(
                     "syntax-error",
                     Level::Error,
-                    format!("file is not valid UTF-8 (first bad byte at offset {})", valid.len()),
-                    Location { path: display_path(p), line, column: 1, end_line: line, end_column: 2 },
+                    format!(
+                        "file is not valid UTF-8 (first bad byte at offset {})",
+                        valid.len()
+                    ),
+                    Location {
+                        path: display_path(p),
+                        line,
+                        column: 1,
+                        end_line: line,
+                        end_column: 2,
+                    },
                 ));
             }
         }
     }
     let mut report = dockerfile::lint(&sources, &cfg);
     report.findings.extend(extra);
-    report.files += report.findings.iter().filter(|f| f.code == "syntax-error" && !sources.iter().any(|s| s.path == f.location.path)).count();
+    report.files += report
+        .findings
+        .iter()
+        .filter(|f| f.code == "syntax-error" && !sources.iter().any(|s| s.path == f.location.path))
+        .count();
     for n in &report.notes {
         eprintln!("warning: {n}");
     }
-    let tool = report::ToolInfo { name: "safeimage".into(), version: env!("CARGO_PKG_VERSION").into() };
+    let tool = report::ToolInfo {
+        name: "safeimage".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
     let rules: Vec<_> = dockerfile::rules::RULES.iter().map(|r| r.info()).collect();
     let text = match args.format {
         Format::Human => {
             let color = match args.color.as_str() {
                 "always" => true,
                 "never" => false,
-                _ => args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                _ => {
+                    args.output.is_none()
+                        && std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none()
+                }
             };
-            let texts: HashMap<String, String> = sources.iter().map(|s| (s.path.clone(), s.text.clone())).collect();
+            let texts: HashMap<String, String> = sources
+                .iter()
+                .map(|s| (s.path.clone(), s.text.clone()))
+                .collect();
             let mut s = report::human(&report.findings, &texts, color);
             s.push_str(&report::summary(&report.findings, report.files));
             if cfg.shellcheck && !report.shellcheck_ran && !sources.is_empty() {
@@ -177,8 +232,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             s
         }
         Format::Json => report::json(&report.findings, &rules, &tool, report.files),
-        Format::Sarif => serde_json::to_string_pretty(&report::sarif(&report.findings, &rules, &tool))?,
+        Format::Sarif => {
+            serde_json::to_string_pretty(&report::sarif(&report.findings, &rules, &tool))?
+        }
     };
     super::write_output(args.output.as_deref(), &text)?;
-    Ok(if findings::any_at_or_above(&report.findings, cfg.failure_threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(
+        if findings::any_at_or_above(&report.findings, cfg.failure_threshold) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -27,9 +27,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&infos)?,
         Format::Table => {
-            let mut s = format!("{:<32} {:<8} {:<22} {}\n", "CODE", "LEVEL", "HADOLINT", "SUMMARY");
+            let mut s = format!(
+                "{:<32} {:<8} {:<22} {}\n",
+                "CODE", "LEVEL", "HADOLINT", "SUMMARY"
+            );
             for r in &infos {
-                s.push_str(&format!("{:<32} {:<8} {:<22} {}\n", r.code, r.default_level, r.equivalents.hadolint.join(","), r.summary));
+                s.push_str(&format!(
+                    "{:<32} {:<8} {:<22} {}\n",
+                    r.code,
+                    r.default_level,
+                    r.equivalents.hadolint.join(","),
+                    r.summary
+                ));
             }
             s
         }
