@@ -207,7 +207,7 @@ impl<'a> Parsed<'a> {
             column: e.column() as u32,
             message: e.to_string(),
         };
-        let iter = parse_dockerfile::parse_iter(&src.text).map_err(syntax_error)?;
+        let iter = parse_dockerfile::parse_iter(src.parse_text()).map_err(syntax_error)?;
         let mut instructions = Vec::new();
         for i in iter {
             instructions.push(i.map_err(syntax_error)?);
@@ -412,7 +412,7 @@ impl<'a> Parsed<'a> {
 
     fn run_info(
         &self,
-        _src: &SourceFile,
+        src: &SourceFile,
         idx: usize,
         stage: usize,
         run: &RunInstruction<'_>,
@@ -430,10 +430,22 @@ impl<'a> Parsed<'a> {
                 .is_none_or(|p| p.starts_with("<<") || SHELLS.contains(&p));
             shell_texts.push((s.span.start, s.value.to_string(), false));
             scripts.push(script);
+            let line = src.line_col(run.run.span.start).0;
+            let extra = src
+                .extra_heredocs
+                .iter()
+                .filter(|h| h.instruction_line == line)
+                .map(|h| (h.offset, h.body.as_str()));
+            let bodies: Vec<(usize, &str)> = run
+                .here_docs
+                .iter()
+                .map(|h| (h.span.start, h.value.as_ref()))
+                .chain(extra)
+                .collect();
             if heredoc_is_shell {
-                for h in &run.here_docs {
-                    scripts.push(tokenize(&h.value, h.span.start, self.escape, false));
-                    shell_texts.push((h.span.start, h.value.to_string(), true));
+                for (offset, body) in bodies {
+                    scripts.push(tokenize(body, offset, self.escape, false));
+                    shell_texts.push((offset, body.to_string(), true));
                 }
             }
         }

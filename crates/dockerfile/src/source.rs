@@ -10,6 +10,11 @@ pub struct SourceFile {
     /// Text without a UTF-8 BOM (parser spans are offsets into this).
     pub text: String,
     line_starts: Vec<usize>,
+    /// The text the parser reads: `text` with heredoc bodies the parser cannot
+    /// handle blanked into comment lines of equal length (see [`crate::heredoc`]).
+    masked: Option<String>,
+    /// Heredoc bodies taken over from the parser.
+    pub extra_heredocs: Vec<crate::heredoc::ExtraHeredoc>,
 }
 
 impl SourceFile {
@@ -21,11 +26,22 @@ impl SourceFile {
         }
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let escape = crate::model::Directives::read(&text)
+            .escape
+            .map_or(b'\\', |c| c as u8);
+        let (masked, extra_heredocs) = crate::heredoc::prepass(&text, escape);
         SourceFile {
             path: path.into(),
             text,
             line_starts,
+            masked,
+            extra_heredocs,
         }
+    }
+
+    /// The text to hand to the parser (same length and line breaks as `text`).
+    pub fn parse_text(&self) -> &str {
+        self.masked.as_deref().unwrap_or(&self.text)
     }
 
     /// 1-based line and column (in characters) of a byte offset.
