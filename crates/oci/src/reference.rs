@@ -258,6 +258,12 @@ impl FromStr for ImageRef {
         } else {
             path.to_string()
         };
+        // Docker checks the length of the normalised name (`docker.io/library/...`).
+        if registry.len() + 1 + repository.len() > NAME_MAX {
+            return Err(ReferenceError::NameTooLong(format!(
+                "{registry}/{repository}"
+            )));
+        }
         Ok(ImageRef {
             registry: registry.to_string(),
             repository,
@@ -396,6 +402,20 @@ mod tests {
             Err(ReferenceError::NameTooLong(_))
         ));
         assert!("${BASE}".parse::<ImageRef>().is_err());
+    }
+
+    #[test]
+    fn length_limit_applies_to_the_normalised_name() {
+        // found by the `reference` fuzz target: 250 characters parse alone but
+        // not once `docker.io/` is added, so the printed form must be refused too
+        let long = format!("a/{}", "b".repeat(248));
+        assert!(matches!(
+            long.parse::<ImageRef>(),
+            Err(ReferenceError::NameTooLong(_))
+        ));
+        let ok = format!("a/{}", "b".repeat(200));
+        let r: ImageRef = ok.parse().unwrap();
+        assert_eq!(r.to_string().parse::<ImageRef>().unwrap(), r);
     }
 
     #[test]

@@ -85,8 +85,8 @@ rules! {
     "shell-form-cmd", Warning, "CMD or ENTRYPOINT in shell form: signals do not reach the process", ["DL3025"], ["JSONArgsRecommended"], [];
     "expose-ssh", Warning, "Port 22 (SSH) is exposed", [], [], ["DS-0004"];
     "expose-invalid-port", Error, "EXPOSE names a port outside 1-65535 or a malformed port", ["DL3011"], ["ExposeInvalidFormat"], ["DS-0008"];
-    "secret-name-in-arg-env", Warning, "ARG/ENV name suggests a secret; build args and env are stored in the image", [], ["SecretsUsedInArgOrEnv"], ["DS-0031"];
-    "secret-value-in-arg-env", Error, "ARG/ENV holds a literal credential", [], [], ["DS-0031"];
+    "secret-name-in-arg-env", Warning, "ARG/ENV name suggests a secret; build args and env are stored in the image", ["DL3064"], ["SecretsUsedInArgOrEnv"], ["DS-0031"];
+    "secret-value-in-arg-env", Error, "ARG/ENV holds a literal credential", ["DL3064"], [], ["DS-0031"];
     "missing-healthcheck", Info, "The final stage has no HEALTHCHECK", ["DL3057"], [], ["DS-0026"];
     "final-stage-not-minimal", Info, "The final stage is based on a full OS image, not a minimal one", [], [], [];
     "consecutive-run", Info, "Consecutive single-command RUN instructions could be one layer", ["DL3059"], [], [];
