@@ -150,7 +150,9 @@ pub fn prepass(text: &str, escape: u8) -> (Option<String>, Vec<ExtraHeredoc>) {
         let mut k = j + 1;
         let mut bodies = Vec::new();
         for m in &ms {
-            let start = k;
+            // an earlier heredoc may have run to the end of the file
+            let start = k.min(lines.len());
+            k = start;
             while k < lines.len() {
                 let l = content(lines[k].1);
                 let l = if m.strip_tabs {
@@ -225,6 +227,15 @@ mod tests {
         assert_eq!(extras.len(), 1);
         assert_eq!(extras[0].body, "echo two\n");
         assert_eq!(&text[extras[0].offset..extras[0].offset + 8], "echo two");
+    }
+
+    #[test]
+    fn unterminated_heredocs_at_end_of_file_do_not_panic() {
+        // found by the long `dockerfile` fuzz run
+        for text in ["FROM a\nRUN cat <<A <<B\nx\n", "FROM a\nRUN <<A <<B\nA", "FROM a\nRUN x <<A <<B <<C"] {
+            let (m, _) = prepass(text, b'\\');
+            assert_eq!(m.map_or(text.len(), |m| m.len()), text.len());
+        }
     }
 
     #[test]
