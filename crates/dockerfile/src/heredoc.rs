@@ -232,7 +232,11 @@ mod tests {
     #[test]
     fn unterminated_heredocs_at_end_of_file_do_not_panic() {
         // found by the long `dockerfile` fuzz run
-        for text in ["FROM a\nRUN cat <<A <<B\nx\n", "FROM a\nRUN <<A <<B\nA", "FROM a\nRUN x <<A <<B <<C"] {
+        for text in [
+            "FROM a\nRUN cat <<A <<B\nx\n",
+            "FROM a\nRUN <<A <<B\nA",
+            "FROM a\nRUN x <<A <<B <<C",
+        ] {
             let (m, _) = prepass(text, b'\\');
             assert_eq!(m.map_or(text.len(), |m| m.len()), text.len());
         }
