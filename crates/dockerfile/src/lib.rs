@@ -17,10 +17,9 @@ pub mod shell;
 pub mod shellcheck;
 pub mod source;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use findings::{Finding, Level};
-use parse_dockerfile::Instruction;
 
 pub use config::{ConfigError, ConfigErrors, LintConfig};
 pub use model::{Base, BaseRef, BaseRefKind, Parsed, Stage, SyntaxError};
@@ -109,6 +108,7 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                                     ),
                                     ("image".into(), b.reference.to_string()),
                                 ],
+                                location: None,
                             });
                         }
                     }
@@ -134,26 +134,20 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                 report.shellcheck_ran = true;
                 for f in found {
                     let st = &mut states[f.key];
-                    let loc = findings::Location {
+                    let location = findings::Location {
                         path: st.src.path.clone(),
                         line: f.line,
                         column: f.column,
                         end_line: f.end_line,
                         end_column: f.end_column,
                     };
-                    let offset = st.src.line_span(f.line).map_or(0, |r| r.start);
                     st.hits.push(Hit {
                         code: f.code,
-                        span: offset..offset,
+                        span: 0..0,
                         message: f.message,
                         level: Some(f.level),
-                        props: vec![(
-                            "location".into(),
-                            format!(
-                                "{}:{}:{}:{}",
-                                loc.line, loc.column, loc.end_line, loc.end_column
-                            ),
-                        )],
+                        props: vec![],
+                        location: Some(location),
                     });
                 }
             }
@@ -170,21 +164,9 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
             if ignored.contains(h.code.as_str()) || st.skipped_checks.contains(&h.code) {
                 continue;
             }
-            let mut props: Vec<(String, String)> = h.props;
-            let location = match props.iter().position(|(k, _)| k == "location") {
-                Some(i) => {
-                    let (_, v) = props.remove(i);
-                    let n: Vec<u32> = v.split(':').filter_map(|x| x.parse().ok()).collect();
-                    findings::Location {
-                        path: st.src.path.clone(),
-                        line: n[0],
-                        column: n[1],
-                        end_line: n[2],
-                        end_column: n[3],
-                    }
-                }
-                None => st.src.location(h.span.clone()),
-            };
+            let location = h
+                .location
+                .unwrap_or_else(|| st.src.location(h.span.clone()));
             if !cfg.disable_ignore_pragma && st.pragmas.ignores(&h.code, location.line) {
                 continue;
             }
@@ -196,7 +178,7 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                 .or_else(|| rules::rule(&h.code).map(|r| r.level))
                 .unwrap_or(Level::Warning);
             let mut f = Finding::new(h.code, level, h.message, location);
-            for (k, v) in props {
+            for (k, v) in h.props {
                 f.properties.insert(k, v);
             }
             report.findings.push(f);
@@ -243,14 +225,11 @@ fn collect_scripts(
     parsed: &Parsed<'_>,
     out: &mut Vec<shellcheck::Script>,
 ) {
-    let mut dialect_cache: HashMap<usize, &'static str> = HashMap::new();
     for run in &parsed.runs {
         if run.exec_form {
             continue;
         }
-        let dialect = *dialect_cache
-            .entry(run.stage)
-            .or_insert_with(|| stage_dialect(parsed, run.stage, run.instruction));
+        let dialect = run_dialect(parsed, run.stage, run.instruction);
         if dialect.is_empty() {
             continue;
         }
@@ -277,23 +256,41 @@ fn collect_scripts(
 }
 
 /// `sh`, `bash`, or "" for shells ShellCheck does not read (pwsh, cmd).
-fn stage_dialect(parsed: &Parsed<'_>, stage: usize, before: usize) -> &'static str {
-    let st = &parsed.stages[stage];
-    for idx in st.range.clone().filter(|&i| i < before).rev() {
-        if let Instruction::Shell(sh) = &parsed.instructions[idx] {
-            let first = sh
-                .arguments
-                .first()
-                .map(|a| a.value.to_ascii_lowercase())
-                .unwrap_or_default();
-            return if first.ends_with("bash") {
-                "bash"
-            } else if first.ends_with("sh") && !first.contains("pwsh") {
-                "sh"
-            } else {
-                ""
-            };
-        }
+fn run_dialect(parsed: &Parsed<'_>, stage: usize, before: usize) -> &'static str {
+    let Some(sh) = parsed.shell_for(stage, before) else {
+        return "sh";
+    };
+    let first = sh
+        .arguments
+        .first()
+        .map(|a| a.value.to_ascii_lowercase())
+        .unwrap_or_default();
+    if first.ends_with("bash") {
+        "bash"
+    } else if first.ends_with("sh") && !first.contains("pwsh") {
+        "sh"
+    } else {
+        ""
     }
-    "sh"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn dialect_follows_the_shell_in_effect_for_each_run() {
+        let src = SourceFile::new(
+            "D",
+            "FROM a:1 AS base\nSHELL [\"/bin/bash\", \"-c\"]\nFROM base\nRUN one\nSHELL [\"/bin/sh\", \"-c\"]\nRUN two\nSHELL [\"pwsh\", \"-c\"]\nRUN three\n",
+        );
+        let p = Parsed::parse(&src, &HashMap::new()).unwrap();
+        let dialects: Vec<&str> = p
+            .runs
+            .iter()
+            .map(|r| run_dialect(&p, r.stage, r.instruction))
+            .collect();
+        assert_eq!(dialects, ["bash", "sh", ""]);
+    }
 }

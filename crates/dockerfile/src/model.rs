@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use oci::{ImageRef, ReferenceError};
-use parse_dockerfile::{Command, Flag, Instruction, RunInstruction};
+use parse_dockerfile::{Command, Flag, Instruction, RunInstruction, ShellInstruction};
 use serde::Serialize;
 
 use crate::args::{Expanded, expand, key_values};
@@ -212,7 +212,7 @@ impl<'a> Parsed<'a> {
         for i in iter {
             instructions.push(i.map_err(syntax_error)?);
         }
-        let directives = Directives::read(&src.text);
+        let directives = src.directives.clone();
 
         let mut global_args: HashMap<String, Option<String>> = HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
@@ -310,11 +310,10 @@ impl<'a> Parsed<'a> {
             })
     }
 
-    /// Stage indices whose filesystem ends up in the final image: the last
-    /// stage and the chain of stages it is built `FROM`.
-    pub fn final_chain(&self) -> Vec<usize> {
+    /// The stage and the stages it is built `FROM`, nearest first.
+    pub fn ancestry(&self, stage: usize) -> Vec<usize> {
         let mut out = Vec::new();
-        let mut cur = self.stages.len().checked_sub(1);
+        let mut cur = Some(stage).filter(|&s| s < self.stages.len());
         while let Some(i) = cur {
             if out.contains(&i) {
                 break;
@@ -326,6 +325,35 @@ impl<'a> Parsed<'a> {
             };
         }
         out
+    }
+
+    /// Stage indices whose filesystem ends up in the final image: the last
+    /// stage and the chain of stages it is built `FROM`.
+    pub fn final_chain(&self) -> Vec<usize> {
+        self.stages
+            .len()
+            .checked_sub(1)
+            .map_or_else(Vec::new, |last| self.ancestry(last))
+    }
+
+    /// The SHELL in effect for instruction `instruction` of `stage`: the last
+    /// SHELL before it in the stage, else the one inherited from the stages it
+    /// is built `FROM`.
+    pub fn shell_for(&self, stage: usize, instruction: usize) -> Option<&ShellInstruction<'a>> {
+        self.ancestry(stage).into_iter().find_map(|s| {
+            let range = self.stages[s].range.clone();
+            let end = if s == stage {
+                instruction.clamp(range.start, range.end)
+            } else {
+                range.end
+            };
+            (range.start..end)
+                .rev()
+                .find_map(|i| match &self.instructions[i] {
+                    Instruction::Shell(sh) => Some(sh),
+                    _ => None,
+                })
+        })
     }
 
     /// Every registry image the build pulls, in file order.

@@ -96,21 +96,19 @@ struct Output {
     comments: Vec<Comment>,
 }
 
+/// One `json1` comment: the file it is about, and the finding.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Comment {
     file: String,
-    line: u32,
-    end_line: u32,
-    column: u32,
-    end_column: u32,
-    level: String,
-    code: u32,
-    message: String,
+    #[serde(flatten)]
+    raw: Raw,
 }
 
-/// A ShellCheck comment relative to its script (line 1 = first script line).
+/// A ShellCheck finding, in ShellCheck's own field names. Read from its
+/// output with lines relative to the temp file, stored in the cache with
+/// lines relative to the script (line 1 = first script line).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Raw {
     line: u32,
     end_line: u32,
@@ -288,21 +286,13 @@ fn run_chunk(exe: &Path, part: &[(PathBuf, usize)]) -> Result<Vec<(usize, Raw)>,
             continue;
         };
         // line 1 is the shebang we added
-        let Some(l) = c.line.checked_sub(1).filter(|l| *l >= 1) else {
+        let mut raw = c.raw;
+        let Some(line) = raw.line.checked_sub(1).filter(|l| *l >= 1) else {
             continue;
         };
-        out.push((
-            idx,
-            Raw {
-                line: l,
-                end_line: c.end_line.saturating_sub(1).max(l),
-                column: c.column,
-                end_column: c.end_column,
-                level: c.level,
-                code: c.code,
-                message: c.message,
-            },
-        ));
+        raw.end_line = raw.end_line.saturating_sub(1).max(line);
+        raw.line = line;
+        out.push((idx, raw));
     }
     Ok(out)
 }

@@ -15,6 +15,8 @@ pub struct SourceFile {
     masked: Option<String>,
     /// Heredoc bodies taken over from the parser.
     pub extra_heredocs: Vec<crate::heredoc::ExtraHeredoc>,
+    /// Parser directives at the top of the file.
+    pub directives: crate::model::Directives,
 }
 
 impl SourceFile {
@@ -26,9 +28,8 @@ impl SourceFile {
         }
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let escape = crate::model::Directives::read(&text)
-            .escape
-            .map_or(b'\\', |c| c as u8);
+        let directives = crate::model::Directives::read(&text);
+        let escape = directives.escape.map_or(b'\\', |c| c as u8);
         let (masked, extra_heredocs) = crate::heredoc::prepass(&text, escape);
         SourceFile {
             path: path.into(),
@@ -36,6 +37,7 @@ impl SourceFile {
             line_starts,
             masked,
             extra_heredocs,
+            directives,
         }
     }
 

@@ -142,29 +142,12 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
 
 fn has_workdir_in_parents(ctx: &Ctx<'_, '_>, stage: usize) -> bool {
     let p = ctx.p;
-    let mut cur = match p.stages[stage].base {
-        crate::model::Base::Stage { index } => Some(index),
-        _ => None,
-    };
-    let mut guard = 0;
-    while let Some(s) = cur {
-        guard += 1;
-        if guard > p.stages.len() {
-            break;
-        }
-        if p.stages[s]
+    p.ancestry(stage).into_iter().skip(1).any(|s| {
+        p.stages[s]
             .range
             .clone()
             .any(|i| matches!(p.instructions[i], Instruction::Workdir(_)))
-        {
-            return true;
-        }
-        cur = match p.stages[s].base {
-            crate::model::Base::Stage { index } => Some(index),
-            _ => None,
-        };
-    }
-    false
+    })
 }
 
 fn is_absolute(v: &str) -> bool {

@@ -159,6 +159,9 @@ pub struct Hit {
     pub level: Option<Level>,
     /// Extra properties.
     pub props: Vec<(String, String)>,
+    /// Exact location when the source reports one (ShellCheck); otherwise
+    /// the location is computed from `span`.
+    pub location: Option<findings::Location>,
 }
 
 /// What checks read and write.
@@ -177,6 +180,7 @@ impl Ctx<'_, '_> {
             message: message.into(),
             level: None,
             props: vec![],
+            location: None,
         });
     }
 }

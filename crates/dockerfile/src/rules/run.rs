@@ -625,42 +625,15 @@ fn pipes(ctx: &mut Ctx<'_, '_>, run: &RunInfo) {
         return;
     }
     // SHELL with pipefail in this stage (before this RUN) or a parent stage?
-    let mut pipefail_shell = false;
-    let mut non_posix = false;
-    let mut stage = Some(run.stage);
-    let mut guard = 0;
-    while let Some(s) = stage {
-        guard += 1;
-        if guard > p.stages.len() {
-            break;
-        }
-        let st = &p.stages[s];
-        for idx in st
-            .range
-            .clone()
-            .filter(|&i| s != run.stage || i < run.instruction)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-        {
-            if let Instruction::Shell(sh) = &p.instructions[idx] {
-                let words: Vec<&str> = sh.arguments.iter().map(|a| a.value.as_ref()).collect();
-                pipefail_shell = words.iter().any(|w| w.contains("pipefail"));
-                non_posix = words.first().is_some_and(|w| {
-                    let b = basename(w).to_ascii_lowercase();
-                    b.contains("pwsh") || b.contains("powershell") || b.contains("cmd")
-                });
-                stage = None;
-                break;
-            }
-        }
-        if let Some(s2) = stage {
-            stage = match p.stages[s2].base {
-                crate::model::Base::Stage { index } => Some(index),
-                _ => None,
-            };
-        }
-    }
+    let shell: Vec<&str> = p
+        .shell_for(run.stage, run.instruction)
+        .map(|sh| sh.arguments.iter().map(|a| a.value.as_ref()).collect())
+        .unwrap_or_default();
+    let pipefail_shell = shell.iter().any(|w| w.contains("pipefail"));
+    let non_posix = shell.first().is_some_and(|w| {
+        let b = basename(w).to_ascii_lowercase();
+        b.contains("pwsh") || b.contains("powershell") || b.contains("cmd")
+    });
     if pipefail_shell || non_posix {
         return;
     }
