@@ -119,13 +119,21 @@ struct Raw {
     message: String,
 }
 
-/// ShellCheck's version line, part of every cache key.
+/// Identifies the ShellCheck binary for cache keys: path, size and mtime,
+/// which change whenever the package is upgraded. (Asking `--version` costs a
+/// process start on every run, warm ones included.)
 fn version(exe: &Path) -> String {
-    Command::new(exe)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+    let meta = std::fs::metadata(exe).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!(
+        "{}:{}:{:?}",
+        exe.display(),
+        meta.map_or(0, |m| m.len()),
+        mtime
+    )
 }
 
 fn cache_key(version: &str, dialect: &str, text: &str) -> String {
@@ -186,11 +194,10 @@ pub fn run(
             f.write_all(s.text.as_bytes())?;
             files.push((path, i));
         }
-        let jobs = jobs.max(1).min(files.len());
-        let chunk = files.len().div_ceil(jobs);
+        let buckets = balance(files, |&(_, i)| scripts[i].text.len(), jobs);
         let outs: Vec<Result<Vec<(usize, Raw)>, ShellcheckError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
+            let handles: Vec<_> = buckets
+                .iter()
                 .map(|part| scope.spawn(move || run_chunk(exe, part)))
                 .collect();
             handles
@@ -251,6 +258,31 @@ pub fn run(
     Ok(out)
 }
 
+/// Splits work into at most `jobs` buckets of similar total cost: largest
+/// first, each onto the least-loaded bucket. ShellCheck's time grows with
+/// script size, and similar scripts sit next to each other in a corpus, so
+/// contiguous chunks leave one worker with most of the work.
+fn balance<T>(items: Vec<T>, cost: impl Fn(&T) -> usize, jobs: usize) -> Vec<Vec<T>> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let mut items = items;
+    items.sort_by_key(|t| std::cmp::Reverse(cost(t)));
+    let mut buckets: Vec<(usize, Vec<T>)> = (0..jobs).map(|_| (0, Vec::new())).collect();
+    for t in items {
+        let c = cost(&t);
+        let b = buckets
+            .iter_mut()
+            .min_by_key(|(load, _)| *load)
+            .expect("at least one bucket");
+        b.0 += c;
+        b.1.push(t);
+    }
+    buckets
+        .into_iter()
+        .map(|(_, b)| b)
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
 /// Writes a cache entry by temp file + rename; failures only cost a re-run.
 fn store(dir: &Path, key: &str, raws: &[Raw]) {
     if std::fs::create_dir_all(dir).is_err() {
@@ -300,6 +332,15 @@ fn run_chunk(exe: &Path, part: &[(PathBuf, usize)]) -> Result<Vec<(usize, Raw)>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn balance_spreads_cost_evenly() {
+        let b = balance(vec![9, 1, 1, 1, 8, 1, 1, 2], |&c| c, 2);
+        let loads: Vec<usize> = b.iter().map(|x| x.iter().sum()).collect();
+        assert_eq!(loads, [12, 12]);
+        assert_eq!(balance(vec![5], |&c| c, 4).len(), 1);
+        assert!(balance(Vec::<usize>::new(), |&c| c, 2).is_empty());
+    }
 
     #[test]
     fn comment_lines_inside_continuations_keep_line_numbers() {

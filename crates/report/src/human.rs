@@ -21,6 +21,20 @@ fn byte_offset(text: &str, line: u32, col: u32) -> usize {
             .map_or(line_text.len(), |(i, _)| i)
 }
 
+/// Lines `first..=last` (1-based) of `text`, without the final line break.
+fn line_range(text: &str, first: u32, last: u32) -> &str {
+    let start = byte_offset(text, first, 1);
+    let rest = &text[start..];
+    let mut end = 0;
+    for (i, line) in rest.split_inclusive('\n').enumerate() {
+        end += line.len();
+        if i as u32 + first >= last {
+            break;
+        }
+    }
+    rest[..end].trim_end_matches(['\n', '\r'])
+}
+
 /// Renders findings with source context. `sources` maps a path to its text;
 /// findings whose file is missing there are printed without context.
 pub fn human(findings: &[Finding], sources: &HashMap<String, String>, color: bool) -> String {
@@ -45,13 +59,17 @@ pub fn human(findings: &[Finding], sources: &HashMap<String, String>, color: boo
         }
         match sources.get(&loc.path) {
             Some(text) if loc.line >= 1 => {
-                let start = byte_offset(text, loc.line, loc.column);
-                let mut end = byte_offset(text, loc.end_line.max(loc.line), loc.end_column);
+                // Only the finding's own lines go to the renderer; handing it the
+                // whole file costs a scan of the file per finding.
+                let last = loc.end_line.max(loc.line);
+                let lines = line_range(text, loc.line, last);
+                let start = byte_offset(lines, 1, loc.column);
+                let mut end = byte_offset(lines, last - loc.line + 1, loc.end_column);
                 if end <= start {
-                    end = (start + 1).min(text.len());
+                    end = (start + 1).min(lines.len());
                 }
-                let snippet = Snippet::source(text.as_str())
-                    .line_start(1)
+                let snippet = Snippet::source(lines)
+                    .line_start(loc.line as usize)
                     .path(loc.path.as_str())
                     .fold(true)
                     .annotation(AnnotationKind::Primary.span(start..end));
@@ -110,6 +128,28 @@ mod tests {
         let sources = HashMap::from([("Dockerfile".to_string(), text)]);
         let out = human(&[f], &sources, false);
         insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn multi_line_span_keeps_line_numbers() {
+        let text = "FROM a\nRUN x \\\n  y\nCMD z\n".to_string();
+        let f = Finding::new(
+            "pipefail",
+            Level::Warning,
+            "m",
+            Location {
+                path: "D".into(),
+                line: 2,
+                column: 1,
+                end_line: 3,
+                end_column: 4,
+            },
+        );
+        let out = human(&[f], &HashMap::from([("D".to_string(), text)]), false);
+        assert!(out.contains("2 | RUN x"), "{out}");
+        assert!(out.contains("3 | |   y"), "{out}");
+        assert!(!out.contains("CMD"), "{out}");
+        assert_eq!(line_range("a\nb\nc\n", 2, 3), "b\nc");
     }
 
     #[test]
