@@ -146,7 +146,7 @@ mod tests {
             },
         );
         let out = human(&[f], &HashMap::from([("D".to_string(), text)]), false);
-        assert!(out.contains("2 | RUN x"), "{out}");
+        assert!(out.contains("2 | / RUN x"), "{out}");
         assert!(out.contains("3 | |   y"), "{out}");
         assert!(!out.contains("CMD"), "{out}");
         assert_eq!(line_range("a\nb\nc\n", 2, 3), "b\nc");
