@@ -1,0 +1,431 @@
+//! Streaming layer reading: gzip, zstd or plain tar (sniffed from the bytes),
+//! every entry recorded with its normalised path, and the contents of the
+//! files a caller asks for captured (capped). Nothing is ever written to disk,
+//! so hostile archives (`../` paths, links out of the root, device nodes)
+//! cannot touch the host; they are recorded as notes and skipped.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use serde::{Deserialize, Serialize};
+
+use crate::verify::Limited;
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink {
+        /// Target as stored.
+        target: String,
+    },
+    /// Hard link to another path in the image.
+    Hardlink {
+        /// Target path, normalised.
+        target: String,
+    },
+    /// `.wh.NAME`: deletes NAME from lower layers.
+    Whiteout,
+    /// `.wh..wh..opq`: hides the directory's lower-layer contents.
+    Opaque,
+    /// Device, FIFO or other.
+    Other,
+}
+
+/// One tar entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Normalised path without a leading `/` (`usr/bin/env`); for whiteouts,
+    /// the path they delete; for opaque markers, the directory.
+    pub path: String,
+    /// Kind.
+    #[serde(flatten)]
+    pub kind: EntryKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Mode bits.
+    pub mode: u32,
+    /// Captured contents, when the caller asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_bytes")]
+    pub content: Option<Vec<u8>>,
+}
+
+mod opt_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_some(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let o: Option<String> = Option::deserialize(d)?;
+        o.map(|h| hex::decode(h).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// A skipped or suspicious entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Path as stored in the archive.
+    pub path: String,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// Everything read from one layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    /// Entries in archive order.
+    pub entries: Vec<Entry>,
+    /// Skipped entries.
+    pub notes: Vec<Note>,
+}
+
+/// Limits for reading untrusted layers.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum decompressed bytes per layer.
+    pub max_layer_bytes: u64,
+    /// Maximum bytes captured for one file.
+    pub max_file_bytes: u64,
+    /// Maximum entries per layer.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_layer_bytes: 64 << 30,
+            max_file_bytes: 256 << 20,
+            max_entries: 2_000_000,
+        }
+    }
+}
+
+/// Why a layer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// Reading or decompressing failed (truncated, corrupt, bomb, digest mismatch).
+    #[error("layer {layer}: {source}")]
+    Io {
+        /// Layer digest or name.
+        layer: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Too many entries.
+    #[error("layer {0}: more than {1} entries")]
+    TooManyEntries(String, usize),
+}
+
+/// Compression of a blob, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// zstd (`28 b5 2f fd`).
+    Zstd,
+    /// Plain tar.
+    None,
+}
+
+/// Sniffs compression from magic bytes.
+pub fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Normalises a tar path: strips `./` and `/`, resolves `.`; `None` when it
+/// climbs above the root (`..`).
+pub fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Reads one layer. `want(path, size)` says whether to capture a regular
+/// file's contents. The caller verifies the blob digest on the reader it passes.
+pub fn read_layer<R: Read>(
+    reader: R,
+    name: &str,
+    want: &dyn Fn(&str, u64) -> bool,
+    limits: &Limits,
+) -> Result<LayerRecord, LayerError> {
+    let io_err = |source: io::Error| LayerError::Io {
+        layer: name.to_string(),
+        source,
+    };
+    let mut buf = BufReader::with_capacity(256 << 10, reader);
+    let head = buf.fill_buf().map_err(io_err)?.to_vec();
+    let record = match sniff(&head) {
+        Compression::Gzip => walk(
+            Limited::new(
+                flate2::read::MultiGzDecoder::new(&mut buf),
+                limits.max_layer_bytes,
+            ),
+            name,
+            want,
+            limits,
+        ),
+        Compression::Zstd => {
+            let dec = zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(io_err)?;
+            walk(
+                Limited::new(dec, limits.max_layer_bytes),
+                name,
+                want,
+                limits,
+            )
+        }
+        Compression::None => walk(
+            Limited::new(&mut buf, limits.max_layer_bytes),
+            name,
+            want,
+            limits,
+        ),
+    }?;
+    // drain what the tar reader left (padding, trailing blocks) so callers can verify the digest
+    io::copy(&mut buf, &mut io::sink()).map_err(io_err)?;
+    Ok(record)
+}
+
+fn walk<R: Read>(
+    reader: R,
+    name: &str,
+    want: &dyn Fn(&str, u64) -> bool,
+    limits: &Limits,
+) -> Result<LayerRecord, LayerError> {
+    let io_err = |source: io::Error| LayerError::Io {
+        layer: name.to_string(),
+        source,
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut rec = LayerRecord::default();
+    let mut entries = archive.entries().map_err(io_err)?;
+    for entry in entries.by_ref() {
+        let mut entry = entry.map_err(io_err)?;
+        if rec.entries.len() >= limits.max_entries {
+            return Err(LayerError::TooManyEntries(
+                name.to_string(),
+                limits.max_entries,
+            ));
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let Some(path) = normalize(&raw) else {
+            rec.notes.push(Note {
+                path: raw,
+                reason: "path climbs above the image root (..); skipped".into(),
+            });
+            continue;
+        };
+        let header = entry.header();
+        let size = header.size().unwrap_or(0);
+        let mode = header.mode().unwrap_or(0);
+        let file_name = path.rsplit('/').next().unwrap_or("");
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        let kind = if file_name == ".wh..wh..opq" {
+            rec.entries.push(Entry {
+                path: dir.to_string(),
+                kind: EntryKind::Opaque,
+                size: 0,
+                mode,
+                content: None,
+            });
+            continue;
+        } else if let Some(victim) = file_name.strip_prefix(".wh.") {
+            let p = if dir.is_empty() {
+                victim.to_string()
+            } else {
+                format!("{dir}/{victim}")
+            };
+            rec.entries.push(Entry {
+                path: p,
+                kind: EntryKind::Whiteout,
+                size: 0,
+                mode,
+                content: None,
+            });
+            continue;
+        } else {
+            match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+                tar::EntryType::Directory => EntryKind::Dir,
+                tar::EntryType::Symlink => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    EntryKind::Symlink { target }
+                }
+                tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    match normalize(&target) {
+                        Some(t) => EntryKind::Hardlink { target: t },
+                        None => {
+                            rec.notes.push(Note {
+                                path: raw,
+                                reason: format!(
+                                    "hard link to `{target}` outside the image root; skipped"
+                                ),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                    rec.notes.push(Note {
+                        path: raw.clone(),
+                        reason: "device or FIFO node; recorded, never created".into(),
+                    });
+                    EntryKind::Other
+                }
+                tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink => continue,
+                _ => EntryKind::Other,
+            }
+        };
+        let content = if kind == EntryKind::File && want(&path, size) {
+            let mut v = Vec::with_capacity(size.min(limits.max_file_bytes) as usize);
+            (&mut entry)
+                .take(limits.max_file_bytes)
+                .read_to_end(&mut v)
+                .map_err(io_err)?;
+            if size > limits.max_file_bytes {
+                rec.notes.push(Note {
+                    path: raw.clone(),
+                    reason: format!(
+                        "file larger than {} bytes; contents truncated for analysis",
+                        limits.max_file_bytes
+                    ),
+                });
+            }
+            Some(v)
+        } else {
+            None
+        };
+        rec.entries.push(Entry {
+            path,
+            kind,
+            size,
+            mode,
+            content,
+        });
+    }
+    // read the decompressed stream to its end (tar stops at the end-of-archive blocks)
+    let mut inner = archive.into_inner();
+    io::copy(&mut inner, &mut io::sink()).map_err(io_err)?;
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..`; write the raw name for hostile cases
+            let name = h.as_old_mut().name.as_mut();
+            name[..p.len()].copy_from_slice(p.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn normalizes_and_refuses_escapes() {
+        assert_eq!(
+            normalize("./etc//os-release").as_deref(),
+            Some("etc/os-release")
+        );
+        assert_eq!(normalize("/usr/./bin").as_deref(), Some("usr/bin"));
+        assert_eq!(normalize("a/../../etc/passwd"), None);
+    }
+
+    #[test]
+    fn whiteouts_and_capture() {
+        let t = tar_of(&[
+            ("etc/.wh.motd", b""),
+            ("var/lib/.wh..wh..opq", b""),
+            ("etc/os-release", b"ID=debian\n"),
+            ("bin/sh", b"ELF"),
+        ]);
+        let rec = read_layer(
+            &t[..],
+            "l",
+            &|p, _| p == "etc/os-release",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(rec.entries[0].kind, EntryKind::Whiteout);
+        assert_eq!(rec.entries[0].path, "etc/motd");
+        assert_eq!(
+            (rec.entries[1].kind.clone(), rec.entries[1].path.as_str()),
+            (EntryKind::Opaque, "var/lib")
+        );
+        assert_eq!(rec.entries[2].content.as_deref(), Some(&b"ID=debian\n"[..]));
+        assert_eq!(rec.entries[3].content, None);
+    }
+
+    #[test]
+    fn hostile_path_is_skipped_with_a_note() {
+        let t = tar_of(&[("../../etc/evil", b"x"), ("ok", b"y")]);
+        let rec = read_layer(&t[..], "l", &|_, _| true, &Limits::default()).unwrap();
+        assert_eq!(rec.entries.len(), 1);
+        assert!(rec.notes[0].reason.contains("above the image root"));
+    }
+
+    #[test]
+    fn gzip_and_zstd_and_bomb_and_truncation() {
+        let t = tar_of(&[("a", &[7u8; 5000][..])]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &t).unwrap();
+        let gz = gz.finish().unwrap();
+        let rec = read_layer(&gz[..], "l", &|_, _| true, &Limits::default()).unwrap();
+        assert_eq!(rec.entries[0].content.as_ref().unwrap().len(), 5000);
+        let zs = zstd::encode_all(&t[..], 3).unwrap();
+        let rec = read_layer(&zs[..], "l", &|_, _| false, &Limits::default()).unwrap();
+        assert_eq!(rec.entries[0].size, 5000);
+        // bomb: limit decompressed bytes
+        let e = read_layer(
+            &gz[..],
+            "l",
+            &|_, _| false,
+            &Limits {
+                max_layer_bytes: 1024,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("limit"), "{e}");
+        // truncated gzip
+        let e = read_layer(&gz[..gz.len() / 2], "l", &|_, _| true, &Limits::default()).unwrap_err();
+        assert!(e.to_string().starts_with("layer l:"), "{e}");
+    }
+}
