@@ -5,15 +5,20 @@
 //! Everything that names an image is parsed once, here, into newtypes:
 //! [`ImageRef`], [`Digest`], [`Platform`]. Other crates never split reference strings.
 
+pub mod analyze;
 mod digest;
 pub mod image;
 pub mod layer;
 mod platform;
 mod reference;
+pub mod registry;
+pub mod source;
 pub mod tree;
 pub mod verify;
 
+pub use analyze::{Analysis, AnalyzeError, Options, Progress, Want, analyze};
 pub use digest::{Digest, DigestError};
 pub use image::{Image, Layer};
 pub use platform::{Platform, PlatformError};
 pub use reference::{DEFAULT_REGISTRY, ImageRef, ReferenceError};
+pub use source::{Blobs, Source, SourceError};

@@ -1,0 +1,322 @@
+//! Opens any [`Source`], reads its layers in parallel (or serves them from the
+//! per-layer cache, keyed by diffID + the caller's cataloger version), and
+//! builds the squashed [`FileTree`].
+//!
+//! The cache needs no lock: entries are content-addressed and written by
+//! atomic rename, so any number of processes can share one directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::image::{Image, ImageConfig};
+use crate::layer::{Entry, EntryKind, LayerError, LayerRecord, Limits, Note, read_layer};
+use crate::registry::RegistryOptions;
+use crate::source::{Blobs, DockerArchive, OciLayout, SourceError};
+use crate::tree::FileTree;
+use crate::{Platform, Source};
+
+/// How to read images.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Platform to pick from multi-arch images.
+    pub platform: Platform,
+    /// Registry access.
+    pub registry: RegistryOptions,
+    /// Per-layer cache directory (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Limits for untrusted layers.
+    pub limits: Limits,
+    /// Layers read at once.
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            platform: Platform::host(),
+            registry: RegistryOptions::default(),
+            cache_dir: None,
+            limits: Limits::default(),
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Which files' contents the caller needs, and a key that changes whenever
+/// that selection or the analysis changes (part of the cache key).
+pub struct Want<'a> {
+    /// `(path, size) -> capture?`
+    pub files: &'a (dyn Fn(&str, u64) -> bool + Sync),
+    /// Cache key part, e.g. `inventory-v1`.
+    pub key: &'a str,
+}
+
+/// Progress events, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The image was resolved.
+    Resolved {
+        /// Number of layers.
+        layers: usize,
+        /// Total blob bytes.
+        bytes: u64,
+    },
+    /// A layer finished.
+    LayerDone {
+        /// Blob bytes.
+        bytes: u64,
+        /// Served from the cache.
+        cached: bool,
+    },
+}
+
+/// An analysed image.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The resolved image.
+    pub image: Image,
+    /// Per-layer records, base first.
+    pub layers: Vec<LayerRecord>,
+    /// The squashed view.
+    pub tree: FileTree,
+    /// How many layers came from the cache.
+    pub cached_layers: usize,
+}
+
+/// Errors of the analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// Opening the source.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Reading a layer.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+}
+
+/// A layer's record and whether it came from the cache.
+type LayerResult = Result<(LayerRecord, bool), AnalyzeError>;
+
+fn cache_path(dir: &Path, diff_id: &crate::Digest, key: &str) -> PathBuf {
+    dir.join("layers").join(format!(
+        "{}-{}-{}.json",
+        diff_id.algorithm(),
+        diff_id.encoded(),
+        key
+    ))
+}
+
+fn store(path: &Path, rec: &LayerRecord) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if serde_json::to_writer(&mut tmp, rec).is_ok() && tmp.flush().is_ok() {
+        let _ = tmp.persist(path);
+    }
+}
+
+/// Opens a source and analyses it.
+pub fn analyze(
+    source: &Source,
+    opts: &Options,
+    want: &Want<'_>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Analysis, AnalyzeError> {
+    let name = source.to_string();
+    let (image, blobs): (Image, Box<dyn Blobs>) = match source {
+        Source::OciLayout { dir, tag } => {
+            let (i, b) = OciLayout::open(dir, tag.as_deref(), &opts.platform, &name)?;
+            (i, Box::new(b))
+        }
+        Source::DockerArchive { file } => {
+            let (i, b) = DockerArchive::open(file, &name)?;
+            (i, Box::new(b))
+        }
+        Source::Registry { reference } => {
+            let (i, b) = crate::registry::open(reference, &opts.platform, &opts.registry, &name)?;
+            (i, Box::new(b))
+        }
+        Source::Dir { path } => return analyze_dir(path, &name, want, &opts.limits),
+    };
+    progress(Progress::Resolved {
+        layers: image.layers.len(),
+        bytes: image.layers.iter().map(|l| l.size).sum(),
+    });
+    let n = image.layers.len();
+    let results: Vec<Mutex<Option<LayerResult>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.clamp(1, n.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let layer = &image.layers[i];
+                    let cached = opts
+                        .cache_dir
+                        .as_ref()
+                        .map(|d| cache_path(d, &layer.diff_id, want.key));
+                    let hit = cached
+                        .as_ref()
+                        .and_then(|p| std::fs::read(p).ok())
+                        .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok());
+                    let r = match hit {
+                        Some(rec) => Ok((rec, true)),
+                        None => read_one(blobs.as_ref(), layer, want, &opts.limits)
+                            .inspect(|rec| {
+                                if let Some(p) = &cached {
+                                    store(p, rec);
+                                }
+                            })
+                            .map(|rec| (rec, false)),
+                    };
+                    if let Ok((_, cached)) = &r {
+                        progress(Progress::LayerDone {
+                            bytes: layer.size,
+                            cached: *cached,
+                        });
+                    }
+                    *results[i].lock().expect("result slot") = Some(r);
+                }
+            });
+        }
+    });
+    let mut layers = Vec::with_capacity(n);
+    let mut cached_layers = 0;
+    for slot in results {
+        let (rec, cached) = slot
+            .into_inner()
+            .expect("result slot")
+            .expect("every layer was read")?;
+        cached_layers += usize::from(cached);
+        layers.push(rec);
+    }
+    let tree = FileTree::from_layers(&layers);
+    Ok(Analysis {
+        image,
+        layers,
+        tree,
+        cached_layers,
+    })
+}
+
+fn read_one(
+    blobs: &dyn Blobs,
+    layer: &crate::Layer,
+    want: &Want<'_>,
+    limits: &Limits,
+) -> Result<LayerRecord, AnalyzeError> {
+    let name = layer.digest.to_string();
+    let mut reader = blobs.open(layer)?;
+    let rec = read_layer(&mut reader, &name, want.files, limits)?;
+    reader.finish().map_err(|source| LayerError::Io {
+        layer: name,
+        source,
+    })?;
+    Ok(rec)
+}
+
+/// A root filesystem directory as a single layer. Symlinks are recorded,
+/// never followed, so nothing outside the directory is read.
+fn analyze_dir(
+    root: &Path,
+    name: &str,
+    want: &Want<'_>,
+    limits: &Limits,
+) -> Result<Analysis, AnalyzeError> {
+    let io_at = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| SourceError::Io {
+            path: p.clone(),
+            source,
+        }
+    };
+    let meta = std::fs::symlink_metadata(root).map_err(io_at(root))?;
+    if !meta.is_dir() {
+        return Err(SourceError::Missing(format!("{name}: not a directory")).into());
+    }
+    let mut rec = LayerRecord::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.filter_map(Result::ok).collect(),
+            Err(e) => {
+                rec.notes.push(Note {
+                    path: dir.display().to_string(),
+                    reason: format!("unreadable: {e}"),
+                });
+                continue;
+            }
+        };
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            use std::os::unix::fs::PermissionsExt;
+            let mode = m.permissions().mode();
+            let ft = m.file_type();
+            let (kind, content) = if ft.is_symlink() {
+                let target = std::fs::read_link(&p)
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (EntryKind::Symlink { target }, None)
+            } else if ft.is_dir() {
+                stack.push(p.clone());
+                (EntryKind::Dir, None)
+            } else if ft.is_file() {
+                let content = if (want.files)(&rel, m.len()) {
+                    use std::io::Read;
+                    let mut v = Vec::new();
+                    std::fs::File::open(&p)
+                        .and_then(|f| f.take(limits.max_file_bytes).read_to_end(&mut v))
+                        .map_err(io_at(&p))?;
+                    Some(v)
+                } else {
+                    None
+                };
+                (EntryKind::File, content)
+            } else {
+                (EntryKind::Other, None)
+            };
+            rec.entries.push(Entry {
+                path: rel,
+                kind,
+                size: m.len(),
+                mode,
+                content,
+            });
+        }
+    }
+    let tree = FileTree::from_layers([&rec]);
+    let image = Image {
+        source: name.to_string(),
+        reference: None,
+        manifest_digest: None,
+        index_digest: None,
+        platform: Platform::host(),
+        config_digest: None,
+        config: ImageConfig::default(),
+        layers: Vec::new(),
+    };
+    Ok(Analysis {
+        image,
+        layers: vec![rec],
+        tree,
+        cached_layers: 0,
+    })
+}

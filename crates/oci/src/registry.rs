@@ -1,0 +1,400 @@
+//! Pulling from registries (OCI distribution API) through `oci-client`:
+//! anonymous, basic and bearer-token auth with credentials from
+//! `~/.docker/config.json` (`auths`, `credHelpers`, `credsStore`), plain HTTP
+//! for loopback and `--insecure-registry` hosts, retries with backoff on 429
+//! and 5xx, and digest verification of every manifest, config and layer.
+//! Layers stream through a bounded channel: memory does not grow with size.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+
+use crate::image::{self, Descriptor, Image, ImageConfig, Index, Manifest, media, parse_json};
+use crate::source::{Blobs, SourceError};
+use crate::verify::{Verified, sha256};
+use crate::{Digest, ImageRef, Layer, Platform};
+
+/// Registry failures, with what the user can do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// 401/403.
+    #[error(
+        "{registry}: not authorized for {reference} (log in with `docker login {registry}` or configure a credential helper)"
+    )]
+    Unauthorized {
+        /// Host.
+        registry: String,
+        /// Reference.
+        reference: String,
+    },
+    /// 404.
+    #[error("{reference}: not found in the registry")]
+    NotFound {
+        /// Reference.
+        reference: String,
+    },
+    /// Connection failures.
+    #[error("{registry}: cannot reach the registry: {message}")]
+    Unreachable {
+        /// Host.
+        registry: String,
+        /// Why.
+        message: String,
+    },
+    /// Content does not match its digest.
+    #[error("{reference}: {what} has digest {actual}, expected {expected}")]
+    DigestMismatch {
+        /// Reference.
+        reference: String,
+        /// What.
+        what: String,
+        /// Expected.
+        expected: String,
+        /// Actual.
+        actual: String,
+    },
+    /// Anything else the registry said.
+    #[error("{reference}: {message}")]
+    Other {
+        /// Reference.
+        reference: String,
+        /// Message.
+        message: String,
+    },
+}
+
+/// Options for registry access.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Hosts (`host:port`) to use over plain HTTP besides loopback.
+    pub insecure: Vec<String>,
+}
+
+/// Whether a registry host is on loopback (plain HTTP is then the default).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    h == "localhost" || h.starts_with("127.") || h == "[::1]"
+}
+
+fn classify(e: OciDistributionError, r: &ImageRef) -> RegistryError {
+    let reference = r.to_string();
+    let registry = r.registry().to_string();
+    match e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
+            registry,
+            reference,
+        },
+        OciDistributionError::ImageManifestNotFoundError(_) => {
+            RegistryError::NotFound { reference }
+        }
+        OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => RegistryError::Unauthorized {
+            registry,
+            reference,
+        },
+        OciDistributionError::ServerError { code: 404, .. } => {
+            RegistryError::NotFound { reference }
+        }
+        OciDistributionError::RegistryError { ref envelope, .. }
+            if envelope
+                .errors
+                .iter()
+                .any(|x| format!("{:?}", x.code).contains("Unknown")) =>
+        {
+            RegistryError::NotFound { reference }
+        }
+        OciDistributionError::RequestError(err) => RegistryError::Unreachable {
+            registry,
+            message: err.to_string(),
+        },
+        other => RegistryError::Other {
+            reference,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn retryable(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        OciDistributionError::RequestError(err) => err.is_timeout() || err.is_connect(),
+        _ => false,
+    }
+}
+
+struct Conn {
+    rt: tokio::runtime::Runtime,
+    client: oci_client::Client,
+    reference: oci_client::Reference,
+    image: ImageRef,
+    auth: RegistryAuth,
+}
+
+impl Conn {
+    fn new(r: &ImageRef, opts: &RegistryOptions) -> Result<Self, RegistryError> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let mut plain: Vec<String> = opts.insecure.clone();
+        if is_loopback(r.registry()) {
+            plain.push(r.registry().to_string());
+        }
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain),
+            connect_timeout: Some(Duration::from_secs(15)),
+            read_timeout: Some(Duration::from_secs(120)),
+            ..ClientConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Other {
+                reference: r.to_string(),
+                message: format!("cannot start the network runtime: {e}"),
+            })?;
+        let reference = match (r.tag(), r.digest()) {
+            (_, Some(d)) => oci_client::Reference::with_digest(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                d.to_string(),
+            ),
+            (Some(t), None) => oci_client::Reference::with_tag(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                t.to_string(),
+            ),
+            (None, None) => oci_client::Reference::with_tag(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                "latest".to_string(),
+            ),
+        };
+        Ok(Conn {
+            rt,
+            client: oci_client::Client::new(config),
+            reference,
+            image: r.clone(),
+            auth: credentials(r.registry()),
+        })
+    }
+
+    /// Runs an operation with retries on 429/5xx/timeouts (0.5 s, 1 s, 2 s).
+    fn retry<T, F, Fut>(&self, mut op: F) -> Result<T, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut delay = Duration::from_millis(500);
+        for attempt in 0.. {
+            match self.rt.block_on(op()) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < 3 && retryable(&e) => {
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                }
+                Err(e) => return Err(classify(e, &self.image)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn manifest(
+        &self,
+        reference: &oci_client::Reference,
+    ) -> Result<(Vec<u8>, Digest), RegistryError> {
+        let (bytes, _) = self.retry(|| {
+            self.client
+                .pull_manifest_raw(reference, &self.auth, media::ALL_MANIFESTS)
+        })?;
+        let actual = sha256(&bytes);
+        if let Some(expected) = reference.digest()
+            && expected != actual.to_string()
+        {
+            return Err(RegistryError::DigestMismatch {
+                reference: self.image.to_string(),
+                what: "manifest".into(),
+                expected: expected.into(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok((bytes.to_vec(), actual))
+    }
+
+    fn blob_bytes(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>, RegistryError> {
+        let desc = oci_client::manifest::OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size,
+            ..Default::default()
+        };
+        let out = self.retry(|| async {
+            let mut v = Vec::new();
+            self.client
+                .pull_blob(&self.reference, &desc, &mut v)
+                .await?;
+            Ok(v)
+        })?;
+        let actual = sha256(&out);
+        if actual.to_string() != d.digest {
+            return Err(RegistryError::DigestMismatch {
+                reference: self.image.to_string(),
+                what: what.into(),
+                expected: d.digest.clone(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Credentials for a registry from the Docker config (`DOCKER_CONFIG` or
+/// `~/.docker/config.json`), including credential helpers; anonymous otherwise.
+/// Never logged.
+pub fn credentials(registry: &str) -> RegistryAuth {
+    let server = if registry == crate::DEFAULT_REGISTRY {
+        "https://index.docker.io/v1/"
+    } else {
+        registry
+    };
+    match docker_credential::get_credential(server) {
+        Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+            RegistryAuth::Basic(u, p)
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(t)) => RegistryAuth::Bearer(t),
+        Err(_) => RegistryAuth::Anonymous,
+    }
+}
+
+/// Streams layer blobs from the registry.
+pub struct RegistryBlobs {
+    conn: Arc<Conn>,
+}
+
+/// Resolves an image in a registry for a platform.
+pub fn open(
+    r: &ImageRef,
+    platform: &Platform,
+    opts: &RegistryOptions,
+    source: &str,
+) -> Result<(Image, RegistryBlobs), SourceError> {
+    let conn = Conn::new(r, opts)?;
+    let (mut bytes, mut digest) = conn.manifest(&conn.reference)?;
+    let mut index_digest = None;
+    if image::is_index(None, &bytes) {
+        let idx: Index = parse_json(&bytes, &format!("{source}: index"))?;
+        let d = image::pick_platform(&idx, platform, source)?;
+        index_digest = Some(digest);
+        let by_digest = oci_client::Reference::with_digest(
+            r.registry().to_string(),
+            r.repository().to_string(),
+            d.digest.clone(),
+        );
+        (bytes, digest) = conn.manifest(&by_digest)?;
+    }
+    let manifest: Manifest = parse_json(&bytes, &format!("{source}: manifest {digest}"))?;
+    let cbytes = conn.blob_bytes(&manifest.config, "config")?;
+    let config: ImageConfig = parse_json(&cbytes, &format!("{source}: config"))?;
+    let layers = image::layers(&manifest, &config, source)?;
+    let image = Image {
+        source: source.to_string(),
+        reference: Some(r.clone()),
+        manifest_digest: Some(digest),
+        index_digest,
+        platform: Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone(),
+        },
+        config_digest: Some(sha256(&cbytes)),
+        config,
+        layers,
+    };
+    Ok((
+        image,
+        RegistryBlobs {
+            conn: Arc::new(conn),
+        },
+    ))
+}
+
+/// A blocking reader over chunks sent from the async side.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<io::Result<bytes::Bytes>>,
+    cur: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+impl Blobs for RegistryBlobs {
+    fn open(&self, layer: &Layer) -> Result<Verified<Box<dyn Read + Send>>, SourceError> {
+        let conn = &self.conn;
+        let desc = oci_client::manifest::OciDescriptor {
+            media_type: layer.media_type.clone(),
+            digest: layer.digest.to_string(),
+            size: layer.size as i64,
+            ..Default::default()
+        };
+        let stream = conn.retry(|| conn.client.pull_blob_stream(&conn.reference, &desc))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let mut s = stream.stream;
+        conn.rt.spawn(async move {
+            while let Some(chunk) = s.next().await {
+                let stop = chunk.is_err();
+                if tx.send(chunk).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Verified::new(
+            Box::new(ChannelReader {
+                rx,
+                cur: bytes::Bytes::new(),
+            }),
+            layer.digest.clone(),
+            Some(layer.size).filter(|s| *s > 0),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry.example.com:5000"));
+    }
+}
