@@ -291,11 +291,8 @@ fn walk<R: Read>(
                         }
                     }
                 }
+                // device nodes and FIFOs are recorded as `Other`; nothing is ever created on the host
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                    rec.notes.push(Note {
-                        path: raw.clone(),
-                        reason: "device or FIFO node; recorded, never created".into(),
-                    });
                     EntryKind::Other
                 }
                 tar::EntryType::XGlobalHeader

@@ -26,6 +26,8 @@ enum Command {
     Lint(cmd::lint::Args),
     /// List the lint rules with their levels and equivalent codes.
     Rules(cmd::rules::Args),
+    /// Inventory an image and write an SBOM (CycloneDX, SPDX, JSON, table).
+    Sbom(cmd::sbom::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lint(a) => cmd::lint::run(a),
         Command::Rules(a) => cmd::rules::run(a),
+        Command::Sbom(a) => cmd::sbom::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,76 @@
+//! apk: `lib/apk/db/installed` (`P:` name, `V:` version, `A:` arch, `L:`
+//! license, `o:` origin = source package, `F:`/`R:` owned files).
+
+use std::collections::HashMap;
+
+use super::{Ctx, purl};
+use crate::model::{Distro, Package, PackageType};
+
+pub(super) fn catalog(
+    ctx: &Ctx<'_>,
+    distro: Option<&Distro>,
+) -> (Vec<Package>, HashMap<String, String>) {
+    let Some(bytes) = ctx.analysis.tree.read("lib/apk/db/installed") else {
+        return (vec![], HashMap::new());
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let location = ctx.location("lib/apk/db/installed");
+    let distro_q = distro
+        .map(|d| format!("{}-{}", d.id, d.version_id))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut owners = HashMap::new();
+    for block in text.split("\n\n") {
+        let mut f: HashMap<char, String> = HashMap::new();
+        let mut dir = String::new();
+        let mut files = Vec::new();
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let Some(k) = k.chars().next().filter(|_| k.len() == 1) else {
+                continue;
+            };
+            match k {
+                'F' => dir = v.to_string(),
+                'R' => files.push(if dir.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{dir}/{v}")
+                }),
+                _ => {
+                    f.entry(k).or_insert_with(|| v.to_string());
+                }
+            }
+        }
+        let (Some(name), Some(version)) = (f.get(&'P'), f.get(&'V')) else {
+            continue;
+        };
+        for file in files {
+            owners.insert(file, name.clone());
+        }
+        let arch = f.get(&'A').cloned();
+        out.push(Package {
+            kind: PackageType::Apk,
+            name: name.clone(),
+            version: version.clone(),
+            purl: purl(
+                "apk",
+                Some(distro.map_or("alpine", |d| d.id.as_str())),
+                name,
+                version,
+                &[
+                    ("arch", arch.as_deref().unwrap_or("")),
+                    ("distro", &distro_q),
+                ],
+            ),
+            source_name: Some(f.get(&'o').cloned().unwrap_or_else(|| name.clone())),
+            source_version: Some(version.clone()),
+            arch,
+            licenses: f.get(&'L').map(|l| vec![l.clone()]).unwrap_or_default(),
+            locations: vec![location.clone()],
+            owned_by: None,
+        });
+    }
+    (out, owners)
+}

@@ -1,0 +1,143 @@
+//! dpkg: `var/lib/dpkg/status` and distroless `var/lib/dpkg/status.d/*`.
+//! Each package keeps its source package (`Source: name (version)`), its
+//! licenses from `usr/share/doc/PKG/copyright` (DEP-5 `License:` fields), and
+//! the layer it first appeared in. `var/lib/dpkg/info/*.list` says which files
+//! each package owns.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Ctx, field, paragraphs, purl};
+use crate::model::{Distro, Location, Package, PackageType};
+
+fn installed(p: &[(String, String)]) -> bool {
+    // distroless status.d records carry no Status field
+    field(p, "Status").is_none_or(|s| {
+        s.ends_with(" installed") && !s.contains("not-installed") && !s.contains("config-files")
+    })
+}
+
+fn licenses(ctx: &Ctx<'_>, pkg: &str) -> Vec<String> {
+    let Some(b) = ctx
+        .analysis
+        .tree
+        .read(&format!("usr/share/doc/{pkg}/copyright"))
+    else {
+        return vec![];
+    };
+    let text = String::from_utf8_lossy(b);
+    let mut set = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("License:") {
+            let v = v.trim();
+            if !v.is_empty() {
+                set.insert(v.to_string());
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// Returns the packages and a map path → owning package.
+pub(super) fn catalog(
+    ctx: &Ctx<'_>,
+    distro: Option<&Distro>,
+) -> (Vec<Package>, HashMap<String, String>) {
+    let tree = &ctx.analysis.tree;
+    // the layer each (name, version) first appears in
+    let mut first_layer: HashMap<(String, String), usize> = HashMap::new();
+    for (i, rec) in ctx.analysis.layers.iter().enumerate() {
+        for e in &rec.entries {
+            if (e.path == "var/lib/dpkg/status" || e.path.starts_with("var/lib/dpkg/status.d/"))
+                && let Some(c) = &e.content
+            {
+                for p in paragraphs(&String::from_utf8_lossy(c)) {
+                    if let (Some(n), Some(v)) = (field(&p, "Package"), field(&p, "Version")) {
+                        first_layer
+                            .entry((n.to_string(), v.to_string()))
+                            .or_insert(i);
+                    }
+                }
+            }
+        }
+    }
+    let mut sources: Vec<(String, &[u8])> = Vec::new();
+    if let Some(b) = tree.read("var/lib/dpkg/status") {
+        sources.push(("var/lib/dpkg/status".into(), b));
+    }
+    for (path, bytes) in ctx.files() {
+        if path.starts_with("var/lib/dpkg/status.d/") && !path.ends_with(".md5sums") {
+            sources.push((path.to_string(), bytes));
+        }
+    }
+    let (ns, distro_q) = match distro {
+        Some(d) => (d.id.clone(), format!("{}-{}", d.id, d.version_id)),
+        None => ("debian".to_string(), String::new()),
+    };
+    let mut out = Vec::new();
+    for (path, bytes) in sources {
+        for p in paragraphs(&String::from_utf8_lossy(bytes)) {
+            let (Some(name), Some(version)) = (field(&p, "Package"), field(&p, "Version")) else {
+                continue;
+            };
+            if !installed(&p) {
+                continue;
+            }
+            let arch = field(&p, "Architecture").map(str::to_string);
+            let (source_name, source_version) = match field(&p, "Source") {
+                Some(s) => match s.split_once('(') {
+                    Some((n, v)) => (
+                        n.trim().to_string(),
+                        v.trim_end_matches(')').trim().to_string(),
+                    ),
+                    None => (s.trim().to_string(), version.to_string()),
+                },
+                None => (name.to_string(), version.to_string()),
+            };
+            let layer = first_layer
+                .get(&(name.to_string(), version.to_string()))
+                .and_then(|&i| ctx.layer_id(i))
+                .or_else(|| ctx.location(&path).layer);
+            out.push(Package {
+                kind: PackageType::Deb,
+                name: name.to_string(),
+                version: version.to_string(),
+                purl: purl(
+                    "deb",
+                    Some(&ns),
+                    name,
+                    version,
+                    &[
+                        ("arch", arch.as_deref().unwrap_or("")),
+                        ("distro", &distro_q),
+                    ],
+                ),
+                source_name: Some(source_name),
+                source_version: Some(source_version),
+                arch,
+                licenses: licenses(ctx, name),
+                locations: vec![Location {
+                    path: path.clone(),
+                    layer,
+                }],
+                owned_by: None,
+            });
+        }
+    }
+    let mut owners = HashMap::new();
+    for (path, bytes) in ctx.files() {
+        let Some(file) = path
+            .strip_prefix("var/lib/dpkg/info/")
+            .and_then(|f| f.strip_suffix(".list"))
+        else {
+            continue;
+        };
+        let pkg = file.split(':').next().unwrap_or(file).to_string();
+        for line in String::from_utf8_lossy(bytes).lines() {
+            let l = line.trim().trim_start_matches('/');
+            if !l.is_empty() && l != "." {
+                owners.insert(l.to_string(), pkg.clone());
+            }
+        }
+    }
+    (out, owners)
+}

@@ -1,0 +1,218 @@
+//! Catalogers: distro detection, dpkg (status and distroless `status.d`), apk,
+//! Python (`*.dist-info/METADATA`, `*.egg-info`), npm (`node_modules` and
+//! `package-lock.json`). Each reads the squashed tree and the per-layer
+//! records (to name the layer a package came from).
+
+mod apk;
+mod distro;
+mod dpkg;
+mod npm;
+mod python;
+
+use std::collections::HashMap;
+
+use oci::Analysis;
+use oci::layer::EntryKind;
+
+use crate::model::{Inventory, Location};
+
+/// Bumped whenever what catalogers read or produce changes: part of the
+/// per-layer cache key.
+pub const CATALOGER_VERSION: &str = "inventory-v1";
+
+/// The files whose contents catalogers need.
+pub fn wanted(path: &str, size: u64) -> bool {
+    const EXACT: &[&str] = &[
+        "etc/os-release",
+        "usr/lib/os-release",
+        "etc/debian_version",
+        "etc/alpine-release",
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+    ];
+    if EXACT.contains(&path) {
+        return true;
+    }
+    if size > 64 << 20 {
+        return false;
+    }
+    (path.starts_with("var/lib/dpkg/status.d/") && !path.ends_with(".md5sums"))
+        || (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
+        || (path.starts_with("usr/share/doc/")
+            && path.ends_with("/copyright")
+            && path.matches('/').count() == 4)
+        || path.ends_with(".dist-info/METADATA")
+        || path.ends_with(".egg-info/PKG-INFO")
+        || (path.ends_with(".egg-info") && size < 1 << 20)
+        || npm::is_manifest(path)
+        || (path.ends_with("/package-lock.json") && !path.contains("/node_modules/"))
+        || path == "package-lock.json"
+}
+
+/// Context shared by catalogers.
+pub(crate) struct Ctx<'a> {
+    pub analysis: &'a Analysis,
+    /// path → OS package that installed it
+    pub owners: HashMap<String, String>,
+}
+
+impl Ctx<'_> {
+    /// The location of a path: the layer that last wrote it.
+    pub fn location(&self, path: &str) -> Location {
+        let layer = self
+            .analysis
+            .tree
+            .get(path)
+            .and_then(|n| self.analysis.image.layers.get(n.layer))
+            .map(|l| l.diff_id.to_string());
+        Location {
+            path: path.to_string(),
+            layer,
+        }
+    }
+
+    /// The diffID of layer `i`.
+    pub fn layer_id(&self, i: usize) -> Option<String> {
+        self.analysis
+            .image
+            .layers
+            .get(i)
+            .map(|l| l.diff_id.to_string())
+    }
+
+    /// Captured regular files under the tree, as `(path, bytes)`.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.analysis
+            .tree
+            .iter()
+            .filter(|(_, n)| n.kind == EntryKind::File)
+            .filter_map(|(p, n)| n.content.as_deref().map(|c| (p, c.as_slice())))
+    }
+
+    /// The OS package owning `path` or one of its parent directories.
+    pub fn owner(&self, path: &str) -> Option<String> {
+        let mut p = path;
+        loop {
+            if let Some(o) = self.owners.get(p) {
+                return Some(o.clone());
+            }
+            p = p.rsplit_once('/')?.0;
+        }
+    }
+}
+
+/// Parses RFC 822-style paragraphs (`Field: value`, continuation lines start
+/// with whitespace) as used by dpkg and Python metadata.
+pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = cur.last_mut() {
+                last.1.push('\n');
+                last.1.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            cur.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// First value of a field.
+pub(crate) fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    p.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Catalogs an analysed image.
+pub fn catalog(analysis: &Analysis) -> Inventory {
+    let mut ctx = Ctx {
+        analysis,
+        owners: HashMap::new(),
+    };
+    let distro = distro::detect(&ctx);
+    let mut packages = Vec::new();
+    let (debs, deb_owners) = dpkg::catalog(&ctx, distro.as_ref());
+    let (apks, apk_owners) = apk::catalog(&ctx, distro.as_ref());
+    ctx.owners.extend(deb_owners);
+    ctx.owners.extend(apk_owners);
+    packages.extend(debs);
+    packages.extend(apks);
+    packages.extend(python::catalog(&ctx));
+    packages.extend(npm::catalog(&ctx));
+    packages.sort_by(|a, b| {
+        (a.kind, &a.name, &a.version, &a.locations).cmp(&(
+            b.kind,
+            &b.name,
+            &b.version,
+            &b.locations,
+        ))
+    });
+    Inventory { distro, packages }
+}
+
+/// Builds a purl; fields that the purl library rejects leave the purl as `pkg:TYPE/NAME`.
+pub(crate) fn purl(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+    qualifiers: &[(&str, &str)],
+) -> String {
+    let build = || -> Result<String, packageurl::Error> {
+        let mut p = packageurl::PackageUrl::new(ty, name)?;
+        if let Some(ns) = namespace {
+            p.with_namespace(ns)?;
+        }
+        p.with_version(version)?;
+        for (k, v) in qualifiers {
+            if !v.is_empty() {
+                p.add_qualifier(*k, *v)?;
+            }
+        }
+        Ok(p.to_string())
+    };
+    build().unwrap_or_else(|_| format!("pkg:{ty}/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc822_paragraphs() {
+        let p = paragraphs("Package: a\nDescription: x\n more\n\nPackage: b\nVersion: 1\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!(field(&p[0], "description"), Some("x\nmore"));
+        assert_eq!(field(&p[1], "Version"), Some("1"));
+    }
+
+    #[test]
+    fn wanted_paths() {
+        assert!(wanted("var/lib/dpkg/status", 1 << 30));
+        assert!(wanted("var/lib/dpkg/status.d/libc6", 100));
+        assert!(!wanted("var/lib/dpkg/status.d/libc6.md5sums", 100));
+        assert!(wanted(
+            "usr/lib/python3/dist-packages/requests-2.28.1.dist-info/METADATA",
+            100
+        ));
+        assert!(wanted("app/node_modules/@scope/pkg/package.json", 100));
+        assert!(!wanted("app/node_modules/pkg/lib/package.json", 100));
+        assert!(wanted("usr/share/doc/libc6/copyright", 100));
+        assert!(!wanted("usr/share/doc/libc6/examples/copyright", 100));
+        assert!(!wanted("usr/bin/bash", 100));
+    }
+}

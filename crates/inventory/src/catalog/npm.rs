@@ -1,0 +1,129 @@
+//! npm: installed packages (`node_modules/NAME/package.json`,
+//! `node_modules/@scope/NAME/package.json`) and `package-lock.json` v2/v3
+//! entries of projects whose `node_modules` is absent from the image.
+
+use std::collections::HashSet;
+
+use super::{Ctx, purl};
+use crate::model::{Package, PackageType};
+
+/// Whether a path is an installed package's manifest.
+pub fn is_manifest(path: &str) -> bool {
+    let Some(i) = path.rfind("node_modules/") else {
+        return false;
+    };
+    let rest = &path[i + "node_modules/".len()..];
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [name, "package.json"] => !name.starts_with('.'),
+        [scope, _, "package.json"] => scope.starts_with('@'),
+        _ => false,
+    }
+}
+
+fn license(v: &serde_json::Value) -> Vec<String> {
+    match v.get("license") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(o @ serde_json::Value::Object(_)) => o
+            .get("type")
+            .and_then(|t| t.as_str())
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        _ => v
+            .get("licenses")
+            .and_then(|l| l.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.get("type").and_then(|t| t.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn package(ctx: &Ctx<'_>, name: &str, version: &str, licenses: Vec<String>, path: &str) -> Package {
+    let (ns, short) = match name.split_once('/') {
+        Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
+        _ => (None, name),
+    };
+    Package {
+        kind: PackageType::Npm,
+        name: name.to_string(),
+        version: version.to_string(),
+        source_name: None,
+        source_version: None,
+        arch: None,
+        purl: purl("npm", ns, short, version, &[]),
+        licenses,
+        locations: vec![ctx.location(path)],
+        owned_by: ctx.owner(path),
+    }
+}
+
+pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
+    let mut out = Vec::new();
+    let mut project_dirs_with_modules: HashSet<String> = HashSet::new();
+    for (path, bytes) in ctx.files() {
+        if !is_manifest(path) {
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            continue;
+        };
+        let (Some(name), Some(version)) = (
+            v.get("name").and_then(|x| x.as_str()),
+            v.get("version").and_then(|x| x.as_str()),
+        ) else {
+            continue;
+        };
+        if let Some(i) = path.find("node_modules/") {
+            project_dirs_with_modules.insert(path[..i].trim_end_matches('/').to_string());
+        }
+        out.push(package(ctx, name, version, license(&v), path));
+    }
+    for (path, bytes) in ctx.files() {
+        if !(path.ends_with("package-lock.json") && !path.contains("node_modules/")) {
+            continue;
+        }
+        let dir = path
+            .strip_suffix("package-lock.json")
+            .unwrap_or("")
+            .trim_end_matches('/');
+        if project_dirs_with_modules.contains(dir) {
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            continue;
+        };
+        let Some(pkgs) = v.get("packages").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for (key, entry) in pkgs {
+            let Some(i) = key.rfind("node_modules/") else {
+                continue;
+            };
+            let name = &key[i + "node_modules/".len()..];
+            let Some(version) = entry.get("version").and_then(|x| x.as_str()) else {
+                continue;
+            };
+            out.push(package(ctx, name, version, license(entry), path));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn manifests() {
+        assert!(super::is_manifest("app/node_modules/express/package.json"));
+        assert!(super::is_manifest("node_modules/@types/node/package.json"));
+        assert!(super::is_manifest(
+            "a/node_modules/x/node_modules/y/package.json"
+        ));
+        assert!(!super::is_manifest(
+            "app/node_modules/express/lib/package.json"
+        ));
+        assert!(!super::is_manifest("app/package.json"));
+    }
+}

@@ -1,0 +1,145 @@
+//! `safeimage sbom`: inventory an image and write CycloneDX, SPDX, JSON or a table.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+/// SBOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// CycloneDX 1.6 JSON.
+    CyclonedxJson,
+    /// SPDX 2.3 JSON.
+    SpdxJson,
+    /// safeimage's own JSON.
+    Json,
+    /// A table.
+    Table,
+}
+
+/// Image access options shared by commands that read images.
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    /// Platform to pick from multi-arch images (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<oci::Platform>,
+    /// Registry to reach over plain HTTP (loopback registries always are); repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+    /// Cache directory; default: $XDG_CACHE_HOME/safeimage.
+    #[arg(long, env = "SAFEIMAGE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl ImageArgs {
+    /// Options for `oci::analyze`.
+    pub fn options(&self) -> oci::Options {
+        let mut o = oci::Options::default();
+        if let Some(p) = &self.platform {
+            o.platform = p.clone();
+        }
+        o.registry.insecure = self.insecure_registry.clone();
+        o.cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(super::default_cache_dir)
+        };
+        o
+    }
+}
+
+/// Arguments of `safeimage sbom`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image: oci:DIR[:TAG], docker-archive:FILE, dir:PATH, registry:REF or REF.
+    source: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: Format,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    image: ImageArgs,
+}
+
+/// Analyses an image and catalogs it, with a progress bar on a terminal.
+pub fn inventory(
+    source: &str,
+    image: &ImageArgs,
+) -> anyhow::Result<(oci::Analysis, inventory::Inventory)> {
+    let src: oci::Source = source
+        .parse()
+        .with_context(|| format!("image source `{source}`"))?;
+    let opts = image.options();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes}",
+            )
+            .expect("progress template")
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("reading {source}"));
+        b
+    });
+    let progress = |p: oci::Progress| {
+        if let Some(b) = &bar {
+            match p {
+                oci::Progress::Resolved { bytes, .. } => b.set_length(bytes),
+                oci::Progress::LayerDone { bytes, .. } => b.inc(bytes),
+            }
+        }
+    };
+    let want = oci::Want {
+        files: &inventory::wanted,
+        key: inventory::CATALOGER_VERSION,
+    };
+    let analysis = oci::analyze(&src, &opts, &want, &progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let inv = inventory::catalog(&analysis);
+    Ok((analysis, inv))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (analysis, inv) = inventory(&args.source, &args.image)?;
+    for rec in &analysis.layers {
+        for n in &rec.notes {
+            eprintln!("note: {}: {}", n.path, n.reason);
+        }
+    }
+    let subject = inventory::sbom::Subject {
+        name: analysis
+            .image
+            .reference
+            .as_ref()
+            .map_or_else(|| args.source.clone(), |r| r.to_string()),
+        digest: analysis
+            .image
+            .manifest_digest
+            .as_ref()
+            .map(|d| d.to_string()),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created: super::now_rfc3339(),
+    };
+    let text = match args.format {
+        Format::CyclonedxJson => {
+            serde_json::to_string_pretty(&inventory::sbom::cyclonedx(&inv, &subject))?
+        }
+        Format::SpdxJson => serde_json::to_string_pretty(&inventory::sbom::spdx(&inv, &subject))?,
+        Format::Json => serde_json::to_string_pretty(&inventory::sbom::native(&inv, &subject))?,
+        Format::Table => inventory::sbom::table(&inv),
+    };
+    super::write_output(args.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}
