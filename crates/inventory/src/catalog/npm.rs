@@ -82,7 +82,7 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
         out.push(package(ctx, name, version, license(&v), path));
     }
     for (path, bytes) in ctx.files() {
-        if !(path.ends_with("package-lock.json") && !path.contains("node_modules/")) {
+        if !path.ends_with("package-lock.json") || path.contains("node_modules/") {
             continue;
         }
         let dir = path
