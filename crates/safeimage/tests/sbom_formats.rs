@@ -1,0 +1,186 @@
+//! SBOM documents are valid: CycloneDX 1.6 against the official JSON schema
+//! (fetched by scripts/fetch-test-schemas from the CycloneDX npm package), and
+//! SPDX 2.3 with the SPDX project's own validator (`pyspdxtools`, PyPI
+//! `spdx-tools`). Input: a small root filesystem with dpkg, Python and npm
+//! records, read through `dir:`.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn rootfs() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(
+        r,
+        "etc/os-release",
+        "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+    );
+    write(
+        r,
+        "var/lib/dpkg/status",
+        "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.15-1~deb12u1\n\nPackage: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib (1:1.2.13.dfsg-1)\nVersion: 1:1.2.13.dfsg-1\n\nPackage: removed\nStatus: deinstall ok config-files\nVersion: 1\n",
+    );
+    write(
+        r,
+        "usr/share/doc/libssl3/copyright",
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: Apache-2.0\n",
+    );
+    write(
+        r,
+        "opt/venv/lib/python3.11/site-packages/Jinja2-2.11.2.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: Jinja2\nVersion: 2.11.2\nLicense: BSD-3-Clause\nClassifier: License :: OSI Approved :: BSD License\n\nlong description\nName: not-this\n",
+    );
+    write(
+        r,
+        "srv/app/node_modules/@types/ms/package.json",
+        r#"{"name":"@types/ms","version":"0.7.34","license":"MIT"}"#,
+    );
+    d
+}
+
+fn sbom(root: &Path, format: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .args([
+            "sbom",
+            &format!("dir:{}", root.display()),
+            "-f",
+            format,
+            "--no-cache",
+        ])
+        .env("SOURCE_DATE_EPOCH", "1795478400")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+struct LocalSchemas;
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let path = repo().join("target/test-schemas").join(&name);
+        Ok(serde_json::from_str(
+            &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )?)
+    }
+}
+
+#[test]
+fn cyclonedx_is_valid_against_the_official_schema() {
+    let root = rootfs();
+    let bom = sbom(root.path(), "cyclonedx-json");
+    let path = repo().join("target/test-schemas/bom-1.6.SNAPSHOT.schema.json");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-test-schemas", path.display())),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(LocalSchemas)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&bom)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let purls: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12",
+            "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12",
+            "pkg:pypi/jinja2@2.11.2",
+            "pkg:npm/%40types/ms@0.7.34",
+        ]
+    );
+    assert_eq!(bom["components"][0]["type"], "operating-system");
+}
+
+#[test]
+fn spdx_is_valid_per_the_spdx_tools_validator() {
+    let root = rootfs();
+    let doc = sbom(root.path(), "spdx-json");
+    let file = root.path().join("sbom.spdx.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "spdx_tools.spdx.clitools.pyspdxtools", "-i"])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "pyspdxtools rejected the document (pip install spdx-tools):\n{text}"
+    );
+    assert!(!text.to_lowercase().contains("invalid"), "{text}");
+    assert_eq!(
+        doc["packages"].as_array().unwrap().len(),
+        5,
+        "image + 4 packages"
+    );
+}
+
+#[test]
+fn table_and_json_formats() {
+    let root = rootfs();
+    let v = sbom(root.path(), "json");
+    let names: Vec<&str> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["libssl3", "zlib1g", "Jinja2", "@types/ms"],
+        "deinstalled packages are not reported"
+    );
+    let zlib = &v["packages"][1];
+    assert_eq!(
+        (
+            zlib["source_name"].as_str(),
+            zlib["source_version"].as_str()
+        ),
+        (Some("zlib"), Some("1:1.2.13.dfsg-1"))
+    );
+    assert_eq!(v["packages"][0]["licenses"][0], "Apache-2.0");
+    assert_eq!(
+        v["packages"][2]["licenses"],
+        serde_json::json!(["BSD-3-Clause", "BSD License"])
+    );
+}
