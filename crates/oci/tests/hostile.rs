@@ -1,0 +1,302 @@
+//! Hostile and broken images: every case ends in a clear error or a
+//! documented skip, nothing is written outside the cache/work directory, and
+//! memory stays bounded. Images are OCI layouts written by hand.
+
+use std::io::Write;
+use std::path::Path;
+
+use oci::layer::Limits;
+use oci::verify::sha256;
+use oci::{Options, Source, Want, analyze};
+
+struct Layout {
+    dir: tempfile::TempDir,
+}
+
+impl Layout {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        Layout { dir }
+    }
+    fn blob(&self, bytes: &[u8]) -> String {
+        let d = sha256(bytes);
+        std::fs::write(
+            self.dir.path().join("blobs/sha256").join(d.encoded()),
+            bytes,
+        )
+        .unwrap();
+        d.to_string()
+    }
+    /// Writes config, manifest and index for layers given as (blob bytes, diff id, media type).
+    fn image(&self, layers: &[(Vec<u8>, String, &str)]) -> String {
+        let diff_ids: Vec<&str> = layers.iter().map(|l| l.1.as_str()).collect();
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+        let cbytes = serde_json::to_vec(&config).unwrap();
+        let cd = self.blob(&cbytes);
+        let ls: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|(b, _, mt)| {
+                let d = self.blob(b);
+                serde_json::json!({"mediaType": mt, "digest": d, "size": b.len()})
+            })
+            .collect();
+        self.manifest(serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cbytes.len()}, "layers": ls}))
+    }
+    fn manifest(&self, m: serde_json::Value) -> String {
+        let mbytes = serde_json::to_vec(&m).unwrap();
+        let md = self.blob(&mbytes);
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mbytes.len()}]});
+        std::fs::write(
+            self.dir.path().join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+        format!("oci:{}", self.dir.path().display())
+    }
+}
+
+fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, ty, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*ty);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        let name = &mut h.as_old_mut().name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        if !link.is_empty() {
+            let l = &mut h.as_old_mut().linkname;
+            l[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+fn run(src: &str, limits: Limits) -> Result<oci::Analysis, oci::AnalyzeError> {
+    let source: Source = src.parse().unwrap();
+    let want = Want {
+        files: &|_, _| true,
+        key: "test",
+    };
+    analyze(
+        &source,
+        &Options {
+            limits,
+            ..Options::default()
+        },
+        &want,
+        &|_| {},
+    )
+}
+
+fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn traversal_links_and_devices_stay_inside_the_image() {
+    let l = Layout::new();
+    let outside = tempfile::tempdir().unwrap();
+    let before = snapshot(outside.path());
+    let escape = format!("../../../../..{}/pwned", outside.path().display());
+    let t = raw_tar(&[
+        (&escape, tar::EntryType::Regular, "", b"x"),
+        ("/etc/absolute", tar::EntryType::Regular, "", b"abs"),
+        (
+            "etc/shadow-link",
+            tar::EntryType::Symlink,
+            "/etc/shadow",
+            b"",
+        ),
+        ("up", tar::EntryType::Symlink, "../../../../../../etc", b""),
+        ("hard", tar::EntryType::Link, "../../../../etc/passwd", b""),
+        ("dev/sda", tar::EntryType::Block, "", b""),
+        ("ok", tar::EntryType::Regular, "", b"fine"),
+    ]);
+    let src = l.image(&[(
+        t.clone(),
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar",
+    )]);
+    let a = run(&src, Limits::default()).unwrap();
+    assert_eq!(snapshot(outside.path()), before, "nothing written outside");
+    let notes: Vec<&str> = a.layers[0]
+        .notes
+        .iter()
+        .map(|n| n.reason.as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("above the image root")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("hard link")), "{notes:?}");
+    // absolute paths are taken relative to the image root
+    assert_eq!(a.tree.read("etc/absolute"), Some(&b"abs"[..]));
+    // links resolve inside the image only
+    assert_eq!(a.tree.resolve("up/passwd").as_deref(), Some("etc/passwd"));
+    assert_eq!(
+        a.tree.read("etc/shadow-link"),
+        None,
+        "the host's /etc/shadow is never read"
+    );
+    assert!(a.tree.get("dev/sda").is_some());
+    assert_eq!(a.tree.read("ok"), Some(&b"fine"[..]));
+}
+
+#[test]
+fn gzip_bomb_is_stopped_with_bounded_memory() {
+    let l = Layout::new();
+    let zeros = vec![0u8; 64 << 20];
+    let t = raw_tar(&[("big", tar::EntryType::Regular, "", &zeros)]);
+    let gz = gzip(&t);
+    assert!(
+        gz.len() < 1 << 20,
+        "64 MiB of zeros compress to {} bytes",
+        gz.len()
+    );
+    let src = l.image(&[(
+        gz,
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )]);
+    let e = run(
+        &src,
+        Limits {
+            max_layer_bytes: 8 << 20,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("beyond the limit"), "{e}");
+}
+
+#[test]
+fn truncated_layer_is_an_error_naming_the_layer() {
+    let l = Layout::new();
+    let t = raw_tar(&[("a", tar::EntryType::Regular, "", &[1u8; 100_000])]);
+    let gz = gzip(&t);
+    let cut = gz[..gz.len() / 2].to_vec();
+    let digest = sha256(&cut).to_string();
+    let src = l.image(&[(
+        cut,
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )]);
+    let e = run(&src, Limits::default()).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!("layer {digest}:")),
+        "{e}"
+    );
+}
+
+#[test]
+fn blob_that_does_not_match_its_digest() {
+    let l = Layout::new();
+    let t = raw_tar(&[("a", tar::EntryType::Regular, "", b"original")]);
+    let src = l.image(&[(
+        t.clone(),
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar",
+    )]);
+    // tamper with the stored layer blob
+    let path = l.dir.path().join("blobs/sha256").join(sha256(&t).encoded());
+    let tampered = raw_tar(&[("a", tar::EntryType::Regular, "", b"tampered")]);
+    std::fs::write(&path, &tampered).unwrap();
+    let e = run(&src, Limits::default()).unwrap_err();
+    assert!(e.to_string().contains("does not match its digest"), "{e}");
+    assert!(e.to_string().contains(&sha256(&t).to_string()), "{e}");
+}
+
+#[test]
+fn manifest_pointing_at_a_missing_blob() {
+    let l = Layout::new();
+    let t = raw_tar(&[("a", tar::EntryType::Regular, "", b"x")]);
+    let src = l.image(&[(
+        t.clone(),
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar",
+    )]);
+    std::fs::remove_file(l.dir.path().join("blobs/sha256").join(sha256(&t).encoded())).unwrap();
+    let e = run(&src, Limits::default()).unwrap_err();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    assert!(e.to_string().contains(&sha256(&t).to_string()), "{e}");
+}
+
+#[test]
+fn unknown_layer_media_type() {
+    let l = Layout::new();
+    let t = raw_tar(&[("a", tar::EntryType::Regular, "", b"x")]);
+    let src = l.image(&[(
+        t.clone(),
+        sha256(&t).to_string(),
+        "application/vnd.example.weird+lzma",
+    )]);
+    let e = run(&src, Limits::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unsupported media type `application/vnd.example.weird+lzma`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cache_is_shared_and_written_atomically() {
+    let l = Layout::new();
+    let t = raw_tar(&[("etc/os-release", tar::EntryType::Regular, "", b"ID=x\n")]);
+    let src = l.image(&[(
+        gzip(&t),
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    let source: Source = src.parse().unwrap();
+    let want = Want {
+        files: &|_, _| true,
+        key: "test",
+    };
+    let opts = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Options::default()
+    };
+    // several analyses at once share one cache directory without a lock
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| analyze(&source, &opts, &want, &|_| {}).unwrap());
+        }
+    });
+    let a = analyze(&source, &opts, &want, &|_| {}).unwrap();
+    assert_eq!(a.cached_layers, 1);
+    assert_eq!(a.tree.read("etc/os-release"), Some(&b"ID=x\n"[..]));
+    let files: Vec<_> = std::fs::read_dir(cache.path().join("layers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "one entry, no temp files left: {files:?}");
+    assert!(files[0].starts_with("sha256-") && files[0].ends_with("-test.json"));
+}
