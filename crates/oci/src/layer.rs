@@ -54,18 +54,35 @@ pub struct Entry {
     pub content: Option<Vec<u8>>,
 }
 
+/// Captured contents in the cache: text as a JSON string (most captured files
+/// are text), anything else as hex. Halves cache size and load time.
 mod opt_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    enum Enc {
+        #[serde(rename = "t")]
+        Text(String),
+        #[serde(rename = "x")]
+        Hex(String),
+    }
+
     pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
         match v {
-            Some(b) => s.serialize_some(&hex::encode(b)),
+            Some(b) => match std::str::from_utf8(b) {
+                Ok(t) => s.serialize_some(&Enc::Text(t.to_string())),
+                Err(_) => s.serialize_some(&Enc::Hex(hex::encode(b))),
+            },
             None => s.serialize_none(),
         }
     }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let o: Option<String> = Option::deserialize(d)?;
-        o.map(|h| hex::decode(h).map_err(serde::de::Error::custom))
-            .transpose()
+        match Option::<Enc>::deserialize(d)? {
+            Some(Enc::Text(t)) => Ok(Some(t.into_bytes())),
+            Some(Enc::Hex(h)) => hex::decode(h).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
     }
 }
 
@@ -353,6 +370,42 @@ mod tests {
             b.append(&h, *data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn cache_encoding_round_trips_text_and_binary() {
+        let rec = LayerRecord {
+            entries: vec![
+                Entry {
+                    path: "a".into(),
+                    kind: EntryKind::File,
+                    size: 2,
+                    mode: 0,
+                    content: Some(b"hi".to_vec()),
+                },
+                Entry {
+                    path: "b".into(),
+                    kind: EntryKind::File,
+                    size: 2,
+                    mode: 0,
+                    content: Some(vec![0xff, 0x00]),
+                },
+                Entry {
+                    path: "c".into(),
+                    kind: EntryKind::Dir,
+                    size: 0,
+                    mode: 0,
+                    content: None,
+                },
+            ],
+            notes: vec![],
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        assert!(
+            json.contains(r#""t":"hi""#) && json.contains(r#""x":"ff00""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<LayerRecord>(&json).unwrap(), rec);
     }
 
     #[test]

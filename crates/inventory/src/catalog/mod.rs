@@ -18,7 +18,7 @@ use crate::model::{Inventory, Location};
 
 /// Bumped whenever what catalogers read or produce changes: part of the
 /// per-layer cache key.
-pub const CATALOGER_VERSION: &str = "inventory-v1";
+pub const CATALOGER_VERSION: &str = "inventory-v2";
 
 /// The files whose contents catalogers need.
 pub fn wanted(path: &str, size: u64) -> bool {
