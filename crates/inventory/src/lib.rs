@@ -9,5 +9,5 @@ pub mod catalog;
 pub mod model;
 pub mod sbom;
 
-pub use catalog::{CATALOGER_VERSION, catalog, wanted};
+pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};
 pub use model::{Distro, Inventory, Location, Package, PackageType};

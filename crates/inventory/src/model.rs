@@ -14,6 +14,10 @@ pub enum PackageType {
     Python,
     /// npm package.
     Npm,
+    /// Go module (from a binary's build info).
+    Go,
+    /// Rust crate (from cargo-auditable data in a binary).
+    Rust,
 }
 
 impl PackageType {
@@ -24,6 +28,8 @@ impl PackageType {
             PackageType::Apk => "apk",
             PackageType::Python => "python",
             PackageType::Npm => "npm",
+            PackageType::Go => "go",
+            PackageType::Rust => "rust",
         }
     }
     /// Whether this is an OS package type.

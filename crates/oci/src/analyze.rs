@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::image::{Image, ImageConfig};
-use crate::layer::{Entry, EntryKind, LayerError, LayerRecord, Limits, Note, read_layer};
+use crate::layer::{Entry, EntryKind, LayerError, LayerRecord, Limits, Note, Select, read_layer};
 use crate::registry::RegistryOptions;
 use crate::source::{Blobs, DockerArchive, OciLayout, SourceError};
 use crate::tree::FileTree;
@@ -44,11 +44,12 @@ impl Default for Options {
     }
 }
 
-/// Which files' contents the caller needs, and a key that changes whenever
-/// that selection or the analysis changes (part of the cache key).
+/// Which files the caller needs (whole, or summarised by an extractor), and a
+/// key that changes whenever that selection or the analysis changes (part of
+/// the cache key).
 pub struct Want<'a> {
-    /// `(path, size) -> capture?`
-    pub files: &'a (dyn Fn(&str, u64) -> bool + Sync),
+    /// What to keep.
+    pub select: Select<'a>,
     /// Cache key part, e.g. `inventory-v1`.
     pub key: &'a str,
 }
@@ -216,7 +217,7 @@ fn read_one(
 ) -> Result<LayerRecord, AnalyzeError> {
     let name = layer.digest.to_string();
     let mut reader = blobs.open(layer)?;
-    let rec = read_layer(&mut reader, &name, want.files, limits)?;
+    let rec = read_layer(&mut reader, &name, &want.select, limits)?;
     reader.finish().map_err(|source| LayerError::Io {
         layer: name,
         source,
@@ -279,7 +280,7 @@ fn analyze_dir(
                 stack.push(p.clone());
                 (EntryKind::Dir, None)
             } else if ft.is_file() {
-                let content = if (want.files)(&rel, m.len()) {
+                let content = if (want.select.capture)(&rel, m.len()) {
                     use std::io::Read;
                     let mut v = Vec::new();
                     std::fs::File::open(&p)
@@ -293,12 +294,22 @@ fn analyze_dir(
             } else {
                 (EntryKind::Other, None)
             };
+            let mut extract = None;
+            if kind == EntryKind::File
+                && content.is_none()
+                && m.len() <= limits.max_file_bytes
+                && (want.select.probe)(&rel, mode, m.len())
+            {
+                let bytes = std::fs::read(&p).map_err(io_at(&p))?;
+                extract = (want.select.extract)(&rel, &bytes);
+            }
             rec.entries.push(Entry {
                 path: rel,
                 kind,
                 size: m.len(),
                 mode,
                 content,
+                extract,
             });
         }
     }

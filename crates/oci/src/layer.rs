@@ -52,6 +52,44 @@ pub struct Entry {
     /// Captured contents, when the caller asked for them.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_bytes")]
     pub content: Option<Vec<u8>>,
+    /// A small summary an extractor made of the file (e.g. a Go binary's build
+    /// info), kept instead of the file itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<String>,
+}
+
+/// Looks at files the caller does not capture whole (executables, archives)
+/// and returns a small summary worth keeping, or `None`.
+pub type Extractor = dyn Fn(&str, &[u8]) -> Option<String> + Sync;
+
+/// What to keep from a layer.
+#[derive(Clone, Copy)]
+pub struct Select<'a> {
+    /// `(path, size) -> capture the whole file?`
+    pub capture: &'a (dyn Fn(&str, u64) -> bool + Sync),
+    /// `(path, mode, size) -> read the file and hand it to the extractor?`
+    pub probe: &'a (dyn Fn(&str, u32, u64) -> bool + Sync),
+    /// The extractor.
+    pub extract: &'a Extractor,
+}
+
+fn never(_: &str, _: u32, _: u64) -> bool {
+    false
+}
+
+fn nothing(_: &str, _: &[u8]) -> Option<String> {
+    None
+}
+
+impl<'a> Select<'a> {
+    /// Captures whole files only; probes nothing.
+    pub fn capture(capture: &'a (dyn Fn(&str, u64) -> bool + Sync)) -> Self {
+        Select {
+            capture,
+            probe: &never,
+            extract: &nothing,
+        }
+    }
 }
 
 /// Captured contents in the cache: text as a JSON string (most captured files
@@ -182,7 +220,7 @@ pub fn normalize(path: &str) -> Option<String> {
 pub fn read_layer<R: Read>(
     reader: R,
     name: &str,
-    want: &dyn Fn(&str, u64) -> bool,
+    want: &Select<'_>,
     limits: &Limits,
 ) -> Result<LayerRecord, LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
@@ -225,7 +263,7 @@ pub fn read_layer<R: Read>(
 fn walk<R: Read>(
     reader: R,
     name: &str,
-    want: &dyn Fn(&str, u64) -> bool,
+    want: &Select<'_>,
     limits: &Limits,
 ) -> Result<LayerRecord, LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
@@ -263,6 +301,7 @@ fn walk<R: Read>(
                 size: 0,
                 mode,
                 content: None,
+                extract: None,
             });
             continue;
         } else if let Some(victim) = file_name.strip_prefix(".wh.") {
@@ -277,6 +316,7 @@ fn walk<R: Read>(
                 size: 0,
                 mode,
                 content: None,
+                extract: None,
             });
             continue;
         } else {
@@ -319,7 +359,8 @@ fn walk<R: Read>(
                 _ => EntryKind::Other,
             }
         };
-        let content = if kind == EntryKind::File && want(&path, size) {
+        let mut extract = None;
+        let content = if kind == EntryKind::File && (want.capture)(&path, size) {
             let mut v = Vec::with_capacity(size.min(limits.max_file_bytes) as usize);
             (&mut entry)
                 .take(limits.max_file_bytes)
@@ -336,6 +377,14 @@ fn walk<R: Read>(
             }
             Some(v)
         } else {
+            if kind == EntryKind::File
+                && size <= limits.max_file_bytes
+                && (want.probe)(&path, mode, size)
+            {
+                let mut v = Vec::with_capacity(size as usize);
+                (&mut entry).read_to_end(&mut v).map_err(io_err)?;
+                extract = (want.extract)(&path, &v);
+            }
             None
         };
         rec.entries.push(Entry {
@@ -344,6 +393,7 @@ fn walk<R: Read>(
             size,
             mode,
             content,
+            extract,
         });
     }
     // read the decompressed stream to its end (tar stops at the end-of-archive blocks)
@@ -382,6 +432,7 @@ mod tests {
                     size: 2,
                     mode: 0,
                     content: Some(b"hi".to_vec()),
+                    extract: None,
                 },
                 Entry {
                     path: "b".into(),
@@ -389,6 +440,7 @@ mod tests {
                     size: 2,
                     mode: 0,
                     content: Some(vec![0xff, 0x00]),
+                    extract: None,
                 },
                 Entry {
                     path: "c".into(),
@@ -396,6 +448,7 @@ mod tests {
                     size: 0,
                     mode: 0,
                     content: None,
+                    extract: None,
                 },
             ],
             notes: vec![],
@@ -429,7 +482,7 @@ mod tests {
         let rec = read_layer(
             &t[..],
             "l",
-            &|p, _| p == "etc/os-release",
+            &Select::capture(&|p, _| p == "etc/os-release"),
             &Limits::default(),
         )
         .unwrap();
@@ -446,7 +499,13 @@ mod tests {
     #[test]
     fn hostile_path_is_skipped_with_a_note() {
         let t = tar_of(&[("../../etc/evil", b"x"), ("ok", b"y")]);
-        let rec = read_layer(&t[..], "l", &|_, _| true, &Limits::default()).unwrap();
+        let rec = read_layer(
+            &t[..],
+            "l",
+            &Select::capture(&|_, _| true),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(rec.entries.len(), 1);
         assert!(rec.notes[0].reason.contains("above the image root"));
     }
@@ -457,16 +516,28 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, &t).unwrap();
         let gz = gz.finish().unwrap();
-        let rec = read_layer(&gz[..], "l", &|_, _| true, &Limits::default()).unwrap();
+        let rec = read_layer(
+            &gz[..],
+            "l",
+            &Select::capture(&|_, _| true),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(rec.entries[0].content.as_ref().unwrap().len(), 5000);
         let zs = zstd::encode_all(&t[..], 3).unwrap();
-        let rec = read_layer(&zs[..], "l", &|_, _| false, &Limits::default()).unwrap();
+        let rec = read_layer(
+            &zs[..],
+            "l",
+            &Select::capture(&|_, _| false),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(rec.entries[0].size, 5000);
         // bomb: limit decompressed bytes
         let e = read_layer(
             &gz[..],
             "l",
-            &|_, _| false,
+            &Select::capture(&|_, _| false),
             &Limits {
                 max_layer_bytes: 1024,
                 ..Limits::default()
@@ -475,7 +546,13 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("limit"), "{e}");
         // truncated gzip
-        let e = read_layer(&gz[..gz.len() / 2], "l", &|_, _| true, &Limits::default()).unwrap_err();
+        let e = read_layer(
+            &gz[..gz.len() / 2],
+            "l",
+            &Select::capture(&|_, _| true),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("layer l:"), "{e}");
     }
 }

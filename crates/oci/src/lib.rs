@@ -19,6 +19,7 @@ pub mod verify;
 pub use analyze::{Analysis, AnalyzeError, Options, Progress, Want, analyze};
 pub use digest::{Digest, DigestError};
 pub use image::{Image, Layer};
+pub use layer::Select;
 pub use platform::{Platform, PlatformError};
 pub use reference::{DEFAULT_REGISTRY, ImageRef, ReferenceError};
 pub use source::{Blobs, Source, SourceError};

@@ -20,6 +20,8 @@ pub struct Node {
     pub mode: u32,
     /// Captured contents.
     pub content: Option<Arc<Vec<u8>>>,
+    /// An extractor's summary of the file.
+    pub extract: Option<Arc<str>>,
 }
 
 /// The squashed view.
@@ -70,11 +72,15 @@ impl FileTree {
                     {
                         remove_subtree(&mut self.files, &e.path, None);
                     }
-                    let content = match kind {
-                        EntryKind::Hardlink { target } => {
-                            self.files.get(target).and_then(|n| n.content.clone())
-                        }
-                        _ => e.content.clone().map(Arc::new),
+                    let (content, extract) = match kind {
+                        EntryKind::Hardlink { target } => self
+                            .files
+                            .get(target)
+                            .map_or((None, None), |n| (n.content.clone(), n.extract.clone())),
+                        _ => (
+                            e.content.clone().map(Arc::new),
+                            e.extract.as_deref().map(Arc::from),
+                        ),
                     };
                     self.files.insert(
                         e.path.clone(),
@@ -84,6 +90,7 @@ impl FileTree {
                             size: e.size,
                             mode: e.mode,
                             content,
+                            extract,
                         },
                     );
                 }
@@ -194,6 +201,7 @@ mod tests {
             size: c.len() as u64,
             mode: 0o644,
             content: Some(c.as_bytes().to_vec()),
+            extract: None,
         }
     }
     fn special(p: &str, kind: EntryKind) -> Entry {
@@ -203,6 +211,7 @@ mod tests {
             size: 0,
             mode: 0,
             content: None,
+            extract: None,
         }
     }
 

@@ -89,7 +89,7 @@ fn gzip(b: &[u8]) -> Vec<u8> {
 fn run(src: &str, limits: Limits) -> Result<oci::Analysis, oci::AnalyzeError> {
     let source: Source = src.parse().unwrap();
     let want = Want {
-        files: &|_, _| true,
+        select: oci::Select::capture(&|_, _| true),
         key: "test",
     };
     analyze(
@@ -277,7 +277,7 @@ fn cache_is_shared_and_written_atomically() {
     let cache = tempfile::tempdir().unwrap();
     let source: Source = src.parse().unwrap();
     let want = Want {
-        files: &|_, _| true,
+        select: oci::Select::capture(&|_, _| true),
         key: "test",
     };
     let opts = Options {

@@ -277,3 +277,50 @@ fn distroless_style_image_is_debian_12_with_deb_purls() {
         );
     }
 }
+
+#[test]
+fn go_binary_in_scratch_reports_its_modules_and_go_version() {
+    let reg = registry();
+    let image = build("go", &repo().join("crates/safeimage/tests/images/go"), &[]);
+    let v = all_sources(&image, "go", &reg);
+    let go_version = read_file(&image, "/goversion").trim().to_string();
+    assert!(go_version.starts_with("go1."), "{go_version}");
+    let go: Vec<(String, String, String)> = packages(&v)
+        .iter()
+        .filter(|p| p["type"] == "go")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["version"].as_str().unwrap().into(),
+                p["locations"][0]["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        go,
+        vec![
+            (
+                "example.com/hello".to_string(),
+                "(devel)".to_string(),
+                "hello".to_string()
+            ),
+            (
+                "stdlib".to_string(),
+                go_version.clone(),
+                "hello".to_string()
+            ),
+        ]
+    );
+    let std = packages(&v)
+        .into_iter()
+        .find(|p| p["name"] == "stdlib")
+        .unwrap();
+    assert_eq!(
+        std["purl"],
+        format!("pkg:golang/stdlib@{}", go_version.trim_start_matches("go"))
+    );
+    assert!(
+        v["distro"].is_null(),
+        "a scratch image with one binary has no distro"
+    );
+}

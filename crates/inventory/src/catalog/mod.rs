@@ -4,6 +4,7 @@
 //! records (to name the layer a package came from).
 
 mod apk;
+pub mod binary;
 mod distro;
 mod dpkg;
 mod npm;
@@ -18,7 +19,17 @@ use crate::model::{Inventory, Location};
 
 /// Bumped whenever what catalogers read or produce changes: part of the
 /// per-layer cache key.
-pub const CATALOGER_VERSION: &str = "inventory-v2";
+pub const CATALOGER_VERSION: &str = "inventory-v3";
+
+/// What catalogers need from each layer: whole files ([`wanted`]) and
+/// summaries of executables ([`binary::extract`]).
+pub fn select() -> oci::Select<'static> {
+    oci::Select {
+        capture: &wanted,
+        probe: &binary::probe,
+        extract: &binary::extract,
+    }
+}
 
 /// The files whose contents catalogers need.
 pub fn wanted(path: &str, size: u64) -> bool {
@@ -153,6 +164,7 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     packages.extend(apks);
     packages.extend(python::catalog(&ctx));
     packages.extend(npm::catalog(&ctx));
+    packages.extend(binary::catalog(&ctx));
     packages.sort_by(|a, b| {
         (a.kind, &a.name, &a.version, &a.locations).cmp(&(
             b.kind,

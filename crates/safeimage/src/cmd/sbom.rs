@@ -99,7 +99,7 @@ pub fn inventory(
         }
     };
     let want = oci::Want {
-        files: &inventory::wanted,
+        select: inventory::select(),
         key: inventory::CATALOGER_VERSION,
     };
     let analysis = oci::analyze(&src, &opts, &want, &progress)?;

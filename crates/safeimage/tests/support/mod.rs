@@ -214,3 +214,18 @@ pub fn sbom(source: &str, format: &str, cache: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Reads a file from an image (via `buildah mount`), for images with no shell.
+pub fn read_file(image: &str, path: &str) -> String {
+    let c = sh(Command::new("buildah").args(["from", "--pull=never", image]))
+        .trim()
+        .to_string();
+    let root = sh(Command::new("buildah").args(["mount", &c]))
+        .trim()
+        .to_string();
+    let text = std::fs::read_to_string(Path::new(&root).join(path.trim_start_matches('/')))
+        .unwrap_or_else(|e| panic!("{path} in {image}: {e}"));
+    sh(Command::new("buildah").args(["umount", &c]));
+    sh(Command::new("buildah").args(["rm", &c]));
+    text
+}
