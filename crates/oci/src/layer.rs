@@ -382,7 +382,7 @@ fn walk<R: Read>(
                 && (want.probe)(&path, mode, size)
             {
                 let mut v = Vec::with_capacity(size as usize);
-                (&mut entry).read_to_end(&mut v).map_err(io_err)?;
+                entry.read_to_end(&mut v).map_err(io_err)?;
                 extract = (want.extract)(&path, &v);
             }
             None
