@@ -18,6 +18,8 @@ pub enum PackageType {
     Go,
     /// Rust crate (from cargo-auditable data in a binary).
     Rust,
+    /// Java archive.
+    Java,
 }
 
 impl PackageType {
@@ -30,6 +32,7 @@ impl PackageType {
             PackageType::Npm => "npm",
             PackageType::Go => "go",
             PackageType::Rust => "rust",
+            PackageType::Java => "java",
         }
     }
     /// Whether this is an OS package type.

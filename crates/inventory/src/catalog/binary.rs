@@ -14,9 +14,9 @@ use serde::Deserialize;
 use super::{Ctx, purl};
 use crate::model::{Package, PackageType};
 
-/// Executables worth opening.
-pub fn probe(_path: &str, mode: u32, size: u64) -> bool {
-    mode & 0o111 != 0 && (1024..=1 << 30).contains(&size)
+/// Files worth opening: executables and Java archives.
+pub fn probe(path: &str, mode: u32, size: u64) -> bool {
+    (mode & 0o111 != 0 || super::java::is_archive(path)) && (64..=1 << 30).contains(&size)
 }
 
 const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -63,7 +63,10 @@ pub fn go_buildinfo(section: &[u8]) -> Option<(String, String)> {
 }
 
 /// Summarises an ELF binary: `go\n<version>\n<modinfo>` or `rust-audit\n<json>`.
-pub fn extract(_path: &str, bytes: &[u8]) -> Option<String> {
+pub fn extract(path: &str, bytes: &[u8]) -> Option<String> {
+    if super::java::is_archive(path) {
+        return super::java::extract(path, bytes);
+    }
     if !bytes.starts_with(b"\x7fELF") {
         return None;
     }
@@ -148,6 +151,8 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
         if let Some(rest) = summary.strip_prefix("go\n") {
             let (version, modinfo) = rest.split_once('\n').unwrap_or((rest, ""));
             out.extend(go_packages(ctx, path, version, modinfo));
+        } else if let Some(json) = summary.strip_prefix("java\n") {
+            out.extend(super::java::packages(ctx, path, json));
         } else if let Some(json) = summary.strip_prefix("rust-audit\n") {
             let Ok(a) = serde_json::from_str::<Audit>(json) else {
                 continue;

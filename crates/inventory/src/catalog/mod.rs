@@ -7,6 +7,7 @@ mod apk;
 pub mod binary;
 mod distro;
 mod dpkg;
+pub mod java;
 mod npm;
 mod python;
 
@@ -19,7 +20,7 @@ use crate::model::{Inventory, Location};
 
 /// Bumped whenever what catalogers read or produce changes: part of the
 /// per-layer cache key.
-pub const CATALOGER_VERSION: &str = "inventory-v3";
+pub const CATALOGER_VERSION: &str = "inventory-v4";
 
 /// What catalogers need from each layer: whole files ([`wanted`]) and
 /// summaries of executables ([`binary::extract`]).
