@@ -10,6 +10,8 @@ pub enum PackageType {
     Deb,
     /// Alpine package.
     Apk,
+    /// RPM package.
+    Rpm,
     /// Python distribution.
     Python,
     /// npm package.
@@ -28,6 +30,7 @@ impl PackageType {
         match self {
             PackageType::Deb => "deb",
             PackageType::Apk => "apk",
+            PackageType::Rpm => "rpm",
             PackageType::Python => "python",
             PackageType::Npm => "npm",
             PackageType::Go => "go",
@@ -37,7 +40,7 @@ impl PackageType {
     }
     /// Whether this is an OS package type.
     pub fn is_os(self) -> bool {
-        matches!(self, PackageType::Deb | PackageType::Apk)
+        matches!(self, PackageType::Deb | PackageType::Apk | PackageType::Rpm)
     }
 }
 

@@ -10,6 +10,7 @@ mod dpkg;
 pub mod java;
 mod npm;
 mod python;
+mod rpm;
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use crate::model::{Inventory, Location};
 
 /// Bumped whenever what catalogers read or produce changes: part of the
 /// per-layer cache key.
-pub const CATALOGER_VERSION: &str = "inventory-v4";
+pub const CATALOGER_VERSION: &str = "inventory-v5";
 
 /// What catalogers need from each layer: whole files ([`wanted`]) and
 /// summaries of executables ([`binary::extract`]).
@@ -41,6 +42,8 @@ pub fn wanted(path: &str, size: u64) -> bool {
         "etc/alpine-release",
         "var/lib/dpkg/status",
         "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
     ];
     if EXACT.contains(&path) {
         return true;
@@ -159,6 +162,8 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     let mut packages = Vec::new();
     let (debs, deb_owners) = dpkg::catalog(&ctx, distro.as_ref());
     let (apks, apk_owners) = apk::catalog(&ctx, distro.as_ref());
+    let (rpms, _) = rpm::catalog(&ctx, distro.as_ref());
+    packages.extend(rpms);
     ctx.owners.extend(deb_owners);
     ctx.owners.extend(apk_owners);
     packages.extend(debs);

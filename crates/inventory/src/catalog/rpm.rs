@@ -1,0 +1,249 @@
+//! rpm: `rpmdb.sqlite` (rpm ≥ 4.16; `var/lib/rpm/` or `usr/lib/sysimage/rpm/`).
+//! Each row of `Packages` is an rpm header blob: an index of
+//! `(tag, type, offset, count)` entries over a data store. The source package
+//! comes from SOURCERPM. Berkeley DB `Packages` and NDB `Packages.db` are not
+//! read (documented in the README).
+
+use std::collections::HashMap;
+
+use super::{Ctx, purl};
+use crate::model::{Distro, Package, PackageType};
+
+/// Paths of the sqlite rpm database.
+pub const DB_PATHS: &[&str] = &[
+    "var/lib/rpm/rpmdb.sqlite",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
+const NAME: u32 = 1000;
+const VERSION: u32 = 1001;
+const RELEASE: u32 = 1002;
+const EPOCH: u32 = 1003;
+const LICENSE: u32 = 1014;
+const ARCH: u32 = 1022;
+const SOURCERPM: u32 = 1044;
+
+const T_INT32: u32 = 4;
+const T_STRING: u32 = 6;
+const T_I18NSTRING: u32 = 9;
+
+/// The fields we read from a header.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// NAME.
+    pub name: String,
+    /// VERSION.
+    pub version: String,
+    /// RELEASE.
+    pub release: String,
+    /// EPOCH.
+    pub epoch: Option<u32>,
+    /// ARCH.
+    pub arch: Option<String>,
+    /// LICENSE.
+    pub license: Option<String>,
+    /// SOURCERPM.
+    pub source_rpm: Option<String>,
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Parses a header blob as stored in rpmdb.sqlite; `None` when malformed.
+pub fn parse_header(blob: &[u8]) -> Option<Header> {
+    let il = be32(blob, 0)? as usize;
+    let dl = be32(blob, 4)? as usize;
+    let index_end = 8usize.checked_add(il.checked_mul(16)?)?;
+    let data = blob.get(index_end..index_end.checked_add(dl)?)?;
+    let mut h = Header::default();
+    for i in 0..il {
+        let e = 8 + i * 16;
+        let (tag, ty, off) = (
+            be32(blob, e)?,
+            be32(blob, e + 4)?,
+            be32(blob, e + 8)? as usize,
+        );
+        let string = || -> Option<String> {
+            let s = data.get(off..)?;
+            let end = s.iter().position(|&b| b == 0)?;
+            Some(String::from_utf8_lossy(&s[..end]).into_owned())
+        };
+        match (tag, ty) {
+            (NAME, T_STRING) => h.name = string()?,
+            (VERSION, T_STRING) => h.version = string()?,
+            (RELEASE, T_STRING) => h.release = string()?,
+            (EPOCH, T_INT32) => h.epoch = be32(data, off),
+            (ARCH, T_STRING) => h.arch = string(),
+            (LICENSE, T_STRING | T_I18NSTRING) => h.license = string(),
+            (SOURCERPM, T_STRING) => h.source_rpm = string(),
+            _ => {}
+        }
+    }
+    (!h.name.is_empty()).then_some(h)
+}
+
+/// `openssl-3.0.7-27.el9.src.rpm` → (`openssl`, `3.0.7-27.el9`).
+pub fn split_source_rpm(s: &str) -> Option<(String, String)> {
+    let stem = s.strip_suffix(".rpm")?;
+    let stem = stem.rsplit_once('.').map_or(stem, |(a, _)| a); // drop .src / .nosrc
+    let (rest, release) = stem.rsplit_once('-')?;
+    let (name, version) = rest.rsplit_once('-')?;
+    Some((name.to_string(), format!("{version}-{release}")))
+}
+
+fn read_db(bytes: &[u8]) -> Vec<Header> {
+    let Ok(tmp) = tempfile::NamedTempFile::new() else {
+        return vec![];
+    };
+    if std::fs::write(tmp.path(), bytes).is_err() {
+        return vec![];
+    }
+    let Ok(conn) = rusqlite::Connection::open_with_flags(
+        tmp.path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return vec![];
+    };
+    let Ok(mut stmt) = conn.prepare("SELECT blob FROM Packages") else {
+        return vec![];
+    };
+    let Ok(rows) = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)) else {
+        return vec![];
+    };
+    rows.filter_map(Result::ok)
+        .filter_map(|b| parse_header(&b))
+        .collect()
+}
+
+pub(super) fn catalog(
+    ctx: &Ctx<'_>,
+    distro: Option<&Distro>,
+) -> (Vec<Package>, HashMap<String, String>) {
+    let Some((path, bytes)) = DB_PATHS
+        .iter()
+        .find_map(|p| ctx.analysis.tree.read(p).map(|b| (*p, b)))
+    else {
+        return (vec![], HashMap::new());
+    };
+    let location = ctx.location(path);
+    let (ns, distro_q) = match distro {
+        Some(d) => (d.id.clone(), format!("{}-{}", d.id, d.version_id)),
+        None => ("redhat".to_string(), String::new()),
+    };
+    let mut out = Vec::new();
+    for h in read_db(bytes) {
+        if h.name == "gpg-pubkey" {
+            continue;
+        }
+        let evr = match h.epoch {
+            Some(e) if e > 0 => format!("{e}:{}-{}", h.version, h.release),
+            _ => format!("{}-{}", h.version, h.release),
+        };
+        let (source_name, source_version) = h
+            .source_rpm
+            .as_deref()
+            .and_then(split_source_rpm)
+            .unwrap_or_else(|| (h.name.clone(), evr.clone()));
+        let epoch = h.epoch.map(|e| e.to_string()).unwrap_or_default();
+        out.push(Package {
+            kind: PackageType::Rpm,
+            purl: purl(
+                "rpm",
+                Some(&ns),
+                &h.name,
+                &format!("{}-{}", h.version, h.release),
+                &[
+                    ("arch", h.arch.as_deref().unwrap_or("")),
+                    ("distro", &distro_q),
+                    ("epoch", &epoch),
+                ],
+            ),
+            name: h.name,
+            version: evr,
+            source_name: Some(source_name),
+            source_version: Some(source_version),
+            arch: h.arch,
+            licenses: h.license.into_iter().collect(),
+            locations: vec![location.clone()],
+            owned_by: None,
+        });
+    }
+    (out, HashMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a header blob the way rpm stores it.
+    pub(crate) fn header(fields: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut index = Vec::new();
+        let mut data = Vec::new();
+        for (tag, ty, value) in fields {
+            if *ty == T_INT32 {
+                while data.len() % 4 != 0 {
+                    data.push(0);
+                }
+            }
+            index.extend(tag.to_be_bytes());
+            index.extend(ty.to_be_bytes());
+            index.extend((data.len() as u32).to_be_bytes());
+            index.extend(1u32.to_be_bytes());
+            data.extend_from_slice(value);
+        }
+        let mut blob = Vec::new();
+        blob.extend((fields.len() as u32).to_be_bytes());
+        blob.extend((data.len() as u32).to_be_bytes());
+        blob.extend(index);
+        blob.extend(data);
+        blob
+    }
+
+    #[test]
+    fn parses_headers_from_a_sqlite_db() {
+        let blob = header(&[
+            (NAME, T_STRING, b"openssl-libs\0"),
+            (VERSION, T_STRING, b"3.0.7\0"),
+            (RELEASE, T_STRING, b"27.el9\0"),
+            (EPOCH, T_INT32, &1u32.to_be_bytes()),
+            (ARCH, T_STRING, b"x86_64\0"),
+            (LICENSE, T_STRING, b"ASL 2.0\0"),
+            (SOURCERPM, T_STRING, b"openssl-3.0.7-27.el9.src.rpm\0"),
+        ]);
+        let h = parse_header(&blob).unwrap();
+        assert_eq!(
+            (
+                h.name.as_str(),
+                h.version.as_str(),
+                h.release.as_str(),
+                h.epoch
+            ),
+            ("openssl-libs", "3.0.7", "27.el9", Some(1))
+        );
+        assert_eq!(
+            split_source_rpm(h.source_rpm.as_deref().unwrap()),
+            Some(("openssl".into(), "3.0.7-27.el9".into()))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rpmdb.sqlite");
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+        )
+        .unwrap();
+        conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [&blob])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO Packages (blob) VALUES (?1)",
+            [&b"\x00\x00"[..]],
+        )
+        .unwrap();
+        drop(conn);
+        let got = read_db(&std::fs::read(&db).unwrap());
+        assert_eq!(got.len(), 1, "malformed headers are skipped");
+        assert_eq!(got[0].license.as_deref(), Some("ASL 2.0"));
+        assert!(parse_header(&blob[..20]).is_none());
+    }
+}
