@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::image::{Image, ImageConfig};
 use crate::layer::{Entry, EntryKind, LayerError, LayerRecord, Limits, Note, Select, read_layer};
-use crate::registry::RegistryOptions;
-use crate::source::{Blobs, DockerArchive, OciLayout, SourceError};
+use crate::source::{Blobs, DockerArchive, OciLayout, RegistryOptions, SourceError};
 use crate::tree::FileTree;
 use crate::{Platform, Source};
 
@@ -139,10 +138,13 @@ pub fn analyze(
             let (i, b) = DockerArchive::open(file, &name)?;
             (i, Box::new(b))
         }
+        #[cfg(feature = "registry")]
         Source::Registry { reference } => {
             let (i, b) = crate::registry::open(reference, &opts.platform, &opts.registry, &name)?;
             (i, Box::new(b))
         }
+        #[cfg(not(feature = "registry"))]
+        Source::Registry { .. } => return Err(SourceError::NoRegistrySupport(name).into()),
         Source::Dir { path } => return analyze_dir(path, &name, want, &opts.limits),
     };
     progress(Progress::Resolved {

@@ -11,6 +11,7 @@ pub mod image;
 pub mod layer;
 mod platform;
 mod reference;
+#[cfg(feature = "registry")]
 pub mod registry;
 pub mod source;
 pub mod tree;

@@ -15,7 +15,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 
 use crate::image::{self, Descriptor, Image, ImageConfig, Index, Manifest, media, parse_json};
-use crate::source::{Blobs, SourceError};
+use crate::source::{Blobs, RegistryOptions, SourceError, is_loopback};
 use crate::verify::{Verified, sha256};
 use crate::{Digest, ImageRef, Layer, Platform};
 
@@ -66,25 +66,6 @@ pub enum RegistryError {
         /// Message.
         message: String,
     },
-}
-
-/// Options for registry access.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryOptions {
-    /// Hosts (`host:port`) to use over plain HTTP besides loopback.
-    pub insecure: Vec<String>,
-}
-
-/// Whether a registry host is on loopback (plain HTTP is then the default).
-pub fn is_loopback(host: &str) -> bool {
-    let h = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    h == "localhost" || h.starts_with("127.") || h == "[::1]"
 }
 
 fn classify(e: OciDistributionError, r: &ImageRef) -> RegistryError {

@@ -63,8 +63,12 @@ pub enum SourceError {
     #[error("{0}")]
     Missing(String),
     /// Registry problem.
+    #[cfg(feature = "registry")]
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// Built without registry support.
+    #[error("{0}: this build of safeimage cannot pull from registries")]
+    NoRegistrySupport(String),
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> SourceError + '_ {
@@ -123,6 +127,25 @@ impl fmt::Display for Source {
             Source::Registry { reference } => write!(f, "registry:{reference}"),
         }
     }
+}
+
+/// Options for registry access.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Hosts (`host:port`) to use over plain HTTP besides loopback.
+    pub insecure: Vec<String>,
+}
+
+/// Whether a registry host is on loopback (plain HTTP is then the default).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    h == "localhost" || h.starts_with("127.") || h == "[::1]"
 }
 
 /// Opens layer blobs of a resolved image. Every reader verifies the blob's
