@@ -74,11 +74,30 @@ fn answers(addr: &str) -> bool {
 
 /// Starts `docker-registry serve` with filesystem storage in a temp dir.
 pub fn registry() -> Registry {
+    registry_with_auth(None)
+}
+
+/// A registry requiring basic auth (`htpasswd`, bcrypt) for `user:password`.
+pub fn registry_with_auth(user_password: Option<(&str, &str)>) -> Registry {
     let dir = tempfile::tempdir().unwrap();
+    let auth = match user_password {
+        Some((u, p)) => {
+            let file = dir.path().join("htpasswd");
+            sh(Command::new("htpasswd")
+                .args(["-Bbc"])
+                .arg(&file)
+                .args([u, p]));
+            format!(
+                "auth:\n  htpasswd:\n    realm: safeimage-test\n    path: {}\n",
+                file.display()
+            )
+        }
+        None => String::new(),
+    };
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let config = dir.path().join("config.yml");
-    std::fs::write(&config, format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\nlog:\n  level: warn\n", dir.path().join("data").display())).unwrap();
+    std::fs::write(&config, format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\nlog:\n  level: warn\n{auth}", dir.path().join("data").display())).unwrap();
     let child = Command::new("docker-registry")
         .arg("serve")
         .arg(&config)

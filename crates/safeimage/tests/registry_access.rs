@@ -1,0 +1,170 @@
+//! Registry access against a real docker-registry on loopback: clear errors
+//! for a missing image and for missing credentials, basic auth from a Docker
+//! config.json, and platform selection from a multi-arch index.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::*;
+
+fn safeimage(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_safeimage"));
+    c.args(args).arg("--no-cache").env_remove("DOCKER_CONFIG");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn missing_image_is_a_clear_error() {
+    let reg = registry();
+    let r = format!("{}/nothing/here:1", reg.addr);
+    let o = safeimage(&["sbom", &r], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing/here"), "{}", stderr(&o));
+}
+
+#[test]
+fn basic_auth_from_docker_config() {
+    let reg = registry_with_auth(Some(("ci", "s3cret-pass")));
+    let image = minbase();
+    let remote = format!("{}/private/minbase:1", reg.addr);
+    sh(Command::new("buildah")
+        .args([
+            "push",
+            "-q",
+            "--tls-verify=false",
+            "--creds",
+            "ci:s3cret-pass",
+            image,
+        ])
+        .arg(format!("docker://{remote}")));
+    // no credentials: a clear 401 that says how to log in
+    let home = tempfile::tempdir().unwrap();
+    let o = safeimage(
+        &["sbom", &remote],
+        &[("HOME", home.path().to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not authorized"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("docker login {}", reg.addr)),
+        "{}",
+        stderr(&o)
+    );
+    // credentials in DOCKER_CONFIG/config.json (auths); the password never appears in output
+    let cfg = tempfile::tempdir().unwrap();
+    let auth = "Y2k6czNjcmV0LXBhc3M="; // base64("ci:s3cret-pass")
+    std::fs::write(
+        cfg.path().join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.addr),
+    )
+    .unwrap();
+    let o = safeimage(
+        &["sbom", &remote, "-f", "json"],
+        &[("DOCKER_CONFIG", cfg.path().to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["packages"].as_array().unwrap().len() > 80);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("s3cret") && !stderr(&o).contains("s3cret")
+    );
+}
+
+#[test]
+fn platform_is_picked_from_a_multi_arch_index() {
+    let reg = registry();
+    let base = minbase();
+    let pid = std::process::id();
+    let list = format!("localhost/safeimage-test/multi-{pid}:t");
+    let arm_image = format!("localhost/safeimage-test/arm64-{pid}:t");
+    let _ = Command::new("buildah")
+        .args(["manifest", "rm", &list])
+        .output();
+    sh(Command::new("buildah").args(["manifest", "create", &list]));
+    sh(Command::new("buildah").args(["manifest", "add", &list, base]));
+    // an arm64 image (same layer, arm64 config): which entry was read shows in the manifest digest
+    let c = sh(Command::new("buildah").args(["from", "--pull=never", base]))
+        .trim()
+        .to_string();
+    sh(Command::new("buildah").args([
+        "config",
+        "--arch",
+        "arm64",
+        "--variant",
+        "v8",
+        "--label",
+        "test=arm64",
+        &c,
+    ]));
+    sh(Command::new("buildah").args(["commit", "-q", &c, &arm_image]));
+    sh(Command::new("buildah").args(["rm", &c]));
+    sh(Command::new("buildah").args(["manifest", "add", &list, &arm_image]));
+    let remote = format!("{}/multi/base:1", reg.addr);
+    sh(Command::new("buildah")
+        .args([
+            "manifest",
+            "push",
+            "-q",
+            "--all",
+            "--tls-verify=false",
+            &list,
+        ])
+        .arg(format!("docker://{remote}")));
+    let index = sh(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{remote}")));
+    assert!(
+        index.contains("\"manifests\"") && index.contains("arm64") && index.contains("amd64"),
+        "{index}"
+    );
+    let read = |platform: &str| {
+        safeimage(
+            &["sbom", &remote, "-f", "json", "--platform", platform],
+            &[],
+        )
+    };
+    let amd = read("linux/amd64");
+    assert!(amd.status.success(), "{}", stderr(&amd));
+    let arm = read("linux/arm64");
+    assert!(arm.status.success(), "{}", stderr(&arm));
+    let digest = |o: &Output| {
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["image"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(
+        digest(&amd),
+        digest(&arm),
+        "each platform resolves to its own manifest"
+    );
+    assert!(
+        index.contains(&digest(&arm)) && index.contains(&digest(&amd)),
+        "both come from the index"
+    );
+    let none = read("linux/s390x");
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no image for platform linux/s390x"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(
+        stderr(&none).contains("linux/arm64/v8"),
+        "{}",
+        stderr(&none)
+    );
+    let _ = Command::new("buildah")
+        .args(["manifest", "rm", &list])
+        .output();
+    let _ = Command::new("buildah").args(["rmi", &arm_image]).output();
+}
