@@ -152,6 +152,17 @@ pub struct ImageConfig {
     pub history: Vec<History>,
 }
 
+impl ImageConfig {
+    /// The platform the config declares.
+    pub fn platform(&self) -> Platform {
+        Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone(),
+        }
+    }
+}
+
 /// One layer of a resolved image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layer {

@@ -215,8 +215,9 @@ pub fn normalize(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Reads one layer. `want(path, size)` says whether to capture a regular
-/// file's contents. The caller verifies the blob digest on the reader it passes.
+/// Reads one layer: `want` says which files to capture whole and which to
+/// hand to the extractor. The caller verifies the blob digest on the reader it
+/// passes (this drains the reader to its end).
 pub fn read_layer<R: Read>(
     reader: R,
     name: &str,

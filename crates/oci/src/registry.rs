@@ -296,11 +296,7 @@ pub fn open(
         reference: Some(r.clone()),
         manifest_digest: Some(digest),
         index_digest,
-        platform: Platform {
-            os: config.os.clone(),
-            architecture: config.architecture.clone(),
-            variant: config.variant.clone(),
-        },
+        platform: config.platform(),
         config_digest: Some(sha256(&cbytes)),
         config,
         layers,
