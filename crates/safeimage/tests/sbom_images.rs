@@ -152,6 +152,7 @@ fn python_venv_matches_pip_list() {
         &[],
     );
     let v = all_sources(&image, "python", &reg);
+    assert_eq!(set(&v, "deb"), dpkg_query(&image), "OS packages");
     let pip: BTreeSet<(String, String)> =
         run_in(&image, &["/venv/bin/pip", "list", "--format=freeze"])
             .lines()
@@ -226,6 +227,7 @@ fn node_modules_match_the_lockfile() {
         .collect();
     let image = build("node", dir.path(), &[]);
     let v = all_sources(&image, "node", &reg);
+    assert_eq!(set(&v, "deb"), dpkg_query(&image), "OS packages");
     assert_eq!(set(&v, "npm"), want);
     assert!(
         packages(&v)
@@ -246,6 +248,14 @@ fn distroless_style_image_is_debian_12_with_deb_purls() {
     assert_eq!(v["distro"]["id"], "debian");
     assert_eq!(v["distro"]["version_id"], "12");
     assert_eq!(v["distro"]["detected_from"], "dpkg records");
+    // the status.d records were copied from the build stage (minbase): same versions as dpkg there
+    let in_build = dpkg_query(minbase());
+    for p in set(&v, "deb") {
+        assert!(
+            in_build.contains(&p),
+            "{p:?} not installed in the build stage"
+        );
+    }
     let names: BTreeSet<String> = packages(&v)
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
