@@ -1,0 +1,4 @@
+//! Version schemes, one module each, each tested against its reference
+//! implementation.
+
+pub mod dpkg;
