@@ -1,0 +1,383 @@
+//! The advisory DB: one SQLite file with a versioned schema. It is built in
+//! a temporary file next to its destination and renamed into place, so a
+//! reader never sees half a DB and a failed import leaves the old one.
+//! Lookups go by (ecosystem, normalised name) through one index.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::feed::Record;
+use crate::model::{Advisory, Affected, normalize_name};
+
+/// The schema this build reads and writes. A DB with another version must
+/// be rebuilt (`safeimage db update` or `db import`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors reading or building the DB.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The file is missing.
+    #[error("no vulnerability DB at {0} (build one with `safeimage db update`, or offline with `safeimage db import PATH`)")]
+    Missing(PathBuf),
+    /// SQLite failed.
+    #[error("vulnerability DB {path}: {source}")]
+    Sqlite {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: rusqlite::Error,
+    },
+    /// Not one of ours, or another schema version.
+    #[error("vulnerability DB {path} has schema {found}, this safeimage reads schema {SCHEMA_VERSION}: rebuild it with `safeimage db update` or `safeimage db import`")]
+    Schema {
+        /// File.
+        path: PathBuf,
+        /// What it has.
+        found: String,
+    },
+    /// Filesystem.
+    #[error("vulnerability DB {path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A stored row did not decode.
+    #[error("vulnerability DB {path}: corrupt row: {message}")]
+    Corrupt {
+        /// File.
+        path: PathBuf,
+        /// What.
+        message: String,
+    },
+}
+
+/// One imported source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceInfo {
+    /// What it was (`osv`, `debian-tracker`, `alpine-secdb`, or a path).
+    pub name: String,
+    /// Where it came from (URL or path).
+    pub location: String,
+    /// Advisories read from it.
+    pub records: u64,
+}
+
+/// What `db status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DbStatus {
+    /// The file.
+    pub path: PathBuf,
+    /// Schema version.
+    pub schema_version: u32,
+    /// When it was built (RFC 3339 UTC).
+    pub built_at: String,
+    /// Advisories.
+    pub advisories: u64,
+    /// Affected-package rows.
+    pub affected_rows: u64,
+    /// Rows per ecosystem.
+    pub ecosystems: Vec<(String, u64)>,
+    /// Imported sources.
+    pub sources: Vec<SourceInfo>,
+}
+
+fn sq(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+    move |source| DbError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Builds a new DB file.
+pub struct DbBuilder {
+    conn: Connection,
+    tmp: tempfile::TempPath,
+    dest: PathBuf,
+    advisories: u64,
+    rows: u64,
+    sources: Vec<SourceInfo>,
+    ecosystems: std::collections::BTreeMap<String, u64>,
+}
+
+impl DbBuilder {
+    /// Start a DB that [`DbBuilder::finish`] will move to `dest`.
+    pub fn create(dest: &Path) -> Result<DbBuilder, DbError> {
+        let io = |source| DbError::Io {
+            path: dest.to_path_buf(),
+            source,
+        };
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".safeimage-db-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(io)?
+            .into_temp_path();
+        let conn = Connection::open(&tmp).map_err(sq(dest))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF;
+             PRAGMA synchronous = OFF;
+             PRAGMA page_size = 8192;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE advisory (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+             CREATE TABLE affected (advisory INTEGER NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL);
+             BEGIN;",
+        )
+        .map_err(sq(dest))?;
+        Ok(DbBuilder {
+            conn,
+            tmp,
+            dest: dest.to_path_buf(),
+            advisories: 0,
+            rows: 0,
+            sources: Vec::new(),
+            ecosystems: Default::default(),
+        })
+    }
+
+    /// Add one record. An advisory id seen before keeps its first text; its
+    /// affected rows are added.
+    pub fn add(&mut self, rec: &Record) -> Result<(), DbError> {
+        let e = sq(&self.dest);
+        let data = serde_json::to_string(&rec.advisory).map_err(|x| DbError::Corrupt {
+            path: self.dest.clone(),
+            message: x.to_string(),
+        })?;
+        let inserted = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO advisory (id, data) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![rec.advisory.id, data]))
+            .map_err(&e)?;
+        let rowid: i64 = if inserted == 1 {
+            self.advisories += 1;
+            self.conn.last_insert_rowid()
+        } else {
+            self.conn
+                .prepare_cached("SELECT rowid FROM advisory WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&rec.advisory.id], |r| r.get(0)))
+                .map_err(&e)?
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO affected (advisory, ecosystem, name, data) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(&e)?;
+        for a in &rec.affected {
+            let data = serde_json::to_string(a).map_err(|x| DbError::Corrupt {
+                path: self.dest.clone(),
+                message: x.to_string(),
+            })?;
+            stmt.execute(params![
+                rowid,
+                a.ecosystem,
+                normalize_name(&a.ecosystem, &a.name),
+                data
+            ])
+            .map_err(&e)?;
+            self.rows += 1;
+            *self.ecosystems.entry(a.ecosystem.clone()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Note a source in the DB's metadata.
+    pub fn add_source(&mut self, info: SourceInfo) {
+        self.sources.push(info);
+    }
+
+    /// Rows so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Index, write metadata, and move the file into place.
+    pub fn finish(self, built_at: &str) -> Result<DbStatus, DbError> {
+        let e = sq(&self.dest);
+        let status = DbStatus {
+            path: self.dest.clone(),
+            schema_version: SCHEMA_VERSION,
+            built_at: built_at.to_string(),
+            advisories: self.advisories,
+            affected_rows: self.rows,
+            ecosystems: self.ecosystems.into_iter().collect(),
+            sources: self.sources,
+        };
+        let meta = serde_json::to_string(&status).map_err(|x| DbError::Corrupt {
+            path: self.dest.clone(),
+            message: x.to_string(),
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('status', ?2)",
+                params![SCHEMA_VERSION.to_string(), meta],
+            )
+            .map_err(&e)?;
+        self.conn
+            .execute_batch(
+                "CREATE INDEX affected_pkg ON affected (ecosystem, name);
+                 COMMIT;
+                 ANALYZE;",
+            )
+            .map_err(&e)?;
+        self.conn.close().map_err(|(_, x)| e(x))?;
+        let io = |source| DbError::Io {
+            path: self.dest.clone(),
+            source,
+        };
+        std::fs::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        self.tmp.persist(&self.dest).map_err(|x| io(x.error))?;
+        Ok(status)
+    }
+}
+
+/// An open DB.
+pub struct Db {
+    conn: Connection,
+    status: DbStatus,
+}
+
+impl Db {
+    /// Open read-only and check the schema version.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        if !path.is_file() {
+            return Err(DbError::Missing(path.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sq(path))?;
+        let schema = |found: String| DbError::Schema {
+            path: path.to_path_buf(),
+            found,
+        };
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| schema("none (not a safeimage DB)".into()))?;
+        match version {
+            Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            Some(v) => return Err(schema(v)),
+            None => return Err(schema("none".into())),
+        }
+        let meta: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'status'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sq(path))?;
+        let mut status: DbStatus = serde_json::from_str(&meta).map_err(|x| DbError::Corrupt {
+            path: path.to_path_buf(),
+            message: x.to_string(),
+        })?;
+        status.path = path.to_path_buf();
+        Ok(Db { conn, status })
+    }
+
+    /// Metadata.
+    pub fn status(&self) -> &DbStatus {
+        &self.status
+    }
+
+    /// Affected rows for a package (name already normalised with
+    /// [`normalize_name`]), with their advisory's row id.
+    pub fn affected(&self, ecosystem: &str, name: &str) -> Result<Vec<(i64, Affected)>, DbError> {
+        let path = &self.status.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT advisory, data FROM affected WHERE ecosystem = ?1 AND name = ?2")
+            .map_err(sq(path))?;
+        let rows = stmt
+            .query_map([ecosystem, name], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(sq(path))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, data) = row.map_err(sq(path))?;
+            let a: Affected = serde_json::from_str(&data).map_err(|x| DbError::Corrupt {
+                path: path.clone(),
+                message: x.to_string(),
+            })?;
+            out.push((id, a));
+        }
+        Ok(out)
+    }
+
+    /// An advisory by row id.
+    pub fn advisory(&self, rowid: i64) -> Result<Advisory, DbError> {
+        let path = &self.status.path;
+        let data: String = self
+            .conn
+            .prepare_cached("SELECT data FROM advisory WHERE rowid = ?1")
+            .and_then(|mut s| s.query_row([rowid], |r| r.get(0)))
+            .map_err(sq(path))?;
+        serde_json::from_str(&data).map_err(|x| DbError::Corrupt {
+            path: path.clone(),
+            message: x.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::parse_bytes;
+
+    #[test]
+    fn build_open_lookup_and_schema_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/db.sqlite");
+        let mut b = DbBuilder::create(&path).unwrap();
+        for r in parse_bytes(br#"[{"id": "PYSEC-1", "aliases": ["CVE-1"], "affected": [{"package": {"ecosystem": "PyPI", "name": "Jinja2"}, "versions": ["2.0"]}]},
+                                  {"id": "PYSEC-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "jinja2"}, "versions": ["2.1"]}]}]"#).unwrap() {
+            b.add(&r).unwrap();
+        }
+        assert!(!path.exists(), "nothing at the destination before finish");
+        let st = b.finish("2026-01-01T00:00:00Z").unwrap();
+        assert_eq!((st.advisories, st.affected_rows), (1, 2));
+        let db = Db::open(&path).unwrap();
+        let rows = db.affected("PyPI", "jinja2").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(db.advisory(rows[0].0).unwrap().aliases, vec!["CVE-1"]);
+        assert!(db.affected("PyPI", "Jinja2").unwrap().is_empty());
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+
+        // Another schema version is refused with a clear message.
+        let c = Connection::open(&path).unwrap();
+        c.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'", [])
+            .unwrap();
+        drop(c);
+        let err = Db::open(&path).err().unwrap().to_string();
+        assert!(err.contains("has schema 0") && err.contains("db update"), "{err}");
+        let err = Db::open(&dir.path().join("nope")).err().unwrap().to_string();
+        assert!(err.contains("no vulnerability DB"), "{err}");
+    }
+
+    #[test]
+    fn dropped_builder_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let b = DbBuilder::create(&path).unwrap();
+        drop(b);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

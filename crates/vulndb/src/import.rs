@@ -1,0 +1,191 @@
+//! Offline import: files, directories (recursively, sorted) and zips (OSV's
+//! per-ecosystem `all.zip`) of feed documents into a [`DbBuilder`]. Every
+//! error names the file and, inside a zip, the entry.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::db::{DbBuilder, DbError, SourceInfo};
+use crate::feed::{FeedError, parse_bytes};
+
+/// Largest single JSON document read (the Debian tracker dump is ~70 MB).
+pub const MAX_DOCUMENT: u64 = 512 << 20;
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A document did not parse.
+    #[error("{}{}: {source}", path.display(), entry.as_ref().map(|e| format!(" (entry {e})")).unwrap_or_default())]
+    Feed {
+        /// File.
+        path: PathBuf,
+        /// Zip entry.
+        entry: Option<String>,
+        /// Cause.
+        source: FeedError,
+    },
+    /// Reading failed.
+    #[error("{}: {message}", path.display())]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// What.
+        message: String,
+    },
+    /// The DB failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Counts from one import.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportStats {
+    /// Documents read.
+    pub documents: u64,
+    /// Advisories added.
+    pub records: u64,
+}
+
+fn read_err(path: &Path, message: impl ToString) -> ImportError {
+    ImportError::Read {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Import a file, directory or zip.
+pub fn import_path(b: &mut DbBuilder, path: &Path) -> Result<ImportStats, ImportError> {
+    let mut stats = ImportStats::default();
+    let meta = std::fs::metadata(path).map_err(|e| read_err(path, e))?;
+    if meta.is_dir() {
+        walk(b, path, &mut stats)?;
+    } else {
+        file(b, path, &mut stats)?;
+    }
+    b.add_source(SourceInfo {
+        name: "import".into(),
+        location: path.display().to_string(),
+        records: stats.records,
+    });
+    Ok(stats)
+}
+
+fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| read_err(dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| read_err(dir, e))?;
+    entries.sort();
+    for p in entries {
+        let ft = std::fs::symlink_metadata(&p).map_err(|e| read_err(&p, e))?;
+        if ft.is_dir() {
+            walk(b, &p, stats)?;
+        } else if ft.is_file()
+            && p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json") || e.eq_ignore_ascii_case("zip"))
+        {
+            file(b, &p, stats)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_all(
+    b: &mut DbBuilder,
+    bytes: &[u8],
+    path: &Path,
+    entry: Option<&str>,
+    stats: &mut ImportStats,
+) -> Result<(), ImportError> {
+    let recs = parse_bytes(bytes).map_err(|source| ImportError::Feed {
+        path: path.to_path_buf(),
+        entry: entry.map(str::to_string),
+        source,
+    })?;
+    stats.documents += 1;
+    for r in &recs {
+        b.add(r)?;
+    }
+    stats.records += recs.len() as u64;
+    Ok(())
+}
+
+fn file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+    let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+    let mut head = [0u8; 4];
+    let n = (&f).take(4).read(&mut head).map_err(|e| read_err(path, e))?;
+    drop(f);
+    if n == 4 && head == *b"PK\x03\x04" {
+        return zip_file(b, path, stats);
+    }
+    let len = std::fs::metadata(path).map_err(|e| read_err(path, e))?.len();
+    if len > MAX_DOCUMENT {
+        return Err(read_err(path, format!("larger than {MAX_DOCUMENT} bytes")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+    add_all(b, &bytes, path, None, stats)
+}
+
+fn zip_file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+    let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
+        .map_err(|e| read_err(path, format!("not a readable zip: {e}")))?;
+    let mut buf = Vec::new();
+    for i in 0..z.len() {
+        let mut e = z
+            .by_index(i)
+            .map_err(|x| read_err(path, format!("zip entry {i}: {x}")))?;
+        let name = e.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("#{i}"));
+        if e.is_dir() || !name.to_ascii_lowercase().ends_with(".json") {
+            continue;
+        }
+        buf.clear();
+        // Never trust the declared size: read at most the cap plus one byte.
+        (&mut e)
+            .take(MAX_DOCUMENT + 1)
+            .read_to_end(&mut buf)
+            .map_err(|x| read_err(path, format!("entry {name}: {x}")))?;
+        if buf.len() as u64 > MAX_DOCUMENT {
+            return Err(read_err(
+                path,
+                format!("entry {name} inflates past {MAX_DOCUMENT} bytes"),
+            ));
+        }
+        add_all(b, &buf, path, Some(&name), stats)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn zip_and_dir_errors_name_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let zp = dir.path().join("all.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        w.start_file("GOOD-1.json", o).unwrap();
+        w.write_all(br#"{"id":"GOOD-1","modified":"x","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"versions":["1"]}]}"#).unwrap();
+        w.start_file("BAD-2.json", o).unwrap();
+        w.write_all(b"{\"id\": \"BAD-2\",\n \"affected\": [}").unwrap();
+        w.finish().unwrap();
+        let mut b = DbBuilder::create(&dir.path().join("db")).unwrap();
+        let err = import_path(&mut b, &zp).unwrap_err().to_string();
+        assert!(err.contains("all.zip (entry BAD-2.json): line 2"), "{err}");
+
+        let sub = dir.path().join("feeds/PyPI");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("X-1.json"), br#"{"id":"X-1","modified":"x","affected":[]}"#).unwrap();
+        std::fs::write(sub.join("notes.txt"), b"ignored").unwrap();
+        let mut b = DbBuilder::create(&dir.path().join("db2")).unwrap();
+        let st = import_path(&mut b, &dir.path().join("feeds")).unwrap();
+        assert_eq!(st, ImportStats { documents: 1, records: 1 });
+        std::fs::write(sub.join("weird.json"), br#"{"hello": 1}"#).unwrap();
+        let err = import_path(&mut b, &dir.path().join("feeds")).unwrap_err().to_string();
+        assert!(err.contains("weird.json") && err.contains("not an OSV record"), "{err}");
+    }
+}
