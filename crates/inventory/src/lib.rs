@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod model;
 pub mod sbom;
+pub mod sbom_in;
 
 pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};
 pub use model::{Distro, Inventory, Location, Package, PackageType};

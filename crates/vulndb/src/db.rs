@@ -19,7 +19,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The file is missing.
-    #[error("no vulnerability DB at {0} (build one with `safeimage db update`, or offline with `safeimage db import PATH`)")]
+    #[error(
+        "no vulnerability DB at {0} (build one with `safeimage db update`, or offline with `safeimage db import PATH`)"
+    )]
     Missing(PathBuf),
     /// SQLite failed.
     #[error("vulnerability DB {path}: {source}")]
@@ -30,7 +32,9 @@ pub enum DbError {
         source: rusqlite::Error,
     },
     /// Not one of ours, or another schema version.
-    #[error("vulnerability DB {path} has schema {found}, this safeimage reads schema {SCHEMA_VERSION}: rebuild it with `safeimage db update` or `safeimage db import`")]
+    #[error(
+        "vulnerability DB {path} has schema {found}, this safeimage reads schema {SCHEMA_VERSION}: rebuild it with `safeimage db update` or `safeimage db import`"
+    )]
     Schema {
         /// File.
         path: PathBuf,
@@ -299,7 +303,9 @@ impl Db {
         let path = &self.status.path;
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT advisory, data FROM affected WHERE ecosystem = ?1 AND name = ?2")
+            .prepare_cached(
+                "SELECT advisory, data FROM affected WHERE ecosystem = ?1 AND name = ?2",
+            )
             .map_err(sq(path))?;
         let rows = stmt
             .query_map([ecosystem, name], |r| {
@@ -363,12 +369,21 @@ mod tests {
 
         // Another schema version is refused with a clear message.
         let c = Connection::open(&path).unwrap();
-        c.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'", [])
-            .unwrap();
+        c.execute(
+            "UPDATE meta SET value = '0' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
         drop(c);
         let err = Db::open(&path).err().unwrap().to_string();
-        assert!(err.contains("has schema 0") && err.contains("db update"), "{err}");
-        let err = Db::open(&dir.path().join("nope")).err().unwrap().to_string();
+        assert!(
+            err.contains("has schema 0") && err.contains("db update"),
+            "{err}"
+        );
+        let err = Db::open(&dir.path().join("nope"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("no vulnerability DB"), "{err}");
     }
 

@@ -114,12 +114,17 @@ fn add_all(
 fn file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
     let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
     let mut head = [0u8; 4];
-    let n = (&f).take(4).read(&mut head).map_err(|e| read_err(path, e))?;
+    let n = (&f)
+        .take(4)
+        .read(&mut head)
+        .map_err(|e| read_err(path, e))?;
     drop(f);
     if n == 4 && head == *b"PK\x03\x04" {
         return zip_file(b, path, stats);
     }
-    let len = std::fs::metadata(path).map_err(|e| read_err(path, e))?.len();
+    let len = std::fs::metadata(path)
+        .map_err(|e| read_err(path, e))?
+        .len();
     if len > MAX_DOCUMENT {
         return Err(read_err(path, format!("larger than {MAX_DOCUMENT} bytes")));
     }
@@ -136,7 +141,10 @@ fn zip_file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(
         let mut e = z
             .by_index(i)
             .map_err(|x| read_err(path, format!("zip entry {i}: {x}")))?;
-        let name = e.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("#{i}"));
+        let name = e
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| format!("#{i}"));
         if e.is_dir() || !name.to_ascii_lowercase().ends_with(".json") {
             continue;
         }
@@ -171,7 +179,8 @@ mod tests {
         w.start_file("GOOD-1.json", o).unwrap();
         w.write_all(br#"{"id":"GOOD-1","modified":"x","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"versions":["1"]}]}"#).unwrap();
         w.start_file("BAD-2.json", o).unwrap();
-        w.write_all(b"{\"id\": \"BAD-2\",\n \"affected\": [}").unwrap();
+        w.write_all(b"{\"id\": \"BAD-2\",\n \"affected\": [}")
+            .unwrap();
         w.finish().unwrap();
         let mut b = DbBuilder::create(&dir.path().join("db")).unwrap();
         let err = import_path(&mut b, &zp).unwrap_err().to_string();
@@ -179,13 +188,28 @@ mod tests {
 
         let sub = dir.path().join("feeds/PyPI");
         std::fs::create_dir_all(&sub).unwrap();
-        std::fs::write(sub.join("X-1.json"), br#"{"id":"X-1","modified":"x","affected":[]}"#).unwrap();
+        std::fs::write(
+            sub.join("X-1.json"),
+            br#"{"id":"X-1","modified":"x","affected":[]}"#,
+        )
+        .unwrap();
         std::fs::write(sub.join("notes.txt"), b"ignored").unwrap();
         let mut b = DbBuilder::create(&dir.path().join("db2")).unwrap();
         let st = import_path(&mut b, &dir.path().join("feeds")).unwrap();
-        assert_eq!(st, ImportStats { documents: 1, records: 1 });
+        assert_eq!(
+            st,
+            ImportStats {
+                documents: 1,
+                records: 1
+            }
+        );
         std::fs::write(sub.join("weird.json"), br#"{"hello": 1}"#).unwrap();
-        let err = import_path(&mut b, &dir.path().join("feeds")).unwrap_err().to_string();
-        assert!(err.contains("weird.json") && err.contains("not an OSV record"), "{err}");
+        let err = import_path(&mut b, &dir.path().join("feeds"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("weird.json") && err.contains("not an OSV record"),
+            "{err}"
+        );
     }
 }

@@ -301,8 +301,14 @@ mod tests {
     #[test]
     fn ecosystems() {
         assert_eq!(distro_ecosystem("debian", "12").unwrap(), "Debian:12");
-        assert_eq!(distro_ecosystem("alpine", "3.20.3").unwrap(), "Alpine:v3.20");
-        assert_eq!(distro_ecosystem("ubuntu", "22.04").unwrap(), "Ubuntu:22.04:LTS");
+        assert_eq!(
+            distro_ecosystem("alpine", "3.20.3").unwrap(),
+            "Alpine:v3.20"
+        );
+        assert_eq!(
+            distro_ecosystem("ubuntu", "22.04").unwrap(),
+            "Ubuntu:22.04:LTS"
+        );
         assert_eq!(distro_ecosystem("ubuntu", "23.10").unwrap(), "Ubuntu:23.10");
         assert!(distro_ecosystem("plan9", "4").is_none());
     }

@@ -95,16 +95,22 @@ mod tests {
 
     #[test]
     fn secfixes() {
-        let recs = from_value(json!({"distroversion": "v3.20", "reponame": "main", "packages": [
+        let recs = from_value(
+            json!({"distroversion": "v3.20", "reponame": "main", "packages": [
             {"pkg": {"name": "openssl", "secfixes": {
                 "3.3.2-r0": ["CVE-2024-6119"],
                 "3.1.4-r1": ["CVE-2023-5678 CVE-2023-5363"],
-                "0": ["CVE-2022-0001"]}}}]}))
+                "0": ["CVE-2022-0001"]}}}]}),
+        )
         .unwrap();
         let ids: Vec<_> = recs.iter().map(|r| r.advisory.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["ALPINE-CVE-2023-5363", "ALPINE-CVE-2023-5678", "ALPINE-CVE-2024-6119"]
+            [
+                "ALPINE-CVE-2023-5363",
+                "ALPINE-CVE-2023-5678",
+                "ALPINE-CVE-2024-6119"
+            ]
         );
         assert_eq!(recs[2].affected[0].ecosystem, "Alpine:v3.20");
         assert!(from_value(json!({"distroversion": "3.20", "packages": []})).is_err());

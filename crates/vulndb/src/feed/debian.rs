@@ -142,9 +142,16 @@ mod tests {
         assert_eq!(a.advisory.id, "DEBIAN-CVE-2023-0001");
         assert_eq!(a.affected.len(), 1, "bullseye fixed 0 and sid are skipped");
         assert_eq!(a.affected[0].ecosystem, "Debian:12");
-        assert_eq!(a.affected[0].rating.as_ref().unwrap().severity, Severity::High);
+        assert_eq!(
+            a.affected[0].rating.as_ref().unwrap().severity,
+            Severity::High
+        );
         let b = &recs[1];
-        let st: Vec<_> = b.affected.iter().map(|x| (x.ecosystem.as_str(), x.status)).collect();
+        let st: Vec<_> = b
+            .affected
+            .iter()
+            .map(|x| (x.ecosystem.as_str(), x.status))
+            .collect();
         assert!(st.contains(&("Debian:12", Status::Unimportant)));
         assert!(st.contains(&("Debian:11", Status::WillNotFix)));
         assert!(st.contains(&("Debian:10", Status::EndOfLife)));

@@ -62,12 +62,11 @@ pub enum Kind {
 /// Guess the feed of a JSON document.
 pub fn sniff(v: &serde_json::Value) -> Option<Kind> {
     match v {
-        serde_json::Value::Array(a) => a
-            .first()
-            .map_or(Some(Kind::Osv), |x| (x.get("id").is_some()).then_some(Kind::Osv)),
+        serde_json::Value::Array(a) => a.first().map_or(Some(Kind::Osv), |x| {
+            (x.get("id").is_some()).then_some(Kind::Osv)
+        }),
         serde_json::Value::Object(m) => {
-            if m.contains_key("id") && (m.contains_key("affected") || m.contains_key("modified"))
-            {
+            if m.contains_key("id") && (m.contains_key("affected") || m.contains_key("modified")) {
                 Some(Kind::Osv)
             } else if m.contains_key("packages") && m.contains_key("distroversion") {
                 Some(Kind::AlpineSecdb)

@@ -100,7 +100,11 @@ pub fn source_of(id: &str) -> String {
 
 /// A Debian urgency word as a rating and status.
 pub fn debian_urgency(word: &str) -> (Option<Rating>, Status) {
-    let w = word.trim().trim_end_matches('*').trim().to_ascii_lowercase();
+    let w = word
+        .trim()
+        .trim_end_matches('*')
+        .trim()
+        .to_ascii_lowercase();
     let (sev, status) = match w.as_str() {
         "unimportant" => (Some(Severity::Low), Status::Unimportant),
         "low" => (Some(Severity::Low), Status::Affected),

@@ -1,0 +1,149 @@
+//! The gate: decide pass/fail from findings (and optionally a baseline
+//! diff). Suppressed findings never count; `only_fixed` counts only
+//! findings with a fix. Every failure carries a reason a person can act on.
+
+use serde::Serialize;
+use vulndb::Severity;
+
+use crate::Finding;
+use crate::baseline::Diff;
+
+/// Gate settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// Fail when a counted finding is at or above this severity.
+    pub fail_on: Option<Severity>,
+    /// Count only findings that have a fix.
+    pub only_fixed: bool,
+    /// Fail when the baseline diff has a new finding at or above this.
+    pub fail_on_new: Option<Severity>,
+    /// Fail when the counted total went up against the baseline.
+    pub fail_on_increase: bool,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Whether the gate failed.
+    pub failed: bool,
+    /// Why (empty when it passed).
+    pub reasons: Vec<String>,
+}
+
+fn counted<'a>(g: &Gate, f: &'a [Finding]) -> impl Iterator<Item = &'a Finding> {
+    let only_fixed = g.only_fixed;
+    f.iter()
+        .filter(move |x| x.suppressed.is_none() && (!only_fixed || x.has_fix()))
+}
+
+/// Evaluate the gate.
+pub fn evaluate(g: &Gate, findings: &[Finding], diff: Option<&Diff>) -> Decision {
+    let mut reasons = Vec::new();
+    if let Some(t) = g.fail_on {
+        let hits: Vec<&Finding> = counted(g, findings).filter(|f| f.severity >= t).collect();
+        if !hits.is_empty() {
+            let mut ids: Vec<String> = hits
+                .iter()
+                .take(5)
+                .map(|f| format!("{} in {} {}", f.id, f.package.name, f.package.version))
+                .collect();
+            if hits.len() > 5 {
+                ids.push(format!("and {} more", hits.len() - 5));
+            }
+            reasons.push(format!(
+                "{} {}finding(s) at or above {t}: {}",
+                hits.len(),
+                if g.only_fixed { "fixable " } else { "" },
+                ids.join(", ")
+            ));
+        }
+    }
+    if let Some(d) = diff {
+        if let Some(t) = g.fail_on_new {
+            let new: Vec<String> = d
+                .new
+                .iter()
+                .filter(|c| c.severity >= t)
+                .map(|c| format!("{} ({}) in {} {}", c.id, c.severity, c.package, c.version))
+                .collect();
+            if !new.is_empty() {
+                reasons.push(format!(
+                    "{} new finding(s) at or above {t} since the baseline: {}",
+                    new.len(),
+                    new.join(", ")
+                ));
+            }
+        }
+        if g.fail_on_increase && d.after_total > d.before_total {
+            reasons.push(format!(
+                "the number of findings went up from {} to {}",
+                d.before_total, d.after_total
+            ));
+        }
+    }
+    Decision {
+        failed: !reasons.is_empty(),
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixState;
+    use crate::baseline::diff;
+    use crate::suppress::tests::finding;
+
+    #[test]
+    fn thresholds_only_fixed_and_baseline() {
+        let mut f = vec![
+            finding("CVE-1", &[], "a", ""),
+            finding("CVE-2", &[], "b", ""),
+        ];
+        f[0].severity = Severity::Critical;
+        f[0].state = FixState::NotFixed;
+        f[1].severity = Severity::Medium;
+        let g = Gate {
+            fail_on: Some(Severity::High),
+            ..Gate::default()
+        };
+        let d = evaluate(&g, &f, None);
+        assert!(d.failed);
+        assert!(d.reasons[0].contains("CVE-1 in a 1"), "{:?}", d.reasons);
+        let g = Gate {
+            fail_on: Some(Severity::High),
+            only_fixed: true,
+            ..Gate::default()
+        };
+        assert!(!evaluate(&g, &f, None).failed, "the critical has no fix");
+        f[0].state = FixState::Fixed;
+        assert!(evaluate(&g, &f, None).failed);
+        f[0].suppressed = Some(crate::Suppression {
+            kind: "vex".into(),
+            file: "v".into(),
+            reason: "r".into(),
+            status: None,
+            expires: None,
+        });
+        assert!(!evaluate(&g, &f, None).failed, "suppressed never counts");
+
+        // Baseline: a decrease passes, a new critical fails.
+        let base = vec![
+            finding("CVE-2", &[], "b", ""),
+            finding("CVE-9", &[], "c", ""),
+        ];
+        let cur = vec![finding("CVE-2", &[], "b", "")];
+        let g = Gate {
+            fail_on_new: Some(Severity::Critical),
+            fail_on_increase: true,
+            ..Gate::default()
+        };
+        assert!(!evaluate(&g, &cur, Some(&diff(&cur, &base))).failed);
+        let mut cur2 = cur.clone();
+        cur2.push(finding("CVE-5", &[], "d", ""));
+        cur2[1].severity = Severity::Critical;
+        cur2.push(finding("CVE-6", &[], "e", ""));
+        let d = evaluate(&g, &cur2, Some(&diff(&cur2, &base)));
+        assert_eq!(d.reasons.len(), 2, "{:?}", d.reasons);
+    }
+}

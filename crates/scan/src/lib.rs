@@ -1,0 +1,433 @@
+//! Vulnerability scanning: an [`inventory::Inventory`] matched against the
+//! advisory DB ([`vulndb::Db`]). One finding per (vulnerability, package),
+//! with aliases merged, a fix state, and a severity whose source is named.
+//! Suppression (ignore files, OpenVEX), baselines and the gate work on the
+//! findings as data; nothing here prints.
+
+pub mod baseline;
+pub mod gate;
+pub mod matching;
+pub mod severity;
+pub mod suppress;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use inventory::{Inventory, Location};
+use serde::{Deserialize, Serialize};
+use vulndb::model::{Rating, Severity, Status};
+use vulndb::version::Scheme;
+use vulndb::{Db, DbError};
+
+use crate::matching::{Verdict, affects, query};
+use crate::severity::{Score, Source};
+
+/// The schema name of our JSON scan report.
+pub const REPORT_SCHEMA: &str = "safeimage-scan/1";
+
+/// Fix state of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixState {
+    /// A fixed version exists.
+    Fixed,
+    /// Affected, no fix yet.
+    NotFixed,
+    /// The vendor will not fix it.
+    WillNotFix,
+    /// The fix is postponed.
+    FixDeferred,
+    /// The release is out of support.
+    EndOfLife,
+    /// The vendor rates it unimportant (hidden unless asked for).
+    Unimportant,
+}
+
+impl FixState {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixState::Fixed => "fixed",
+            FixState::NotFixed => "not-fixed",
+            FixState::WillNotFix => "will-not-fix",
+            FixState::FixDeferred => "fix-deferred",
+            FixState::EndOfLife => "end-of-life",
+            FixState::Unimportant => "unimportant",
+        }
+    }
+}
+
+/// The package a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRef {
+    /// Ecosystem type (`deb`, `python`...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Package URL.
+    pub purl: String,
+    /// Source package, for OS packages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// Source version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// Where it is in the image.
+    #[serde(default)]
+    pub locations: Vec<LocationRef>,
+}
+
+/// A file in the image, and the layer that added it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationRef {
+    /// Path.
+    pub path: String,
+    /// Layer diffID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+}
+
+impl From<&Location> for LocationRef {
+    fn from(l: &Location) -> Self {
+        LocationRef {
+            path: l.path.clone(),
+            layer: l.layer.clone(),
+        }
+    }
+}
+
+/// Why a finding is not counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// `ignore-file`, `trivyignore` or `vex`.
+    pub kind: String,
+    /// The file that said so.
+    pub file: String,
+    /// The reason given (VEX: justification and impact statement).
+    pub reason: String,
+    /// VEX status (`not_affected`, `fixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Expiry date of an ignore rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// One vulnerability in one package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Primary id (a CVE when there is one).
+    pub id: String,
+    /// Every other id for the same issue.
+    pub aliases: Vec<String>,
+    /// Advisories merged into this finding.
+    pub advisories: Vec<String>,
+    /// The package.
+    pub package: PackageRef,
+    /// The ecosystem it was matched in.
+    pub ecosystem: String,
+    /// The name and version tested (source package for OS packages).
+    pub matched: String,
+    /// First fixed version, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_version: Option<String>,
+    /// Fix state.
+    pub state: FixState,
+    /// Severity.
+    pub severity: Severity,
+    /// Where the severity came from (`debian`, `ghsa`, `cvss_v3`, `none`).
+    pub severity_source: String,
+    /// That source's words (urgency, score and vector).
+    #[serde(default)]
+    pub severity_detail: String,
+    /// Every vendor rating seen.
+    #[serde(default)]
+    pub ratings: Vec<Rating>,
+    /// Every CVSS vector seen, scored.
+    #[serde(default)]
+    pub cvss: Vec<Score>,
+    /// One-line summary.
+    #[serde(default)]
+    pub summary: String,
+    /// Reference URLs.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Set when an ignore rule or VEX statement suppresses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    /// The primary id and aliases.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+    /// Whether a fixed version exists.
+    pub fn has_fix(&self) -> bool {
+        self.state == FixState::Fixed
+    }
+}
+
+/// Matching options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Report Debian `unimportant` findings too.
+    pub show_unimportant: bool,
+    /// Severity source priority.
+    pub severity_priority: Vec<Source>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            show_unimportant: false,
+            severity_priority: severity::default_priority(),
+        }
+    }
+}
+
+/// What matching produced.
+#[derive(Debug, Clone, Default)]
+pub struct Matched {
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Packages looked up.
+    pub packages_checked: usize,
+    /// Packages with no feed (unknown distro, owned language packages).
+    pub packages_skipped: usize,
+    /// `unimportant` findings hidden.
+    pub hidden_unimportant: usize,
+    /// Things worth telling the user (unreadable versions...).
+    pub notes: Vec<String>,
+}
+
+fn primary_id(ids: &BTreeSet<String>, advisories: &[String]) -> String {
+    ids.iter()
+        .find(|i| i.starts_with("CVE-"))
+        .or_else(|| ids.iter().find(|i| i.starts_with("GHSA-")))
+        .cloned()
+        .or_else(|| advisories.first().cloned())
+        .unwrap_or_default()
+}
+
+fn state_of(status: Status, fixed: &Option<String>) -> FixState {
+    match status {
+        Status::Unimportant => FixState::Unimportant,
+        Status::WillNotFix => FixState::WillNotFix,
+        Status::FixDeferred => FixState::FixDeferred,
+        Status::EndOfLife => FixState::EndOfLife,
+        Status::Affected if fixed.is_some() => FixState::Fixed,
+        Status::Affected => FixState::NotFixed,
+    }
+}
+
+/// Match every package of an inventory.
+pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Matched, DbError> {
+    let mut out = Matched::default();
+    let mut advisory_cache: HashMap<i64, vulndb::Advisory> = HashMap::new();
+    let mut unreadable: BTreeMap<String, usize> = BTreeMap::new();
+    // Identical (ecosystem, name, version) lookups are shared.
+    let mut rows_cache: HashMap<(String, String), Vec<(i64, vulndb::Affected)>> = HashMap::new();
+    for p in &inv.packages {
+        let Some(q) = query(p, inv.distro.as_ref()) else {
+            out.packages_skipped += 1;
+            continue;
+        };
+        out.packages_checked += 1;
+        let key = (q.ecosystem.clone(), q.name.clone());
+        if !rows_cache.contains_key(&key) {
+            let rows = db.affected(&q.ecosystem, &q.name)?;
+            rows_cache.insert(key.clone(), rows);
+        }
+        let rows = &rows_cache[&key];
+        // (advisory rowid, fixed, status, row rating)
+        let mut hits: Vec<(i64, Option<String>, Status, Option<Rating>)> = Vec::new();
+        for (adv, row) in rows {
+            match affects(row, &q.version) {
+                Verdict::Yes(fixed) => hits.push((*adv, fixed, row.status, row.rating.clone())),
+                Verdict::No => {}
+                Verdict::Unknown => *unreadable.entry(q.ecosystem.clone()).or_default() += 1,
+            }
+        }
+        if hits.is_empty() {
+            continue;
+        }
+        for (adv, ..) in &hits {
+            if !advisory_cache.contains_key(adv) {
+                advisory_cache.insert(*adv, db.advisory(*adv)?);
+            }
+        }
+        // Group hits whose advisories share any id.
+        let n = hits.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut [usize], i: usize) -> usize {
+            let mut r = i;
+            while p[r] != r {
+                r = p[r];
+            }
+            p[i] = r;
+            r
+        }
+        let mut by_id: HashMap<&str, usize> = HashMap::new();
+        for (i, (adv, ..)) in hits.iter().enumerate() {
+            for id in advisory_cache[adv].all_ids() {
+                if let Some(&j) = by_id.get(id) {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[a] = b;
+                } else {
+                    by_id.insert(id, i);
+                }
+            }
+        }
+        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in 0..n {
+            let r = find(&mut parent, i);
+            groups.entry(r).or_default().push(i);
+        }
+        let scheme = Scheme::for_ecosystem(&q.ecosystem);
+        for members in groups.values() {
+            let mut ids = BTreeSet::new();
+            let mut advisories = Vec::new();
+            let mut ratings: Vec<Rating> = Vec::new();
+            let mut scores: Vec<Score> = Vec::new();
+            let mut refs = BTreeSet::new();
+            let mut summary = String::new();
+            let mut fixed: Option<String> = None;
+            let mut status = Status::Unimportant;
+            let mut all_unimportant = true;
+            for &i in members {
+                let (adv, f, st, row_rating) = &hits[i];
+                let a = &advisory_cache[adv];
+                ids.extend(a.all_ids().map(str::to_string));
+                advisories.push(a.id.clone());
+                ratings.extend(row_rating.clone());
+                refs.extend(a.references.iter().cloned());
+                if summary.is_empty() {
+                    summary = if a.summary.is_empty() {
+                        a.details
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .chars()
+                            .take(200)
+                            .collect()
+                    } else {
+                        a.summary.clone()
+                    };
+                }
+                for c in &a.cvss {
+                    if let Some(s) = severity::score(c)
+                        && !scores.contains(&s)
+                    {
+                        scores.push(s);
+                    }
+                }
+                if let Some(f) = f {
+                    fixed = match fixed {
+                        Some(g) if scheme.compare(&g, f) != Some(std::cmp::Ordering::Less) => {
+                            Some(g)
+                        }
+                        _ => Some(f.clone()),
+                    };
+                }
+                if *st != Status::Unimportant {
+                    all_unimportant = false;
+                    // The most actionable status wins: affected over the others.
+                    if status == Status::Unimportant || *st == Status::Affected {
+                        status = *st;
+                    }
+                }
+            }
+            // Advisory-level ratings after the package's own.
+            for &i in members {
+                let a = &advisory_cache[&hits[i].0];
+                for r in &a.ratings {
+                    if !ratings.contains(r) {
+                        ratings.push(r.clone());
+                    }
+                }
+            }
+            if all_unimportant {
+                status = Status::Unimportant;
+            }
+            let state = state_of(status, &fixed);
+            if state == FixState::Unimportant && !opts.show_unimportant {
+                out.hidden_unimportant += 1;
+                continue;
+            }
+            advisories.sort();
+            advisories.dedup();
+            let id = primary_id(&ids, &advisories);
+            ids.remove(&id);
+            let chosen = severity::choose(&ratings, &scores, &opts.severity_priority);
+            out.findings.push(Finding {
+                id,
+                aliases: ids.into_iter().collect(),
+                advisories,
+                package: PackageRef {
+                    kind: p.kind.as_str().to_string(),
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    purl: p.purl.clone(),
+                    source_name: p.source_name.clone(),
+                    source_version: p.source_version.clone(),
+                    locations: p.locations.iter().map(LocationRef::from).collect(),
+                },
+                ecosystem: q.ecosystem.clone(),
+                matched: if q.via_source {
+                    format!("source package {} {}", q.name, q.version)
+                } else {
+                    format!("{} {}", q.name, q.version)
+                },
+                fixed_version: if state == FixState::Fixed {
+                    fixed
+                } else {
+                    None
+                },
+                state,
+                severity: chosen.severity,
+                severity_source: chosen.source,
+                severity_detail: chosen.detail,
+                ratings,
+                cvss: scores,
+                summary,
+                references: refs.into_iter().collect(),
+                suppressed: None,
+            });
+        }
+    }
+    for (eco, n) in unreadable {
+        out.notes.push(format!(
+            "{n} advisory rows in {eco} could not be compared: the installed version is not valid in that ecosystem's version scheme"
+        ));
+    }
+    sort_findings(&mut out.findings);
+    Ok(out)
+}
+
+/// Most severe first, then package, then id.
+pub fn sort_findings(f: &mut [Finding]) {
+    f.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.package.name.cmp(&b.package.name))
+            .then_with(|| a.package.version.cmp(&b.package.version))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// Whether a package type is an OS package (for grouping in reports).
+pub fn is_os_type(kind: &str) -> bool {
+    matches!(kind, "deb" | "apk" | "rpm")
+}
+
+/// Counts by severity, over findings that are not suppressed.
+pub fn counts(findings: &[Finding]) -> BTreeMap<Severity, usize> {
+    let mut m: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
+    for f in findings.iter().filter(|f| f.suppressed.is_none()) {
+        *m.entry(f.severity).or_default() += 1;
+    }
+    m
+}
