@@ -4,6 +4,7 @@
 
 mod human;
 mod sarif;
+pub mod vulns;
 
 pub use human::{human, summary};
 pub use sarif::{ToolInfo, sarif};

@@ -28,6 +28,10 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Inventory an image and write an SBOM (CycloneDX, SPDX, JSON, table).
     Sbom(cmd::sbom::Args),
+    /// Match an image or SBOM against the advisory DB; gate on the result.
+    Scan(cmd::scan::Args),
+    /// Build, import and inspect the advisory DB.
+    Db(cmd::db::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Lint(a) => cmd::lint::run(a),
         Command::Rules(a) => cmd::rules::run(a),
         Command::Sbom(a) => cmd::sbom::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Db(a) => cmd::db::run(a),
     };
     match result {
         Ok(code) => code,

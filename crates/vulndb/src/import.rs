@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::db::{DbBuilder, DbError, SourceInfo};
+use crate::db::{DbBuilder, DbError};
 use crate::feed::{FeedError, parse_bytes};
 
 /// Largest single JSON document read (the Debian tracker dump is ~70 MB).
@@ -53,7 +53,7 @@ fn read_err(path: &Path, message: impl ToString) -> ImportError {
     }
 }
 
-/// Import a file, directory or zip.
+/// Import a file, directory or zip (the caller records the source).
 pub fn import_path(b: &mut DbBuilder, path: &Path) -> Result<ImportStats, ImportError> {
     let mut stats = ImportStats::default();
     let meta = std::fs::metadata(path).map_err(|e| read_err(path, e))?;
@@ -62,11 +62,6 @@ pub fn import_path(b: &mut DbBuilder, path: &Path) -> Result<ImportStats, Import
     } else {
         file(b, path, &mut stats)?;
     }
-    b.add_source(SourceInfo {
-        name: "import".into(),
-        location: path.display().to_string(),
-        records: stats.records,
-    });
     Ok(stats)
 }
 

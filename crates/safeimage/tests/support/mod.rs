@@ -125,24 +125,70 @@ pub fn local(name: &str) -> String {
     format!("localhost/safeimage-test/{name}:t")
 }
 
-/// A Debian bookworm minbase image (mmdebstrap, main only), built once per test run
-/// (the rootfs tarball is kept in target/test-images between runs).
+/// Which Debian bookworm base to build on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// `bookworm main` only: no security updates.
+    Main,
+    /// `bookworm main` plus `bookworm-security`.
+    Security,
+}
+
+/// A minbase rootfs made by mmdebstrap from the given suites, kept in
+/// target/test-images between runs.
+fn rootfs(base: Base) -> PathBuf {
+    let (name, sources): (&str, &[&str]) = match base {
+        Base::Main => (
+            "minbase-bookworm-main",
+            &["deb http://deb.debian.org/debian bookworm main"],
+        ),
+        Base::Security => (
+            "minbase-bookworm-security",
+            &[
+                "deb http://deb.debian.org/debian bookworm main",
+                "deb http://deb.debian.org/debian-security bookworm-security main",
+            ],
+        ),
+    };
+    let dir = work().join(name);
+    if !dir.exists() {
+        let tmp = work().join(format!("{name}.tmp-{}", std::process::id()));
+        sh(Command::new("mmdebstrap")
+            .args(["--variant=minbase", "--quiet", "bookworm"])
+            .arg(&tmp)
+            .args(sources));
+        std::fs::rename(&tmp, &dir).unwrap();
+    }
+    dir
+}
+
+/// A Debian bookworm minbase image from `bookworm main` only, made once per
+/// test run (the rootfs is kept in target/test-images between runs).
 pub fn minbase() -> &'static str {
-    static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let tar = work().join("minbase-bookworm.tar");
-        if !tar.exists() {
-            let tmp = work().join("minbase-bookworm.tar.tmp");
-            sh(Command::new("mmdebstrap")
-                .args(["--variant=minbase", "--quiet", "bookworm"])
-                .arg(&tmp));
-            std::fs::rename(&tmp, &tar).unwrap();
-        }
-        let name = local("minbase");
+    base_image(Base::Main)
+}
+
+/// The base image for `base`, committed to local storage once per run.
+pub fn base_image(base: Base) -> &'static str {
+    static MAIN: OnceLock<String> = OnceLock::new();
+    static SEC: OnceLock<String> = OnceLock::new();
+    let cell = match base {
+        Base::Main => &MAIN,
+        Base::Security => &SEC,
+    };
+    cell.get_or_init(|| {
+        let dir = rootfs(base);
+        let name = local(match base {
+            Base::Main => "minbase",
+            Base::Security => "minbase-security",
+        });
         let c = sh(Command::new("buildah").args(["--isolation", "chroot", "from", "scratch"]))
             .trim()
             .to_string();
-        sh(Command::new("buildah").args(["add", &c]).arg(&tar).arg("/"));
+        sh(Command::new("buildah")
+            .args(["add", &c])
+            .arg(format!("{}/", dir.display()))
+            .arg("/"));
         sh(Command::new("buildah").args(["config", "--cmd", "[\"/bin/bash\"]", &c]));
         sh(Command::new("buildah").args(["commit", "-q", &c, &name]));
         sh(Command::new("buildah").args(["rm", &c]));
@@ -152,6 +198,11 @@ pub fn minbase() -> &'static str {
 
 /// Builds `dir/Dockerfile` with buildah (chroot isolation, no cache), tagged `local(name)`.
 pub fn build(name: &str, dir: &Path, args: &[&str]) -> String {
+    build_on(Base::Main, name, dir, args)
+}
+
+/// Builds `dir/Dockerfile` on the given base (passed as the `BASE` build arg).
+pub fn build_on(base: Base, name: &str, dir: &Path, args: &[&str]) -> String {
     let image = local(name);
     let mut cmd = Command::new("buildah");
     cmd.args([
@@ -165,7 +216,7 @@ pub fn build(name: &str, dir: &Path, args: &[&str]) -> String {
         &image,
         "--build-arg",
     ])
-    .arg(format!("BASE={}", minbase()));
+    .arg(format!("BASE={}", base_image(base)));
     cmd.args([
         "--secret",
         "id=hostca,src=/etc/ssl/certs/ca-certificates.crt",
@@ -247,4 +298,64 @@ pub fn read_file(image: &str, path: &str) -> String {
     sh(Command::new("buildah").args(["umount", &c]));
     sh(Command::new("buildah").args(["rm", &c]));
     text
+}
+
+/// Runs the safeimage binary with `args` (and extra environment), in `cwd`.
+pub fn safeimage_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_safeimage"));
+    c.current_dir(cwd).args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("safeimage")
+}
+
+/// The official SARIF 2.1.0 schema (fetched by scripts/fetch-test-schemas)
+/// as a validator.
+pub fn sarif_validator() -> jsonschema::Validator {
+    let schema_path = repo().join("target/test-schemas/sarif-2.1.0.json");
+    let text = std::fs::read_to_string(&schema_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/fetch-test-schemas",
+            schema_path.display()
+        )
+    });
+    // The published schema's `language` pattern has a stray `]` that strict
+    // regex engines reject; use the pattern it means. Nothing else changes.
+    let fixed = text.replace(
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+        r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
+    );
+    let schema: serde_json::Value = serde_json::from_str(&fixed).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// The shared OSV fixtures.
+pub fn osv_fixtures() -> PathBuf {
+    repo().join("../shared/fixtures/osv")
+}
+
+/// Renders an HTML file in headless Chromium and returns the DOM it built.
+pub fn chromium_dom(file: &Path) -> String {
+    let bin = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new("which")
+                .arg(b)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("chromium (apt-get install chromium)");
+    let profile = tempfile::tempdir().unwrap();
+    sh(Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display())))
 }

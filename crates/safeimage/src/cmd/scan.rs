@@ -1,0 +1,284 @@
+//! `safeimage scan`: match an image (any source) or an SBOM file against the
+//! advisory DB, apply ignore rules, VEX and a baseline, render the report
+//! and decide the exit code from the gate. No network access happens here
+//! beyond reading the image itself.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use report::vulns::{DbInfo, ScanReport, Target};
+use scan::gate::{Gate, evaluate};
+use scan::severity::Source;
+use vulndb::{Db, Severity};
+
+use super::db::DbArg;
+use super::sbom::ImageArgs;
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Grouped by package, coloured on a terminal.
+    Table,
+    /// safeimage-scan/1 JSON (also the baseline format).
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// A self-contained HTML page.
+    Html,
+    /// JUnit XML.
+    Junit,
+}
+
+fn severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
+}
+
+/// Arguments of `safeimage scan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image (oci:DIR[:TAG], docker-archive:FILE, dir:PATH, registry:REF
+    /// or REF), or a CycloneDX/SPDX JSON SBOM file.
+    source: String,
+    #[command(flatten)]
+    db: DbArg,
+    /// Refuse a DB older than this many hours (0: no limit).
+    #[arg(
+        long,
+        env = "SAFEIMAGE_DB_MAX_AGE_HOURS",
+        default_value_t = 120,
+        value_name = "HOURS"
+    )]
+    db_max_age: u64,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: Format,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with --exit-code when a counted finding is at or above SEVERITY.
+    #[arg(long, value_parser = severity, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    /// Count only findings that have a fixed version toward the gate.
+    #[arg(long)]
+    only_fixed: bool,
+    /// Exit code when the gate fails (errors always exit 2).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    exit_code: u8,
+    /// Show findings the vendor rates unimportant (Debian).
+    #[arg(long)]
+    show_unimportant: bool,
+    /// Severity source priority, comma-separated: vendor, a vendor name
+    /// (debian, ghsa, alpine, pypa...), cvss_v4, cvss_v3, cvss_v2.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "vendor,cvss_v4,cvss_v3,cvss_v2"
+    )]
+    severity_source: Vec<String>,
+    /// Ignore file(s): .safeimage-ignore.yaml format or .trivyignore lines
+    /// (default: those two files in the current directory, if present).
+    #[arg(long = "ignore-file", value_name = "FILE")]
+    ignore_files: Vec<PathBuf>,
+    /// OpenVEX document(s); `not_affected` and `fixed` statements suppress.
+    #[arg(long = "vex", value_name = "FILE")]
+    vex: Vec<PathBuf>,
+    /// An earlier `--format json` report to compare with.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: fail when a new finding is at or above SEVERITY.
+    #[arg(long, value_parser = severity, value_name = "SEVERITY", requires = "baseline")]
+    fail_on_new: Option<Severity>,
+    /// With --baseline: fail when the number of findings went up.
+    #[arg(long, requires = "baseline")]
+    fail_on_increase: bool,
+    #[command(flatten)]
+    image: ImageArgs,
+}
+
+fn read_ignore(path: &Path) -> anyhow::Result<Vec<scan::suppress::Rule>> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    Ok(if yaml {
+        scan::suppress::read_ignore_file(path)?
+    } else {
+        scan::suppress::read_trivyignore(path)?
+    })
+}
+
+/// What `scan` (and later `run`) needs from one source.
+pub struct Scanned {
+    /// Display name.
+    pub name: String,
+    /// Manifest digest.
+    pub digest: Option<String>,
+    /// The inventory.
+    pub inventory: inventory::Inventory,
+}
+
+/// Inventory a source: an SBOM file or an image.
+pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<Scanned> {
+    let p = Path::new(source);
+    if p.is_file() {
+        let mut head = vec![0u8; 4096];
+        let n = std::io::Read::read(&mut std::fs::File::open(p)?, &mut head)?;
+        if inventory::sbom_in::looks_like_sbom(&head[..n]) {
+            let bytes = std::fs::read(p)?;
+            let r = inventory::sbom_in::read(&bytes)
+                .with_context(|| format!("SBOM {}", p.display()))?;
+            return Ok(Scanned {
+                name: r.subject.unwrap_or_else(|| source.to_string()),
+                digest: r.digest,
+                inventory: r.inventory,
+            });
+        }
+    }
+    let (analysis, inv) = super::sbom::inventory(source, image)?;
+    Ok(Scanned {
+        name: analysis
+            .image
+            .reference
+            .as_ref()
+            .map_or_else(|| source.to_string(), |r| r.to_string()),
+        digest: analysis
+            .image
+            .manifest_digest
+            .as_ref()
+            .map(|d| d.to_string()),
+        inventory: inv,
+    })
+}
+
+/// Open the DB and refuse one older than `max_age_hours`.
+pub fn open_db(db: &DbArg, max_age_hours: u64) -> anyhow::Result<Db> {
+    let db = Db::open(&db.path()?)?;
+    if max_age_hours > 0 {
+        let built = super::parse_rfc3339(&db.status().built_at).with_context(|| {
+            format!(
+                "vulnerability DB {}: unreadable build time `{}`",
+                db.status().path.display(),
+                db.status().built_at
+            )
+        })?;
+        let age = super::unix_now() - built;
+        if age > (max_age_hours as i64) * 3600 {
+            bail!(
+                "vulnerability DB {} was built {} ({} hours ago), older than the limit of {max_age_hours} hours: run `safeimage db update` (or `db import` offline), or raise --db-max-age",
+                db.status().path.display(),
+                db.status().built_at,
+                age / 3600
+            );
+        }
+    }
+    Ok(db)
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let priority: Vec<Source> = args
+        .severity_source
+        .iter()
+        .map(|s| s.parse::<Source>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    // Everything that can fail on bad input is read before the image.
+    let db = open_db(&args.db, args.db_max_age)?;
+    let mut rules = Vec::new();
+    let ignore_files: Vec<PathBuf> = if args.ignore_files.is_empty() {
+        [".safeimage-ignore.yaml", ".trivyignore"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .collect()
+    } else {
+        args.ignore_files.clone()
+    };
+    for f in &ignore_files {
+        rules.extend(read_ignore(f)?);
+    }
+    let mut vex = Vec::new();
+    for f in &args.vex {
+        vex.extend(scan::suppress::read_openvex(f)?);
+    }
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(scan::baseline::read)
+        .transpose()?;
+
+    let scanned = load(&args.source, &args.image)?;
+    let opts = scan::Options {
+        show_unimportant: args.show_unimportant,
+        severity_priority: priority,
+    };
+    let mut m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
+    let today = &super::rfc3339(super::unix_now())[..10];
+    let expired = scan::suppress::apply_rules(&mut m.findings, &rules, today);
+    scan::suppress::apply_vex(
+        &mut m.findings,
+        &vex,
+        &scanned.name,
+        scanned.digest.as_deref(),
+    );
+    m.notes.extend(expired);
+    let diff = baseline
+        .as_ref()
+        .map(|b| scan::baseline::diff(&m.findings, b));
+    let gate = Gate {
+        fail_on: args.fail_on,
+        only_fixed: args.only_fixed,
+        fail_on_new: args.fail_on_new,
+        fail_on_increase: args.fail_on_increase,
+    };
+    let decision = evaluate(&gate, &m.findings, diff.as_ref());
+    let gated = gate != Gate::default();
+    let mut report = ScanReport::new(
+        report::ToolInfo {
+            name: "safeimage".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        super::now_rfc3339(),
+        Target {
+            name: scanned.name.clone(),
+            digest: scanned.digest.clone(),
+            distro: scanned
+                .inventory
+                .distro
+                .as_ref()
+                .map(|d| format!("{} {}", d.id, d.version_id)),
+        },
+        DbInfo {
+            built_at: db.status().built_at.clone(),
+            schema_version: db.status().schema_version,
+        },
+        &m.findings,
+        m.packages_checked,
+        m.hidden_unimportant,
+        &m.notes,
+    );
+    report.baseline = diff.as_ref();
+    report.gate = gated.then_some(&decision);
+    let text = match args.format {
+        Format::Table => {
+            let color = args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            report::vulns::table(&report, color)
+        }
+        Format::Json => report::vulns::json(&report),
+        Format::Sarif => serde_json::to_string_pretty(&report::vulns::sarif(&report))?,
+        Format::Html => report::vulns::html(&report),
+        Format::Junit => report::vulns::junit(&report),
+    };
+    super::write_output(args.output.as_deref(), &text)?;
+    if decision.failed {
+        if args.format != Format::Table || args.output.is_some() {
+            for r in &decision.reasons {
+                eprintln!("gate failed: {r}");
+            }
+        }
+        return Ok(ExitCode::from(args.exit_code));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,884 @@
+//! `safeimage db` and `safeimage scan` end to end on SBOM inputs and the
+//! shared OSV fixtures: import and status, every output format (SARIF
+//! against the official schema, HTML rendered by headless Chromium, JUnit
+//! parsed by Python), the gate's exit codes, ignore files, OpenVEX,
+//! baselines, DB age, severity sources, and `db update` from a local server
+//! that states MD5s the way Google Cloud Storage does.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{Value, json};
+use support::*;
+
+fn ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Imports `paths` into `dir/db`.
+fn import(dir: &Path, paths: &[&Path]) -> String {
+    let db = dir.join("db").to_str().unwrap().to_string();
+    let mut args = vec!["db", "import", "--db", &db];
+    let ps: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    args.extend(ps.iter().map(String::as_str));
+    ok(&safeimage_in(dir, &args, &[]));
+    db
+}
+
+fn component(purl: &str, name: &str, version: &str, src: Option<(&str, &str)>) -> Value {
+    let mut props =
+        vec![json!({"name": "safeimage:location:path", "value": "var/lib/dpkg/status"})];
+    if let Some((n, v)) = src {
+        props.push(json!({"name": "safeimage:source:name", "value": n}));
+        props.push(json!({"name": "safeimage:source:version", "value": v}));
+    }
+    json!({"type": "library", "name": name, "version": version, "purl": purl, "properties": props})
+}
+
+/// A CycloneDX SBOM: Debian 12 OS packages from openssl, nginx and perl at
+/// bookworm's main versions, plus PyPI packages.
+fn sbom(dir: &Path, name: &str, python: &[(&str, &str)]) -> String {
+    let mut comps = vec![
+        json!({"type": "operating-system", "name": "debian", "version": "12"}),
+        component(
+            "pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12",
+            "libssl3",
+            "3.0.15-1~deb12u1",
+            Some(("openssl", "3.0.15-1~deb12u1")),
+        ),
+        component(
+            "pkg:deb/debian/nginx-common@1.22.1-9?arch=all&distro=debian-12",
+            "nginx-common",
+            "1.22.1-9",
+            Some(("nginx", "1.22.1-9")),
+        ),
+        component(
+            "pkg:deb/debian/perl-base@5.36.0-7+deb12u3?arch=amd64&distro=debian-12",
+            "perl-base",
+            "5.36.0-7+deb12u3",
+            Some(("perl", "5.36.0-7+deb12u3")),
+        ),
+    ];
+    for (n, v) in python {
+        let mut c = component(&format!("pkg:pypi/{}@{v}", n.to_lowercase()), n, v, None);
+        c["properties"] = json!([{"name": "safeimage:location:path", "value": format!("venv/lib/python3.11/site-packages/{n}-{v}.dist-info/METADATA")}]);
+        comps.push(c);
+    }
+    let doc = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": {"type": "container", "name": name, "version": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}},
+        "components": comps});
+    let p = dir.join(format!("{name}.cdx.json"));
+    std::fs::write(&p, doc.to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn scan_json(dir: &Path, db: &str, sbom: &str, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["scan", sbom, "--db", db, "-f", "json"];
+    args.extend(extra);
+    let out = safeimage_in(dir, &args, &[]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, v)
+}
+
+fn ids(v: &Value) -> BTreeSet<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["suppressed"].is_null())
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["id"].as_str().unwrap(),
+                f["package"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_status_and_bad_input_keep_the_old_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import(dir.path(), &[&osv_fixtures()]);
+    let st = ok(&safeimage_in(
+        dir.path(),
+        &["db", "status", "--db", &db, "--json"],
+        &[],
+    ))
+    .stdout
+    .clone();
+    let st: Value = serde_json::from_slice(&st).unwrap();
+    let ecos: Vec<(String, u64)> = serde_json::from_value(st["ecosystems"].clone()).unwrap();
+    assert_eq!(ecos, vec![("Debian:12".into(), 40), ("PyPI".into(), 223)]);
+    assert_eq!(st["schema_version"], 1);
+    let before = std::fs::read(&db).unwrap();
+
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("A-1.json"),
+        b"{\"id\": \"A-1\",\n\"affected\": [\n  {\"package\": 3}\n]}",
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("B-2.json"),
+        b"{\"id\": \"B-2\",\n\"affected\": [\n",
+    )
+    .unwrap();
+    let out = safeimage_in(
+        dir.path(),
+        &["db", "import", "--db", &db, bad.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("A-1.json") && e.contains("invalid type"), "{e}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the old DB is untouched"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".safeimage-db-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let out = safeimage_in(
+        dir.path(),
+        &["db", "status", "--db", "/nonexistent/db"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no vulnerability DB at /nonexistent/db"));
+}
+
+#[test]
+fn every_format_and_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &[&osv_fixtures()]);
+    let sb = sbom(
+        d,
+        "app",
+        &[("urllib3", "1.26.4"), ("Django", "3.2.0"), ("idna", "3.7")],
+    );
+    let (out, v) = scan_json(d, &db, &sb, &[]);
+    ok(&out);
+    assert_eq!(v["schema"], "safeimage-scan/1");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.len() > 20, "{}", findings.len());
+    // Debian findings are on binary packages, matched through the source.
+    let nginx: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["package"]["name"] == "nginx-common")
+        .collect();
+    assert!(!nginx.is_empty());
+    for f in &nginx {
+        assert!(f["id"].as_str().unwrap().starts_with("CVE-"));
+        assert!(
+            f["advisories"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("DEBIAN-CVE-")
+        );
+        assert_eq!(f["state"], "fixed");
+        assert!(
+            f["fixed_version"]
+                .as_str()
+                .unwrap()
+                .starts_with("1.22.1-9+deb12u")
+        );
+        assert_eq!(f["severity_source"], "debian");
+        assert!(
+            f["matched"]
+                .as_str()
+                .unwrap()
+                .starts_with("source package nginx 1.22.1-9")
+        );
+    }
+    // The Django component (purl `pkg:pypi/django`) matched PyPI advisories.
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["package"]["name"] == "django" && f["ecosystem"] == "PyPI")
+    );
+    let summary = &v["summary"];
+    let total = summary["total"].as_u64().unwrap();
+    assert_eq!(total as usize, findings.len());
+
+    // SARIF against the official schema, one rule per vulnerability.
+    let out = ok(&safeimage_in(
+        d,
+        &["scan", &sb, "--db", &db, "-f", "sarif"],
+        &[],
+    ))
+    .stdout
+    .clone();
+    let sarif: Value = serde_json::from_slice(&out).unwrap();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&sarif)
+        .take(5)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["results"].as_array().unwrap().len(), findings.len());
+    let rule_ids: BTreeSet<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let finding_ids: BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(rule_ids, finding_ids);
+    assert!(run["results"].as_array().unwrap().iter().all(|r| {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty())
+    }));
+    assert!(run["tool"]["driver"]["rules"][0]["properties"]["security-severity"].is_string());
+
+    // JUnit: well-formed, one failing case per finding.
+    let junit = d.join("r.xml");
+    ok(&safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "-f",
+            "junit",
+            "-o",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let py = sh(std::process::Command::new("python3").args([
+        "-c",
+        "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(len(r.findall('.//testcase')), len(r.findall('.//failure')))",
+        junit.to_str().unwrap(),
+    ]));
+    assert_eq!(py.trim(), format!("{} {}", findings.len(), findings.len()));
+
+    // HTML: self-contained, and the counts Chromium renders are the JSON's.
+    let html = d.join("r.html");
+    ok(&safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "-f",
+            "html",
+            "-o",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !text.contains("<script") && !text.contains("src=\"http") && !text.contains("<link"),
+        "no external assets"
+    );
+    let dom = chromium_dom(&html);
+    let count = |id: &str| -> u64 {
+        let key = format!("id=\"{id}\">");
+        let at = dom
+            .find(&key)
+            .unwrap_or_else(|| panic!("{id} not in rendered DOM"))
+            + key.len();
+        dom[at..].split('<').next().unwrap().trim().parse().unwrap()
+    };
+    for sev in ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] {
+        assert_eq!(
+            count(&format!("count-{}", sev.to_lowercase())),
+            summary["by_severity"][sev].as_u64().unwrap(),
+            "{sev}"
+        );
+    }
+    assert_eq!(count("count-total"), total);
+    assert_eq!(count("count-fixable"), summary["fixable"].as_u64().unwrap());
+    assert_eq!(
+        count("count-not-fixable"),
+        summary["not_fixable"].as_u64().unwrap()
+    );
+    assert_eq!(dom.matches("<details class=\"package\"").count(), {
+        let pk: BTreeSet<&str> = findings
+            .iter()
+            .map(|f| f["package"]["name"].as_str().unwrap())
+            .collect();
+        pk.len()
+    });
+
+    // Gate: HIGH findings exist (Debian urgency high), and all have fixes.
+    let high = summary["by_severity"]["HIGH"].as_u64().unwrap();
+    assert!(high > 0);
+    let out = safeimage_in(d, &["scan", &sb, "--db", &db, "--fail-on", "high"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("gate failed:") && table.contains("at or above HIGH"),
+        "{table}"
+    );
+    assert!(
+        table.contains("nginx-common 1.22.1-9 (deb, source nginx)"),
+        "{table}"
+    );
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--fail-on",
+            "high",
+            "--exit-code",
+            "7",
+            "-f",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert!(stderr(&out).contains("gate failed"));
+    let crit = summary["by_severity"]["CRITICAL"].as_u64().unwrap();
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--fail-on",
+            "critical",
+            "-f",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(if crit > 0 { 1 } else { 0 }));
+    // --only-fixed: Django 3.2.0 findings without a fix do not count.
+    let unfixed_high = findings.iter().any(|f| {
+        f["state"] != "fixed" && ["HIGH", "CRITICAL"].contains(&f["severity"].as_str().unwrap())
+    });
+    let fixed_high = findings.iter().any(|f| {
+        f["state"] == "fixed" && ["HIGH", "CRITICAL"].contains(&f["severity"].as_str().unwrap())
+    });
+    assert!(
+        fixed_high && !unfixed_high,
+        "the fixtures' HIGHs all have fixes"
+    );
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--fail-on",
+            "high",
+            "--only-fixed",
+            "-f",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // --only-fixed: a CRITICAL without a fix fails --fail-on, not with --only-fixed.
+    let nofix = d.join("nofix");
+    std::fs::create_dir_all(&nofix).unwrap();
+    std::fs::write(nofix.join("GHSA-zzzz-zzzz-zzzz.json"), json!({
+        "id": "GHSA-zzzz-zzzz-zzzz", "modified": "2026-01-01T00:00:00Z", "database_specific": {"severity": "CRITICAL"},
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "idna"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}).to_string()).unwrap();
+    let nofix_db = d.join("nofix.db");
+    ok(&safeimage_in(
+        d,
+        &[
+            "db",
+            "import",
+            "--db",
+            nofix_db.to_str().unwrap(),
+            nofix.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let nd = nofix_db.to_str().unwrap();
+    let (out, v) = scan_json(d, nd, &sb, &["--fail-on", "critical"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(v["findings"][0]["state"], "not-fixed");
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            nd,
+            "--fail-on",
+            "critical",
+            "--only-fixed",
+        ],
+        &[],
+    );
+    ok(&out);
+    // Errors exit 2, never 1.
+    let out = safeimage_in(
+        d,
+        &["scan", &sb, "--db", "/nonexistent", "--fail-on", "low"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = safeimage_in(d, &["scan", "/nonexistent/x.json", "--db", &db], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn ignore_files_vex_and_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &[&osv_fixtures().join("Debian-12")]);
+    let sb = sbom(d, "app", &[]);
+    let (_, all) = scan_json(d, &db, &sb, &[]);
+    let all_ids = ids(&all);
+    let some: Vec<&str> = all_ids
+        .iter()
+        .map(|s| s.split(' ').next().unwrap())
+        .collect();
+    let (a, b, c) = (some[0], some[1], some[2]);
+
+    // Ignore file: a live rule, an expired one, and .trivyignore picked up
+    // from the working directory by default.
+    std::fs::write(
+        d.join(".safeimage-ignore.yaml"),
+        format!("ignore:\n  - id: {a}\n    reason: behind a WAF\n    expires: 2999-01-01\n  - id: {b}\n    reason: old\n    expires: 2001-01-01\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join(".trivyignore"), format!("# team decision\n{c}\n")).unwrap();
+    let (out, v) = scan_json(d, &db, &sb, &[]);
+    ok(&out);
+    let sup: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            f["suppressed"]["kind"]
+                .as_str()
+                .map(|k| (f["id"].as_str().unwrap(), k))
+        })
+        .collect();
+    assert!(sup.iter().any(|(i, k)| *i == a && *k == "ignore-file"));
+    assert!(sup.iter().any(|(i, k)| *i == c && *k == "trivyignore"));
+    assert!(
+        !sup.iter().any(|(i, _)| *i == b),
+        "expired rules do not apply"
+    );
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("expired on 2001-01-01"))
+    );
+    assert_eq!(
+        v["summary"]["suppressed"].as_u64().unwrap() as usize,
+        sup.len()
+    );
+    std::fs::remove_file(d.join(".safeimage-ignore.yaml")).unwrap();
+    std::fs::remove_file(d.join(".trivyignore")).unwrap();
+
+    // A broken ignore file is an error naming the file and line.
+    let bad = d.join("bad.yaml");
+    std::fs::write(&bad, "ignore:\n  - id: X\n    reasn: typo\n").unwrap();
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--ignore-file",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.yaml:3"), "{}", stderr(&out));
+
+    // OpenVEX: not_affected for one CVE in libssl3 only.
+    let ssl: Vec<&Value> = all["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["package"]["name"] == "libssl3")
+        .collect();
+    let vid = ssl[0]["id"].as_str().unwrap();
+    let vex = d.join("vex.json");
+    std::fs::write(&vex, json!({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "sec", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": vid}, "products": [{"@id": "pkg:oci/app", "subcomponents": [{"@id": "pkg:deb/debian/libssl3"}]}],
+                        "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path", "impact_statement": "we never call the affected API"}]
+    }).to_string()).unwrap();
+    let (out, v) = scan_json(d, &db, &sb, &["--vex", vex.to_str().unwrap()]);
+    ok(&out);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == vid && f["package"]["name"] == "libssl3")
+        .unwrap();
+    assert_eq!(f["suppressed"]["status"], "not_affected");
+    assert_eq!(
+        f["suppressed"]["reason"],
+        "vulnerable_code_not_in_execute_path: we never call the affected API"
+    );
+    assert_eq!(v["summary"]["suppressed"], 1);
+
+    // Baseline: the same scan is unchanged; a scan with one more package
+    // (more findings) fails --fail-on-increase; the baseline itself, scanned
+    // against the bigger one, is a decrease and passes.
+    let base = d.join("base.json");
+    std::fs::write(&base, serde_json::to_string(&all).unwrap()).unwrap();
+    let (out, v) = scan_json(
+        d,
+        &db,
+        &sb,
+        &[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--fail-on-increase",
+            "--fail-on-new",
+            "high",
+        ],
+    );
+    ok(&out);
+    assert_eq!(v["baseline"]["new"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        v["baseline"]["unchanged"].as_u64().unwrap() as usize,
+        all_ids.len()
+    );
+    let py = import(d, &[&osv_fixtures()]);
+    let bigger = sbom(d, "bigger", &[("urllib3", "1.26.4")]);
+    let (out, v) = scan_json(
+        d,
+        &py,
+        &bigger,
+        &["--baseline", base.to_str().unwrap(), "--fail-on-increase"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("went up from"), "{}", stderr(&out));
+    assert!(!v["baseline"]["new"].as_array().unwrap().is_empty());
+    let big_report = d.join("big.json");
+    std::fs::write(&big_report, serde_json::to_string(&v).unwrap()).unwrap();
+    let (out, v) = scan_json(
+        d,
+        &py,
+        &sb,
+        &[
+            "--baseline",
+            big_report.to_str().unwrap(),
+            "--fail-on-increase",
+            "--fail-on-new",
+            "low",
+        ],
+    );
+    ok(&out);
+    assert!(
+        !v["baseline"]["fixed"].as_array().unwrap().is_empty(),
+        "a decrease is allowed"
+    );
+}
+
+#[test]
+fn unimportant_severity_sources_and_db_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let feeds = d.join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(feeds.join("DEBIAN-CVE-2099-0001.json"), json!({
+        "id": "DEBIAN-CVE-2099-0001", "upstream": ["CVE-2099-0001"], "modified": "2026-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            "ecosystem_specific": {"urgency": "unimportant"}}]}).to_string()).unwrap();
+    std::fs::write(feeds.join("GHSA-aaaa-bbbb-cccc.json"), json!({
+        "id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2099-0002"], "modified": "2026-01-01T00:00:00Z",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+        "database_specific": {"severity": "MODERATE"},
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "urllib3"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.26.5"}]}]}]}).to_string()).unwrap();
+    std::fs::write(feeds.join("PYSEC-2099-1.json"), json!({
+        "id": "PYSEC-2099-1", "aliases": ["CVE-2099-0002"], "modified": "2026-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "urllib3"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.26.6"}]}]}]}).to_string()).unwrap();
+    let db = import(d, &[&feeds]);
+    let sb = sbom(d, "app", &[("urllib3", "1.26.4")]);
+    let (out, v) = scan_json(d, &db, &sb, &[]);
+    ok(&out);
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(
+        f.len(),
+        1,
+        "unimportant hidden; GHSA and PYSEC merged: {f:#?}"
+    );
+    assert_eq!(f[0]["id"], "CVE-2099-0002");
+    assert_eq!(
+        f[0]["aliases"],
+        json!(["GHSA-aaaa-bbbb-cccc", "PYSEC-2099-1"])
+    );
+    assert_eq!(
+        f[0]["fixed_version"], "1.26.6",
+        "the later fix of the merged advisories"
+    );
+    assert_eq!(
+        (f[0]["severity"].as_str(), f[0]["severity_source"].as_str()),
+        (Some("MEDIUM"), Some("ghsa"))
+    );
+    assert_eq!(
+        v["summary"]["hidden_unimportant"], 1,
+        "libssl3 is the one binary package from openssl"
+    );
+    let (_, v) = scan_json(d, &db, &sb, &["--severity-source", "cvss_v3,vendor"]);
+    let f = &v["findings"][0];
+    assert_eq!(
+        (f["severity"].as_str(), f["severity_source"].as_str()),
+        (Some("CRITICAL"), Some("cvss_v3"))
+    );
+    assert!(
+        f["severity_detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("9.8 CVSS:3.1/")
+    );
+    let (_, v) = scan_json(d, &db, &sb, &["--show-unimportant"]);
+    let un: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "unimportant")
+        .collect();
+    assert_eq!(un.len(), 1);
+    assert_eq!(un[0]["package"]["name"], "libssl3");
+    let out = safeimage_in(
+        d,
+        &["scan", &sb, "--db", &db, "--severity-source", "cvss_v3,???"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // A DB built long ago is refused, with the way out in the message.
+    let old = d.join("old.db");
+    ok(&safeimage_in(
+        d,
+        &[
+            "db",
+            "import",
+            "--db",
+            old.to_str().unwrap(),
+            feeds.to_str().unwrap(),
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    ));
+    let out = safeimage_in(d, &["scan", &sb, "--db", old.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("older than the limit of 120 hours") && e.contains("safeimage db update"),
+        "{e}"
+    );
+    ok(&safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            old.to_str().unwrap(),
+            "--db-max-age",
+            "0",
+        ],
+        &[],
+    ));
+    ok(&safeimage_in(
+        d,
+        &["scan", &sb],
+        &[
+            ("SAFEIMAGE_DB", old.to_str().unwrap()),
+            ("SAFEIMAGE_DB_MAX_AGE_HOURS", "0"),
+        ],
+    ));
+}
+
+/// A local HTTP server for `db update`: serves files from a directory and,
+/// like Google Cloud Storage, states each file's MD5 in `x-goog-hash`
+/// (deliberately wrong for names containing `corrupt`).
+const SERVER: &str = r#"
+import base64, hashlib, http.server, os, sys
+root = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        from urllib.parse import unquote
+        p = os.path.join(root, unquote(self.path.lstrip("/")))
+        if not os.path.isfile(p):
+            self.send_error(404); return
+        data = open(p, "rb").read()
+        md5 = base64.b64encode(hashlib.md5(data if "corrupt" not in p else b"x").digest()).decode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-goog-hash", "crc32c=AAAAAA==, md5=" + md5)
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+#[test]
+fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let www = d.join("www");
+    for (eco, src) in [
+        ("PyPI", "PyPI"),
+        ("Debian:12", "Debian-12"),
+        ("corrupt", "Debian-12"),
+    ] {
+        std::fs::create_dir_all(www.join(eco)).unwrap();
+        let mut z =
+            zip::ZipWriter::new(std::fs::File::create(www.join(eco).join("all.zip")).unwrap());
+        for e in std::fs::read_dir(osv_fixtures().join(src)).unwrap() {
+            let p = e.unwrap().path();
+            z.start_file(
+                p.file_name().unwrap().to_str().unwrap(),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            z.write_all(&std::fs::read(&p).unwrap()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SERVER, www.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", line.trim());
+    let db = d.join("db");
+    let dbs = db.to_str().unwrap();
+    let out = safeimage_in(
+        d,
+        &[
+            "db",
+            "update",
+            "--db",
+            dbs,
+            "--osv-url",
+            &base,
+            "--feed",
+            "osv:PyPI",
+            "--feed",
+            "osv:Debian:12",
+        ],
+        &[],
+    );
+    ok(&out);
+    let st: Value = serde_json::from_slice(
+        &ok(&safeimage_in(
+            d,
+            &["db", "status", "--db", dbs, "--json"],
+            &[],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(st["advisories"], 263);
+    let srcs: Vec<&str> = st["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        srcs,
+        vec![
+            format!("{base}/PyPI/all.zip"),
+            format!("{base}/Debian:12/all.zip")
+        ]
+    );
+    let before = std::fs::read(&db).unwrap();
+
+    let out = safeimage_in(
+        d,
+        &[
+            "db",
+            "update",
+            "--db",
+            dbs,
+            "--osv-url",
+            &base,
+            "--feed",
+            "osv:PyPI",
+            "--feed",
+            "osv:corrupt",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not match the server's x-goog-hash md5"),
+        "{}",
+        stderr(&out)
+    );
+    let out2 = safeimage_in(
+        d,
+        &[
+            "db",
+            "update",
+            "--db",
+            dbs,
+            "--osv-url",
+            &base,
+            "--feed",
+            "osv:Missing",
+        ],
+        &[],
+    );
+    assert_eq!(out2.status.code(), Some(2));
+    assert!(stderr(&out2).contains("HTTP 404"), "{}", stderr(&out2));
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "failed updates keep the old DB"
+    );
+    let out3 = safeimage_in(d, &["db", "update", "--db", dbs, "--feed", "nonsense"], &[]);
+    assert!(stderr(&out3).contains("unknown feed `nonsense`"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
