@@ -548,3 +548,131 @@ pub fn html(r: &ScanReport<'_>) -> String {
         .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
         .unwrap_or_else(|e| format!("<!doctype html><p>report template error: {e}</p>"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scan::{FixState, LocationRef, PackageRef, Suppression};
+
+    fn finding(id: &str, pkg: &str, sev: Severity, fixed: Option<&str>) -> Finding {
+        Finding {
+            id: id.into(),
+            aliases: vec![format!("DEBIAN-{id}")],
+            advisories: vec![format!("DEBIAN-{id}")],
+            package: PackageRef {
+                kind: "deb".into(),
+                name: pkg.into(),
+                version: "3.0.11-1~deb12u2".into(),
+                purl: format!("pkg:deb/debian/{pkg}@3.0.11-1~deb12u2?distro=debian-12"),
+                source_name: Some("openssl".into()),
+                source_version: Some("3.0.11-1~deb12u2".into()),
+                locations: vec![LocationRef {
+                    path: "var/lib/dpkg/status".into(),
+                    layer: Some("sha256:aa".into()),
+                }],
+            },
+            ecosystem: "Debian:12".into(),
+            matched: "source package openssl 3.0.11-1~deb12u2".into(),
+            fixed_version: fixed.map(str::to_string),
+            state: if fixed.is_some() {
+                FixState::Fixed
+            } else {
+                FixState::NotFixed
+            },
+            severity: sev,
+            severity_source: "debian".into(),
+            severity_detail: "high".into(),
+            ratings: vec![],
+            cvss: vec![],
+            summary: format!("{id} in openssl <b>& friends</b>"),
+            references: vec![format!("https://security-tracker.debian.org/tracker/{id}")],
+            suppressed: None,
+        }
+    }
+
+    fn sample() -> Vec<Finding> {
+        let mut f = vec![
+            finding(
+                "CVE-2024-0001",
+                "libssl3",
+                Severity::High,
+                Some("3.0.15-1~deb12u1"),
+            ),
+            finding("CVE-2024-0002", "libssl3", Severity::Medium, None),
+            finding(
+                "CVE-2024-0001",
+                "openssl",
+                Severity::High,
+                Some("3.0.15-1~deb12u1"),
+            ),
+        ];
+        f[2].suppressed = Some(Suppression {
+            kind: "vex".into(),
+            file: "vex.json statements[0]".into(),
+            reason: "component_not_present".into(),
+            status: Some("not_affected".into()),
+            expires: None,
+        });
+        f
+    }
+
+    fn report(f: &[Finding]) -> ScanReport<'_> {
+        ScanReport::new(
+            ToolInfo {
+                name: "safeimage".into(),
+                version: "0.0.0".into(),
+            },
+            "2026-11-23T00:00:00Z".into(),
+            Target {
+                name: "registry.example/app:1".into(),
+                digest: Some("sha256:bb".into()),
+                distro: Some("debian 12".into()),
+            },
+            DbInfo {
+                built_at: "2026-11-22T00:00:00Z".into(),
+                schema_version: 1,
+            },
+            f,
+            120,
+            2,
+            &[],
+        )
+    }
+
+    #[test]
+    fn table_snapshot() {
+        let f = sample();
+        insta::assert_snapshot!(table(&report(&f), false));
+    }
+
+    #[test]
+    fn junit_snapshot() {
+        let f = sample();
+        insta::assert_snapshot!(junit(&report(&f)));
+    }
+
+    #[test]
+    fn html_escapes_and_counts() {
+        let f = sample();
+        let h = html(&report(&f));
+        assert!(
+            h.contains("&lt;b&gt;&amp; friends&lt;&#x2f;b&gt;")
+                || h.contains("&lt;b&gt;&amp; friends&lt;/b&gt;"),
+            "{h}"
+        );
+        assert!(h.contains(r#"id="count-high">1<"#));
+        assert!(h.contains(r#"id="count-suppressed">1<"#));
+        assert!(h.contains("suppressed (vex: not_affected): component_not_present"));
+    }
+
+    #[test]
+    fn summary_counts_only_live_findings() {
+        let f = sample();
+        let s = Summary::of(&f, 10, 0);
+        assert_eq!(
+            (s.total, s.fixable, s.not_fixable, s.suppressed),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(s.by_severity["HIGH"], 1);
+    }
+}

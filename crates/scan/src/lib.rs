@@ -227,6 +227,7 @@ fn state_of(status: Status, fixed: &Option<String>) -> FixState {
 pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Matched, DbError> {
     let mut out = Matched::default();
     let mut advisory_cache: HashMap<i64, vulndb::Advisory> = HashMap::new();
+    let mut score_cache: HashMap<String, Option<Score>> = HashMap::new();
     let mut unreadable: BTreeMap<String, usize> = BTreeMap::new();
     // Identical (ecosystem, name, version) lookups are shared.
     let mut rows_cache: HashMap<(String, String), Vec<(i64, vulndb::Affected)>> = HashMap::new();
@@ -318,10 +319,13 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                     };
                 }
                 for c in &a.cvss {
-                    if let Some(s) = severity::score(c)
-                        && !scores.contains(&s)
+                    let s = score_cache
+                        .entry(c.vector.clone())
+                        .or_insert_with(|| severity::score(c));
+                    if let Some(s) = s
+                        && !scores.contains(s)
                     {
-                        scores.push(s);
+                        scores.push(s.clone());
                     }
                 }
                 if let Some(f) = f {
