@@ -52,7 +52,8 @@ fn main() {
     let deb_pkgs = 30_000u64;
     let py_pkgs = 15_000u64;
     let npm_pkgs = 15_000u64;
-    while n < rows_wanted && b.is_some() {
+    while n < rows_wanted {
+        let Some(builder) = b.as_mut() else { break };
         adv += 1;
         let kind = rng.below(10);
         let (eco, name, ranges, versions, rating) = if kind < 5 {
@@ -117,8 +118,7 @@ fn main() {
             )
         };
         let id = format!("BENCH-{adv}");
-        b.as_mut()
-            .unwrap()
+        builder
             .add(&Record {
                 advisory: Advisory {
                     id: id.clone(),
