@@ -13,6 +13,8 @@ mod platform;
 mod reference;
 #[cfg(feature = "registry")]
 pub mod registry;
+#[cfg(feature = "registry")]
+pub mod push;
 pub mod source;
 pub mod tree;
 pub mod verify;

@@ -116,16 +116,16 @@ fn retryable(e: &OciDistributionError) -> bool {
     }
 }
 
-struct Conn {
+pub(crate) struct Conn {
     rt: tokio::runtime::Runtime,
-    client: oci_client::Client,
+    pub(crate) client: oci_client::Client,
     reference: oci_client::Reference,
     image: ImageRef,
-    auth: RegistryAuth,
+    pub(crate) auth: RegistryAuth,
 }
 
 impl Conn {
-    fn new(r: &ImageRef, opts: &RegistryOptions) -> Result<Self, RegistryError> {
+    pub(crate) fn new(r: &ImageRef, opts: &RegistryOptions) -> Result<Self, RegistryError> {
         static PROVIDER: Once = Once::new();
         PROVIDER.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,7 +175,16 @@ impl Conn {
     }
 
     /// Runs an operation with retries on 429/5xx/timeouts (0.5 s, 1 s, 2 s).
-    fn retry<T, F, Fut>(&self, mut op: F) -> Result<T, RegistryError>
+    fn retry<T, F, Fut>(&self, op: F) -> Result<T, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        self.retry_for(&self.image, op)
+    }
+
+    /// [`Conn::retry`], naming `shown` in errors.
+    pub(crate) fn retry_for<T, F, Fut>(&self, shown: &ImageRef, mut op: F) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
@@ -188,7 +197,7 @@ impl Conn {
                     std::thread::sleep(delay);
                     delay *= 2;
                 }
-                Err(e) => return Err(classify(e, &self.image)),
+                Err(e) => return Err(classify(e, shown)),
             }
         }
         unreachable!("the loop returns")
@@ -198,7 +207,16 @@ impl Conn {
         &self,
         reference: &oci_client::Reference,
     ) -> Result<(Vec<u8>, Digest), RegistryError> {
-        let (bytes, _) = self.retry(|| {
+        self.manifest_for(&self.image.clone(), reference)
+    }
+
+    /// A manifest by reference, checked against its digest when it has one.
+    pub(crate) fn manifest_for(
+        &self,
+        shown: &ImageRef,
+        reference: &oci_client::Reference,
+    ) -> Result<(Vec<u8>, Digest), RegistryError> {
+        let (bytes, _) = self.retry_for(shown, || {
             self.client
                 .pull_manifest_raw(reference, &self.auth, media::ALL_MANIFESTS)
         })?;
@@ -207,7 +225,7 @@ impl Conn {
             && expected != actual.to_string()
         {
             return Err(RegistryError::DigestMismatch {
-                reference: self.image.to_string(),
+                reference: shown.to_string(),
                 what: "manifest".into(),
                 expected: expected.into(),
                 actual: actual.to_string(),
