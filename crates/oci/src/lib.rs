@@ -10,11 +10,11 @@ mod digest;
 pub mod image;
 pub mod layer;
 mod platform;
+#[cfg(feature = "registry")]
+pub mod push;
 mod reference;
 #[cfg(feature = "registry")]
 pub mod registry;
-#[cfg(feature = "registry")]
-pub mod push;
 pub mod source;
 pub mod tree;
 pub mod verify;

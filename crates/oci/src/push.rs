@@ -54,9 +54,13 @@ impl Repo {
 
     fn display(&self, what: &str) -> ImageRef {
         let sep = if what.contains(':') { "@" } else { ":" };
-        format!("{}/{}{sep}{what}", self.repo.registry(), self.repo.repository())
-            .parse()
-            .unwrap_or_else(|_| self.repo.clone())
+        format!(
+            "{}/{}{sep}{what}",
+            self.repo.registry(),
+            self.repo.repository()
+        )
+        .parse()
+        .unwrap_or_else(|_| self.repo.clone())
     }
 
     /// The digest a tag (or digest) points at, by HEAD; `None` if absent.
@@ -81,9 +85,12 @@ impl Repo {
         platform: &Platform,
     ) -> Result<Digest, RegistryError> {
         let shown = self.display(&digest.to_string());
-        let (bytes, _) = self.conn.manifest_for(&shown, &self.at(&digest.to_string()))?;
+        let (bytes, _) = self
+            .conn
+            .manifest_for(&shown, &self.at(&digest.to_string()))?;
         if image::is_index(None, &bytes) {
-            let idx: Index = parse_json(&bytes, &shown.to_string()).map_err(|e| other(&shown, e))?;
+            let idx: Index =
+                parse_json(&bytes, &shown.to_string()).map_err(|e| other(&shown, e))?;
             let d = image::pick_platform(&idx, platform, &shown.to_string())
                 .map_err(|e| other(&shown, e))?;
             parse_digest(&shown, &d.digest)
@@ -133,7 +140,8 @@ impl Repo {
             let (alg, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
             layout.join("blobs").join(alg).join(hex)
         };
-        let idx: Index = parse_json(&read("index.json")?, "index.json").map_err(|e| other(&shown, e))?;
+        let idx: Index =
+            parse_json(&read("index.json")?, "index.json").map_err(|e| other(&shown, e))?;
         let desc = idx
             .manifests
             .iter()
@@ -145,15 +153,26 @@ impl Repo {
                         .is_some_and(|n| n == t)
                 })
             })
-            .ok_or_else(|| other(&shown, format!("{}: no manifest in index.json", layout.display())))?;
+            .ok_or_else(|| {
+                other(
+                    &shown,
+                    format!("{}: no manifest in index.json", layout.display()),
+                )
+            })?;
         let mbytes = std::fs::read(blob_path(&desc.digest))
             .map_err(|e| other(&shown, format!("manifest blob: {e}")))?;
         let mdigest = sha256(&mbytes);
         if mdigest.to_string() != desc.digest {
-            return Err(other(&shown, "the layout's manifest does not match its digest"));
+            return Err(other(
+                &shown,
+                "the layout's manifest does not match its digest",
+            ));
         }
         if image::is_index(Some(&desc.media_type), &mbytes) {
-            return Err(other(&shown, "pushing a multi-platform index is not supported yet"));
+            return Err(other(
+                &shown,
+                "pushing a multi-platform index is not supported yet",
+            ));
         }
         let m: Manifest = parse_json(&mbytes, "manifest").map_err(|e| other(&shown, e))?;
         for d in std::iter::once(&m.config).chain(m.layers.iter()) {
@@ -173,7 +192,12 @@ impl Repo {
         Ok(mdigest)
     }
 
-    fn put_manifest(&self, at: &str, bytes: &[u8], content_type: &str) -> Result<(), RegistryError> {
+    fn put_manifest(
+        &self,
+        at: &str,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<(), RegistryError> {
         let r = self.at(at);
         let shown = self.display(at);
         let ct = http::HeaderValue::from_str(content_type).map_err(|e| other(&shown, e))?;
@@ -189,7 +213,9 @@ impl Repo {
     /// Point `tag` at `digest` (the manifest must already be in this repository).
     pub fn tag(&self, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
         let shown = self.display(&digest.to_string());
-        let (bytes, _) = self.conn.manifest_for(&shown, &self.at(&digest.to_string()))?;
+        let (bytes, _) = self
+            .conn
+            .manifest_for(&shown, &self.at(&digest.to_string()))?;
         let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["mediaType"].as_str().map(str::to_string))

@@ -170,7 +170,10 @@ impl Conn {
             client: oci_client::Client::new(config),
             reference,
             image: r.clone(),
-            auth: credentials(r.registry()),
+            auth: match opts.basic_auth.get(r.registry()) {
+                Some((u, p)) => RegistryAuth::Basic(u.clone(), p.clone()),
+                None => credentials(r.registry()),
+            },
         })
     }
 
@@ -184,7 +187,11 @@ impl Conn {
     }
 
     /// [`Conn::retry`], naming `shown` in errors.
-    pub(crate) fn retry_for<T, F, Fut>(&self, shown: &ImageRef, mut op: F) -> Result<T, RegistryError>
+    pub(crate) fn retry_for<T, F, Fut>(
+        &self,
+        shown: &ImageRef,
+        mut op: F,
+    ) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, OciDistributionError>>,

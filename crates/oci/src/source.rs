@@ -134,6 +134,9 @@ impl fmt::Display for Source {
 pub struct RegistryOptions {
     /// Hosts (`host:port`) to use over plain HTTP besides loopback.
     pub insecure: Vec<String>,
+    /// Username and password per host, used before the Docker config
+    /// (from the fleet config's environment variables). Never logged.
+    pub basic_auth: std::collections::BTreeMap<String, (String, String)>,
 }
 
 /// Whether a registry host is on loopback (plain HTTP is then the default).

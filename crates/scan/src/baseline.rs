@@ -62,7 +62,7 @@ pub fn read(path: &Path) -> Result<Vec<Finding>, BaselineError> {
 }
 
 /// A finding in the diff.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Id.
     pub id: String,
@@ -86,7 +86,7 @@ impl From<&Finding> for Change {
 }
 
 /// The comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diff {
     /// In this scan, not in the baseline.
     pub new: Vec<Change>,

@@ -1,0 +1,212 @@
+//! The audit log: one JSON-lines file per image, append-only. Each record
+//! carries `seq`, the hash of the previous record (`prev`) and its own
+//! `hash` (SHA-256 of the record without `hash`, keys sorted). The store
+//! keeps the head (seq and hash) of every file, so editing, deleting
+//! (including the last record) or reordering records is detected.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+/// Hash of "no previous record".
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One problem found by verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File.
+    pub file: PathBuf,
+    /// 1-based line (0 for the file as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// The file for an image.
+pub fn file_for(dir: &Path, image: &str) -> PathBuf {
+    dir.join(format!("{image}.jsonl"))
+}
+
+/// SHA-256 of a record without its `hash` key, keys sorted.
+pub fn record_hash(rec: &Map<String, Value>) -> String {
+    let mut m = rec.clone();
+    m.remove("hash");
+    // serde_json's Map is a BTreeMap here: keys serialise sorted.
+    let text = serde_json::to_string(&Value::Object(m)).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Append a record (fsynced) after `prev` (hash) as number `seq`; returns its hash.
+pub fn append(
+    dir: &Path,
+    image: &str,
+    seq: u64,
+    prev: &str,
+    mut fields: Map<String, Value>,
+) -> std::io::Result<String> {
+    std::fs::create_dir_all(dir)?;
+    fields.insert("seq".into(), Value::from(seq));
+    fields.insert("prev".into(), Value::from(prev));
+    fields.insert("image".into(), Value::from(image));
+    let h = record_hash(&fields);
+    fields.insert("hash".into(), Value::from(h.clone()));
+    let mut line = serde_json::to_string(&Value::Object(fields))?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file_for(dir, image))?;
+    f.write_all(line.as_bytes())?;
+    f.sync_all()?;
+    Ok(h)
+}
+
+/// A parsed, chain-checked file.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// Records read.
+    pub records: Vec<Map<String, Value>>,
+    /// Problems (empty = the chain holds).
+    pub problems: Vec<Problem>,
+}
+
+impl Chain {
+    /// Hash of the last record.
+    pub fn head(&self) -> (u64, String) {
+        match self.records.last() {
+            Some(r) => (
+                r.get("seq").and_then(Value::as_u64).unwrap_or(0),
+                r.get("hash")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            None => (0, GENESIS.to_string()),
+        }
+    }
+}
+
+/// Read a file and check every link.
+pub fn read_chain(file: &Path) -> Chain {
+    let mut c = Chain::default();
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return c,
+        Err(e) => {
+            c.problems.push(Problem {
+                file: file.into(),
+                line: 0,
+                message: e.to_string(),
+            });
+            return c;
+        }
+    };
+    let mut prev = GENESIS.to_string();
+    let mut expect_seq = 1u64;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let p = |message: String| Problem {
+            file: file.into(),
+            line: n,
+            message,
+        };
+        let rec: Map<String, Value> = match serde_json::from_str(line) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                c.problems
+                    .push(p("not a JSON object (edited or truncated)".into()));
+                continue;
+            }
+        };
+        let stated = rec.get("hash").and_then(Value::as_str).unwrap_or("");
+        let actual = record_hash(&rec);
+        if stated != actual {
+            c.problems.push(p(format!(
+                "record {} was changed: its hash is {actual}, it says {stated}",
+                rec.get("seq").and_then(Value::as_u64).unwrap_or(0)
+            )));
+        }
+        let seq = rec.get("seq").and_then(Value::as_u64).unwrap_or(0);
+        if seq != expect_seq {
+            c.problems.push(p(format!(
+                "record number {seq} where {expect_seq} was expected (a record was deleted or moved)"
+            )));
+        }
+        let rprev = rec.get("prev").and_then(Value::as_str).unwrap_or("");
+        if rprev != prev {
+            c.problems.push(p(format!(
+                "record {seq} does not follow the previous record (prev {rprev}, previous hash {prev}): deleted or reordered records"
+            )));
+        }
+        prev = stated.to_string();
+        expect_seq = seq + 1;
+        c.records.push(rec);
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("outcome".into(), Value::from("promoted"));
+        m.insert("run".into(), Value::from(i));
+        m
+    }
+
+    #[test]
+    fn edits_deletions_and_reordering_break_the_chain() {
+        let d = tempfile::tempdir().unwrap();
+        let mut prev = GENESIS.to_string();
+        for i in 1..=4 {
+            prev = append(d.path(), "api", i, &prev, rec(i)).unwrap();
+        }
+        let f = file_for(d.path(), "api");
+        let good = read_chain(&f);
+        assert!(good.problems.is_empty(), "{:?}", good.problems);
+        assert_eq!(good.head(), (4, prev.clone()));
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+
+        std::fs::write(&f, text.replace("\"run\":2", "\"run\":9")).unwrap();
+        let c = read_chain(&f);
+        assert!(
+            c.problems
+                .iter()
+                .any(|p| p.line == 2 && p.message.contains("was changed")),
+            "{:?}",
+            c.problems
+        );
+
+        std::fs::write(&f, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3])).unwrap();
+        assert!(
+            read_chain(&f)
+                .problems
+                .iter()
+                .any(|p| p.message.contains("deleted"))
+        );
+
+        std::fs::write(
+            &f,
+            format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]),
+        )
+        .unwrap();
+        assert!(!read_chain(&f).problems.is_empty());
+
+        // Deleting the last record keeps a valid chain: the store's head catches it.
+        std::fs::write(&f, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2])).unwrap();
+        let c = read_chain(&f);
+        assert!(c.problems.is_empty());
+        assert_ne!(c.head(), (4, prev));
+    }
+}
