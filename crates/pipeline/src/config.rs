@@ -89,7 +89,7 @@ pub struct RegistrySettings {
 }
 
 /// Run outcomes notifications can be routed by.
-pub const OUTCOMES: &[&str] = &["promoted", "blocked", "failed", "unchanged"];
+pub const OUTCOMES: &[&str] = &["promoted", "blocked", "failed"];
 
 /// A notification target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,10 +294,20 @@ fn gate(v: &mut V<'_>, val: &Value<'_>, base: &GateSettings, section: &str) -> G
 fn resolve(dir: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        dir.join(p)
+        return p.to_path_buf();
     }
+    // Lexically drop `.` and `..` so reports show clean paths.
+    let mut out = dir.to_path_buf();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn tag_template_ok(t: &str) -> Result<(), String> {
@@ -620,6 +630,8 @@ impl FleetConfig {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
+        // Absolute paths in messages and reports, when the directory exists.
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         let mut v = V {
             path: &shown,
             text,

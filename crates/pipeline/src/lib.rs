@@ -8,4 +8,4 @@ pub mod engine;
 pub mod run;
 
 pub use config::{FleetConfig, ImageSpec};
-pub use run::{History, ImageOutcome, Outcome};
+pub use run::{History, ImageOutcome, Outcome, RunReport};

@@ -420,9 +420,11 @@ pub fn run_image(
         dir: built.layout.clone(),
         tag: Some("latest".into()),
     };
-    let mut opts = oci::Options::default();
-    opts.cache_dir = ctx.cache_dir.clone();
-    opts.platform = platform.clone();
+    let opts = oci::Options {
+        cache_dir: ctx.cache_dir.clone(),
+        platform: platform.clone(),
+        ..Default::default()
+    };
     let want = oci::Want {
         select: inventory::select(),
         key: inventory::CATALOGER_VERSION,
@@ -500,4 +502,41 @@ pub fn run_image(
 
 fn line_of(src: &dockerfile::SourceFile, offset: usize) -> usize {
     src.text[..offset.min(src.text.len())].matches('\n').count() + 1
+}
+
+/// A whole run, for reports and notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Always `safeimage-run-report/1`.
+    pub schema: String,
+    /// Run id in the store.
+    pub run: i64,
+    /// Start (RFC 3339).
+    pub started: String,
+    /// End.
+    pub finished: String,
+    /// Config file.
+    pub config: String,
+    /// Engine.
+    pub engine: String,
+    /// Images.
+    pub images: Vec<ImageOutcome>,
+    /// Notes (recovery, notifier failures).
+    pub notes: Vec<String>,
+    /// Wall time of the run (seconds).
+    pub wall_seconds: f64,
+}
+
+impl RunReport {
+    /// Count of images per outcome.
+    pub fn summary(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for o in ["promoted", "blocked", "failed", "dry-run"] {
+            m.insert(o.to_string(), 0);
+        }
+        for i in &self.images {
+            *m.entry(i.outcome.as_str().to_string()).or_default() += 1;
+        }
+        m
+    }
 }

@@ -32,6 +32,10 @@ enum Command {
     Scan(cmd::scan::Args),
     /// Build, import and inspect the advisory DB.
     Db(cmd::db::Args),
+    /// The daily job: rebuild, scan, gate, promote, record, notify, report.
+    Run(cmd::run::Args),
+    /// Check the audit logs.
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Scan(a) => cmd::scan::run(a),
         Command::Db(a) => cmd::db::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     match result {
         Ok(code) => code,

@@ -109,6 +109,8 @@ pub trait StateStore {
         platform: &str,
         pd: &str,
     ) -> Result<(), StoreError>;
+    /// Every cached platform digest: (digest, platform, platform digest).
+    fn platform_digests(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Audit head per image (seq, hash).
     fn audit_heads(&self) -> Result<Vec<(String, u64, String)>, StoreError>;
 }
@@ -410,6 +412,17 @@ impl StateStore for Sqlite {
             )
             .map_err(self.sq())?;
         Ok(())
+    }
+
+    fn platform_digests(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT digest, platform, platform_digest FROM platform_digests")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.sq())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sq())
     }
 
     fn audit_heads(&self) -> Result<Vec<(String, u64, String)>, StoreError> {

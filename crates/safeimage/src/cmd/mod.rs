@@ -1,8 +1,10 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod audit;
 pub mod db;
 pub mod lint;
 pub mod rules;
+pub mod run;
 pub mod sbom;
 pub mod scan;
 
