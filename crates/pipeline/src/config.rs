@@ -992,11 +992,11 @@ kind = "kaniko"
         let msgs: Vec<String> = e.0.iter().map(|x| x.to_string()).collect();
         let all = msgs.join("\n");
         assert!(
-            all.contains("/etc/fleet.toml:3:11: `gate.fail_on`"),
+            all.contains("/etc/fleet.toml:3:12: `gate.fail_on`"),
             "{all}"
         );
         assert!(
-            all.contains(":8:14: repository `127.0.0.1:5000/examples/api:1` must not have a tag"),
+            all.contains(":8:15: repository `127.0.0.1:5000/examples/api:1` must not have a tag"),
             "{all}"
         );
         assert!(all.contains("unknown variable `{nope}`"), "{all}");

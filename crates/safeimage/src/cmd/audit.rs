@@ -38,6 +38,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let store = store::Sqlite::open(&cfg.store, &cfg.audit_dir)?;
+    for n in &store.recovered {
+        eprintln!("note: {n}");
+    }
     let mut bad = 0;
     for v in store::verify(&store)? {
         if v.problems.is_empty() {
