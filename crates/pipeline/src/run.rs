@@ -156,6 +156,9 @@ pub struct ImageOutcome {
     pub engine_seconds: f64,
     /// Seconds in everything else.
     pub other_seconds: f64,
+    /// Seconds per step (resolve, lint, build, push, scan, tag).
+    #[serde(default)]
+    pub steps: BTreeMap<String, f64>,
 }
 
 /// What the store knows from earlier runs.
@@ -283,6 +286,12 @@ pub fn run_image(
         findings: Vec::new(),
         engine_seconds: 0.0,
         other_seconds: 0.0,
+        steps: BTreeMap::new(),
+    };
+    let mut step = Instant::now();
+    let mut lap = |o: &mut ImageOutcome, name: &str| {
+        o.steps.insert(name.to_string(), step.elapsed().as_secs_f64());
+        step = Instant::now();
     };
     // Tags first: a bad template should fail before any work.
     let tags = match render_tags(img, ctx.date, hist.n) {
@@ -364,6 +373,7 @@ pub fn run_image(
             });
         }
     }
+    lap(&mut o, "resolve");
     // 2. Lint and base-image policy.
     let cfg = dockerfile::LintConfig {
         build_args: args.clone(),
@@ -386,6 +396,7 @@ pub fn run_image(
         o.other_seconds = start.elapsed().as_secs_f64();
         return o;
     }
+    lap(&mut o, "lint");
     hooks.stage(&img.name, Stage::Checked, &o);
     if ctx.dry_run {
         o.outcome = Outcome::DryRun;
@@ -408,12 +419,14 @@ pub fn run_image(
         Err(e) => return failed(o, e.to_string(), start),
     };
     o.engine_seconds = built.seconds;
+    lap(&mut o, "build");
     // 4. Push by digest only.
     let digest = match ctx.registry.push_layout(&img.repository, &built.layout) {
         Ok(d) => d,
         Err(e) => return failed(o, format!("pushing {}: {e}", img.repository), start),
     };
     o.digest = Some(digest.to_string());
+    lap(&mut o, "push");
     hooks.stage(&img.name, Stage::Pushed, &o);
     // 5. Inventory and scan (from the layout: the same bytes that were pushed).
     let source = oci::Source::OciLayout {
@@ -457,6 +470,7 @@ pub fn run_image(
         fail_on_increase: img.gate.fail_on_increase,
     };
     let decision: Decision = scan::gate::evaluate(&gate, &m.findings, diff.as_ref());
+    lap(&mut o, "scan");
     let counted: Vec<&Finding> = m
         .findings
         .iter()
@@ -495,6 +509,7 @@ pub fn run_image(
         }
         o.tags.push(t.clone());
     }
+    lap(&mut o, "tag");
     o.outcome = Outcome::Promoted;
     o.other_seconds = start.elapsed().as_secs_f64() - o.engine_seconds;
     o

@@ -7,6 +7,8 @@
 //! (nothing moves), registry down, engine failure, kill -9 between push and
 //! tag, and audit verification of edits, deletions and reordering.
 
+#![allow(clippy::print_stderr)]
+
 mod support;
 
 use std::io::BufRead;
