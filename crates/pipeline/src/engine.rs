@@ -56,6 +56,9 @@ pub struct BuildSpec<'a> {
     /// Pull bases over plain HTTP / without TLS checks (all bases are on
     /// loopback or declared insecure).
     pub insecure_pull: bool,
+    /// A docker-config-format auth file for pulls (credentials from the
+    /// fleet config's environment variables); mode 0600, removed after.
+    pub authfile: Option<&'a Path>,
 }
 
 /// A finished build.
@@ -211,6 +214,9 @@ impl Engine for Cli {
                 b.args(["--pull=always", "--no-cache", "-t", &tag]);
                 if spec.insecure_pull {
                     b.arg("--tls-verify=false");
+                }
+                if let Some(a) = spec.authfile {
+                    b.arg("--authfile").arg(a);
                 }
                 self.common(&mut b, spec);
                 b.arg(&spec.image.context);

@@ -290,7 +290,8 @@ pub fn run_image(
     };
     let mut step = Instant::now();
     let mut lap = |o: &mut ImageOutcome, name: &str| {
-        o.steps.insert(name.to_string(), step.elapsed().as_secs_f64());
+        o.steps
+            .insert(name.to_string(), step.elapsed().as_secs_f64());
         step = Instant::now();
     };
     // Tags first: a bad template should fail before any work.
@@ -409,12 +410,21 @@ pub fn run_image(
     let _ = std::fs::create_dir_all(&dir);
     let log = dir.join("build.log");
     let _ = std::fs::remove_file(&log);
-    let built = match ctx.engine.build(&BuildSpec {
+    let authfile = match write_authfile(&dir, &ctx.config.registry_options().unwrap_or_default()) {
+        Ok(a) => a,
+        Err(e) => return failed(o, e, start),
+    };
+    let built = ctx.engine.build(&BuildSpec {
         image: img,
         out: &dir.join("oci"),
         log: &log,
         insecure_pull: all_insecure,
-    }) {
+        authfile: authfile.as_deref(),
+    });
+    if let Some(a) = &authfile {
+        let _ = std::fs::remove_file(a);
+    }
+    let built = match built {
         Ok(b) => b,
         Err(e) => return failed(o, e.to_string(), start),
     };
@@ -513,6 +523,104 @@ pub fn run_image(
     o.outcome = Outcome::Promoted;
     o.other_seconds = start.elapsed().as_secs_f64() - o.engine_seconds;
     o
+}
+
+/// Write credentials from env vars as a docker config auth file (0600) for
+/// the engine's pulls; `None` when there are none.
+fn write_authfile(
+    dir: &Path,
+    opts: &oci::source::RegistryOptions,
+) -> Result<Option<PathBuf>, String> {
+    if opts.basic_auth.is_empty() {
+        return Ok(None);
+    }
+    let mut auths = serde_json::Map::new();
+    for (host, (u, p)) in &opts.basic_auth {
+        auths.insert(
+            host.clone(),
+            serde_json::json!({"auth": b64(format!("{u}:{p}").as_bytes())}),
+        );
+    }
+    let path = dir.join("auth.json");
+    let text = serde_json::json!({"auths": auths}).to_string();
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_authfile() {
+        assert_eq!(b64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(b64(b"a"), "YQ==");
+        assert_eq!(b64(b"ab"), "YWI=");
+        let d = tempfile::tempdir().unwrap();
+        let mut o = oci::source::RegistryOptions::default();
+        assert!(write_authfile(d.path(), &o).unwrap().is_none());
+        o.basic_auth
+            .insert("r.example".into(), ("u".into(), "p".into()));
+        let p = write_authfile(d.path(), &o).unwrap().unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(v["auths"]["r.example"]["auth"], "dTpw");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn tag_templates() {
+        let mut img = crate::config::FleetConfig::from_toml(
+            Path::new("/x/f.toml"),
+            "[[image]]\nname = \"a\"\ncontext = \"/tmp\"\nrepository = \"r.example/a\"\ntags = [\"latest\", \"{date}\", \"{version}-r{n}\"]\nversion = \"1.2\"\n",
+        )
+        .unwrap()
+        .images
+        .remove(0);
+        assert_eq!(
+            render_tags(&img, "20261123", 3).unwrap(),
+            vec!["latest", "20261123", "1.2-r3"]
+        );
+        img.tags = vec!["{git_sha}".into()];
+        img.context = PathBuf::from("/");
+        assert!(
+            render_tags(&img, "20261123", 1)
+                .unwrap_err()
+                .contains("not in a git repository")
+        );
+    }
 }
 
 fn line_of(src: &dockerfile::SourceFile, offset: usize) -> usize {

@@ -25,6 +25,11 @@ out, secret = sys.argv[1], sys.argv[2].encode()
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/slack":
+            n = len(os.listdir(out + "-slack"))
+            with open(os.path.join(out + "-slack", f"{n:03}.json"), "wb") as f:
+                f.write(body)
+            self.send_response(200); self.end_headers(); return
         want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
         ok = hmac.compare_digest(want, self.headers.get("X-Safeimage-Signature-256", ""))
         n = len(os.listdir(out))
@@ -106,7 +111,7 @@ fn total(i: &Value) -> u64 {
         .sum()
 }
 
-fn config(reg: &str, hook: u16, smtp: u16, extra: &str) -> String {
+fn config(reg: &str, hook: u16, smtp: u16, dead: u16, extra: &str) -> String {
     format!(
         r#"
 [[image]]
@@ -132,9 +137,16 @@ audit_dir = "state/audit"
 [report]
 dir = "reports"
 
-[notify.webhook]
+[[notify.webhook]]
 url = "http://127.0.0.1:{hook}/hook/s3cr3t-path"
 secret_env = "HOOK_SECRET"
+
+[notify.slack]
+url = "http://127.0.0.1:{hook}/slack"
+
+[[notify.webhook]]
+url = "http://127.0.0.1:{dead}/dead-hook/secret-token"
+on = ["promoted"]
 
 [[notify.email]]
 host = "127.0.0.1"
@@ -204,6 +216,8 @@ fn daily_run_end_to_end() {
     // Webhook receiver and SMTP server.
     let hooks = d.join("hooks");
     std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::create_dir_all(d.join("hooks-slack")).unwrap();
+    let dead_hook = free_port();
     let mut hook = Command::new("python3")
         .args(["-c", HOOK, hooks.to_str().unwrap(), "hmac-key"])
         .stdout(Stdio::piped())
@@ -244,7 +258,7 @@ fn daily_run_end_to_end() {
     let write_config = |extra: &str| {
         std::fs::write(
             d.join("fleet.toml"),
-            config(&r, hook_port, smtp_port, extra),
+            config(&r, hook_port, smtp_port, dead_hook, extra),
         )
         .unwrap()
     };
@@ -300,6 +314,32 @@ fn daily_run_end_to_end() {
     assert_eq!(body["schema"], "safeimage-run/1");
     assert_eq!(body["images"][0]["digest"], d1.as_str());
     assert_eq!(mails(), 1);
+    // Slack got one Block Kit message; the dead webhook is reported (host
+    // only, no path) and changed nothing.
+    let slack: Vec<_> = std::fs::read_dir(d.join("hooks-slack")).unwrap().collect();
+    assert_eq!(slack.len(), 1);
+    let sl: Value =
+        serde_json::from_str(&std::fs::read_to_string(slack[0].as_ref().unwrap().path()).unwrap())
+            .unwrap();
+    assert_eq!(sl["blocks"][0]["type"], "header");
+    assert!(
+        sl["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("*app* promoted"),
+        "{sl}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "webhook notification to http://127.0.0.1:{dead_hook}/… failed"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-token")
+            && !String::from_utf8_lossy(&out.stdout).contains("secret-token")
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("report: ") && stdout.contains(".html"));
     let html = stdout
@@ -470,6 +510,23 @@ fn daily_run_end_to_end() {
         .to_string();
     assert_eq!(head(&r, "fleet/app:latest").as_deref(), Some(d5.as_str()));
     assert!(ok_verify(d));
+
+    // --dry-run resolves and checks only; a missing engine is a clear error.
+    let before = head(&r, "fleet/app:latest");
+    let out = run(d, &["--dry-run", "--json", "last.json"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(image(&report(d), "app")["outcome"], "dry-run");
+    assert_eq!(head(&r, "fleet/app:latest"), before);
+    let out = safeimage_in(
+        d,
+        &["run", "--config", "fleet.toml"],
+        &[("PATH", "/nonexistent")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("buildah is not installed: apt-get install buildah")
+    );
 
     // 6. audit verify catches an edit, a deletion and a reordering.
     let text = std::fs::read_to_string(&audit).unwrap();
