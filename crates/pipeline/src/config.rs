@@ -375,6 +375,7 @@ fn image(
     let mut tags = vec!["latest".to_string(), "{date}".to_string()];
     let (mut version, mut secrets, mut g) = (None, Vec::new(), gate_base.clone());
     let mut tags_span = val.span;
+    let mut repository_given = false;
     for (k, x) in t {
         let what = format!("image.{}", k.name);
         match k.name.as_ref() {
@@ -425,6 +426,7 @@ fn image(
                 }
             }
             "repository" => {
+                repository_given = true;
                 if let Some(s) = v.string(x, &what) {
                     match s.parse::<ImageRef>() {
                         Ok(r) if r.tag().is_none() && r.digest().is_none() => repository = Some(r),
@@ -458,7 +460,9 @@ fn image(
         return None;
     };
     let Some(repository) = repository else {
-        v.err(val.span, format!("image `{name}` needs a `repository`"));
+        if !repository_given {
+            v.err(val.span, format!("image `{name}` needs a `repository`"));
+        }
         return None;
     };
     if tags.iter().any(|t| t.contains("{version}")) && version.is_none() {
