@@ -168,3 +168,110 @@ fn platform_is_picked_from_a_multi_arch_index() {
         .output();
     let _ = Command::new("buildah").args(["rmi", &arm_image]).output();
 }
+
+/// A proxy in front of the real registry that answers the first request for
+/// every path with 503 or 429 (alternating), then forwards; `always` paths
+/// fail every time.
+const FLAKY: &str = r#"
+import http.client, http.server, socketserver, sys, threading
+upstream, always = sys.argv[1], sys.argv[2]
+seen, lock, served = set(), threading.Lock(), []
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def handle_one(self):
+        key = (self.command, self.path)
+        with lock:
+            first = key not in seen
+            seen.add(key)
+            n = len(served)
+        if first or (always and always in self.path):
+            code = 503 if n % 2 == 0 else 429
+            with lock:
+                served.append(code)
+            sys.stderr.write(f"{code} {self.command} {self.path}\n"); sys.stderr.flush()
+            self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers(); return
+        c = http.client.HTTPConnection(upstream)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        c.request(self.command, self.path, headers=headers)
+        r = c.getresponse()
+        body = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    do_GET = do_HEAD = handle_one
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+fn flaky_proxy(upstream: &str, always: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(["-c", FLAKY, upstream, always])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = format!("127.0.0.1:{}", line.trim());
+    (child, addr)
+}
+
+#[test]
+fn retries_429_and_5xx_then_reports_persistent_failure() {
+    let reg = registry();
+    sh(Command::new("buildah")
+        .args(["push", "-q", "--tls-verify=false", minbase()])
+        .arg(format!("docker://{}/flaky/minbase:1", reg.addr)));
+
+    // Every manifest, config and layer request fails once: retried, same SBOM.
+    let (mut proxy, addr) = flaky_proxy(&reg.addr, "");
+    let o = safeimage(
+        &["sbom", &format!("{addr}/flaky/minbase:1"), "-f", "json"],
+        &[],
+    );
+    let _ = proxy.kill();
+    let out = proxy.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(o.status.success(), "{}\nproxy:\n{log}", stderr(&o));
+    assert!(log.contains("503 ") && log.contains("429 "), "{log}");
+    assert!(
+        log.contains("/blobs/sha256:"),
+        "layers were retried too: {log}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let direct = safeimage(
+        &[
+            "sbom",
+            &format!("{}/flaky/minbase:1", reg.addr),
+            "-f",
+            "json",
+        ],
+        &[],
+    );
+    let w: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    assert_eq!(v["packages"], w["packages"]);
+
+    // A manifest that keeps failing: a clear error after the retries, exit 2.
+    let (mut proxy, addr) = flaky_proxy(&reg.addr, "/manifests/");
+    let o = safeimage(&["sbom", &format!("{addr}/flaky/minbase:1")], &[]);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("flaky/minbase:1") && (e.contains("503") || e.contains("429")),
+        "{e}"
+    );
+}
