@@ -323,6 +323,7 @@ pub fn run_image(
         .map(|(h, _)| h.clone())
         .collect();
     let mut all_insecure = true;
+    let mut pins: Vec<(dockerfile::BaseRef, Digest)> = Vec::new();
     // 1. Resolve every base reference (HEAD first; GET only for an unknown digest).
     for b in parsed.base_refs() {
         let r = &b.reference;
@@ -359,6 +360,9 @@ pub fn run_image(
                 }
             },
         };
+        if r.digest().is_none() {
+            pins.push((b.clone(), digest.clone()));
+        }
         let previous = hist
             .promoted_bases
             .get(&r.to_string())
@@ -410,12 +414,21 @@ pub fn run_image(
     let _ = std::fs::create_dir_all(&dir);
     let log = dir.join("build.log");
     let _ = std::fs::remove_file(&log);
+    // Build from exactly the digests just resolved (and recorded): a base
+    // tag that moves during the run cannot slip in unrecorded.
+    let pinned = dir.join("Dockerfile.pinned");
+    if let Err(e) = std::fs::write(&pinned, pin_dockerfile(&src.text, &pins)) {
+        return failed(o, format!("{}: {e}", pinned.display()), start);
+    }
+    let mut spec = img.clone();
+    spec.dockerfile = pinned;
+    let img_for_build = &spec;
     let authfile = match write_authfile(&dir, &ctx.config.registry_options().unwrap_or_default()) {
         Ok(a) => a,
         Err(e) => return failed(o, e, start),
     };
     let built = ctx.engine.build(&BuildSpec {
-        image: img,
+        image: img_for_build,
         out: &dir.join("oci"),
         log: &log,
         insecure_pull: all_insecure,
@@ -525,6 +538,45 @@ pub fn run_image(
     o
 }
 
+/// The Dockerfile text with every resolved base reference replaced by
+/// `registry/repository@digest` (containers/image refuses tag + digest).
+pub fn pin_dockerfile(text: &str, pins: &[(dockerfile::BaseRef, Digest)]) -> String {
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for (b, d) in pins {
+        let pinned = format!(
+            "{}/{}@{d}",
+            b.reference.registry(),
+            b.reference.repository()
+        );
+        let (start, end) = (b.span.start, b.span.end.min(text.len()));
+        if start >= end || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            continue;
+        }
+        match b.kind {
+            dockerfile::BaseRefKind::MountFrom => {
+                // Only the `from=` value inside the mount options.
+                let opts = &text[start..end];
+                let mut at = 0;
+                for part in opts.split(',') {
+                    if let Some(v) = part.strip_prefix("from=") {
+                        let vs = start + at + 5;
+                        edits.push((vs, vs + v.len(), pinned.clone()));
+                    }
+                    at += part.len() + 1;
+                }
+            }
+            _ => edits.push((start, end, pinned)),
+        }
+    }
+    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.dedup_by(|a, b| a.0 == b.0);
+    let mut out = text.to_string();
+    for (s, e, r) in edits {
+        out.replace_range(s..e, &r);
+    }
+    out
+}
+
 /// Write credentials from env vars as a docker config auth file (0600) for
 /// the engine's pulls; `None` when there are none.
 fn write_authfile(
@@ -598,6 +650,41 @@ mod tests {
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn pinning_rewrites_only_image_references() {
+        let text = "ARG BASE=r.example/base/debian:12\nFROM ${BASE} AS build\nRUN --mount=type=cache,from=r.example/tools:1,target=/t true\nCOPY --from=r.example/assets:2 /a /a\nFROM build\nCOPY --from=build /x /x\n";
+        let src = dockerfile::SourceFile::new("Dockerfile", text);
+        let parsed = dockerfile::Parsed::parse(&src, &Default::default()).unwrap();
+        let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let pins: Vec<_> = parsed
+            .base_refs()
+            .into_iter()
+            .map(|b| (b, d.clone()))
+            .collect();
+        assert_eq!(pins.len(), 3);
+        let out = pin_dockerfile(text, &pins);
+        let a = "a".repeat(64);
+        assert!(
+            out.contains(&format!("FROM r.example/base/debian@sha256:{a} AS build")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "--mount=type=cache,from=r.example/tools@sha256:{a},target=/t true"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("COPY --from=r.example/assets@sha256:{a} /a /a")),
+            "{out}"
+        );
+        assert!(
+            out.contains("FROM build\nCOPY --from=build /x /x"),
+            "stages untouched: {out}"
+        );
+        assert!(out.starts_with("ARG BASE=r.example/base/debian:12\n"));
     }
 
     #[test]
