@@ -568,7 +568,7 @@ pub fn pin_dockerfile(text: &str, pins: &[(dockerfile::BaseRef, Digest)]) -> Str
             _ => edits.push((start, end, pinned)),
         }
     }
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     edits.dedup_by(|a, b| a.0 == b.0);
     let mut out = text.to_string();
     for (s, e, r) in edits {
