@@ -107,3 +107,18 @@ pub struct Inventory {
     /// Packages, sorted by type, name, version, path.
     pub packages: Vec<Package>,
 }
+
+impl Inventory {
+    /// An inventory with its packages in the documented order.
+    pub fn new(distro: Option<Distro>, mut packages: Vec<Package>) -> Inventory {
+        packages.sort_by(|a, b| {
+            (a.kind, &a.name, &a.version, &a.locations).cmp(&(
+                b.kind,
+                &b.name,
+                &b.version,
+                &b.locations,
+            ))
+        });
+        Inventory { distro, packages }
+    }
+}

@@ -210,18 +210,6 @@ fn cdx_walk(list: &Value, out: &mut Vec<Package>, distro: &mut Option<Distro>) {
     }
 }
 
-fn finish(mut packages: Vec<Package>, distro: Option<Distro>) -> Inventory {
-    packages.sort_by(|a, b| {
-        (a.kind, &a.name, &a.version, &a.locations).cmp(&(
-            b.kind,
-            &b.name,
-            &b.version,
-            &b.locations,
-        ))
-    });
-    Inventory { distro, packages }
-}
-
 fn cyclonedx(v: &Value) -> ReadSbom {
     let mut distro = None;
     let mut packages = Vec::new();
@@ -229,7 +217,7 @@ fn cyclonedx(v: &Value) -> ReadSbom {
     cdx_walk(&v["components"], &mut packages, &mut distro);
     let meta = &v["metadata"]["component"];
     ReadSbom {
-        inventory: finish(packages, distro),
+        inventory: Inventory::new(distro, packages),
         subject: meta["name"].as_str().map(str::to_string),
         digest: meta["version"]
             .as_str()
@@ -291,7 +279,7 @@ fn spdx(v: &Value) -> ReadSbom {
         }
     }
     ReadSbom {
-        inventory: finish(packages, distro),
+        inventory: Inventory::new(distro, packages),
         subject: subject.or_else(|| v["name"].as_str().map(str::to_string)),
         digest,
         format: v["spdxVersion"].as_str().unwrap_or("SPDX").to_string(),

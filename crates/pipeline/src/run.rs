@@ -590,7 +590,7 @@ fn write_authfile(
     for (host, (u, p)) in &opts.basic_auth {
         auths.insert(
             host.clone(),
-            serde_json::json!({"auth": b64(format!("{u}:{p}").as_bytes())}),
+            serde_json::json!({"auth": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{u}:{p}"))}),
         );
     }
     let path = dir.join("auth.json");
@@ -609,33 +609,12 @@ fn write_authfile(
     Ok(Some(path))
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_and_authfile() {
-        assert_eq!(b64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(b64(b"a"), "YQ==");
-        assert_eq!(b64(b"ab"), "YWI=");
+    fn authfile() {
         let d = tempfile::tempdir().unwrap();
         let mut o = oci::source::RegistryOptions::default();
         assert!(write_authfile(d.path(), &o).unwrap().is_none());

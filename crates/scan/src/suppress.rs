@@ -119,6 +119,17 @@ pub fn read_ignore_file(path: &Path) -> Result<Vec<Rule>, SuppressError> {
     Ok(out)
 }
 
+/// Read an ignore file of either kind: `.yaml`/`.yml` is our format,
+/// anything else is read as `.trivyignore` lines.
+pub fn read_rules(path: &Path) -> Result<Vec<Rule>, SuppressError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        read_ignore_file(path)
+    } else {
+        read_trivyignore(path)
+    }
+}
+
 /// Read a `.trivyignore` file.
 pub fn read_trivyignore(path: &Path) -> Result<Vec<Rule>, SuppressError> {
     let text = std::fs::read_to_string(path).map_err(|source| SuppressError::Io {

@@ -171,15 +171,7 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     packages.extend(python::catalog(&ctx));
     packages.extend(npm::catalog(&ctx));
     packages.extend(binary::catalog(&ctx));
-    packages.sort_by(|a, b| {
-        (a.kind, &a.name, &a.version, &a.locations).cmp(&(
-            b.kind,
-            &b.name,
-            &b.version,
-            &b.locations,
-        ))
-    });
-    Inventory { distro, packages }
+    Inventory::new(distro, packages)
 }
 
 /// Builds a purl; fields that the purl library rejects leave the purl as `pkg:TYPE/NAME`.

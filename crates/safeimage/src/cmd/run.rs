@@ -81,6 +81,12 @@ fn history(store: &Sqlite, img: &pipeline::ImageSpec) -> anyhow::Result<History>
         h.promoted_findings = serde_json::from_str(&p.findings).ok();
         h.promoted_bases = serde_json::from_str(&p.bases).unwrap_or_default();
     }
+    // Platform digests seen before need no GET.
+    h.platform_cache = store
+        .platform_digests()?
+        .into_iter()
+        .map(|(d, p, pd)| ((d, p), pd))
+        .collect();
     h.n = match &img.version {
         Some(v) => store.promotions(&img.name, v)? + 1,
         None => 1,
@@ -195,12 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut rules = Vec::new();
     for f in &cfg.scan.ignore_files {
-        let name = f.to_string_lossy();
-        rules.extend(if name.ends_with(".yaml") || name.ends_with(".yml") {
-            scan::suppress::read_ignore_file(f)?
-        } else {
-            scan::suppress::read_trivyignore(f)?
-        });
+        rules.extend(scan::suppress::read_rules(f)?);
     }
     let mut vex = Vec::new();
     for f in &cfg.scan.vex {
@@ -285,14 +286,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             continue;
                         }
                     };
-                    let mut hist = hist;
-                    // Platform digests seen before need no GET.
-                    if let Ok(s) = store.lock()
-                        && let Ok(all) = s.platform_digests()
-                    {
-                        hist.platform_cache =
-                            all.into_iter().map(|(d, p, pd)| ((d, p), pd)).collect();
-                    }
                     let outcome = pipeline::run::run_image(&ctx, img, &hist, &hooks);
                     eprintln!("  {}: {}", img.name, outcome.outcome.as_str());
                     if let Ok(mut s) = store.lock() {
@@ -352,7 +345,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let mut outcomes = results.into_inner().unwrap_or_default();
     outcomes.sort_by_key(|o| images.iter().position(|i| i.name == o.name));
-    notes.extend(errors.into_inner().unwrap_or_default());
+    let run_errors = errors.into_inner().unwrap_or_default();
+    let had_errors = !run_errors.is_empty();
+    notes.extend(run_errors);
     let finished = super::now_rfc3339();
     let mut report = RunReport {
         schema: "safeimage-run-report/1".into(),
@@ -413,9 +408,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     report.wall_seconds = wall.elapsed().as_secs_f64();
-    let status = if report.images.iter().any(|i| i.outcome == Outcome::Failed)
-        || !report.notes.iter().all(|n| !n.contains("recording"))
-    {
+    let failed = report.images.iter().any(|i| i.outcome == Outcome::Failed)
+        || report.images.len() < images.len();
+    let status = if failed || had_errors {
         "completed-with-errors"
     } else {
         "completed"
@@ -428,18 +423,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(&cfg.report_dir.join(format!("run-{run_id}.json"))),
         &json,
     )?;
-    super::write_output(Some(&html_path), &report::runs::html(&report))?;
-    super::write_output(
-        Some(&cfg.report_dir.join("latest.html")),
-        &report::runs::html(&report),
-    )?;
+    let html = report::runs::html(&report);
+    super::write_output(Some(&html_path), &html)?;
+    super::write_output(Some(&cfg.report_dir.join("latest.html")), &html)?;
     if let Some(p) = &args.json {
         super::write_output(Some(p), &json)?;
     }
     print!("{}", report::runs::table(&report));
     println!("report: {}", html_path.display());
-    let failed = report.images.iter().any(|i| i.outcome == Outcome::Failed)
-        || report.images.len() < images.len();
     let blocked = report.images.iter().any(|i| i.outcome == Outcome::Blocked);
     Ok(if failed {
         ExitCode::from(2)

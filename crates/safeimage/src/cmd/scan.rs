@@ -98,16 +98,6 @@ pub struct Args {
     image: ImageArgs,
 }
 
-fn read_ignore(path: &Path) -> anyhow::Result<Vec<scan::suppress::Rule>> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-    Ok(if yaml {
-        scan::suppress::read_ignore_file(path)?
-    } else {
-        scan::suppress::read_trivyignore(path)?
-    })
-}
-
 /// What `scan` (and later `run`) needs from one source.
 pub struct Scanned {
     /// Display name.
@@ -195,7 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.ignore_files.clone()
     };
     for f in &ignore_files {
-        rules.extend(read_ignore(f)?);
+        rules.extend(scan::suppress::read_rules(f)?);
     }
     let mut vex = Vec::new();
     for f in &args.vex {
