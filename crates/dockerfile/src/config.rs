@@ -100,14 +100,57 @@ pub const OTHER_SECTIONS: &[&str] = &[
     "harden", "sign", "report", "db", "server",
 ];
 
-struct V<'t> {
-    path: &'t str,
-    text: &'t str,
-    errors: Vec<ConfigError>,
+/// Collects every problem of a TOML config with its file:line:column;
+/// shared by the sections other crates own (`safeimage run`'s fleet config).
+pub struct Reader<'t> {
+    /// File, as shown.
+    pub path: &'t str,
+    /// Its text (spans index it).
+    pub text: &'t str,
+    /// Problems so far.
+    pub errors: Vec<ConfigError>,
 }
 
-impl V<'_> {
-    fn err(&mut self, span: Span, message: impl Into<String>) {
+/// Short name inside this file.
+type V<'t> = Reader<'t>;
+
+impl<'t> Reader<'t> {
+    /// A reader for `text` shown as `path`.
+    pub fn new(path: &'t str, text: &'t str) -> Self {
+        Reader {
+            path,
+            text,
+            errors: Vec::new(),
+        }
+    }
+
+    /// An integer, or a problem.
+    pub fn integer(&mut self, v: &Value<'_>, what: &str) -> Option<i64> {
+        let i = v.as_integer();
+        if i.is_none() {
+            self.err(v.span, format!("`{what}` must be an integer"));
+        }
+        i
+    }
+
+    /// An array of strings without their spans.
+    pub fn string_list(&mut self, v: &Value<'_>, what: &str) -> Vec<String> {
+        self.strings(v, what).into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Report an unknown key of `[section]`.
+    pub fn unknown(&mut self, span: Span, section: &str, key: &str, known: &[&str]) {
+        self.err(
+            span,
+            format!(
+                "unknown key `{key}` in [{section}] (expected one of: {})",
+                known.join(", ")
+            ),
+        );
+    }
+
+    /// Record a problem at a span.
+    pub fn err(&mut self, span: Span, message: impl Into<String>) {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -119,7 +162,8 @@ impl V<'_> {
         });
     }
 
-    fn string(&mut self, v: &Value<'_>, what: &str) -> Option<String> {
+    /// Read a value, or record why not.
+    pub fn string(&mut self, v: &Value<'_>, what: &str) -> Option<String> {
         match v.as_str() {
             Some(s) => Some(s.to_string()),
             None => {
@@ -129,7 +173,8 @@ impl V<'_> {
         }
     }
 
-    fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
+    /// Read a value, or record why not.
+    pub fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
         match v.as_bool() {
             Some(b) => Some(b),
             None => {
@@ -139,7 +184,8 @@ impl V<'_> {
         }
     }
 
-    fn strings(&mut self, v: &Value<'_>, what: &str) -> Vec<(String, Span)> {
+    /// Read a value, or record why not.
+    pub fn strings(&mut self, v: &Value<'_>, what: &str) -> Vec<(String, Span)> {
         match v.as_array() {
             Some(a) => a
                 .iter()
@@ -192,11 +238,7 @@ fn table_of<'a, 'de>(v: &'a Value<'de>) -> Option<&'a Table<'de>> {
 impl LintConfig {
     /// Reads `[lint]` and `[policy.base_images]` from a `safeimage.toml` text.
     pub fn from_toml(path: &str, text: &str) -> Result<Self, ConfigErrors> {
-        let mut v = V {
-            path,
-            text,
-            errors: Vec::new(),
-        };
+        let mut v = Reader::new(path, text);
         let root = match toml_span::parse(text) {
             Ok(r) => r,
             Err(e) => {

@@ -178,86 +178,19 @@ pub struct FleetConfig {
     pub lint: LintConfig,
 }
 
-struct V<'t> {
-    path: &'t str,
-    text: &'t str,
-    errors: Vec<ConfigError>,
-}
+use dockerfile::config::Reader as V;
 
-impl V<'_> {
-    fn err(&mut self, span: Span, message: impl Into<String>) {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        self.errors.push(ConfigError {
-            path: self.path.to_string(),
-            line,
-            column,
-            message: message.into(),
-        });
+fn severity(v: &mut V<'_>, x: &Value<'_>, what: &str) -> Option<Option<Severity>> {
+    let s = v.string(x, what)?;
+    if s == "none" || s.is_empty() {
+        return Some(None);
     }
-    fn string(&mut self, v: &Value<'_>, what: &str) -> Option<String> {
-        match v.as_str() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                self.err(v.span, format!("`{what}` must be a string"));
-                None
-            }
+    match s.parse::<Severity>() {
+        Ok(sev) => Some(Some(sev)),
+        Err(e) => {
+            v.err(x.span, format!("`{what}`: {e} (or \"none\")"));
+            None
         }
-    }
-    fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
-        let b = v.as_bool();
-        if b.is_none() {
-            self.err(v.span, format!("`{what}` must be true or false"));
-        }
-        b
-    }
-    fn strings(&mut self, v: &Value<'_>, what: &str) -> Vec<String> {
-        match v.as_array() {
-            Some(a) => a
-                .iter()
-                .filter_map(|x| {
-                    let s = x.as_str().map(str::to_string);
-                    if s.is_none() {
-                        self.err(x.span, format!("`{what}` must contain only strings"));
-                    }
-                    s
-                })
-                .collect(),
-            None => {
-                self.err(v.span, format!("`{what}` must be an array of strings"));
-                vec![]
-            }
-        }
-    }
-    fn integer(&mut self, v: &Value<'_>, what: &str) -> Option<i64> {
-        let i = v.as_integer();
-        if i.is_none() {
-            self.err(v.span, format!("`{what}` must be an integer"));
-        }
-        i
-    }
-    fn severity(&mut self, v: &Value<'_>, what: &str) -> Option<Option<Severity>> {
-        let s = self.string(v, what)?;
-        if s == "none" || s.is_empty() {
-            return Some(None);
-        }
-        match s.parse::<Severity>() {
-            Ok(x) => Some(Some(x)),
-            Err(e) => {
-                self.err(v.span, format!("`{what}`: {e} (or \"none\")"));
-                None
-            }
-        }
-    }
-    fn unknown(&mut self, span: Span, section: &str, key: &str, known: &[&str]) {
-        self.err(
-            span,
-            format!(
-                "unknown key `{key}` in [{section}] (expected one of: {})",
-                known.join(", ")
-            ),
-        );
     }
 }
 
@@ -272,12 +205,12 @@ fn gate(v: &mut V<'_>, val: &Value<'_>, base: &GateSettings, section: &str) -> G
         let what = format!("{section}.{}", k.name);
         match k.name.as_ref() {
             "fail_on" => {
-                if let Some(s) = v.severity(x, &what) {
+                if let Some(s) = severity(v, x, &what) {
                     g.fail_on = s;
                 }
             }
             "fail_on_new" => {
-                if let Some(s) = v.severity(x, &what) {
+                if let Some(s) = severity(v, x, &what) {
                     g.fail_on_new = s;
                 }
             }
@@ -397,7 +330,7 @@ fn image(
             "dockerfile" => dockerfile = v.string(x, &what),
             "target" => target = v.string(x, &what),
             "version" => version = v.string(x, &what),
-            "secrets" => secrets = v.strings(x, &what),
+            "secrets" => secrets = v.string_list(x, &what),
             "build_args" => match x.as_table() {
                 Some(bt) => {
                     for (bk, bv) in bt {
@@ -412,7 +345,7 @@ fn image(
                 ),
             },
             "platforms" => {
-                for (i, p) in v.strings(x, &what).into_iter().enumerate() {
+                for (i, p) in v.string_list(x, &what).into_iter().enumerate() {
                     match p.parse::<Platform>() {
                         Ok(pl) => platforms.push(pl),
                         Err(e) => {
@@ -437,7 +370,7 @@ fn image(
             }
             "tags" => {
                 tags_span = x.span;
-                tags = v.strings(x, &what);
+                tags = v.string_list(x, &what);
                 if tags.is_empty() {
                     v.err(x.span, "`image.tags` needs at least one tag");
                 }
@@ -523,7 +456,7 @@ fn notifier(v: &mut V<'_>, kind: &str, val: &Value<'_>) -> Option<Notifier> {
         }
         match k.name.as_ref() {
             "on" | "to" => {
-                let l = v.strings(x, &what);
+                let l = v.string_list(x, &what);
                 if k.name == "on" {
                     for o in &l {
                         if !OUTCOMES.contains(&o.as_str()) {
@@ -636,11 +569,7 @@ impl FleetConfig {
             .to_path_buf();
         // Absolute paths in messages and reports, when the directory exists.
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let mut v = V {
-            path: &shown,
-            text,
-            errors: Vec::new(),
-        };
+        let mut v = V::new(&shown, text);
         // [lint] and [policy] first: their problems are reported with ours.
         let lint = match LintConfig::from_toml(&shown, text) {
             Ok(l) => l,
@@ -770,20 +699,20 @@ impl FleetConfig {
                                 }
                                 "ignore_files" => {
                                     cfg.scan.ignore_files = v
-                                        .strings(sx, &what)
+                                        .string_list(sx, &what)
                                         .iter()
                                         .map(|s| resolve(&dir, s))
                                         .collect()
                                 }
                                 "vex" => {
                                     cfg.scan.vex = v
-                                        .strings(sx, &what)
+                                        .string_list(sx, &what)
                                         .iter()
                                         .map(|s| resolve(&dir, s))
                                         .collect()
                                 }
                                 "severity_source" => {
-                                    let l = v.strings(sx, &what);
+                                    let l = v.string_list(sx, &what);
                                     for s in &l {
                                         if let Err(e) = s.parse::<scan::severity::Source>() {
                                             v.err(sx.span, format!("`scan.severity_source`: {e}"));
