@@ -2,15 +2,15 @@
 //! `safeimage.toml`, plus `.hadolint.yaml` compatibility.
 //!
 //! Validation is strict and complete: every unknown key and bad value in the
-//! file is reported at once, each with its file:line:column.
+//! file is reported at once, each with its file:line:column. The file is
+//! parsed once by [`settings::Document`]; this module reads only the two
+//! sections it owns ([`LintConfig::read`]).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
 use findings::Level;
-use toml_span::value::Table;
-use toml_span::{Span, Value};
+use settings::{ConfigError, ConfigErrors, Document, Reader, Span, Table, Value};
 
 use crate::policy::{Pattern, Policy, Tier};
 use crate::rules;
@@ -51,224 +51,52 @@ impl Default for LintConfig {
     }
 }
 
-/// One problem in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// File.
-    pub path: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path, self.line, self.column, self.message
-        )
-    }
-}
-
-/// Every problem found in a config file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        writeln!(
-            f,
-            "{n} problem{} in the configuration:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for e in &self.0 {
-            writeln!(f, "  {e}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Top-level sections of `safeimage.toml` that other commands own; the lint
-/// config leaves them to those commands.
-pub const OTHER_SECTIONS: &[&str] = &[
-    "image", "registry", "engine", "gate", "notify", "store", "schedule", "scan", "secrets",
-    "harden", "sign", "report", "db", "server",
-];
-
-/// Collects every problem of a TOML config with its file:line:column;
-/// shared by the sections other crates own (`safeimage run`'s fleet config).
-pub struct Reader<'t> {
-    /// File, as shown.
-    pub path: &'t str,
-    /// Its text (spans index it).
-    pub text: &'t str,
-    /// Problems so far.
-    pub errors: Vec<ConfigError>,
-}
-
 /// Short name inside this file.
 type V<'t> = Reader<'t>;
-
-impl<'t> Reader<'t> {
-    /// A reader for `text` shown as `path`.
-    pub fn new(path: &'t str, text: &'t str) -> Self {
-        Reader {
-            path,
-            text,
-            errors: Vec::new(),
-        }
-    }
-
-    /// An integer, or a problem.
-    pub fn integer(&mut self, v: &Value<'_>, what: &str) -> Option<i64> {
-        let i = v.as_integer();
-        if i.is_none() {
-            self.err(v.span, format!("`{what}` must be an integer"));
-        }
-        i
-    }
-
-    /// An array of strings without their spans.
-    pub fn string_list(&mut self, v: &Value<'_>, what: &str) -> Vec<String> {
-        self.strings(v, what).into_iter().map(|(s, _)| s).collect()
-    }
-
-    /// Report an unknown key of `[section]`.
-    pub fn unknown(&mut self, span: Span, section: &str, key: &str, known: &[&str]) {
-        self.err(
-            span,
-            format!(
-                "unknown key `{key}` in [{section}] (expected one of: {})",
-                known.join(", ")
-            ),
-        );
-    }
-
-    /// Record a problem at a span.
-    pub fn err(&mut self, span: Span, message: impl Into<String>) {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        self.errors.push(ConfigError {
-            path: self.path.to_string(),
-            line,
-            column,
-            message: message.into(),
-        });
-    }
-
-    /// Read a value, or record why not.
-    pub fn string(&mut self, v: &Value<'_>, what: &str) -> Option<String> {
-        match v.as_str() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                self.err(v.span, format!("`{what}` must be a string"));
-                None
-            }
-        }
-    }
-
-    /// Read a value, or record why not.
-    pub fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
-        match v.as_bool() {
-            Some(b) => Some(b),
-            None => {
-                self.err(v.span, format!("`{what}` must be true or false"));
-                None
-            }
-        }
-    }
-
-    /// Read a value, or record why not.
-    pub fn strings(&mut self, v: &Value<'_>, what: &str) -> Vec<(String, Span)> {
-        match v.as_array() {
-            Some(a) => a
-                .iter()
-                .filter_map(|x| match x.as_str() {
-                    Some(s) => Some((s.to_string(), x.span)),
-                    None => {
-                        self.err(x.span, format!("`{what}` must contain only strings"));
-                        None
-                    }
-                })
-                .collect(),
-            None => {
-                self.err(v.span, format!("`{what}` must be an array of strings"));
-                vec![]
-            }
-        }
-    }
-
-    fn level(&mut self, v: &Value<'_>, what: &str) -> Option<Level> {
-        let s = self.string(v, what)?;
-        match s.parse::<Level>() {
-            Ok(l) => Some(l),
-            Err(e) => {
-                self.err(v.span, format!("`{what}`: {e}"));
-                None
-            }
-        }
-    }
-
-    /// Checks a code exists; returns our codes for it.
-    fn codes(&mut self, code: &str, span: Span, what: &str) -> Vec<String> {
-        if rules::rule(code).is_some() {
-            return vec![code.to_string()];
-        }
-        let mapped = rules::codes_for_hadolint(code);
-        if mapped.is_empty() {
-            self.err(
-                span,
-                format!("`{what}`: unknown rule code `{code}` (see docs/rules/README.md)"),
-            );
-        }
-        mapped
-    }
-}
 
 fn table_of<'a, 'de>(v: &'a Value<'de>) -> Option<&'a Table<'de>> {
     v.as_table()
 }
 
+fn level(r: &mut V<'_>, v: &Value<'_>, what: &str) -> Option<Level> {
+    r.parsed::<Level>(v, what)
+}
+
+/// Checks a code exists; returns our codes for it.
+fn codes(r: &mut V<'_>, code: &str, span: Span, what: &str) -> Vec<String> {
+    if rules::rule(code).is_some() {
+        return vec![code.to_string()];
+    }
+    let mapped = rules::codes_for_hadolint(code);
+    if mapped.is_empty() {
+        r.err(
+            span,
+            format!("`{what}`: unknown rule code `{code}` (see docs/rules/README.md)"),
+        );
+    }
+    mapped
+}
+
 impl LintConfig {
-    /// Reads `[lint]` and `[policy.base_images]` from a `safeimage.toml` text.
-    pub fn from_toml(path: &str, text: &str) -> Result<Self, ConfigErrors> {
-        let mut v = Reader::new(path, text);
-        let root = match toml_span::parse(text) {
-            Ok(r) => r,
-            Err(e) => {
-                v.err(e.span, format!("invalid TOML: {}", e.kind));
-                return Err(ConfigErrors(v.errors));
-            }
-        };
+    /// Reads the sections this crate owns, `[lint]` and `[policy]`, from a
+    /// parsed config (other sections belong to their own crates).
+    pub fn read(doc: &mut Document<'_>) -> Self {
         let mut cfg = LintConfig::default();
-        let Some(top) = table_of(&root) else {
-            return Ok(cfg);
-        };
-        for (k, val) in top {
-            match k.name.as_ref() {
-                "lint" => cfg.read_lint(&mut v, val),
-                "policy" => cfg.read_policy(&mut v, val),
-                other if OTHER_SECTIONS.contains(&other) => {}
-                other => v.err(
-                    k.span,
-                    format!(
-                        "unknown top-level key `{other}` (expected one of: lint, policy, {})",
-                        OTHER_SECTIONS.join(", ")
-                    ),
-                ),
-            }
+        if let Some(v) = doc.take("lint") {
+            cfg.read_lint(&mut doc.reader, &v);
         }
-        if v.errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(v.errors))
+        if let Some(v) = doc.take("policy") {
+            cfg.read_policy(&mut doc.reader, &v);
         }
+        cfg
+    }
+
+    /// A file holding only `[lint]` and `[policy]` (any other top-level
+    /// key is reported as unknown).
+    pub fn from_toml(path: &str, text: &str) -> Result<Self, ConfigErrors> {
+        let mut doc = Document::parse(path, text);
+        let cfg = Self::read(&mut doc);
+        doc.finish().map(|()| cfg)
     }
 
     fn read_lint(&mut self, v: &mut V<'_>, val: &Value<'_>) {
@@ -279,14 +107,14 @@ impl LintConfig {
         for (k, x) in t {
             match k.name.as_ref() {
                 "failure_threshold" => {
-                    if let Some(l) = v.level(x, "lint.failure_threshold") {
+                    if let Some(l) = level(v, x, "lint.failure_threshold") {
                         self.failure_threshold = l;
                     }
                 }
                 "ignored" => {
                     for (code, span) in v.strings(x, "lint.ignored") {
-                        let codes = v.codes(&code, span, "lint.ignored");
-                        self.ignored.extend(codes);
+                        let found = codes(v, &code, span, "lint.ignored");
+                        self.ignored.extend(found);
                     }
                 }
                 "override" => {
@@ -304,7 +132,7 @@ impl LintConfig {
                                 self.overrides.insert(code.to_ascii_uppercase(), level);
                                 continue;
                             }
-                            for c in v.codes(&code, span, "lint.override") {
+                            for c in codes(v, &code, span, "lint.override") {
                                 self.overrides.insert(c, level);
                             }
                         }
@@ -392,15 +220,10 @@ impl LintConfig {
         self.policy = Some(policy);
     }
 
-    /// Reads a file from disk.
+    /// Reads a file holding only `[lint]` and `[policy]` from disk.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                path: path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            }])
+            ConfigErrors::file(path.display().to_string(), format!("cannot read: {e}"))
         })?;
         Self::from_toml(&path.display().to_string(), &text)
     }
@@ -493,9 +316,6 @@ prohibited = ["docker.io/**"]
 default_tier = "restricted"
 trusted_registries = ["docker.io", "gcr.io"]
 require_digest = true
-
-[[image]]
-name = "ignored-by-lint"
 "#;
         let c = LintConfig::from_toml("safeimage.toml", text).unwrap();
         assert_eq!(c.failure_threshold, Level::Error);

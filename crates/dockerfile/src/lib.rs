@@ -21,9 +21,10 @@ use std::collections::HashSet;
 
 use findings::{Finding, Level};
 
-pub use config::{ConfigError, ConfigErrors, LintConfig};
+pub use config::LintConfig;
 pub use model::{Base, BaseRef, BaseRefKind, Parsed, Stage, SyntaxError};
 pub use policy::{Classification, Policy, Tier};
+pub use settings::{ConfigError, ConfigErrors};
 pub use source::SourceFile;
 
 use crate::model::keyword_span;

@@ -83,7 +83,9 @@ pub struct Stage {
 }
 
 /// Where a base image reference came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BaseRefKind {
     /// `FROM image`.

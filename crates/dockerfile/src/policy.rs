@@ -164,9 +164,25 @@ pub struct Classification {
     pub pattern: Option<String>,
 }
 
+/// What a violation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViolationKind {
+    /// The image's tier (prohibited or restricted).
+    Tier,
+    /// The registry is not trusted.
+    UntrustedRegistry,
+    /// Not pinned by digest where the policy requires it.
+    NotPinned,
+    /// Not a Docker Official Image where the policy requires one.
+    Unofficial,
+}
+
 /// A policy violation for one base reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
+    /// What it is about.
+    pub kind: ViolationKind,
     /// Rule code (`base-prohibited`, ...).
     pub code: &'static str,
     /// Message.
@@ -240,8 +256,9 @@ impl Policy {
             None => "matches no pattern; unknown images cannot be verified, so they get the default tier".to_string(),
         };
         let mut out = Vec::new();
-        let mut push = |code: &'static str, message: String| {
+        let mut push = |kind: ViolationKind, code: &'static str, message: String| {
             out.push(Violation {
+                kind,
                 code,
                 message,
                 tier: c.tier,
@@ -250,10 +267,12 @@ impl Policy {
         };
         match c.tier {
             Tier::Prohibited => push(
+                ViolationKind::Tier,
                 "base-prohibited",
                 format!("{how} `{}` is prohibited by policy ({why})", r.full_name()),
             ),
             Tier::Restricted => push(
+                ViolationKind::Tier,
                 "base-restricted",
                 format!(
                     "{how} `{}` is restricted by policy ({why}); prefer a preferred or permitted image",
@@ -264,6 +283,7 @@ impl Policy {
         }
         if !self.registry_trusted(r.registry()) {
             push(
+                ViolationKind::UntrustedRegistry,
                 "base-untrusted-registry",
                 format!(
                     "{how} `{r}` comes from `{}`, which is not a trusted registry (trusted: {})",
@@ -274,6 +294,7 @@ impl Policy {
         }
         if self.require_digest && r.digest().is_none() {
             push(
+                ViolationKind::NotPinned,
                 "base-not-pinned",
                 format!("{how} `{r}` is not pinned by digest; policy requires `@sha256:...`"),
             );
@@ -283,6 +304,7 @@ impl Policy {
             && !r.is_docker_official()
         {
             push(
+                ViolationKind::Unofficial,
                 "base-unofficial",
                 format!(
                     "{how} `{}` is not a Docker Official Image; policy allows only docker.io/library/* from Docker Hub",
@@ -291,6 +313,13 @@ impl Policy {
             );
         }
         out
+    }
+
+    /// The violation that blocks a build: the image is in the prohibited tier.
+    pub fn prohibited(&self, base: &BaseRef) -> Option<Violation> {
+        self.check(base)
+            .into_iter()
+            .find(|v| v.kind == ViolationKind::Tier && v.tier == Tier::Prohibited)
     }
 }
 

@@ -3,6 +3,9 @@
 //! Lint, vulnerability and secret checks all produce [`Finding`]s: a stable
 //! `code`, a [`Level`], a [`Location`] and a message. Checks never print or
 //! exit; renderers (the `report` crate) and gates read these values.
+//! [`time::Timestamp`] is the one way times are written (RFC 3339, UTC).
+
+pub mod time;
 
 use std::fmt;
 use std::str::FromStr;
@@ -119,7 +122,7 @@ pub struct RuleInfo {
 }
 
 /// One result of a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule code.
     pub code: String,
@@ -130,7 +133,7 @@ pub struct Finding {
     /// Where it was found.
     pub location: Location,
     /// Extra facts a reviewer needs (e.g. the policy tier and pattern).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub properties: std::collections::BTreeMap<String, String>,
 }
 

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod source;
 pub mod tree;
 pub mod verify;
+pub mod write;
 
 pub use analyze::{Analysis, AnalyzeError, Options, Progress, Want, analyze};
 pub use digest::{Digest, DigestError};

@@ -1,17 +1,19 @@
-//! The fleet config (`safeimage.toml`): `[[image]]`, `[registry."HOST"]`,
-//! `[engine]`, `[gate]`, `[scan]`, `[notify]`, `[store]`, `[report]`,
-//! `[schedule]`, plus `[lint]`/`[policy]` (read by the `dockerfile` crate).
-//! Validation is strict and complete: every unknown key and bad value is
-//! reported at once with file:line:column. Relative paths are resolved
-//! against the config file's directory.
+//! The fleet config (`safeimage.toml`), parsed once: this module reads
+//! `[[image]]`, `[registry."HOST"]`, `[engine]`, `[gate]`, `[store]`,
+//! `[report]` and `[schedule]`, and hands `[lint]`/`[policy]` to the
+//! `dockerfile` crate, `[scan]` to `scan` and `[notify]` to `notify`; any
+//! other top-level key is unknown. Validation is strict and complete: every
+//! problem is reported at once with file:line:column. Relative paths are
+//! resolved against the config file's directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dockerfile::{ConfigError, ConfigErrors, LintConfig};
+use dockerfile::LintConfig;
 use oci::{ImageRef, Platform};
-use toml_span::{Span, Value};
-use vulndb::Severity;
+use scan::gate::Gate;
+use scan::settings::ScanSettings;
+use settings::{ConfigError, ConfigErrors, Document, Reader, Value};
 
 /// Which engine builds images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,35 +21,21 @@ pub enum EngineKind {
     /// `buildah bud` (default).
     #[default]
     Buildah,
-    /// `docker buildx build` (BuildKit).
+    /// BuildKit through `docker build` (`docker buildx build` when present).
     Docker,
     /// `podman build`.
     Podman,
 }
 
-/// Gate settings (fleet-wide, overridable per image).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateSettings {
-    /// Block at or above this severity (default HIGH).
-    pub fail_on: Option<Severity>,
-    /// Count only findings with a fix (default true).
-    pub only_fixed: bool,
-    /// Block a new finding at or above this severity vs the last promoted
-    /// image (default CRITICAL).
-    pub fail_on_new: Option<Severity>,
-    /// Block when the total went up vs the last promoted image (default true).
-    pub fail_on_increase: bool,
-}
-
-impl Default for GateSettings {
-    fn default() -> Self {
-        GateSettings {
-            fail_on: Some(Severity::High),
-            only_fixed: true,
-            fail_on_new: Some(Severity::Critical),
-            fail_on_increase: true,
-        }
-    }
+/// When an image is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rebuild {
+    /// Every run, from the newest bases (default).
+    #[default]
+    Always,
+    /// Only when a base digest or the build inputs (Dockerfile, build
+    /// args, context files) changed since the last promotion.
+    OnChange,
 }
 
 /// One image of the fleet.
@@ -73,8 +61,20 @@ pub struct ImageSpec {
     pub version: Option<String>,
     /// Build secrets (`id=NAME,src=FILE`), mounted only where a RUN asks.
     pub secrets: Vec<String>,
-    /// Gate settings for this image.
-    pub gate: GateSettings,
+    /// Gate for this image.
+    pub gate: Gate,
+    /// When to rebuild.
+    pub rebuild: Rebuild,
+}
+
+impl ImageSpec {
+    /// The platform it is built for (the first configured, else this machine's).
+    pub fn platform(&self) -> Platform {
+        self.platforms
+            .first()
+            .cloned()
+            .unwrap_or_else(Platform::host)
+    }
 }
 
 /// A registry's settings.
@@ -88,65 +88,14 @@ pub struct RegistrySettings {
     pub password_env: Option<String>,
 }
 
-/// Run outcomes notifications can be routed by.
-pub const OUTCOMES: &[&str] = &["promoted", "blocked", "failed"];
-
-/// A notification target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotifyTarget {
-    /// Generic JSON webhook, optionally HMAC-SHA256 signed.
-    Webhook {
-        /// URL.
-        url: String,
-        /// Env var holding the HMAC secret.
-        secret_env: Option<String>,
-    },
-    /// Slack incoming webhook.
-    Slack {
-        /// URL (a secret: redacted in logs).
-        url: String,
-    },
-    /// Email over SMTP.
-    Email {
-        /// Host.
-        host: String,
-        /// Port.
-        port: u16,
-        /// `starttls`, `tls` or `none`.
-        security: String,
-        /// From address.
-        from: String,
-        /// Recipients.
-        to: Vec<String>,
-        /// Env var with the SMTP username.
-        username_env: Option<String>,
-        /// Env var with the SMTP password.
-        password_env: Option<String>,
-    },
-}
-
-/// A notifier with its routing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notifier {
-    /// Where.
-    pub target: NotifyTarget,
-    /// Send when any image has one of these outcomes (default: all).
-    pub on: Vec<String>,
-}
-
-/// Scan settings for the run.
-#[derive(Debug, Clone, Default)]
-pub struct ScanSettings {
-    /// Advisory DB (default: the cache's).
-    pub db: Option<PathBuf>,
-    /// Refuse an older DB (hours; 0 = no limit; default 120).
-    pub max_age_hours: u64,
-    /// Ignore files.
-    pub ignore_files: Vec<PathBuf>,
-    /// OpenVEX documents.
-    pub vex: Vec<PathBuf>,
-    /// Severity source priority.
-    pub severity_source: Vec<String>,
+/// A credential variable the config names is not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("registry {host}: environment variable {var} is not set")]
+pub struct MissingCredential {
+    /// Registry host.
+    pub host: String,
+    /// The variable.
+    pub var: String,
 }
 
 /// The whole fleet config.
@@ -160,12 +109,12 @@ pub struct FleetConfig {
     pub registries: BTreeMap<String, RegistrySettings>,
     /// Engine.
     pub engine: EngineKind,
-    /// Fleet gate.
-    pub gate: GateSettings,
-    /// Scan settings.
+    /// Fleet gate (images start from it).
+    pub gate: Gate,
+    /// `[scan]`.
     pub scan: ScanSettings,
-    /// Notifiers.
-    pub notify: Vec<Notifier>,
+    /// `[notify]`.
+    pub notify: Vec<notify::Route>,
     /// SQLite state file.
     pub store: PathBuf,
     /// Audit log directory.
@@ -174,74 +123,11 @@ pub struct FleetConfig {
     pub report_dir: PathBuf,
     /// Cron expression for a scheduler (`run` itself is one pass).
     pub schedule: Option<String>,
-    /// Lint and base-image policy.
+    /// `[lint]` and `[policy]`.
     pub lint: LintConfig,
 }
 
-use dockerfile::config::Reader as V;
-
-fn severity(v: &mut V<'_>, x: &Value<'_>, what: &str) -> Option<Option<Severity>> {
-    let s = v.string(x, what)?;
-    if s == "none" || s.is_empty() {
-        return Some(None);
-    }
-    match s.parse::<Severity>() {
-        Ok(sev) => Some(Some(sev)),
-        Err(e) => {
-            v.err(x.span, format!("`{what}`: {e} (or \"none\")"));
-            None
-        }
-    }
-}
-
-fn gate(v: &mut V<'_>, val: &Value<'_>, base: &GateSettings, section: &str) -> GateSettings {
-    let mut g = base.clone();
-    let Some(t) = val.as_table() else {
-        v.err(val.span, format!("`{section}` must be a table"));
-        return g;
-    };
-    const KEYS: &[&str] = &["fail_on", "only_fixed", "fail_on_new", "fail_on_increase"];
-    for (k, x) in t {
-        let what = format!("{section}.{}", k.name);
-        match k.name.as_ref() {
-            "fail_on" => {
-                if let Some(s) = severity(v, x, &what) {
-                    g.fail_on = s;
-                }
-            }
-            "fail_on_new" => {
-                if let Some(s) = severity(v, x, &what) {
-                    g.fail_on_new = s;
-                }
-            }
-            "only_fixed" => g.only_fixed = v.boolean(x, &what).unwrap_or(g.only_fixed),
-            "fail_on_increase" => {
-                g.fail_on_increase = v.boolean(x, &what).unwrap_or(g.fail_on_increase)
-            }
-            other => v.unknown(k.span, section, other, KEYS),
-        }
-    }
-    g
-}
-
-fn resolve(dir: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        return p.to_path_buf();
-    }
-    // Lexically drop `.` and `..` so reports show clean paths.
-    let mut out = dir.to_path_buf();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
+type V<'t> = Reader<'t>;
 
 fn tag_template_ok(t: &str) -> Result<(), String> {
     let mut rest = t;
@@ -262,16 +148,7 @@ fn tag_template_ok(t: &str) -> Result<(), String> {
         .replace("{git_sha}", "abc1234")
         .replace("{version}", "1.0")
         .replace("{n}", "1");
-    let ok = !probe.is_empty()
-        && probe.len() <= 128
-        && probe
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && probe
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok {
+    if is_tag(&probe) {
         Ok(())
     } else {
         Err(format!(
@@ -280,12 +157,18 @@ fn tag_template_ok(t: &str) -> Result<(), String> {
     }
 }
 
-fn image(
-    v: &mut V<'_>,
-    dir: &Path,
-    val: &Value<'_>,
-    gate_base: &GateSettings,
-) -> Option<ImageSpec> {
+/// Whether `s` is a valid tag (the distribution reference grammar).
+pub fn is_tag(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option<ImageSpec> {
     let Some(t) = val.as_table() else {
         v.err(val.span, "each [[image]] must be a table");
         return None;
@@ -302,11 +185,13 @@ fn image(
         "version",
         "secrets",
         "gate",
+        "rebuild",
     ];
     let (mut name, mut context, mut dockerfile, mut target) = (None, None, None, None);
     let (mut build_args, mut platforms, mut repository) = (BTreeMap::new(), Vec::new(), None);
     let mut tags = vec!["latest".to_string(), "{date}".to_string()];
     let (mut version, mut secrets, mut g) = (None, Vec::new(), gate_base.clone());
+    let mut rebuild = Rebuild::Always;
     let mut tags_span = val.span;
     let mut repository_given = false;
     for (k, x) in t {
@@ -315,22 +200,43 @@ fn image(
             "name" => {
                 name = v.string(x, &what);
                 if let Some(n) = &name
-                    && (n.is_empty()
-                        || !n
-                            .chars()
+                    && !(n.len() <= 128
+                        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                        && n.chars()
                             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
                 {
                     v.err(
                         x.span,
-                        format!("image name `{n}`: use letters, digits, `-`, `_`, `.`"),
+                        format!(
+                            "image name `{n}`: start with a letter or digit, then letters, digits, `-`, `_`, `.` (at most 128)"
+                        ),
                     );
                 }
             }
-            "context" => context = v.string(x, &what).map(|s| resolve(dir, &s)),
+            "context" => context = v.string(x, &what).map(|s| settings::resolve_path(dir, &s)),
             "dockerfile" => dockerfile = v.string(x, &what),
             "target" => target = v.string(x, &what),
-            "version" => version = v.string(x, &what),
+            "version" => {
+                version = v.string(x, &what);
+                if let Some(ver) = &version
+                    && !is_tag(ver)
+                {
+                    v.err(
+                        x.span,
+                        format!("version `{ver}` cannot be part of a tag (use letters, digits, `_`, `.`, `-`)"),
+                    );
+                }
+            }
             "secrets" => secrets = v.string_list(x, &what),
+            "rebuild" => match v.string(x, &what).as_deref() {
+                Some("always") => rebuild = Rebuild::Always,
+                Some("on-change") => rebuild = Rebuild::OnChange,
+                Some(o) => v.err(
+                    x.span,
+                    format!("`image.rebuild`: `{o}` (expected always or on-change)"),
+                ),
+                None => {}
+            },
             "build_args" => match x.as_table() {
                 Some(bt) => {
                     for (bk, bv) in bt {
@@ -345,17 +251,17 @@ fn image(
                 ),
             },
             "platforms" => {
-                for (i, p) in v.string_list(x, &what).into_iter().enumerate() {
+                for (p, span) in v.strings(x, &what) {
                     match p.parse::<Platform>() {
                         Ok(pl) => platforms.push(pl),
-                        Err(e) => {
-                            let span = x.as_array().map_or(x.span, |a| a[i].span);
-                            v.err(span, format!("platform `{p}`: {e}"));
-                        }
+                        Err(e) => v.err(span, format!("platform `{p}`: {e}")),
                     }
                 }
                 if platforms.len() > 1 {
-                    v.err(x.span, "more than one platform per image is not supported yet (multi-platform indexes need emulation this machine lacks)");
+                    v.err(
+                        x.span,
+                        "more than one platform per image is not supported yet",
+                    );
                 }
             }
             "repository" => {
@@ -363,7 +269,10 @@ fn image(
                 if let Some(s) = v.string(x, &what) {
                     match s.parse::<ImageRef>() {
                         Ok(r) if r.tag().is_none() && r.digest().is_none() => repository = Some(r),
-                        Ok(_) => v.err(x.span, format!("repository `{s}` must not have a tag or digest (tags come from `tags`)")),
+                        Ok(_) => v.err(
+                            x.span,
+                            format!("repository `{s}` must not have a tag or digest (tags come from `tags`)"),
+                        ),
                         Err(e) => v.err(x.span, format!("repository `{s}`: {e}")),
                     }
                 }
@@ -380,7 +289,7 @@ fn image(
                     }
                 }
             }
-            "gate" => g = gate(v, x, gate_base, "image.gate"),
+            "gate" => g = Gate::read(v, x, gate_base, "image.gate"),
             other => v.unknown(k.span, "[image]", other, KEYS),
         }
     }
@@ -405,7 +314,7 @@ fn image(
         );
     }
     let dockerfile = match dockerfile {
-        Some(d) => resolve(&context, &d),
+        Some(d) => settings::resolve_path(&context, &d),
         None => context.join("Dockerfile"),
     };
     Some(ImageSpec {
@@ -420,148 +329,95 @@ fn image(
         version,
         secrets,
         gate: g,
+        rebuild,
     })
 }
 
-fn notifier(v: &mut V<'_>, kind: &str, val: &Value<'_>) -> Option<Notifier> {
+fn is_host(h: &str) -> bool {
+    let (host, port) = match h.rsplit_once(':') {
+        Some((a, p)) if !a.ends_with(']') || h.starts_with('[') => (a, Some(p)),
+        _ => (h, None),
+    };
+    port.is_none_or(|p| p.parse::<u16>().is_ok())
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c))
+}
+
+fn registries(v: &mut V<'_>, val: &Value<'_>) -> BTreeMap<String, RegistrySettings> {
+    let mut out = BTreeMap::new();
     let Some(t) = val.as_table() else {
         v.err(
             val.span,
-            format!("`notify.{kind}` must be a table (or an array of tables)"),
+            "`registry` must be a table of [registry.\"HOST\"] tables",
         );
-        return None;
+        return out;
     };
-    let mut s: BTreeMap<String, (String, Span)> = BTreeMap::new();
-    let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let known: &[&str] = match kind {
-        "webhook" => &["url", "secret_env", "on"],
-        "slack" => &["url", "url_env", "on"],
-        _ => &[
-            "host",
-            "port",
-            "security",
-            "from",
-            "to",
-            "username_env",
-            "password_env",
-            "on",
-        ],
-    };
-    let mut port = None;
-    for (k, x) in t {
-        let what = format!("notify.{kind}.{}", k.name);
-        if !known.contains(&k.name.as_ref()) {
-            v.unknown(k.span, &format!("notify.{kind}"), &k.name, known);
-            continue;
+    for (host, rv) in t {
+        if !is_host(&host.name) {
+            v.err(
+                host.span,
+                format!("registry `{}` is not a HOST[:PORT]", host.name),
+            );
         }
-        match k.name.as_ref() {
-            "on" | "to" => {
-                let l = v.string_list(x, &what);
-                if k.name == "on" {
-                    for o in &l {
-                        if !OUTCOMES.contains(&o.as_str()) {
-                            v.err(
-                                x.span,
-                                format!(
-                                    "`{what}`: unknown outcome `{o}` (expected {})",
-                                    OUTCOMES.join(", ")
-                                ),
-                            );
-                        }
+        let mut rs = RegistrySettings::default();
+        match rv.as_table() {
+            Some(rt) => {
+                for (rk, rx) in rt {
+                    let what = format!("registry.\"{}\".{}", host.name, rk.name);
+                    match rk.name.as_ref() {
+                        "insecure" => rs.insecure = v.boolean(rx, &what).unwrap_or(false),
+                        "username_env" => rs.username_env = v.string(rx, &what),
+                        "password_env" => rs.password_env = v.string(rx, &what),
+                        other => v.unknown(
+                            rk.span,
+                            &format!("registry.\"{}\"", host.name),
+                            other,
+                            &["insecure", "username_env", "password_env"],
+                        ),
                     }
                 }
-                lists.insert(k.name.to_string(), l);
             }
-            "port" => port = v.integer(x, &what),
-            _ => {
-                if let Some(st) = v.string(x, &what) {
-                    s.insert(k.name.to_string(), (st, x.span));
-                }
-            }
+            None => v.err(rv.span, "`registry.\"HOST\"` must be a table"),
+        }
+        if rs.username_env.is_some() != rs.password_env.is_some() {
+            v.err(
+                rv.span,
+                format!(
+                    "registry \"{}\": set both username_env and password_env",
+                    host.name
+                ),
+            );
+        }
+        out.insert(host.name.to_string(), rs);
+    }
+    out
+}
+
+fn each_key<'a>(
+    v: &mut V<'_>,
+    val: &'a Value<'a>,
+    section: &str,
+    known: &[&str],
+    mut f: impl FnMut(&mut V<'_>, &str, &'a Value<'a>),
+) {
+    let Some(t) = v.table(val, section) else {
+        return;
+    };
+    for (k, x) in t {
+        if known.contains(&k.name.as_ref()) {
+            f(v, &k.name, x);
+        } else {
+            v.unknown(k.span, section, &k.name, known);
         }
     }
-    let on = lists
-        .remove("on")
-        .unwrap_or_else(|| OUTCOMES.iter().map(|s| s.to_string()).collect());
-    let get = |k: &str| s.get(k).map(|x| x.0.clone());
-    let target = match kind {
-        "webhook" => NotifyTarget::Webhook {
-            url: match get("url") {
-                Some(u) => u,
-                None => {
-                    v.err(val.span, "`notify.webhook` needs a `url`");
-                    return None;
-                }
-            },
-            secret_env: get("secret_env"),
-        },
-        "slack" => {
-            let url = match (get("url"), get("url_env")) {
-                (Some(u), _) => u,
-                (None, Some(e)) => match std::env::var(&e) {
-                    Ok(u) => u,
-                    Err(_) => {
-                        v.err(
-                            s["url_env"].1,
-                            format!("`notify.slack.url_env`: environment variable {e} is not set"),
-                        );
-                        return None;
-                    }
-                },
-                (None, None) => {
-                    v.err(val.span, "`notify.slack` needs `url` or `url_env`");
-                    return None;
-                }
-            };
-            NotifyTarget::Slack { url }
-        }
-        _ => {
-            let security = get("security").unwrap_or_else(|| "starttls".into());
-            if !["starttls", "tls", "none"].contains(&security.as_str()) {
-                v.err(
-                    s["security"].1,
-                    "`notify.email.security` must be starttls, tls or none",
-                );
-            }
-            let (Some(host), Some(from)) = (get("host"), get("from")) else {
-                v.err(val.span, "`notify.email` needs `host` and `from`");
-                return None;
-            };
-            let to = lists.remove("to").unwrap_or_default();
-            if to.is_empty() {
-                v.err(
-                    val.span,
-                    "`notify.email` needs at least one address in `to`",
-                );
-            }
-            let port = match port {
-                Some(p) if (1..=65535).contains(&p) => p as u16,
-                Some(_) => {
-                    v.err(val.span, "`notify.email.port` must be 1-65535");
-                    25
-                }
-                None if security == "tls" => 465,
-                None if security == "starttls" => 587,
-                None => 25,
-            };
-            NotifyTarget::Email {
-                host,
-                port,
-                security,
-                from,
-                to,
-                username_env: get("username_env"),
-                password_env: get("password_env"),
-            }
-        }
-    };
-    Some(Notifier { target, on })
 }
 
 impl FleetConfig {
-    /// Parse a fleet config.
-    pub fn from_toml(path: &Path, text: &str) -> Result<FleetConfig, ConfigErrors> {
-        let shown = path.display().to_string();
+    /// Reads every section of a parsed config; images may be absent (the
+    /// `lint` command reads the same file).
+    pub fn read(path: &Path, doc: &mut Document<'_>) -> FleetConfig {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -569,325 +425,167 @@ impl FleetConfig {
             .to_path_buf();
         // Absolute paths in messages and reports, when the directory exists.
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        let mut v = V::new(&shown, text);
-        // [lint] and [policy] first: their problems are reported with ours.
-        let lint = match LintConfig::from_toml(&shown, text) {
-            Ok(l) => l,
-            Err(e) => {
-                v.errors.extend(e.0);
-                LintConfig::default()
-            }
-        };
-        let root = match toml_span::parse(text) {
-            Ok(r) => r,
-            Err(_) => return Err(ConfigErrors(v.errors)),
-        };
+        let lint = LintConfig::read(doc);
+        let scan = ScanSettings::read(doc, &dir);
+        let notify = notify::read(doc);
         let mut cfg = FleetConfig {
             path: path.to_path_buf(),
             images: Vec::new(),
             registries: BTreeMap::new(),
             engine: EngineKind::Buildah,
-            gate: GateSettings::default(),
-            scan: ScanSettings {
-                max_age_hours: 120,
-                severity_source: vec![
-                    "vendor".into(),
-                    "cvss_v4".into(),
-                    "cvss_v3".into(),
-                    "cvss_v2".into(),
-                ],
-                ..ScanSettings::default()
-            },
-            notify: Vec::new(),
+            gate: Gate::daily(),
+            scan,
+            notify,
             store: dir.join(".safeimage/state.db"),
             audit_dir: dir.join(".safeimage/audit"),
             report_dir: dir.join(".safeimage/reports"),
             schedule: None,
             lint,
         };
-        let Some(top) = root.as_table() else {
-            return Err(ConfigErrors(v.errors));
-        };
-        // [gate] before the images so per-image overrides start from it.
-        if let Some((_, g)) = top.iter().find(|(k, _)| k.name == "gate") {
-            cfg.gate = gate(&mut v, g, &GateSettings::default(), "gate");
+        if let Some(g) = doc.take("gate") {
+            cfg.gate = Gate::read(&mut doc.reader, &g, &Gate::daily(), "gate");
         }
-        let mut image_vals = None;
-        for (k, val) in top {
-            match k.name.as_ref() {
-                "lint" | "policy" | "gate" => {}
-                "image" => image_vals = Some(val),
-                "registry" => match val.as_table() {
-                    Some(t) => {
-                        for (host, rv) in t {
-                            let mut rs = RegistrySettings::default();
-                            match rv.as_table() {
-                                Some(rt) => {
-                                    for (rk, rx) in rt {
-                                        let what =
-                                            format!("registry.\"{}\".{}", host.name, rk.name);
-                                        match rk.name.as_ref() {
-                                            "insecure" => {
-                                                rs.insecure = v.boolean(rx, &what).unwrap_or(false)
-                                            }
-                                            "username_env" => rs.username_env = v.string(rx, &what),
-                                            "password_env" => rs.password_env = v.string(rx, &what),
-                                            other => v.unknown(
-                                                rk.span,
-                                                &format!("registry.\"{}\"", host.name),
-                                                other,
-                                                &["insecure", "username_env", "password_env"],
-                                            ),
-                                        }
-                                    }
-                                }
-                                None => v.err(rv.span, "`registry.\"HOST\"` must be a table"),
+        if let Some(r) = doc.take("registry") {
+            cfg.registries = registries(&mut doc.reader, &r);
+        }
+        if let Some(e) = doc.take("engine") {
+            each_key(&mut doc.reader, &e, "engine", &["kind"], |v, _, x| match v
+                .string(x, "engine.kind")
+                .as_deref()
+            {
+                Some("buildah") => cfg.engine = EngineKind::Buildah,
+                Some("docker" | "buildx" | "buildkit") => cfg.engine = EngineKind::Docker,
+                Some("podman") => cfg.engine = EngineKind::Podman,
+                Some(o) => v.err(
+                    x.span,
+                    format!(
+                        "`engine.kind`: unknown engine `{o}` (expected buildah, docker or podman)"
+                    ),
+                ),
+                None => {}
+            });
+        }
+        if let Some(s) = doc.take("store") {
+            each_key(
+                &mut doc.reader,
+                &s,
+                "store",
+                &["kind", "path", "audit_dir"],
+                |v, k, x| {
+                    let what = format!("store.{k}");
+                    match k {
+                        "path" => {
+                            if let Some(p) = v.string(x, &what) {
+                                cfg.store = settings::resolve_path(&dir, &p);
                             }
-                            if rs.username_env.is_some() != rs.password_env.is_some() {
+                        }
+                        "audit_dir" => {
+                            if let Some(p) = v.string(x, &what) {
+                                cfg.audit_dir = settings::resolve_path(&dir, &p);
+                            }
+                        }
+                        _ => {
+                            if let Some(k) = v.string(x, &what)
+                                && k != "sqlite"
+                            {
                                 v.err(
-                                    rv.span,
+                                    x.span,
                                     format!(
-                                        "registry \"{}\": set both username_env and password_env",
-                                        host.name
+                                        "`store.kind`: `{k}` is not available yet (only sqlite)"
                                     ),
                                 );
                             }
-                            cfg.registries.insert(host.name.to_string(), rs);
                         }
                     }
-                    None => v.err(
-                        val.span,
-                        "`registry` must be a table of [registry.\"HOST\"] tables",
-                    ),
                 },
-                "engine" => match val.as_table() {
-                    Some(t) => {
-                        for (ek, ex) in t {
-                            match ek.name.as_ref() {
-                                "kind" => match v.string(ex, "engine.kind").as_deref() {
-                                    Some("buildah") => cfg.engine = EngineKind::Buildah,
-                                    Some("docker") | Some("buildx") | Some("buildkit") => cfg.engine = EngineKind::Docker,
-                                    Some("podman") => cfg.engine = EngineKind::Podman,
-                                    Some(o) => v.err(ex.span, format!("`engine.kind`: unknown engine `{o}` (expected buildah, docker or podman)")),
-                                    None => {}
-                                },
-                                other => v.unknown(ek.span, "engine", other, &["kind"]),
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`engine` must be a table"),
-                },
-                "scan" => match val.as_table() {
-                    Some(t) => {
-                        for (sk, sx) in t {
-                            let what = format!("scan.{}", sk.name);
-                            match sk.name.as_ref() {
-                                "db" => {
-                                    cfg.scan.db = v.string(sx, &what).map(|s| resolve(&dir, &s))
-                                }
-                                "max_age_hours" => {
-                                    if let Some(i) = v.integer(sx, &what) {
-                                        if i < 0 {
-                                            v.err(
-                                                sx.span,
-                                                "`scan.max_age_hours` must be 0 or more",
-                                            );
-                                        } else {
-                                            cfg.scan.max_age_hours = i as u64;
-                                        }
-                                    }
-                                }
-                                "ignore_files" => {
-                                    cfg.scan.ignore_files = v
-                                        .string_list(sx, &what)
-                                        .iter()
-                                        .map(|s| resolve(&dir, s))
-                                        .collect()
-                                }
-                                "vex" => {
-                                    cfg.scan.vex = v
-                                        .string_list(sx, &what)
-                                        .iter()
-                                        .map(|s| resolve(&dir, s))
-                                        .collect()
-                                }
-                                "severity_source" => {
-                                    let l = v.string_list(sx, &what);
-                                    for s in &l {
-                                        if let Err(e) = s.parse::<scan::severity::Source>() {
-                                            v.err(sx.span, format!("`scan.severity_source`: {e}"));
-                                        }
-                                    }
-                                    cfg.scan.severity_source = l;
-                                }
-                                other => v.unknown(
-                                    sk.span,
-                                    "scan",
-                                    other,
-                                    &[
-                                        "db",
-                                        "max_age_hours",
-                                        "ignore_files",
-                                        "vex",
-                                        "severity_source",
-                                    ],
-                                ),
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`scan` must be a table"),
-                },
-                "notify" => match val.as_table() {
-                    Some(t) => {
-                        for (nk, nx) in t {
-                            let kind = nk.name.as_ref();
-                            if !["webhook", "slack", "email"].contains(&kind) {
-                                v.unknown(nk.span, "notify", kind, &["webhook", "slack", "email"]);
-                                continue;
-                            }
-                            match nx.as_array() {
-                                Some(a) => {
-                                    for item in a {
-                                        if let Some(n) = notifier(&mut v, kind, item) {
-                                            cfg.notify.push(n);
-                                        }
-                                    }
-                                }
-                                None => {
-                                    if let Some(n) = notifier(&mut v, kind, nx) {
-                                        cfg.notify.push(n);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`notify` must be a table"),
-                },
-                "store" => match val.as_table() {
-                    Some(t) => {
-                        for (sk, sx) in t {
-                            let what = format!("store.{}", sk.name);
-                            match sk.name.as_ref() {
-                                "path" => {
-                                    if let Some(p) = v.string(sx, &what) {
-                                        cfg.store = resolve(&dir, &p);
-                                    }
-                                }
-                                "audit_dir" => {
-                                    if let Some(p) = v.string(sx, &what) {
-                                        cfg.audit_dir = resolve(&dir, &p);
-                                    }
-                                }
-                                "kind" => {
-                                    if let Some(k) = v.string(sx, &what)
-                                        && k != "sqlite"
-                                    {
-                                        v.err(sx.span, format!("`store.kind`: `{k}` is not available yet (only sqlite)"));
-                                    }
-                                }
-                                other => v.unknown(
-                                    sk.span,
-                                    "store",
-                                    other,
-                                    &["kind", "path", "audit_dir"],
-                                ),
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`store` must be a table"),
-                },
-                "report" => match val.as_table() {
-                    Some(t) => {
-                        for (rk, rx) in t {
-                            match rk.name.as_ref() {
-                                "dir" => {
-                                    if let Some(p) = v.string(rx, "report.dir") {
-                                        cfg.report_dir = resolve(&dir, &p);
-                                    }
-                                }
-                                other => v.unknown(rk.span, "report", other, &["dir"]),
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`report` must be a table"),
-                },
-                "schedule" => match val.as_table() {
-                    Some(t) => {
-                        for (sk, sx) in t {
-                            match sk.name.as_ref() {
-                                "cron" => {
-                                    if let Some(c) = v.string(sx, "schedule.cron") {
-                                        if c.split_whitespace().count() != 5 {
-                                            v.err(sx.span, format!("`schedule.cron`: `{c}` is not a 5-field cron expression"));
-                                        }
-                                        cfg.schedule = Some(c);
-                                    }
-                                }
-                                other => v.unknown(sk.span, "schedule", other, &["cron"]),
-                            }
-                        }
-                    }
-                    None => v.err(val.span, "`schedule` must be a table"),
-                },
-                other if dockerfile::config::OTHER_SECTIONS.contains(&other) => {}
-                other => v.err(k.span, format!("unknown top-level key `{other}`")),
-            }
+            );
         }
-        match image_vals {
-            Some(val) => match val.as_array() {
+        if let Some(r) = doc.take("report") {
+            each_key(&mut doc.reader, &r, "report", &["dir"], |v, _, x| {
+                if let Some(p) = v.string(x, "report.dir") {
+                    cfg.report_dir = settings::resolve_path(&dir, &p);
+                }
+            });
+        }
+        if let Some(s) = doc.take("schedule") {
+            each_key(&mut doc.reader, &s, "schedule", &["cron"], |v, _, x| {
+                if let Some(c) = v.string(x, "schedule.cron") {
+                    if c.split_whitespace().count() != 5 {
+                        v.err(
+                            x.span,
+                            format!("`schedule.cron`: `{c}` is not a 5-field cron expression"),
+                        );
+                    }
+                    cfg.schedule = Some(c);
+                }
+            });
+        }
+        if let Some(val) = doc.take("image") {
+            match val.as_array() {
                 Some(a) => {
                     for item in a {
-                        if let Some(img) = image(&mut v, &dir, item, &cfg.gate) {
+                        if let Some(img) = image(&mut doc.reader, &dir, item, &cfg.gate) {
                             if cfg.images.iter().any(|i| i.name == img.name) {
-                                v.err(item.span, format!("duplicate image name `{}`", img.name));
+                                doc.reader
+                                    .err(item.span, format!("duplicate image name `{}`", img.name));
                             }
                             cfg.images.push(img);
                         }
                     }
                 }
-                None => v.err(val.span, "images are declared as [[image]] tables"),
-            },
-            None => v.errors.push(ConfigError {
-                path: shown.clone(),
-                line: 1,
-                column: 1,
-                message: "no [[image]] declared".into(),
-            }),
+                None => doc
+                    .reader
+                    .err(val.span, "images are declared as [[image]] tables"),
+            }
         }
-        v.errors.sort_by_key(|e| (e.line, e.column));
-        if v.errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(v.errors))
-        }
+        cfg
     }
 
-    /// Read and parse a fleet config file.
+    /// Parses a config text; every problem at once.
+    pub fn from_toml(path: &Path, text: &str) -> Result<FleetConfig, ConfigErrors> {
+        let shown = path.display().to_string();
+        let mut doc = Document::parse(&shown, text);
+        let cfg = Self::read(path, &mut doc);
+        doc.finish().map(|()| cfg)
+    }
+
+    /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<FleetConfig, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                path: path.display().to_string(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            }])
+            ConfigErrors::file(path.display().to_string(), format!("cannot read: {e}"))
         })?;
         Self::from_toml(path, &text)
     }
 
+    /// Reads a config the daily run can use: at least one image.
+    pub fn load_fleet(path: &Path) -> Result<FleetConfig, ConfigErrors> {
+        let cfg = Self::load(path)?;
+        if cfg.images.is_empty() {
+            return Err(ConfigErrors(vec![ConfigError {
+                path: path.display().to_string(),
+                line: 1,
+                column: 1,
+                message: "no [[image]] declared".into(),
+            }]));
+        }
+        Ok(cfg)
+    }
+
     /// Registry options for the client: insecure hosts and env credentials.
-    pub fn registry_options(&self) -> Result<oci::source::RegistryOptions, String> {
+    pub fn registry_options(&self) -> Result<oci::source::RegistryOptions, MissingCredential> {
         let mut o = oci::source::RegistryOptions::default();
         for (host, r) in &self.registries {
             if r.insecure {
                 o.insecure.push(host.clone());
             }
             if let (Some(u), Some(p)) = (&r.username_env, &r.password_env) {
-                let user = std::env::var(u)
-                    .map_err(|_| format!("registry {host}: environment variable {u} is not set"))?;
-                let pass = std::env::var(p)
-                    .map_err(|_| format!("registry {host}: environment variable {p} is not set"))?;
-                o.basic_auth.insert(host.clone(), (user, pass));
+                let get = |var: &str| {
+                    settings::env::named(var).ok_or_else(|| MissingCredential {
+                        host: host.clone(),
+                        var: var.to_string(),
+                    })
+                };
+                o.basic_auth.insert(host.clone(), (get(u)?, get(p)?));
             }
         }
         Ok(o)
@@ -897,6 +595,7 @@ impl FleetConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vulndb::Severity;
 
     #[test]
     fn every_problem_at_once_with_lines() {
@@ -914,12 +613,20 @@ colour = "blue"
 [[image]]
 context = "x"
 
+[[image]]
+name = ".."
+context = "x"
+repository = "127.0.0.1:5000/examples/dots"
+version = "1.0/../../other"
+
 [notify.webhook]
 url = "http://127.0.0.1:9/hook"
 on = ["promoted", "exploded"]
 
 [engine]
 kind = "kaniko"
+
+[bogus]
 "#;
         let e = FleetConfig::from_toml(Path::new("/etc/fleet.toml"), text).unwrap_err();
         let msgs: Vec<String> = e.0.iter().map(|x| x.to_string()).collect();
@@ -935,9 +642,18 @@ kind = "kaniko"
         assert!(all.contains("unknown variable `{nope}`"), "{all}");
         assert!(all.contains(":10:1: unknown key `colour`"), "{all}");
         assert!(all.contains("[[image]] needs a `name`"), "{all}");
+        assert!(all.contains("image name `..`"), "{all}");
+        assert!(
+            all.contains("version `1.0/../../other` cannot be part of a tag"),
+            "{all}"
+        );
         assert!(all.contains("unknown outcome `exploded`"), "{all}");
         assert!(all.contains("unknown engine `kaniko`"), "{all}");
-        assert!(msgs.len() >= 7, "{all}");
+        assert!(
+            all.contains(":28:2: unknown top-level key `bogus`"),
+            "{all}"
+        );
+        assert!(msgs.len() >= 10, "{all}");
     }
 
     #[test]
@@ -955,6 +671,7 @@ dockerfile = "Containerfile"
 repository = "127.0.0.1:5000/examples/worker"
 tags = ["latest", "{version}-r{n}"]
 version = "2.1"
+rebuild = "on-change"
 [image.gate]
 fail_on = "critical"
 "#;
@@ -965,14 +682,27 @@ fail_on = "critical"
             Path::new("/srv/fleet/fleet/api/Dockerfile")
         );
         assert_eq!(c.images[0].tags, vec!["latest", "{date}"]);
-        assert_eq!(c.images[0].gate, GateSettings::default());
+        assert_eq!(c.images[0].gate, Gate::daily());
+        assert_eq!(c.images[0].rebuild, Rebuild::Always);
         assert_eq!(
             c.images[1].dockerfile,
             Path::new("/abs/worker/Containerfile")
         );
         assert_eq!(c.images[1].gate.fail_on, Some(Severity::Critical));
         assert!(c.images[1].gate.only_fixed);
+        assert_eq!(c.images[1].rebuild, Rebuild::OnChange);
         assert_eq!(c.store, Path::new("/srv/fleet/.safeimage/state.db"));
         assert_eq!(c.engine, EngineKind::Buildah);
+        assert_eq!(c.scan.max_age_hours, 120);
+    }
+
+    #[test]
+    fn no_images_is_an_error_for_the_run_only() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("safeimage.toml");
+        std::fs::write(&p, "[lint]\nfailure_threshold = \"error\"\n").unwrap();
+        assert!(FleetConfig::load(&p).is_ok());
+        let e = FleetConfig::load_fleet(&p).unwrap_err().to_string();
+        assert!(e.contains("no [[image]] declared"), "{e}");
     }
 }

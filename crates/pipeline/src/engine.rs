@@ -103,11 +103,6 @@ struct Cli {
     kind: EngineKind,
 }
 
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 fn tail(log: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -182,7 +177,7 @@ impl Engine for Cli {
             ),
             EngineKind::Podman => ("podman", "apt-get install podman"),
         };
-        if on_path(bin) {
+        if settings::env::on_path(bin).is_some() {
             Ok(())
         } else {
             Err(EngineError::Missing {

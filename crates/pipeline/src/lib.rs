@@ -1,11 +1,27 @@
-//! The daily rebuild: the fleet config ([`config`]), build engines
-//! ([`engine`]) and one image's way through the run ([`run`]): resolve
-//! bases, lint and policy, build, push by digest, scan, gate, promote.
-//! Storing, notifying and reporting happen around it, in their own crates.
+//! The daily rebuild as a library of typed steps.
+//!
+//! - [`config`]: the fleet config, read once (each section by its owner);
+//! - [`fleet::run`]: the whole run over the fleet, given its side effects
+//!   ([`fleet::Deps`]: registry, engine, state store, notifier, advisory DB,
+//!   clock, observer);
+//! - [`image::run`]: one image's sequence of [`steps`]: tags, dockerfile,
+//!   resolve, lint, build, push, scan, gate, promote;
+//! - [`deps`] and [`engine`]: the side-effect traits and their real
+//!   implementations; [`testing`]: in-memory doubles for unit tests.
+//!
+//! Storing, notifying and rendering reports happen in their own crates
+//! (`store`, `notify`, `report`) over the shared `model`.
 
 pub mod config;
+pub mod deps;
 pub mod engine;
-pub mod run;
+pub mod fleet;
+pub mod image;
+// Step errors carry typed context (references, registry errors); they are
+// rare, and each step's `Result` stays readable without boxing every variant.
+#[allow(clippy::result_large_err)]
+pub mod steps;
+pub mod testing;
 
 pub use config::{FleetConfig, ImageSpec};
-pub use run::{History, ImageOutcome, Outcome, RunReport};
+pub use fleet::{Deps, FleetError, Options};

@@ -1,11 +1,11 @@
 //! Run reports for `safeimage run`: the terminal table (one line per image:
 //! decision, digest, counts, why) and a self-contained HTML page (fleet
 //! overview, per-image decision, base digest changes, vulnerabilities).
-//! JSON is the [`pipeline::RunReport`] itself.
+//! JSON is the [`model::RunReport`] itself.
 
 use std::fmt::Write as _;
 
-use pipeline::RunReport;
+use model::{Outcome, RunReport};
 use serde_json::json;
 use vulndb::Severity;
 
@@ -35,7 +35,10 @@ pub fn table(r: &RunReport) -> String {
             "{:<14} {:<9} {:<20} {:>4} {:>4} {:>4} {:>4}  {}",
             i.name,
             i.outcome.as_str(),
-            i.digest.as_deref().map(short).unwrap_or_else(|| "-".into()),
+            i.digest
+                .as_ref()
+                .map(|d| short(&d.to_string()))
+                .unwrap_or_else(|| "-".into()),
             c(Severity::Critical),
             c(Severity::High),
             c(Severity::Medium),
@@ -61,7 +64,11 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(
         out,
         "\nrun {}: {} promoted, {} blocked, {} failed in {:.1} s",
-        r.run, s["promoted"], s["blocked"], s["failed"], r.wall_seconds
+        r.run,
+        s[&Outcome::Promoted],
+        s[&Outcome::Blocked],
+        s[&Outcome::Failed],
+        r.wall_seconds
     );
     for n in &r.notes {
         let _ = writeln!(out, "note: {n}");

@@ -327,7 +327,7 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
             let refs: Vec<String> = f.references.iter().take(10).cloned().collect();
             let help_text = format!(
                 "{}\nPackage: {} {}\nFixed version: {}\nAliases: {}\nSeverity: {} (from {})\nReferences:\n{}",
-                if f.summary.is_empty() { &f.id } else { &f.summary },
+                if f.summary.is_empty() { f.id.as_str() } else { f.summary.as_str() },
                 f.package.name,
                 f.package.version,
                 f.fixed_version.as_deref().unwrap_or("none"),
@@ -350,8 +350,8 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
             let mut rule = json!({
                 "id": f.id,
                 "name": f.id.replace('-', ""),
-                "shortDescription": {"text": if f.summary.is_empty() { f.id.clone() } else { f.summary.clone() }},
-                "fullDescription": {"text": if f.summary.is_empty() { f.id.clone() } else { f.summary.clone() }},
+                "shortDescription": {"text": if f.summary.is_empty() { f.id.to_string() } else { f.summary.clone() }},
+                "fullDescription": {"text": if f.summary.is_empty() { f.id.to_string() } else { f.summary.clone() }},
                 "help": {"text": help_text, "markdown": help_md},
                 "defaultConfiguration": {"level": sarif_level(f.severity)},
                 "properties": {
@@ -556,9 +556,9 @@ mod tests {
 
     fn finding(id: &str, pkg: &str, sev: Severity, fixed: Option<&str>) -> Finding {
         Finding {
-            id: id.into(),
-            aliases: vec![format!("DEBIAN-{id}")],
-            advisories: vec![format!("DEBIAN-{id}")],
+            id: id.parse().unwrap(),
+            aliases: vec![format!("DEBIAN-{id}").parse().unwrap()],
+            advisories: vec![format!("DEBIAN-{id}").parse().unwrap()],
             package: PackageRef {
                 kind: "deb".into(),
                 name: pkg.into(),
@@ -580,7 +580,7 @@ mod tests {
                 FixState::NotFixed
             },
             severity: sev,
-            severity_source: "debian".into(),
+            severity_source: "debian".parse().unwrap(),
             severity_detail: "high".into(),
             ratings: vec![],
             cvss: vec![],

@@ -121,8 +121,8 @@ fn main() {
         builder
             .add(&Record {
                 advisory: Advisory {
-                    id: id.clone(),
-                    aliases: vec![format!("CVE-2099-{adv}")],
+                    id: id.parse().unwrap(),
+                    aliases: vec![format!("CVE-2099-{adv}").parse().unwrap()],
                     summary: format!(
                         "synthetic advisory {adv} with a summary of typical length for a CVE"
                     ),
@@ -148,7 +148,7 @@ fn main() {
         n += 1;
     }
     if let Some(b) = b {
-        b.finish("2026-11-23T00:00:00Z").unwrap();
+        b.finish("2026-11-23T00:00:00Z".parse().unwrap()).unwrap();
     }
     let st = Db::open(&path).unwrap().status().clone();
     let build = t.elapsed();

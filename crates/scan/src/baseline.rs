@@ -65,7 +65,7 @@ pub fn read(path: &Path) -> Result<Vec<Finding>, BaselineError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Id.
-    pub id: String,
+    pub id: vulndb::AdvisoryId,
     /// Package name.
     pub package: String,
     /// Version (current for new, baseline for fixed).

@@ -21,6 +21,67 @@ pub struct Gate {
     pub fail_on_increase: bool,
 }
 
+impl Gate {
+    /// The daily run's default: block fixable HIGH and above, a new
+    /// CRITICAL against the last promoted image, and any increase.
+    pub fn daily() -> Gate {
+        Gate {
+            fail_on: Some(Severity::High),
+            only_fixed: true,
+            fail_on_new: Some(Severity::Critical),
+            fail_on_increase: true,
+        }
+    }
+
+    /// Reads a gate table (`[gate]`, `[image.gate]`) over `base`.
+    pub fn read(
+        v: &mut settings::Reader<'_>,
+        val: &settings::Value<'_>,
+        base: &Gate,
+        section: &str,
+    ) -> Gate {
+        let mut g = base.clone();
+        let Some(t) = v.table(val, section) else {
+            return g;
+        };
+        const KEYS: &[&str] = &["fail_on", "only_fixed", "fail_on_new", "fail_on_increase"];
+        let severity = |v: &mut settings::Reader<'_>, x: &settings::Value<'_>, what: &str| {
+            let s = v.string(x, what)?;
+            if s == "none" || s.is_empty() {
+                return Some(None);
+            }
+            match s.parse::<Severity>() {
+                Ok(sev) => Some(Some(sev)),
+                Err(e) => {
+                    v.err(x.span, format!("`{what}`: {e} (or \"none\")"));
+                    None
+                }
+            }
+        };
+        for (k, x) in t {
+            let what = format!("{section}.{}", k.name);
+            match k.name.as_ref() {
+                "fail_on" => {
+                    if let Some(s) = severity(v, x, &what) {
+                        g.fail_on = s;
+                    }
+                }
+                "fail_on_new" => {
+                    if let Some(s) = severity(v, x, &what) {
+                        g.fail_on_new = s;
+                    }
+                }
+                "only_fixed" => g.only_fixed = v.boolean(x, &what).unwrap_or(g.only_fixed),
+                "fail_on_increase" => {
+                    g.fail_on_increase = v.boolean(x, &what).unwrap_or(g.fail_on_increase)
+                }
+                other => v.unknown(k.span, section, other, KEYS),
+            }
+        }
+        g
+    }
+}
+
 /// The outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {

@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod gate;
 pub mod matching;
+pub mod settings;
 pub mod severity;
 pub mod suppress;
 
@@ -16,7 +17,7 @@ use inventory::{Inventory, Location};
 use serde::{Deserialize, Serialize};
 use vulndb::model::{Rating, Severity, Status};
 use vulndb::version::Scheme;
-use vulndb::{Db, DbError};
+use vulndb::{AdvisoryId, Db, DbError};
 
 use crate::matching::{Verdict, affects, query};
 use crate::severity::{Score, Source};
@@ -119,11 +120,11 @@ pub struct Suppression {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Primary id (a CVE when there is one).
-    pub id: String,
+    pub id: AdvisoryId,
     /// Every other id for the same issue.
-    pub aliases: Vec<String>,
+    pub aliases: Vec<AdvisoryId>,
     /// Advisories merged into this finding.
-    pub advisories: Vec<String>,
+    pub advisories: Vec<AdvisoryId>,
     /// The package.
     pub package: PackageRef,
     /// The ecosystem it was matched in.
@@ -138,7 +139,7 @@ pub struct Finding {
     /// Severity.
     pub severity: Severity,
     /// Where the severity came from (`debian`, `ghsa`, `cvss_v3`, `none`).
-    pub severity_source: String,
+    pub severity_source: severity::SeveritySource,
     /// That source's words (urgency, score and vector).
     #[serde(default)]
     pub severity_detail: String,
@@ -162,7 +163,7 @@ pub struct Finding {
 impl Finding {
     /// The primary id and aliases.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(AdvisoryId::as_str))
     }
     /// Whether a fixed version exists.
     pub fn has_fix(&self) -> bool {
@@ -203,10 +204,10 @@ pub struct Matched {
     pub notes: Vec<String>,
 }
 
-fn primary_id(ids: &BTreeSet<String>, advisories: &[String]) -> String {
+fn primary_id(ids: &BTreeSet<AdvisoryId>, advisories: &[AdvisoryId]) -> AdvisoryId {
     ids.iter()
-        .find(|i| i.starts_with("CVE-"))
-        .or_else(|| ids.iter().find(|i| i.starts_with("GHSA-")))
+        .find(|i| i.is_cve())
+        .or_else(|| ids.iter().find(|i| i.is_ghsa()))
         .cloned()
         .or_else(|| advisories.first().cloned())
         .unwrap_or_default()
@@ -301,7 +302,8 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
             for &i in members {
                 let (adv, f, st, row_rating) = &hits[i];
                 let a = &advisory_cache[adv];
-                ids.extend(a.all_ids().map(str::to_string));
+                ids.insert(a.id.clone());
+                ids.extend(a.aliases.iter().cloned());
                 advisories.push(a.id.clone());
                 ratings.extend(row_rating.clone());
                 refs.extend(a.references.iter().cloned());

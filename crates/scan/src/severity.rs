@@ -148,13 +148,67 @@ pub fn default_priority() -> Vec<Source> {
     ]
 }
 
+/// Where a finding's severity came from: a vendor's rating (`debian`,
+/// `ghsa`...), a CVSS base score, or nothing. Written as that word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeveritySource {
+    /// A named vendor's rating.
+    Vendor(String),
+    /// The CVSS v4.0 base score.
+    CvssV4,
+    /// The CVSS v3.x base score.
+    CvssV3,
+    /// The CVSS v2 base score.
+    CvssV2,
+    /// No source rated it.
+    None,
+}
+
+impl std::fmt::Display for SeveritySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            SeveritySource::Vendor(v) => v,
+            SeveritySource::CvssV4 => "cvss_v4",
+            SeveritySource::CvssV3 => "cvss_v3",
+            SeveritySource::CvssV2 => "cvss_v2",
+            SeveritySource::None => "none",
+        })
+    }
+}
+
+impl FromStr for SeveritySource {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "cvss_v4" => SeveritySource::CvssV4,
+            "cvss_v3" => SeveritySource::CvssV3,
+            "cvss_v2" => SeveritySource::CvssV2,
+            "none" | "" => SeveritySource::None,
+            v => SeveritySource::Vendor(v.to_string()),
+        })
+    }
+}
+
+impl Serialize for SeveritySource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeveritySource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(s.parse().unwrap_or(SeveritySource::None))
+    }
+}
+
 /// The chosen severity and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Chosen {
     /// Level.
     pub severity: Severity,
     /// `debian`, `ghsa`, `cvss_v3`..., or `none`.
-    pub source: String,
+    pub source: SeveritySource,
     /// The source's own words (`urgency high`, `9.8 CVSS:3.1/...`).
     pub detail: String,
 }
@@ -164,13 +218,13 @@ pub fn choose(ratings: &[Rating], scores: &[Score], priority: &[Source]) -> Chos
     let known = |r: &&Rating| r.severity != Severity::Unknown;
     let from_rating = |r: &Rating| Chosen {
         severity: r.severity,
-        source: r.source.clone(),
+        source: SeveritySource::Vendor(r.source.clone()),
         detail: r
             .label
             .clone()
             .unwrap_or_else(|| r.severity.as_str().to_lowercase()),
     };
-    let from_score = |prefix: &str, key: &str| {
+    let from_score = |prefix: &str, key: SeveritySource| {
         scores
             .iter()
             .filter(|s| s.version.starts_with(prefix))
@@ -181,7 +235,7 @@ pub fn choose(ratings: &[Rating], scores: &[Score], priority: &[Source]) -> Chos
                 } else {
                     Severity::from_score(s.score)
                 },
-                source: key.to_string(),
+                source: key.clone(),
                 detail: format!("{:.1} {}", s.score, s.vector),
             })
     };
@@ -193,9 +247,9 @@ pub fn choose(ratings: &[Rating], scores: &[Score], priority: &[Source]) -> Chos
                 .filter(known)
                 .find(|r| r.source == *n)
                 .map(from_rating),
-            Source::CvssV4 => from_score("4", "cvss_v4"),
-            Source::CvssV3 => from_score("3", "cvss_v3"),
-            Source::CvssV2 => from_score("2", "cvss_v2"),
+            Source::CvssV4 => from_score("4", SeveritySource::CvssV4),
+            Source::CvssV3 => from_score("3", SeveritySource::CvssV3),
+            Source::CvssV2 => from_score("2", SeveritySource::CvssV2),
         };
         if let Some(c) = c {
             return c;
@@ -203,7 +257,7 @@ pub fn choose(ratings: &[Rating], scores: &[Score], priority: &[Source]) -> Chos
     }
     Chosen {
         severity: Severity::Unknown,
-        source: "none".into(),
+        source: SeveritySource::None,
         detail: String::new(),
     }
 }
@@ -250,18 +304,21 @@ mod tests {
         }];
         let scores = vec![score(&vec3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")).unwrap()];
         let c = choose(&ratings, &scores, &default_priority());
-        assert_eq!((c.severity, c.source.as_str()), (Severity::Low, "debian"));
+        assert_eq!(
+            (c.severity, c.source.to_string().as_str()),
+            (Severity::Low, "debian")
+        );
         let p: Vec<Source> = ["cvss_v3", "vendor"]
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
         let c = choose(&ratings, &scores, &p);
         assert_eq!(
-            (c.severity, c.source.as_str()),
-            (Severity::Critical, "cvss_v3")
+            (c.severity, c.source),
+            (Severity::Critical, SeveritySource::CvssV3)
         );
         assert!(c.detail.starts_with("9.8 CVSS:3.1"));
         let p: Vec<Source> = ["ghsa"].iter().map(|s| s.parse().unwrap()).collect();
-        assert_eq!(choose(&ratings, &scores, &p).source, "none");
+        assert_eq!(choose(&ratings, &scores, &p).source, SeveritySource::None);
     }
 }

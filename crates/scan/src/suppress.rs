@@ -400,8 +400,8 @@ pub(crate) mod tests {
 
     pub(crate) fn finding(id: &str, aliases: &[&str], pkg: &str, purl: &str) -> Finding {
         Finding {
-            id: id.into(),
-            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            id: id.parse().unwrap(),
+            aliases: aliases.iter().map(|s| s.parse().unwrap()).collect(),
             advisories: vec![],
             package: PackageRef {
                 kind: "deb".into(),
@@ -417,7 +417,7 @@ pub(crate) mod tests {
             fixed_version: None,
             state: FixState::NotFixed,
             severity: Severity::High,
-            severity_source: "debian".into(),
+            severity_source: "debian".parse().unwrap(),
             severity_detail: String::new(),
             ratings: vec![],
             cvss: vec![],

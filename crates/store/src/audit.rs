@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use model::{ImageOutcome, RunId, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -44,22 +45,81 @@ pub fn record_hash(rec: &Map<String, Value>) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The fields of an image's decision record.
+pub fn record_fields(run: RunId, time: Timestamp, o: &ImageOutcome) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("time".into(), Value::from(time.to_string()));
+    m.insert("run".into(), Value::from(run.0));
+    m.insert("outcome".into(), Value::from(o.outcome.as_str()));
+    m.insert("repository".into(), Value::from(o.repository.to_string()));
+    m.insert(
+        "digest".into(),
+        o.digest
+            .as_ref()
+            .map_or(Value::Null, |d| Value::from(d.to_string())),
+    );
+    m.insert(
+        "previous_digest".into(),
+        o.previous_digest
+            .as_ref()
+            .map_or(Value::Null, |d| Value::from(d.to_string())),
+    );
+    m.insert(
+        "tags".into(),
+        Value::Array(o.tags.iter().map(|t| Value::from(t.as_str())).collect()),
+    );
+    m.insert(
+        "reasons".into(),
+        Value::Array(o.reasons.iter().map(|t| Value::from(t.as_str())).collect()),
+    );
+    m.insert(
+        "bases".into(),
+        Value::Array(
+            o.bases
+                .iter()
+                .map(|b| serde_json::json!({"reference": b.reference.to_string(), "digest": b.digest.to_string()}))
+                .collect(),
+        ),
+    );
+    m.insert(
+        "counts".into(),
+        Value::Object(
+            o.counts
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
+                .collect(),
+        ),
+    );
+    m
+}
+
+/// The JSON line of record `seq` after `prev`, and its hash.
+pub fn line_for(
+    image: &str,
+    seq: u64,
+    prev: &str,
+    mut fields: Map<String, Value>,
+) -> (String, String) {
+    fields.insert("seq".into(), Value::from(seq));
+    fields.insert("prev".into(), Value::from(prev));
+    fields.insert("image".into(), Value::from(image));
+    let h = record_hash(&fields);
+    fields.insert("hash".into(), Value::from(h.clone()));
+    let mut line = Value::Object(fields).to_string();
+    line.push('\n');
+    (line, h)
+}
+
 /// Append a record (fsynced) after `prev` (hash) as number `seq`; returns its hash.
 pub fn append(
     dir: &Path,
     image: &str,
     seq: u64,
     prev: &str,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
 ) -> std::io::Result<String> {
     std::fs::create_dir_all(dir)?;
-    fields.insert("seq".into(), Value::from(seq));
-    fields.insert("prev".into(), Value::from(prev));
-    fields.insert("image".into(), Value::from(image));
-    let h = record_hash(&fields);
-    fields.insert("hash".into(), Value::from(h.clone()));
-    let mut line = serde_json::to_string(&Value::Object(fields))?;
-    line.push('\n');
+    let (line, h) = line_for(image, seq, prev, fields);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -96,19 +156,23 @@ impl Chain {
 
 /// Read a file and check every link.
 pub fn read_chain(file: &Path) -> Chain {
-    let mut c = Chain::default();
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return c,
-        Err(e) => {
-            c.problems.push(Problem {
+    match std::fs::read_to_string(file) {
+        Ok(t) => parse_chain(&t, file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Chain::default(),
+        Err(e) => Chain {
+            records: Vec::new(),
+            problems: vec![Problem {
                 file: file.into(),
                 line: 0,
                 message: e.to_string(),
-            });
-            return c;
-        }
-    };
+            }],
+        },
+    }
+}
+
+/// Check every link of a log's text (`file` names it in problems).
+pub fn parse_chain(text: &str, file: &Path) -> Chain {
+    let mut c = Chain::default();
     let mut prev = GENESIS.to_string();
     let mut expect_seq = 1u64;
     for (i, line) in text.lines().enumerate() {

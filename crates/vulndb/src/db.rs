@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use findings::time::Timestamp;
+
 use crate::feed::Record;
 use crate::model::{Advisory, Affected, normalize_name};
 
@@ -49,6 +51,20 @@ pub enum DbError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Built longer ago than the caller accepts.
+    #[error(
+        "vulnerability DB {path} was built {built_at} ({hours} hours ago), older than the limit of {max_hours} hours: run `safeimage db update` (or `db import` offline), or raise --db-max-age"
+    )]
+    TooOld {
+        /// File.
+        path: PathBuf,
+        /// When it was built.
+        built_at: Timestamp,
+        /// Its age.
+        hours: i64,
+        /// The limit.
+        max_hours: u64,
+    },
     /// A stored row did not decode.
     #[error("vulnerability DB {path}: corrupt row: {message}")]
     Corrupt {
@@ -78,7 +94,7 @@ pub struct DbStatus {
     /// Schema version.
     pub schema_version: u32,
     /// When it was built (RFC 3339 UTC).
-    pub built_at: String,
+    pub built_at: Timestamp,
     /// Advisories.
     pub advisories: u64,
     /// Affected-package rows.
@@ -114,17 +130,23 @@ impl DbBuilder {
             path: dest.to_path_buf(),
             source,
         };
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".safeimage-db-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(io)?
-            .into_temp_path();
+        // Build beside the file the DB will become (a symlink's target), so
+        // the final rename stays on one filesystem; a device or FIFO gets
+        // the finished bytes written into it.
+        let tmp = match safefs::resolve(dest).map_err(io)? {
+            safefs::Target::Regular(real) => {
+                if let Some(dir) = real.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                safefs::temp_beside(&real, safefs::Mode::Public)
+            }
+            safefs::Target::Special(_) => tempfile::Builder::new()
+                .prefix(".safeimage-db-")
+                .suffix(".tmp")
+                .tempfile(),
+        }
+        .map_err(io)?
+        .into_temp_path();
         let conn = Connection::open(&tmp).map_err(sq(dest))?;
         conn.execute_batch(
             "PRAGMA journal_mode = OFF;
@@ -159,7 +181,7 @@ impl DbBuilder {
         let inserted = self
             .conn
             .prepare_cached("INSERT OR IGNORE INTO advisory (id, data) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![rec.advisory.id, data]))
+            .and_then(|mut s| s.execute(params![rec.advisory.id.as_str(), data]))
             .map_err(&e)?;
         let rowid: i64 = if inserted == 1 {
             self.advisories += 1;
@@ -167,7 +189,7 @@ impl DbBuilder {
         } else {
             self.conn
                 .prepare_cached("SELECT rowid FROM advisory WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&rec.advisory.id], |r| r.get(0)))
+                .and_then(|mut s| s.query_row([rec.advisory.id.as_str()], |r| r.get(0)))
                 .map_err(&e)?
         };
         let mut stmt = self
@@ -206,12 +228,12 @@ impl DbBuilder {
     }
 
     /// Index, write metadata, and move the file into place.
-    pub fn finish(self, built_at: &str) -> Result<DbStatus, DbError> {
+    pub fn finish(self, built_at: Timestamp) -> Result<DbStatus, DbError> {
         let e = sq(&self.dest);
         let status = DbStatus {
             path: self.dest.clone(),
             schema_version: SCHEMA_VERSION,
-            built_at: built_at.to_string(),
+            built_at,
             advisories: self.advisories,
             affected_rows: self.rows,
             ecosystems: self.ecosystems.into_iter().collect(),
@@ -243,7 +265,11 @@ impl DbBuilder {
         std::fs::File::open(&self.tmp)
             .and_then(|f| f.sync_all())
             .map_err(io)?;
-        self.tmp.persist(&self.dest).map_err(|x| io(x.error))?;
+        let built = self.tmp.keep().map_err(|x| io(x.error))?;
+        safefs::install(&built, &self.dest).map_err(|x| {
+            let _ = std::fs::remove_file(&built);
+            io(x.source)
+        })?;
         Ok(status)
     }
 }
@@ -317,6 +343,21 @@ impl Db {
         &self.status
     }
 
+    /// Open, refusing a DB built more than `max_hours` before `now` (0: no limit).
+    pub fn open_fresh(path: &Path, max_hours: u64, now: Timestamp) -> Result<Db, DbError> {
+        let db = Db::open(path)?;
+        let age = now.since(db.status.built_at);
+        if max_hours > 0 && age > (max_hours as i64) * 3600 {
+            return Err(DbError::TooOld {
+                path: path.to_path_buf(),
+                built_at: db.status.built_at,
+                hours: age / 3600,
+                max_hours,
+            });
+        }
+        Ok(db)
+    }
+
     /// Affected rows for a package (name already normalised with
     /// [`normalize_name`]), with their advisory's row id.
     pub fn affected(&self, ecosystem: &str, name: &str) -> Result<Vec<(i64, Affected)>, DbError> {
@@ -374,7 +415,7 @@ mod tests {
             b.add(&r).unwrap();
         }
         assert!(!path.exists(), "nothing at the destination before finish");
-        let st = b.finish("2026-01-01T00:00:00Z").unwrap();
+        let st = b.finish("2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
         assert_eq!((st.advisories, st.affected_rows), (1, 2));
         let db = Db::open(&path).unwrap();
         let rows = db.affected("PyPI", "jinja2").unwrap();

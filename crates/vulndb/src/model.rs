@@ -107,14 +107,90 @@ pub struct CvssVector {
     pub vector: String,
 }
 
+/// An advisory or vulnerability id (`CVE-2024-3094`, `GHSA-xxxx-xxxx-xxxx`,
+/// `DEBIAN-CVE-2023-44487`, `PYSEC-2021-108`): parsed once where a feed,
+/// an ignore file or a report is read, and kept typed from there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct AdvisoryId(String);
+
+/// Not an advisory id.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not an advisory id (1-256 printable characters, no spaces)")]
+pub struct BadAdvisoryId(pub String);
+
+impl AdvisoryId {
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Whether it is a CVE id.
+    pub fn is_cve(&self) -> bool {
+        self.0.starts_with("CVE-")
+    }
+    /// Whether it is a GitHub advisory id.
+    pub fn is_ghsa(&self) -> bool {
+        self.0.starts_with("GHSA-")
+    }
+}
+
+impl FromStr for AdvisoryId {
+    type Err = BadAdvisoryId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(BadAdvisoryId(s.to_string()));
+        }
+        Ok(AdvisoryId(t.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for AdvisoryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for AdvisoryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl std::ops::Deref for AdvisoryId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for AdvisoryId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for AdvisoryId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AdvisoryId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One advisory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Advisory {
     /// Its id in its feed (`DEBIAN-CVE-2023-44487`, `PYSEC-2021-108`).
-    pub id: String,
+    pub id: AdvisoryId,
     /// Other ids for the same issue (OSV aliases and upstream).
     #[serde(default)]
-    pub aliases: Vec<String>,
+    pub aliases: Vec<AdvisoryId>,
     /// One-line summary.
     #[serde(default)]
     pub summary: String,
@@ -144,7 +220,7 @@ pub struct Advisory {
 impl Advisory {
     /// The id plus every alias.
     pub fn all_ids(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(AdvisoryId::as_str))
     }
 }
 

@@ -1,9 +1,12 @@
 //! `safeimage audit verify`: check every image's audit log (hash chain,
-//! sequence, and the head the store recorded). Exit 0 when intact, 1 when
-//! anything was edited, deleted or reordered.
+//! sequence, and the head the store recorded). Read-only: nothing is
+//! anchored or repaired here. Exit 0 when intact, 1 when anything was
+//! edited, deleted, reordered or added outside a run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use settings::env;
 
 /// Arguments of `safeimage audit`.
 #[derive(Debug, clap::Args)]
@@ -17,12 +20,7 @@ enum Sub {
     /// Verify the audit logs against their hash chains and the store.
     Verify {
         /// Fleet config (names the store and the audit directory).
-        #[arg(
-            long,
-            short = 'c',
-            default_value = "safeimage.toml",
-            value_name = "FILE"
-        )]
+        #[arg(long, short = 'c', env = env::SAFEIMAGE_CONFIG.name, default_value = "safeimage.toml", value_name = "FILE")]
         config: PathBuf,
     },
 }
@@ -30,17 +28,8 @@ enum Sub {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Sub::Verify { config } = args.command;
-    let cfg = pipeline::FleetConfig::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !cfg.store.exists() {
-        anyhow::bail!(
-            "no state store at {} (nothing has run with this config yet)",
-            cfg.store.display()
-        );
-    }
-    let store = store::Sqlite::open(&cfg.store, &cfg.audit_dir)?;
-    for n in &store.recovered {
-        eprintln!("note: {n}");
-    }
+    let cfg = pipeline::FleetConfig::load(&config)?;
+    let store = store::Sqlite::open_read_only(&cfg.store, &cfg.audit_dir)?;
     let mut bad = 0;
     for v in store::verify(&store)? {
         if v.problems.is_empty() {

@@ -1,7 +1,6 @@
 //! `safeimage lint`: Dockerfile lint and base-image policy.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,7 +29,7 @@ pub struct Args {
     #[arg(long, short = 'f', value_enum, default_value = "human")]
     format: Format,
     /// safeimage.toml to read `[lint]` and `[policy.base_images]` from (default: ./safeimage.toml if present).
-    #[arg(long, short = 'c', env = "SAFEIMAGE_CONFIG")]
+    #[arg(long, short = 'c', env = settings::env::SAFEIMAGE_CONFIG.name)]
     config: Option<PathBuf>,
     /// Hadolint config to honour (default: ./.hadolint.yaml or ./.hadolint.yml if present).
     #[arg(long)]
@@ -51,7 +50,7 @@ pub struct Args {
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Cache directory (ShellCheck results); default: $XDG_CACHE_HOME/safeimage.
-    #[arg(long, env = "SAFEIMAGE_CACHE_DIR", value_name = "DIR")]
+    #[arg(long, env = settings::env::SAFEIMAGE_CACHE_DIR.name, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Do not read or write the cache.
     #[arg(long)]
@@ -104,7 +103,9 @@ fn settings(args: &Args) -> anyhow::Result<LintConfig> {
         .clone()
         .or_else(|| Some(PathBuf::from("safeimage.toml")).filter(|p| p.is_file()));
     let mut cfg = match &cfg_path {
-        Some(p) => LintConfig::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        // The whole file is read (every section by its owner), so a
+        // mistake anywhere in it is reported, not just in [lint].
+        Some(p) => pipeline::FleetConfig::load(p)?.lint,
         None => LintConfig::default(),
     };
     let hl = args.hadolint_config.clone().or_else(|| {
@@ -214,11 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let color = match args.color.as_str() {
                 "always" => true,
                 "never" => false,
-                _ => {
-                    args.output.is_none()
-                        && std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none()
-                }
+                _ => super::stdout_color(args.output.as_deref()),
             };
             let texts: HashMap<String, String> = sources
                 .iter()

@@ -30,7 +30,7 @@ pub struct ImageArgs {
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
     /// Cache directory; default: $XDG_CACHE_HOME/safeimage.
-    #[arg(long, env = "SAFEIMAGE_CACHE_DIR", value_name = "DIR")]
+    #[arg(long, env = settings::env::SAFEIMAGE_CACHE_DIR.name, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Do not read or write the layer cache.
     #[arg(long)]
@@ -130,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|d| d.to_string()),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        created: super::now_rfc3339(),
+        created: super::output_time().to_string(),
     };
     let text = match args.format {
         Format::CyclonedxJson => {

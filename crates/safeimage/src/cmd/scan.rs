@@ -3,12 +3,12 @@
 //! and decide the exit code from the gate. No network access happens here
 //! beyond reading the image itself.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
+use findings::time::Timestamp;
 use report::vulns::{DbInfo, ScanReport, Target};
 use scan::gate::{Gate, evaluate};
 use scan::severity::Source;
@@ -47,7 +47,7 @@ pub struct Args {
     /// Refuse a DB older than this many hours (0: no limit).
     #[arg(
         long,
-        env = "SAFEIMAGE_DB_MAX_AGE_HOURS",
+        env = settings::env::SAFEIMAGE_DB_MAX_AGE_HOURS.name,
         default_value_t = 120,
         value_name = "HOURS"
     )]
@@ -141,30 +141,6 @@ pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<Scanned> {
     })
 }
 
-/// Open the DB and refuse one older than `max_age_hours`.
-pub fn open_db(db: &DbArg, max_age_hours: u64) -> anyhow::Result<Db> {
-    let db = Db::open(&db.path()?)?;
-    if max_age_hours > 0 {
-        let built = super::parse_rfc3339(&db.status().built_at).with_context(|| {
-            format!(
-                "vulnerability DB {}: unreadable build time `{}`",
-                db.status().path.display(),
-                db.status().built_at
-            )
-        })?;
-        let age = super::unix_now() - built;
-        if age > (max_age_hours as i64) * 3600 {
-            bail!(
-                "vulnerability DB {} was built {} ({} hours ago), older than the limit of {max_age_hours} hours: run `safeimage db update` (or `db import` offline), or raise --db-max-age",
-                db.status().path.display(),
-                db.status().built_at,
-                age / 3600
-            );
-        }
-    }
-    Ok(db)
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let priority: Vec<Source> = args
@@ -173,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|s| s.parse::<Source>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     // Everything that can fail on bad input is read before the image.
-    let db = open_db(&args.db, args.db_max_age)?;
+    let db = Db::open_fresh(&args.db.path()?, args.db_max_age, Timestamp::now())?;
     let mut rules = Vec::new();
     let ignore_files: Vec<PathBuf> = if args.ignore_files.is_empty() {
         [".safeimage-ignore.yaml", ".trivyignore"]
@@ -203,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         severity_priority: priority,
     };
     let mut m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
-    let today = &super::rfc3339(super::unix_now())[..10];
+    let today = &Timestamp::now().date();
     let expired = scan::suppress::apply_rules(&mut m.findings, &rules, today);
     scan::suppress::apply_vex(
         &mut m.findings,
@@ -228,7 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             name: "safeimage".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        super::now_rfc3339(),
+        super::output_time().to_string(),
         Target {
             name: scanned.name.clone(),
             digest: scanned.digest.clone(),
@@ -239,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(|d| format!("{} {}", d.id, d.version_id)),
         },
         DbInfo {
-            built_at: db.status().built_at.clone(),
+            built_at: db.status().built_at.to_string(),
             schema_version: db.status().schema_version,
         },
         &m.findings,
@@ -251,9 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.gate = gated.then_some(&decision);
     let text = match args.format {
         Format::Table => {
-            let color = args.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
+            let color = super::stdout_color(args.output.as_deref());
             report::vulns::table(&report, color)
         }
         Format::Json => report::vulns::json(&report),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FeedError, Record};
-use crate::model::{Advisory, Affected, Event, Range, RangeKind, Status};
+use crate::model::{Advisory, AdvisoryId, Affected, Event, Range, RangeKind, Status};
 
 #[derive(Deserialize)]
 struct Secdb {
@@ -58,10 +58,16 @@ pub fn from_value(v: Value) -> Result<Vec<Record>, FeedError> {
             }
             for entry in entries.unwrap_or_default() {
                 for id in ids(&entry) {
+                    let (Ok(own), Ok(alias)) = (
+                        format!("ALPINE-{id}").parse::<AdvisoryId>(),
+                        id.parse::<AdvisoryId>(),
+                    ) else {
+                        continue;
+                    };
                     let rec = by_id.entry(id.to_string()).or_insert_with(|| Record {
                         advisory: Advisory {
-                            id: format!("ALPINE-{id}"),
-                            aliases: vec![id.to_string()],
+                            id: own,
+                            aliases: vec![alias],
                             feed: "alpine-secdb".into(),
                             ..Advisory::default()
                         },

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::osv::debian_urgency;
 use super::{FeedError, Record};
-use crate::model::{Advisory, Affected, Event, Range, RangeKind, Status};
+use crate::model::{Advisory, AdvisoryId, Affected, Event, Range, RangeKind, Status};
 
 /// Release codenames and their version numbers.
 pub const RELEASES: &[(&str, &str)] = &[
@@ -86,10 +86,16 @@ pub fn from_value(v: Value) -> Result<Vec<Record>, FeedError> {
                 {
                     events.push(Event::Fixed(f.clone()));
                 }
+                let (Ok(own), Ok(alias)) = (
+                    format!("DEBIAN-{cve}").parse::<AdvisoryId>(),
+                    cve.parse::<AdvisoryId>(),
+                ) else {
+                    return Err(FeedError::Invalid(format!("`{cve}` is not a CVE id")));
+                };
                 let rec = by_cve.entry(cve.clone()).or_insert_with(|| Record {
                     advisory: Advisory {
-                        id: format!("DEBIAN-{cve}"),
-                        aliases: vec![cve.clone()],
+                        id: own,
+                        aliases: vec![alias],
                         summary: c.description.clone().unwrap_or_default(),
                         feed: "debian-tracker".into(),
                         references: vec![format!(

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{FeedError, Record};
 use crate::model::{
-    Advisory, Affected, CvssVector, Event, Range, RangeKind, Rating, Severity, Status,
+    Advisory, AdvisoryId, Affected, CvssVector, Event, Range, RangeKind, Rating, Severity, Status,
 };
 
 /// Longest `details` text kept.
@@ -241,8 +241,14 @@ pub fn from_value(v: Value) -> Result<Record, FeedError> {
             cvss: cv,
             ratings,
             references: o.references.into_iter().map(|r| r.url).collect(),
-            aliases,
-            id: o.id,
+            aliases: aliases
+                .iter()
+                .filter_map(|a| a.parse::<AdvisoryId>().ok())
+                .collect(),
+            id: o
+                .id
+                .parse::<AdvisoryId>()
+                .map_err(|e| FeedError::Invalid(e.to_string()))?,
         },
         affected,
     })

@@ -1,0 +1,442 @@
+//! The typed model of a daily run, shared by the pipeline (which produces
+//! it), the store (which records it), notifications and reports (which
+//! render it). Everything that names an image or a piece of content stays a
+//! newtype here ([`oci::ImageRef`], [`oci::Digest`], [`vulndb::AdvisoryId`]
+//! inside scan findings, [`dockerfile::BaseRefKind`]); decisions are enums
+//! ([`Outcome`], [`Step`], [`Stage`]), never strings compared by value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use dockerfile::BaseRefKind;
+pub use findings::time::Timestamp;
+use oci::{Digest, ImageRef, Platform};
+use serde::{Deserialize, Serialize};
+use vulndb::Severity;
+
+/// The schema name of the run report JSON.
+pub const RUN_REPORT_SCHEMA: &str = "safeimage-run-report/2";
+
+/// A run's number in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The run's decision for an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Passed; tags moved.
+    Promoted,
+    /// Failed the gate or the policy; no tag moved.
+    Blocked,
+    /// An error stopped it; no tag moved.
+    Failed,
+    /// Bases and build inputs unchanged since the last promotion, and the
+    /// config says not to rebuild then: nothing built, nothing moved.
+    Unchanged,
+    /// `--dry-run`: resolved and checked only.
+    DryRun,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Promoted,
+        Outcome::Blocked,
+        Outcome::Failed,
+        Outcome::Unchanged,
+        Outcome::DryRun,
+    ];
+
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Promoted => "promoted",
+            Outcome::Blocked => "blocked",
+            Outcome::Failed => "failed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+
+    /// Whether this is a final decision the store and audit log record.
+    pub fn is_decision(self) -> bool {
+        !matches!(self, Outcome::DryRun)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Not an outcome name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownOutcome(pub String);
+
+impl fmt::Display for UnknownOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        write!(
+            f,
+            "unknown outcome `{}` (expected {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownOutcome {}
+
+impl FromStr for Outcome {
+    type Err = UnknownOutcome;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_string()))
+    }
+}
+
+/// A step of the per-image run (timings and failures name one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Render the tag templates.
+    Tags,
+    /// Read and parse the Dockerfile.
+    Dockerfile,
+    /// Resolve base images to digests.
+    Resolve,
+    /// Lint and base-image policy.
+    Lint,
+    /// Build with the engine.
+    Build,
+    /// Push by digest.
+    Push,
+    /// Inventory and vulnerability matching.
+    Scan,
+    /// The gate.
+    Gate,
+    /// Move the tags.
+    Promote,
+    /// Record the decision.
+    Record,
+}
+
+impl Step {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Tags => "tags",
+            Step::Dockerfile => "dockerfile",
+            Step::Resolve => "resolve",
+            Step::Lint => "lint",
+            Step::Build => "build",
+            Step::Push => "push",
+            Step::Scan => "scan",
+            Step::Gate => "gate",
+            Step::Promote => "promote",
+            Step::Record => "record",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Where an image is in the run (recorded in the store as it happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// Bases resolved, lint and policy done.
+    Checked,
+    /// Built and pushed by digest.
+    Pushed,
+    /// Scanned and gated; tags about to move.
+    Gated,
+}
+
+impl Stage {
+    /// Kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Checked => "checked",
+            Stage::Pushed => "pushed",
+            Stage::Gated => "gated",
+        }
+    }
+}
+
+/// A base image as resolved this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseDigest {
+    /// As written (after ARG expansion).
+    pub reference: ImageRef,
+    /// `FROM`, `COPY --from`, `RUN --mount from`.
+    pub kind: BaseRefKind,
+    /// What the reference resolved to (an index or a manifest).
+    pub digest: Digest,
+    /// The platform's manifest.
+    pub platform_digest: Digest,
+    /// The digest the last promoted build used, when different.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Digest>,
+}
+
+/// The step that stopped an image, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The step.
+    pub step: Step,
+    /// What happened.
+    pub message: String,
+}
+
+/// Everything the run learned about one image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageOutcome {
+    /// Image name (unique in the fleet config).
+    pub name: String,
+    /// Destination repository.
+    pub repository: ImageRef,
+    /// Decision.
+    pub outcome: Outcome,
+    /// Why (gate reasons, policy violations, the error), for people.
+    pub reasons: Vec<String>,
+    /// The step that failed, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Bases.
+    pub bases: Vec<BaseDigest>,
+    /// Built manifest digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// The last promoted digest before this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_digest: Option<Digest>,
+    /// Tags moved (empty unless promoted).
+    pub tags: Vec<String>,
+    /// Counted findings by severity.
+    pub counts: BTreeMap<Severity, usize>,
+    /// Counted findings with a fix.
+    pub fixable: usize,
+    /// Lint findings.
+    pub lint: Vec<findings::Finding>,
+    /// Comparison with the last promoted scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<scan::baseline::Diff>,
+    /// Vulnerability findings (for reports and the next baseline).
+    pub findings: Vec<scan::Finding>,
+    /// Fingerprint of the build inputs (Dockerfile, args, context files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
+    /// Seconds in the build engine.
+    pub engine_seconds: f64,
+    /// Seconds in everything else.
+    pub other_seconds: f64,
+    /// Seconds per step.
+    #[serde(default)]
+    pub steps: BTreeMap<Step, f64>,
+}
+
+impl ImageOutcome {
+    /// A fresh outcome (`Failed` until a step says otherwise).
+    pub fn new(name: &str, repository: &ImageRef, previous: Option<Digest>) -> Self {
+        ImageOutcome {
+            name: name.to_string(),
+            repository: repository.clone(),
+            outcome: Outcome::Failed,
+            reasons: Vec::new(),
+            failure: None,
+            bases: Vec::new(),
+            digest: None,
+            previous_digest: previous,
+            tags: Vec::new(),
+            counts: BTreeMap::new(),
+            fixable: 0,
+            lint: Vec::new(),
+            baseline: None,
+            findings: Vec::new(),
+            inputs: None,
+            engine_seconds: 0.0,
+            other_seconds: 0.0,
+            steps: BTreeMap::new(),
+        }
+    }
+
+    /// The pushed image as `repository@digest`.
+    pub fn pinned(&self) -> Option<String> {
+        self.digest.as_ref().map(|d| {
+            format!(
+                "{}/{}@{d}",
+                self.repository.registry(),
+                self.repository.repository()
+            )
+        })
+    }
+}
+
+/// A whole run, for reports and notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Always [`RUN_REPORT_SCHEMA`].
+    pub schema: String,
+    /// Run id in the store.
+    pub run: RunId,
+    /// Start.
+    pub started: Timestamp,
+    /// End.
+    pub finished: Timestamp,
+    /// Config file.
+    pub config: String,
+    /// Engine.
+    pub engine: String,
+    /// Images.
+    pub images: Vec<ImageOutcome>,
+    /// Notes (recovery, notifier failures, store problems).
+    pub notes: Vec<String>,
+    /// Errors outside any one image (recording a decision, say).
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Wall time of the run (seconds).
+    pub wall_seconds: f64,
+}
+
+impl RunReport {
+    /// Images per outcome (every outcome present, zero or not).
+    pub fn summary(&self) -> BTreeMap<Outcome, usize> {
+        let mut m: BTreeMap<Outcome, usize> = Outcome::ALL.iter().map(|o| (*o, 0)).collect();
+        for i in &self.images {
+            *m.entry(i.outcome).or_default() += 1;
+        }
+        m
+    }
+
+    /// Whether any image has this outcome.
+    pub fn any(&self, o: Outcome) -> bool {
+        self.images.iter().any(|i| i.outcome == o)
+    }
+}
+
+/// A base of the last promoted build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotedBase {
+    /// Reference as written.
+    pub reference: ImageRef,
+    /// Digest it resolved to.
+    pub digest: Digest,
+}
+
+/// The last promoted build of an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promoted {
+    /// The run that promoted it.
+    pub run: RunId,
+    /// Manifest digest.
+    pub digest: Digest,
+    /// Its scan findings (the next run's baseline).
+    pub findings: Vec<scan::Finding>,
+    /// Bases it was built from.
+    pub bases: Vec<PromotedBase>,
+    /// Version it was built as.
+    pub version: Option<String>,
+    /// Fingerprint of its build inputs.
+    pub inputs: Option<String>,
+}
+
+/// What the store knows about an image from earlier runs.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The last promoted build.
+    pub promoted: Option<Promoted>,
+    /// Known platform manifests: (digest, platform) → platform digest.
+    pub platform_cache: BTreeMap<(Digest, Platform), Digest>,
+    /// Build number for `{n}` (promotions of this version so far + 1).
+    pub n: u64,
+}
+
+impl History {
+    /// The digest a base reference resolved to in the last promoted build.
+    pub fn promoted_base(&self, reference: &ImageRef) -> Option<&Digest> {
+        self.promoted
+            .as_ref()?
+            .bases
+            .iter()
+            .find(|b| &b.reference == reference)
+            .map(|b| &b.digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_round_trip_by_name() {
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>(), Ok(o));
+            assert_eq!(
+                serde_json::to_value(o).unwrap(),
+                serde_json::Value::from(o.as_str())
+            );
+        }
+        let e = "exploded".parse::<Outcome>().unwrap_err().to_string();
+        assert!(
+            e.contains("promoted, blocked, failed, unchanged, dry-run"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn report_json_round_trips_with_typed_fields() {
+        let repo: ImageRef = "127.0.0.1:5000/fleet/app".parse().unwrap();
+        let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let mut o = ImageOutcome::new("app", &repo, None);
+        o.outcome = Outcome::Promoted;
+        o.digest = Some(d.clone());
+        o.steps.insert(Step::Build, 1.5);
+        o.bases.push(BaseDigest {
+            reference: "debian:12".parse().unwrap(),
+            kind: BaseRefKind::From,
+            digest: d.clone(),
+            platform_digest: d.clone(),
+            previous: None,
+        });
+        let r = RunReport {
+            schema: RUN_REPORT_SCHEMA.into(),
+            run: RunId(3),
+            started: Timestamp(0),
+            finished: Timestamp(60),
+            config: "fleet.toml".into(),
+            engine: "buildah".into(),
+            images: vec![o],
+            notes: vec![],
+            errors: vec![],
+            wall_seconds: 60.0,
+        };
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["images"][0]["steps"]["build"], 1.5);
+        assert_eq!(j["images"][0]["bases"][0]["kind"], "from");
+        assert_eq!(j["started"], "1970-01-01T00:00:00Z");
+        let back: RunReport = serde_json::from_value(j).unwrap();
+        assert_eq!(back.images[0].digest, Some(d));
+        assert_eq!(back.summary()[&Outcome::Promoted], 1);
+        assert_eq!(
+            back.images[0].pinned().unwrap(),
+            format!("127.0.0.1:5000/fleet/app@sha256:{}", "a".repeat(64))
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The side effects of a run, each behind a small trait so the run's logic
+//! is tested with in-memory doubles ([`crate::testing`]): the registry, the
+//! advisory DB, the clock and the observer (progress). The engine is in
+//! [`crate::engine`], the state store in the `store` crate, notifiers in
+//! `notify`. The real implementations are here too.
+
+use std::path::{Path, PathBuf};
+
+use model::{Outcome, RunId, Stage, Timestamp};
+use oci::registry::RegistryError;
+use oci::{Digest, ImageRef, Platform};
+use vulndb::{Db, DbError};
+
+/// Registry operations the run needs.
+pub trait Registry: Sync {
+    /// The digest a reference points at (HEAD), `None` when absent.
+    fn head(&self, r: &ImageRef) -> Result<Option<Digest>, RegistryError>;
+    /// The manifest digest for `platform` under `digest` (a GET, only for
+    /// digests the store has not seen).
+    fn platform_digest(
+        &self,
+        r: &ImageRef,
+        digest: &Digest,
+        platform: &Platform,
+    ) -> Result<Digest, RegistryError>;
+    /// Push an OCI layout to `repo` by digest; no tag moves.
+    fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError>;
+    /// Point `tag` in `repo` at `digest`.
+    fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError>;
+}
+
+/// The advisory DB.
+pub trait Advisories: Sync {
+    /// Fails when the DB is missing, unreadable or too old (checked before
+    /// anything is built).
+    fn check(&self, now: Timestamp) -> Result<(), DbError>;
+    /// Match an inventory.
+    fn matches(
+        &self,
+        inv: &inventory::Inventory,
+        opts: &scan::Options,
+    ) -> Result<scan::Matched, DbError>;
+}
+
+/// The time.
+pub trait Clock: Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// What happens during a run, for a progress display (the binary prints
+/// these; libraries never print).
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// The run started.
+    Started {
+        /// Its id.
+        run: RunId,
+        /// Images in it.
+        images: usize,
+        /// Engine name.
+        engine: &'a str,
+        /// Whether nothing is built or moved.
+        dry_run: bool,
+    },
+    /// Something earlier runs left was fixed (recovery).
+    Recovered(&'a str),
+    /// An image started.
+    ImageStarted(&'a str),
+    /// An image reached a stage. `Gated` comes right before tags move.
+    Stage(&'a str, Stage),
+    /// An image is decided.
+    ImageDone(&'a str, Outcome),
+    /// A problem that changes no decision (a notifier failed, a record failed).
+    Warning(&'a str),
+}
+
+/// Receives [`Event`]s.
+pub trait Observer: Sync {
+    /// One event.
+    fn event(&self, e: &Event<'_>);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&self, _: &Event<'_>) {}
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The advisory DB file.
+pub struct DbFile {
+    /// Path.
+    pub path: PathBuf,
+    /// Refuse a DB older than this (0: no limit).
+    pub max_age_hours: u64,
+}
+
+impl Advisories for DbFile {
+    fn check(&self, now: Timestamp) -> Result<(), DbError> {
+        Db::open_fresh(&self.path, self.max_age_hours, now).map(|_| ())
+    }
+    fn matches(
+        &self,
+        inv: &inventory::Inventory,
+        opts: &scan::Options,
+    ) -> Result<scan::Matched, DbError> {
+        // One connection per call: images are scanned on several threads.
+        let db = Db::open(&self.path)?;
+        scan::match_inventory(inv, &db, opts)
+    }
+}
+
+/// The real registry client.
+pub struct OciRegistry {
+    /// Options (insecure hosts, credentials).
+    pub opts: oci::source::RegistryOptions,
+}
+
+impl Registry for OciRegistry {
+    fn head(&self, r: &ImageRef) -> Result<Option<Digest>, RegistryError> {
+        let repo = oci::push::Repo::connect(r, &self.opts)?;
+        let what = match (r.digest(), r.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_string(),
+            (None, None) => "latest".to_string(),
+        };
+        repo.head(&what)
+    }
+    fn platform_digest(
+        &self,
+        r: &ImageRef,
+        d: &Digest,
+        p: &Platform,
+    ) -> Result<Digest, RegistryError> {
+        oci::push::Repo::connect(r, &self.opts)?.platform_digest(d, p)
+    }
+    fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError> {
+        oci::push::Repo::connect(repo, &self.opts)?.push_layout(layout, Some("latest"))
+    }
+    fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
+        oci::push::Repo::connect(repo, &self.opts)?.tag(digest, tag)
+    }
+}

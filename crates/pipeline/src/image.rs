@@ -1,0 +1,142 @@
+//! One image through the run: the sequence of steps ([`crate::steps`]),
+//! each timed, each result written into the image's [`ImageOutcome`]. A
+//! step that stops the image (a failure, a block, a dry run, nothing
+//! changed) ends the sequence; the outcome says which and why.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use model::{Failure, History, ImageOutcome, Outcome, RunId, Stage, Step, Timestamp};
+use oci::Digest;
+
+use crate::config::{FleetConfig, ImageSpec};
+use crate::deps::{Advisories, Registry};
+use crate::engine::Engine;
+use crate::steps::{self, AtStep, Stop};
+
+/// Ignore rules and VEX statements, read once per run.
+#[derive(Debug, Clone, Default)]
+pub struct Suppressions {
+    /// Ignore-file rules.
+    pub rules: Vec<scan::suppress::Rule>,
+    /// VEX statements.
+    pub vex: Vec<scan::suppress::VexStatement>,
+}
+
+/// Records a stage (in the store, and for the observer).
+pub type StageFn<'a> = dyn Fn(&str, Stage, Option<&Digest>) + Sync + 'a;
+
+/// Everything one image's run reads.
+pub struct ImageCx<'a> {
+    /// The run.
+    pub run: RunId,
+    /// The image.
+    pub spec: &'a ImageSpec,
+    /// The fleet config.
+    pub config: &'a FleetConfig,
+    /// What earlier runs left.
+    pub history: &'a History,
+    /// Registry.
+    pub registry: &'a dyn Registry,
+    /// Engine.
+    pub engine: &'a dyn Engine,
+    /// Advisory DB.
+    pub advisories: &'a dyn Advisories,
+    /// Ignore rules and VEX.
+    pub suppress: &'a Suppressions,
+    /// Matching options.
+    pub scan_opts: &'a scan::Options,
+    /// Insecure hosts and credentials (for the engine's pulls).
+    pub registry_options: &'a oci::source::RegistryOptions,
+    /// This image's work directory (pinned Dockerfile, build log, layout).
+    pub work: PathBuf,
+    /// Layer cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Today (tags, ignore-rule expiry).
+    pub today: Timestamp,
+    /// Resolve and check only.
+    pub dry_run: bool,
+    /// Stage recorder.
+    pub stage: &'a StageFn<'a>,
+}
+
+struct Laps(Instant);
+
+impl Laps {
+    fn lap(&mut self, o: &mut ImageOutcome, step: Step) {
+        *o.steps.entry(step).or_default() += self.0.elapsed().as_secs_f64();
+        self.0 = Instant::now();
+    }
+}
+
+/// The sequence. Adding a step is one module in `steps/` and one line here.
+fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
+    let mut t = Laps(Instant::now());
+    let name = cx.spec.name.as_str();
+    let tags = steps::tags::run(cx).at(Step::Tags)?;
+    let df = steps::dockerfile::run(cx).at(Step::Dockerfile)?;
+    let resolved = steps::resolve::run(cx, &df).at(Step::Resolve)?;
+    o.bases = resolved.bases.clone();
+    t.lap(o, Step::Resolve);
+    let linted = steps::lint::run(cx, &df);
+    o.lint = linted.findings;
+    if !linted.blocked.is_empty() {
+        return Err(Stop::Blocked(linted.blocked));
+    }
+    t.lap(o, Step::Lint);
+    (cx.stage)(name, Stage::Checked, None);
+    if cx.dry_run {
+        o.tags = tags;
+        return Err(Stop::DryRun);
+    }
+    o.inputs = steps::inputs::fingerprint(cx, &df).at(Step::Build)?;
+    steps::inputs::check(cx, o.inputs.as_deref(), &resolved)?;
+    let built = steps::build::run(cx, &df, &resolved).at(Step::Build)?;
+    o.engine_seconds = built.seconds;
+    t.lap(o, Step::Build);
+    let digest = steps::push::run(cx, &built).at(Step::Push)?;
+    o.digest = Some(digest.clone());
+    t.lap(o, Step::Push);
+    (cx.stage)(name, Stage::Pushed, Some(&digest));
+    let scanned = steps::scan::run(cx, &built, &digest).at(Step::Scan)?;
+    o.counts = scanned.counts.clone();
+    o.fixable = scanned.fixable;
+    o.baseline = scanned.baseline.clone();
+    t.lap(o, Step::Scan);
+    let gated = steps::gate::run(cx, &scanned);
+    o.findings = scanned.findings;
+    gated?;
+    (cx.stage)(name, Stage::Gated, Some(&digest));
+    o.tags = steps::promote::run(cx, &digest, &tags).at(Step::Promote)?;
+    t.lap(o, Step::Promote);
+    Ok(())
+}
+
+/// Run one image.
+pub fn run(cx: &ImageCx<'_>) -> ImageOutcome {
+    let start = Instant::now();
+    let previous = cx.history.promoted.as_ref().map(|p| p.digest.clone());
+    let mut o = ImageOutcome::new(&cx.spec.name, &cx.spec.repository, previous);
+    match sequence(cx, &mut o) {
+        Ok(()) => o.outcome = Outcome::Promoted,
+        Err(Stop::Blocked(reasons)) => {
+            o.outcome = Outcome::Blocked;
+            o.reasons = reasons;
+        }
+        Err(Stop::DryRun) => o.outcome = Outcome::DryRun,
+        Err(Stop::Unchanged(why)) => {
+            o.outcome = Outcome::Unchanged;
+            o.digest = o.previous_digest.clone();
+            o.reasons.push(why);
+        }
+        Err(Stop::Failed(step, e)) => {
+            o.outcome = Outcome::Failed;
+            o.tags.clear();
+            let message = e.to_string();
+            o.reasons.push(message.clone());
+            o.failure = Some(Failure { step, message });
+        }
+    }
+    o.other_seconds = (start.elapsed().as_secs_f64() - o.engine_seconds).max(0.0);
+    o
+}

@@ -1,0 +1,44 @@
+//! Lint the Dockerfile and apply the base-image policy. Lint findings are
+//! recorded; a base in the prohibited tier blocks the image before it is
+//! built (decided from the policy's typed classification, so no pragma or
+//! lint ignore can wave a prohibited base through).
+
+use dockerfile::LintConfig;
+
+use crate::image::ImageCx;
+use crate::steps::dockerfile::Dockerfile;
+
+/// What lint found.
+#[derive(Debug, Clone)]
+pub struct Linted {
+    /// Every finding.
+    pub findings: Vec<findings::Finding>,
+    /// Why the image may not be built (prohibited bases), for people.
+    pub blocked: Vec<String>,
+}
+
+/// The step.
+pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Linted {
+    let cfg = LintConfig {
+        build_args: df.args.clone(),
+        ..cx.config.lint.clone()
+    };
+    let report = dockerfile::lint(std::slice::from_ref(&df.src), &cfg);
+    let mut blocked = Vec::new();
+    if let Some(policy) = &cfg.policy {
+        for b in &df.bases {
+            if let Some(v) = policy.prohibited(b) {
+                blocked.push(format!(
+                    "{}:{}: {}",
+                    df.src.path,
+                    df.line_of(b.span.start),
+                    v.message
+                ));
+            }
+        }
+    }
+    Linted {
+        findings: report.findings,
+        blocked,
+    }
+}

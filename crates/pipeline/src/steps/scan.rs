@@ -1,0 +1,80 @@
+//! Inventory and match the built image, read from the same layout bytes
+//! that were pushed; then the ignore rules and VEX statements, and the
+//! comparison with the last promoted image's findings.
+
+use std::collections::BTreeMap;
+
+use oci::Digest;
+use scan::Finding;
+use scan::baseline::Diff;
+use vulndb::Severity;
+
+use crate::engine::Built;
+use crate::image::ImageCx;
+use crate::steps::StepError;
+
+/// What the scan found.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// Findings (suppressed ones marked).
+    pub findings: Vec<Finding>,
+    /// Counted findings by severity.
+    pub counts: BTreeMap<Severity, usize>,
+    /// Counted findings with a fix.
+    pub fixable: usize,
+    /// Against the last promoted image.
+    pub baseline: Option<Diff>,
+}
+
+/// The step.
+pub fn run(cx: &ImageCx<'_>, built: &Built, digest: &Digest) -> Result<Scanned, StepError> {
+    let source = oci::Source::OciLayout {
+        dir: built.layout.clone(),
+        tag: Some("latest".into()),
+    };
+    let opts = oci::Options {
+        cache_dir: cx.cache_dir.clone(),
+        platform: cx.spec.platform(),
+        ..Default::default()
+    };
+    let want = oci::Want {
+        select: inventory::select(),
+        key: inventory::CATALOGER_VERSION,
+    };
+    let analysis = oci::analyze(&source, &opts, &want, &|_| {})?;
+    let inv = inventory::catalog(&analysis);
+    let mut m = cx.advisories.matches(&inv, cx.scan_opts)?;
+    scan::suppress::apply_rules(&mut m.findings, &cx.suppress.rules, &cx.today.date());
+    let full = format!(
+        "{}/{}@{digest}",
+        cx.spec.repository.registry(),
+        cx.spec.repository.repository()
+    );
+    scan::suppress::apply_vex(
+        &mut m.findings,
+        &cx.suppress.vex,
+        &full,
+        Some(&digest.to_string()),
+    );
+    let counted: Vec<&Finding> = m
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .collect();
+    let counts = Severity::ALL
+        .iter()
+        .map(|s| (*s, counted.iter().filter(|f| f.severity == *s).count()))
+        .collect();
+    let fixable = counted.iter().filter(|f| f.has_fix()).count();
+    let baseline = cx
+        .history
+        .promoted
+        .as_ref()
+        .map(|p| scan::baseline::diff(&m.findings, &p.findings));
+    Ok(Scanned {
+        findings: m.findings,
+        counts,
+        fixable,
+        baseline,
+    })
+}

@@ -1,0 +1,164 @@
+//! The registry of environment variables safeimage reads: name, meaning,
+//! default. Nothing else in the workspace calls `std::env::var`; variables
+//! whose names the config chooses (registry credentials, notifier secrets)
+//! are read through [`named`]. The README's table lists [`ALL`] (a test
+//! checks both ways).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// One environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var {
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub meaning: &'static str,
+    /// What applies when it is unset.
+    pub default: &'static str,
+}
+
+impl Var {
+    /// Its value, when set and not empty.
+    pub fn get(&self) -> Option<String> {
+        std::env::var(self.name).ok().filter(|v| !v.is_empty())
+    }
+
+    /// Its raw value, when set and not empty.
+    pub fn get_os(&self) -> Option<OsString> {
+        std::env::var_os(self.name).filter(|v| !v.is_empty())
+    }
+}
+
+/// The fleet or lint config file.
+pub const SAFEIMAGE_CONFIG: Var = Var {
+    name: "SAFEIMAGE_CONFIG",
+    meaning: "config file for `lint`, `run` and `audit` (`--config`)",
+    default: "./safeimage.toml",
+};
+/// The cache directory.
+pub const SAFEIMAGE_CACHE_DIR: Var = Var {
+    name: "SAFEIMAGE_CACHE_DIR",
+    meaning: "cache directory: per-layer inventories, ShellCheck results, the default advisory DB (`--cache-dir`)",
+    default: "$XDG_CACHE_HOME/safeimage, else $HOME/.cache/safeimage",
+};
+/// The advisory DB.
+pub const SAFEIMAGE_DB: Var = Var {
+    name: "SAFEIMAGE_DB",
+    meaning: "advisory DB file (`--db`)",
+    default: "<cache dir>/db/advisories.db",
+};
+/// Refuse an older advisory DB.
+pub const SAFEIMAGE_DB_MAX_AGE_HOURS: Var = Var {
+    name: "SAFEIMAGE_DB_MAX_AGE_HOURS",
+    meaning: "`scan` refuses an advisory DB built longer ago than this (`--db-max-age`; 0: no limit)",
+    default: "120",
+};
+/// Test hook for the kill-between-push-and-tag test.
+pub const SAFEIMAGE_TEST_PAUSE_BEFORE_TAG: Var = Var {
+    name: "SAFEIMAGE_TEST_PAUSE_BEFORE_TAG",
+    meaning: "tests only: a FIFO that `run` opens and reads to its end after the gate and before moving tags",
+    default: "unset (no pause)",
+};
+/// XDG cache base.
+pub const XDG_CACHE_HOME: Var = Var {
+    name: "XDG_CACHE_HOME",
+    meaning: "base of the default cache directory",
+    default: "$HOME/.cache",
+};
+/// Home directory.
+pub const HOME: Var = Var {
+    name: "HOME",
+    meaning: "base of the default cache directory when XDG_CACHE_HOME is unset",
+    default: "none",
+};
+/// Reproducible timestamps.
+pub const SOURCE_DATE_EPOCH: Var = Var {
+    name: "SOURCE_DATE_EPOCH",
+    meaning: "Unix time written into SBOMs and scan reports instead of now (reproducible output)",
+    default: "now",
+};
+/// No colour.
+pub const NO_COLOR: Var = Var {
+    name: "NO_COLOR",
+    meaning: "no colour in terminal output when set",
+    default: "colour on a terminal",
+};
+/// Program search path.
+pub const PATH: Var = Var {
+    name: "PATH",
+    meaning: "where the build engine (buildah, docker, podman), shellcheck and git are found",
+    default: "the process's",
+};
+/// Docker client config.
+pub const DOCKER_CONFIG: Var = Var {
+    name: "DOCKER_CONFIG",
+    meaning: "directory of the docker `config.json` whose auths and credential helpers give registry credentials",
+    default: "$HOME/.docker",
+};
+
+/// Every variable safeimage reads by a fixed name.
+pub const ALL: &[Var] = &[
+    SAFEIMAGE_CONFIG,
+    SAFEIMAGE_CACHE_DIR,
+    SAFEIMAGE_DB,
+    SAFEIMAGE_DB_MAX_AGE_HOURS,
+    SAFEIMAGE_TEST_PAUSE_BEFORE_TAG,
+    XDG_CACHE_HOME,
+    HOME,
+    SOURCE_DATE_EPOCH,
+    NO_COLOR,
+    PATH,
+    DOCKER_CONFIG,
+];
+
+/// A variable the config names (`username_env`, `secret_env`...): its
+/// value, when set.
+pub fn named(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/safeimage`, else
+/// `$HOME/.cache/safeimage` (`SAFEIMAGE_CACHE_DIR` is applied by the flags).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = XDG_CACHE_HOME
+        .get_os()
+        .map(PathBuf::from)
+        .or_else(|| HOME.get_os().map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("safeimage"))
+}
+
+/// `SOURCE_DATE_EPOCH` as Unix seconds, when set and valid.
+pub fn source_date_epoch() -> Option<i64> {
+    SOURCE_DATE_EPOCH.get().and_then(|s| s.trim().parse().ok())
+}
+
+/// Whether colour is switched off.
+pub fn no_color() -> bool {
+    std::env::var_os(NO_COLOR.name).is_some()
+}
+
+/// Whether `program` is an executable file on `PATH`.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    let path = PATH.get_os()?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_documented() {
+        let mut names: Vec<&str> = ALL.iter().map(|v| v.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(
+            ALL.iter()
+                .all(|v| !v.meaning.is_empty() && !v.default.is_empty())
+        );
+    }
+}

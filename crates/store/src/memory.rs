@@ -1,0 +1,276 @@
+//! An in-memory [`StateStore`] with the same semantics as [`crate::Sqlite`]
+//! (audit chains included), for unit tests of the run's logic. It can also
+//! be told to fail its next decision, to test that a failed record is
+//! reported and changes nothing else.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
+use oci::{Digest, Platform};
+use serde_json::Value;
+
+use crate::audit;
+use crate::{AuditHead, Decision, Log, RunStatus, StateStore, StoreError};
+
+/// One run as the memory store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Id.
+    pub id: RunId,
+    /// Status.
+    pub status: RunStatus,
+    /// Latest status per image (stage or outcome name).
+    pub images: BTreeMap<String, String>,
+}
+
+/// State in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// Runs, oldest first.
+    pub runs: Vec<RunRow>,
+    /// Last promotion per image.
+    pub promoted: BTreeMap<String, Promoted>,
+    /// Promotions per (image, version).
+    pub promotions: BTreeMap<(String, Option<String>), u64>,
+    /// Platform digests.
+    pub platforms: BTreeMap<(Digest, Platform), Digest>,
+    /// Audit log text per image.
+    pub logs: BTreeMap<String, String>,
+    /// Audit heads.
+    pub heads: BTreeMap<String, (u64, String)>,
+    /// When set, the next `decide` fails with this message (and records nothing).
+    pub fail_next_decision: Option<String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run_mut(&mut self, run: RunId) -> Option<&mut RunRow> {
+        self.runs.iter_mut().find(|r| r.id == run)
+    }
+
+    /// The audit records of an image.
+    pub fn records(&self, image: &str) -> Vec<serde_json::Map<String, Value>> {
+        audit::parse_chain(
+            self.logs.get(image).map_or("", String::as_str),
+            &PathBuf::from(image),
+        )
+        .records
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn recover(&mut self) -> Result<Vec<String>, StoreError> {
+        let interrupted: Vec<RunId> = self
+            .runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .map(|r| r.id)
+            .collect();
+        if interrupted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut unfinished = 0;
+        for r in self
+            .runs
+            .iter_mut()
+            .filter(|r| r.status == RunStatus::Running)
+        {
+            r.status = RunStatus::Interrupted;
+            for s in r.images.values_mut() {
+                if ![
+                    "promoted",
+                    "blocked",
+                    "failed",
+                    "unchanged",
+                    "dry-run",
+                    "interrupted",
+                ]
+                .contains(&s.as_str())
+                {
+                    *s = "interrupted".into();
+                    unfinished += 1;
+                }
+            }
+        }
+        let mut notes = vec![format!(
+            "{} interrupted run(s) marked ({unfinished} image(s) had not finished)",
+            interrupted.len()
+        )];
+        let names: Vec<String> = self.logs.keys().cloned().collect();
+        for image in names {
+            let chain = audit::parse_chain(&self.logs[&image], &PathBuf::from(&image));
+            if !chain.problems.is_empty() {
+                continue;
+            }
+            let (seq, _) = self
+                .heads
+                .get(&image)
+                .cloned()
+                .unwrap_or((0, audit::GENESIS.into()));
+            let extra = chain.records.get(seq as usize..).unwrap_or(&[]);
+            if !extra.is_empty()
+                && extra.iter().all(|r| {
+                    r.get("run")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|x| interrupted.contains(&RunId(x)))
+                })
+            {
+                let (hseq, hhash) = chain.head();
+                self.heads.insert(image.clone(), (hseq, hhash));
+                notes.push(format!(
+                    "audit log of {image}: anchored {} record(s) written before an interruption",
+                    hseq - seq
+                ));
+            }
+        }
+        Ok(notes)
+    }
+
+    fn begin_run(&mut self, _started: Timestamp, _config: &str) -> Result<RunId, StoreError> {
+        let id = RunId(self.runs.len() as i64 + 1);
+        self.runs.push(RunRow {
+            id,
+            status: RunStatus::Running,
+            images: BTreeMap::new(),
+        });
+        Ok(id)
+    }
+
+    fn stage(
+        &mut self,
+        run: RunId,
+        image: &str,
+        stage: Stage,
+        _digest: Option<&Digest>,
+    ) -> Result<(), StoreError> {
+        if let Some(r) = self.run_mut(run) {
+            r.images.insert(image.into(), stage.as_str().into());
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
+        if let Some(m) = self.fail_next_decision.take() {
+            return Err(StoreError::Io {
+                path: PathBuf::from("memory"),
+                source: std::io::Error::other(m),
+            });
+        }
+        let o = d.outcome;
+        let (seq, prev) = self
+            .heads
+            .get(&o.name)
+            .cloned()
+            .unwrap_or((0, audit::GENESIS.into()));
+        let (line, hash) = audit::line_for(
+            &o.name,
+            seq + 1,
+            &prev,
+            audit::record_fields(d.run, d.time, o),
+        );
+        self.logs.entry(o.name.clone()).or_default().push_str(&line);
+        if let Some(r) = self.run_mut(d.run) {
+            r.images.insert(o.name.clone(), o.outcome.as_str().into());
+        }
+        if o.outcome == Outcome::Promoted
+            && let Some(dg) = &o.digest
+        {
+            self.promoted.insert(
+                o.name.clone(),
+                Promoted {
+                    run: d.run,
+                    digest: dg.clone(),
+                    findings: o.findings.clone(),
+                    bases: o
+                        .bases
+                        .iter()
+                        .map(|b| PromotedBase {
+                            reference: b.reference.clone(),
+                            digest: b.digest.clone(),
+                        })
+                        .collect(),
+                    version: d.version.map(str::to_string),
+                    inputs: o.inputs.clone(),
+                },
+            );
+            *self
+                .promotions
+                .entry((o.name.clone(), d.version.map(str::to_string)))
+                .or_default() += 1;
+        }
+        self.heads.insert(o.name.clone(), (seq + 1, hash));
+        Ok(())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: RunId,
+        _finished: Timestamp,
+        status: RunStatus,
+    ) -> Result<(), StoreError> {
+        if let Some(r) = self.run_mut(run) {
+            r.status = status;
+        }
+        Ok(())
+    }
+
+    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+        Ok(History {
+            promoted: self.promoted.get(image).cloned(),
+            platform_cache: self.platforms.clone(),
+            n: match version {
+                Some(v) => {
+                    self.promotions
+                        .get(&(image.to_string(), Some(v.to_string())))
+                        .copied()
+                        .unwrap_or(0)
+                        + 1
+                }
+                None => 1,
+            },
+        })
+    }
+
+    fn remember_platform(
+        &mut self,
+        digest: &Digest,
+        platform: &Platform,
+        platform_digest: &Digest,
+    ) -> Result<(), StoreError> {
+        self.platforms
+            .insert((digest.clone(), platform.clone()), platform_digest.clone());
+        Ok(())
+    }
+
+    fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {
+        Ok(self
+            .heads
+            .iter()
+            .map(|(image, (seq, hash))| AuditHead {
+                image: image.clone(),
+                seq: *seq,
+                hash: hash.clone(),
+            })
+            .collect())
+    }
+
+    fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {
+        Ok(self
+            .logs
+            .iter()
+            .map(|(image, text)| {
+                let file = PathBuf::from(format!("memory:{image}"));
+                Log {
+                    image: image.clone(),
+                    chain: audit::parse_chain(text, &file),
+                    file,
+                }
+            })
+            .collect())
+    }
+}

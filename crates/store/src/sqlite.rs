@@ -1,0 +1,687 @@
+//! The SQLite state store: one file (WAL, `synchronous = FULL`), schema
+//! migrations by `user_version`, typed columns (digests, references,
+//! outcomes) with JSON only for whole documents (an image's outcome, a scan
+//! result). Audit logs are JSON-lines files beside it, one per image.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
+use oci::{Digest, ImageRef, Platform};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::audit;
+use crate::{AuditHead, Decision, Log, RunStatus, StateStore, StoreError};
+
+/// SQLite state.
+pub struct Sqlite {
+    conn: Connection,
+    path: PathBuf,
+    audit_dir: PathBuf,
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL, config TEXT NOT NULL);
+     CREATE TABLE images (run INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL, status TEXT NOT NULL,
+                          digest TEXT, detail TEXT NOT NULL, updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+                          PRIMARY KEY (run, name));
+     CREATE TABLE promoted (name TEXT PRIMARY KEY, digest TEXT NOT NULL, run INTEGER NOT NULL, findings TEXT NOT NULL,
+                            bases TEXT NOT NULL, version TEXT);
+     CREATE TABLE promotions (name TEXT NOT NULL, version TEXT, run INTEGER NOT NULL, digest TEXT NOT NULL);
+     CREATE TABLE platform_digests (digest TEXT NOT NULL, platform TEXT NOT NULL, platform_digest TEXT NOT NULL,
+                                    PRIMARY KEY (digest, platform));
+     CREATE TABLE audit_head (image TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+    // 2: the bases of a promotion as rows, not a JSON string; build-input fingerprints.
+    "CREATE TABLE promoted_bases (name TEXT NOT NULL, reference TEXT NOT NULL, digest TEXT NOT NULL,
+                                  PRIMARY KEY (name, reference));
+     INSERT INTO promoted_bases (name, reference, digest)
+       SELECT p.name, j.key, j.value FROM promoted p, json_each(p.bases) j;
+     ALTER TABLE promoted DROP COLUMN bases;
+     ALTER TABLE promoted ADD COLUMN inputs TEXT;",
+];
+
+/// `promoted`: digest, run, findings, version, inputs.
+type PromotedRow = (String, i64, String, Option<String>, Option<String>);
+
+fn short(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+impl Sqlite {
+    fn sq(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, what: &'static str, value: &str, message: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            value: short(value),
+            message: message.to_string(),
+        }
+    }
+
+    fn digest(&self, s: &str) -> Result<Digest, StoreError> {
+        s.parse().map_err(|e| self.corrupt("digest", s, e))
+    }
+
+    /// Open for a run: created with private permissions and migrated as
+    /// needed. Nothing is recovered here (see [`StateStore::recover`]).
+    pub fn open(path: &Path, audit_dir: &Path) -> Result<Sqlite, StoreError> {
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StoreError::Io {
+                path: p.clone(),
+                source,
+            }
+        };
+        if let Some(d) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        std::fs::create_dir_all(audit_dir).map_err(io(audit_dir))?;
+        if !path.exists() {
+            // The state names images, digests and reasons: not for everyone.
+            safefs::write(path, b"", safefs::Mode::Private).map_err(|e| StoreError::Io {
+                path: path.into(),
+                source: e.source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+            path: path.into(),
+            source,
+        })?;
+        let mut s = Sqlite {
+            conn,
+            path: path.into(),
+            audit_dir: audit_dir.into(),
+        };
+        s.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            )
+            .map_err(s.sq())?;
+        s.migrate()?;
+        Ok(s)
+    }
+
+    /// Open an existing store without changing anything (for `audit verify`).
+    pub fn open_read_only(path: &Path, audit_dir: &Path) -> Result<Sqlite, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.into()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: path.into(),
+            source,
+        })?;
+        let s = Sqlite {
+            conn,
+            path: path.into(),
+            audit_dir: audit_dir.into(),
+        };
+        s.conn
+            .execute_batch("PRAGMA busy_timeout = 10000;")
+            .map_err(s.sq())?;
+        let v = s.user_version()?;
+        if v > MIGRATIONS.len() as i64 {
+            return Err(StoreError::Newer {
+                path: s.path.clone(),
+                found: v,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        Ok(s)
+    }
+
+    fn user_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.sq())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let v = self.user_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found: v,
+                known,
+            });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let path = self.path.clone();
+            let e = move |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.conn.transaction().map_err(&e)?;
+            tx.execute_batch(m)
+                .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)))
+                .and_then(|_| tx.commit())
+                .map_err(&e)?;
+        }
+        Ok(())
+    }
+
+    /// The audit directory.
+    pub fn audit_dir(&self) -> &Path {
+        &self.audit_dir
+    }
+
+    fn head_of(&self, image: &str) -> Result<Option<(u64, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT seq, hash FROM audit_head WHERE image = ?1",
+                [image],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sq())
+    }
+
+    fn log_names(&self) -> Result<BTreeSet<String>, StoreError> {
+        let mut names: BTreeSet<String> =
+            self.audit_heads()?.into_iter().map(|h| h.image).collect();
+        match std::fs::read_dir(&self.audit_dir) {
+            Ok(rd) => {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if let Some(stem) = n.strip_suffix(".jsonl") {
+                        names.insert(stem.to_string());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: self.audit_dir.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(names)
+    }
+}
+
+impl StateStore for Sqlite {
+    fn recover(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut notes = Vec::new();
+        let interrupted: Vec<i64> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT id FROM runs WHERE status = 'running'")
+                .map_err(self.sq())?;
+            st.query_map([], |r| r.get(0))
+                .map_err(self.sq())?
+                .collect::<Result<_, _>>()
+                .map_err(self.sq())?
+        };
+        if interrupted.is_empty() {
+            return Ok(notes);
+        }
+        let n = self
+            .conn
+            .execute(
+                "UPDATE images SET status = 'interrupted' WHERE status NOT IN ('promoted','blocked','failed','unchanged','dry-run','interrupted')
+                 AND run IN (SELECT id FROM runs WHERE status = 'running')",
+                [],
+            )
+            .map_err(self.sq())?;
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+                [],
+            )
+            .map_err(self.sq())?;
+        notes.push(format!(
+            "{} interrupted run(s) marked ({n} image(s) had not finished)",
+            interrupted.len()
+        ));
+        // Records the killed runs appended before their state committed:
+        // anchored only when every unanchored record belongs to one of them.
+        for image in self.log_names()? {
+            let chain = audit::read_chain(&audit::file_for(&self.audit_dir, &image));
+            if !chain.problems.is_empty() {
+                continue; // verify reports it; never paper over tampering
+            }
+            let (seq, hash) = self
+                .head_of(&image)?
+                .unwrap_or((0, audit::GENESIS.to_string()));
+            let anchored = seq == 0
+                || chain
+                    .records
+                    .get(seq.saturating_sub(1) as usize)
+                    .and_then(|r| r.get("hash"))
+                    .and_then(Value::as_str)
+                    == Some(hash.as_str());
+            let extra = chain.records.get(seq as usize..).unwrap_or(&[]);
+            let ours = !extra.is_empty()
+                && extra.iter().all(|r| {
+                    r.get("run")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|run| interrupted.contains(&run))
+                });
+            let (hseq, hhash) = chain.head();
+            if anchored && ours {
+                self.conn
+                    .execute(
+                        "INSERT INTO audit_head (image, seq, hash) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                        params![image, hseq as i64, hhash],
+                    )
+                    .map_err(self.sq())?;
+                notes.push(format!(
+                    "audit log of {image}: anchored {} record(s) written before an interruption",
+                    hseq - seq
+                ));
+            }
+        }
+        Ok(notes)
+    }
+
+    fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (started, status, config) VALUES (?1, 'running', ?2)",
+                params![started.to_string(), config],
+            )
+            .map_err(self.sq())?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    fn stage(
+        &mut self,
+        run: RunId,
+        image: &str,
+        stage: Stage,
+        digest: Option<&Digest>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO images (run, name, status, digest, detail) VALUES (?1, ?2, ?3, ?4, '{}')
+                 ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
+                 updated = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+                params![run.0, image, stage.as_str(), digest.map(|d| d.to_string())],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
+        let o = d.outcome;
+        let (seq, prev) = self
+            .head_of(&o.name)?
+            .unwrap_or((0, audit::GENESIS.to_string()));
+        let hash = audit::append(
+            &self.audit_dir,
+            &o.name,
+            seq + 1,
+            &prev,
+            audit::record_fields(d.run, d.time, o),
+        )
+        .map_err(|source| StoreError::Io {
+            path: audit::file_for(&self.audit_dir, &o.name),
+            source,
+        })?;
+        let detail = serde_json::to_string(o).map_err(|e| self.corrupt("outcome", &o.name, e))?;
+        let findings =
+            serde_json::to_string(&o.findings).map_err(|e| self.corrupt("findings", &o.name, e))?;
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&e)?;
+        tx.execute(
+            "INSERT INTO images (run, name, status, digest, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
+             detail = excluded.detail, updated = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+            params![
+                d.run.0,
+                o.name,
+                o.outcome.as_str(),
+                o.digest.as_ref().map(|x| x.to_string()),
+                detail
+            ],
+        )
+        .map_err(&e)?;
+        if o.outcome == Outcome::Promoted
+            && let Some(dg) = &o.digest
+        {
+            tx.execute(
+                "INSERT INTO promoted (name, digest, run, findings, version, inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, run = excluded.run,
+                 findings = excluded.findings, version = excluded.version, inputs = excluded.inputs",
+                params![o.name, dg.to_string(), d.run.0, findings, d.version, o.inputs],
+            )
+            .map_err(&e)?;
+            tx.execute("DELETE FROM promoted_bases WHERE name = ?1", [&o.name])
+                .map_err(&e)?;
+            for b in &o.bases {
+                tx.execute(
+                    "INSERT OR REPLACE INTO promoted_bases (name, reference, digest) VALUES (?1, ?2, ?3)",
+                    params![o.name, b.reference.to_string(), b.digest.to_string()],
+                )
+                .map_err(&e)?;
+            }
+            tx.execute(
+                "INSERT INTO promotions (name, version, run, digest) VALUES (?1, ?2, ?3, ?4)",
+                params![o.name, d.version, d.run.0, dg.to_string()],
+            )
+            .map_err(&e)?;
+        }
+        tx.execute(
+            "INSERT INTO audit_head (image, seq, hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            params![o.name, (seq + 1) as i64, hash],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: RunId,
+        finished: Timestamp,
+        status: RunStatus,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished = ?2, status = ?3 WHERE id = ?1",
+                params![run.0, finished.to_string(), status.as_str()],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+        let mut h = History::default();
+        let row: Option<PromotedRow> = self
+            .conn
+            .query_row(
+                "SELECT digest, run, findings, version, inputs FROM promoted WHERE name = ?1",
+                [image],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(self.sq())?;
+        if let Some((digest, run, findings, version, inputs)) = row {
+            let mut bases = Vec::new();
+            let mut st = self
+                .conn
+                .prepare("SELECT reference, digest FROM promoted_bases WHERE name = ?1 ORDER BY reference")
+                .map_err(self.sq())?;
+            let rows: Vec<(String, String)> = st
+                .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.sq())?
+                .collect::<Result<_, _>>()
+                .map_err(self.sq())?;
+            for (r, d) in rows {
+                bases.push(PromotedBase {
+                    reference: r
+                        .parse::<ImageRef>()
+                        .map_err(|e| self.corrupt("base reference", &r, e))?,
+                    digest: self.digest(&d)?,
+                });
+            }
+            h.promoted = Some(Promoted {
+                run: RunId(run),
+                digest: self.digest(&digest)?,
+                findings: serde_json::from_str(&findings)
+                    .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
+                bases,
+                version,
+                inputs,
+            });
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT digest, platform, platform_digest FROM platform_digests")
+            .map_err(self.sq())?;
+        let rows: Vec<(String, String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.sq())?
+            .collect::<Result<_, _>>()
+            .map_err(self.sq())?;
+        for (d, p, pd) in rows {
+            let platform: Platform = p.parse().map_err(|e| self.corrupt("platform", &p, e))?;
+            h.platform_cache
+                .insert((self.digest(&d)?, platform), self.digest(&pd)?);
+        }
+        h.n = match version {
+            Some(v) => {
+                self.conn
+                    .query_row(
+                        "SELECT count(*) FROM promotions WHERE name = ?1 AND version = ?2",
+                        params![image, v],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map_err(self.sq())? as u64
+                    + 1
+            }
+            None => 1,
+        };
+        Ok(h)
+    }
+
+    fn remember_platform(
+        &mut self,
+        digest: &Digest,
+        platform: &Platform,
+        platform_digest: &Digest,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO platform_digests (digest, platform, platform_digest) VALUES (?1, ?2, ?3)",
+                params![digest.to_string(), platform.to_string(), platform_digest.to_string()],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT image, seq, hash FROM audit_head ORDER BY image")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(AuditHead {
+                    image: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    hash: r.get(2)?,
+                })
+            })
+            .map_err(self.sq())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sq())
+    }
+
+    fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {
+        Ok(self
+            .log_names()?
+            .into_iter()
+            .map(|image| {
+                let file = audit::file_for(&self.audit_dir, &image);
+                Log {
+                    chain: audit::read_chain(&file),
+                    image,
+                    file,
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify;
+    use model::ImageOutcome;
+
+    fn dg(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
+    }
+
+    fn decide(s: &mut Sqlite, run: RunId, image: &str, outcome: Outcome, digest: char) {
+        let mut o = ImageOutcome::new(image, &"r.example/x".parse().unwrap(), None);
+        o.outcome = outcome;
+        o.digest = Some(dg(digest));
+        o.bases.push(model::BaseDigest {
+            reference: "r.example/base:1".parse().unwrap(),
+            kind: dockerfile::BaseRefKind::From,
+            digest: dg('e'),
+            platform_digest: dg('f'),
+            previous: None,
+        });
+        s.decide(&Decision {
+            run,
+            time: Timestamp(1),
+            outcome: &o,
+            version: Some("1.0"),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn runs_decisions_recovery_and_verify() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("state.db");
+        let audit = d.path().join("audit");
+        let mut s = Sqlite::open(&db, &audit).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let r = s.begin_run(Timestamp(0), "fleet.toml").unwrap();
+        decide(&mut s, r, "api", Outcome::Promoted, 'a');
+        decide(&mut s, r, "worker", Outcome::Blocked, 'b');
+        s.finish_run(r, Timestamp(1), RunStatus::Completed).unwrap();
+        let h = s.history("api", Some("1.0")).unwrap();
+        let p = h.promoted.unwrap();
+        assert_eq!(p.digest, dg('a'));
+        assert_eq!(p.bases[0].digest, dg('e'));
+        assert_eq!(h.n, 2);
+        assert!(s.history("worker", None).unwrap().promoted.is_none());
+        let r2 = s.begin_run(Timestamp(2), "fleet.toml").unwrap();
+        s.stage(r2, "api", Stage::Pushed, Some(&dg('c'))).unwrap();
+        drop(s); // killed mid-run
+
+        // Opening read-only changes nothing and still verifies.
+        let ro = Sqlite::open_read_only(&db, &audit).unwrap();
+        assert!(verify(&ro).unwrap().iter().all(|v| v.problems.is_empty()));
+        drop(ro);
+        let mut s = Sqlite::open(&db, &audit).unwrap();
+        let notes = s.recover().unwrap();
+        assert!(notes[0].contains("1 interrupted run"), "{notes:?}");
+        assert!(s.recover().unwrap().is_empty(), "recovery happens once");
+        let r3 = s.begin_run(Timestamp(3), "fleet.toml").unwrap();
+        decide(&mut s, r3, "api", Outcome::Promoted, 'd');
+        assert!(verify(&s).unwrap().iter().all(|v| v.problems.is_empty()));
+
+        // A record appended by a run that was then killed is anchored by
+        // the next run's recovery...
+        let (seq, hash) = audit::read_chain(&audit::file_for(&audit, "api")).head();
+        let r4 = s.begin_run(Timestamp(4), "fleet.toml").unwrap();
+        let mut f = serde_json::Map::new();
+        f.insert("run".into(), Value::from(r4.0));
+        audit::append(&audit, "api", seq + 1, &hash, f).unwrap();
+        drop(s);
+        let mut s = Sqlite::open(&db, &audit).unwrap();
+        let notes = s.recover().unwrap();
+        assert!(notes.iter().any(|m| m.contains("anchored 1")), "{notes:?}");
+        assert!(verify(&s).unwrap().iter().all(|v| v.problems.is_empty()));
+
+        // ...but a record forged outside any run is never adopted.
+        let (seq, hash) = audit::read_chain(&audit::file_for(&audit, "api")).head();
+        let mut f = serde_json::Map::new();
+        f.insert("outcome".into(), Value::from("promoted"));
+        f.insert("run".into(), Value::from(r3.0));
+        audit::append(&audit, "api", seq + 1, &hash, f).unwrap();
+        let r5 = s.begin_run(Timestamp(5), "fleet.toml").unwrap();
+        drop(s);
+        let mut s = Sqlite::open(&db, &audit).unwrap();
+        let notes = s.recover().unwrap();
+        assert!(!notes.iter().any(|m| m.contains("anchored")), "{notes:?}");
+        let v = verify(&s).unwrap();
+        let api = v.iter().find(|x| x.image == "api").unwrap();
+        assert!(
+            api.problems
+                .iter()
+                .any(|p| p.message.contains("not anchored")),
+            "{:?}",
+            api.problems
+        );
+        let _ = r5;
+
+        // Deleting the last two records is caught through the stored head.
+        let f = audit::file_for(&audit, "api");
+        let text = std::fs::read_to_string(&f).unwrap();
+        let keep: Vec<&str> = text.lines().collect();
+        std::fs::write(&f, format!("{}\n", keep[..keep.len() - 2].join("\n"))).unwrap();
+        let v = verify(&s).unwrap();
+        let api = v.iter().find(|x| x.image == "api").unwrap();
+        assert!(
+            api.problems
+                .iter()
+                .any(|p| p.message.contains("records were deleted")),
+            "{:?}",
+            api.problems
+        );
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_with_its_bases() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("state.db");
+        {
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(&format!(
+                "PRAGMA user_version = 1;
+                 INSERT INTO runs (id, started, status, config) VALUES (1, 't', 'completed', 'f');
+                 INSERT INTO promoted (name, digest, run, findings, bases, version)
+                   VALUES ('api', '{}', 1, '[]', '{{\"r.example/base:1\": \"{}\"}}', NULL);",
+                dg('a'),
+                dg('b')
+            ))
+            .unwrap();
+        }
+        let s = Sqlite::open(&db, &d.path().join("audit")).unwrap();
+        let p = s.history("api", None).unwrap().promoted.unwrap();
+        assert_eq!(p.digest, dg('a'));
+        assert_eq!(
+            p.bases,
+            vec![PromotedBase {
+                reference: "r.example/base:1".parse().unwrap(),
+                digest: dg('b')
+            }]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_digest_is_reported_not_read_as_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("state.db");
+        let mut s = Sqlite::open(&db, &d.path().join("audit")).unwrap();
+        let r = s.begin_run(Timestamp(0), "f").unwrap();
+        decide(&mut s, r, "api", Outcome::Promoted, 'a');
+        s.conn
+            .execute("UPDATE promoted SET digest = 'sha256:nothex'", [])
+            .unwrap();
+        let e = s.history("api", None).unwrap_err().to_string();
+        assert!(e.contains("digest `sha256:nothex` cannot be read"), "{e}");
+    }
+}
