@@ -66,10 +66,7 @@ pub enum ShellcheckError {
 
 /// Finds `shellcheck` on PATH.
 pub fn find() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("shellcheck"))
-        .find(|p| p.is_file())
+    settings::env::on_path("shellcheck")
 }
 
 /// Turns shell-form RUN text into a line-preserving script.

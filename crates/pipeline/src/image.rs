@@ -75,15 +75,16 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     let name = cx.spec.name.as_str();
     let tags = steps::tags::run(cx).at(Step::Tags)?;
     let df = steps::dockerfile::run(cx).at(Step::Dockerfile)?;
-    let resolved = steps::resolve::run(cx, &df).at(Step::Resolve)?;
-    o.bases = resolved.bases.clone();
-    t.lap(o, Step::Resolve);
+    // A prohibited base is blocked before anything contacts its registry.
     let linted = steps::lint::run(cx, &df);
     o.lint = linted.findings;
     if !linted.blocked.is_empty() {
         return Err(Stop::Blocked(linted.blocked));
     }
     t.lap(o, Step::Lint);
+    let resolved = steps::resolve::run(cx, &df).at(Step::Resolve)?;
+    o.bases = resolved.bases.clone();
+    t.lap(o, Step::Resolve);
     (cx.stage)(name, Stage::Checked, None);
     if cx.dry_run {
         o.tags = tags;

@@ -5,7 +5,7 @@
 //!   ([`fleet::Deps`]: registry, engine, state store, notifier, advisory DB,
 //!   clock, observer);
 //! - [`image::run`]: one image's sequence of [`steps`]: tags, dockerfile,
-//!   resolve, lint, build, push, scan, gate, promote;
+//!   lint and policy, resolve, build, push, scan, gate, promote;
 //! - [`deps`] and [`engine`]: the side-effect traits and their real
 //!   implementations; [`testing`]: in-memory doubles for unit tests.
 //!

@@ -75,7 +75,7 @@ pub const HOME: Var = Var {
 /// Reproducible timestamps.
 pub const SOURCE_DATE_EPOCH: Var = Var {
     name: "SOURCE_DATE_EPOCH",
-    meaning: "Unix time written into SBOMs and scan reports instead of now (reproducible output)",
+    meaning: "Unix time written into SBOMs, scan reports and advisory DBs (their build time) instead of now (reproducible output)",
     default: "now",
 };
 /// No colour.
@@ -118,9 +118,12 @@ pub fn named(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The default cache directory: `$XDG_CACHE_HOME/safeimage`, else
-/// `$HOME/.cache/safeimage` (`SAFEIMAGE_CACHE_DIR` is applied by the flags).
+/// The cache directory: `SAFEIMAGE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/safeimage`, else `$HOME/.cache/safeimage`.
 pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = SAFEIMAGE_CACHE_DIR.get_os() {
+        return Some(PathBuf::from(d));
+    }
     let base = XDG_CACHE_HOME
         .get_os()
         .map(PathBuf::from)

@@ -1,6 +1,6 @@
 //! The steps of one image's run, one module each, in the order
-//! [`crate::image::run`] calls them: tags, dockerfile, resolve, lint,
-//! build, push, scan, gate, promote. Each takes the image's context and
+//! [`crate::image::run`] calls them: tags, dockerfile, lint (and the
+//! base-image policy), resolve, build, push, scan, gate, promote. Each takes the image's context and
 //! the typed results of the steps before it, and returns typed data or a
 //! [`Stop`]: a typed [`StepError`], a block (gate or policy), or a reason
 //! not to go on (dry run, unchanged).

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod db;
 pub mod lint;
+pub mod progress;
 pub mod rules;
 pub mod run;
 pub mod sbom;

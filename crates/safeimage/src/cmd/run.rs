@@ -5,12 +5,11 @@
 //! the policy; 2 = an error (bad config, missing engine or DB, a registry or
 //! build failure, a decision that could not be recorded).
 
-use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use model::{Outcome, Stage};
-use pipeline::deps::{DbFile, Event, Observer, OciRegistry, SystemClock};
+use model::Outcome;
+use pipeline::deps::{DbFile, OciRegistry, SystemClock};
 use pipeline::{Deps, FleetConfig, Options};
 use settings::env;
 
@@ -37,49 +36,6 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-/// Progress on stderr; the test hook's pause before tags move.
-struct Progress {
-    pause: Option<PathBuf>,
-}
-
-impl Observer for Progress {
-    fn event(&self, e: &Event<'_>) {
-        match e {
-            Event::Started {
-                run,
-                images,
-                engine,
-                dry_run,
-            } => eprintln!(
-                "run {run}: {images} image(s) with {engine}{}",
-                if *dry_run { " (dry run)" } else { "" }
-            ),
-            Event::Recovered(n) => eprintln!("note: {n}"),
-            Event::ImageStarted(i) => eprintln!("  {i}: started"),
-            Event::Stage(i, s) => {
-                eprintln!(
-                    "  {i}: {}",
-                    match s {
-                        Stage::Checked => "bases resolved, lint and policy checked",
-                        Stage::Pushed => "built and pushed by digest",
-                        Stage::Gated => "scanned, gate passed; moving tags",
-                    }
-                );
-                // Tests kill the run here: the FIFO's open blocks until the
-                // test opens it for writing, and reading ends when it closes.
-                if *s == Stage::Gated
-                    && let Some(p) = &self.pause
-                    && let Ok(mut f) = std::fs::File::open(p)
-                {
-                    let _ = f.read_to_end(&mut Vec::new());
-                }
-            }
-            Event::ImageDone(i, o) => eprintln!("  {i}: {o}"),
-            Event::Warning(w) => eprintln!("warning: {w}"),
-        }
-    }
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = FleetConfig::load_fleet(&args.config)?;
@@ -95,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_age_hours: cfg.scan.max_age_hours,
     };
     let mut store = store::Sqlite::open(&cfg.store, &cfg.audit_dir)?;
-    let observer = Progress {
+    let observer = super::progress::Progress {
         pause: env::SAFEIMAGE_TEST_PAUSE_BEFORE_TAG
             .get_os()
             .map(PathBuf::from),
