@@ -5,6 +5,7 @@
 //! exit; renderers (the `report` crate) and gates read these values.
 //! [`time::Timestamp`] is the one way times are written (RFC 3339, UTC).
 
+pub mod text;
 pub mod time;
 
 use std::fmt;

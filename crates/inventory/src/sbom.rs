@@ -6,6 +6,8 @@
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use findings::text::clean;
+
 use crate::model::{Inventory, Package};
 
 /// What the document describes.
@@ -247,12 +249,13 @@ pub fn table(inv: &Inventory) -> String {
         .iter()
         .map(|p| {
             [
-                p.name.clone(),
-                p.version.clone(),
+                clean(&p.name).into_owned(),
+                clean(&p.version).into_owned(),
                 p.kind.as_str().to_string(),
                 p.source_name
-                    .clone()
+                    .as_deref()
                     .filter(|s| *s != p.name)
+                    .map(|s| clean(s).into_owned())
                     .unwrap_or_default(),
             ]
         })
@@ -283,11 +286,11 @@ pub fn table(inv: &Inventory) -> String {
     if let Some(d) = &inv.distro {
         s.push_str(&format!(
             "distro: {} {}{}\n",
-            d.id,
-            d.version_id,
+            clean(&d.id),
+            clean(&d.version_id),
             d.codename
                 .as_ref()
-                .map(|c| format!(" ({c})"))
+                .map(|c| format!(" ({})", clean(c)))
                 .unwrap_or_default()
         ));
     }

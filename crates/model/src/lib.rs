@@ -311,6 +311,9 @@ pub struct RunReport {
     /// Errors outside any one image (recording a decision, say).
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The run was stopped (SIGINT/SIGTERM) before every image was done.
+    #[serde(default)]
+    pub interrupted: bool,
     /// Wall time of the run (seconds).
     pub wall_seconds: f64,
 }
@@ -425,6 +428,7 @@ mod tests {
             images: vec![o],
             notes: vec![],
             errors: vec![],
+            interrupted: false,
             wall_seconds: 60.0,
         };
         let j = serde_json::to_value(&r).unwrap();

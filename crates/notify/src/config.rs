@@ -176,11 +176,13 @@ impl Route {
 /// The default routing: every final decision.
 pub const DEFAULT_ON: [Outcome; 3] = [Outcome::Promoted, Outcome::Blocked, Outcome::Failed];
 
+/// An IP in 127.0.0.0/8, `::1`, or exactly `localhost`.
 fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }

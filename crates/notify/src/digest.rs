@@ -201,6 +201,7 @@ mod tests {
             images: vec![o],
             notes: vec![],
             errors: vec![],
+            interrupted: false,
             wall_seconds: 1.0,
         }
     }

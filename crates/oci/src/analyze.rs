@@ -1,6 +1,7 @@
 //! Opens any [`Source`], reads its layers in parallel (or serves them from the
-//! per-layer cache, keyed by diffID + the caller's cataloger version), and
-//! builds the squashed [`FileTree`].
+//! per-layer cache, keyed by blob digest + diffID + the caller's cataloger
+//! version, each verified against the content before an entry is written),
+//! and builds the squashed [`FileTree`].
 //!
 //! The cache needs no lock: entries are content-addressed and written by
 //! atomic rename, so any number of processes can share one directory.
@@ -99,11 +100,16 @@ pub enum AnalyzeError {
 /// A layer's record and whether it came from the cache.
 type LayerResult = Result<(LayerRecord, bool), AnalyzeError>;
 
-fn cache_path(dir: &Path, diff_id: &crate::Digest, key: &str) -> PathBuf {
+/// A cache entry is named by the blob digest *and* the diffID: it is
+/// written only after both were verified against the content, so an image
+/// whose config lies about a diffID can never be served another layer's
+/// result (it misses, is read, and fails the diffID check).
+fn cache_path(dir: &Path, layer: &crate::Layer, key: &str) -> PathBuf {
     dir.join("layers").join(format!(
-        "{}-{}-{}.json",
-        diff_id.algorithm(),
-        diff_id.encoded(),
+        "{}-{}-{}-{}.json",
+        layer.digest.algorithm(),
+        layer.digest.encoded(),
+        layer.diff_id.encoded(),
         key
     ))
 }
@@ -166,7 +172,7 @@ pub fn analyze(
                     let cached = opts
                         .cache_dir
                         .as_ref()
-                        .map(|d| cache_path(d, &layer.diff_id, want.key));
+                        .map(|d| cache_path(d, layer, want.key));
                     let hit = cached
                         .as_ref()
                         .and_then(|p| std::fs::read(p).ok())
@@ -219,11 +225,19 @@ fn read_one(
 ) -> Result<LayerRecord, AnalyzeError> {
     let name = layer.digest.to_string();
     let mut reader = blobs.open(layer)?;
-    let rec = read_layer(&mut reader, &name, &want.select, limits)?;
+    let (rec, diff_id) = read_layer(&mut reader, &name, &want.select, limits)?;
     reader.finish().map_err(|source| LayerError::Io {
-        layer: name,
+        layer: name.clone(),
         source,
     })?;
+    if diff_id != layer.diff_id {
+        return Err(LayerError::DiffId {
+            layer: name,
+            claimed: layer.diff_id.clone(),
+            actual: diff_id,
+        }
+        .into());
+    }
     Ok(rec)
 }
 

@@ -254,6 +254,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Largest manifest or index read (the distribution spec's 4 MiB).
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Largest image config read.
+pub const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
 /// Parses a digest string, naming its place in the error.
 pub fn parse_digest(s: &str, what: &str) -> Result<Digest, ModelError> {
     s.parse().map_err(|source| ModelError::Digest {

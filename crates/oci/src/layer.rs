@@ -1,13 +1,19 @@
 //! Streaming layer reading: gzip, zstd or plain tar (sniffed from the bytes),
 //! every entry recorded with its normalised path, and the contents of the
-//! files a caller asks for captured (capped). Nothing is ever written to disk,
-//! so hostile archives (`../` paths, links out of the root, device nodes)
-//! cannot touch the host; they are recorded as notes and skipped.
+//! files a caller asks for captured (capped per file and per layer; a path
+//! written twice keeps only its last content). Nothing is ever written to
+//! disk, so hostile archives (`../` paths, links out of the root, device
+//! nodes) cannot touch the host; they are recorded as notes and skipped.
+//! The SHA-256 of the uncompressed stream (the diffID) is computed as it
+//! is read, so callers can check it against what the image config claims.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
+use crate::Digest;
 use crate::verify::Limited;
 
 /// What an entry is.
@@ -149,6 +155,8 @@ pub struct Limits {
     pub max_layer_bytes: u64,
     /// Maximum bytes captured for one file.
     pub max_file_bytes: u64,
+    /// Maximum bytes captured from one layer, all files together.
+    pub max_captured_bytes: u64,
     /// Maximum entries per layer.
     pub max_entries: usize,
 }
@@ -157,7 +165,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_layer_bytes: 64 << 30,
-            max_file_bytes: 256 << 20,
+            max_file_bytes: 128 << 20,
+            max_captured_bytes: 192 << 20,
             max_entries: 2_000_000,
         }
     }
@@ -177,6 +186,32 @@ pub enum LayerError {
     /// Too many entries.
     #[error("layer {0}: more than {1} entries")]
     TooManyEntries(String, usize),
+    /// The uncompressed content is not what the image config says.
+    #[error(
+        "layer {layer}: its uncompressed content has diffID {actual}, but the image config claims {claimed}"
+    )]
+    DiffId {
+        /// Layer (blob) digest.
+        layer: String,
+        /// What the config says.
+        claimed: Digest,
+        /// What the content hashes to.
+        actual: Digest,
+    },
+}
+
+/// Hashes what passes through (the diffID of a decompressed layer).
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Compression of a blob, from its first bytes.
@@ -216,63 +251,59 @@ pub fn normalize(path: &str) -> Option<String> {
 }
 
 /// Reads one layer: `want` says which files to capture whole and which to
-/// hand to the extractor. The caller verifies the blob digest on the reader it
-/// passes (this drains the reader to its end).
+/// hand to the extractor. Returns the record and the diffID (SHA-256 of the
+/// uncompressed stream). The caller verifies the blob digest on the reader
+/// it passes (this drains the reader to its end).
 pub fn read_layer<R: Read>(
     reader: R,
     name: &str,
     want: &Select<'_>,
     limits: &Limits,
-) -> Result<LayerRecord, LayerError> {
+) -> Result<(LayerRecord, Digest), LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
         layer: name.to_string(),
         source,
     };
     let mut buf = BufReader::with_capacity(256 << 10, reader);
     let head = buf.fill_buf().map_err(io_err)?.to_vec();
-    let record = match sniff(&head) {
-        Compression::Gzip => walk(
-            Limited::new(
-                flate2::read::MultiGzDecoder::new(&mut buf),
-                limits.max_layer_bytes,
-            ),
-            name,
-            want,
-            limits,
-        ),
+    let decoded: Box<dyn Read + '_> = match sniff(&head) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buf)),
         Compression::Zstd => {
-            let dec = zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(io_err)?;
-            walk(
-                Limited::new(dec, limits.max_layer_bytes),
-                name,
-                want,
-                limits,
-            )
+            Box::new(zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(io_err)?)
         }
-        Compression::None => walk(
-            Limited::new(&mut buf, limits.max_layer_bytes),
-            name,
-            want,
-            limits,
-        ),
-    }?;
+        Compression::None => Box::new(&mut buf),
+    };
+    let hashed = Hashing {
+        inner: Limited::new(decoded, limits.max_layer_bytes),
+        hash: Sha256::new(),
+    };
+    let (record, hash) = walk(hashed, name, want, limits)?;
     // drain what the tar reader left (padding, trailing blocks) so callers can verify the digest
     io::copy(&mut buf, &mut io::sink()).map_err(io_err)?;
-    Ok(record)
+    let diff_id = format!("sha256:{}", hex::encode(hash.finalize()))
+        .parse()
+        .expect("a sha256 digest");
+    Ok((record, diff_id))
 }
 
 fn walk<R: Read>(
-    reader: R,
+    reader: Hashing<R>,
     name: &str,
     want: &Select<'_>,
     limits: &Limits,
-) -> Result<LayerRecord, LayerError> {
+) -> Result<(LayerRecord, Sha256), LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
         layer: name.to_string(),
         source,
     };
     let mut archive = tar::Archive::new(reader);
     let mut rec = LayerRecord::default();
+    // Captured bytes so far, and which entry holds each captured path: a
+    // path written again drops its earlier content (tar semantics: the last
+    // one wins), so repeating an entry cannot multiply memory.
+    let mut captured: u64 = 0;
+    let mut holder: HashMap<String, usize> = HashMap::new();
+    let mut over_budget = false;
     let mut entries = archive.entries().map_err(io_err)?;
     for entry in entries.by_ref() {
         let mut entry = entry.map_err(io_err)?;
@@ -361,22 +392,44 @@ fn walk<R: Read>(
             }
         };
         let mut extract = None;
+        if let Some(i) = holder.remove(&path)
+            && let Some(old) = rec.entries[i].content.take()
+        {
+            captured -= old.len() as u64;
+        }
         let content = if kind == EntryKind::File && (want.capture)(&path, size) {
-            let mut v = Vec::with_capacity(size.min(limits.max_file_bytes) as usize);
-            (&mut entry)
-                .take(limits.max_file_bytes)
-                .read_to_end(&mut v)
-                .map_err(io_err)?;
-            if size > limits.max_file_bytes {
-                rec.notes.push(Note {
-                    path: raw.clone(),
-                    reason: format!(
-                        "file larger than {} bytes; contents truncated for analysis",
-                        limits.max_file_bytes
-                    ),
-                });
+            let take = size.min(limits.max_file_bytes);
+            if over_budget || captured + take > limits.max_captured_bytes {
+                if !over_budget {
+                    over_budget = true;
+                    rec.notes.push(Note {
+                        path: raw.clone(),
+                        reason: format!(
+                            "capture limit exceeded: more than {} bytes of files to analyse in one layer; this file and later ones are not analysed",
+                            limits.max_captured_bytes
+                        ),
+                    });
+                }
+                None
+            } else {
+                let mut v = Vec::with_capacity(take.min(1 << 20) as usize);
+                (&mut entry)
+                    .take(take)
+                    .read_to_end(&mut v)
+                    .map_err(io_err)?;
+                if size > limits.max_file_bytes {
+                    rec.notes.push(Note {
+                        path: raw.clone(),
+                        reason: format!(
+                            "capture limit exceeded: file larger than {} bytes; only its first {} bytes are analysed",
+                            limits.max_file_bytes, limits.max_file_bytes
+                        ),
+                    });
+                }
+                captured += v.len() as u64;
+                holder.insert(path.clone(), rec.entries.len());
+                Some(v)
             }
-            Some(v)
         } else {
             if kind == EntryKind::File
                 && size <= limits.max_file_bytes
@@ -400,7 +453,7 @@ fn walk<R: Read>(
     // read the decompressed stream to its end (tar stops at the end-of-archive blocks)
     let mut inner = archive.into_inner();
     io::copy(&mut inner, &mut io::sink()).map_err(io_err)?;
-    Ok(rec)
+    Ok((rec, inner.hash))
 }
 
 #[cfg(test)]
@@ -486,7 +539,8 @@ mod tests {
             &Select::capture(&|p, _| p == "etc/os-release"),
             &Limits::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(rec.entries[0].kind, EntryKind::Whiteout);
         assert_eq!(rec.entries[0].path, "etc/motd");
         assert_eq!(
@@ -506,7 +560,8 @@ mod tests {
             &Select::capture(&|_, _| true),
             &Limits::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(rec.entries.len(), 1);
         assert!(rec.notes[0].reason.contains("above the image root"));
     }
@@ -523,7 +578,8 @@ mod tests {
             &Select::capture(&|_, _| true),
             &Limits::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(rec.entries[0].content.as_ref().unwrap().len(), 5000);
         let zs = zstd::encode_all(&t[..], 3).unwrap();
         let rec = read_layer(
@@ -532,7 +588,8 @@ mod tests {
             &Select::capture(&|_, _| false),
             &Limits::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(rec.entries[0].size, 5000);
         // bomb: limit decompressed bytes
         let e = read_layer(

@@ -58,6 +58,16 @@ pub enum RegistryError {
         /// Actual.
         actual: String,
     },
+    /// A manifest or config larger than safeimage reads.
+    #[error("{reference}: the {what} is larger than {limit} bytes; refusing to read it")]
+    TooLarge {
+        /// Reference.
+        reference: String,
+        /// Manifest, index or config.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
     /// Anything else the registry said.
     #[error("{reference}: {message}")]
     Other {
@@ -119,9 +129,19 @@ fn retryable(e: &OciDistributionError) -> bool {
 pub(crate) struct Conn {
     rt: tokio::runtime::Runtime,
     pub(crate) client: oci_client::Client,
+    /// For manifests, read with a size cap (oci-client reads them whole).
+    http: reqwest::Client,
+    plain: bool,
     reference: oci_client::Reference,
     image: ImageRef,
     pub(crate) auth: RegistryAuth,
+}
+
+/// A failed capped GET: worth retrying (this error if it keeps failing),
+/// or final.
+enum Fetch {
+    Retry(RegistryError),
+    Fail(RegistryError),
 }
 
 impl Conn {
@@ -134,6 +154,7 @@ impl Conn {
         if is_loopback(r.registry()) {
             plain.push(r.registry().to_string());
         }
+        let is_plain = plain.iter().any(|h| h == r.registry());
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain),
             connect_timeout: Some(Duration::from_secs(15)),
@@ -165,9 +186,20 @@ impl Conn {
                 "latest".to_string(),
             ),
         };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+            .user_agent(concat!("safeimage/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RegistryError::Other {
+                reference: r.to_string(),
+                message: format!("cannot start the HTTP client: {e}"),
+            })?;
         Ok(Conn {
             rt,
             client: oci_client::Client::new(config),
+            http,
+            plain: is_plain,
             reference,
             image: r.clone(),
             auth: match opts.basic_auth.get(r.registry()) {
@@ -217,16 +249,26 @@ impl Conn {
         self.manifest_for(&self.image.clone(), reference)
     }
 
-    /// A manifest by reference, checked against its digest when it has one.
+    /// A manifest by reference, checked against its digest when it has
+    /// one, and never more than [`image::MAX_MANIFEST_BYTES`] read.
     pub(crate) fn manifest_for(
         &self,
         shown: &ImageRef,
         reference: &oci_client::Reference,
     ) -> Result<(Vec<u8>, Digest), RegistryError> {
-        let (bytes, _) = self.retry_for(shown, || {
-            self.client
-                .pull_manifest_raw(reference, &self.auth, media::ALL_MANIFESTS)
-        })?;
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 0;
+        let bytes = loop {
+            match self.rt.block_on(self.get_manifest(shown, reference)) {
+                Ok(b) => break b,
+                Err(Fetch::Retry(_)) if attempt < 3 => {
+                    attempt += 1;
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                }
+                Err(Fetch::Retry(e) | Fetch::Fail(e)) => return Err(e),
+            }
+        };
         let actual = sha256(&bytes);
         if let Some(expected) = reference.digest()
             && expected != actual.to_string()
@@ -238,10 +280,123 @@ impl Conn {
                 actual: actual.to_string(),
             });
         }
-        Ok((bytes.to_vec(), actual))
+        Ok((bytes, actual))
     }
 
-    fn blob_bytes(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>, RegistryError> {
+    async fn get_manifest(
+        &self,
+        shown: &ImageRef,
+        reference: &oci_client::Reference,
+    ) -> Result<Vec<u8>, Fetch> {
+        let unreachable = |e: reqwest::Error| {
+            let err = RegistryError::Unreachable {
+                registry: shown.registry().to_string(),
+                message: if e.is_timeout() {
+                    "timed out".into()
+                } else if e.is_connect() {
+                    "connection refused or reset".into()
+                } else {
+                    e.to_string()
+                },
+            };
+            if e.is_timeout() || e.is_connect() {
+                Fetch::Retry(err)
+            } else {
+                Fetch::Fail(err)
+            }
+        };
+        // oci-client does the token dance and hands back the bearer token.
+        let token = self
+            .client
+            .auth(reference, &self.auth, oci_client::RegistryOperation::Pull)
+            .await
+            .map_err(|e| {
+                if retryable(&e) {
+                    Fetch::Retry(classify(e, shown))
+                } else {
+                    Fetch::Fail(classify(e, shown))
+                }
+            })?;
+        let registry = reference.resolve_registry();
+        let url = format!(
+            "{}://{registry}/v2/{}/manifests/{}",
+            if self.plain { "http" } else { "https" },
+            reference.repository(),
+            reference
+                .digest()
+                .unwrap_or_else(|| reference.tag().unwrap_or("latest"))
+        );
+        let mut req = self
+            .http
+            .get(&url)
+            .header("Accept", media::ALL_MANIFESTS.join(", "));
+        req = match (&token, &self.auth) {
+            (Some(t), _) => req.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+            (None, RegistryAuth::Bearer(t)) => req.bearer_auth(t),
+            (None, _) => req,
+        };
+        let mut resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => {}
+            401 | 403 => {
+                return Err(Fetch::Fail(RegistryError::Unauthorized {
+                    registry: shown.registry().to_string(),
+                    reference: shown.to_string(),
+                }));
+            }
+            404 => {
+                return Err(Fetch::Fail(RegistryError::NotFound {
+                    reference: shown.to_string(),
+                }));
+            }
+            429 | 500.. => {
+                return Err(Fetch::Retry(RegistryError::Other {
+                    reference: shown.to_string(),
+                    message: format!("HTTP {status} from the registry (retried)"),
+                }));
+            }
+            _ => {
+                return Err(Fetch::Fail(RegistryError::Other {
+                    reference: shown.to_string(),
+                    message: format!("GET manifest: HTTP {status}"),
+                }));
+            }
+        }
+        let too_large = || {
+            Fetch::Fail(RegistryError::TooLarge {
+                reference: shown.to_string(),
+                what: "manifest".into(),
+                limit: image::MAX_MANIFEST_BYTES,
+            })
+        };
+        if resp
+            .content_length()
+            .is_some_and(|l| l > image::MAX_MANIFEST_BYTES)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+            if (body.len() + chunk.len()) as u64 > image::MAX_MANIFEST_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// A small blob (a config), never more than `limit` bytes read.
+    fn blob_bytes(&self, d: &Descriptor, what: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
+        let too_large = || RegistryError::TooLarge {
+            reference: self.image.to_string(),
+            what: what.into(),
+            limit,
+        };
+        if d.size > 0 && d.size as u64 > limit {
+            return Err(too_large());
+        }
         let desc = oci_client::manifest::OciDescriptor {
             media_type: d.media_type.clone(),
             digest: d.digest.clone(),
@@ -249,12 +404,22 @@ impl Conn {
             ..Default::default()
         };
         let out = self.retry(|| async {
+            let mut s = self
+                .client
+                .pull_blob_stream(&self.reference, &desc)
+                .await?
+                .stream;
             let mut v = Vec::new();
-            self.client
-                .pull_blob(&self.reference, &desc, &mut v)
-                .await?;
-            Ok(v)
+            while let Some(chunk) = s.next().await {
+                let chunk = chunk.map_err(OciDistributionError::IoError)?;
+                if (v.len() + chunk.len()) as u64 > limit {
+                    return Ok(None);
+                }
+                v.extend_from_slice(&chunk);
+            }
+            Ok(Some(v))
         })?;
+        let out = out.ok_or_else(too_large)?;
         let actual = sha256(&out);
         if actual.to_string() != d.digest {
             return Err(RegistryError::DigestMismatch {
@@ -313,7 +478,7 @@ pub fn open(
         (bytes, digest) = conn.manifest(&by_digest)?;
     }
     let manifest: Manifest = parse_json(&bytes, &format!("{source}: manifest {digest}"))?;
-    let cbytes = conn.blob_bytes(&manifest.config, "config")?;
+    let cbytes = conn.blob_bytes(&manifest.config, "config", image::MAX_CONFIG_BYTES)?;
     let config: ImageConfig = parse_json(&cbytes, &format!("{source}: config"))?;
     let layers = image::layers(&manifest, &config, source)?;
     let image = Image {
@@ -398,5 +563,27 @@ mod tests {
         assert!(is_loopback("localhost"));
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("registry.example.com:5000"));
+        assert!(is_loopback("127.8.9.10:443"));
+        assert!(is_loopback("[::1]"));
+        // Names are not judged by their spelling.
+        for h in [
+            "127.attacker.invalid",
+            "127.attacker.invalid:5000",
+            "127.0.0.1.nip.io",
+            "localhost.attacker.invalid",
+            "::1",
+            "[::2]:5000",
+            "128.0.0.1:5000",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+        let mut o = RegistryOptions::default();
+        o.basic_auth
+            .insert("r.example".into(), ("user".into(), "hunter2".into()));
+        let shown = format!("{o:?}");
+        assert!(
+            shown.contains("user") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -130,7 +130,7 @@ impl fmt::Display for Source {
 }
 
 /// Options for registry access.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     /// Hosts (`host:port`) to use over plain HTTP besides loopback.
     pub insecure: Vec<String>,
@@ -139,16 +139,62 @@ pub struct RegistryOptions {
     pub basic_auth: std::collections::BTreeMap<String, (String, String)>,
 }
 
-/// Whether a registry host is on loopback (plain HTTP is then the default).
+impl std::fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials never reach a log: hosts and user names only.
+        let creds: Vec<String> = self
+            .basic_auth
+            .iter()
+            .map(|(h, (u, _))| format!("{h}: {u}:<redacted>"))
+            .collect();
+        f.debug_struct("RegistryOptions")
+            .field("insecure", &self.insecure)
+            .field("basic_auth", &creds)
+            .finish()
+    }
+}
+
+/// Reads a small file (an index, manifest or config), refusing one larger
+/// than `limit` bytes.
+fn read_capped(path: &Path, limit: u64, what: &str) -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    File::open(path)?.take(limit + 1).read_to_end(&mut v)?;
+    if v.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the {what} is larger than {limit} bytes; refusing to read it"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Whether a registry host (`HOST[:PORT]`) is on loopback, where plain HTTP
+/// is the default: an IP address in 127.0.0.0/8, `::1`, or exactly
+/// `localhost`. Names are never guessed from their spelling
+/// (`127.attacker.example` is not loopback).
 pub fn is_loopback(host: &str) -> bool {
-    let h = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
+    let h = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port or [v6]
+        match rest.split_once(']') {
+            Some((ip, tail)) if tail.is_empty() || tail.strip_prefix(':').is_some_and(is_port) => {
+                ip
+            }
+            _ => return false,
         }
-    });
-    h == "localhost" || h.starts_with("127.") || h == "[::1]"
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, p)) if is_port(p) => h,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    h == "localhost"
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Opens layer blobs of a resolved image. Every reader verifies the blob's
@@ -176,7 +222,12 @@ impl OciLayout {
     fn read_blob(&self, d: &Descriptor, what: &str) -> Result<(Vec<u8>, Digest), SourceError> {
         let digest = parse_digest(&d.digest, what)?;
         let path = self.blob_path(&digest);
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let limit = if what.contains("config") {
+            image::MAX_CONFIG_BYTES
+        } else {
+            image::MAX_MANIFEST_BYTES
+        };
+        let bytes = read_capped(&path, limit, what).map_err(|e| {
             SourceError::Missing(format!(
                 "{}: {what} blob {digest} is missing or unreadable ({e})",
                 self.dir.display()
@@ -202,7 +253,8 @@ impl OciLayout {
             dir: dir.to_path_buf(),
         };
         let index_path = dir.join("index.json");
-        let bytes = std::fs::read(&index_path).map_err(io_at(&index_path))?;
+        let bytes = read_capped(&index_path, image::MAX_MANIFEST_BYTES, "index.json")
+            .map_err(io_at(&index_path))?;
         let index: Index = parse_json(&bytes, &index_path.display().to_string())?;
         let top = match tag {
             Some(t) => index
@@ -304,7 +356,14 @@ impl DockerArchive {
         })?;
         let mut f = File::open(&self.file).map_err(io_at(&self.file))?;
         f.seek(SeekFrom::Start(off)).map_err(io_at(&self.file))?;
-        let mut v = Vec::with_capacity(len.min(64 << 20) as usize);
+        if len > image::MAX_CONFIG_BYTES {
+            return Err(SourceError::Missing(format!(
+                "{}: `{name}` is larger than {} bytes; refusing to read it",
+                self.file.display(),
+                image::MAX_CONFIG_BYTES
+            )));
+        }
+        let mut v = Vec::with_capacity(len as usize);
         f.take(len).read_to_end(&mut v).map_err(io_at(&self.file))?;
         Ok(v)
     }

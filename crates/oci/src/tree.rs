@@ -24,6 +24,11 @@ pub struct Node {
     pub extract: Option<Arc<str>>,
 }
 
+/// Most symbolic links followed in one lookup (the kernel's limit).
+pub const MAX_HOPS: usize = 40;
+/// Longest path or link target, in bytes (the kernel's `PATH_MAX`).
+pub const MAX_PATH: usize = 4096;
+
 /// The squashed view.
 #[derive(Debug, Default, Clone)]
 pub struct FileTree {
@@ -114,45 +119,56 @@ impl FileTree {
 
     /// Resolves symlinks (in every path component) inside the tree; absolute
     /// targets are relative to the image root and `..` stops at the root.
+    /// Like the kernel: at most [`MAX_HOPS`] links, and a link target or a
+    /// resolved path longer than [`MAX_PATH`] bytes fails; the work is linear
+    /// in what is walked.
     pub fn resolve(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .rev()
-            .map(str::to_string)
-            .collect();
-        let mut cur: Vec<String> = Vec::new();
+        if path.len() > MAX_PATH {
+            return None;
+        }
+        let mut pending: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).rev().collect();
+        // The resolved prefix, and where each of its components starts.
+        let mut cur = String::new();
+        let mut starts: Vec<usize> = Vec::new();
         let mut hops = 0;
         while let Some(part) = pending.pop() {
-            match part.as_str() {
+            match part {
                 "." => continue,
                 ".." => {
-                    cur.pop();
+                    if let Some(s) = starts.pop() {
+                        cur.truncate(s.saturating_sub(1));
+                    }
                     continue;
                 }
                 _ => {}
             }
-            cur.push(part);
-            let joined = cur.join("/");
+            starts.push(if cur.is_empty() { 0 } else { cur.len() + 1 });
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(part);
+            if cur.len() > MAX_PATH {
+                return None;
+            }
             if let Some(Node {
                 kind: EntryKind::Symlink { target },
                 ..
-            }) = self.files.get(&joined)
+            }) = self.files.get(cur.as_str())
             {
                 hops += 1;
-                if hops > 40 {
+                if hops > MAX_HOPS || target.len() > MAX_PATH {
                     return None;
                 }
-                cur.pop();
+                let s = starts.pop().unwrap_or(0);
+                cur.truncate(s.saturating_sub(1));
                 if target.starts_with('/') {
                     cur.clear();
+                    starts.clear();
                 }
-                for p in target.split('/').filter(|s| !s.is_empty()).rev() {
-                    pending.push(p.to_string());
-                }
+                pending.extend(target.split('/').filter(|s| !s.is_empty()).rev());
             }
         }
-        Some(cur.join("/"))
+        Some(cur)
     }
 
     /// Contents of a file, following links.

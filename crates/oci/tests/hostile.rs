@@ -300,3 +300,203 @@ fn cache_is_shared_and_written_atomically() {
     assert_eq!(files.len(), 1, "one entry, no temp files left: {files:?}");
     assert!(files[0].starts_with("sha256-") && files[0].ends_with("-test.json"));
 }
+
+/// A one-layer layout whose config may lie about the diffID.
+fn layout_with(files: &[(&str, &[u8])], claimed: Option<String>) -> (Layout, String, String) {
+    let l = Layout::new();
+    let entries: Vec<(&str, tar::EntryType, &str, &[u8])> = files
+        .iter()
+        .map(|(p, d)| (*p, tar::EntryType::Regular, "", *d))
+        .collect();
+    let t = raw_tar(&entries);
+    let real = sha256(&t).to_string();
+    let gz = gzip(&t);
+    let blob = sha256(&gz).to_string();
+    let src = l.image(&[(
+        gz,
+        claimed.unwrap_or(real),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )]);
+    (l, src, blob)
+}
+
+fn status_packages(a: &oci::Analysis) -> usize {
+    let text = a.tree.read("var/lib/dpkg/status").unwrap_or_default();
+    String::from_utf8_lossy(text).matches("Package: ").count()
+}
+
+#[test]
+fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
+    let real_status =
+        b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1\n";
+    let (_real, real_src, _) = layout_with(&[("var/lib/dpkg/status", real_status)], None);
+    let real_diff = {
+        let t = raw_tar(&[(
+            "var/lib/dpkg/status",
+            tar::EntryType::Regular,
+            "",
+            real_status,
+        )]);
+        sha256(&t).to_string()
+    };
+    // The hostile image claims the real image's diffID for a one-package status.
+    let (_evil, evil_src, evil_blob) = layout_with(
+        &[("var/lib/dpkg/status", b"Package: only\nVersion: 1\n")],
+        Some(real_diff.clone()),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let want = Want {
+        select: oci::Select::capture(&|_, _| true),
+        key: "test",
+    };
+    let opts = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Options::default()
+    };
+    let go = |src: &str| analyze(&src.parse::<Source>().unwrap(), &opts, &want, &|_| {});
+    // Hostile first: an error naming both digests, and nothing cached.
+    let e = go(&evil_src).unwrap_err().to_string();
+    assert!(e.contains(&evil_blob) && e.contains(&real_diff), "{e}");
+    assert!(e.contains("claims"), "{e}");
+    let a = go(&real_src).unwrap();
+    assert_eq!((status_packages(&a), a.cached_layers), (3, 0));
+    // Real first: the hostile image still misses the cache and fails.
+    assert!(go(&evil_src).is_err());
+    let a = go(&real_src).unwrap();
+    assert_eq!((status_packages(&a), a.cached_layers), (3, 1));
+}
+
+#[test]
+fn a_path_repeated_in_a_layer_keeps_only_its_last_content() {
+    let big = vec![b'x'; 3 << 20];
+    let (_l, src, _) = layout_with(
+        &[
+            ("var/lib/dpkg/status", &big),
+            ("var/lib/dpkg/status", &big),
+            ("var/lib/dpkg/status", b"Package: last\n"),
+        ],
+        None,
+    );
+    let a = run(&src, Limits::default()).unwrap();
+    let held: usize = a.layers[0]
+        .entries
+        .iter()
+        .filter_map(|e| e.content.as_ref().map(Vec::len))
+        .sum();
+    assert_eq!(held, "Package: last\n".len());
+    assert_eq!(
+        a.tree.read("var/lib/dpkg/status"),
+        Some(&b"Package: last\n"[..])
+    );
+}
+
+#[test]
+fn captured_bytes_are_capped_per_file_and_per_layer_with_a_note() {
+    let big = vec![b'y'; 300_000];
+    let (_l, src, _) = layout_with(
+        &[("a", &big), ("b", &big), ("c", &big), ("d", b"small")],
+        None,
+    );
+    let a = run(
+        &src,
+        Limits {
+            max_file_bytes: 200_000,
+            max_captured_bytes: 450_000,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    let notes: Vec<&str> = a.layers[0]
+        .notes
+        .iter()
+        .map(|n| n.reason.as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("capture limit exceeded: file larger than 200000")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("capture limit exceeded: more than 450000")),
+        "{notes:?}"
+    );
+    assert_eq!(a.tree.read("a").map(<[u8]>::len), Some(200_000));
+    assert_eq!(a.tree.read("b").map(<[u8]>::len), Some(200_000));
+    assert_eq!(a.tree.read("c"), None);
+    assert_eq!(
+        a.tree.read("d"),
+        None,
+        "nothing more is captured once the limit is hit"
+    );
+}
+
+#[test]
+fn symlinks_resolve_within_the_kernel_limits() {
+    let l = Layout::new();
+    let long: String = std::iter::repeat_n("a", 40_000)
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut entries: Vec<(String, tar::EntryType, String, &[u8])> = vec![
+        ("etc".into(), tar::EntryType::Symlink, long, b""),
+        (
+            "ok/os-release".into(),
+            tar::EntryType::Regular,
+            String::new(),
+            b"ID=x\n",
+        ),
+    ];
+    // A chain of 40 links resolves; 41 does not.
+    for i in 0..41 {
+        entries.push((
+            format!("l{i}"),
+            tar::EntryType::Symlink,
+            format!("l{}", i + 1),
+            b"",
+        ));
+    }
+    entries.push(("l41".into(), tar::EntryType::Symlink, "ok".into(), b""));
+    let refs: Vec<(&str, tar::EntryType, &str, &[u8])> = entries
+        .iter()
+        .map(|(p, t, l, d)| (p.as_str(), *t, l.as_str(), *d))
+        .collect();
+    let t = raw_tar_long(&refs);
+    let src = l.image(&[(
+        t.clone(),
+        sha256(&t).to_string(),
+        "application/vnd.oci.image.layer.v1.tar",
+    )]);
+    let a = run(&src, Limits::default()).unwrap();
+    for _ in 0..1000 {
+        assert_eq!(
+            a.tree.resolve("etc/os-release"),
+            None,
+            "target longer than PATH_MAX"
+        );
+    }
+    assert_eq!(
+        a.tree.resolve("l2/os-release").as_deref(),
+        Some("ok/os-release"),
+        "40 links"
+    );
+    assert_eq!(a.tree.resolve("l1/os-release"), None, "41 links");
+}
+
+/// Like `raw_tar`, with GNU long names and long link targets.
+fn raw_tar_long(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, ty, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*ty);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        if link.is_empty() {
+            b.append_data(&mut h, path, *data).unwrap();
+        } else {
+            b.append_link(&mut h, path, link).unwrap();
+        }
+    }
+    b.into_inner().unwrap()
+}

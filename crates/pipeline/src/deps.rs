@@ -81,6 +81,22 @@ pub trait Observer: Sync {
     fn event(&self, e: &Event<'_>);
 }
 
+/// Set when the run must stop (SIGINT/SIGTERM): no further image starts,
+/// running engine commands are stopped, the run is recorded as interrupted.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// Ask the run to stop.
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Whether it was asked to stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// An observer that ignores everything.
 pub struct Quiet;
 

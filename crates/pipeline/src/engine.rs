@@ -103,10 +103,41 @@ struct Cli {
     kind: EngineKind,
 }
 
+/// The last `n` lines of a build log, each at most 500 characters and all
+/// together at most 4 KiB: they go into the audit log and notifications.
 fn tail(log: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let mut out: Vec<String> = lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| {
+            if l.chars().count() > 500 {
+                l.chars().take(500).collect::<String>() + "…"
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    while out.iter().map(|l| l.len() + 1).sum::<usize>() > 4096 && out.len() > 1 {
+        out.remove(0);
+    }
+    out.join("\n")
+}
+
+/// Process groups of the engine commands running now.
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Stops every running engine command: SIGTERM to its whole process group
+/// (the engine and everything it started). Called on SIGINT/SIGTERM.
+pub fn terminate_all() {
+    let groups: Vec<u32> = RUNNING.lock().map(|g| g.clone()).unwrap_or_default();
+    for pgid in groups {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &format!("-{pgid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 impl Cli {
@@ -123,15 +154,29 @@ impl Cli {
             engine: self.name,
             message: e.to_string(),
         })?;
-        let status = cmd
+        use std::os::unix::process::CommandExt as _;
+        // Its own process group, so a stop reaches everything it started.
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
-            .status()
+            .process_group(0)
+            .spawn()
             .map_err(|e| EngineError::Io {
                 engine: self.name,
                 message: format!("cannot run {:?}: {e}", cmd.get_program()),
             })?;
+        if let Ok(mut g) = RUNNING.lock() {
+            g.push(child.id());
+        }
+        let status = child.wait();
+        if let Ok(mut g) = RUNNING.lock() {
+            g.retain(|p| *p != child.id());
+        }
+        let status = status.map_err(|e| EngineError::Io {
+            engine: self.name,
+            message: format!("waiting for {:?}: {e}", cmd.get_program()),
+        })?;
         if status.success() {
             Ok(())
         } else {
@@ -143,6 +188,15 @@ impl Cli {
                 tail: tail(spec.log, 20),
             })
         }
+    }
+
+    /// Removes the local image of a build (done or not).
+    fn remove(&self, tag: &str) {
+        let _ = Command::new(self.name)
+            .args(["rmi", "-f", tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     fn common(&self, cmd: &mut Command, spec: &BuildSpec<'_>) {
@@ -215,18 +269,18 @@ impl Engine for Cli {
                 }
                 self.common(&mut b, spec);
                 b.arg(&spec.image.context);
-                self.run(spec, &mut b)?;
+                let built = self.run(spec, &mut b);
+                if built.is_err() {
+                    self.remove(&tag);
+                }
+                built?;
                 let pushed = self.run(
                     spec,
                     Command::new(self.name)
                         .args(["push", "-q", &tag])
                         .arg(format!("oci:{}:latest", layout.display())),
                 );
-                let _ = Command::new(self.name)
-                    .args(["rmi", "-f", &tag])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+                self.remove(&tag);
                 pushed?;
             }
             EngineKind::Docker => {

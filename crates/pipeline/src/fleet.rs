@@ -48,6 +48,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Layer cache.
     pub cache_dir: Option<PathBuf>,
+    /// Set from a signal handler to stop the run.
+    pub cancel: crate::deps::Cancel,
 }
 
 /// Why a run could not start (nothing was built, moved or recorded).
@@ -137,6 +139,9 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
 
     let store = deps.store;
     let mut notes = store.recover()?;
+    if !opts.dry_run {
+        notes.extend(crate::steps::build::remove_stale_authfiles());
+    }
     for n in &notes {
         deps.observer.event(&Event::Recovered(n));
     }
@@ -178,7 +183,12 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.max(1).min(images.len().max(1)) {
             s.spawn(|| {
-                while let Some(spec) = queue.lock().ok().and_then(|mut q| q.next()) {
+                while let Some(spec) = queue
+                    .lock()
+                    .ok()
+                    .filter(|_| !opts.cancel.is_set())
+                    .and_then(|mut q| q.next())
+                {
                     deps.observer.event(&Event::ImageStarted(&spec.name));
                     let history = match store
                         .lock()
@@ -209,8 +219,15 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
                         today: started,
                         dry_run: opts.dry_run,
                         stage: &stage,
+                        cancel: &opts.cancel,
                     };
-                    let outcome = crate::image::run(&cx);
+                    let mut outcome = crate::image::run(&cx);
+                    if opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
+                        outcome.reasons.insert(
+                            0,
+                            "interrupted: the run was stopped (SIGINT/SIGTERM)".into(),
+                        );
+                    }
                     deps.observer
                         .event(&Event::ImageDone(&spec.name, outcome.outcome));
                     if outcome.outcome.is_decision() {
@@ -257,6 +274,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         images: outcomes,
         notes: Vec::new(),
         errors,
+        interrupted: false,
         wall_seconds: 0.0,
     };
     // One digest per notifier, routed by outcome; failures are reported
@@ -276,7 +294,10 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     }
     report.notes = notes;
     let incomplete = report.images.len() < images.len();
-    let status = if report.any(Outcome::Failed) || incomplete || !report.errors.is_empty() {
+    report.interrupted = opts.cancel.is_set();
+    let status = if report.interrupted {
+        RunStatus::Interrupted
+    } else if report.any(Outcome::Failed) || incomplete || !report.errors.is_empty() {
         RunStatus::CompletedWithErrors
     } else {
         RunStatus::Completed

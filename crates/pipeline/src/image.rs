@@ -58,6 +58,19 @@ pub struct ImageCx<'a> {
     pub dry_run: bool,
     /// Stage recorder.
     pub stage: &'a StageFn<'a>,
+    /// Set when the run must stop.
+    pub cancel: &'a crate::deps::Cancel,
+}
+
+/// Stops before `step` when the run was asked to stop.
+fn go_on(cx: &ImageCx<'_>, step: Step) -> Result<(), Stop> {
+    if cx.cancel.is_set() {
+        return Err(Stop::Failed(
+            step,
+            Box::new(steps::StepError::Interrupted(step)),
+        ));
+    }
+    Ok(())
 }
 
 struct Laps(Instant);
@@ -92,9 +105,11 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     }
     o.inputs = steps::inputs::fingerprint(cx, &df).at(Step::Build)?;
     steps::inputs::check(cx, o.inputs.as_deref(), &resolved)?;
+    go_on(cx, Step::Build)?;
     let built = steps::build::run(cx, &df, &resolved).at(Step::Build)?;
     o.engine_seconds = built.seconds;
     t.lap(o, Step::Build);
+    go_on(cx, Step::Push)?;
     let digest = steps::push::run(cx, &built).at(Step::Push)?;
     o.digest = Some(digest.clone());
     t.lap(o, Step::Push);
@@ -108,6 +123,7 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     o.findings = scanned.findings;
     gated?;
     (cx.stage)(name, Stage::Gated, Some(&digest));
+    go_on(cx, Step::Promote)?;
     o.tags = steps::promote::run(cx, &digest, &tags).at(Step::Promote)?;
     t.lap(o, Step::Promote);
     Ok(())

@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use findings::text::clean;
+
 use model::{Outcome, RunReport};
 use serde_json::json;
 use vulndb::Severity;
@@ -30,6 +32,7 @@ pub fn table(r: &RunReport) -> String {
         } else {
             i.tags.join(", ")
         };
+        let why = clean(why.lines().next().unwrap_or(""));
         let _ = writeln!(
             out,
             "{:<14} {:<9} {:<20} {:>4} {:>4} {:>4} {:>4}  {}",
@@ -43,10 +46,15 @@ pub fn table(r: &RunReport) -> String {
             c(Severity::High),
             c(Severity::Medium),
             c(Severity::Low),
-            why.lines().next().unwrap_or("")
+            why
         );
         for extra in i.reasons.iter().skip(if i.tags.is_empty() { 1 } else { 0 }) {
-            let _ = writeln!(out, "{:<14} {}", "", extra.lines().next().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "{:<14} {}",
+                "",
+                clean(extra.lines().next().unwrap_or(""))
+            );
         }
         if let Some(b) = &i.baseline {
             let _ = writeln!(
@@ -70,8 +78,8 @@ pub fn table(r: &RunReport) -> String {
         s[&Outcome::Failed],
         r.wall_seconds
     );
-    for n in &r.notes {
-        let _ = writeln!(out, "note: {n}");
+    for n in r.notes.iter().chain(&r.errors) {
+        let _ = writeln!(out, "note: {}", clean(n));
     }
     out
 }

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use findings::text::clean;
+
 use scan::baseline::Diff;
 use scan::gate::Decision;
 use scan::{Finding, REPORT_SCHEMA};
@@ -185,11 +187,11 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
     let _ = writeln!(
         out,
         "{}{}{}",
-        r.target.name,
+        clean(&r.target.name),
         r.target
             .distro
             .as_ref()
-            .map(|d| format!(" ({d})"))
+            .map(|d| format!(" ({})", clean(d)))
             .unwrap_or_default(),
         r.target
             .digest
@@ -209,16 +211,22 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
             .source_name
             .as_ref()
             .filter(|s| **s != name)
-            .map(|s| format!(", source {s}"))
+            .map(|s| format!(", source {}", clean(s)))
             .unwrap_or_default();
-        let _ = writeln!(out, "\n{name} {version} ({kind}{src})");
+        let _ = writeln!(
+            out,
+            "\n{} {} ({}{src})",
+            clean(&name),
+            clean(&version),
+            clean(&kind)
+        );
         for f in list {
             let fix = match &f.fixed_version {
-                Some(v) => format!("fixed in {v}"),
+                Some(v) => format!("fixed in {}", clean(v)),
                 None => f.state.as_str().to_string(),
             };
             let sev = format!("{:<8}", f.severity.as_str());
-            let mut summary: String = f.summary.chars().take(70).collect();
+            let mut summary: String = clean(&f.summary).chars().take(70).collect();
             if f.summary.chars().count() > 70 {
                 summary.push('…');
             }

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", findings::text::clean_lines(&error_text(&e)));
             ExitCode::from(2)
         }
     }

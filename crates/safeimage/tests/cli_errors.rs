@@ -14,7 +14,10 @@ fn err(args: &[&str]) -> String {
 #[test]
 fn a_bad_reference_is_named_once() {
     let e = err(&["sbom", "Foo:bar:baz"]);
-    assert!(e.contains("`Foo:bar:baz`") && e.contains("must be lowercase"), "{e}");
+    assert!(
+        e.contains("`Foo:bar:baz`") && e.contains("must be lowercase"),
+        "{e}"
+    );
     assert_eq!(e.matches("must be lowercase").count(), 1, "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
 }
@@ -34,9 +37,19 @@ fn a_missing_store_is_not_created_by_verify() {
         "[[image]]\nname = \"a\"\ncontext = \".\"\nrepository = \"127.0.0.1:9/a\"\n",
     )
     .unwrap();
-    let out = safeimage_in(d.path(), &["audit", "verify", "--config", "fleet.toml"], &[]);
+    let out = safeimage_in(
+        d.path(),
+        &["audit", "verify", "--config", "fleet.toml"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("no state store at") && e.contains("state.db"), "{e}");
-    assert!(!d.path().join(".safeimage").exists(), "verify wrote nothing");
+    assert!(
+        e.contains("no state store at") && e.contains("state.db"),
+        "{e}"
+    );
+    assert!(
+        !d.path().join(".safeimage").exists(),
+        "verify wrote nothing"
+    );
 }

@@ -275,3 +275,110 @@ fn retries_429_and_5xx_then_reports_persistent_failure() {
         "{e}"
     );
 }
+
+/// A hostile registry: `/v2/huge/manifests/latest` is 1 GiB, and
+/// `/v2/bigconfig/...` has a small manifest whose config blob is 64 MiB
+/// (announced as 100 bytes). The server streams zeros and never holds them.
+const HOSTILE: &str = r#"
+import hashlib, http.server, json, sys
+CONFIG = 64 << 20
+zeros = b"\0" * (1 << 20)
+cfg_digest = hashlib.sha256()
+for _ in range(CONFIG >> 20):
+    cfg_digest.update(zeros)
+cfg_digest = "sha256:" + cfg_digest.hexdigest()
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_digest, "size": 100},
+    "layers": []}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def stream(self, n, chunked):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(n))
+        self.end_headers()
+        try:
+            for _ in range(n >> 20):
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % len(zeros) + zeros + b"\r\n")
+                else:
+                    self.wfile.write(zeros)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    def do_HEAD(self):
+        self.do_GET()
+    def do_GET(self):
+        p = self.path
+        if p == "/v2/" or p == "/v2":
+            self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+        elif p.startswith("/v2/huge/manifests/"):
+            self.stream(1 << 30, False)
+        elif p.startswith("/v2/chunked/manifests/"):
+            self.stream(1 << 30, True)
+        elif p.startswith("/v2/bigconfig/manifests/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(manifest)))
+            self.end_headers(); self.wfile.write(manifest)
+        elif p.startswith("/v2/bigconfig/blobs/"):
+            self.stream(CONFIG, False)
+        else:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Runs safeimage under Python, returning its output and peak RSS (MiB).
+fn with_peak_rss(args: &[&str]) -> (Output, u64) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], capture_output=True)\nsys.stdout.buffer.write(r.stderr)\nprint()\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\nsys.exit(r.returncode)",
+            env!("CARGO_BIN_EXE_safeimage"),
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let peak = text.lines().last().unwrap().trim().parse().unwrap();
+    (out, peak)
+}
+
+#[test]
+fn huge_manifests_and_configs_are_refused_with_bounded_memory() {
+    use std::io::BufRead as _;
+    let mut server = Command::new("python3")
+        .args(["-c", HOSTILE])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    for (repo, what) in [
+        ("huge", "manifest"),
+        ("chunked", "manifest"),
+        ("bigconfig", "config"),
+    ] {
+        let r = format!("127.0.0.1:{port}/{repo}:latest");
+        let (out, peak) = with_peak_rss(&["sbom", &r, "--no-cache"]);
+        let err = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{repo}: {err}");
+        assert!(
+            err.contains(&format!("the {what} is larger than")),
+            "{repo}: {err}"
+        );
+        assert!(peak < 200, "{repo}: peak RSS {peak} MiB");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -695,3 +695,78 @@ fn audit_verify_catches_edits_deletions_reordering_and_a_deleted_last_record() {
     std::fs::write(&audit, &text).unwrap();
     assert!(f.verify().status.success());
 }
+
+#[test]
+fn sigterm_during_a_build_stops_the_engine_removes_credentials_and_marks_the_run_interrupted() {
+    let f = Fleet::new("ARG BASE\nFROM ${BASE}\nRUN sleep 300 # safeimage-sigterm-test\n");
+    f.push_base(Base::Main, "base/debian:bookworm");
+    let tmp = f.dir().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Credentials from the environment make the run write an auth file.
+    f.config(
+        "",
+        &format!(
+            "[registry.\"{}\"]\nusername_env = \"REG_USER\"\npassword_env = \"REG_PASS\"\n",
+            f.r()
+        ),
+    );
+    // A credentials directory left by a run killed earlier (pid 1 never is us).
+    let stale = tmp.join("safeimage-auth-4194302-leftover");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("auth.json"), "{}").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .current_dir(f.dir())
+        .args(["run", "--config", "fleet.toml", "--cache-dir", "cache", "--json", "last.json"])
+        .env("TMPDIR", &tmp)
+        .env("REG_USER", "ci")
+        .env("REG_PASS", "s3cret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the build runs its `sleep`.
+    let t = Instant::now();
+    let auth_dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("safeimage-auth-"))
+            .collect()
+    };
+    let sleeping = || {
+        Command::new("pgrep").args(["-f", "safeimage-sigterm-test"]).output().unwrap().status.success()
+    };
+    while !sleeping() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(t.elapsed() < Duration::from_secs(300), "the build never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!stale.exists(), "the leftover credentials were removed at start");
+    assert_eq!(auth_dirs().len(), 1, "one credentials directory during the build");
+    sh(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{err}");
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("SIGTERM: stopping"), "{err}");
+    assert!(err.contains("removed registry credentials left in"), "{err}");
+    let t = Instant::now();
+    while sleeping() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the engine's processes are still running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(auth_dirs().is_empty(), "credentials removed: {:?}", auth_dirs());
+    let rep = f.report();
+    assert_eq!(rep["interrupted"], true);
+    let app = image(&rep, "app");
+    assert_eq!(app["outcome"], "failed");
+    assert!(app["reasons"][0].as_str().unwrap().starts_with("interrupted"), "{}", app["reasons"]);
+    let status = sh(Command::new("python3").args([
+        "-c",
+        "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select status from runs order by id desc limit 1').fetchone()[0])",
+    ]).arg(f.dir().join("state/state.db")));
+    assert_eq!(status.trim(), "interrupted");
+    let leftovers = sh(Command::new("buildah").args(["containers", "--format", "{{.ImageName}}"]));
+    assert!(!leftovers.contains("safeimage-build/app"), "{leftovers}");
+    assert_eq!(f.head("fleet/app:latest"), None);
+}

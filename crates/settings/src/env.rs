@@ -97,6 +97,13 @@ pub const DOCKER_CONFIG: Var = Var {
     default: "$HOME/.docker",
 };
 
+/// Temp directory.
+pub const TMPDIR: Var = Var {
+    name: "TMPDIR",
+    meaning: "where private temp files go: the engine's registry credentials (a 0700 directory, removed after each build), feed downloads",
+    default: "/tmp",
+};
+
 /// Every variable safeimage reads by a fixed name.
 pub const ALL: &[Var] = &[
     SAFEIMAGE_CONFIG,
@@ -110,6 +117,7 @@ pub const ALL: &[Var] = &[
     NO_COLOR,
     PATH,
     DOCKER_CONFIG,
+    TMPDIR,
 ];
 
 /// A variable the config names (`username_env`, `secret_env`...): its
@@ -129,6 +137,11 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| HOME.get_os().map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("safeimage"))
+}
+
+/// The default advisory DB: `<cache dir>/db/advisories.db`.
+pub fn default_db_path() -> Option<PathBuf> {
+    default_cache_dir().map(|d| d.join("db").join("advisories.db"))
 }
 
 /// `SOURCE_DATE_EPOCH` as Unix seconds, when set and valid.

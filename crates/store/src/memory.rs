@@ -13,6 +13,17 @@ use serde_json::Value;
 use crate::audit;
 use crate::{AuditHead, Decision, Log, RunStatus, StateStore, StoreError};
 
+/// Where an image of a run got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageState {
+    /// A stage, not decided yet.
+    At(Stage),
+    /// Decided.
+    Decided(Outcome),
+    /// The run was killed before it decided.
+    Interrupted,
+}
+
 /// One run as the memory store keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRow {
@@ -20,8 +31,8 @@ pub struct RunRow {
     pub id: RunId,
     /// Status.
     pub status: RunStatus,
-    /// Latest status per image (stage or outcome name).
-    pub images: BTreeMap<String, String>,
+    /// Latest state per image.
+    pub images: BTreeMap<String, ImageState>,
 }
 
 /// State in memory.
@@ -82,17 +93,8 @@ impl StateStore for MemoryStore {
         {
             r.status = RunStatus::Interrupted;
             for s in r.images.values_mut() {
-                if ![
-                    "promoted",
-                    "blocked",
-                    "failed",
-                    "unchanged",
-                    "dry-run",
-                    "interrupted",
-                ]
-                .contains(&s.as_str())
-                {
-                    *s = "interrupted".into();
+                if let ImageState::At(_) = s {
+                    *s = ImageState::Interrupted;
                     unfinished += 1;
                 }
             }
@@ -149,7 +151,7 @@ impl StateStore for MemoryStore {
         _digest: Option<&Digest>,
     ) -> Result<(), StoreError> {
         if let Some(r) = self.run_mut(run) {
-            r.images.insert(image.into(), stage.as_str().into());
+            r.images.insert(image.into(), ImageState::At(stage));
         }
         Ok(())
     }
@@ -175,7 +177,8 @@ impl StateStore for MemoryStore {
         );
         self.logs.entry(o.name.clone()).or_default().push_str(&line);
         if let Some(r) = self.run_mut(d.run) {
-            r.images.insert(o.name.clone(), o.outcome.as_str().into());
+            r.images
+                .insert(o.name.clone(), ImageState::Decided(o.outcome));
         }
         if o.outcome == Outcome::Promoted
             && let Some(dg) = &o.digest

@@ -14,6 +14,37 @@ use crate::steps::StepError;
 use crate::steps::dockerfile::Dockerfile;
 use crate::steps::resolve::{Resolved, pin_dockerfile};
 
+/// Temp directories holding engine credentials: `safeimage-auth-<pid>-…`.
+const AUTH_PREFIX: &str = "safeimage-auth-";
+
+/// Removes credential directories left by runs that were killed (their
+/// process is gone); returns what was removed, for the run's notes.
+pub fn remove_stale_authfiles() -> Vec<String> {
+    let tmp = std::env::temp_dir();
+    let Ok(rd) = std::fs::read_dir(&tmp) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(AUTH_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
+            out.push(format!(
+                "removed registry credentials left in {} by a run that was killed (pid {pid})",
+                e.path().display()
+            ));
+        }
+    }
+    out
+}
+
 /// A private directory holding `auth.json` while it exists.
 pub struct AuthFile {
     dir: tempfile::TempDir,
@@ -40,7 +71,7 @@ pub fn write_authfile(opts: &oci::source::RegistryOptions) -> Result<Option<Auth
     };
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::Builder::new()
-        .prefix("safeimage-auth-")
+        .prefix(&format!("{AUTH_PREFIX}{}-", std::process::id()))
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(work(&std::env::temp_dir()))?;

@@ -97,6 +97,9 @@ pub enum StepError {
     /// Matching failed.
     #[error(transparent)]
     Scan(#[from] vulndb::DbError),
+    /// The run was asked to stop before this step.
+    #[error("interrupted before the {0} step: the run was stopped (SIGINT/SIGTERM)")]
+    Interrupted(Step),
     /// Moving a tag failed; the tags moved before it were put back.
     #[error(
         "moving tag {tag}: {source} (the image is pushed as {pinned}; {rollback}; rerun to retry)"

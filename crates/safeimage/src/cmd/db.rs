@@ -23,12 +23,10 @@ pub struct DbArg {
 impl DbArg {
     /// The DB path.
     pub fn path(&self) -> anyhow::Result<PathBuf> {
-        match &self.db {
-            Some(p) => Ok(p.clone()),
-            None => super::default_cache_dir()
-                .map(|d| d.join("db").join("advisories.db"))
-                .context("no --db given and neither XDG_CACHE_HOME nor HOME is set"),
-        }
+        self.db
+            .clone()
+            .or_else(env::default_db_path)
+            .context("no --db given and neither XDG_CACHE_HOME nor HOME is set")
     }
 }
 

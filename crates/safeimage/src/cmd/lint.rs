@@ -203,7 +203,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .filter(|f| f.code == "syntax-error" && !sources.iter().any(|s| s.path == f.location.path))
         .count();
     for n in &report.notes {
-        eprintln!("warning: {n}");
+        eprintln!("warning: {}", findings::text::clean_lines(n));
     }
     let tool = report::ToolInfo {
         name: "safeimage".into(),

@@ -8,6 +8,7 @@ pub mod rules;
 pub mod run;
 pub mod sbom;
 pub mod scan;
+pub mod signals;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

@@ -26,7 +26,7 @@ impl Observer for Progress {
                 "run {run}: {images} image(s) with {engine}{}",
                 if *dry_run { " (dry run)" } else { "" }
             ),
-            Event::Recovered(n) => eprintln!("note: {n}"),
+            Event::Recovered(n) => eprintln!("note: {}", findings::text::clean(n)),
             Event::ImageStarted(i) => eprintln!("  {i}: started"),
             Event::Stage(i, s) => {
                 eprintln!(
@@ -47,7 +47,7 @@ impl Observer for Progress {
                 }
             }
             Event::ImageDone(i, o) => eprintln!("  {i}: {o}"),
-            Event::Warning(w) => eprintln!("warning: {w}"),
+            Event::Warning(w) => eprintln!("warning: {}", findings::text::clean_lines(w)),
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use model::Outcome;
 use pipeline::deps::{DbFile, OciRegistry, SystemClock};
 use pipeline::{Deps, FleetConfig, Options};
@@ -44,10 +45,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         opts: cfg.registry_options()?,
     };
     let advisories = DbFile {
-        path: super::db::DbArg {
-            db: cfg.scan.db.clone(),
-        }
-        .path()?,
+        path: (cfg.scan.db.clone())
+            .or_else(env::default_db_path)
+            .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?,
         max_age_hours: cfg.scan.max_age_hours,
     };
     let mut store = store::Sqlite::open(&cfg.store, &cfg.audit_dir)?;
@@ -70,7 +70,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs,
         dry_run: args.dry_run,
         cache_dir: args.cache_dir.or_else(super::default_cache_dir),
+        cancel: Default::default(),
     };
+    let stopper = super::signals::Stopper::watch(opts.cancel.clone())?;
     let report = pipeline::fleet::run(&cfg, deps, &opts)?;
 
     let json = serde_json::to_string_pretty(&report)?;
@@ -88,13 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     print!("{}", report::runs::table(&report));
     println!("report: {}", html_path.display());
     // An image that could not even start is in `errors`.
-    Ok(
-        if report.any(Outcome::Failed) || !report.errors.is_empty() {
-            ExitCode::from(2)
-        } else if report.any(Outcome::Blocked) {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    Ok(if let Some(sig) = stopper.caught() {
+        ExitCode::from(128 + sig as u8)
+    } else if report.any(Outcome::Failed) || !report.errors.is_empty() {
+        ExitCode::from(2)
+    } else if report.any(Outcome::Blocked) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -115,7 +115,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (analysis, inv) = inventory(&args.source, &args.image)?;
     for rec in &analysis.layers {
         for n in &rec.notes {
-            eprintln!("note: {}: {}", n.path, n.reason);
+            eprintln!(
+                "note: {}: {}",
+                findings::text::clean(&n.path),
+                findings::text::clean(&n.reason)
+            );
         }
     }
     let subject = inventory::sbom::Subject {

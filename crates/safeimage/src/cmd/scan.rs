@@ -239,7 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if decision.failed {
         if args.format != Format::Table || args.output.is_some() {
             for r in &decision.reasons {
-                eprintln!("gate failed: {r}");
+                eprintln!("gate failed: {}", findings::text::clean(r));
             }
         }
         return Ok(ExitCode::from(args.exit_code));
