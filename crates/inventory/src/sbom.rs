@@ -343,6 +343,16 @@ mod tests {
     }
 
     #[test]
+    fn table_escapes_hostile_names_and_versions() {
+        let mut i = inv();
+        i.packages[0].name = "evil\x1b]8;;http://x\x07link".into();
+        i.packages[0].version = "1.0\n\x1b[2J".into();
+        let t = table(&i);
+        assert!(!t.contains('\x1b') && !t.contains('\x07'), "{t:?}");
+        assert_eq!(t.lines().count(), 4, "one line per package: {t}");
+    }
+
+    #[test]
     fn documents_snapshot() {
         insta::assert_json_snapshot!("cyclonedx", cyclonedx(&inv(), &subject()));
         insta::assert_json_snapshot!("spdx", spdx(&inv(), &subject()));

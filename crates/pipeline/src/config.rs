@@ -98,6 +98,11 @@ pub struct MissingCredential {
     pub var: String,
 }
 
+/// The audit key cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditKeyError(pub String);
+
 /// The whole fleet config.
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -119,6 +124,8 @@ pub struct FleetConfig {
     pub store: PathBuf,
     /// Audit log directory.
     pub audit_dir: PathBuf,
+    /// Environment variable holding the audit log's HMAC key.
+    pub audit_key_env: Option<String>,
     /// Report directory.
     pub report_dir: PathBuf,
     /// Cron expression for a scheduler (`run` itself is one pass).
@@ -438,6 +445,7 @@ impl FleetConfig {
             notify,
             store: dir.join(".safeimage/state.db"),
             audit_dir: dir.join(".safeimage/audit"),
+            audit_key_env: None,
             report_dir: dir.join(".safeimage/reports"),
             schedule: None,
             lint,
@@ -470,10 +478,11 @@ impl FleetConfig {
                 &mut doc.reader,
                 &s,
                 "store",
-                &["kind", "path", "audit_dir"],
+                &["kind", "path", "audit_dir", "audit_key_env"],
                 |v, k, x| {
                     let what = format!("store.{k}");
                     match k {
+                        "audit_key_env" => cfg.audit_key_env = v.string(x, &what),
                         "path" => {
                             if let Some(p) = v.string(x, &what) {
                                 cfg.store = settings::resolve_path(&dir, &p);
@@ -569,6 +578,25 @@ impl FleetConfig {
             }]));
         }
         Ok(cfg)
+    }
+
+    /// The audit key, when `[store] audit_key_env` names one.
+    pub fn audit_key(&self) -> Result<Option<store::audit::AuditKey>, AuditKeyError> {
+        let Some(var) = &self.audit_key_env else {
+            return Ok(None);
+        };
+        let value = settings::env::named(var).ok_or_else(|| {
+            AuditKeyError(format!(
+                "[store] audit_key_env: environment variable {var} is not set"
+            ))
+        })?;
+        store::audit::AuditKey::new(value.into_bytes())
+            .map(Some)
+            .ok_or_else(|| {
+                AuditKeyError(format!(
+                    "[store] audit_key_env: {var} must hold at least 16 bytes"
+                ))
+            })
     }
 
     /// Registry options for the client: insecure hosts and env credentials.

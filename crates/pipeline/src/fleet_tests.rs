@@ -194,7 +194,7 @@ fn first_promotion_moves_every_tag_records_and_notifies_once() {
         "safeimage run 1: 1 promoted, 0 blocked, 0 failed"
     );
     assert!(
-        store::verify(&w.store)
+        store::verify(&w.store, None)
             .unwrap()
             .iter()
             .all(|v| v.problems.is_empty())

@@ -528,10 +528,22 @@ pub fn junit(r: &ScanReport<'_>) -> String {
 
 const HTML: &str = include_str!("../templates/scan.html");
 
-/// A self-contained HTML page (inline CSS, no scripts, no external assets).
+/// The first reference that is a plain `http`/`https` URL (advisory text
+/// is untrusted: no `javascript:` or `data:` links in our pages).
+pub fn http_link(refs: Vec<String>) -> Option<String> {
+    refs.into_iter().find(|r| {
+        let lower = r.to_ascii_lowercase();
+        (lower.starts_with("https://") || lower.starts_with("http://"))
+            && !r.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+}
+
+/// A self-contained HTML page (inline CSS, no scripts, no external assets;
+/// a Content-Security-Policy forbids scripts, remote loads and forms).
 pub fn html(r: &ScanReport<'_>) -> String {
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.add_filter("http_link", http_link);
     if env.add_template("scan.html", HTML).is_err() {
         return String::new();
     }
@@ -657,6 +669,37 @@ mod tests {
     fn junit_snapshot() {
         let f = sample();
         insta::assert_snapshot!(junit(&report(&f)));
+    }
+
+    #[test]
+    fn html_links_only_http_and_has_a_csp() {
+        let mut f = sample();
+        f[0].references = vec![
+            "javascript:alert(1)".into(),
+            "data:text/html,x".into(),
+            "https://security-tracker.debian.org/tracker/CVE-2024-0001".into(),
+        ];
+        f[1].references = vec!["JavaScript:alert(2)".into()];
+        let h = html(&report(&f));
+        assert!(!h.to_ascii_lowercase().contains("href=\"javascript"), "{h}");
+        assert!(!h.contains("href=\"data:"), "{h}");
+        assert!(
+            h.contains("href=\"https:&#x2f;&#x2f;security-tracker")
+                || h.contains("href=\"https://security-tracker"),
+            "{h}"
+        );
+        assert!(h.contains("Content-Security-Policy") && h.contains("default-src 'none'"));
+        assert_eq!(http_link(vec!["https://a b".into()]), None);
+    }
+
+    #[test]
+    fn table_escapes_terminal_control_characters() {
+        let mut f = sample();
+        f[0].package.name = "pkg\x1b]0;owned\x07".into();
+        f[0].summary = "\x1b[2J\x1b[HFAKE-CLEAN".into();
+        let t = table(&report(&f), false);
+        assert!(!t.contains('\x1b') && !t.contains('\x07'), "{t:?}");
+        assert!(t.contains("\\x1b[2J"), "{t}");
     }
 
     #[test]

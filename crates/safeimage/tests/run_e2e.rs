@@ -694,6 +694,33 @@ fn audit_verify_catches_edits_deletions_reordering_and_a_deleted_last_record() {
     }
     std::fs::write(&audit, &text).unwrap();
     assert!(f.verify().status.success());
+
+    // A forged record with a correct hash, appended outside any run: verify
+    // reports it, and the next run's recovery does not adopt it.
+    let (seq, hash) = store::audit::read_chain(&audit).head();
+    let mut forged = serde_json::Map::new();
+    forged.insert("outcome".into(), Value::from("promoted"));
+    forged.insert("run".into(), Value::from(1));
+    store::audit::append(
+        audit.parent().unwrap(),
+        "app",
+        seq + 1,
+        &hash,
+        forged,
+        None,
+    )
+    .unwrap();
+    let out = f.verify();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("not anchored"), "{s}");
+    assert_eq!(f.run(&[], &[]).status.code(), Some(1));
+    let out = f.verify();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "still reported after another run"
+    );
 }
 
 #[test]
@@ -716,7 +743,15 @@ fn sigterm_during_a_build_stops_the_engine_removes_credentials_and_marks_the_run
     std::fs::write(stale.join("auth.json"), "{}").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_safeimage"))
         .current_dir(f.dir())
-        .args(["run", "--config", "fleet.toml", "--cache-dir", "cache", "--json", "last.json"])
+        .args([
+            "run",
+            "--config",
+            "fleet.toml",
+            "--cache-dir",
+            "cache",
+            "--json",
+            "last.json",
+        ])
         .env("TMPDIR", &tmp)
         .env("REG_USER", "ci")
         .env("REG_PASS", "s3cret")
@@ -730,37 +765,74 @@ fn sigterm_during_a_build_stops_the_engine_removes_credentials_and_marks_the_run
         std::fs::read_dir(&tmp)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("safeimage-auth-"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("safeimage-auth-")
+            })
             .collect()
     };
     let sleeping = || {
-        Command::new("pgrep").args(["-f", "safeimage-sigterm-test"]).output().unwrap().status.success()
+        Command::new("pgrep")
+            .args(["-f", "safeimage-sigterm-test"])
+            .output()
+            .unwrap()
+            .status
+            .success()
     };
     while !sleeping() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(t.elapsed() < Duration::from_secs(300), "the build never started");
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the build never started"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(!stale.exists(), "the leftover credentials were removed at start");
-    assert_eq!(auth_dirs().len(), 1, "one credentials directory during the build");
+    assert!(
+        !stale.exists(),
+        "the leftover credentials were removed at start"
+    );
+    assert_eq!(
+        auth_dirs().len(),
+        1,
+        "one credentials directory during the build"
+    );
     sh(Command::new("kill").args(["-TERM", &child.id().to_string()]));
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     eprintln!("{err}");
     assert_eq!(out.status.code(), Some(143), "{err}");
     assert!(err.contains("SIGTERM: stopping"), "{err}");
-    assert!(err.contains("removed registry credentials left in"), "{err}");
+    assert!(
+        err.contains("removed registry credentials left in"),
+        "{err}"
+    );
     let t = Instant::now();
     while sleeping() {
-        assert!(t.elapsed() < Duration::from_secs(20), "the engine's processes are still running");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the engine's processes are still running"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(auth_dirs().is_empty(), "credentials removed: {:?}", auth_dirs());
+    assert!(
+        auth_dirs().is_empty(),
+        "credentials removed: {:?}",
+        auth_dirs()
+    );
     let rep = f.report();
     assert_eq!(rep["interrupted"], true);
     let app = image(&rep, "app");
     assert_eq!(app["outcome"], "failed");
-    assert!(app["reasons"][0].as_str().unwrap().starts_with("interrupted"), "{}", app["reasons"]);
+    assert!(
+        app["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{}",
+        app["reasons"]
+    );
     let status = sh(Command::new("python3").args([
         "-c",
         "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select status from runs order by id desc limit 1').fetchone()[0])",

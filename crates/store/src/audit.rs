@@ -1,12 +1,20 @@
 //! The audit log: one JSON-lines file per image, append-only. Each record
 //! carries `seq`, the hash of the previous record (`prev`) and its own
-//! `hash` (SHA-256 of the record without `hash`, keys sorted). The store
-//! keeps the head (seq and hash) of every file, so editing, deleting
-//! (including the last record) or reordering records is detected.
+//! `hash` (SHA-256 of the record without `hash` and `mac`, keys sorted).
+//! The store keeps the head (seq and hash) of every file, so editing,
+//! deleting (including the last record) or reordering records is detected.
+//!
+//! With an [`AuditKey`] (an HMAC key from the environment), every record
+//! also carries `gseq`, its number across all images' logs, and `mac`, the
+//! HMAC of its hash; and the store keeps the last `gseq` with an HMAC over
+//! it and every head. Without the key nobody can forge a record, and
+//! deleting a whole log together with its head leaves a gap in `gseq` and
+//! a head set that no longer matches its HMAC.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use model::{ImageOutcome, RunId, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -36,10 +44,61 @@ pub fn file_for(dir: &Path, image: &str) -> PathBuf {
     dir.join(format!("{image}.jsonl"))
 }
 
-/// SHA-256 of a record without its `hash` key, keys sorted.
+/// An HMAC-SHA256 key for the audit log. Never printed.
+#[derive(Clone)]
+pub struct AuditKey(Vec<u8>);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(<redacted>)")
+    }
+}
+
+impl AuditKey {
+    /// A key from its bytes (at least 16).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<AuditKey> {
+        let b = bytes.into();
+        (b.len() >= 16).then_some(AuditKey(b))
+    }
+
+    fn hmac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length")
+    }
+
+    /// The hex HMAC of `msg`.
+    pub fn mac(&self, msg: &[u8]) -> String {
+        let mut m = self.hmac();
+        m.update(msg);
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    /// Whether `mac` (hex) is the HMAC of `msg` (constant-time comparison).
+    pub fn check(&self, msg: &[u8], mac: &str) -> bool {
+        let Ok(bytes) = hex::decode(mac) else {
+            return false;
+        };
+        let mut m = self.hmac();
+        m.update(msg);
+        m.verify_slice(&bytes).is_ok()
+    }
+}
+
+/// What the store's global HMAC covers: the last `gseq` and every head.
+pub fn global_message(gseq: u64, heads: &[(String, u64, String)]) -> Vec<u8> {
+    let mut heads = heads.to_vec();
+    heads.sort();
+    let mut s = format!("safeimage-audit-global/1\n{gseq}\n");
+    for (image, seq, hash) in heads {
+        s.push_str(&format!("{image} {seq} {hash}\n"));
+    }
+    s.into_bytes()
+}
+
+/// SHA-256 of a record without its `hash` and `mac` keys, keys sorted.
 pub fn record_hash(rec: &Map<String, Value>) -> String {
     let mut m = rec.clone();
     m.remove("hash");
+    m.remove("mac");
     // serde_json's Map is a BTreeMap here: keys serialise sorted.
     let text = serde_json::to_string(&Value::Object(m)).unwrap_or_default();
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -93,18 +152,26 @@ pub fn record_fields(run: RunId, time: Timestamp, o: &ImageOutcome) -> Map<Strin
     m
 }
 
-/// The JSON line of record `seq` after `prev`, and its hash.
+/// The JSON line of record `seq` after `prev`, and its hash; signed as
+/// global record `gseq` when a key is given.
 pub fn line_for(
     image: &str,
     seq: u64,
     prev: &str,
     mut fields: Map<String, Value>,
+    signing: Option<(&AuditKey, u64)>,
 ) -> (String, String) {
     fields.insert("seq".into(), Value::from(seq));
     fields.insert("prev".into(), Value::from(prev));
     fields.insert("image".into(), Value::from(image));
+    if let Some((_, gseq)) = signing {
+        fields.insert("gseq".into(), Value::from(gseq));
+    }
     let h = record_hash(&fields);
     fields.insert("hash".into(), Value::from(h.clone()));
+    if let Some((key, _)) = signing {
+        fields.insert("mac".into(), Value::from(key.mac(h.as_bytes())));
+    }
     let mut line = Value::Object(fields).to_string();
     line.push('\n');
     (line, h)
@@ -117,9 +184,10 @@ pub fn append(
     seq: u64,
     prev: &str,
     fields: Map<String, Value>,
+    signing: Option<(&AuditKey, u64)>,
 ) -> std::io::Result<String> {
     std::fs::create_dir_all(dir)?;
-    let (line, h) = line_for(image, seq, prev, fields);
+    let (line, h) = line_for(image, seq, prev, fields, signing);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -233,7 +301,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut prev = GENESIS.to_string();
         for i in 1..=4 {
-            prev = append(d.path(), "api", i, &prev, rec(i)).unwrap();
+            prev = append(d.path(), "api", i, &prev, rec(i), None).unwrap();
         }
         let f = file_for(d.path(), "api");
         let good = read_chain(&f);

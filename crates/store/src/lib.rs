@@ -173,6 +173,9 @@ pub trait StateStore: Send {
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError>;
     /// Every audit log there is (including ones the store has no head for).
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError>;
+    /// With an audit key: the last global record number and the HMAC over
+    /// it and every head.
+    fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
 }
 
 /// Verification result for one image.
@@ -186,9 +189,16 @@ pub struct Verified {
     pub problems: Vec<audit::Problem>,
 }
 
-/// Verify every audit log against its chain and the store's head. Reads
-/// only: nothing is anchored or repaired here.
-pub fn verify(store: &dyn StateStore) -> Result<Vec<Verified>, StoreError> {
+/// Name of the entry for problems that concern every log together.
+pub const ALL_LOGS: &str = "(all logs)";
+
+/// Verify every audit log against its chain and the store's head, and,
+/// with the audit key, every record's HMAC and the signed global sequence.
+/// Reads only: nothing is anchored or repaired here.
+pub fn verify(
+    store: &dyn StateStore,
+    key: Option<&audit::AuditKey>,
+) -> Result<Vec<Verified>, StoreError> {
     let heads = store.audit_heads()?;
     let mut logs = store.audit_logs()?;
     for h in &heads {
@@ -202,7 +212,47 @@ pub fn verify(store: &dyn StateStore) -> Result<Vec<Verified>, StoreError> {
     }
     logs.sort_by(|a, b| a.image.cmp(&b.image));
     let mut out = Vec::new();
+    let mut gseqs: Vec<u64> = Vec::new();
     for mut log in logs {
+        if let Some(key) = key {
+            let mut signed = false;
+            for (i, rec) in log.chain.records.iter().enumerate() {
+                let line = i + 1;
+                let mac = rec.get("mac").and_then(serde_json::Value::as_str);
+                let hash = rec
+                    .get("hash")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("");
+                match mac {
+                    None if !signed => continue, // written before the key was set
+                    None => log.chain.problems.push(audit::Problem {
+                        file: log.file.clone(),
+                        line,
+                        message: "record has no HMAC after signed records (added without the key)"
+                            .into(),
+                    }),
+                    Some(m) => {
+                        signed = true;
+                        if !key.check(hash.as_bytes(), m) {
+                            log.chain.problems.push(audit::Problem {
+                                file: log.file.clone(),
+                                line,
+                                message: "record's HMAC does not match (forged, or another key)"
+                                    .into(),
+                            });
+                        }
+                        match rec.get("gseq").and_then(serde_json::Value::as_u64) {
+                            Some(g) => gseqs.push(g),
+                            None => log.chain.problems.push(audit::Problem {
+                                file: log.file.clone(),
+                                line,
+                                message: "signed record without a global number".into(),
+                            }),
+                        }
+                    }
+                }
+            }
+        }
         let file = log.file.clone();
         let problem = |message: String| audit::Problem {
             file: file.clone(),
@@ -237,6 +287,75 @@ pub fn verify(store: &dyn StateStore) -> Result<Vec<Verified>, StoreError> {
             image: log.image,
             records: log.chain.records.len(),
             problems: log.chain.problems,
+        });
+    }
+    if let Some(key) = key {
+        let file = PathBuf::from(ALL_LOGS);
+        let problem = |message: String| audit::Problem {
+            file: file.clone(),
+            line: 0,
+            message,
+        };
+        let mut problems = Vec::new();
+        match store.audit_global()? {
+            None if !gseqs.is_empty() => problems.push(problem(
+                "signed records exist but the store has no signed global head (deleted?)".into(),
+            )),
+            None => {}
+            Some((last, mac)) => {
+                let heads: Vec<(String, u64, String)> = heads
+                    .iter()
+                    .map(|h| (h.image.clone(), h.seq, h.hash.clone()))
+                    .collect();
+                if !key.check(&audit::global_message(last, &heads), &mac) {
+                    problems.push(problem(
+                        "the store's audit heads do not match their HMAC: a head was changed or deleted".into(),
+                    ));
+                }
+                gseqs.sort_unstable();
+                let dups: Vec<String> = gseqs
+                    .windows(2)
+                    .filter(|w| w[0] == w[1])
+                    .map(|w| w[0].to_string())
+                    .collect();
+                if !dups.is_empty() {
+                    problems.push(problem(format!(
+                        "global record numbers used twice: {}",
+                        dups.join(", ")
+                    )));
+                }
+                let have: std::collections::BTreeSet<u64> = gseqs.iter().copied().collect();
+                let missing: Vec<String> = (1..=last)
+                    .filter(|g| !have.contains(g))
+                    .map(|g| g.to_string())
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(problem(format!(
+                        "global records {} are in no log: a log (or part of one) was deleted",
+                        if missing.len() > 10 {
+                            format!(
+                                "{} … {} ({} in all)",
+                                missing[0],
+                                missing[missing.len() - 1],
+                                missing.len()
+                            )
+                        } else {
+                            missing.join(", ")
+                        }
+                    )));
+                }
+                if have.iter().any(|g| *g > last) {
+                    problems.push(problem(
+                        "records numbered after the store's signed head (added outside a run?)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        out.push(Verified {
+            image: ALL_LOGS.into(),
+            records: gseqs.len(),
+            problems,
         });
     }
     Ok(out)

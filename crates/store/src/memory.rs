@@ -52,6 +52,10 @@ pub struct MemoryStore {
     pub heads: BTreeMap<String, (u64, String)>,
     /// When set, the next `decide` fails with this message (and records nothing).
     pub fail_next_decision: Option<String>,
+    /// Signs records and the global head.
+    pub key: Option<audit::AuditKey>,
+    /// The signed global head.
+    pub global: Option<(u64, String)>,
 }
 
 impl MemoryStore {
@@ -169,11 +173,13 @@ impl StateStore for MemoryStore {
             .get(&o.name)
             .cloned()
             .unwrap_or((0, audit::GENESIS.into()));
+        let gseq = self.global.as_ref().map_or(0, |g| g.0) + 1;
         let (line, hash) = audit::line_for(
             &o.name,
             seq + 1,
             &prev,
             audit::record_fields(d.run, d.time, o),
+            self.key.as_ref().map(|k| (k, gseq)),
         );
         self.logs.entry(o.name.clone()).or_default().push_str(&line);
         if let Some(r) = self.run_mut(d.run) {
@@ -207,6 +213,14 @@ impl StateStore for MemoryStore {
                 .or_default() += 1;
         }
         self.heads.insert(o.name.clone(), (seq + 1, hash));
+        if let Some(key) = &self.key {
+            let heads: Vec<(String, u64, String)> = self
+                .heads
+                .iter()
+                .map(|(i, (s, h))| (i.clone(), *s, h.clone()))
+                .collect();
+            self.global = Some((gseq, key.mac(&audit::global_message(gseq, &heads))));
+        }
         Ok(())
     }
 
@@ -260,6 +274,10 @@ impl StateStore for MemoryStore {
                 hash: hash.clone(),
             })
             .collect())
+    }
+
+    fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self.global.clone())
     }
 
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {

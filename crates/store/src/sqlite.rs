@@ -19,6 +19,7 @@ pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
     audit_dir: PathBuf,
+    key: Option<audit::AuditKey>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -40,7 +41,31 @@ const MIGRATIONS: &[&str] = &[
        SELECT p.name, j.key, j.value FROM promoted p, json_each(p.bases) j;
      ALTER TABLE promoted DROP COLUMN bases;
      ALTER TABLE promoted ADD COLUMN inputs TEXT;",
+    // 3: with an audit key, the last global record number and its HMAC.
+    "CREATE TABLE audit_global (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, mac TEXT NOT NULL);",
 ];
+
+/// The heads and the signed global row, inside a transaction.
+fn sign_heads(
+    tx: &rusqlite::Transaction<'_>,
+    key: &audit::AuditKey,
+    gseq: u64,
+) -> rusqlite::Result<()> {
+    let heads: Vec<(String, u64, String)> = {
+        let mut st = tx.prepare("SELECT image, seq, hash FROM audit_head")?;
+        st.query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let mac = key.mac(&audit::global_message(gseq, &heads));
+    tx.execute(
+        "INSERT INTO audit_global (id, seq, mac) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac",
+        params![gseq as i64, mac],
+    )?;
+    Ok(())
+}
 
 /// `promoted`: digest, run, findings, version, inputs.
 type PromotedRow = (String, i64, String, Option<String>, Option<String>);
@@ -99,6 +124,7 @@ impl Sqlite {
             conn,
             path: path.into(),
             audit_dir: audit_dir.into(),
+            key: None,
         };
         s.conn
             .execute_batch(
@@ -126,6 +152,7 @@ impl Sqlite {
             conn,
             path: path.into(),
             audit_dir: audit_dir.into(),
+            key: None,
         };
         s.conn
             .execute_batch("PRAGMA busy_timeout = 10000;")
@@ -170,6 +197,24 @@ impl Sqlite {
                 .map_err(&e)?;
         }
         Ok(())
+    }
+
+    /// Signs audit records and the global head with `key` from now on.
+    pub fn with_audit_key(mut self, key: Option<audit::AuditKey>) -> Self {
+        self.key = key;
+        self
+    }
+
+    fn global(&self) -> Result<Option<(u64, String)>, StoreError> {
+        if self.user_version()? < 3 {
+            return Ok(None);
+        }
+        self.conn
+            .query_row("SELECT seq, mac FROM audit_global WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.sq())
     }
 
     /// The audit directory.
@@ -279,6 +324,21 @@ impl StateStore for Sqlite {
                         params![image, hseq as i64, hhash],
                     )
                     .map_err(self.sq())?;
+                let last_gseq = extra
+                    .iter()
+                    .filter_map(|r| r.get("gseq").and_then(Value::as_u64))
+                    .max();
+                if let (Some(key), Some(g)) = (self.key.clone(), last_gseq) {
+                    let g = g.max(self.global()?.map_or(0, |x| x.0));
+                    let path = self.path.clone();
+                    let e = move |source| StoreError::Sqlite {
+                        path: path.clone(),
+                        source,
+                    };
+                    let tx = self.conn.transaction().map_err(&e)?;
+                    sign_heads(&tx, &key, g).map_err(&e)?;
+                    tx.commit().map_err(&e)?;
+                }
                 notes.push(format!(
                     "audit log of {image}: anchored {} record(s) written before an interruption",
                     hseq - seq
@@ -321,12 +381,17 @@ impl StateStore for Sqlite {
         let (seq, prev) = self
             .head_of(&o.name)?
             .unwrap_or((0, audit::GENESIS.to_string()));
+        let gseq = match &self.key {
+            Some(_) => self.global()?.map_or(0, |g| g.0) + 1,
+            None => 0,
+        };
         let hash = audit::append(
             &self.audit_dir,
             &o.name,
             seq + 1,
             &prev,
             audit::record_fields(d.run, d.time, o),
+            self.key.as_ref().map(|k| (k, gseq)),
         )
         .map_err(|source| StoreError::Io {
             path: audit::file_for(&self.audit_dir, &o.name),
@@ -385,6 +450,9 @@ impl StateStore for Sqlite {
             params![o.name, (seq + 1) as i64, hash],
         )
         .map_err(&e)?;
+        if let Some(key) = &self.key {
+            sign_heads(&tx, key, gseq).map_err(&e)?;
+        }
         tx.commit().map_err(&e)?;
         Ok(())
     }
@@ -506,6 +574,10 @@ impl StateStore for Sqlite {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sq())
     }
 
+    fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.global()
+    }
+
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {
         Ok(self
             .log_names()?
@@ -581,7 +653,12 @@ mod tests {
 
         // Opening read-only changes nothing and still verifies.
         let ro = Sqlite::open_read_only(&db, &audit).unwrap();
-        assert!(verify(&ro).unwrap().iter().all(|v| v.problems.is_empty()));
+        assert!(
+            verify(&ro, None)
+                .unwrap()
+                .iter()
+                .all(|v| v.problems.is_empty())
+        );
         drop(ro);
         let mut s = Sqlite::open(&db, &audit).unwrap();
         let notes = s.recover().unwrap();
@@ -589,7 +666,12 @@ mod tests {
         assert!(s.recover().unwrap().is_empty(), "recovery happens once");
         let r3 = s.begin_run(Timestamp(3), "fleet.toml").unwrap();
         decide(&mut s, r3, "api", Outcome::Promoted, 'd');
-        assert!(verify(&s).unwrap().iter().all(|v| v.problems.is_empty()));
+        assert!(
+            verify(&s, None)
+                .unwrap()
+                .iter()
+                .all(|v| v.problems.is_empty())
+        );
 
         // A record appended by a run that was then killed is anchored by
         // the next run's recovery...
@@ -597,25 +679,30 @@ mod tests {
         let r4 = s.begin_run(Timestamp(4), "fleet.toml").unwrap();
         let mut f = serde_json::Map::new();
         f.insert("run".into(), Value::from(r4.0));
-        audit::append(&audit, "api", seq + 1, &hash, f).unwrap();
+        audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
         let notes = s.recover().unwrap();
         assert!(notes.iter().any(|m| m.contains("anchored 1")), "{notes:?}");
-        assert!(verify(&s).unwrap().iter().all(|v| v.problems.is_empty()));
+        assert!(
+            verify(&s, None)
+                .unwrap()
+                .iter()
+                .all(|v| v.problems.is_empty())
+        );
 
         // ...but a record forged outside any run is never adopted.
         let (seq, hash) = audit::read_chain(&audit::file_for(&audit, "api")).head();
         let mut f = serde_json::Map::new();
         f.insert("outcome".into(), Value::from("promoted"));
         f.insert("run".into(), Value::from(r3.0));
-        audit::append(&audit, "api", seq + 1, &hash, f).unwrap();
+        audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
         let r5 = s.begin_run(Timestamp(5), "fleet.toml").unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
         let notes = s.recover().unwrap();
         assert!(!notes.iter().any(|m| m.contains("anchored")), "{notes:?}");
-        let v = verify(&s).unwrap();
+        let v = verify(&s, None).unwrap();
         let api = v.iter().find(|x| x.image == "api").unwrap();
         assert!(
             api.problems
@@ -631,7 +718,7 @@ mod tests {
         let text = std::fs::read_to_string(&f).unwrap();
         let keep: Vec<&str> = text.lines().collect();
         std::fs::write(&f, format!("{}\n", keep[..keep.len() - 2].join("\n"))).unwrap();
-        let v = verify(&s).unwrap();
+        let v = verify(&s, None).unwrap();
         let api = v.iter().find(|x| x.image == "api").unwrap();
         assert!(
             api.problems
@@ -639,6 +726,89 @@ mod tests {
                 .any(|p| p.message.contains("records were deleted")),
             "{:?}",
             api.problems
+        );
+    }
+
+    #[test]
+    fn with_a_key_forged_records_and_a_deleted_log_with_its_head_are_caught() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("state.db");
+        let audit = d.path().join("audit");
+        let key = audit::AuditKey::new(b"0123456789abcdef-test-key".to_vec()).unwrap();
+        let mut s = Sqlite::open(&db, &audit)
+            .unwrap()
+            .with_audit_key(Some(key.clone()));
+        let r = s.begin_run(Timestamp(0), "f").unwrap();
+        decide(&mut s, r, "api", Outcome::Promoted, 'a');
+        decide(&mut s, r, "worker", Outcome::Blocked, 'b');
+        decide(&mut s, r, "api", Outcome::Promoted, 'c');
+        let clean = |v: &[crate::Verified]| v.iter().all(|x| x.problems.is_empty());
+        assert!(
+            clean(&verify(&s, Some(&key)).unwrap()),
+            "{:?}",
+            verify(&s, Some(&key)).unwrap()
+        );
+        assert_eq!(s.audit_global().unwrap().unwrap().0, 3);
+
+        // Without the key, deleting a whole log and its head goes unnoticed...
+        let wf = audit::file_for(&audit, "worker");
+        let saved = std::fs::read_to_string(&wf).unwrap();
+        std::fs::remove_file(&wf).unwrap();
+        s.conn
+            .execute("DELETE FROM audit_head WHERE image = 'worker'", [])
+            .unwrap();
+        assert!(clean(&verify(&s, None).unwrap()));
+        // ...with it, both the head set's HMAC and the missing number say so.
+        let v = verify(&s, Some(&key)).unwrap();
+        let all = v.iter().find(|x| x.image == crate::ALL_LOGS).unwrap();
+        let text: Vec<String> = all.problems.iter().map(|p| p.message.clone()).collect();
+        assert!(
+            text.iter().any(|m| m.contains("do not match their HMAC")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("global records 2 are in no log")),
+            "{text:?}"
+        );
+        std::fs::write(&wf, saved).unwrap();
+        let (wseq, whash) = audit::read_chain(&wf).head();
+        s.conn
+            .execute(
+                "INSERT INTO audit_head (image, seq, hash) VALUES ('worker', ?1, ?2)",
+                params![wseq as i64, whash],
+            )
+            .unwrap();
+        assert!(clean(&verify(&s, Some(&key)).unwrap()));
+
+        // A record forged with a correct chain hash (and its head moved to
+        // it, as someone with write access to the store could) has no valid HMAC.
+        let af = audit::file_for(&audit, "api");
+        let (seq, hash) = audit::read_chain(&af).head();
+        let mut f = serde_json::Map::new();
+        f.insert("outcome".into(), Value::from("promoted"));
+        let other = audit::AuditKey::new(b"not-the-right-key-at-all".to_vec()).unwrap();
+        let h = audit::append(&audit, "api", seq + 1, &hash, f, Some((&other, 4))).unwrap();
+        s.conn
+            .execute(
+                "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE image = 'api'",
+                params![(seq + 1) as i64, h],
+            )
+            .unwrap();
+        let v = verify(&s, Some(&key)).unwrap();
+        let api = v.iter().find(|x| x.image == "api").unwrap();
+        assert!(
+            api.problems
+                .iter()
+                .any(|p| p.message.contains("HMAC does not match")),
+            "{:?}",
+            api.problems
+        );
+        let all = v.iter().find(|x| x.image == crate::ALL_LOGS).unwrap();
+        assert!(
+            !all.problems.is_empty(),
+            "the head set changed: {:?}",
+            all.problems
         );
     }
 

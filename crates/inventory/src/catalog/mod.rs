@@ -10,7 +10,7 @@ mod dpkg;
 pub mod java;
 mod npm;
 mod python;
-mod rpm;
+pub mod rpm;
 
 use std::collections::HashMap;
 

@@ -50,7 +50,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?,
         max_age_hours: cfg.scan.max_age_hours,
     };
-    let mut store = store::Sqlite::open(&cfg.store, &cfg.audit_dir)?;
+    let mut store =
+        store::Sqlite::open(&cfg.store, &cfg.audit_dir)?.with_audit_key(cfg.audit_key()?);
     let observer = super::progress::Progress {
         pause: env::SAFEIMAGE_TEST_PAUSE_BEFORE_TAG
             .get_os()
