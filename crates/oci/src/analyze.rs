@@ -233,8 +233,8 @@ fn read_one(
     if diff_id != layer.diff_id {
         return Err(LayerError::DiffId {
             layer: name,
-            claimed: layer.diff_id.clone(),
-            actual: diff_id,
+            claimed: Box::new(layer.diff_id.clone()),
+            actual: Box::new(diff_id),
         }
         .into());
     }

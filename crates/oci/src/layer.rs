@@ -194,9 +194,9 @@ pub enum LayerError {
         /// Layer (blob) digest.
         layer: String,
         /// What the config says.
-        claimed: Digest,
+        claimed: Box<Digest>,
         /// What the content hashes to.
-        actual: Digest,
+        actual: Box<Digest>,
     },
 }
 
