@@ -42,17 +42,20 @@ pub enum Outcome {
     /// Bases and build inputs unchanged since the last promotion, and the
     /// config says not to rebuild then: nothing built, nothing moved.
     Unchanged,
+    /// Another run holds the image's lease: this run left it alone.
+    Skipped,
     /// `--dry-run`: resolved and checked only.
     DryRun,
 }
 
 impl Outcome {
     /// Every outcome.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Promoted,
         Outcome::Blocked,
         Outcome::Failed,
         Outcome::Unchanged,
+        Outcome::Skipped,
         Outcome::DryRun,
     ];
 
@@ -63,13 +66,14 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::Failed => "failed",
             Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
             Outcome::DryRun => "dry-run",
         }
     }
 
     /// Whether this is a final decision the store and audit log record.
     pub fn is_decision(self) -> bool {
-        !matches!(self, Outcome::DryRun)
+        !matches!(self, Outcome::DryRun | Outcome::Skipped)
     }
 }
 
@@ -398,7 +402,7 @@ mod tests {
         }
         let e = "exploded".parse::<Outcome>().unwrap_err().to_string();
         assert!(
-            e.contains("promoted, blocked, failed, unchanged, dry-run"),
+            e.contains("promoted, blocked, failed, unchanged, skipped, dry-run"),
             "{e}"
         );
     }

@@ -98,6 +98,17 @@ pub struct MissingCredential {
     pub var: String,
 }
 
+/// The store cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// The audit key.
+    #[error(transparent)]
+    Key(#[from] AuditKeyError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
 /// The audit key cannot be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -122,10 +133,14 @@ pub struct FleetConfig {
     pub notify: Vec<notify::Route>,
     /// SQLite state file.
     pub store: PathBuf,
+    /// PostgreSQL URL (`[store] url`); `SAFEIMAGE_STORE_URL` wins.
+    pub store_url: Option<String>,
     /// Audit log directory.
     pub audit_dir: PathBuf,
     /// Environment variable holding the audit log's HMAC key.
     pub audit_key_env: Option<String>,
+    /// How long an image's lease lasts without a heartbeat (seconds).
+    pub lease_seconds: u64,
     /// Report directory.
     pub report_dir: PathBuf,
     /// Cron expression for a scheduler (`run` itself is one pass).
@@ -444,8 +459,10 @@ impl FleetConfig {
             scan,
             notify,
             store: dir.join(".safeimage/state.db"),
+            store_url: None,
             audit_dir: dir.join(".safeimage/audit"),
             audit_key_env: None,
+            lease_seconds: 900,
             report_dir: dir.join(".safeimage/reports"),
             schedule: None,
             lint,
@@ -478,10 +495,24 @@ impl FleetConfig {
                 &mut doc.reader,
                 &s,
                 "store",
-                &["kind", "path", "audit_dir", "audit_key_env"],
+                &["kind", "path", "url", "audit_dir", "audit_key_env", "lease_seconds"],
                 |v, k, x| {
                     let what = format!("store.{k}");
                     match k {
+                        "url" => {
+                            if let Some(u) = v.string(x, &what) {
+                                if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+                                    cfg.store_url = Some(u);
+                                } else {
+                                    v.err(x.span, "`store.url` must be a postgres:// URL (SQLite uses `path`)");
+                                }
+                            }
+                        }
+                        "lease_seconds" => match v.integer(x, &what) {
+                            Some(n) if (3..=86_400).contains(&n) => cfg.lease_seconds = n as u64,
+                            Some(_) => v.err(x.span, "`store.lease_seconds` must be 3 to 86400"),
+                            None => {}
+                        },
                         "audit_key_env" => cfg.audit_key_env = v.string(x, &what),
                         "path" => {
                             if let Some(p) = v.string(x, &what) {
@@ -493,18 +524,13 @@ impl FleetConfig {
                                 cfg.audit_dir = settings::resolve_path(&dir, &p);
                             }
                         }
-                        _ => {
-                            if let Some(k) = v.string(x, &what)
-                                && k != "sqlite"
-                            {
-                                v.err(
-                                    x.span,
-                                    format!(
-                                        "`store.kind`: `{k}` is not available yet (only sqlite)"
-                                    ),
-                                );
-                            }
-                        }
+                        _ => match v.string(x, &what).as_deref() {
+                            Some("sqlite" | "postgres") | None => {}
+                            Some(k) => v.err(
+                                x.span,
+                                format!("`store.kind`: `{k}` (expected sqlite or postgres)"),
+                            ),
+                        },
                     }
                 },
             );
@@ -578,6 +604,31 @@ impl FleetConfig {
             }]));
         }
         Ok(cfg)
+    }
+
+    /// Opens the state store: PostgreSQL when `SAFEIMAGE_STORE_URL` or
+    /// `[store] url` gives one, else the SQLite file; with the audit key.
+    pub fn open_store(&self) -> Result<Box<dyn store::StateStore>, OpenStoreError> {
+        let key = self.audit_key()?;
+        Ok(match self.postgres_url() {
+            Some(url) => Box::new(store::Postgres::connect(&url)?.with_audit_key(key)),
+            None => Box::new(store::Sqlite::open(&self.store, &self.audit_dir)?.with_audit_key(key)),
+        })
+    }
+
+    /// The store to verify, opened without changing it.
+    pub fn open_store_read_only(&self) -> Result<Box<dyn store::StateStore>, OpenStoreError> {
+        Ok(match self.postgres_url() {
+            Some(url) => Box::new(store::Postgres::connect(&url)?),
+            None => Box::new(store::Sqlite::open_read_only(&self.store, &self.audit_dir)?),
+        })
+    }
+
+    /// The PostgreSQL URL, if the state lives in PostgreSQL.
+    pub fn postgres_url(&self) -> Option<String> {
+        settings::env::SAFEIMAGE_STORE_URL
+            .get()
+            .or_else(|| self.store_url.clone())
     }
 
     /// The audit key, when `[store] audit_key_env` names one.

@@ -1,20 +1,24 @@
 //! The daily run over a fleet: check everything that can be checked before
 //! building (engine, advisory DB, ignore files, notifier secrets, registry
-//! credentials), recover what an interrupted run left, then run the images
-//! on a small worker pool. Each image's decision is recorded (audit log,
-//! then state) as soon as it is made; one digest goes to each notifier
-//! whose route matches; the [`RunReport`] is returned for rendering.
+//! credentials), recover what a killed run left, then run the images (this
+//! shard's, see [`Shard`]) on a small worker pool. Each image is leased in
+//! the store first, so overlapping runs (cron on one machine, CI runners on
+//! one PostgreSQL) never build or promote the same image at once; a
+//! heartbeat keeps the leases and the run alive, and the lease is checked
+//! again right before tags move. Each decision is recorded (audit log, then
+//! state) as soon as it is made; one digest goes to each notifier whose
+//! route matches; the [`RunReport`] is returned for rendering.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use model::{ImageOutcome, Outcome, RUN_REPORT_SCHEMA, RunId, RunReport, Stage};
+use model::{ImageOutcome, Outcome, RUN_REPORT_SCHEMA, RunId, RunReport, Stage, Timestamp};
 use notify::{Notifier, RunDigest};
 use oci::Digest;
-use store::{Decision, RunStatus, StateStore};
+use store::{Decision, Lease, RunStatus, StateStore};
 
-use crate::config::FleetConfig;
+use crate::config::{FleetConfig, ImageSpec};
 use crate::deps::{Advisories, Clock, Event, Observer, Registry};
 use crate::engine::Engine;
 use crate::image::{ImageCx, Suppressions};
@@ -50,6 +54,47 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Set from a signal handler to stop the run.
     pub cancel: crate::deps::Cancel,
+    /// Only this shard of the fleet.
+    pub shard: Option<Shard>,
+}
+
+/// One of N stable parts of the fleet (`--shard I/N`): an image belongs to
+/// shard `fnv1a64(name) % N + 1`, so a CI matrix of N jobs covers every
+/// image exactly once, whatever order the config lists them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether `image` is in this shard.
+    pub fn has(&self, image: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in image.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("shard `{s}`: expected I/N with 1 <= I <= N, e.g. 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// Why a run could not start (nothing was built, moved or recorded).
@@ -83,6 +128,9 @@ pub enum FleetError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// A worker thread panicked while holding the store.
+    #[error("a worker thread failed while holding the state store")]
+    Poisoned,
     /// The work directory could not be made.
     #[error("cannot create {}: {source}", path.display())]
     Work {
@@ -96,6 +144,216 @@ pub enum FleetError {
 /// The HTML report's path for a run (named in notifications).
 pub fn html_report(cfg: &FleetConfig, run: RunId) -> PathBuf {
     cfg.report_dir.join(format!("run-{run}.html"))
+}
+
+/// Who this process is, for lease messages (`host:pid`).
+fn holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// What the workers share.
+struct Shared<'a> {
+    cfg: &'a FleetConfig,
+    opts: &'a Options,
+    run: RunId,
+    started: Timestamp,
+    ttl: i64,
+    holder: String,
+    store: Mutex<&'a mut dyn StateStore>,
+    registry: &'a dyn Registry,
+    engine: &'a dyn Engine,
+    advisories: &'a dyn Advisories,
+    clock: &'a dyn Clock,
+    observer: &'a dyn Observer,
+    suppress: Suppressions,
+    scan_opts: scan::Options,
+    registry_options: oci::source::RegistryOptions,
+    work: PathBuf,
+    /// Images this run holds a lease on.
+    held: Mutex<Vec<String>>,
+    errors: Mutex<Vec<String>>,
+    results: Mutex<Vec<ImageOutcome>>,
+}
+
+impl Shared<'_> {
+    fn error(&self, e: String) {
+        self.observer.event(&Event::Warning(&e));
+        if let Ok(mut v) = self.errors.lock() {
+            v.push(e);
+        }
+    }
+
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut dyn StateStore) -> Result<T, store::StoreError>,
+    ) -> Result<T, String> {
+        let mut st = self
+            .store
+            .lock()
+            .map_err(|_| "the store lock was poisoned".to_string())?;
+        f(&mut **st).map_err(|e| e.to_string())
+    }
+
+    fn stage(&self, image: &str, s: Stage, d: Option<&Digest>) {
+        if !self.opts.dry_run
+            && let Err(e) = self.with_store(|st| st.stage(self.run, image, s, d))
+        {
+            self.error(format!("{image}: could not record stage {}: {e}", s.as_str()));
+        }
+        self.observer.event(&Event::Stage(image, s));
+    }
+
+    /// Renews the image's lease now; an error when another run has it.
+    fn fence(&self, image: &str) -> Result<(), String> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match self.with_store(|st| st.renew(image, self.run, now, self.ttl))? {
+            true => Ok(()),
+            false => Err(format!(
+                "this run's lease on {image} expired and another run took it; nothing promoted"
+            )),
+        }
+    }
+
+    /// Takes the image's lease; `Some(outcome)` when another run holds it.
+    fn lease(&self, spec: &ImageSpec) -> Result<Option<ImageOutcome>, String> {
+        if self.opts.dry_run {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        match self.with_store(|st| st.acquire(&spec.name, self.run, &self.holder, now, self.ttl))? {
+            Lease::Acquired => {
+                if let Ok(mut h) = self.held.lock() {
+                    h.push(spec.name.clone());
+                }
+                Ok(None)
+            }
+            Lease::Held { run, holder } => {
+                let mut o = ImageOutcome::new(&spec.name, &spec.repository, None);
+                o.outcome = Outcome::Skipped;
+                o.reasons
+                    .push(format!("skipped: held by run {run} ({holder})"));
+                Ok(Some(o))
+            }
+        }
+    }
+
+    fn unlease(&self, image: &str) {
+        if self.opts.dry_run {
+            return;
+        }
+        if let Ok(mut h) = self.held.lock() {
+            h.retain(|x| x != image);
+        }
+        if let Err(e) = self.with_store(|st| st.release(image, self.run)) {
+            self.error(format!("{image}: releasing its lease: {e}"));
+        }
+    }
+
+    /// Renews the run's heartbeat and every lease it holds.
+    fn beat(&self) {
+        let now = self.clock.now();
+        let held: Vec<String> = self.held.lock().map(|h| h.clone()).unwrap_or_default();
+        let r = self.with_store(|st| {
+            st.heartbeat(self.run, now)?;
+            for image in &held {
+                st.renew(image, self.run, now, self.ttl)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            self.error(format!("run heartbeat: {e}"));
+        }
+    }
+
+    /// One image: lease, history, the sequence, record, release.
+    fn image(&self, spec: &ImageSpec) {
+        self.observer.event(&Event::ImageStarted(&spec.name));
+        match self.lease(spec) {
+            Ok(None) => {}
+            Ok(Some(skipped)) => {
+                self.observer
+                    .event(&Event::ImageDone(&spec.name, skipped.outcome));
+                if let Ok(mut v) = self.results.lock() {
+                    v.push(skipped);
+                }
+                return;
+            }
+            Err(e) => {
+                self.error(format!("{}: taking its lease: {e}", spec.name));
+                return;
+            }
+        }
+        let outcome = self.leased(spec);
+        self.unlease(&spec.name);
+        if let Ok(mut v) = self.results.lock() {
+            v.push(outcome);
+        }
+    }
+
+    fn leased(&self, spec: &ImageSpec) -> ImageOutcome {
+        let history = match self.with_store(|st| st.history(&spec.name, spec.version.as_deref())) {
+            Ok(h) => h,
+            Err(e) => {
+                let mut o = ImageOutcome::new(&spec.name, &spec.repository, None);
+                o.reasons.push(format!("reading its history: {e}"));
+                self.error(format!("{}: reading its history: {e}", spec.name));
+                return o;
+            }
+        };
+        let stage = |image: &str, s: Stage, d: Option<&Digest>| self.stage(image, s, d);
+        let fence = || self.fence(&spec.name);
+        let cx = ImageCx {
+            run: self.run,
+            spec,
+            config: self.cfg,
+            history: &history,
+            registry: self.registry,
+            engine: self.engine,
+            advisories: self.advisories,
+            suppress: &self.suppress,
+            scan_opts: &self.scan_opts,
+            registry_options: &self.registry_options,
+            work: self.work.join(&spec.name),
+            cache_dir: self.opts.cache_dir.clone(),
+            today: self.started,
+            dry_run: self.opts.dry_run,
+            stage: &stage,
+            cancel: &self.opts.cancel,
+            fence: &fence,
+        };
+        let mut outcome = crate::image::run(&cx);
+        if self.opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
+            outcome.reasons.insert(
+                0,
+                "interrupted: the run was stopped (SIGINT/SIGTERM)".into(),
+            );
+        }
+        self.observer
+            .event(&Event::ImageDone(&spec.name, outcome.outcome));
+        if outcome.outcome.is_decision() {
+            let recorded = self.with_store(|st| {
+                for b in &outcome.bases {
+                    st.remember_platform(&b.digest, &spec.platform(), &b.platform_digest)?;
+                }
+                st.decide(&Decision {
+                    run: self.run,
+                    time: self.clock.now(),
+                    outcome: &outcome,
+                    version: spec.version.as_deref(),
+                })
+            });
+            if let Err(e) = recorded {
+                self.error(format!("{}: recording the decision: {e}", spec.name));
+            }
+        }
+        outcome
+    }
 }
 
 /// One pass of the daily job.
@@ -115,10 +373,11 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
             });
         }
     }
-    let images: Vec<_> = cfg
+    let images: Vec<&ImageSpec> = cfg
         .images
         .iter()
         .filter(|i| opts.only.is_empty() || opts.only.contains(&i.name))
+        .filter(|i| opts.shard.is_none_or(|s| s.has(&i.name)))
         .collect();
     // Everything that can be checked before building is checked first.
     let started = deps.clock.now();
@@ -127,18 +386,14 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         deps.advisories.check(started)?;
     }
     let (rules, vex) = cfg.scan.suppressions()?;
-    let suppress = Suppressions { rules, vex };
     for r in &cfg.notify {
         r.target.check()?;
     }
     let registry_options = cfg.registry_options()?;
-    let scan_opts = scan::Options {
-        show_unimportant: false,
-        severity_priority: cfg.scan.severity_priority.clone(),
-    };
+    let ttl = cfg.lease_seconds as i64;
 
     let store = deps.store;
-    let mut notes = store.recover()?;
+    let mut notes = store.recover(started, ttl)?;
     if !opts.dry_run {
         notes.extend(crate::steps::build::remove_stale_authfiles());
     }
@@ -157,31 +412,47 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         engine: deps.engine.name(),
         dry_run: opts.dry_run,
     });
-
-    let store = Mutex::new(store);
-    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let record_error = |e: String| {
-        deps.observer.event(&Event::Warning(&e));
-        if let Ok(mut v) = errors.lock() {
-            v.push(e);
-        }
-    };
-    let stage = |image: &str, s: Stage, d: Option<&Digest>| {
-        if !opts.dry_run
-            && let Ok(mut st) = store.lock()
-            && let Err(e) = st.stage(run, image, s, d)
-        {
-            record_error(format!(
-                "{image}: could not record stage {}: {e}",
-                s.as_str()
-            ));
-        }
-        deps.observer.event(&Event::Stage(image, s));
+    let sh = Shared {
+        cfg,
+        opts,
+        run,
+        started,
+        ttl,
+        holder: holder(),
+        store: Mutex::new(store),
+        registry: deps.registry,
+        engine: deps.engine,
+        advisories: deps.advisories,
+        clock: deps.clock,
+        observer: deps.observer,
+        suppress: Suppressions { rules, vex },
+        scan_opts: scan::Options {
+            show_unimportant: false,
+            severity_priority: cfg.scan.severity_priority.clone(),
+        },
+        registry_options,
+        work,
+        held: Mutex::new(Vec::new()),
+        errors: Mutex::new(Vec::new()),
+        results: Mutex::new(Vec::new()),
     };
     let queue = Mutex::new(images.iter());
-    let results: Mutex<Vec<ImageOutcome>> = Mutex::new(Vec::new());
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let workers = opts.jobs.max(1).min(images.len().max(1));
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(images.len().max(1)) {
+        // The heartbeat: the run and its leases stay alive while it works.
+        s.spawn(|| {
+            let every = Duration::from_millis((ttl.max(3) as u64 * 1000) / 3);
+            let mut last = Instant::now();
+            while done.load(std::sync::atomic::Ordering::SeqCst) < workers {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() >= every {
+                    sh.beat();
+                    last = Instant::now();
+                }
+            }
+        });
+        for _ in 0..workers {
             s.spawn(|| {
                 while let Some(spec) = queue
                     .lock()
@@ -189,81 +460,16 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
                     .filter(|_| !opts.cancel.is_set())
                     .and_then(|mut q| q.next())
                 {
-                    deps.observer.event(&Event::ImageStarted(&spec.name));
-                    let history = match store
-                        .lock()
-                        .map_err(|_| "the store lock was poisoned".to_string())
-                        .and_then(|st| {
-                            st.history(&spec.name, spec.version.as_deref())
-                                .map_err(|e| e.to_string())
-                        }) {
-                        Ok(h) => h,
-                        Err(e) => {
-                            record_error(format!("{}: reading its history: {e}", spec.name));
-                            continue;
-                        }
-                    };
-                    let cx = ImageCx {
-                        run,
-                        spec,
-                        config: cfg,
-                        history: &history,
-                        registry: deps.registry,
-                        engine: deps.engine,
-                        advisories: deps.advisories,
-                        suppress: &suppress,
-                        scan_opts: &scan_opts,
-                        registry_options: &registry_options,
-                        work: work.join(&spec.name),
-                        cache_dir: opts.cache_dir.clone(),
-                        today: started,
-                        dry_run: opts.dry_run,
-                        stage: &stage,
-                        cancel: &opts.cancel,
-                    };
-                    let mut outcome = crate::image::run(&cx);
-                    if opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
-                        outcome.reasons.insert(
-                            0,
-                            "interrupted: the run was stopped (SIGINT/SIGTERM)".into(),
-                        );
-                    }
-                    deps.observer
-                        .event(&Event::ImageDone(&spec.name, outcome.outcome));
-                    if outcome.outcome.is_decision() {
-                        let recorded = store.lock().map_err(|_| "store lock".to_string()).and_then(
-                            |mut st| {
-                                for b in &outcome.bases {
-                                    st.remember_platform(
-                                        &b.digest,
-                                        &spec.platform(),
-                                        &b.platform_digest,
-                                    )
-                                    .map_err(|e| e.to_string())?;
-                                }
-                                st.decide(&Decision {
-                                    run,
-                                    time: deps.clock.now(),
-                                    outcome: &outcome,
-                                    version: spec.version.as_deref(),
-                                })
-                                .map_err(|e| e.to_string())
-                            },
-                        );
-                        if let Err(e) = recorded {
-                            record_error(format!("{}: recording the decision: {e}", spec.name));
-                        }
-                    }
-                    if let Ok(mut v) = results.lock() {
-                        v.push(outcome);
-                    }
+                    sh.image(spec);
                 }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
     });
-    let mut outcomes = results.into_inner().unwrap_or_default();
+    let mut outcomes = sh.results.into_inner().unwrap_or_default();
     outcomes.sort_by_key(|o| images.iter().position(|i| i.name == o.name));
-    let errors = errors.into_inner().unwrap_or_default();
+    let errors = sh.errors.into_inner().unwrap_or_default();
+    let store = sh.store.into_inner().map_err(|_| FleetError::Poisoned)?;
     let mut report = RunReport {
         schema: RUN_REPORT_SCHEMA.into(),
         run,
@@ -304,9 +510,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     };
     let finished = deps.clock.now();
     report.finished = finished;
-    if let Ok(mut st) = store.lock() {
-        st.finish_run(run, finished, status)?;
-    }
+    store.finish_run(run, finished, status)?;
     report.wall_seconds = wall.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -357,10 +357,11 @@ fn a_failing_tag_move_puts_moved_tags_back_and_the_next_run_repairs() {
 #[test]
 fn an_interrupted_run_is_recovered_and_the_next_run_completes() {
     let mut w = world("", "");
-    // A run that was killed after pushing: begun, staged, never finished.
+    // A run that was killed after pushing an hour ago: begun, staged,
+    // never finished, no heartbeat since.
     let killed = w
         .store
-        .begin_run(model::Timestamp(DAY), "fleet.toml")
+        .begin_run(model::Timestamp(DAY - 3600), "fleet.toml")
         .unwrap();
     w.store
         .stage(killed, "app", model::Stage::Pushed, Some(&dg('f')))
@@ -494,4 +495,88 @@ fn a_failed_record_is_reported_as_a_run_error() {
         w.store.runs[0].status,
         store::RunStatus::CompletedWithErrors
     );
+}
+
+#[test]
+fn an_image_another_live_run_holds_is_skipped_and_taken_after_its_lease_expires() {
+    let mut w = world("", "");
+    // Another run (alive: fresh heartbeat) holds `app`.
+    let other = w.store.begin_run(model::Timestamp(DAY), "fleet.toml").unwrap();
+    let lease = w
+        .store
+        .acquire("app", other, "ci-7:4242", model::Timestamp(DAY), 900)
+        .unwrap();
+    assert_eq!(lease, store::Lease::Acquired);
+    let r = w.run();
+    let a = app(&r);
+    assert_eq!(a.outcome, Outcome::Skipped);
+    assert_eq!(a.reasons, vec!["skipped: held by run 1 (ci-7:4242)"]);
+    assert!(r.notes.is_empty(), "a live run is not interrupted: {:?}", r.notes);
+    assert_eq!(w.engine.build_count(), 0);
+    assert!(w.store.records("app").is_empty(), "a skip is not a decision");
+    // The holder dies (no heartbeat); after the lease expires the next run
+    // recovers it and builds.
+    w.clock.advance(1000);
+    let r = w.run();
+    assert_eq!(app(&r).outcome, Outcome::Promoted, "{:?}", app(&r).reasons);
+    assert!(r.notes.iter().any(|n| n.contains("interrupted run")), "{:?}", r.notes);
+    assert!(w.store.leases.is_empty(), "leases released at the end");
+}
+
+#[test]
+fn a_lease_lost_before_promotion_moves_no_tag() {
+    let w = world("", "");
+    let cfg = w.config();
+    let history = model::History::default();
+    let stage = |_: &str, _: model::Stage, _: Option<&Digest>| {};
+    // A fence that fails, as when another run took the image over.
+    let fence = || {
+        Err("this run's lease on app expired and another run took it; nothing promoted".to_string())
+    };
+    let cancel = crate::deps::Cancel::default();
+    let cx = crate::image::ImageCx {
+        run: model::RunId(1),
+        spec: &cfg.images[0],
+        config: &cfg,
+        history: &history,
+        registry: &w.registry,
+        engine: &w.engine,
+        advisories: &w.advisories,
+        suppress: &Default::default(),
+        scan_opts: &Default::default(),
+        registry_options: &Default::default(),
+        work: w.dir.path().join("work"),
+        cache_dir: None,
+        today: model::Timestamp(DAY),
+        dry_run: false,
+        stage: &stage,
+        cancel: &cancel,
+        fence: &fence,
+    };
+    let o = crate::image::run(&cx);
+    assert_eq!(o.outcome, Outcome::Failed);
+    assert_eq!(o.failure.as_ref().unwrap().step, Step::Promote);
+    assert!(o.reasons[0].contains("another run took it"), "{:?}", o.reasons);
+    assert!(w.tag("latest").is_none());
+}
+
+#[test]
+fn shards_partition_the_fleet_exactly() {
+    let names: Vec<String> = (0..200).map(|i| format!("image-{i}")).collect();
+    for n in [1u32, 2, 3, 7] {
+        let mut seen = vec![0; names.len()];
+        for i in 1..=n {
+            let s = Shard { index: i, count: n };
+            for (k, name) in names.iter().enumerate() {
+                if s.has(name) {
+                    seen[k] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|c| *c == 1), "{n} shards");
+    }
+    assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+    for bad in ["0/2", "3/2", "1/0", "1", "a/b"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
 }

@@ -60,6 +60,8 @@ pub struct ImageCx<'a> {
     pub stage: &'a StageFn<'a>,
     /// Set when the run must stop.
     pub cancel: &'a crate::deps::Cancel,
+    /// Checks (renewing it) that this run still holds the image's lease.
+    pub fence: &'a (dyn Fn() -> Result<(), String> + Sync),
 }
 
 /// Stops before `step` when the run was asked to stop.
@@ -124,6 +126,7 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     gated?;
     (cx.stage)(name, Stage::Gated, Some(&digest));
     go_on(cx, Step::Promote)?;
+    (cx.fence)().map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;
     o.tags = steps::promote::run(cx, &digest, &tags).at(Step::Promote)?;
     t.lap(o, Step::Promote);
     Ok(())

@@ -48,6 +48,12 @@ pub const SAFEIMAGE_DB: Var = Var {
     meaning: "advisory DB file (`--db`)",
     default: "<cache dir>/db/advisories.db",
 };
+/// A PostgreSQL store.
+pub const SAFEIMAGE_STORE_URL: Var = Var {
+    name: "SAFEIMAGE_STORE_URL",
+    meaning: "a `postgres://` URL: keep the run's state and audit log in PostgreSQL (wins over `[store] url`)",
+    default: "the SQLite file of `[store] path`",
+};
 /// Refuse an older advisory DB.
 pub const SAFEIMAGE_DB_MAX_AGE_HOURS: Var = Var {
     name: "SAFEIMAGE_DB_MAX_AGE_HOURS",
@@ -110,6 +116,7 @@ pub const ALL: &[Var] = &[
     SAFEIMAGE_CACHE_DIR,
     SAFEIMAGE_DB,
     SAFEIMAGE_DB_MAX_AGE_HOURS,
+    SAFEIMAGE_STORE_URL,
     SAFEIMAGE_TEST_PAUSE_BEFORE_TAG,
     XDG_CACHE_HOME,
     HOME,

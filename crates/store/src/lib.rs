@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod memory;
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use model::{History, ImageOutcome, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 
 pub use memory::MemoryStore;
+pub use postgres::{Postgres, redact_url};
 pub use sqlite::Sqlite;
 
 /// Store errors.
@@ -66,6 +68,14 @@ pub enum StoreError {
         /// The stored value (shortened).
         value: String,
         /// Why.
+        message: String,
+    },
+    /// PostgreSQL.
+    #[error("state store {url}: {message}")]
+    Postgres {
+        /// The URL, without its password.
+        url: String,
+        /// What failed.
         message: String,
     },
     /// No store where one was expected.
@@ -134,11 +144,49 @@ pub struct Log {
     pub chain: audit::Chain,
 }
 
+/// The answer to a lease request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// This run holds the image now.
+    Acquired,
+    /// Another live run holds it.
+    Held {
+        /// That run.
+        run: RunId,
+        /// Who it is (`host:pid`).
+        holder: String,
+    },
+}
+
 /// What the run needs from a state store.
 pub trait StateStore: Send {
-    /// Mark runs that never finished as interrupted, and anchor audit
-    /// records those runs wrote just before a kill; returns what was done.
-    fn recover(&mut self) -> Result<Vec<String>, StoreError>;
+    /// Mark runs that stopped without finishing (no heartbeat for
+    /// `stale_secs`) as interrupted, and anchor audit records those runs
+    /// wrote just before a kill; returns what was done. A run another
+    /// process is still doing is left alone.
+    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError>;
+    /// The run is alive.
+    fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError>;
+    /// Take the image for `run` until `now + ttl_secs`, unless another
+    /// run holds an unexpired lease on it.
+    fn acquire(
+        &mut self,
+        image: &str,
+        run: RunId,
+        holder: &str,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<Lease, StoreError>;
+    /// Extend `run`'s lease; `false` when it no longer holds it.
+    fn renew(
+        &mut self,
+        image: &str,
+        run: RunId,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<bool, StoreError>;
+    /// Give the image up.
+    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError>;
     /// Start a run.
     fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError>;
     /// Record an intermediate stage.

@@ -11,7 +11,7 @@ use oci::{Digest, Platform};
 use serde_json::Value;
 
 use crate::audit;
-use crate::{AuditHead, Decision, Log, RunStatus, StateStore, StoreError};
+use crate::{AuditHead, Decision, Lease, Log, RunStatus, StateStore, StoreError};
 
 /// Where an image of a run got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,10 @@ pub struct MemoryStore {
     pub fail_next_decision: Option<String>,
     /// Signs records and the global head.
     pub key: Option<audit::AuditKey>,
+    /// Leases: image → (run, holder, expires).
+    pub leases: BTreeMap<String, (RunId, String, i64)>,
+    /// Last heartbeat per run.
+    pub heartbeats: BTreeMap<RunId, i64>,
     /// The signed global head.
     pub global: Option<(u64, String)>,
 }
@@ -79,22 +83,19 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    fn recover(&mut self) -> Result<Vec<String>, StoreError> {
-        let interrupted: Vec<RunId> = self
-            .runs
-            .iter()
-            .filter(|r| r.status == RunStatus::Running)
-            .map(|r| r.id)
-            .collect();
+    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+        let beats = self.heartbeats.clone();
+        let stale = |r: &RunRow| {
+            r.status == RunStatus::Running
+                && beats.get(&r.id).is_none_or(|b| *b < now.0 - stale_secs)
+        };
+        let interrupted: Vec<RunId> = self.runs.iter().filter(|r| stale(r)).map(|r| r.id).collect();
         if interrupted.is_empty() {
             return Ok(Vec::new());
         }
+        self.leases.retain(|_, l| !interrupted.contains(&l.0));
         let mut unfinished = 0;
-        for r in self
-            .runs
-            .iter_mut()
-            .filter(|r| r.status == RunStatus::Running)
-        {
+        for r in self.runs.iter_mut().filter(|r| interrupted.contains(&r.id)) {
             r.status = RunStatus::Interrupted;
             for s in r.images.values_mut() {
                 if let ImageState::At(_) = s {
@@ -137,14 +138,65 @@ impl StateStore for MemoryStore {
         Ok(notes)
     }
 
-    fn begin_run(&mut self, _started: Timestamp, _config: &str) -> Result<RunId, StoreError> {
+    fn begin_run(&mut self, started: Timestamp, _config: &str) -> Result<RunId, StoreError> {
         let id = RunId(self.runs.len() as i64 + 1);
         self.runs.push(RunRow {
             id,
             status: RunStatus::Running,
             images: BTreeMap::new(),
         });
+        self.heartbeats.insert(id, started.0);
         Ok(id)
+    }
+
+    fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError> {
+        self.heartbeats.insert(run, now.0);
+        Ok(())
+    }
+
+    fn acquire(
+        &mut self,
+        image: &str,
+        run: RunId,
+        holder: &str,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<Lease, StoreError> {
+        if let Some((other, who, expires)) = self.leases.get(image)
+            && *other != run
+            && *expires > now.0
+        {
+            return Ok(Lease::Held {
+                run: *other,
+                holder: who.clone(),
+            });
+        }
+        self.leases
+            .insert(image.into(), (run, holder.into(), now.0 + ttl_secs));
+        Ok(Lease::Acquired)
+    }
+
+    fn renew(
+        &mut self,
+        image: &str,
+        run: RunId,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<bool, StoreError> {
+        match self.leases.get_mut(image) {
+            Some(l) if l.0 == run => {
+                l.2 = now.0 + ttl_secs;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+        if self.leases.get(image).is_some_and(|l| l.0 == run) {
+            self.leases.remove(image);
+        }
+        Ok(())
     }
 
     fn stage(
@@ -233,6 +285,7 @@ impl StateStore for MemoryStore {
         if let Some(r) = self.run_mut(run) {
             r.status = status;
         }
+        self.leases.retain(|_, l| l.0 != run);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::audit;
-use crate::{AuditHead, Decision, Log, RunStatus, StateStore, StoreError};
+use crate::{AuditHead, Decision, Lease, Log, RunStatus, StateStore, StoreError};
 
 /// SQLite state.
 pub struct Sqlite {
@@ -43,6 +43,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE promoted ADD COLUMN inputs TEXT;",
     // 3: with an audit key, the last global record number and its HMAC.
     "CREATE TABLE audit_global (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, mac TEXT NOT NULL);",
+    // 4: run heartbeats and per-image leases (overlapping runs).
+    "ALTER TABLE runs ADD COLUMN heartbeat INTEGER;
+     CREATE TABLE leases (image TEXT PRIMARY KEY, run INTEGER NOT NULL, holder TEXT NOT NULL, expires INTEGER NOT NULL);",
 ];
 
 /// The heads and the signed global row, inside a transaction.
@@ -258,14 +261,17 @@ impl Sqlite {
 }
 
 impl StateStore for Sqlite {
-    fn recover(&mut self) -> Result<Vec<String>, StoreError> {
+    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
         let mut notes = Vec::new();
+        let cutoff = now.0 - stale_secs;
         let interrupted: Vec<i64> = {
             let mut st = self
                 .conn
-                .prepare("SELECT id FROM runs WHERE status = 'running'")
+                .prepare(
+                    "SELECT id FROM runs WHERE status = 'running' AND (heartbeat IS NULL OR heartbeat < ?1)",
+                )
                 .map_err(self.sq())?;
-            st.query_map([], |r| r.get(0))
+            st.query_map([cutoff], |r| r.get(0))
                 .map_err(self.sq())?
                 .collect::<Result<_, _>>()
                 .map_err(self.sq())?
@@ -273,19 +279,29 @@ impl StateStore for Sqlite {
         if interrupted.is_empty() {
             return Ok(notes);
         }
+        let ids = interrupted
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let n = self
             .conn
             .execute(
-                "UPDATE images SET status = 'interrupted' WHERE status NOT IN ('promoted','blocked','failed','unchanged','dry-run','interrupted')
-                 AND run IN (SELECT id FROM runs WHERE status = 'running')",
+                &format!(
+                    "UPDATE images SET status = 'interrupted' WHERE status NOT IN ('promoted','blocked','failed','unchanged','skipped','dry-run','interrupted')
+                     AND run IN ({ids})"
+                ),
                 [],
             )
             .map_err(self.sq())?;
         self.conn
             .execute(
-                "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+                &format!("UPDATE runs SET status = 'interrupted' WHERE id IN ({ids})"),
                 [],
             )
+            .map_err(self.sq())?;
+        self.conn
+            .execute(&format!("DELETE FROM leases WHERE run IN ({ids})"), [])
             .map_err(self.sq())?;
         notes.push(format!(
             "{} interrupted run(s) marked ({n} image(s) had not finished)",
@@ -351,11 +367,93 @@ impl StateStore for Sqlite {
     fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
         self.conn
             .execute(
-                "INSERT INTO runs (started, status, config) VALUES (?1, 'running', ?2)",
-                params![started.to_string(), config],
+                "INSERT INTO runs (started, status, config, heartbeat) VALUES (?1, 'running', ?2, ?3)",
+                params![started.to_string(), config, started.0],
             )
             .map_err(self.sq())?;
         Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
+                params![run.0, now.0],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn acquire(
+        &mut self,
+        image: &str,
+        run: RunId,
+        holder: &str,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<Lease, StoreError> {
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        // IMMEDIATE: the write lock is taken before the read, so two
+        // processes cannot both see the lease free.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let current: Option<(i64, String, i64)> = tx
+            .query_row(
+                "SELECT run, holder, expires FROM leases WHERE image = ?1",
+                [image],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(&e)?;
+        if let Some((other, who, expires)) = current
+            && other != run.0
+            && expires > now.0
+        {
+            return Ok(Lease::Held {
+                run: RunId(other),
+                holder: who,
+            });
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO leases (image, run, holder, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![image, run.0, holder, now.0 + ttl_secs],
+        )
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(Lease::Acquired)
+    }
+
+    fn renew(
+        &mut self,
+        image: &str,
+        run: RunId,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE leases SET expires = ?3 WHERE image = ?1 AND run = ?2",
+                params![image, run.0, now.0 + ttl_secs],
+            )
+            .map_err(self.sq())?;
+        Ok(n == 1)
+    }
+
+    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM leases WHERE image = ?1 AND run = ?2",
+                params![image, run.0],
+            )
+            .map_err(self.sq())?;
+        Ok(())
     }
 
     fn stage(
@@ -378,11 +476,37 @@ impl StateStore for Sqlite {
 
     fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
         let o = d.outcome;
-        let (seq, prev) = self
-            .head_of(&o.name)?
+        let detail = serde_json::to_string(o).map_err(|e| self.corrupt("outcome", &o.name, e))?;
+        let findings =
+            serde_json::to_string(&o.findings).map_err(|e| self.corrupt("findings", &o.name, e))?;
+        // Hold the write lock from reading the heads to committing them:
+        // another process's decision cannot interleave.
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let (seq, prev): (u64, String) = tx
+            .query_row(
+                "SELECT seq, hash FROM audit_head WHERE image = ?1",
+                [&d.outcome.name],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(&e)?
             .unwrap_or((0, audit::GENESIS.to_string()));
-        let gseq = match &self.key {
-            Some(_) => self.global()?.map_or(0, |g| g.0) + 1,
+        let gseq: u64 = match &self.key {
+            Some(_) => {
+                tx.query_row("SELECT seq FROM audit_global WHERE id = 1", [], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(&e)?
+                    .unwrap_or(0) as u64
+                    + 1
+            }
             None => 0,
         };
         let hash = audit::append(
@@ -397,15 +521,6 @@ impl StateStore for Sqlite {
             path: audit::file_for(&self.audit_dir, &o.name),
             source,
         })?;
-        let detail = serde_json::to_string(o).map_err(|e| self.corrupt("outcome", &o.name, e))?;
-        let findings =
-            serde_json::to_string(&o.findings).map_err(|e| self.corrupt("findings", &o.name, e))?;
-        let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(&e)?;
         tx.execute(
             "INSERT INTO images (run, name, status, digest, detail) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
@@ -468,6 +583,9 @@ impl StateStore for Sqlite {
                 "UPDATE runs SET finished = ?2, status = ?3 WHERE id = ?1",
                 params![run.0, finished.to_string(), status.as_str()],
             )
+            .map_err(self.sq())?;
+        self.conn
+            .execute("DELETE FROM leases WHERE run = ?1", [run.0])
             .map_err(self.sq())?;
         Ok(())
     }
@@ -661,9 +779,9 @@ mod tests {
         );
         drop(ro);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover().unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
         assert!(notes[0].contains("1 interrupted run"), "{notes:?}");
-        assert!(s.recover().unwrap().is_empty(), "recovery happens once");
+        assert!(s.recover(Timestamp(1 << 40), 900).unwrap().is_empty(), "recovery happens once");
         let r3 = s.begin_run(Timestamp(3), "fleet.toml").unwrap();
         decide(&mut s, r3, "api", Outcome::Promoted, 'd');
         assert!(
@@ -682,7 +800,7 @@ mod tests {
         audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover().unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
         assert!(notes.iter().any(|m| m.contains("anchored 1")), "{notes:?}");
         assert!(
             verify(&s, None)
@@ -700,7 +818,7 @@ mod tests {
         let r5 = s.begin_run(Timestamp(5), "fleet.toml").unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover().unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
         assert!(!notes.iter().any(|m| m.contains("anchored")), "{notes:?}");
         let v = verify(&s, None).unwrap();
         let api = v.iter().find(|x| x.image == "api").unwrap();

@@ -97,6 +97,9 @@ pub enum StepError {
     /// Matching failed.
     #[error(transparent)]
     Scan(#[from] vulndb::DbError),
+    /// Another run took over the image (this run's lease expired).
+    #[error("{0}")]
+    LeaseLost(String),
     /// The run was asked to stop before this step.
     #[error("interrupted before the {0} step: the run was stopped (SIGINT/SIGTERM)")]
     Interrupted(Step),

@@ -30,9 +30,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Sub::Verify { config } = args.command;
     let cfg = pipeline::FleetConfig::load(&config)?;
     let key = cfg.audit_key()?;
-    let store = store::Sqlite::open_read_only(&cfg.store, &cfg.audit_dir)?;
+    let store = cfg.open_store_read_only()?;
     let mut bad = 0;
-    for v in store::verify(&store, key.as_ref())? {
+    for v in store::verify(&*store, key.as_ref())? {
         if v.problems.is_empty() {
             println!("ok      {} ({} records)", v.image, v.records);
         } else {

@@ -23,6 +23,10 @@ pub struct Args {
     /// Only these images (repeatable).
     #[arg(long = "only", value_name = "NAME")]
     only: Vec<String>,
+    /// Only this part of the fleet (a stable partition by image name), for
+    /// a CI matrix of N jobs: `--shard 2/4`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<pipeline::fleet::Shard>,
     /// Images built in parallel.
     #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
     jobs: usize,
@@ -50,8 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?,
         max_age_hours: cfg.scan.max_age_hours,
     };
-    let mut store =
-        store::Sqlite::open(&cfg.store, &cfg.audit_dir)?.with_audit_key(cfg.audit_key()?);
+    let mut store = cfg.open_store()?;
     let observer = super::progress::Progress {
         pause: env::SAFEIMAGE_TEST_PAUSE_BEFORE_TAG
             .get_os()
@@ -60,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deps = Deps {
         registry: &registry,
         engine: engine.as_ref(),
-        store: &mut store,
+        store: &mut *store,
         notifier: &notify::Live,
         advisories: &advisories,
         clock: &SystemClock,
@@ -72,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         cache_dir: args.cache_dir.or_else(super::default_cache_dir),
         cancel: Default::default(),
+        shard: args.shard,
     };
     let stopper = super::signals::Stopper::watch(opts.cancel.clone())?;
     let report = pipeline::fleet::run(&cfg, deps, &opts)?;

@@ -1,0 +1,582 @@
+//! The PostgreSQL state store, for a fleet shared by several runners: the
+//! same [`StateStore`] behaviour as [`crate::Sqlite`], with the audit log
+//! kept in the database itself (one row per record, in the same
+//! transaction as the head it moves), leases taken with a single atomic
+//! `INSERT … ON CONFLICT … WHERE expired`, and schema migrations by a
+//! version row. TLS follows the URL's `sslmode` (rustls with the Mozilla
+//! roots); `sslmode=disable`, a Unix socket or a loopback host use none.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
+use oci::{Digest, ImageRef, Platform};
+use postgres::{Client, NoTls, Transaction};
+
+use crate::audit;
+use crate::{AuditHead, Decision, Lease, Log, RunStatus, StateStore, StoreError};
+
+/// PostgreSQL state. The client sits behind a mutex because the store's
+/// readers take `&self` while `postgres::Client` needs `&mut`.
+pub struct Postgres {
+    client: std::sync::Mutex<Client>,
+    shown: String,
+    key: Option<audit::AuditKey>,
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: everything the SQLite store has after its migration 4, plus the
+    // audit records themselves.
+    "CREATE TABLE runs (id BIGSERIAL PRIMARY KEY, started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+                        config TEXT NOT NULL, heartbeat BIGINT);
+     CREATE TABLE images (run BIGINT NOT NULL REFERENCES runs(id), name TEXT NOT NULL, status TEXT NOT NULL,
+                          digest TEXT, detail TEXT NOT NULL, updated TIMESTAMPTZ NOT NULL DEFAULT now(),
+                          PRIMARY KEY (run, name));
+     CREATE TABLE promoted (name TEXT PRIMARY KEY, digest TEXT NOT NULL, run BIGINT NOT NULL,
+                            findings TEXT NOT NULL, version TEXT, inputs TEXT);
+     CREATE TABLE promoted_bases (name TEXT NOT NULL, reference TEXT NOT NULL, digest TEXT NOT NULL,
+                                  PRIMARY KEY (name, reference));
+     CREATE TABLE promotions (name TEXT NOT NULL, version TEXT, run BIGINT NOT NULL, digest TEXT NOT NULL);
+     CREATE TABLE platform_digests (digest TEXT NOT NULL, platform TEXT NOT NULL, platform_digest TEXT NOT NULL,
+                                    PRIMARY KEY (digest, platform));
+     CREATE TABLE audit_head (image TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+     CREATE TABLE audit_global (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, mac TEXT NOT NULL);
+     CREATE TABLE audit_log (image TEXT NOT NULL, seq BIGINT NOT NULL, line TEXT NOT NULL,
+                             PRIMARY KEY (image, seq));
+     CREATE TABLE leases (image TEXT PRIMARY KEY, run BIGINT NOT NULL, holder TEXT NOT NULL, expires BIGINT NOT NULL);",
+];
+
+/// The URL with any password removed, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (auth, host) = rest.rsplit_once('@').map_or(("", rest), |(a, h)| (a, h));
+            let user = auth.split(':').next().unwrap_or("");
+            if auth.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => "(postgres url)".into(),
+    }
+}
+
+fn needs_tls(config: &postgres::Config) -> bool {
+    use postgres::config::{Host, SslMode};
+    if config.get_ssl_mode() == SslMode::Disable {
+        return false;
+    }
+    !config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Host::Unix(_) => true,
+    })
+}
+
+impl Postgres {
+    fn err(&self) -> impl Fn(postgres::Error) -> StoreError + '_ {
+        move |e| StoreError::Postgres {
+            url: self.shown.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn corrupt(&self, what: &'static str, value: &str, message: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: PathBuf::from(&self.shown),
+            what,
+            value: value.chars().take(80).collect(),
+            message: message.to_string(),
+        }
+    }
+
+    fn digest(&self, s: &str) -> Result<Digest, StoreError> {
+        s.parse().map_err(|e| self.corrupt("digest", s, e))
+    }
+
+    fn c(&self) -> Result<std::sync::MutexGuard<'_, Client>, StoreError> {
+        self.client.lock().map_err(|_| StoreError::Postgres {
+            url: self.shown.clone(),
+            message: "the connection lock was poisoned".into(),
+        })
+    }
+
+    /// Connects (a `postgres://` URL or key=value string) and migrates.
+    pub fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let shown = redact_url(url);
+        let e = |message: String| StoreError::Postgres {
+            url: shown.clone(),
+            message,
+        };
+        let config: postgres::Config = url.parse().map_err(|x: postgres::Error| e(x.to_string()))?;
+        let client = if needs_tls(&config) {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let tls = rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        } else {
+            config.connect(NoTls)
+        }
+        .map_err(|x| e(x.to_string()))?;
+        let mut s = Postgres {
+            client: std::sync::Mutex::new(client),
+            shown,
+            key: None,
+        };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    /// Signs audit records and the global head with `key` from now on.
+    pub fn with_audit_key(mut self, key: Option<audit::AuditKey>) -> Self {
+        self.key = key;
+        self
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let e = move |x: postgres::Error| StoreError::Postgres {
+            url: shown.clone(),
+            message: x.to_string(),
+        };
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        // One migrator at a time, even with several runners starting at once.
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7284519);
+             CREATE TABLE IF NOT EXISTS safeimage_schema (version INTEGER NOT NULL);",
+        )
+        .map_err(&e)?;
+        let v: i32 = tx
+            .query_opt("SELECT version FROM safeimage_schema", &[])
+            .map_err(&e)?
+            .map_or(0, |r| r.get(0));
+        let known = MIGRATIONS.len() as i32;
+        if v > known {
+            return Err(StoreError::Newer {
+                path: PathBuf::from(&self.shown),
+                found: i64::from(v),
+                known: i64::from(known),
+            });
+        }
+        for m in &MIGRATIONS[v as usize..] {
+            tx.batch_execute(m).map_err(&e)?;
+        }
+        if v == 0 {
+            tx.execute("INSERT INTO safeimage_schema (version) VALUES ($1)", &[&known])
+                .map_err(&e)?;
+        } else if v < known {
+            tx.execute("UPDATE safeimage_schema SET version = $1", &[&known])
+                .map_err(&e)?;
+        }
+        tx.commit().map_err(&e)?;
+        Ok(())
+    }
+
+    fn heads_in(tx: &mut Transaction<'_>) -> Result<Vec<(String, u64, String)>, postgres::Error> {
+        Ok(tx
+            .query("SELECT image, seq, hash FROM audit_head", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get(2)))
+            .collect())
+    }
+}
+
+impl StateStore for Postgres {
+    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+        let cutoff = now.0 - stale_secs;
+        let shown = self.shown.clone();
+        let e = move |x: postgres::Error| StoreError::Postgres {
+            url: shown.clone(),
+            message: x.to_string(),
+        };
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        let ids: Vec<i64> = tx
+            .query(
+                "UPDATE runs SET status = 'interrupted'
+                 WHERE status = 'running' AND (heartbeat IS NULL OR heartbeat < $1) RETURNING id",
+                &[&cutoff],
+            )
+            .map_err(&e)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = tx
+            .execute(
+                "UPDATE images SET status = 'interrupted'
+                 WHERE status NOT IN ('promoted','blocked','failed','unchanged','skipped','dry-run','interrupted')
+                 AND run = ANY($1)",
+                &[&ids],
+            )
+            .map_err(&e)?;
+        tx.execute("DELETE FROM leases WHERE run = ANY($1)", &[&ids])
+            .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        // Audit records commit with their heads here: nothing to anchor.
+        Ok(vec![format!(
+            "{} interrupted run(s) marked ({n} image(s) had not finished)",
+            ids.len()
+        )])
+    }
+
+    fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "UPDATE runs SET heartbeat = $2 WHERE id = $1",
+                &[&run.0, &now.0],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn acquire(
+        &mut self,
+        image: &str,
+        run: RunId,
+        holder: &str,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<Lease, StoreError> {
+        // Taken when free, expired, or already ours; in one statement.
+        let taken = self
+            .c()?
+            .query_opt(
+                "INSERT INTO leases (image, run, holder, expires) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (image) DO UPDATE SET run = excluded.run, holder = excluded.holder,
+                   expires = excluded.expires
+                 WHERE leases.expires <= $5 OR leases.run = excluded.run
+                 RETURNING run",
+                &[&image, &run.0, &holder, &(now.0 + ttl_secs), &now.0],
+            )
+            .map_err(self.err())?;
+        if taken.is_some() {
+            return Ok(Lease::Acquired);
+        }
+        let row = self
+            .c()?
+            .query_opt("SELECT run, holder FROM leases WHERE image = $1", &[&image])
+            .map_err(self.err())?;
+        Ok(match row {
+            Some(r) => Lease::Held {
+                run: RunId(r.get(0)),
+                holder: r.get(1),
+            },
+            // Released in between: try once more.
+            None => self.acquire(image, run, holder, now, ttl_secs)?,
+        })
+    }
+
+    fn renew(
+        &mut self,
+        image: &str,
+        run: RunId,
+        now: Timestamp,
+        ttl_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .c()?
+            .execute(
+                "UPDATE leases SET expires = $3 WHERE image = $1 AND run = $2",
+                &[&image, &run.0, &(now.0 + ttl_secs)],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "DELETE FROM leases WHERE image = $1 AND run = $2",
+                &[&image, &run.0],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
+        let row = self
+            .c()?
+            .query_one(
+                "INSERT INTO runs (started, status, config, heartbeat) VALUES ($1, 'running', $2, $3) RETURNING id",
+                &[&started.to_string(), &config, &started.0],
+            )
+            .map_err(self.err())?;
+        Ok(RunId(row.get(0)))
+    }
+
+    fn stage(
+        &mut self,
+        run: RunId,
+        image: &str,
+        stage: Stage,
+        digest: Option<&Digest>,
+    ) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "INSERT INTO images (run, name, status, digest, detail) VALUES ($1, $2, $3, $4, '{}')
+                 ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
+                 updated = now()",
+                &[&run.0, &image, &stage.as_str(), &digest.map(|d| d.to_string())],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
+        let o = d.outcome;
+        let detail = serde_json::to_string(o).map_err(|x| self.corrupt("outcome", &o.name, x))?;
+        let findings =
+            serde_json::to_string(&o.findings).map_err(|x| self.corrupt("findings", &o.name, x))?;
+        let shown = self.shown.clone();
+        let e = move |x: postgres::Error| StoreError::Postgres {
+            url: shown.clone(),
+            message: x.to_string(),
+        };
+        let key = self.key.clone();
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        // Serialise decisions: the global sequence and the head set move together.
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7284520)")
+            .map_err(&e)?;
+        let (seq, prev) = tx
+            .query_opt("SELECT seq, hash FROM audit_head WHERE image = $1", &[&o.name])
+            .map_err(&e)?
+            .map_or((0, audit::GENESIS.to_string()), |r| {
+                (r.get::<_, i64>(0) as u64, r.get(1))
+            });
+        let gseq: u64 = match &key {
+            Some(_) => {
+                tx.query_opt("SELECT seq FROM audit_global WHERE id = 1", &[])
+                    .map_err(&e)?
+                    .map_or(0, |r| r.get::<_, i64>(0) as u64)
+                    + 1
+            }
+            None => 0,
+        };
+        let (line, hash) = audit::line_for(
+            &o.name,
+            seq + 1,
+            &prev,
+            audit::record_fields(d.run, d.time, o),
+            key.as_ref().map(|k| (k, gseq)),
+        );
+        tx.execute(
+            "INSERT INTO audit_log (image, seq, line) VALUES ($1, $2, $3)",
+            &[&o.name, &((seq + 1) as i64), &line.trim_end()],
+        )
+        .map_err(&e)?;
+        tx.execute(
+            "INSERT INTO images (run, name, status, digest, detail) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
+             detail = excluded.detail, updated = now()",
+            &[
+                &d.run.0,
+                &o.name,
+                &o.outcome.as_str(),
+                &o.digest.as_ref().map(|x| x.to_string()),
+                &detail,
+            ],
+        )
+        .map_err(&e)?;
+        if o.outcome == Outcome::Promoted
+            && let Some(dg) = &o.digest
+        {
+            tx.execute(
+                "INSERT INTO promoted (name, digest, run, findings, version, inputs) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, run = excluded.run,
+                 findings = excluded.findings, version = excluded.version, inputs = excluded.inputs",
+                &[&o.name, &dg.to_string(), &d.run.0, &findings, &d.version, &o.inputs],
+            )
+            .map_err(&e)?;
+            tx.execute("DELETE FROM promoted_bases WHERE name = $1", &[&o.name])
+                .map_err(&e)?;
+            for b in &o.bases {
+                tx.execute(
+                    "INSERT INTO promoted_bases (name, reference, digest) VALUES ($1, $2, $3)
+                     ON CONFLICT (name, reference) DO UPDATE SET digest = excluded.digest",
+                    &[&o.name, &b.reference.to_string(), &b.digest.to_string()],
+                )
+                .map_err(&e)?;
+            }
+            tx.execute(
+                "INSERT INTO promotions (name, version, run, digest) VALUES ($1, $2, $3, $4)",
+                &[&o.name, &d.version, &d.run.0, &dg.to_string()],
+            )
+            .map_err(&e)?;
+        }
+        tx.execute(
+            "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
+             ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            &[&o.name, &((seq + 1) as i64), &hash],
+        )
+        .map_err(&e)?;
+        if let Some(k) = &key {
+            let heads = Postgres::heads_in(&mut tx).map_err(&e)?;
+            let mac = k.mac(&audit::global_message(gseq, &heads));
+            tx.execute(
+                "INSERT INTO audit_global (id, seq, mac) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac",
+                &[&(gseq as i64), &mac],
+            )
+            .map_err(&e)?;
+        }
+        tx.commit().map_err(&e)?;
+        Ok(())
+    }
+
+    fn finish_run(
+        &mut self,
+        run: RunId,
+        finished: Timestamp,
+        status: RunStatus,
+    ) -> Result<(), StoreError> {
+        let mut c = self.c()?;
+        c.execute(
+            "UPDATE runs SET finished = $2, status = $3 WHERE id = $1",
+            &[&run.0, &finished.to_string(), &status.as_str()],
+        )
+        .map_err(self.err())?;
+        c.execute("DELETE FROM leases WHERE run = $1", &[&run.0])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+        let mut c = self.c()?;
+        let mut h = History::default();
+        if let Some(r) = c
+            .query_opt(
+                "SELECT digest, run, findings, version, inputs FROM promoted WHERE name = $1",
+                &[&image],
+            )
+            .map_err(self.err())?
+        {
+            let (digest, run, findings, version, inputs): (String, i64, String, Option<String>, Option<String>) =
+                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+            let mut bases = Vec::new();
+            for b in c
+                .query(
+                    "SELECT reference, digest FROM promoted_bases WHERE name = $1 ORDER BY reference",
+                    &[&image],
+                )
+                .map_err(self.err())?
+            {
+                let (r, d): (String, String) = (b.get(0), b.get(1));
+                bases.push(PromotedBase {
+                    reference: r
+                        .parse::<ImageRef>()
+                        .map_err(|e| self.corrupt("base reference", &r, e))?,
+                    digest: self.digest(&d)?,
+                });
+            }
+            h.promoted = Some(Promoted {
+                run: RunId(run),
+                digest: self.digest(&digest)?,
+                findings: serde_json::from_str(&findings)
+                    .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
+                bases,
+                version,
+                inputs,
+            });
+        }
+        let mut cache = BTreeMap::new();
+        for r in c
+            .query("SELECT digest, platform, platform_digest FROM platform_digests", &[])
+            .map_err(self.err())?
+        {
+            let (d, p, pd): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            let platform: Platform = p.parse().map_err(|e| self.corrupt("platform", &p, e))?;
+            cache.insert((self.digest(&d)?, platform), self.digest(&pd)?);
+        }
+        h.platform_cache = cache;
+        h.n = match version {
+            Some(v) => {
+                c.query_one(
+                    "SELECT count(*) FROM promotions WHERE name = $1 AND version = $2",
+                    &[&image, &v],
+                )
+                .map_err(self.err())?
+                .get::<_, i64>(0) as u64
+                    + 1
+            }
+            None => 1,
+        };
+        Ok(h)
+    }
+
+    fn remember_platform(
+        &mut self,
+        digest: &Digest,
+        platform: &Platform,
+        platform_digest: &Digest,
+    ) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "INSERT INTO platform_digests (digest, platform, platform_digest) VALUES ($1, $2, $3)
+                 ON CONFLICT (digest, platform) DO UPDATE SET platform_digest = excluded.platform_digest",
+                &[&digest.to_string(), &platform.to_string(), &platform_digest.to_string()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {
+        Ok(self
+            .c()?
+            .query("SELECT image, seq, hash FROM audit_head ORDER BY image", &[])
+            .map_err(self.err())?
+            .iter()
+            .map(|r| AuditHead {
+                image: r.get(0),
+                seq: r.get::<_, i64>(1) as u64,
+                hash: r.get(2),
+            })
+            .collect())
+    }
+
+    fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {
+        let rows = self
+            .c()?
+            .query("SELECT image, line FROM audit_log ORDER BY image, seq", &[])
+            .map_err(self.err())?;
+        let mut text: BTreeMap<String, String> = BTreeMap::new();
+        for r in rows {
+            let (image, line): (String, String) = (r.get(0), r.get(1));
+            let t = text.entry(image).or_default();
+            t.push_str(&line);
+            t.push('\n');
+        }
+        Ok(text
+            .into_iter()
+            .map(|(image, t)| {
+                let file = PathBuf::from(format!("{}#audit_log/{image}", self.shown));
+                Log {
+                    chain: audit::parse_chain(&t, &file),
+                    image,
+                    file,
+                }
+            })
+            .collect())
+    }
+
+    fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .c()?
+            .query_opt("SELECT seq, mac FROM audit_global WHERE id = 1", &[])
+            .map_err(self.err())?
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
+    }
+}

@@ -1,0 +1,321 @@
+//! One behaviour suite for every state store: SQLite (a file in a temp
+//! directory) and PostgreSQL (a real server this test starts with
+//! `initdb` + `pg_ctl` on a loopback port, as the `postgres` user when run
+//! as root). Each scenario runs on both, against fresh state.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use dockerfile::BaseRefKind;
+use model::{BaseDigest, ImageOutcome, Outcome, RunId, Stage, Timestamp};
+use oci::Digest;
+use store::{Decision, Lease, Postgres, RunStatus, Sqlite, StateStore, audit, verify};
+
+fn dg(c: char) -> Digest {
+    format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+}
+
+/// Opens a store on one backend's state (several times: several processes).
+trait Backend {
+    fn name(&self) -> &'static str;
+    fn open(&self) -> Box<dyn StateStore>;
+}
+
+struct SqliteBackend(tempfile::TempDir);
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn open(&self) -> Box<dyn StateStore> {
+        Box::new(Sqlite::open(&self.0.path().join("state.db"), &self.0.path().join("audit")).unwrap())
+    }
+}
+
+/// A PostgreSQL server for the whole test binary.
+struct Server {
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = pg(&["pg_ctl", "-D"], &[self._dir.path().join("data").to_str().unwrap(), "-m", "immediate", "stop"]);
+    }
+}
+
+fn bindir() -> PathBuf {
+    let out = Command::new("pg_config").arg("--bindir").output();
+    let dir = out
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    match dir {
+        Some(d) if d.join("initdb").exists() => d,
+        _ => std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries (apt-get install postgresql)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|d| d.join("initdb").exists())
+            .expect("initdb (apt-get install postgresql)"),
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Runs a server program (as `postgres` when we are root: initdb refuses root).
+fn pg(prog: &[&str], args: &[&str]) -> std::process::Output {
+    let bin = bindir().join(prog[0]);
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    c.args(&prog[1..]).args(args);
+    let out = c.output().unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "{prog:?} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        if is_root() {
+            std::fs::create_dir_all(&data).unwrap();
+            Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        }
+        pg(&["initdb", "-A", "trust", "-U", "safeimage", "-D"], &[data.to_str().unwrap()]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let sock = dir.path().to_str().unwrap().to_string();
+        pg(
+            &["pg_ctl", "-D"],
+            &[
+                data.to_str().unwrap(),
+                "-l",
+                dir.path().join("log").to_str().unwrap(),
+                "-o",
+                &format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"),
+                "-w",
+                "start",
+            ],
+        );
+        Server { port, _dir: dir }
+    })
+}
+
+struct PostgresBackend {
+    url: String,
+}
+
+impl PostgresBackend {
+    /// A fresh database on the shared server.
+    fn new(tag: &str) -> Self {
+        let s = server();
+        let db = format!("t_{tag}_{}", std::process::id());
+        pg(&["createdb", "-h", "127.0.0.1", "-p"], &[&s.port.to_string(), "-U", "safeimage", &db]);
+        PostgresBackend {
+            url: format!("postgres://safeimage@127.0.0.1:{}/{db}", s.port),
+        }
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn open(&self) -> Box<dyn StateStore> {
+        Box::new(Postgres::connect(&self.url).unwrap())
+    }
+}
+
+fn each(tag: &str, scenario: impl Fn(&dyn Backend)) {
+    let sqlite = SqliteBackend(tempfile::tempdir().unwrap());
+    scenario(&sqlite);
+    let pg = PostgresBackend::new(tag);
+    scenario(&pg);
+}
+
+fn outcome(image: &str, o: Outcome, d: char, base: char) -> ImageOutcome {
+    let mut x = ImageOutcome::new(image, &"r.example/fleet/x".parse().unwrap(), None);
+    x.outcome = o;
+    x.digest = Some(dg(d));
+    x.bases.push(BaseDigest {
+        reference: "r.example/base:1".parse().unwrap(),
+        kind: BaseRefKind::From,
+        digest: dg(base),
+        platform_digest: dg(base),
+        previous: None,
+    });
+    x
+}
+
+fn decide(s: &mut dyn StateStore, run: RunId, o: &ImageOutcome, version: Option<&str>) {
+    s.decide(&Decision {
+        run,
+        time: Timestamp(10),
+        outcome: o,
+        version,
+    })
+    .unwrap();
+}
+
+#[test]
+fn decisions_history_and_verification() {
+    each("history", |b| {
+        let mut s = b.open();
+        let r = s.begin_run(Timestamp(0), "fleet.toml").unwrap();
+        s.stage(r, "api", Stage::Pushed, Some(&dg('a'))).unwrap();
+        decide(&mut *s, r, &outcome("api", Outcome::Promoted, 'a', 'e'), Some("1.0"));
+        decide(&mut *s, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
+        s.remember_platform(&dg('e'), &"linux/amd64".parse().unwrap(), &dg('f')).unwrap();
+        s.finish_run(r, Timestamp(20), RunStatus::Completed).unwrap();
+        let h = s.history("api", Some("1.0")).unwrap();
+        let p = h.promoted.as_ref().unwrap();
+        assert_eq!(p.digest, dg('a'), "{}", b.name());
+        assert_eq!(p.bases[0].digest, dg('e'));
+        assert_eq!(h.n, 2);
+        assert_eq!(
+            h.platform_cache.get(&(dg('e'), "linux/amd64".parse().unwrap())),
+            Some(&dg('f'))
+        );
+        assert!(s.history("worker", None).unwrap().promoted.is_none());
+        // A second connection sees the same state, and the chains verify.
+        let other = b.open();
+        let v = verify(&*other, None).unwrap();
+        assert_eq!(v.len(), 2, "{}", b.name());
+        assert!(v.iter().all(|x| x.problems.is_empty()), "{}: {v:?}", b.name());
+    });
+}
+
+#[test]
+fn only_stale_runs_are_recovered() {
+    each("recover", |b| {
+        let mut s = b.open();
+        let dead = s.begin_run(Timestamp(1000), "f").unwrap();
+        s.stage(dead, "api", Stage::Pushed, None).unwrap();
+        let alive = s.begin_run(Timestamp(1000), "f").unwrap();
+        s.heartbeat(alive, Timestamp(1900)).unwrap();
+        let notes = s.recover(Timestamp(2000), 300).unwrap();
+        assert_eq!(
+            notes,
+            vec!["1 interrupted run(s) marked (1 image(s) had not finished)".to_string()],
+            "{}",
+            b.name()
+        );
+        assert!(s.recover(Timestamp(2000), 300).unwrap().is_empty());
+        let _ = alive;
+    });
+}
+
+#[test]
+fn leases_exclude_expire_renew_and_release() {
+    each("lease", |b| {
+        let mut s = b.open();
+        let (r1, r2) = (
+            s.begin_run(Timestamp(0), "f").unwrap(),
+            s.begin_run(Timestamp(0), "f").unwrap(),
+        );
+        let t = |x| Timestamp(x);
+        assert_eq!(s.acquire("api", r1, "a:1", t(100), 60).unwrap(), Lease::Acquired);
+        assert_eq!(
+            s.acquire("api", r2, "b:2", t(120), 60).unwrap(),
+            Lease::Held { run: r1, holder: "a:1".into() },
+            "{}",
+            b.name()
+        );
+        // Renewing keeps it; the other run still cannot take it.
+        assert!(s.renew("api", r1, t(150), 60).unwrap());
+        assert!(matches!(s.acquire("api", r2, "b:2", t(200), 60).unwrap(), Lease::Held { .. }));
+        // Expired: taken over; the old holder's renewal now fails.
+        assert_eq!(s.acquire("api", r2, "b:2", t(211), 60).unwrap(), Lease::Acquired);
+        assert!(!s.renew("api", r1, t(212), 60).unwrap());
+        // Releasing by the holder frees it at once.
+        s.release("api", r2).unwrap();
+        assert_eq!(s.acquire("api", r1, "a:1", t(213), 60).unwrap(), Lease::Acquired);
+        // Finishing a run drops its leases.
+        s.finish_run(r1, t(214), RunStatus::Completed).unwrap();
+        assert_eq!(s.acquire("api", r2, "b:2", t(215), 60).unwrap(), Lease::Acquired);
+    });
+}
+
+#[test]
+fn concurrent_lease_requests_have_one_winner() {
+    each("race", |b| {
+        let mut s = b.open();
+        let runs: Vec<RunId> = (0..4).map(|_| s.begin_run(Timestamp(0), "f").unwrap()).collect();
+        drop(s);
+        for round in 0..5 {
+            let image = format!("img-{round}");
+            let winners: usize = std::thread::scope(|sc| {
+                let hs: Vec<_> = runs
+                    .iter()
+                    .map(|r| {
+                        let mut st = b.open();
+                        let image = image.clone();
+                        sc.spawn(move || st.acquire(&image, *r, "h", Timestamp(100), 60).unwrap())
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .filter(|l| *l == Lease::Acquired)
+                    .count()
+            });
+            assert_eq!(winners, 1, "{} round {round}", b.name());
+        }
+    });
+}
+
+#[test]
+fn keyed_audit_detects_a_deleted_log_with_its_head() {
+    let key = audit::AuditKey::new(b"behaviour-suite-audit-key".to_vec()).unwrap();
+    // SQLite: the log is a file; PostgreSQL: rows. Both: the signed global
+    // head and the numbers catch the deletion.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Sqlite::open(&dir.path().join("s.db"), &dir.path().join("audit"))
+        .unwrap()
+        .with_audit_key(Some(key.clone()));
+    let pgb = PostgresBackend::new("keyed");
+    let mut p = Postgres::connect(&pgb.url).unwrap().with_audit_key(Some(key.clone()));
+    for st in [&mut s as &mut dyn StateStore, &mut p as &mut dyn StateStore] {
+        let r = st.begin_run(Timestamp(0), "f").unwrap();
+        decide(st, r, &outcome("api", Outcome::Promoted, 'a', 'e'), None);
+        decide(st, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
+        assert!(verify(st, Some(&key)).unwrap().iter().all(|v| v.problems.is_empty()));
+    }
+    std::fs::remove_file(audit::file_for(&dir.path().join("audit"), "worker")).unwrap();
+    drop(s);
+    sqlite_delete_head(&dir.path().join("s.db"));
+    let s = Sqlite::open(&dir.path().join("s.db"), &dir.path().join("audit")).unwrap();
+    let bad = |v: Vec<store::Verified>| v.iter().any(|x| !x.problems.is_empty());
+    assert!(bad(verify(&s, Some(&key)).unwrap()), "sqlite");
+    let mut c = postgres::Client::connect(&pgb.url, postgres::NoTls).unwrap();
+    c.batch_execute("DELETE FROM audit_log WHERE image = 'worker'; DELETE FROM audit_head WHERE image = 'worker';")
+        .unwrap();
+    assert!(!bad(verify(&p, None).unwrap()), "without the key it is not seen");
+    assert!(bad(verify(&p, Some(&key)).unwrap()), "postgres");
+}
+
+fn sqlite_delete_head(db: &Path) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"delete from audit_head where image='worker'\"); c.commit()",
+        ])
+        .arg(db)
+        .status()
+        .unwrap();
+    assert!(out.success());
+}
