@@ -193,11 +193,45 @@ pub struct BaseDigest {
     pub kind: BaseRefKind,
     /// What the reference resolved to (an index or a manifest).
     pub digest: Digest,
-    /// The platform's manifest.
-    pub platform_digest: Digest,
+    /// Each platform's manifest under it.
+    pub platforms: Vec<PlatformDigest>,
     /// The digest the last promoted build used, when different.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Digest>,
+}
+
+/// A platform and the manifest built or resolved for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformDigest {
+    /// Platform.
+    pub platform: Platform,
+    /// Its manifest.
+    pub digest: Digest,
+}
+
+/// One platform of an image's run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlatformOutcome {
+    /// Platform.
+    pub platform: Platform,
+    /// Its manifest (pushed by digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// Built this run (false: its bases and inputs were unchanged, the last
+    /// promoted manifest is reused).
+    pub rebuilt: bool,
+    /// Counted findings by severity.
+    pub counts: BTreeMap<Severity, usize>,
+    /// Counted findings with a fix.
+    pub fixable: usize,
+    /// Against the last promoted build of this platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<scan::baseline::Diff>,
+    /// Why this platform blocks the image (gate reasons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Findings.
+    pub findings: Vec<scan::Finding>,
 }
 
 /// The step that stopped an image, and why.
@@ -225,9 +259,12 @@ pub struct ImageOutcome {
     pub failure: Option<Failure>,
     /// Bases.
     pub bases: Vec<BaseDigest>,
-    /// Built manifest digest.
+    /// What was pushed: the manifest, or for several platforms the index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// Per platform (one entry for a single-platform image).
+    #[serde(default)]
+    pub platforms: Vec<PlatformOutcome>,
     /// The last promoted digest before this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_digest: Option<Digest>,
@@ -267,6 +304,7 @@ impl ImageOutcome {
             failure: None,
             bases: Vec::new(),
             digest: None,
+            platforms: Vec::new(),
             previous_digest: previous,
             tags: Vec::new(),
             counts: BTreeMap::new(),
@@ -352,10 +390,13 @@ pub struct PromotedBase {
 pub struct Promoted {
     /// The run that promoted it.
     pub run: RunId,
-    /// Manifest digest.
+    /// Manifest (or index) digest.
     pub digest: Digest,
-    /// Its scan findings (the next run's baseline).
-    pub findings: Vec<scan::Finding>,
+    /// Its scan findings per platform (the next run's baseline); `*` holds
+    /// what stores written before per-platform results kept.
+    pub findings: BTreeMap<String, Vec<scan::Finding>>,
+    /// Its manifest per platform.
+    pub platforms: Vec<PlatformDigest>,
     /// Bases it was built from.
     pub bases: Vec<PromotedBase>,
     /// Version it was built as.
@@ -373,6 +414,23 @@ pub struct History {
     pub platform_cache: BTreeMap<(Digest, Platform), Digest>,
     /// Build number for `{n}` (promotions of this version so far + 1).
     pub n: u64,
+}
+
+impl Promoted {
+    /// The findings of one platform's last promotion.
+    pub fn findings_for(&self, p: &Platform) -> Option<&Vec<scan::Finding>> {
+        self.findings
+            .get(&p.to_string())
+            .or_else(|| self.findings.get("*"))
+    }
+
+    /// The manifest one platform was last promoted with.
+    pub fn digest_for(&self, p: &Platform) -> Option<&Digest> {
+        self.platforms
+            .iter()
+            .find(|x| &x.platform == p)
+            .map(|x| &x.digest)
+    }
 }
 
 impl History {
@@ -419,7 +477,10 @@ mod tests {
             reference: "debian:12".parse().unwrap(),
             kind: BaseRefKind::From,
             digest: d.clone(),
-            platform_digest: d.clone(),
+            platforms: vec![PlatformDigest {
+                platform: "linux/amd64".parse().unwrap(),
+                digest: d.clone(),
+            }],
             previous: None,
         });
         let r = RunReport {

@@ -210,6 +210,27 @@ impl Repo {
         Ok(())
     }
 
+    /// Push a manifest or index by its digest; what it refers to must be
+    /// in the repository already.
+    pub fn push_manifest(&self, bytes: &[u8], content_type: &str) -> Result<Digest, RegistryError> {
+        let d = sha256(bytes);
+        self.put_manifest(&d.to_string(), bytes, content_type)?;
+        Ok(d)
+    }
+
+    /// Size and media type of a manifest in this repository.
+    pub fn describe(&self, digest: &Digest) -> Result<(u64, String), RegistryError> {
+        let shown = self.display(&digest.to_string());
+        let (bytes, _) = self
+            .conn
+            .manifest_for(&shown, &self.at(&digest.to_string()))?;
+        let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+            .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
+        Ok((bytes.len() as u64, ct))
+    }
+
     /// Point `tag` at `digest` (the manifest must already be in this repository).
     pub fn tag(&self, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
         let shown = self.display(&digest.to_string());

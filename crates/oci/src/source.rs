@@ -368,6 +368,17 @@ impl DockerArchive {
         Ok(v)
     }
 
+    /// The config of the (first) image, byte for byte.
+    pub fn config_bytes(&self) -> Result<Vec<u8>, SourceError> {
+        let manifest = self.read_member("manifest.json")?;
+        let entries: Vec<ArchiveEntry> = parse_json(&manifest, "manifest.json")?;
+        let entry = entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| SourceError::Missing("manifest.json lists no image".into()))?;
+        self.read_member(&entry.config)
+    }
+
     /// Resolves the (first) image in the archive.
     pub fn open(file: &Path, source: &str) -> Result<(Image, DockerArchive), SourceError> {
         let f = File::open(file).map_err(io_at(file))?;

@@ -17,6 +17,8 @@ use crate::verify::sha256;
 pub mod media {
     /// Image manifest.
     pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// Image index.
+    pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
     /// Image config.
     pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     /// gzip layer.
@@ -112,6 +114,85 @@ impl LayoutWriter {
         Ok((d, bytes.len() as u64))
     }
 
+    /// Adds a layer streamed from an uncompressed tar reader (compressed
+    /// with gzip on the way to its blob file); returns its diffID.
+    pub fn add_layer_from(&mut self, tar: &mut dyn std::io::Read) -> std::io::Result<Digest> {
+        use sha2::Digest as _;
+        struct Hashing<W> {
+            inner: W,
+            hash: sha2::Sha256,
+            len: u64,
+        }
+        impl<W: Write> Write for Hashing<W> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let n = self.inner.write(buf)?;
+                self.hash.update(&buf[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.inner.flush()
+            }
+        }
+        let blobs = self.dir.join("blobs/sha256");
+        let tmp = tempfile::NamedTempFile::new_in(&blobs)?;
+        let compressed = Hashing {
+            inner: std::io::BufWriter::new(tmp.as_file().try_clone()?),
+            hash: sha2::Sha256::new(),
+            len: 0,
+        };
+        let mut plain = Hashing {
+            inner: GzEncoder::new(compressed, Compression::fast()),
+            hash: sha2::Sha256::new(),
+            len: 0,
+        };
+        std::io::copy(tar, &mut plain)?;
+        let diff_id: Digest = format!("sha256:{}", hex::encode(plain.hash.finalize()))
+            .parse()
+            .expect("a sha256 digest");
+        let mut compressed = plain.inner.finish()?;
+        compressed.flush()?;
+        let Hashing { inner, hash, len } = compressed;
+        inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let d: Digest = format!("sha256:{}", hex::encode(hash.finalize()))
+            .parse()
+            .expect("a sha256 digest");
+        let size = len;
+        tmp.persist(blobs.join(d.encoded())).map_err(|e| e.error)?;
+        self.layers.push(serde_json::json!({
+            "mediaType": media::LAYER_GZIP, "digest": d.to_string(), "size": size
+        }));
+        self.diff_ids.push(diff_id.to_string());
+        Ok(diff_id)
+    }
+
+    /// Writes `config` verbatim (its `rootfs.diff_ids` must already list the
+    /// layers added), the manifest and `index.json`; returns the manifest digest.
+    pub fn finish_raw(self, config: &[u8], tag: &str) -> std::io::Result<Digest> {
+        let (cd, csize) = self.blob(config)?;
+        self.manifest(cd, csize, tag)
+    }
+
+    fn manifest(self, cd: Digest, csize: u64, tag: &str) -> std::io::Result<Digest> {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media::MANIFEST,
+            "config": {"mediaType": media::CONFIG, "digest": cd.to_string(), "size": csize},
+            "layers": self.layers,
+        });
+        let mbytes = serde_json::to_vec(&manifest)?;
+        let (md, msize) = self.blob(&mbytes)?;
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": media::MANIFEST, "digest": md.to_string(), "size": msize,
+                "annotations": {"org.opencontainers.image.ref.name": tag}
+            }]
+        });
+        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index)?)?;
+        Ok(md)
+    }
+
     /// Adds a layer from uncompressed tar bytes; returns its diffID.
     pub fn add_layer(&mut self, tar: &[u8]) -> std::io::Result<Digest> {
         let diff_id = sha256(tar);
@@ -133,24 +214,97 @@ impl LayoutWriter {
         config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": self.diff_ids});
         let cbytes = serde_json::to_vec(&config)?;
         let (cd, csize) = self.blob(&cbytes)?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": media::MANIFEST,
-            "config": {"mediaType": media::CONFIG, "digest": cd.to_string(), "size": csize},
-            "layers": self.layers,
-        });
-        let mbytes = serde_json::to_vec(&manifest)?;
-        let (md, msize) = self.blob(&mbytes)?;
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "manifests": [{
-                "mediaType": media::MANIFEST, "digest": md.to_string(), "size": msize,
-                "annotations": {"org.opencontainers.image.ref.name": tag}
-            }]
-        });
-        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index)?)?;
-        Ok(md)
+        self.manifest(cd, csize, tag)
     }
+}
+
+/// A docker-archive could not be turned into an OCI layout.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// Reading the archive.
+    #[error(transparent)]
+    Source(#[from] crate::SourceError),
+    /// Writing the layout.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// Layout directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A layer is not what the config says.
+    #[error("layer {layer}: its content has diffID {actual}, the config claims {claimed}")]
+    DiffId {
+        /// Layer.
+        layer: String,
+        /// Claimed.
+        claimed: Box<Digest>,
+        /// Actual.
+        actual: Box<Digest>,
+    },
+}
+
+/// Turns a `docker save` archive into an OCI layout in `dir` (layers
+/// gzip-compressed, the config kept byte for byte), tagged `tag`; returns
+/// the manifest digest. Each layer's diffID is checked on the way.
+pub fn docker_archive_to_layout(
+    archive: &Path,
+    dir: &Path,
+    tag: &str,
+) -> Result<Digest, ConvertError> {
+    use crate::Blobs as _;
+    let io = |source| ConvertError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let name = format!("docker-archive:{}", archive.display());
+    let (image, blobs) = crate::source::DockerArchive::open(archive, &name)?;
+    let config = blobs.config_bytes()?;
+    let mut w = LayoutWriter::create(dir).map_err(io)?;
+    for layer in &image.layers {
+        let mut r = blobs.open(layer)?;
+        let diff_id = w.add_layer_from(&mut r).map_err(io)?;
+        r.finish().map_err(io)?;
+        if diff_id != layer.diff_id {
+            return Err(ConvertError::DiffId {
+                layer: layer.digest.to_string(),
+                claimed: Box::new(layer.diff_id.clone()),
+                actual: Box::new(diff_id),
+            });
+        }
+    }
+    w.finish_raw(&config, tag).map_err(io)
+}
+
+/// An OCI image index over per-platform manifests: (digest, size, media
+/// type, platform) each.
+pub fn index_json(entries: &[(Digest, u64, String, crate::Platform)]) -> Vec<u8> {
+    let manifests: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(d, size, mt, p)| {
+            serde_json::json!({
+                "mediaType": mt, "digest": d.to_string(), "size": size, "platform": p
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::INDEX,
+        "manifests": manifests,
+    }))
+    .expect("an index serialises")
+}
+
+/// Digest, size and media type of the manifest a layout's `index.json`
+/// names for `tag`.
+pub fn layout_descriptor(dir: &Path, tag: Option<&str>) -> std::io::Result<(Digest, u64, String)> {
+    let d = layout_manifest(dir, tag)?;
+    let bytes = std::fs::read(dir.join("blobs").join(d.algorithm()).join(d.encoded()))?;
+    let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| media::MANIFEST.to_string());
+    Ok((d, bytes.len() as u64, mt))
 }
 
 /// The manifest digest `index.json` names for `tag` (or the only one).
@@ -219,5 +373,67 @@ mod tests {
         let a = crate::analyze(&src, &crate::Options::default(), &want, &|_| {}).unwrap();
         assert_eq!(a.image.manifest_digest.as_ref(), Some(&md));
         assert_eq!(a.image.layers.len(), 1);
+    }
+
+    fn docker_archive(layer: &[u8], claimed: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [claimed]}, "config": {}});
+        let cbytes = serde_json::to_vec(&config).unwrap();
+        let cname = format!("{}.json", sha256(&cbytes).encoded());
+        let manifest = serde_json::json!([{"Config": cname, "RepoTags": ["x:1"], "Layers": ["abc/layer.tar"]}]);
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [
+            ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+            (cname.as_str(), cbytes.clone()),
+            ("abc/layer.tar", layer.to_vec()),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        let path = d.path().join("save.tar");
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        (d, path)
+    }
+
+    #[test]
+    fn a_docker_save_archive_becomes_a_layout_with_the_same_config() {
+        let layer = tar_of(&[Entry::File {
+            path: "etc/os-release".into(),
+            mode: 0o644,
+            data: b"ID=debian\n".to_vec(),
+        }])
+        .unwrap();
+        let (d, archive) = docker_archive(&layer, &sha256(&layer).to_string());
+        let dir = d.path().join("oci");
+        let md = docker_archive_to_layout(&archive, &dir, "latest").unwrap();
+        assert_eq!(layout_manifest(&dir, Some("latest")).unwrap(), md);
+        let src = crate::Source::OciLayout {
+            dir: dir.clone(),
+            tag: Some("latest".into()),
+        };
+        let want = crate::Want {
+            select: crate::Select::capture(&|p: &str, _| p == "etc/os-release"),
+            key: "t",
+        };
+        let a = crate::analyze(&src, &crate::Options::default(), &want, &|_| {}).unwrap();
+        assert_eq!(a.tree.read("etc/os-release"), Some(&b"ID=debian\n"[..]));
+        assert_eq!(a.image.layers[0].diff_id, sha256(&layer));
+        // The config is kept byte for byte: the image id does not change.
+        let (_, archive_image) = crate::source::DockerArchive::open(&archive, "a").unwrap();
+        assert_eq!(
+            a.image.config_digest,
+            Some(sha256(&archive_image.config_bytes().unwrap()))
+        );
+        // A layer that is not what the config claims is refused.
+        let (d2, lying) = docker_archive(&layer, &format!("sha256:{}", "0".repeat(64)));
+        let e = docker_archive_to_layout(&lying, &d2.path().join("oci"), "latest").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("sha256:{}", "0".repeat(64))),
+            "{e}"
+        );
     }
 }

@@ -68,12 +68,13 @@ pub struct ImageSpec {
 }
 
 impl ImageSpec {
-    /// The platform it is built for (the first configured, else this machine's).
-    pub fn platform(&self) -> Platform {
-        self.platforms
-            .first()
-            .cloned()
-            .unwrap_or_else(Platform::host)
+    /// The platforms it is built for (this machine's when none are configured).
+    pub fn platforms(&self) -> Vec<Platform> {
+        if self.platforms.is_empty() {
+            vec![Platform::host()]
+        } else {
+            self.platforms.clone()
+        }
     }
 }
 
@@ -125,6 +126,8 @@ pub struct FleetConfig {
     pub registries: BTreeMap<String, RegistrySettings>,
     /// Engine.
     pub engine: EngineKind,
+    /// The engine's program, when not the default on PATH.
+    pub engine_program: Option<PathBuf>,
     /// Fleet gate (images start from it).
     pub gate: Gate,
     /// `[scan]`.
@@ -279,11 +282,12 @@ fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option
                         Err(e) => v.err(span, format!("platform `{p}`: {e}")),
                     }
                 }
-                if platforms.len() > 1 {
-                    v.err(
-                        x.span,
-                        "more than one platform per image is not supported yet",
-                    );
+                let mut seen = Vec::new();
+                for p in &platforms {
+                    if seen.contains(&p) {
+                        v.err(x.span, format!("platform `{p}` is listed twice"));
+                    }
+                    seen.push(p);
                 }
             }
             "repository" => {
@@ -455,6 +459,7 @@ impl FleetConfig {
             images: Vec::new(),
             registries: BTreeMap::new(),
             engine: EngineKind::Buildah,
+            engine_program: None,
             gate: Gate::daily(),
             scan,
             notify,
@@ -474,28 +479,44 @@ impl FleetConfig {
             cfg.registries = registries(&mut doc.reader, &r);
         }
         if let Some(e) = doc.take("engine") {
-            each_key(&mut doc.reader, &e, "engine", &["kind"], |v, _, x| match v
-                .string(x, "engine.kind")
-                .as_deref()
-            {
-                Some("buildah") => cfg.engine = EngineKind::Buildah,
-                Some("docker" | "buildx" | "buildkit") => cfg.engine = EngineKind::Docker,
-                Some("podman") => cfg.engine = EngineKind::Podman,
-                Some(o) => v.err(
-                    x.span,
-                    format!(
-                        "`engine.kind`: unknown engine `{o}` (expected buildah, docker or podman)"
+            each_key(
+                &mut doc.reader,
+                &e,
+                "engine",
+                &["kind", "program"],
+                |v, k, x| {
+                    if k == "program" {
+                        cfg.engine_program = v.string(x, "engine.program").map(PathBuf::from);
+                        return;
+                    }
+                    match v.string(x, "engine.kind").as_deref() {
+                    Some("buildah") => cfg.engine = EngineKind::Buildah,
+                    Some("docker" | "buildx" | "buildkit") => cfg.engine = EngineKind::Docker,
+                    Some("podman") => cfg.engine = EngineKind::Podman,
+                    Some(o) => v.err(
+                        x.span,
+                        format!(
+                            "`engine.kind`: unknown engine `{o}` (expected buildah, docker or podman)"
+                        ),
                     ),
-                ),
-                None => {}
-            });
+                    None => {}
+                }
+                },
+            );
         }
         if let Some(s) = doc.take("store") {
             each_key(
                 &mut doc.reader,
                 &s,
                 "store",
-                &["kind", "path", "url", "audit_dir", "audit_key_env", "lease_seconds"],
+                &[
+                    "kind",
+                    "path",
+                    "url",
+                    "audit_dir",
+                    "audit_key_env",
+                    "lease_seconds",
+                ],
                 |v, k, x| {
                     let what = format!("store.{k}");
                     match k {
@@ -612,7 +633,9 @@ impl FleetConfig {
         let key = self.audit_key()?;
         Ok(match self.postgres_url() {
             Some(url) => Box::new(store::Postgres::connect(&url)?.with_audit_key(key)),
-            None => Box::new(store::Sqlite::open(&self.store, &self.audit_dir)?.with_audit_key(key)),
+            None => {
+                Box::new(store::Sqlite::open(&self.store, &self.audit_dir)?.with_audit_key(key))
+            }
         })
     }
 

@@ -27,6 +27,15 @@ pub trait Registry: Sync {
     fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError>;
     /// Point `tag` in `repo` at `digest`.
     fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError>;
+    /// Push a manifest or index by digest (what it points at is there).
+    fn push_manifest(
+        &self,
+        repo: &ImageRef,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError>;
+    /// Size and media type of a manifest in `repo`.
+    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError>;
 }
 
 /// The advisory DB.
@@ -165,5 +174,16 @@ impl Registry for OciRegistry {
     }
     fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
         oci::push::Repo::connect(repo, &self.opts)?.tag(digest, tag)
+    }
+    fn push_manifest(
+        &self,
+        repo: &ImageRef,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        oci::push::Repo::connect(repo, &self.opts)?.push_manifest(bytes, media_type)
+    }
+    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError> {
+        oci::push::Repo::connect(repo, &self.opts)?.describe(digest)
     }
 }

@@ -1,11 +1,23 @@
-//! Build engines behind one trait: buildah (default), BuildKit through
-//! `docker buildx`, and podman. Every build pulls its bases afresh and uses
-//! no cache; the result is an OCI layout directory the run pushes by digest
-//! itself, so no engine ever writes a tag to the destination registry.
+//! Build engines behind one trait, all run the same way: the pinned
+//! Dockerfile, build args, secrets, one platform per build, no cache, bases
+//! always pulled; the result is an OCI layout the run reads and pushes by
+//! digest itself, so no engine ever writes to the destination registry.
+//!
+//! - buildah (default): `buildah bud --isolation chroot`, then `buildah
+//!   push` into an OCI layout;
+//! - podman: `podman build --isolation chroot` likewise (its default OCI
+//!   runtime needs cgroups that CI machines often lack);
+//! - BuildKit: `docker buildx build --output type=oci` when the buildx
+//!   plugin is there; otherwise `DOCKER_BUILDKIT=1 docker build` (the
+//!   daemon's embedded BuildKit, `DOCKER_HOST` may be remote), `docker
+//!   save`, and the archive turned into an OCI layout here
+//!   ([`oci::write::docker_archive_to_layout`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use oci::Platform;
 
 use crate::config::{EngineKind, ImageSpec};
 
@@ -19,6 +31,14 @@ pub enum EngineError {
         engine: &'static str,
         /// How to install it.
         install: &'static str,
+    },
+    /// Installed but not usable as configured.
+    #[error("{engine}: {message}")]
+    Unusable {
+        /// Engine.
+        engine: &'static str,
+        /// Why, and what to do.
+        message: String,
     },
     /// The build failed.
     #[error("{engine} build of `{image}` failed ({status}); last lines of {log}:\n{tail}")]
@@ -47,8 +67,10 @@ pub enum EngineError {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct BuildSpec<'a> {
-    /// The image.
+    /// The image (its Dockerfile is the pinned copy).
     pub image: &'a ImageSpec,
+    /// The platform of this build.
+    pub platform: &'a Platform,
     /// Where to write the OCI layout.
     pub out: &'a Path,
     /// Where to write the build log.
@@ -56,8 +78,8 @@ pub struct BuildSpec<'a> {
     /// Pull bases over plain HTTP / without TLS checks (all bases are on
     /// loopback or declared insecure).
     pub insecure_pull: bool,
-    /// A docker-config-format auth file for pulls (credentials from the
-    /// fleet config's environment variables); mode 0600, removed after.
+    /// A docker `config.json` with credentials for pulls, in a private
+    /// directory (mode 0600, removed after the build).
     pub authfile: Option<&'a Path>,
 }
 
@@ -74,33 +96,39 @@ pub struct Built {
 pub trait Engine: Send + Sync {
     /// Its name.
     fn name(&self) -> &'static str;
-    /// Check it is installed.
+    /// Check it is installed and usable.
     fn available(&self) -> Result<(), EngineError>;
-    /// Build to an OCI layout.
+    /// Build one platform to an OCI layout.
     fn build(&self, spec: &BuildSpec<'_>) -> Result<Built, EngineError>;
 }
 
-/// The engine for a config choice.
-pub fn engine(kind: EngineKind) -> Box<dyn Engine> {
-    match kind {
-        EngineKind::Buildah => Box::new(Cli {
-            name: "buildah",
-            kind,
-        }),
-        EngineKind::Docker => Box::new(Cli {
-            name: "docker",
-            kind,
-        }),
-        EngineKind::Podman => Box::new(Cli {
-            name: "podman",
-            kind,
-        }),
-    }
+/// The engine for a config choice; `program` overrides the binary.
+pub fn engine(kind: EngineKind, program: Option<&Path>) -> Box<dyn Engine> {
+    let (name, default) = match kind {
+        EngineKind::Buildah => ("buildah", "buildah"),
+        EngineKind::Docker => ("buildkit", "docker"),
+        EngineKind::Podman => ("podman", "podman"),
+    };
+    Box::new(Cli {
+        name,
+        kind,
+        program: program.map_or_else(|| PathBuf::from(default), Path::to_path_buf),
+    })
 }
 
 struct Cli {
     name: &'static str,
     kind: EngineKind,
+    program: PathBuf,
+}
+
+/// How a docker client builds with BuildKit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DockerMode {
+    /// `docker buildx build --output type=oci`.
+    Buildx,
+    /// `DOCKER_BUILDKIT=1 docker build` + `docker save`.
+    Embedded,
 }
 
 /// The last `n` lines of a build log, each at most 500 characters and all
@@ -141,6 +169,23 @@ pub fn terminate_all() {
 }
 
 impl Cli {
+    fn cmd(&self) -> Command {
+        Command::new(&self.program)
+    }
+
+    fn quiet(&self, args: &[&str]) -> Option<String> {
+        let out = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     fn run(&self, spec: &BuildSpec<'_>, cmd: &mut Command) -> Result<(), EngineError> {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -192,7 +237,8 @@ impl Cli {
 
     /// Removes the local image of a build (done or not).
     fn remove(&self, tag: &str) {
-        let _ = Command::new(self.name)
+        let _ = self
+            .cmd()
             .args(["rmi", "-f", tag])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -208,11 +254,132 @@ impl Cli {
         for (k, v) in &img.build_args {
             cmd.arg("--build-arg").arg(format!("{k}={v}"));
         }
-        for p in &img.platforms {
-            cmd.arg("--platform").arg(p.to_string());
-        }
+        cmd.arg("--platform").arg(spec.platform.to_string());
         for s in &img.secrets {
             cmd.arg("--secret").arg(s);
+        }
+    }
+
+    fn docker_mode(&self) -> Result<DockerMode, EngineError> {
+        if self.quiet(&["buildx", "version"]).is_some() {
+            return Ok(DockerMode::Buildx);
+        }
+        let client = self
+            .quiet(&["version", "--format", "{{.Client.Version}}"])
+            .unwrap_or_default();
+        let major: u32 = client
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if major >= 23 {
+            return Err(EngineError::Unusable {
+                engine: self.name,
+                message: format!(
+                    "{} is docker client {client}, which builds with BuildKit only through the buildx plugin, and buildx is not installed: install the buildx plugin, or set [engine] program to a docker client that still has the embedded BuildKit path (20.10-22, e.g. Debian's /usr/bin/docker)",
+                    self.program.display()
+                ),
+            });
+        }
+        Ok(DockerMode::Embedded)
+    }
+
+    fn tag(spec: &BuildSpec<'_>) -> String {
+        format!(
+            "localhost/safeimage-build/{}:{}-{}",
+            spec.image.name.to_ascii_lowercase(),
+            std::process::id(),
+            spec.platform.to_string().replace('/', "-")
+        )
+    }
+
+    fn build_containers(&self, spec: &BuildSpec<'_>, layout: &Path) -> Result<(), EngineError> {
+        let tag = Self::tag(spec);
+        let mut b = self.cmd();
+        match self.kind {
+            EngineKind::Buildah => b.args(["bud", "--layers=false"]),
+            _ => b.arg("build"),
+        };
+        // chroot isolation works without user namespaces or cgroup
+        // delegation (CI runners, containers).
+        b.args([
+            "--isolation",
+            "chroot",
+            "--pull=always",
+            "--no-cache",
+            "-t",
+            &tag,
+        ]);
+        if spec.insecure_pull {
+            b.arg("--tls-verify=false");
+        }
+        if let Some(a) = spec.authfile {
+            b.arg("--authfile").arg(a);
+        }
+        self.common(&mut b, spec);
+        b.arg(&spec.image.context);
+        let built = self.run(spec, &mut b);
+        if built.is_err() {
+            self.remove(&tag);
+        }
+        built?;
+        let pushed = self.run(
+            spec,
+            self.cmd()
+                .args(["push", "-q", &tag])
+                .arg(format!("oci:{}:latest", layout.display())),
+        );
+        self.remove(&tag);
+        pushed
+    }
+
+    fn build_docker(&self, spec: &BuildSpec<'_>, layout: &Path) -> Result<(), EngineError> {
+        let mut b = self.cmd();
+        if let Some(a) = spec.authfile.and_then(Path::parent) {
+            b.env("DOCKER_CONFIG", a);
+        }
+        match self.docker_mode()? {
+            DockerMode::Buildx => {
+                b.args(["buildx", "build", "--pull", "--no-cache", "--network=host"]);
+                self.common(&mut b, spec);
+                b.arg("--output").arg(format!(
+                    "type=oci,dest={},tar=false,name=latest",
+                    layout.display()
+                ));
+                b.arg(&spec.image.context);
+                self.run(spec, &mut b)
+            }
+            DockerMode::Embedded => {
+                let tag = Self::tag(spec);
+                b.env("DOCKER_BUILDKIT", "1").args([
+                    "build",
+                    "--pull",
+                    "--no-cache",
+                    "--network=host",
+                    "-t",
+                    &tag,
+                ]);
+                self.common(&mut b, spec);
+                b.arg(&spec.image.context);
+                let built = self.run(spec, &mut b);
+                if built.is_err() {
+                    self.remove(&tag);
+                }
+                built?;
+                let archive = layout.with_extension("docker-archive.tar");
+                let saved = self.run(
+                    spec,
+                    self.cmd().arg("save").arg("-o").arg(&archive).arg(&tag),
+                );
+                self.remove(&tag);
+                saved?;
+                let converted = oci::write::docker_archive_to_layout(&archive, layout, "latest");
+                let _ = std::fs::remove_file(&archive);
+                converted.map(|_| ()).map_err(|e| EngineError::Io {
+                    engine: self.name,
+                    message: format!("turning `docker save` output into an OCI layout: {e}"),
+                })
+            }
         }
     }
 }
@@ -223,77 +390,52 @@ impl Engine for Cli {
     }
 
     fn available(&self) -> Result<(), EngineError> {
-        let (bin, install) = match self.kind {
-            EngineKind::Buildah => ("buildah", "apt-get install buildah"),
-            EngineKind::Docker => (
-                "docker",
-                "apt-get install docker.io docker-buildx (BuildKit needs a running Docker daemon)",
-            ),
-            EngineKind::Podman => ("podman", "apt-get install podman"),
+        let install = match self.kind {
+            EngineKind::Buildah => "apt-get install buildah",
+            EngineKind::Docker => {
+                "apt-get install docker.io (BuildKit needs a running Docker daemon)"
+            }
+            EngineKind::Podman => "apt-get install podman",
         };
-        if settings::env::on_path(bin).is_some() {
-            Ok(())
+        let found = if self.program.components().count() > 1 {
+            self.program.is_file()
         } else {
-            Err(EngineError::Missing {
+            settings::env::on_path(&self.program.to_string_lossy()).is_some()
+        };
+        if !found {
+            return Err(EngineError::Missing {
                 engine: self.name,
                 install,
-            })
+            });
         }
+        if self.kind == EngineKind::Docker {
+            if self
+                .quiet(&["version", "--format", "{{.Server.Version}}"])
+                .is_none()
+            {
+                return Err(EngineError::Unusable {
+                    engine: self.name,
+                    message: format!(
+                        "{} cannot reach a Docker daemon (DOCKER_HOST: {})",
+                        self.program.display(),
+                        settings::env::DOCKER_HOST
+                            .get()
+                            .unwrap_or_else(|| "the default socket".into())
+                    ),
+                });
+            }
+            self.docker_mode()?;
+        }
+        Ok(())
     }
 
     fn build(&self, spec: &BuildSpec<'_>) -> Result<Built, EngineError> {
-        self.available()?;
         let start = Instant::now();
-        let tag = format!(
-            "localhost/safeimage-build/{}:{}",
-            spec.image.name.to_ascii_lowercase(),
-            std::process::id()
-        );
         let layout = spec.out.to_path_buf();
         let _ = std::fs::remove_dir_all(&layout);
         match self.kind {
-            EngineKind::Buildah | EngineKind::Podman => {
-                let mut b = Command::new(self.name);
-                if self.kind == EngineKind::Buildah {
-                    // chroot isolation works without user namespaces (CI, containers).
-                    b.args(["bud", "--isolation", "chroot", "--layers=false"]);
-                } else {
-                    b.arg("build");
-                }
-                b.args(["--pull=always", "--no-cache", "-t", &tag]);
-                if spec.insecure_pull {
-                    b.arg("--tls-verify=false");
-                }
-                if let Some(a) = spec.authfile {
-                    b.arg("--authfile").arg(a);
-                }
-                self.common(&mut b, spec);
-                b.arg(&spec.image.context);
-                let built = self.run(spec, &mut b);
-                if built.is_err() {
-                    self.remove(&tag);
-                }
-                built?;
-                let pushed = self.run(
-                    spec,
-                    Command::new(self.name)
-                        .args(["push", "-q", &tag])
-                        .arg(format!("oci:{}:latest", layout.display())),
-                );
-                self.remove(&tag);
-                pushed?;
-            }
-            EngineKind::Docker => {
-                let mut b = Command::new("docker");
-                b.args(["buildx", "build", "--pull", "--no-cache"]);
-                self.common(&mut b, spec);
-                b.arg("--output").arg(format!(
-                    "type=oci,dest={},tar=false,name=latest",
-                    layout.display()
-                ));
-                b.arg(&spec.image.context);
-                self.run(spec, &mut b)?;
-            }
+            EngineKind::Buildah | EngineKind::Podman => self.build_containers(spec, &layout)?,
+            EngineKind::Docker => self.build_docker(spec, &layout)?,
         }
         Ok(Built {
             layout,

@@ -201,7 +201,10 @@ impl Shared<'_> {
         if !self.opts.dry_run
             && let Err(e) = self.with_store(|st| st.stage(self.run, image, s, d))
         {
-            self.error(format!("{image}: could not record stage {}: {e}", s.as_str()));
+            self.error(format!(
+                "{image}: could not record stage {}: {e}",
+                s.as_str()
+            ));
         }
         self.observer.event(&Event::Stage(image, s));
     }
@@ -339,7 +342,9 @@ impl Shared<'_> {
         if outcome.outcome.is_decision() {
             let recorded = self.with_store(|st| {
                 for b in &outcome.bases {
-                    st.remember_platform(&b.digest, &spec.platform(), &b.platform_digest)?;
+                    for p in &b.platforms {
+                        st.remember_platform(&b.digest, &p.platform, &p.digest)?;
+                    }
                 }
                 st.decide(&Decision {
                     run: self.run,

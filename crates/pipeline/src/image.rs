@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use model::{Failure, History, ImageOutcome, Outcome, RunId, Stage, Step, Timestamp};
+use model::{
+    Failure, History, ImageOutcome, Outcome, PlatformOutcome, RunId, Stage, Step, Timestamp,
+};
 use oci::Digest;
 
 use crate::config::{FleetConfig, ImageSpec};
@@ -106,30 +108,120 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         return Err(Stop::DryRun);
     }
     o.inputs = steps::inputs::fingerprint(cx, &df).at(Step::Build)?;
-    steps::inputs::check(cx, o.inputs.as_deref(), &resolved)?;
-    go_on(cx, Step::Build)?;
-    let built = steps::build::run(cx, &df, &resolved).at(Step::Build)?;
-    o.engine_seconds = built.seconds;
-    t.lap(o, Step::Build);
-    go_on(cx, Step::Push)?;
-    let digest = steps::push::run(cx, &built).at(Step::Push)?;
+    let plan = steps::inputs::plan(cx, o.inputs.as_deref(), &resolved)?;
+    for p in plan {
+        let done = platform(cx, &df, &resolved, p, o, &mut t)?;
+        o.platforms.push(done);
+    }
+    let digest = match o.platforms.as_slice() {
+        [one] => one.digest.clone().expect("a pushed platform has a digest"),
+        several => {
+            let manifests: Vec<_> = several
+                .iter()
+                .filter_map(|p| p.digest.clone().map(|d| (p.platform.clone(), d)))
+                .collect();
+            steps::push::index(cx, &manifests).at(Step::Push)?
+        }
+    };
     o.digest = Some(digest.clone());
-    t.lap(o, Step::Push);
     (cx.stage)(name, Stage::Pushed, Some(&digest));
-    let scanned = steps::scan::run(cx, &built, &digest).at(Step::Scan)?;
-    o.counts = scanned.counts.clone();
-    o.fixable = scanned.fixable;
-    o.baseline = scanned.baseline.clone();
-    t.lap(o, Step::Scan);
-    let gated = steps::gate::run(cx, &scanned);
-    o.findings = scanned.findings;
-    gated?;
+    summarise(o);
+    steps::gate::run(&o.platforms)?;
     (cx.stage)(name, Stage::Gated, Some(&digest));
     go_on(cx, Step::Promote)?;
-    (cx.fence)().map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;
+    (cx.fence)()
+        .map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;
     o.tags = steps::promote::run(cx, &digest, &tags).at(Step::Promote)?;
     t.lap(o, Step::Promote);
     Ok(())
+}
+
+/// One platform: build, push by digest, scan, gate; or the last
+/// promotion's manifest when the plan keeps it.
+fn platform(
+    cx: &ImageCx<'_>,
+    df: &steps::dockerfile::Dockerfile,
+    resolved: &steps::resolve::Resolved,
+    plan: steps::inputs::Plan,
+    o: &mut ImageOutcome,
+    t: &mut Laps,
+) -> Result<PlatformOutcome, Stop> {
+    use steps::inputs::Plan;
+    let mut p = match plan {
+        Plan::Reuse(platform, digest) => {
+            let findings = cx
+                .history
+                .promoted
+                .as_ref()
+                .and_then(|h| h.findings_for(&platform))
+                .cloned()
+                .unwrap_or_default();
+            let (counts, fixable) = steps::scan::counts(&findings);
+            PlatformOutcome {
+                platform,
+                digest: Some(digest),
+                rebuilt: false,
+                counts,
+                fixable,
+                baseline: None,
+                reasons: Vec::new(),
+                findings,
+            }
+        }
+        Plan::Build(platform) => {
+            go_on(cx, Step::Build)?;
+            let built = steps::build::run(cx, df, resolved, &platform).at(Step::Build)?;
+            o.engine_seconds += built.seconds;
+            t.lap(o, Step::Build);
+            go_on(cx, Step::Push)?;
+            let digest = steps::push::run(cx, &built).at(Step::Push)?;
+            t.lap(o, Step::Push);
+            let s = steps::scan::run(cx, &built, &digest, &platform).at(Step::Scan)?;
+            t.lap(o, Step::Scan);
+            PlatformOutcome {
+                platform,
+                digest: Some(digest),
+                rebuilt: true,
+                counts: s.counts,
+                fixable: s.fixable,
+                baseline: s.baseline,
+                reasons: Vec::new(),
+                findings: s.findings,
+            }
+        }
+    };
+    p.reasons = steps::gate::evaluate(cx, &p);
+    t.lap(o, Step::Gate);
+    Ok(p)
+}
+
+/// The image's own findings, counts and baseline: a single platform's, or
+/// for several the union (a vulnerability in a package counted once).
+fn summarise(o: &mut ImageOutcome) {
+    if let [one] = o.platforms.as_slice() {
+        o.findings = one.findings.clone();
+        o.counts = one.counts.clone();
+        o.fixable = one.fixable;
+        o.baseline = one.baseline.clone();
+        return;
+    }
+    let mut all: Vec<scan::Finding> = Vec::new();
+    for p in &o.platforms {
+        for f in &p.findings {
+            if !all.iter().any(|g| {
+                g.id == f.id
+                    && g.package.name == f.package.name
+                    && g.package.version == f.package.version
+            }) {
+                all.push(f.clone());
+            }
+        }
+    }
+    scan::sort_findings(&mut all);
+    let (counts, fixable) = steps::scan::counts(&all);
+    o.counts = counts;
+    o.fixable = fixable;
+    o.findings = all;
 }
 
 /// Run one image.

@@ -33,6 +33,8 @@ struct RegState {
     fail_tag_after: Option<usize>,
     unreachable: bool,
     calls: Vec<String>,
+    documents: BTreeMap<Digest, Vec<u8>>,
+    indexes: BTreeMap<(Digest, Platform), Digest>,
 }
 
 /// A registry in memory.
@@ -54,6 +56,17 @@ impl FakeRegistry {
         let mut s = self.state.lock().unwrap();
         s.manifests.push((key(&r), digest.clone()));
         s.tags.insert((key(&r), tag), digest.clone());
+    }
+
+    /// Point `reference` at an index (`digest`) whose manifest for each
+    /// platform is given.
+    pub fn set_index(&self, reference: &str, digest: &Digest, platforms: &[(&str, &Digest)]) {
+        self.set(reference, digest);
+        let mut s = self.state.lock().unwrap();
+        for (p, d) in platforms {
+            s.indexes
+                .insert((digest.clone(), p.parse().expect("platform")), (*d).clone());
+        }
     }
 
     /// Where `reference` points.
@@ -81,6 +94,11 @@ impl FakeRegistry {
     /// Make every request fail as unreachable.
     pub fn unreachable(&self, on: bool) {
         self.state.lock().unwrap().unreachable = on;
+    }
+
+    /// A manifest or index pushed with `push_manifest`.
+    pub fn document(&self, d: &Digest) -> Option<Vec<u8>> {
+        self.state.lock().unwrap().documents.get(d).cloned()
     }
 
     /// Requests so far (`head`, `push`, `tag` with their arguments).
@@ -114,11 +132,14 @@ impl Registry for FakeRegistry {
         &self,
         r: &ImageRef,
         digest: &Digest,
-        _platform: &Platform,
+        platform: &Platform,
     ) -> Result<Digest, RegistryError> {
         let mut s = self.state.lock().unwrap();
-        s.calls.push(format!("platform {r} {digest}"));
-        Ok(digest.clone())
+        s.calls.push(format!("platform {r} {digest} {platform}"));
+        Ok(s.indexes
+            .get(&(digest.clone(), platform.clone()))
+            .cloned()
+            .unwrap_or_else(|| digest.clone()))
     }
 
     fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError> {
@@ -136,6 +157,34 @@ impl Registry for FakeRegistry {
         })?;
         s.manifests.push((key(repo), d.clone()));
         Ok(d)
+    }
+
+    fn push_manifest(
+        &self,
+        repo: &ImageRef,
+        bytes: &[u8],
+        _media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("push-manifest {repo}"));
+        let d = oci::verify::sha256(bytes);
+        s.manifests.push((key(repo), d.clone()));
+        s.documents.insert(d.clone(), bytes.to_vec());
+        Ok(d)
+    }
+
+    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError> {
+        let s = self.state.lock().unwrap();
+        if !s
+            .manifests
+            .iter()
+            .any(|(k, m)| *k == key(repo) && m == digest)
+        {
+            return Err(RegistryError::NotFound {
+                reference: format!("{repo}@{digest}"),
+            });
+        }
+        Ok((1234, oci::write::media::MANIFEST.into()))
     }
 
     fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
@@ -173,6 +222,8 @@ impl Registry for FakeRegistry {
 pub struct FakeEngine {
     /// Packages (name, version) per base digest.
     pub packages: Mutex<BTreeMap<Digest, Vec<(String, String)>>>,
+    /// Packages per (base index digest, platform), for multi-platform bases.
+    pub platform_packages: Mutex<BTreeMap<(Digest, Platform), Vec<(String, String)>>>,
     /// When set, builds fail with this log tail.
     pub fail: Mutex<Option<String>>,
     /// Images built, in order.
@@ -191,6 +242,17 @@ impl FakeEngine {
     pub fn base(&self, base: &Digest, packages: &[(&str, &str)]) {
         self.packages.lock().unwrap().insert(
             base.clone(),
+            packages
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+
+    /// Images built from `base` for `platform` get these packages.
+    pub fn base_platform(&self, base: &Digest, platform: &str, packages: &[(&str, &str)]) {
+        self.platform_packages.lock().unwrap().insert(
+            (base.clone(), platform.parse().expect("platform")),
             packages
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -250,7 +312,14 @@ impl Engine for FakeEngine {
             .filter_map(|w| w.split_once('@'))
             .find_map(|(_, d)| d.parse().ok());
         let pkgs = base
-            .and_then(|b| self.packages.lock().unwrap().get(&b).cloned())
+            .and_then(|b| {
+                self.platform_packages
+                    .lock()
+                    .unwrap()
+                    .get(&(b.clone(), spec.platform.clone()))
+                    .cloned()
+                    .or_else(|| self.packages.lock().unwrap().get(&b).cloned())
+            })
             .unwrap_or_default();
         let tar = tar_of(&[
             Entry::Dir {
@@ -265,7 +334,7 @@ impl Engine for FakeEngine {
             Entry::File {
                 path: "etc/image-name".into(),
                 mode: 0o644,
-                data: spec.image.name.as_bytes().to_vec(),
+                data: format!("{} {}", spec.image.name, spec.platform).into_bytes(),
             },
             Entry::File {
                 path: "var/lib/dpkg/status".into(),
@@ -277,7 +346,7 @@ impl Engine for FakeEngine {
         let mut w = LayoutWriter::create(spec.out).map_err(io)?;
         w.add_layer(&tar).map_err(io)?;
         w.finish(
-            serde_json::json!({"architecture": "amd64", "os": "linux", "config": {}}),
+            serde_json::json!({"architecture": spec.platform.architecture, "os": spec.platform.os, "config": {}}),
             "latest",
         )
         .map_err(io)?;

@@ -701,15 +701,7 @@ fn audit_verify_catches_edits_deletions_reordering_and_a_deleted_last_record() {
     let mut forged = serde_json::Map::new();
     forged.insert("outcome".into(), Value::from("promoted"));
     forged.insert("run".into(), Value::from(1));
-    store::audit::append(
-        audit.parent().unwrap(),
-        "app",
-        seq + 1,
-        &hash,
-        forged,
-        None,
-    )
-    .unwrap();
+    store::audit::append(audit.parent().unwrap(), "app", seq + 1, &hash, forged, None).unwrap();
     let out = f.verify();
     let s = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");

@@ -103,6 +103,12 @@ pub const DOCKER_CONFIG: Var = Var {
     default: "$HOME/.docker",
 };
 
+/// The Docker daemon.
+pub const DOCKER_HOST: Var = Var {
+    name: "DOCKER_HOST",
+    meaning: "the Docker daemon the BuildKit engine (`[engine] kind = \"docker\"`) builds on; may be remote",
+    default: "the docker client's default socket",
+};
 /// Temp directory.
 pub const TMPDIR: Var = Var {
     name: "TMPDIR",
@@ -124,6 +130,7 @@ pub const ALL: &[Var] = &[
     NO_COLOR,
     PATH,
     DOCKER_CONFIG,
+    DOCKER_HOST,
     TMPDIR,
 ];
 

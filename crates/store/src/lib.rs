@@ -226,6 +226,42 @@ pub trait StateStore: Send {
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
 }
 
+/// The findings document of a promotion: per platform (`*` when the
+/// outcome has no per-platform results).
+pub fn findings_document(o: &ImageOutcome) -> std::collections::BTreeMap<String, &[scan::Finding]> {
+    if o.platforms.is_empty() {
+        return [("*".to_string(), o.findings.as_slice())].into();
+    }
+    o.platforms
+        .iter()
+        .map(|p| (p.platform.to_string(), p.findings.as_slice()))
+        .collect()
+}
+
+/// Reads a findings document: the per-platform map, or the plain list
+/// stores kept before per-platform results (under `*`).
+pub fn read_findings_document(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<scan::Finding>>, serde_json::Error> {
+    if text.trim_start().starts_with('[') {
+        let list: Vec<scan::Finding> = serde_json::from_str(text)?;
+        return Ok([("*".to_string(), list)].into());
+    }
+    serde_json::from_str(text)
+}
+
+/// The manifests of a promotion, per platform.
+pub fn platform_rows(o: &ImageOutcome) -> Vec<(String, String)> {
+    o.platforms
+        .iter()
+        .filter_map(|p| {
+            p.digest
+                .as_ref()
+                .map(|d| (p.platform.to_string(), d.to_string()))
+        })
+        .collect()
+}
+
 /// Verification result for one image.
 #[derive(Debug, Clone)]
 pub struct Verified {

@@ -89,7 +89,12 @@ impl StateStore for MemoryStore {
             r.status == RunStatus::Running
                 && beats.get(&r.id).is_none_or(|b| *b < now.0 - stale_secs)
         };
-        let interrupted: Vec<RunId> = self.runs.iter().filter(|r| stale(r)).map(|r| r.id).collect();
+        let interrupted: Vec<RunId> = self
+            .runs
+            .iter()
+            .filter(|r| stale(r))
+            .map(|r| r.id)
+            .collect();
         if interrupted.is_empty() {
             return Ok(Vec::new());
         }
@@ -246,7 +251,20 @@ impl StateStore for MemoryStore {
                 Promoted {
                     run: d.run,
                     digest: dg.clone(),
-                    findings: o.findings.clone(),
+                    findings: crate::findings_document(o)
+                        .into_iter()
+                        .map(|(k, v)| (k, v.to_vec()))
+                        .collect(),
+                    platforms: o
+                        .platforms
+                        .iter()
+                        .filter_map(|p| {
+                            p.digest.as_ref().map(|d| model::PlatformDigest {
+                                platform: p.platform.clone(),
+                                digest: d.clone(),
+                            })
+                        })
+                        .collect(),
                     bases: o
                         .bases
                         .iter()

@@ -44,6 +44,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE audit_log (image TEXT NOT NULL, seq BIGINT NOT NULL, line TEXT NOT NULL,
                              PRIMARY KEY (image, seq));
      CREATE TABLE leases (image TEXT PRIMARY KEY, run BIGINT NOT NULL, holder TEXT NOT NULL, expires BIGINT NOT NULL);",
+    // 2: the manifest of each platform of a promotion.
+    "CREATE TABLE promoted_platforms (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
+                                      PRIMARY KEY (name, platform));",
 ];
 
 /// The URL with any password removed, for messages.
@@ -113,7 +116,8 @@ impl Postgres {
             url: shown.clone(),
             message,
         };
-        let config: postgres::Config = url.parse().map_err(|x: postgres::Error| e(x.to_string()))?;
+        let config: postgres::Config =
+            url.parse().map_err(|x: postgres::Error| e(x.to_string()))?;
         let client = if needs_tls(&config) {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let roots = rustls::RootCertStore {
@@ -172,8 +176,11 @@ impl Postgres {
             tx.batch_execute(m).map_err(&e)?;
         }
         if v == 0 {
-            tx.execute("INSERT INTO safeimage_schema (version) VALUES ($1)", &[&known])
-                .map_err(&e)?;
+            tx.execute(
+                "INSERT INTO safeimage_schema (version) VALUES ($1)",
+                &[&known],
+            )
+            .map_err(&e)?;
         } else if v < known {
             tx.execute("UPDATE safeimage_schema SET version = $1", &[&known])
                 .map_err(&e)?;
@@ -338,8 +345,8 @@ impl StateStore for Postgres {
     fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
         let o = d.outcome;
         let detail = serde_json::to_string(o).map_err(|x| self.corrupt("outcome", &o.name, x))?;
-        let findings =
-            serde_json::to_string(&o.findings).map_err(|x| self.corrupt("findings", &o.name, x))?;
+        let findings = serde_json::to_string(&crate::findings_document(o))
+            .map_err(|x| self.corrupt("findings", &o.name, x))?;
         let shown = self.shown.clone();
         let e = move |x: postgres::Error| StoreError::Postgres {
             url: shown.clone(),
@@ -352,7 +359,10 @@ impl StateStore for Postgres {
         tx.batch_execute("SELECT pg_advisory_xact_lock(7284520)")
             .map_err(&e)?;
         let (seq, prev) = tx
-            .query_opt("SELECT seq, hash FROM audit_head WHERE image = $1", &[&o.name])
+            .query_opt(
+                "SELECT seq, hash FROM audit_head WHERE image = $1",
+                &[&o.name],
+            )
             .map_err(&e)?
             .map_or((0, audit::GENESIS.to_string()), |r| {
                 (r.get::<_, i64>(0) as u64, r.get(1))
@@ -403,6 +413,15 @@ impl StateStore for Postgres {
             .map_err(&e)?;
             tx.execute("DELETE FROM promoted_bases WHERE name = $1", &[&o.name])
                 .map_err(&e)?;
+            tx.execute("DELETE FROM promoted_platforms WHERE name = $1", &[&o.name])
+                .map_err(&e)?;
+            for (p, pd) in crate::platform_rows(o) {
+                tx.execute(
+                    "INSERT INTO promoted_platforms (name, platform, digest) VALUES ($1, $2, $3)",
+                    &[&o.name, &p, &pd],
+                )
+                .map_err(&e)?;
+            }
             for b in &o.bases {
                 tx.execute(
                     "INSERT INTO promoted_bases (name, reference, digest) VALUES ($1, $2, $3)
@@ -464,8 +483,13 @@ impl StateStore for Postgres {
             )
             .map_err(self.err())?
         {
-            let (digest, run, findings, version, inputs): (String, i64, String, Option<String>, Option<String>) =
-                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+            let (digest, run, findings, version, inputs): (
+                String,
+                i64,
+                String,
+                Option<String>,
+                Option<String>,
+            ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
             let mut bases = Vec::new();
             for b in c
                 .query(
@@ -485,8 +509,25 @@ impl StateStore for Postgres {
             h.promoted = Some(Promoted {
                 run: RunId(run),
                 digest: self.digest(&digest)?,
-                findings: serde_json::from_str(&findings)
+                findings: crate::read_findings_document(&findings)
                     .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
+                platforms: {
+                    let mut v = Vec::new();
+                    for r in c
+                        .query(
+                            "SELECT platform, digest FROM promoted_platforms WHERE name = $1 ORDER BY platform",
+                            &[&image],
+                        )
+                        .map_err(self.err())?
+                    {
+                        let (p, d): (String, String) = (r.get(0), r.get(1));
+                        v.push(model::PlatformDigest {
+                            platform: p.parse().map_err(|e| self.corrupt("platform", &p, e))?,
+                            digest: self.digest(&d)?,
+                        });
+                    }
+                    v
+                },
                 bases,
                 version,
                 inputs,
@@ -494,7 +535,10 @@ impl StateStore for Postgres {
         }
         let mut cache = BTreeMap::new();
         for r in c
-            .query("SELECT digest, platform, platform_digest FROM platform_digests", &[])
+            .query(
+                "SELECT digest, platform, platform_digest FROM platform_digests",
+                &[],
+            )
             .map_err(self.err())?
         {
             let (d, p, pd): (String, String, String) = (r.get(0), r.get(1), r.get(2));
@@ -536,7 +580,10 @@ impl StateStore for Postgres {
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {
         Ok(self
             .c()?
-            .query("SELECT image, seq, hash FROM audit_head ORDER BY image", &[])
+            .query(
+                "SELECT image, seq, hash FROM audit_head ORDER BY image",
+                &[],
+            )
             .map_err(self.err())?
             .iter()
             .map(|r| AuditHead {

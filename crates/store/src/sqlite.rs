@@ -46,6 +46,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: run heartbeats and per-image leases (overlapping runs).
     "ALTER TABLE runs ADD COLUMN heartbeat INTEGER;
      CREATE TABLE leases (image TEXT PRIMARY KEY, run INTEGER NOT NULL, holder TEXT NOT NULL, expires INTEGER NOT NULL);",
+    // 5: the manifest of each platform of a promotion.
+    "CREATE TABLE promoted_platforms (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
+                                      PRIMARY KEY (name, platform));",
 ];
 
 /// The heads and the signed global row, inside a transaction.
@@ -477,8 +480,8 @@ impl StateStore for Sqlite {
     fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
         let o = d.outcome;
         let detail = serde_json::to_string(o).map_err(|e| self.corrupt("outcome", &o.name, e))?;
-        let findings =
-            serde_json::to_string(&o.findings).map_err(|e| self.corrupt("findings", &o.name, e))?;
+        let findings = serde_json::to_string(&crate::findings_document(o))
+            .map_err(|e| self.corrupt("findings", &o.name, e))?;
         // Hold the write lock from reading the heads to committing them:
         // another process's decision cannot interleave.
         let path = self.path.clone();
@@ -501,10 +504,12 @@ impl StateStore for Sqlite {
             .unwrap_or((0, audit::GENESIS.to_string()));
         let gseq: u64 = match &self.key {
             Some(_) => {
-                tx.query_row("SELECT seq FROM audit_global WHERE id = 1", [], |r| r.get::<_, i64>(0))
-                    .optional()
-                    .map_err(&e)?
-                    .unwrap_or(0) as u64
+                tx.query_row("SELECT seq FROM audit_global WHERE id = 1", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
+                .map_err(&e)?
+                .unwrap_or(0) as u64
                     + 1
             }
             None => 0,
@@ -546,6 +551,15 @@ impl StateStore for Sqlite {
             .map_err(&e)?;
             tx.execute("DELETE FROM promoted_bases WHERE name = ?1", [&o.name])
                 .map_err(&e)?;
+            tx.execute("DELETE FROM promoted_platforms WHERE name = ?1", [&o.name])
+                .map_err(&e)?;
+            for (p, pd) in crate::platform_rows(o) {
+                tx.execute(
+                    "INSERT INTO promoted_platforms (name, platform, digest) VALUES (?1, ?2, ?3)",
+                    params![o.name, p, pd],
+                )
+                .map_err(&e)?;
+            }
             for b in &o.bases {
                 tx.execute(
                     "INSERT OR REPLACE INTO promoted_bases (name, reference, digest) VALUES (?1, ?2, ?3)",
@@ -623,8 +637,27 @@ impl StateStore for Sqlite {
             h.promoted = Some(Promoted {
                 run: RunId(run),
                 digest: self.digest(&digest)?,
-                findings: serde_json::from_str(&findings)
+                findings: crate::read_findings_document(&findings)
                     .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
+                platforms: {
+                    let mut st = self
+                        .conn
+                        .prepare("SELECT platform, digest FROM promoted_platforms WHERE name = ?1 ORDER BY platform")
+                        .map_err(self.sq())?;
+                    let rows: Vec<(String, String)> = st
+                        .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(self.sq())?
+                        .collect::<Result<_, _>>()
+                        .map_err(self.sq())?;
+                    let mut v = Vec::new();
+                    for (p, d) in rows {
+                        v.push(model::PlatformDigest {
+                            platform: p.parse().map_err(|e| self.corrupt("platform", &p, e))?,
+                            digest: self.digest(&d)?,
+                        });
+                    }
+                    v
+                },
                 bases,
                 version,
                 inputs,
@@ -732,7 +765,7 @@ mod tests {
             reference: "r.example/base:1".parse().unwrap(),
             kind: dockerfile::BaseRefKind::From,
             digest: dg('e'),
-            platform_digest: dg('f'),
+            platforms: vec![],
             previous: None,
         });
         s.decide(&Decision {
@@ -781,7 +814,10 @@ mod tests {
         let mut s = Sqlite::open(&db, &audit).unwrap();
         let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
         assert!(notes[0].contains("1 interrupted run"), "{notes:?}");
-        assert!(s.recover(Timestamp(1 << 40), 900).unwrap().is_empty(), "recovery happens once");
+        assert!(
+            s.recover(Timestamp(1 << 40), 900).unwrap().is_empty(),
+            "recovery happens once"
+        );
         let r3 = s.begin_run(Timestamp(3), "fleet.toml").unwrap();
         decide(&mut s, r3, "api", Outcome::Promoted, 'd');
         assert!(

@@ -13,7 +13,9 @@ use oci::Digest;
 use store::{Decision, Lease, Postgres, RunStatus, Sqlite, StateStore, audit, verify};
 
 fn dg(c: char) -> Digest {
-    format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+    format!("sha256:{}", c.to_string().repeat(64))
+        .parse()
+        .unwrap()
 }
 
 /// Opens a store on one backend's state (several times: several processes).
@@ -29,7 +31,13 @@ impl Backend for SqliteBackend {
         "sqlite"
     }
     fn open(&self) -> Box<dyn StateStore> {
-        Box::new(Sqlite::open(&self.0.path().join("state.db"), &self.0.path().join("audit")).unwrap())
+        Box::new(
+            Sqlite::open(
+                &self.0.path().join("state.db"),
+                &self.0.path().join("audit"),
+            )
+            .unwrap(),
+        )
     }
 }
 
@@ -41,7 +49,15 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = pg(&["pg_ctl", "-D"], &[self._dir.path().join("data").to_str().unwrap(), "-m", "immediate", "stop"]);
+        let _ = pg(
+            &["pg_ctl", "-D"],
+            &[
+                self._dir.path().join("data").to_str().unwrap(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
     }
 }
 
@@ -63,7 +79,10 @@ fn bindir() -> PathBuf {
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -78,7 +97,9 @@ fn pg(prog: &[&str], args: &[&str]) -> std::process::Output {
         Command::new(&bin)
     };
     c.args(&prog[1..]).args(args);
-    let out = c.output().unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
     assert!(
         out.status.success(),
         "{prog:?} {args:?}: {}\n{}",
@@ -95,10 +116,21 @@ fn server() -> &'static Server {
         let data = dir.path().join("data");
         if is_root() {
             std::fs::create_dir_all(&data).unwrap();
-            Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+            Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
         }
-        pg(&["initdb", "-A", "trust", "-U", "safeimage", "-D"], &[data.to_str().unwrap()]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        pg(
+            &["initdb", "-A", "trust", "-U", "safeimage", "-D"],
+            &[data.to_str().unwrap()],
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let sock = dir.path().to_str().unwrap().to_string();
         pg(
             &["pg_ctl", "-D"],
@@ -125,7 +157,10 @@ impl PostgresBackend {
     fn new(tag: &str) -> Self {
         let s = server();
         let db = format!("t_{tag}_{}", std::process::id());
-        pg(&["createdb", "-h", "127.0.0.1", "-p"], &[&s.port.to_string(), "-U", "safeimage", &db]);
+        pg(
+            &["createdb", "-h", "127.0.0.1", "-p"],
+            &[&s.port.to_string(), "-U", "safeimage", &db],
+        );
         PostgresBackend {
             url: format!("postgres://safeimage@127.0.0.1:{}/{db}", s.port),
         }
@@ -156,7 +191,7 @@ fn outcome(image: &str, o: Outcome, d: char, base: char) -> ImageOutcome {
         reference: "r.example/base:1".parse().unwrap(),
         kind: BaseRefKind::From,
         digest: dg(base),
-        platform_digest: dg(base),
+        platforms: vec![],
         previous: None,
     });
     x
@@ -178,17 +213,30 @@ fn decisions_history_and_verification() {
         let mut s = b.open();
         let r = s.begin_run(Timestamp(0), "fleet.toml").unwrap();
         s.stage(r, "api", Stage::Pushed, Some(&dg('a'))).unwrap();
-        decide(&mut *s, r, &outcome("api", Outcome::Promoted, 'a', 'e'), Some("1.0"));
-        decide(&mut *s, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
-        s.remember_platform(&dg('e'), &"linux/amd64".parse().unwrap(), &dg('f')).unwrap();
-        s.finish_run(r, Timestamp(20), RunStatus::Completed).unwrap();
+        decide(
+            &mut *s,
+            r,
+            &outcome("api", Outcome::Promoted, 'a', 'e'),
+            Some("1.0"),
+        );
+        decide(
+            &mut *s,
+            r,
+            &outcome("worker", Outcome::Blocked, 'b', 'e'),
+            None,
+        );
+        s.remember_platform(&dg('e'), &"linux/amd64".parse().unwrap(), &dg('f'))
+            .unwrap();
+        s.finish_run(r, Timestamp(20), RunStatus::Completed)
+            .unwrap();
         let h = s.history("api", Some("1.0")).unwrap();
         let p = h.promoted.as_ref().unwrap();
         assert_eq!(p.digest, dg('a'), "{}", b.name());
         assert_eq!(p.bases[0].digest, dg('e'));
         assert_eq!(h.n, 2);
         assert_eq!(
-            h.platform_cache.get(&(dg('e'), "linux/amd64".parse().unwrap())),
+            h.platform_cache
+                .get(&(dg('e'), "linux/amd64".parse().unwrap())),
             Some(&dg('f'))
         );
         assert!(s.history("worker", None).unwrap().promoted.is_none());
@@ -196,7 +244,11 @@ fn decisions_history_and_verification() {
         let other = b.open();
         let v = verify(&*other, None).unwrap();
         assert_eq!(v.len(), 2, "{}", b.name());
-        assert!(v.iter().all(|x| x.problems.is_empty()), "{}: {v:?}", b.name());
+        assert!(
+            v.iter().all(|x| x.problems.is_empty()),
+            "{}: {v:?}",
+            b.name()
+        );
     });
 }
 
@@ -229,25 +281,43 @@ fn leases_exclude_expire_renew_and_release() {
             s.begin_run(Timestamp(0), "f").unwrap(),
         );
         let t = |x| Timestamp(x);
-        assert_eq!(s.acquire("api", r1, "a:1", t(100), 60).unwrap(), Lease::Acquired);
+        assert_eq!(
+            s.acquire("api", r1, "a:1", t(100), 60).unwrap(),
+            Lease::Acquired
+        );
         assert_eq!(
             s.acquire("api", r2, "b:2", t(120), 60).unwrap(),
-            Lease::Held { run: r1, holder: "a:1".into() },
+            Lease::Held {
+                run: r1,
+                holder: "a:1".into()
+            },
             "{}",
             b.name()
         );
         // Renewing keeps it; the other run still cannot take it.
         assert!(s.renew("api", r1, t(150), 60).unwrap());
-        assert!(matches!(s.acquire("api", r2, "b:2", t(200), 60).unwrap(), Lease::Held { .. }));
+        assert!(matches!(
+            s.acquire("api", r2, "b:2", t(200), 60).unwrap(),
+            Lease::Held { .. }
+        ));
         // Expired: taken over; the old holder's renewal now fails.
-        assert_eq!(s.acquire("api", r2, "b:2", t(211), 60).unwrap(), Lease::Acquired);
+        assert_eq!(
+            s.acquire("api", r2, "b:2", t(211), 60).unwrap(),
+            Lease::Acquired
+        );
         assert!(!s.renew("api", r1, t(212), 60).unwrap());
         // Releasing by the holder frees it at once.
         s.release("api", r2).unwrap();
-        assert_eq!(s.acquire("api", r1, "a:1", t(213), 60).unwrap(), Lease::Acquired);
+        assert_eq!(
+            s.acquire("api", r1, "a:1", t(213), 60).unwrap(),
+            Lease::Acquired
+        );
         // Finishing a run drops its leases.
         s.finish_run(r1, t(214), RunStatus::Completed).unwrap();
-        assert_eq!(s.acquire("api", r2, "b:2", t(215), 60).unwrap(), Lease::Acquired);
+        assert_eq!(
+            s.acquire("api", r2, "b:2", t(215), 60).unwrap(),
+            Lease::Acquired
+        );
     });
 }
 
@@ -255,7 +325,9 @@ fn leases_exclude_expire_renew_and_release() {
 fn concurrent_lease_requests_have_one_winner() {
     each("race", |b| {
         let mut s = b.open();
-        let runs: Vec<RunId> = (0..4).map(|_| s.begin_run(Timestamp(0), "f").unwrap()).collect();
+        let runs: Vec<RunId> = (0..4)
+            .map(|_| s.begin_run(Timestamp(0), "f").unwrap())
+            .collect();
         drop(s);
         for round in 0..5 {
             let image = format!("img-{round}");
@@ -288,12 +360,19 @@ fn keyed_audit_detects_a_deleted_log_with_its_head() {
         .unwrap()
         .with_audit_key(Some(key.clone()));
     let pgb = PostgresBackend::new("keyed");
-    let mut p = Postgres::connect(&pgb.url).unwrap().with_audit_key(Some(key.clone()));
+    let mut p = Postgres::connect(&pgb.url)
+        .unwrap()
+        .with_audit_key(Some(key.clone()));
     for st in [&mut s as &mut dyn StateStore, &mut p as &mut dyn StateStore] {
         let r = st.begin_run(Timestamp(0), "f").unwrap();
         decide(st, r, &outcome("api", Outcome::Promoted, 'a', 'e'), None);
         decide(st, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
-        assert!(verify(st, Some(&key)).unwrap().iter().all(|v| v.problems.is_empty()));
+        assert!(
+            verify(st, Some(&key))
+                .unwrap()
+                .iter()
+                .all(|v| v.problems.is_empty())
+        );
     }
     std::fs::remove_file(audit::file_for(&dir.path().join("audit"), "worker")).unwrap();
     drop(s);
@@ -304,7 +383,10 @@ fn keyed_audit_detects_a_deleted_log_with_its_head() {
     let mut c = postgres::Client::connect(&pgb.url, postgres::NoTls).unwrap();
     c.batch_execute("DELETE FROM audit_log WHERE image = 'worker'; DELETE FROM audit_head WHERE image = 'worker';")
         .unwrap();
-    assert!(!bad(verify(&p, None).unwrap()), "without the key it is not seen");
+    assert!(
+        !bad(verify(&p, None).unwrap()),
+        "without the key it is not seen"
+    );
     assert!(bad(verify(&p, Some(&key)).unwrap()), "postgres");
 }
 

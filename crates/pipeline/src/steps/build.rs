@@ -45,7 +45,8 @@ pub fn remove_stale_authfiles() -> Vec<String> {
     out
 }
 
-/// A private directory holding `auth.json` while it exists.
+/// A private directory holding `config.json` (docker's name, so the
+/// BuildKit engine can point `DOCKER_CONFIG` at it) while it exists.
 pub struct AuthFile {
     dir: tempfile::TempDir,
 }
@@ -53,7 +54,7 @@ pub struct AuthFile {
 impl AuthFile {
     /// The file.
     pub fn path(&self) -> std::path::PathBuf {
-        self.dir.path().join("auth.json")
+        self.dir.path().join("config.json")
     }
 }
 
@@ -95,13 +96,19 @@ pub fn write_authfile(opts: &oci::source::RegistryOptions) -> Result<Option<Auth
     Ok(Some(file))
 }
 
-/// The step.
-pub fn run(cx: &ImageCx<'_>, df: &Dockerfile, resolved: &Resolved) -> Result<Built, StepError> {
-    std::fs::create_dir_all(&cx.work).map_err(|source| StepError::Work {
-        path: cx.work.clone(),
+/// The step, for one platform.
+pub fn run(
+    cx: &ImageCx<'_>,
+    df: &Dockerfile,
+    resolved: &Resolved,
+    platform: &oci::Platform,
+) -> Result<Built, StepError> {
+    let dir = cx.work.join(platform.to_string().replace('/', "-"));
+    std::fs::create_dir_all(&dir).map_err(|source| StepError::Work {
+        path: dir.clone(),
         source,
     })?;
-    let log = cx.work.join("build.log");
+    let log = dir.join("build.log");
     let _ = std::fs::remove_file(&log);
     let pinned = cx.work.join("Dockerfile.pinned");
     safefs::write(
@@ -119,7 +126,8 @@ pub fn run(cx: &ImageCx<'_>, df: &Dockerfile, resolved: &Resolved) -> Result<Bui
     let auth_path = auth.as_ref().map(AuthFile::path);
     let built = cx.engine.build(&BuildSpec {
         image: &spec,
-        out: &cx.work.join("oci"),
+        platform,
+        out: &dir.join("oci"),
         log: &log,
         insecure_pull: resolved.insecure_pull,
         authfile: auth_path.as_deref(),

@@ -1,17 +1,38 @@
-//! The gate: the image's severity threshold, and the comparison with the
-//! last promoted image (a new finding at or above a severity, or any
-//! increase). A failure blocks the image with reasons a person can act on.
+//! The gate, per platform: the image's severity threshold, and the
+//! comparison with the last promoted build of that platform (a new finding
+//! at or above a severity, or any increase). One failing platform blocks
+//! the whole image, with reasons a person can act on (prefixed with the
+//! platform when there are several).
+
+use model::PlatformOutcome;
 
 use crate::image::ImageCx;
 use crate::steps::Stop;
-use crate::steps::scan::Scanned;
 
-/// The step.
-pub fn run(cx: &ImageCx<'_>, s: &Scanned) -> Result<(), Stop> {
-    let d = scan::gate::evaluate(&cx.spec.gate, &s.findings, s.baseline.as_ref());
-    if d.failed {
-        Err(Stop::Blocked(d.reasons))
-    } else {
+/// Gate one platform: its reasons (empty when it passes).
+pub fn evaluate(cx: &ImageCx<'_>, p: &PlatformOutcome) -> Vec<String> {
+    let d = scan::gate::evaluate(&cx.spec.gate, &p.findings, p.baseline.as_ref());
+    if d.failed { d.reasons } else { Vec::new() }
+}
+
+/// The step: blocks when any platform's gate fails.
+pub fn run(platforms: &[PlatformOutcome]) -> Result<(), Stop> {
+    let several = platforms.len() > 1;
+    let reasons: Vec<String> = platforms
+        .iter()
+        .flat_map(|p| {
+            p.reasons.iter().map(move |r| {
+                if several {
+                    format!("{}: {r}", p.platform)
+                } else {
+                    r.clone()
+                }
+            })
+        })
+        .collect();
+    if reasons.is_empty() {
         Ok(())
+    } else {
+        Err(Stop::Blocked(reasons))
     }
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
+use oci::{Digest, Platform};
+
 use crate::config::Rebuild;
 use crate::image::ImageCx;
 use crate::steps::dockerfile::Dockerfile;
@@ -67,14 +69,8 @@ pub fn fingerprint(cx: &ImageCx<'_>, df: &Dockerfile) -> Result<Option<String>, 
     for (k, v) in args {
         h.update(format!("{k}={v}\0").as_bytes());
     }
-    h.update(
-        format!(
-            "target={:?}\0platform={}\0",
-            cx.spec.target,
-            cx.spec.platform()
-        )
-        .as_bytes(),
-    );
+    // Platforms are not part of it: each is compared on its own bases.
+    h.update(format!("target={:?}\0", cx.spec.target).as_bytes());
     for s in &cx.spec.secrets {
         h.update(format!("secret={s}\0").as_bytes());
     }
@@ -83,22 +79,73 @@ pub fn fingerprint(cx: &ImageCx<'_>, df: &Dockerfile) -> Result<Option<String>, 
     Ok(Some(format!("sha256:{}", hex::encode(h.finalize()))))
 }
 
-/// Stops with `Unchanged` when the inputs and every base digest equal the
-/// last promotion's.
-pub fn check(cx: &ImageCx<'_>, inputs: Option<&str>, resolved: &Resolved) -> Result<(), Stop> {
+/// What to do with one platform this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Build it.
+    Build(Platform),
+    /// Keep the manifest of the last promotion (its bases and the inputs
+    /// are unchanged, and the image is rebuilt on change only).
+    Reuse(Platform, Digest),
+}
+
+/// Decides per platform: with `rebuild = "on-change"`, a platform whose
+/// base manifests and the build inputs equal the last promotion's keeps its
+/// manifest (a new arm64 base does not rebuild amd64); when every platform
+/// would, the image stops as `Unchanged`.
+pub fn plan(
+    cx: &ImageCx<'_>,
+    inputs: Option<&str>,
+    resolved: &Resolved,
+) -> Result<Vec<Plan>, Stop> {
+    let platforms = cx.spec.platforms();
+    let build_all = || platforms.iter().cloned().map(Plan::Build).collect();
     let (Some(inputs), Some(p)) = (inputs, cx.history.promoted.as_ref()) else {
-        return Ok(());
+        return Ok(build_all());
     };
-    let same_bases = p.bases.len() == resolved.bases.len()
-        && resolved
-            .bases
+    if p.inputs.as_deref() != Some(inputs) || p.bases.len() != resolved.bases.len() {
+        return Ok(build_all());
+    }
+    // The base manifest a platform was built from, then and now.
+    fn then<'h>(
+        h: &'h model::History,
+        b: &model::BaseDigest,
+        platform: &Platform,
+    ) -> Option<&'h Digest> {
+        h.promoted_base(&b.reference)
+            .and_then(|old| h.platform_cache.get(&(old.clone(), platform.clone())))
+    }
+    fn now<'b>(b: &'b model::BaseDigest, platform: &Platform) -> Option<&'b Digest> {
+        b.platforms
             .iter()
-            .all(|b| cx.history.promoted_base(&b.reference) == Some(&b.digest));
-    if p.inputs.as_deref() == Some(inputs) && same_bases {
+            .find(|x| &x.platform == platform)
+            .map(|x| &x.digest)
+    }
+    let plan: Vec<Plan> = platforms
+        .iter()
+        .map(|platform| {
+            let same = resolved.bases.iter().all(|b| {
+                cx.history.promoted_base(&b.reference) == Some(&b.digest)
+                    || (then(cx.history, b, platform).is_some()
+                        && then(cx.history, b, platform) == now(b, platform))
+            });
+            match (
+                same,
+                p.digest_for(platform).or(
+                    // single-platform promotions before per-platform results
+                    (platforms.len() == 1).then_some(&p.digest),
+                ),
+            ) {
+                (true, Some(d)) => Plan::Reuse(platform.clone(), d.clone()),
+                _ => Plan::Build(platform.clone()),
+            }
+        })
+        .collect();
+    if plan.iter().all(|x| matches!(x, Plan::Reuse(..))) {
         return Err(Stop::Unchanged(format!(
             "bases and build inputs unchanged since run {} ({}); not rebuilt (rebuild = \"on-change\")",
             p.run, p.digest
         )));
     }
-    Ok(())
+    Ok(plan)
 }

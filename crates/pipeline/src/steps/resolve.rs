@@ -1,10 +1,10 @@
-//! Resolve every base reference to a digest (HEAD), and to the platform's
-//! manifest (a GET, only for digests the store has not seen). The build
-//! then uses exactly these digests ([`pin_dockerfile`]), so a base tag that
-//! moves during the run cannot slip in unrecorded.
+//! Resolve every base reference to a digest (HEAD), and to each platform's
+//! manifest under it (a GET, only for digests the store has not seen). The
+//! builds then use exactly these digests ([`pin_dockerfile`]), so a base
+//! tag that moves during the run cannot slip in unrecorded.
 
 use dockerfile::{BaseRef, BaseRefKind};
-use model::BaseDigest;
+use model::{BaseDigest, PlatformDigest};
 use oci::Digest;
 
 use crate::image::ImageCx;
@@ -24,7 +24,7 @@ pub struct Resolved {
 
 /// The step.
 pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Result<Resolved, StepError> {
-    let platform = cx.spec.platform();
+    let platforms = cx.spec.platforms();
     let mut out = Resolved {
         pins: Vec::new(),
         bases: Vec::new(),
@@ -57,18 +57,25 @@ pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Result<Resolved, StepError> {
                 }
             },
         };
-        let key = (digest.clone(), platform.clone());
-        let platform_digest = match cx.history.platform_cache.get(&key) {
-            Some(p) => p.clone(),
-            None => cx
-                .registry
-                .platform_digest(r, &digest, &platform)
-                .map_err(|source| StepError::Platform {
-                    reference: r.clone(),
-                    platform: platform.clone(),
-                    source,
-                })?,
-        };
+        let mut per_platform = Vec::new();
+        for platform in &platforms {
+            let key = (digest.clone(), platform.clone());
+            let pd = match cx.history.platform_cache.get(&key) {
+                Some(p) => p.clone(),
+                None => cx
+                    .registry
+                    .platform_digest(r, &digest, platform)
+                    .map_err(|source| StepError::Platform {
+                        reference: r.clone(),
+                        platform: platform.clone(),
+                        source,
+                    })?,
+            };
+            per_platform.push(PlatformDigest {
+                platform: platform.clone(),
+                digest: pd,
+            });
+        }
         if r.digest().is_none() {
             out.pins.push((b.clone(), digest.clone()));
         }
@@ -82,7 +89,7 @@ pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Result<Resolved, StepError> {
                     .filter(|p| **p != digest)
                     .cloned(),
                 digest,
-                platform_digest,
+                platforms: per_platform,
             });
         }
     }

@@ -13,6 +13,16 @@ use crate::engine::Built;
 use crate::image::ImageCx;
 use crate::steps::StepError;
 
+/// Counted findings by severity and how many have a fix.
+pub fn counts(findings: &[Finding]) -> (BTreeMap<Severity, usize>, usize) {
+    let counted: Vec<&Finding> = findings.iter().filter(|f| f.suppressed.is_none()).collect();
+    let counts = Severity::ALL
+        .iter()
+        .map(|s| (*s, counted.iter().filter(|f| f.severity == *s).count()))
+        .collect();
+    (counts, counted.iter().filter(|f| f.has_fix()).count())
+}
+
 /// What the scan found.
 #[derive(Debug, Clone)]
 pub struct Scanned {
@@ -26,15 +36,20 @@ pub struct Scanned {
     pub baseline: Option<Diff>,
 }
 
-/// The step.
-pub fn run(cx: &ImageCx<'_>, built: &Built, digest: &Digest) -> Result<Scanned, StepError> {
+/// The step, for one platform's build.
+pub fn run(
+    cx: &ImageCx<'_>,
+    built: &Built,
+    digest: &Digest,
+    platform: &oci::Platform,
+) -> Result<Scanned, StepError> {
     let source = oci::Source::OciLayout {
         dir: built.layout.clone(),
         tag: Some("latest".into()),
     };
     let opts = oci::Options {
         cache_dir: cx.cache_dir.clone(),
-        platform: cx.spec.platform(),
+        platform: platform.clone(),
         ..Default::default()
     };
     let want = oci::Want {
@@ -56,21 +71,13 @@ pub fn run(cx: &ImageCx<'_>, built: &Built, digest: &Digest) -> Result<Scanned, 
         &full,
         Some(&digest.to_string()),
     );
-    let counted: Vec<&Finding> = m
-        .findings
-        .iter()
-        .filter(|f| f.suppressed.is_none())
-        .collect();
-    let counts = Severity::ALL
-        .iter()
-        .map(|s| (*s, counted.iter().filter(|f| f.severity == *s).count()))
-        .collect();
-    let fixable = counted.iter().filter(|f| f.has_fix()).count();
+    let (counts, fixable) = counts(&m.findings);
     let baseline = cx
         .history
         .promoted
         .as_ref()
-        .map(|p| scan::baseline::diff(&m.findings, &p.findings));
+        .and_then(|p| p.findings_for(platform))
+        .map(|before| scan::baseline::diff(&m.findings, before));
     Ok(Scanned {
         findings: m.findings,
         counts,

@@ -44,7 +44,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = FleetConfig::load_fleet(&args.config)?;
-    let engine = pipeline::engine::engine(cfg.engine);
+    let engine = pipeline::engine::engine(cfg.engine, cfg.engine_program.as_deref());
     let registry = OciRegistry {
         opts: cfg.registry_options()?,
     };
