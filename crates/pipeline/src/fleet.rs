@@ -309,6 +309,23 @@ impl Shared<'_> {
                 return o;
             }
         };
+        // An overlapping run already decided this image after this one
+        // began: the fleet is covered once, not twice.
+        let since = if self.opts.dry_run {
+            Ok(None)
+        } else {
+            self.with_store(|st| st.decided_since(&spec.name, self.run))
+        };
+        if let Ok(Some(run)) = since {
+            let mut o = ImageOutcome::new(&spec.name, &spec.repository, None);
+            o.outcome = Outcome::Skipped;
+            o.reasons.push(format!(
+                "skipped: run {run} decided it while this run was going"
+            ));
+            self.observer
+                .event(&Event::ImageDone(&spec.name, o.outcome));
+            return o;
+        }
         let stage = |image: &str, s: Stage, d: Option<&Digest>| self.stage(image, s, d);
         let fence = || self.fence(&spec.name);
         let cx = ImageCx {

@@ -734,3 +734,42 @@ fn a_new_arm64_base_rebuilds_only_arm64_when_rebuilding_on_change() {
     // Nothing new at all: unchanged.
     assert_eq!(app(&w.run()).outcome, Outcome::Unchanged);
 }
+
+#[test]
+fn an_image_an_overlapping_run_already_decided_is_left_alone() {
+    let mut w = world("", "");
+    // Another run, still going, promoted `app` after this one started.
+    let other = w
+        .store
+        .begin_run(model::Timestamp(DAY - 10), "fleet.toml")
+        .unwrap();
+    let mut done = model::ImageOutcome::new("app", &"r.example/fleet/app".parse().unwrap(), None);
+    done.outcome = Outcome::Promoted;
+    done.digest = Some(dg('c'));
+    w.store
+        .decide(&store::Decision {
+            run: other,
+            time: model::Timestamp(DAY + 5),
+            outcome: &done,
+            version: None,
+        })
+        .unwrap();
+    // Number that decision after where the next run begins, as if it
+    // landed while that run was going.
+    w.store.decision_count = 0;
+    let r = w.run();
+    let a = app(&r);
+    assert_eq!(a.outcome, Outcome::Skipped, "{:?}", a.reasons);
+    assert!(
+        a.reasons[0].contains(&format!("run {other} decided it")),
+        "{:?}",
+        a.reasons
+    );
+    assert_eq!(w.engine.build_count(), 0);
+    // A run that begins after that decision does its work: built and gated.
+    w.store.decision_count = 1;
+    let r = w.run();
+    // (Blocked: the other run's promotion is the baseline, without findings.)
+    assert_eq!(app(&r).outcome, Outcome::Blocked, "{:?}", app(&r).reasons);
+    assert_eq!(w.engine.build_count(), 1);
+}

@@ -215,15 +215,18 @@ impl Registry for FakeRegistry {
     }
 }
 
+/// Packages as (name, version).
+pub type Packages = Vec<(String, String)>;
+
 /// An engine that writes a one-layer Debian-like image: `etc/os-release`
 /// and a dpkg status listing the packages configured for the base digest
 /// the pinned Dockerfile names.
 #[derive(Debug, Default)]
 pub struct FakeEngine {
     /// Packages (name, version) per base digest.
-    pub packages: Mutex<BTreeMap<Digest, Vec<(String, String)>>>,
+    pub packages: Mutex<BTreeMap<Digest, Packages>>,
     /// Packages per (base index digest, platform), for multi-platform bases.
-    pub platform_packages: Mutex<BTreeMap<(Digest, Platform), Vec<(String, String)>>>,
+    pub platform_packages: Mutex<BTreeMap<(Digest, Platform), Packages>>,
     /// When set, builds fail with this log tail.
     pub fail: Mutex<Option<String>>,
     /// Images built, in order.

@@ -210,6 +210,9 @@ pub trait StateStore: Send {
     /// What earlier runs left for an image: the last promotion, known
     /// platform digests, and the `{n}` for `version`.
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError>;
+    /// The run, other than `run`, that decided `image` after `run` began
+    /// (an overlapping run got there first), if any.
+    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError>;
     /// Remember a platform digest.
     fn remember_platform(
         &mut self,

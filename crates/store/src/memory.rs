@@ -52,6 +52,11 @@ pub struct MemoryStore {
     pub heads: BTreeMap<String, (u64, String)>,
     /// When set, the next `decide` fails with this message (and records nothing).
     pub fail_next_decision: Option<String>,
+    /// Last decision per image, and its number in the order of decisions.
+    pub decisions: BTreeMap<String, (RunId, u64)>,
+    /// Decisions so far, and how many there were when each run began.
+    pub decision_count: u64,
+    pub marks: BTreeMap<RunId, u64>,
     /// Signs records and the global head.
     pub key: Option<audit::AuditKey>,
     /// Leases: image → (run, holder, expires).
@@ -151,6 +156,7 @@ impl StateStore for MemoryStore {
             images: BTreeMap::new(),
         });
         self.heartbeats.insert(id, started.0);
+        self.marks.insert(id, self.decision_count);
         Ok(id)
     }
 
@@ -243,6 +249,9 @@ impl StateStore for MemoryStore {
             r.images
                 .insert(o.name.clone(), ImageState::Decided(o.outcome));
         }
+        self.decision_count += 1;
+        self.decisions
+            .insert(o.name.clone(), (d.run, self.decision_count));
         if o.outcome == Outcome::Promoted
             && let Some(dg) = &o.digest
         {
@@ -305,6 +314,15 @@ impl StateStore for MemoryStore {
         }
         self.leases.retain(|_, l| l.0 != run);
         Ok(())
+    }
+
+    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+        let mark = self.marks.get(&run).copied().unwrap_or(0);
+        Ok(self
+            .decisions
+            .get(image)
+            .filter(|(other, seq)| *other != run && *seq > mark)
+            .map(|(other, _)| *other))
     }
 
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {

@@ -47,6 +47,11 @@ const MIGRATIONS: &[&str] = &[
     // 2: the manifest of each platform of a promotion.
     "CREATE TABLE promoted_platforms (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
                                       PRIMARY KEY (name, platform));",
+    // 3: the order of decisions, and where it stood when each run began
+    // (overlapping runs leave an image another run decided meanwhile alone).
+    "ALTER TABLE images ADD COLUMN seq BIGINT;
+     CREATE INDEX images_seq ON images (name, seq);
+     ALTER TABLE runs ADD COLUMN mark BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// The URL with any password removed, for messages.
@@ -317,7 +322,8 @@ impl StateStore for Postgres {
         let row = self
             .c()?
             .query_one(
-                "INSERT INTO runs (started, status, config, heartbeat) VALUES ($1, 'running', $2, $3) RETURNING id",
+                "INSERT INTO runs (started, status, config, heartbeat, mark)
+                 VALUES ($1, 'running', $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM images)) RETURNING id",
                 &[&started.to_string(), &config, &started.0],
             )
             .map_err(self.err())?;
@@ -389,9 +395,10 @@ impl StateStore for Postgres {
         )
         .map_err(&e)?;
         tx.execute(
-            "INSERT INTO images (run, name, status, digest, detail) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO images (run, name, status, digest, detail, seq)
+             VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM images))
              ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
-             detail = excluded.detail, updated = now()",
+             detail = excluded.detail, seq = excluded.seq, updated = now()",
             &[
                 &d.run.0,
                 &o.name,
@@ -471,6 +478,19 @@ impl StateStore for Postgres {
         c.execute("DELETE FROM leases WHERE run = $1", &[&run.0])
             .map_err(self.err())?;
         Ok(())
+    }
+
+    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+        Ok(self
+            .c()?
+            .query_opt(
+                "SELECT i.run FROM images i, runs r
+                 WHERE r.id = $2 AND i.name = $1 AND i.run != $2 AND i.seq > r.mark
+                 ORDER BY i.seq DESC LIMIT 1",
+                &[&image, &run.0],
+            )
+            .map_err(self.err())?
+            .map(|r| RunId(r.get(0))))
     }
 
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {

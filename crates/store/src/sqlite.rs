@@ -49,6 +49,11 @@ const MIGRATIONS: &[&str] = &[
     // 5: the manifest of each platform of a promotion.
     "CREATE TABLE promoted_platforms (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
                                       PRIMARY KEY (name, platform));",
+    // 6: the order of decisions, and where it stood when each run began
+    // (overlapping runs leave an image another run decided meanwhile alone).
+    "ALTER TABLE images ADD COLUMN seq INTEGER;
+     CREATE INDEX images_seq ON images (name, seq);
+     ALTER TABLE runs ADD COLUMN mark INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The heads and the signed global row, inside a transaction.
@@ -117,11 +122,35 @@ impl Sqlite {
         std::fs::create_dir_all(audit_dir).map_err(io(audit_dir))?;
         if !path.exists() {
             // The state names images, digests and reasons: not for everyone.
-            safefs::write(path, b"", safefs::Mode::Private).map_err(|e| StoreError::Io {
-                path: path.into(),
-                source: e.source,
-            })?;
+            // Created in place and only if absent: another runner may be
+            // creating it at this moment, and must end up on the same file.
+            use std::os::unix::fs::OpenOptionsExt as _;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_symlink() => {
+                    // A dangling symlink: create its target, privately.
+                    safefs::write(path, b"", safefs::Mode::Private).map_err(|e| {
+                        StoreError::Io {
+                            path: path.into(),
+                            source: e.source,
+                        }
+                    })?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(path)(e)),
+            }
         }
+        // Runners starting together: one at a time switches a new file to
+        // WAL and migrates it (SQLite reports I/O or protocol errors, not
+        // busy, when two connections do that at once). An advisory flock,
+        // apart from SQLite's own locks; held until the migration is done.
+        let guard = std::fs::File::open(path).map_err(io(path))?;
+        guard.lock().map_err(io(path))?;
         let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
             path: path.into(),
             source,
@@ -134,10 +163,11 @@ impl Sqlite {
         };
         s.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
             )
             .map_err(s.sq())?;
         s.migrate()?;
+        drop(guard);
         Ok(s)
     }
 
@@ -181,28 +211,42 @@ impl Sqlite {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let v = self.user_version()?;
         let known = MIGRATIONS.len() as i64;
+        let newer = |path: &Path, found| StoreError::Newer {
+            path: path.into(),
+            found,
+            known,
+        };
+        let v = self.user_version()?;
         if v > known {
-            return Err(StoreError::Newer {
-                path: self.path.clone(),
-                found: v,
-                known,
-            });
+            return Err(newer(&self.path, v));
+        }
+        if v == known {
+            return Ok(());
+        }
+        // Another process may be migrating the same file right now: take
+        // the write lock first, then look again.
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let v: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&e)?;
+        if v > known {
+            return Err(newer(&self.path, v));
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-            let path = self.path.clone();
-            let e = move |source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            };
-            let tx = self.conn.transaction().map_err(&e)?;
             tx.execute_batch(m)
                 .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)))
-                .and_then(|_| tx.commit())
                 .map_err(&e)?;
         }
-        Ok(())
+        tx.commit().map_err(&e)
     }
 
     /// Signs audit records and the global head with `key` from now on.
@@ -370,7 +414,8 @@ impl StateStore for Sqlite {
     fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
         self.conn
             .execute(
-                "INSERT INTO runs (started, status, config, heartbeat) VALUES (?1, 'running', ?2, ?3)",
+                "INSERT INTO runs (started, status, config, heartbeat, mark)
+                 VALUES (?1, 'running', ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM images))",
                 params![started.to_string(), config, started.0],
             )
             .map_err(self.sq())?;
@@ -527,9 +572,11 @@ impl StateStore for Sqlite {
             source,
         })?;
         tx.execute(
-            "INSERT INTO images (run, name, status, digest, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO images (run, name, status, digest, detail, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM images))
              ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
-             detail = excluded.detail, updated = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+             detail = excluded.detail, seq = excluded.seq,
+             updated = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
             params![
                 d.run.0,
                 o.name,
@@ -602,6 +649,19 @@ impl StateStore for Sqlite {
             .execute("DELETE FROM leases WHERE run = ?1", [run.0])
             .map_err(self.sq())?;
         Ok(())
+    }
+
+    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT i.run FROM images i, runs r
+                 WHERE r.id = ?2 AND i.name = ?1 AND i.run != ?2 AND i.seq > r.mark
+                 ORDER BY i.seq DESC LIMIT 1",
+                params![image, run.0],
+                |r| Ok(RunId(r.get(0)?)),
+            )
+            .optional()
+            .map_err(self.sq())
     }
 
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {

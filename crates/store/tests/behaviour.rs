@@ -1,11 +1,10 @@
 //! One behaviour suite for every state store: SQLite (a file in a temp
 //! directory) and PostgreSQL (a real server this test starts with
-//! `initdb` + `pg_ctl` on a loopback port, as the `postgres` user when run
+//! `initdb` + `pg_ctl` on a loopback port per scenario, as the `postgres` user when run
 //! as root). Each scenario runs on both, against fresh state.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use dockerfile::BaseRefKind;
 use model::{BaseDigest, ImageOutcome, Outcome, RunId, Stage, Timestamp};
@@ -19,7 +18,7 @@ fn dg(c: char) -> Digest {
 }
 
 /// Opens a store on one backend's state (several times: several processes).
-trait Backend {
+trait Backend: Sync {
     fn name(&self) -> &'static str;
     fn open(&self) -> Box<dyn StateStore>;
 }
@@ -41,7 +40,7 @@ impl Backend for SqliteBackend {
     }
 }
 
-/// A PostgreSQL server for the whole test binary.
+/// A PostgreSQL server.
 struct Server {
     port: u16,
     _dir: tempfile::TempDir,
@@ -109,9 +108,10 @@ fn pg(prog: &[&str], args: &[&str]) -> std::process::Output {
     out
 }
 
-fn server() -> &'static Server {
-    static S: OnceLock<Server> = OnceLock::new();
-    S.get_or_init(|| {
+/// A server of its own for one scenario, stopped when dropped (a static
+/// one would outlive the test binary).
+fn server() -> Server {
+    {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if is_root() {
@@ -145,15 +145,16 @@ fn server() -> &'static Server {
             ],
         );
         Server { port, _dir: dir }
-    })
+    }
 }
 
 struct PostgresBackend {
     url: String,
+    _server: Server,
 }
 
 impl PostgresBackend {
-    /// A fresh database on the shared server.
+    /// A fresh server and database.
     fn new(tag: &str) -> Self {
         let s = server();
         let db = format!("t_{tag}_{}", std::process::id());
@@ -163,6 +164,7 @@ impl PostgresBackend {
         );
         PostgresBackend {
             url: format!("postgres://safeimage@127.0.0.1:{}/{db}", s.port),
+            _server: s,
         }
     }
 }
@@ -273,6 +275,66 @@ fn only_stale_runs_are_recovered() {
 }
 
 #[test]
+fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
+    each("since", |b| {
+        let mut s = b.open();
+        let before = s.begin_run(Timestamp(0), "f").unwrap();
+        decide(
+            &mut *s,
+            before,
+            &outcome("api", Outcome::Promoted, 'a', 'b'),
+            None,
+        );
+        // Began after that decision: nothing happened meanwhile.
+        let during = s.begin_run(Timestamp(0), "f").unwrap();
+        assert_eq!(
+            s.decided_since("api", during).unwrap(),
+            None,
+            "{}",
+            b.name()
+        );
+        // Another run (one that began earlier) decides while it goes.
+        decide(
+            &mut *s,
+            before,
+            &outcome("api", Outcome::Blocked, 'c', 'b'),
+            None,
+        );
+        assert_eq!(
+            s.decided_since("api", during).unwrap(),
+            Some(before),
+            "{}",
+            b.name()
+        );
+        assert_eq!(s.decided_since("web", during).unwrap(), None);
+        // Its own decisions do not count; a later run sees none of these.
+        decide(
+            &mut *s,
+            during,
+            &outcome("web", Outcome::Promoted, 'd', 'b'),
+            None,
+        );
+        assert_eq!(s.decided_since("web", during).unwrap(), None);
+        let after = s.begin_run(Timestamp(0), "f").unwrap();
+        assert_eq!(s.decided_since("api", after).unwrap(), None);
+        assert_eq!(s.decided_since("web", after).unwrap(), None);
+        // A decision by a run that began later counts too.
+        decide(
+            &mut *s,
+            after,
+            &outcome("web", Outcome::Blocked, 'e', 'b'),
+            None,
+        );
+        assert_eq!(
+            s.decided_since("web", during).unwrap(),
+            Some(after),
+            "{}",
+            b.name()
+        );
+    });
+}
+
+#[test]
 fn leases_exclude_expire_renew_and_release() {
     each("lease", |b| {
         let mut s = b.open();
@@ -347,6 +409,26 @@ fn concurrent_lease_requests_have_one_winner() {
             });
             assert_eq!(winners, 1, "{} round {round}", b.name());
         }
+    });
+}
+
+#[test]
+fn runners_opening_a_new_store_at_once_migrate_it_once() {
+    each("open", |b| {
+        let opened: Vec<Result<(), String>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let mut s = b.open();
+                        s.begin_run(Timestamp(0), "f")
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(opened.iter().all(Result::is_ok), "{}: {opened:?}", b.name());
     });
 }
 
