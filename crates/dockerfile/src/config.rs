@@ -165,59 +165,7 @@ impl LintConfig {
     }
 
     fn read_policy(&mut self, v: &mut V<'_>, val: &Value<'_>) {
-        let Some(t) = table_of(val) else {
-            v.err(val.span, "`policy` must be a table");
-            return;
-        };
-        for (k, x) in t {
-            match k.name.as_ref() {
-                "base_images" => self.read_base_images(v, x),
-                other => v.err(
-                    k.span,
-                    format!("unknown key `policy.{other}` (expected base_images)"),
-                ),
-            }
-        }
-    }
-
-    fn read_base_images(&mut self, v: &mut V<'_>, val: &Value<'_>) {
-        let Some(t) = table_of(val) else {
-            v.err(val.span, "`policy.base_images` must be a table");
-            return;
-        };
-        let mut policy = self.policy.take().unwrap_or_default();
-        for (k, x) in t {
-            let key = k.name.as_ref();
-            if let Some(tier) = Tier::parse(key) {
-                let mut pats = Vec::new();
-                for (s, span) in v.strings(x, &format!("policy.base_images.{key}")) {
-                    match Pattern::new(&s) {
-                        Ok(p) => pats.push(p),
-                        Err(e) => v.err(span, e.to_string()),
-                    }
-                }
-                policy.tiers.push((tier, pats));
-                continue;
-            }
-            match key {
-                "default_tier" => {
-                    if let Some(s) = v.string(x, "policy.base_images.default_tier") {
-                        match Tier::parse(&s) {
-                            Some(t) => policy.default_tier = t,
-                            None => v.err(x.span, format!("`policy.base_images.default_tier`: unknown tier `{s}` (expected preferred, permitted, restricted, prohibited)")),
-                        }
-                    }
-                }
-                "trusted_registries" => policy.trusted_registries = v.strings(x, "policy.base_images.trusted_registries").into_iter().map(|(s, _)| s).collect(),
-                "require_digest" => policy.require_digest = v.boolean(x, "policy.base_images.require_digest").unwrap_or(false),
-                "docker_official_only" => policy.docker_official_only = v.boolean(x, "policy.base_images.docker_official_only").unwrap_or(false),
-                other => v.err(
-                    k.span,
-                    format!("unknown key `policy.base_images.{other}` (expected preferred, permitted, restricted, prohibited, default_tier, trusted_registries, require_digest, docker_official_only)"),
-                ),
-            }
-        }
-        self.policy = Some(policy);
+        self.policy = read_policy(v, val, self.policy.take(), "policy", false);
     }
 
     /// Reads a file holding only `[lint]` and `[policy]` from disk.
@@ -293,6 +241,107 @@ impl LintConfig {
         }
         Ok(())
     }
+}
+
+/// Reads a `[policy]` table (`what` names it in messages) over `base`.
+/// At image level (`[image.policy]`) the tier patterns are the image's own,
+/// deciding before the fleet's, and the other keys replace the fleet's.
+pub fn read_policy(
+    v: &mut V<'_>,
+    val: &Value<'_>,
+    base: Option<Policy>,
+    what: &str,
+    image_level: bool,
+) -> Option<Policy> {
+    let Some(t) = table_of(val) else {
+        v.err(val.span, format!("`{what}` must be a table"));
+        return base;
+    };
+    let mut out = base;
+    for (k, x) in t {
+        match k.name.as_ref() {
+            "base_images" => {
+                out = Some(read_base_images(
+                    v,
+                    x,
+                    out.take().unwrap_or_default(),
+                    &format!("{what}.base_images"),
+                    image_level,
+                ));
+            }
+            other => v.err(
+                k.span,
+                format!("unknown key `{what}.{other}` (expected base_images)"),
+            ),
+        }
+    }
+    out
+}
+
+fn read_base_images(
+    v: &mut V<'_>,
+    val: &Value<'_>,
+    mut policy: Policy,
+    what: &str,
+    image_level: bool,
+) -> Policy {
+    let Some(t) = table_of(val) else {
+        v.err(val.span, format!("`{what}` must be a table"));
+        return policy;
+    };
+    if image_level {
+        policy.image_tiers.clear();
+    }
+    for (k, x) in t {
+        let key = k.name.as_ref();
+        if let Some(tier) = Tier::parse(key) {
+            let mut pats = Vec::new();
+            for (s, span) in v.strings(x, &format!("{what}.{key}")) {
+                match Pattern::new(&s) {
+                    Ok(p) => pats.push(p),
+                    Err(e) => v.err(span, e.to_string()),
+                }
+            }
+            if image_level {
+                policy.image_tiers.push((tier, pats));
+            } else {
+                policy.tiers.push((tier, pats));
+            }
+            continue;
+        }
+        match key {
+            "default_tier" => {
+                if let Some(s) = v.string(x, &format!("{what}.default_tier")) {
+                    match Tier::parse(&s) {
+                        Some(t) => policy.default_tier = t,
+                        None => v.err(x.span, format!("`{what}.default_tier`: unknown tier `{s}` (expected preferred, permitted, restricted, prohibited)")),
+                    }
+                }
+            }
+            "trusted_registries" => {
+                policy.trusted_registries = v
+                    .strings(x, &format!("{what}.trusted_registries"))
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect()
+            }
+            "require_digest" => {
+                policy.require_digest = v
+                    .boolean(x, &format!("{what}.require_digest"))
+                    .unwrap_or(false)
+            }
+            "docker_official_only" => {
+                policy.docker_official_only = v
+                    .boolean(x, &format!("{what}.docker_official_only"))
+                    .unwrap_or(false)
+            }
+            other => v.err(
+                k.span,
+                format!("unknown key `{what}.{other}` (expected preferred, permitted, restricted, prohibited, default_tier, trusted_registries, require_digest, docker_official_only)"),
+            ),
+        }
+    }
+    policy
 }
 
 #[cfg(test)]

@@ -133,6 +133,9 @@ fn normalize_pattern(p: &str) -> String {
 pub struct Policy {
     /// Patterns per tier.
     pub tiers: Vec<(Tier, Vec<Pattern>)>,
+    /// One image's own patterns per tier (`[image.policy.base_images]`): a
+    /// match here decides before any of `tiers`.
+    pub image_tiers: Vec<(Tier, Vec<Pattern>)>,
     /// Tier of images no pattern matches.
     pub default_tier: Tier,
     /// Registries images may come from (empty: any). `*.example.com` allowed.
@@ -147,6 +150,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             tiers: Vec::new(),
+            image_tiers: Vec::new(),
             default_tier: Tier::Prohibited,
             trusted_registries: Vec::new(),
             require_digest: false,
@@ -197,9 +201,19 @@ impl Policy {
     /// Classifies an image.
     pub fn classify(&self, r: &ImageRef) -> Classification {
         let name = r.full_name();
+        Self::best(&self.image_tiers, &name)
+            .or_else(|| Self::best(&self.tiers, &name))
+            .unwrap_or(Classification {
+                tier: self.default_tier,
+                pattern: None,
+            })
+    }
+
+    /// The most specific match among `tiers` (the stricter tier on a tie).
+    fn best(tiers: &[(Tier, Vec<Pattern>)], name: &str) -> Option<Classification> {
         let mut best: Option<(usize, Tier, &Pattern)> = None;
-        for (tier, patterns) in &self.tiers {
-            for p in patterns.iter().filter(|p| p.matches(&name)) {
+        for (tier, patterns) in tiers {
+            for p in patterns.iter().filter(|p| p.matches(name)) {
                 let s = p.specificity();
                 let better = match best {
                     None => true,
@@ -210,16 +224,10 @@ impl Policy {
                 }
             }
         }
-        match best {
-            Some((_, tier, p)) => Classification {
-                tier,
-                pattern: Some(p.text.clone()),
-            },
-            None => Classification {
-                tier: self.default_tier,
-                pattern: None,
-            },
-        }
+        best.map(|(_, tier, p)| Classification {
+            tier,
+            pattern: Some(p.text.clone()),
+        })
     }
 
     /// Whether a registry host is trusted.
@@ -394,6 +402,24 @@ mod tests {
         );
         let c = p.classify(&r("quay.io/x/y:1"));
         assert_eq!((c.tier, c.pattern), (Tier::Prohibited, None));
+    }
+
+    #[test]
+    fn an_image_s_own_patterns_decide_before_the_fleet_s() {
+        let p = Policy {
+            image_tiers: vec![(Tier::Permitted, vec![Pattern::new("no*").unwrap()])],
+            ..policy()
+        };
+        // Less specific than the fleet's `node` pattern, and a looser tier:
+        // still the image's own word.
+        let c = p.classify(&r("node:22"));
+        assert_eq!(
+            (c.tier, c.pattern.as_deref()),
+            (Tier::Permitted, Some("no*"))
+        );
+        // Images the image's patterns do not name fall back to the fleet's.
+        assert_eq!(p.classify(&r("alpine:3.20")).tier, Tier::Preferred);
+        assert_eq!(p.classify(&r("quay.io/x/y:1")).tier, Tier::Prohibited);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct ImageSpec {
     pub secrets: Vec<String>,
     /// Gate for this image.
     pub gate: Gate,
+    /// The base-image policy for this image when it has its own
+    /// (`[image.policy.base_images]` over the fleet's); `None`: the fleet's.
+    pub policy: Option<dockerfile::policy::Policy>,
     /// When to rebuild.
     pub rebuild: Rebuild,
 }
@@ -193,7 +196,13 @@ pub fn is_tag(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option<ImageSpec> {
+fn image(
+    v: &mut V<'_>,
+    dir: &Path,
+    val: &Value<'_>,
+    gate_base: &Gate,
+    policy_base: Option<&dockerfile::policy::Policy>,
+) -> Option<ImageSpec> {
     let Some(t) = val.as_table() else {
         v.err(val.span, "each [[image]] must be a table");
         return None;
@@ -210,6 +219,7 @@ fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option
         "version",
         "secrets",
         "gate",
+        "policy",
         "rebuild",
     ];
     let (mut name, mut context, mut dockerfile, mut target) = (None, None, None, None);
@@ -217,6 +227,7 @@ fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option
     let mut tags = vec!["latest".to_string(), "{date}".to_string()];
     let (mut version, mut secrets, mut g) = (None, Vec::new(), gate_base.clone());
     let mut rebuild = Rebuild::Always;
+    let mut policy = None;
     let mut tags_span = val.span;
     let mut repository_given = false;
     for (k, x) in t {
@@ -316,6 +327,15 @@ fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option
                 }
             }
             "gate" => g = Gate::read(v, x, gate_base, "image.gate"),
+            "policy" => {
+                policy = dockerfile::config::read_policy(
+                    v,
+                    x,
+                    policy_base.cloned(),
+                    "image.policy",
+                    true,
+                )
+            }
             other => v.unknown(k.span, "[image]", other, KEYS),
         }
     }
@@ -355,6 +375,7 @@ fn image(v: &mut V<'_>, dir: &Path, val: &Value<'_>, gate_base: &Gate) -> Option
         version,
         secrets,
         gate: g,
+        policy,
         rebuild,
     })
 }
@@ -580,7 +601,13 @@ impl FleetConfig {
             match val.as_array() {
                 Some(a) => {
                     for item in a {
-                        if let Some(img) = image(&mut doc.reader, &dir, item, &cfg.gate) {
+                        if let Some(img) = image(
+                            &mut doc.reader,
+                            &dir,
+                            item,
+                            &cfg.gate,
+                            cfg.lint.policy.as_ref(),
+                        ) {
                             if cfg.images.iter().any(|i| i.name == img.name) {
                                 doc.reader
                                     .err(item.span, format!("duplicate image name `{}`", img.name));
@@ -796,6 +823,48 @@ fail_on = "critical"
         assert_eq!(c.store, Path::new("/srv/fleet/.safeimage/state.db"));
         assert_eq!(c.engine, EngineKind::Buildah);
         assert_eq!(c.scan.max_age_hours, 120);
+    }
+
+    #[test]
+    fn an_image_policy_overlays_the_fleet_s_and_is_checked_like_it() {
+        let text = r#"
+[policy.base_images]
+preferred = ["debian"]
+require_digest = true
+
+[[image]]
+name = "api"
+context = "api"
+repository = "127.0.0.1:5000/examples/api"
+
+[[image]]
+name = "legacy"
+context = "legacy"
+repository = "127.0.0.1:5000/examples/legacy"
+[image.policy.base_images]
+permitted = ["node"]
+require_digest = false
+"#;
+        let c = FleetConfig::from_toml(Path::new("/srv/safeimage.toml"), text).unwrap();
+        assert!(c.images[0].policy.is_none(), "the fleet's");
+        let p = c.images[1].policy.as_ref().unwrap();
+        assert!(!p.require_digest);
+        assert_eq!(p.tiers.len(), 1, "the fleet's tiers stay");
+        assert_eq!(p.image_tiers.len(), 1);
+        let bad = "[[image]]\nname = \"x\"\ncontext = \"x\"\nrepository = \"r.example/x\"\n[image.policy.base_images]\ndefault_tier = \"banned\"\ncolour = 1\n";
+        let e = FleetConfig::from_toml(Path::new("/srv/f.toml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "/srv/f.toml:6:17: `image.policy.base_images.default_tier`: unknown tier `banned`"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("/srv/f.toml:7:1: unknown key `image.policy.base_images.colour`"),
+            "{e}"
+        );
     }
 
     #[test]

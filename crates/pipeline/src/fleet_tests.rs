@@ -422,6 +422,37 @@ fn a_prohibited_base_is_blocked_before_building() {
 }
 
 #[test]
+fn an_image_s_own_policy_permits_a_base_the_fleet_prohibits() {
+    let fleet =
+        "[policy.base_images]\nprohibited = [\"r.example/base/*\"]\ndefault_tier = \"permitted\"\n";
+    let mut w = world(
+        "[image.policy.base_images]\nrestricted = [\"r.example/base/debian\"]\n",
+        fleet,
+    );
+    let r = w.run();
+    let a = app(&r);
+    assert_eq!(a.outcome, Outcome::Promoted, "{:?}", a.reasons);
+    assert_eq!(w.engine.build_count(), 1);
+    // Restricted (the image's tier) is a lint warning, not a block.
+    assert!(
+        a.lint.iter().any(|f| f.code == "base-restricted"),
+        "{:?}",
+        a.lint
+    );
+}
+
+#[test]
+fn an_image_s_own_policy_can_be_stricter_than_the_fleet_s() {
+    let mut w = world(
+        "[image.policy.base_images]\nprohibited = [\"r.example/base/*\"]\n",
+        "[policy.base_images]\npermitted = [\"r.example/**\"]\n",
+    );
+    let r = w.run();
+    assert_eq!(app(&r).outcome, Outcome::Blocked);
+    assert_eq!(w.engine.build_count(), 0);
+}
+
+#[test]
 fn a_dry_run_builds_moves_and_records_nothing() {
     let mut w = world("", "");
     let r = w

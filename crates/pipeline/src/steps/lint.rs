@@ -21,6 +21,11 @@ pub struct Linted {
 pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Linted {
     let cfg = LintConfig {
         build_args: df.args.clone(),
+        policy: cx
+            .spec
+            .policy
+            .clone()
+            .or_else(|| cx.config.lint.policy.clone()),
         ..cx.config.lint.clone()
     };
     let report = dockerfile::lint(std::slice::from_ref(&df.src), &cfg);
