@@ -1,9 +1,9 @@
 //! One behaviour suite for every state store: SQLite (a file in a temp
-//! directory) and PostgreSQL (a real server this test starts with
-//! `initdb` + `pg_ctl` on a loopback port per scenario, as the `postgres` user when run
-//! as root). Each scenario runs on both, against fresh state.
+//! directory) and PostgreSQL (a real server, `testkit::PgServer`, started
+//! per scenario on a loopback port). Each scenario runs on both, against
+//! fresh state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use dockerfile::BaseRefKind;
@@ -40,131 +40,18 @@ impl Backend for SqliteBackend {
     }
 }
 
-/// A PostgreSQL server.
-struct Server {
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = pg(
-            &["pg_ctl", "-D"],
-            &[
-                self._dir.path().join("data").to_str().unwrap(),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-        );
-    }
-}
-
-fn bindir() -> PathBuf {
-    let out = Command::new("pg_config").arg("--bindir").output();
-    let dir = out
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    match dir {
-        Some(d) if d.join("initdb").exists() => d,
-        _ => std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL server binaries (apt-get install postgresql)")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|d| d.join("initdb").exists())
-            .expect("initdb (apt-get install postgresql)"),
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Runs a server program (as `postgres` when we are root: initdb refuses root).
-fn pg(prog: &[&str], args: &[&str]) -> std::process::Output {
-    let bin = bindir().join(prog[0]);
-    let mut c = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(&bin);
-        c
-    } else {
-        Command::new(&bin)
-    };
-    c.args(&prog[1..]).args(args);
-    let out = c
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    assert!(
-        out.status.success(),
-        "{prog:?} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A server of its own for one scenario, stopped when dropped (a static
-/// one would outlive the test binary).
-fn server() -> Server {
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        if is_root() {
-            std::fs::create_dir_all(&data).unwrap();
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-        }
-        pg(
-            &["initdb", "-A", "trust", "-U", "safeimage", "-D"],
-            &[data.to_str().unwrap()],
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let sock = dir.path().to_str().unwrap().to_string();
-        pg(
-            &["pg_ctl", "-D"],
-            &[
-                data.to_str().unwrap(),
-                "-l",
-                dir.path().join("log").to_str().unwrap(),
-                "-o",
-                &format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"),
-                "-w",
-                "start",
-            ],
-        );
-        Server { port, _dir: dir }
-    }
-}
-
 struct PostgresBackend {
     url: String,
-    _server: Server,
+    _server: testkit::PgServer,
 }
 
 impl PostgresBackend {
     /// A fresh server and database.
     fn new(tag: &str) -> Self {
-        let s = server();
-        let db = format!("t_{tag}_{}", std::process::id());
-        pg(
-            &["createdb", "-h", "127.0.0.1", "-p"],
-            &[&s.port.to_string(), "-U", "safeimage", &db],
-        );
+        let server = testkit::PgServer::start();
         PostgresBackend {
-            url: format!("postgres://safeimage@127.0.0.1:{}/{db}", s.port),
-            _server: s,
+            url: server.createdb(&format!("t_{tag}")),
+            _server: server,
         }
     }
 }

@@ -580,102 +580,16 @@ pub fn dockerd() -> Dockerd {
     }
 }
 
-/// A PostgreSQL server on a loopback port (as the `postgres` user when run
-/// as root: initdb refuses root), stopped on drop; `url` points at its
-/// database `safeimage`.
+/// A PostgreSQL server with a database `safeimage`, stopped on drop.
 pub struct Postgres {
     pub url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = pg_cmd(
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
-        );
-    }
+    _server: testkit::PgServer,
 }
 
 pub fn postgres() -> Postgres {
-    let dir = tempfile::Builder::new()
-        .prefix("pg")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let data = dir.path().join("data");
-    if is_root() {
-        std::fs::create_dir_all(&data).unwrap();
-        sh(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path()));
+    let server = testkit::PgServer::start();
+    Postgres {
+        url: server.createdb("safeimage"),
+        _server: server,
     }
-    pg_cmd(
-        "initdb",
-        &[
-            "-A",
-            "trust",
-            "-U",
-            "safeimage",
-            "-D",
-            data.to_str().unwrap(),
-        ],
-    );
-    let port = free_port();
-    pg_cmd(
-        "pg_ctl",
-        &[
-            "-D",
-            data.to_str().unwrap(),
-            "-l",
-            dir.path().join("log").to_str().unwrap(),
-            "-o",
-            &format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-                dir.path().display()
-            ),
-            "-w",
-            "start",
-        ],
-    );
-    let pg = Postgres {
-        url: format!("postgres://safeimage@127.0.0.1:{port}/safeimage"),
-        dir,
-    };
-    pg_cmd(
-        "createdb",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "safeimage",
-            "safeimage",
-        ],
-    );
-    pg
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
-
-fn pg_cmd(prog: &str, args: &[&str]) -> String {
-    let bindir = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server (apt-get install postgresql)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .find(|d| d.join("initdb").exists())
-        .expect("initdb (apt-get install postgresql)");
-    let mut c = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bindir.join(prog));
-        c
-    } else {
-        Command::new(bindir.join(prog))
-    };
-    sh(c.args(args))
 }
