@@ -447,3 +447,84 @@ pub fn verify(
     }
     Ok(out)
 }
+
+/// An image's history as a store's rows hold it (text), before parsing:
+/// both stores read these and share one parser, so a bad value is
+/// reported the same way by either.
+#[derive(Debug, Default)]
+pub(crate) struct HistoryRows {
+    /// The last promotion, if any.
+    pub promoted: Option<PromotedRows>,
+    /// (index digest, platform, platform digest) rows.
+    pub platform_cache: Vec<(String, String, String)>,
+    /// Promotions of the requested version so far.
+    pub promotions_of_version: Option<i64>,
+}
+
+/// The last promotion's rows.
+#[derive(Debug)]
+pub(crate) struct PromotedRows {
+    pub digest: String,
+    pub run: i64,
+    pub findings: String,
+    pub version: Option<String>,
+    pub inputs: Option<String>,
+    /// (reference, digest) per base.
+    pub bases: Vec<(String, String)>,
+    /// (platform, digest) per platform.
+    pub platforms: Vec<(String, String)>,
+}
+
+impl HistoryRows {
+    /// Parses every value; `corrupt(what, value, message)` makes the error
+    /// naming the store.
+    pub(crate) fn parse(
+        self,
+        image: &str,
+        corrupt: &dyn Fn(&'static str, &str, String) -> StoreError,
+    ) -> Result<History, StoreError> {
+        let digest = |s: &str| -> Result<Digest, StoreError> {
+            s.parse()
+                .map_err(|e: oci::DigestError| corrupt("digest", s, e.to_string()))
+        };
+        let platform = |s: &str| -> Result<Platform, StoreError> {
+            s.parse()
+                .map_err(|e: oci::PlatformError| corrupt("platform", s, e.to_string()))
+        };
+        let mut h = History::default();
+        if let Some(p) = self.promoted {
+            let mut bases = Vec::new();
+            for (r, d) in &p.bases {
+                bases.push(model::PromotedBase {
+                    reference: r
+                        .parse::<oci::ImageRef>()
+                        .map_err(|e| corrupt("base reference", r, e.to_string()))?,
+                    digest: digest(d)?,
+                });
+            }
+            let mut platforms = Vec::new();
+            for (pl, d) in &p.platforms {
+                platforms.push(model::PlatformDigest {
+                    platform: platform(pl)?,
+                    digest: digest(d)?,
+                });
+            }
+            h.promoted = Some(model::Promoted {
+                run: RunId(p.run),
+                digest: digest(&p.digest)?,
+                findings: read_findings_document(&p.findings)
+                    .map_err(|e| corrupt("findings of the last promotion", image, e.to_string()))?,
+                platforms,
+                bases,
+                version: p.version,
+                inputs: p.inputs,
+            });
+        }
+        for (d, pl, pd) in &self.platform_cache {
+            h.platform_cache
+                .insert((digest(d)?, platform(pl)?), digest(pd)?);
+        }
+        h.n = self.promotions_of_version.map_or(1, |c| c as u64 + 1);
+        Ok(h)
+    }
+}

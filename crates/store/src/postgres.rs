@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
-use oci::{Digest, ImageRef, Platform};
+use model::{History, Outcome, RunId, Stage, Timestamp};
+use oci::{Digest, Platform};
 use postgres::{Client, NoTls, Transaction};
 
 use crate::audit;
@@ -101,10 +101,6 @@ impl Postgres {
             value: value.chars().take(80).collect(),
             message: message.to_string(),
         }
-    }
-
-    fn digest(&self, s: &str) -> Result<Digest, StoreError> {
-        s.parse().map_err(|e| self.corrupt("digest", s, e))
     }
 
     fn c(&self) -> Result<std::sync::MutexGuard<'_, Client>, StoreError> {
@@ -495,90 +491,66 @@ impl StateStore for Postgres {
 
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
         let mut c = self.c()?;
-        let mut h = History::default();
-        if let Some(r) = c
+        fn pairs(
+            c: &mut Client,
+            sql: &str,
+            image: &str,
+        ) -> Result<Vec<(String, String)>, postgres::Error> {
+            Ok(c.query(sql, &[&image])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        }
+        let mut rows = crate::HistoryRows::default();
+        let promoted = c
             .query_opt(
                 "SELECT digest, run, findings, version, inputs FROM promoted WHERE name = $1",
                 &[&image],
             )
-            .map_err(self.err())?
-        {
-            let (digest, run, findings, version, inputs): (
-                String,
-                i64,
-                String,
-                Option<String>,
-                Option<String>,
-            ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-            let mut bases = Vec::new();
-            for b in c
-                .query(
+            .map_err(self.err())?;
+        if let Some(r) = promoted {
+            rows.promoted = Some(crate::PromotedRows {
+                digest: r.get(0),
+                run: r.get(1),
+                findings: r.get(2),
+                version: r.get(3),
+                inputs: r.get(4),
+                bases: pairs(
+                    &mut c,
                     "SELECT reference, digest FROM promoted_bases WHERE name = $1 ORDER BY reference",
-                    &[&image],
+                    image,
                 )
-                .map_err(self.err())?
-            {
-                let (r, d): (String, String) = (b.get(0), b.get(1));
-                bases.push(PromotedBase {
-                    reference: r
-                        .parse::<ImageRef>()
-                        .map_err(|e| self.corrupt("base reference", &r, e))?,
-                    digest: self.digest(&d)?,
-                });
-            }
-            h.promoted = Some(Promoted {
-                run: RunId(run),
-                digest: self.digest(&digest)?,
-                findings: crate::read_findings_document(&findings)
-                    .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
-                platforms: {
-                    let mut v = Vec::new();
-                    for r in c
-                        .query(
-                            "SELECT platform, digest FROM promoted_platforms WHERE name = $1 ORDER BY platform",
-                            &[&image],
-                        )
-                        .map_err(self.err())?
-                    {
-                        let (p, d): (String, String) = (r.get(0), r.get(1));
-                        v.push(model::PlatformDigest {
-                            platform: p.parse().map_err(|e| self.corrupt("platform", &p, e))?,
-                            digest: self.digest(&d)?,
-                        });
-                    }
-                    v
-                },
-                bases,
-                version,
-                inputs,
+                .map_err(self.err())?,
+                platforms: pairs(
+                    &mut c,
+                    "SELECT platform, digest FROM promoted_platforms WHERE name = $1 ORDER BY platform",
+                    image,
+                )
+                .map_err(self.err())?,
             });
         }
-        let mut cache = BTreeMap::new();
-        for r in c
+        rows.platform_cache = c
             .query(
                 "SELECT digest, platform, platform_digest FROM platform_digests",
                 &[],
             )
             .map_err(self.err())?
-        {
-            let (d, p, pd): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-            let platform: Platform = p.parse().map_err(|e| self.corrupt("platform", &p, e))?;
-            cache.insert((self.digest(&d)?, platform), self.digest(&pd)?);
-        }
-        h.platform_cache = cache;
-        h.n = match version {
-            Some(v) => {
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        if let Some(v) = version {
+            rows.promotions_of_version = Some(
                 c.query_one(
                     "SELECT count(*) FROM promotions WHERE name = $1 AND version = $2",
                     &[&image, &v],
                 )
                 .map_err(self.err())?
-                .get::<_, i64>(0) as u64
-                    + 1
-            }
-            None => 1,
-        };
-        Ok(h)
+                .get::<_, i64>(0),
+            );
+        }
+        rows.parse(image, &|what, value, message| {
+            self.corrupt(what, value, message)
+        })
     }
 
     fn remember_platform(

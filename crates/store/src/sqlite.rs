@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
-use oci::{Digest, ImageRef, Platform};
+use model::{History, Outcome, RunId, Stage, Timestamp};
+use oci::{Digest, Platform};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
 
@@ -100,10 +100,6 @@ impl Sqlite {
             value: short(value),
             message: message.to_string(),
         }
-    }
-
-    fn digest(&self, s: &str) -> Result<Digest, StoreError> {
-        s.parse().map_err(|e| self.corrupt("digest", s, e))
     }
 
     /// Open for a run: created with private permissions and migrated as
@@ -665,7 +661,14 @@ impl StateStore for Sqlite {
     }
 
     fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
-        let mut h = History::default();
+        let pairs = |sql: &str, arg: &str| -> Result<Vec<(String, String)>, StoreError> {
+            let mut st = self.conn.prepare(sql).map_err(self.sq())?;
+            st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.sq())?
+                .collect::<Result<_, _>>()
+                .map_err(self.sq())
+        };
+        let mut rows = crate::HistoryRows::default();
         let row: Option<PromotedRow> = self
             .conn
             .query_row(
@@ -676,81 +679,45 @@ impl StateStore for Sqlite {
             .optional()
             .map_err(self.sq())?;
         if let Some((digest, run, findings, version, inputs)) = row {
-            let mut bases = Vec::new();
-            let mut st = self
-                .conn
-                .prepare("SELECT reference, digest FROM promoted_bases WHERE name = ?1 ORDER BY reference")
-                .map_err(self.sq())?;
-            let rows: Vec<(String, String)> = st
-                .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(self.sq())?
-                .collect::<Result<_, _>>()
-                .map_err(self.sq())?;
-            for (r, d) in rows {
-                bases.push(PromotedBase {
-                    reference: r
-                        .parse::<ImageRef>()
-                        .map_err(|e| self.corrupt("base reference", &r, e))?,
-                    digest: self.digest(&d)?,
-                });
-            }
-            h.promoted = Some(Promoted {
-                run: RunId(run),
-                digest: self.digest(&digest)?,
-                findings: crate::read_findings_document(&findings)
-                    .map_err(|e| self.corrupt("findings of the last promotion", image, e))?,
-                platforms: {
-                    let mut st = self
-                        .conn
-                        .prepare("SELECT platform, digest FROM promoted_platforms WHERE name = ?1 ORDER BY platform")
-                        .map_err(self.sq())?;
-                    let rows: Vec<(String, String)> = st
-                        .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(self.sq())?
-                        .collect::<Result<_, _>>()
-                        .map_err(self.sq())?;
-                    let mut v = Vec::new();
-                    for (p, d) in rows {
-                        v.push(model::PlatformDigest {
-                            platform: p.parse().map_err(|e| self.corrupt("platform", &p, e))?,
-                            digest: self.digest(&d)?,
-                        });
-                    }
-                    v
-                },
-                bases,
+            rows.promoted = Some(crate::PromotedRows {
+                digest,
+                run,
+                findings,
                 version,
                 inputs,
+                bases: pairs(
+                    "SELECT reference, digest FROM promoted_bases WHERE name = ?1 ORDER BY reference",
+                    image,
+                )?,
+                platforms: pairs(
+                    "SELECT platform, digest FROM promoted_platforms WHERE name = ?1 ORDER BY platform",
+                    image,
+                )?,
             });
         }
         let mut st = self
             .conn
             .prepare("SELECT digest, platform, platform_digest FROM platform_digests")
             .map_err(self.sq())?;
-        let rows: Vec<(String, String, String)> = st
+        rows.platform_cache = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(self.sq())?
             .collect::<Result<_, _>>()
             .map_err(self.sq())?;
-        for (d, p, pd) in rows {
-            let platform: Platform = p.parse().map_err(|e| self.corrupt("platform", &p, e))?;
-            h.platform_cache
-                .insert((self.digest(&d)?, platform), self.digest(&pd)?);
-        }
-        h.n = match version {
-            Some(v) => {
+        if let Some(v) = version {
+            rows.promotions_of_version = Some(
                 self.conn
                     .query_row(
                         "SELECT count(*) FROM promotions WHERE name = ?1 AND version = ?2",
                         params![image, v],
                         |r| r.get::<_, i64>(0),
                     )
-                    .map_err(self.sq())? as u64
-                    + 1
-            }
-            None => 1,
-        };
-        Ok(h)
+                    .map_err(self.sq())?,
+            );
+        }
+        rows.parse(image, &|what, value, message| {
+            self.corrupt(what, value, message)
+        })
     }
 
     fn remember_platform(
@@ -1048,7 +1015,7 @@ mod tests {
         assert_eq!(p.digest, dg('a'));
         assert_eq!(
             p.bases,
-            vec![PromotedBase {
+            vec![model::PromotedBase {
                 reference: "r.example/base:1".parse().unwrap(),
                 digest: dg('b')
             }]
