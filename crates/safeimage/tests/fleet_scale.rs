@@ -198,26 +198,7 @@ fn a_killed_lease_holder_blocks_only_until_the_lease_expires() {
         "a.json",
         &[("SAFEIMAGE_TEST_PAUSE_BEFORE_TAG", pause.to_str().unwrap())],
     );
-    let t = Instant::now();
-    let _writer = loop {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        if let Ok(w) = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(0o4000)
-            .open(&pause)
-        {
-            break w;
-        }
-        assert!(
-            holder.try_wait().unwrap().is_none(),
-            "the holder ended early"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "the holder never got to the tags"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let _writer = wait_at_pause(&mut holder, &pause, Duration::from_secs(300));
     sh(Command::new("kill").args(["-9", &holder.id().to_string()]));
     let _ = holder.wait();
     let killed_at = Instant::now();
@@ -400,24 +381,23 @@ fn a_two_platform_image_is_an_index_and_an_arm64_only_failure_blocks_it() {
         .as_str()
         .unwrap()
         .to_string();
-    let sbom = sbom_of(&format!("{}/fleet/app@{arm_digest}", f.reg.addr));
+    let sbom = sbom_of(
+        &format!("{}/fleet/app@{arm_digest}", f.reg.addr),
+        Some("linux/arm64"),
+    );
     let pkgs = sbom["packages"].to_string();
     assert!(pkgs.contains("aarch64"), "the RUN ran as arm64: {pkgs}");
 }
 
-fn sbom_of(reference: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
-        .args([
-            "sbom",
-            reference,
-            "-f",
-            "json",
-            "--no-cache",
-            "--platform",
-            "linux/arm64",
-        ])
-        .output()
-        .unwrap();
+/// `safeimage sbom` of a pushed image, for `platform` (this machine's when
+/// `None`), as JSON.
+fn sbom_of(reference: &str, platform: Option<&str>) -> Value {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_safeimage"));
+    c.args(["sbom", reference, "-f", "json", "--no-cache"]);
+    if let Some(p) = platform {
+        c.args(["--platform", p]);
+    }
+    let out = c.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -449,24 +429,11 @@ fn single_image_on(engine: &str, extra_env: &[(&str, &str)], engine_section: &st
     let findings = app["findings"].as_array().unwrap();
     let pkgs = app["platforms"][0]["findings"].as_array().unwrap();
     assert_eq!(findings.len(), pkgs.len());
-    let sbom = sbom_of_host(&format!("{}/fleet/app@{digest}", f.reg.addr));
+    let sbom = sbom_of(&format!("{}/fleet/app@{digest}", f.reg.addr), None);
     assert!(
         sbom["packages"].to_string().contains("libssl3"),
         "{engine}: {sbom}"
     );
-}
-
-fn sbom_of_host(reference: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
-        .args(["sbom", reference, "-f", "json", "--no-cache"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

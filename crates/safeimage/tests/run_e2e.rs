@@ -561,29 +561,7 @@ fn a_run_killed_between_push_and_tag_moves_nothing_and_the_next_run_recovers() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The run opens the FIFO right before tags move; opening it for writing
-    // without blocking succeeds only once it is there.
-    let t = Instant::now();
-    let _writer = loop {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        const O_NONBLOCK: i32 = 0o4000;
-        if let Ok(w) = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(O_NONBLOCK)
-            .open(&pause)
-        {
-            break w;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the tag step"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(600),
-            "the run never reached the tag step"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let _writer = wait_at_pause(&mut child, &pause, Duration::from_secs(600));
     sh(Command::new("kill").args(["-9", &child.id().to_string()]));
     let _ = child.wait();
     assert_eq!(

@@ -593,3 +593,29 @@ pub fn postgres() -> Postgres {
         _server: server,
     }
 }
+
+/// Waits until `child` (a `safeimage run` with
+/// `SAFEIMAGE_TEST_PAUSE_BEFORE_TAG=pause`, a FIFO) parks right before its
+/// tags move, and returns the FIFO's write end: opening it without
+/// blocking succeeds only once the run has opened it for reading. Panics if
+/// the child ends first or `limit` passes.
+pub fn wait_at_pause(child: &mut Child, pause: &Path, limit: Duration) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    const O_NONBLOCK: i32 = 0o4000;
+    let t = Instant::now();
+    loop {
+        if let Ok(w) = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(pause)
+        {
+            return w;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the tag step"
+        );
+        assert!(t.elapsed() < limit, "the run never reached the tag step");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
