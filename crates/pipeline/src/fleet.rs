@@ -415,14 +415,18 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     let ttl = cfg.lease_seconds as i64;
 
     let store = deps.store;
-    let mut notes = store.recover(started, ttl)?;
+    let mut notes = store.recover(started, ttl, &crate::origin::gone)?;
     if !opts.dry_run {
         notes.extend(crate::steps::build::remove_stale_authfiles());
     }
     for n in &notes {
         deps.observer.event(&Event::Recovered(n));
     }
-    let run = store.begin_run(started, &cfg.path.display().to_string())?;
+    let run = store.begin_run(
+        started,
+        &cfg.path.display().to_string(),
+        &crate::origin::current(),
+    )?;
     let work = cfg.report_dir.join(format!("run-{run}"));
     std::fs::create_dir_all(&work).map_err(|source| FleetError::Work {
         path: work.clone(),

@@ -361,7 +361,7 @@ fn an_interrupted_run_is_recovered_and_the_next_run_completes() {
     // never finished, no heartbeat since.
     let killed = w
         .store
-        .begin_run(model::Timestamp(DAY - 3600), "fleet.toml")
+        .begin_run(model::Timestamp(DAY - 3600), "fleet.toml", "")
         .unwrap();
     w.store
         .stage(killed, "app", model::Stage::Pushed, Some(&dg('f')))
@@ -534,7 +534,7 @@ fn an_image_another_live_run_holds_is_skipped_and_taken_after_its_lease_expires(
     // Another run (alive: fresh heartbeat) holds `app`.
     let other = w
         .store
-        .begin_run(model::Timestamp(DAY), "fleet.toml")
+        .begin_run(model::Timestamp(DAY), "fleet.toml", "")
         .unwrap();
     let lease = w
         .store
@@ -772,7 +772,7 @@ fn an_image_an_overlapping_run_already_decided_is_left_alone() {
     // Another run, still going, promoted `app` after this one started.
     let other = w
         .store
-        .begin_run(model::Timestamp(DAY - 10), "fleet.toml")
+        .begin_run(model::Timestamp(DAY - 10), "fleet.toml", "")
         .unwrap();
     let mut done = model::ImageOutcome::new("app", &"r.example/fleet/app".parse().unwrap(), None);
     done.outcome = Outcome::Promoted;

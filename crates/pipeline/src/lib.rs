@@ -7,7 +7,8 @@
 //! - [`image::run`]: one image's sequence of [`steps`]: tags, dockerfile,
 //!   lint and policy, resolve, build, push, scan, gate, promote;
 //! - [`deps`] and [`engine`]: the side-effect traits and their real
-//!   implementations; [`testing`]: in-memory doubles for unit tests.
+//!   implementations; [`testing`]: in-memory doubles for unit tests;
+//! - [`origin`]: which process does a run, and whether it is gone.
 //!
 //! Storing, notifying and rendering reports happen in their own crates
 //! (`store`, `notify`, `report`) over the shared `model`.
@@ -17,6 +18,7 @@ pub mod deps;
 pub mod engine;
 pub mod fleet;
 pub mod image;
+pub mod origin;
 // Step errors carry typed context (references, registry errors); they are
 // rare, and each step's `Result` stays readable without boxing every variant.
 #[allow(clippy::result_large_err)]

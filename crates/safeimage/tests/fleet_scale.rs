@@ -72,7 +72,26 @@ impl Fleet {
     }
 
     fn spawn(&self, args: &[&str], json: &str, env: &[(&str, &str)]) -> Child {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_safeimage"));
+        self.spawn_under(&[], args, json, env)
+    }
+
+    /// `safeimage run` started through `wrapper` (e.g. `unshare`).
+    fn spawn_under(
+        &self,
+        wrapper: &[&str],
+        args: &[&str],
+        json: &str,
+        env: &[(&str, &str)],
+    ) -> Child {
+        let bin = env!("CARGO_BIN_EXE_safeimage");
+        let mut c = match wrapper {
+            [] => Command::new(bin),
+            [program, rest @ ..] => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+        };
         c.current_dir(self.path())
             .args([
                 "run",
@@ -183,8 +202,10 @@ fn overlapping_runs_on_one_sqlite_store_build_each_image_once() {
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
 
+/// A holder whose process this machine cannot see (here: in another PID
+/// namespace, as on another runner) is judged by its lease alone.
 #[test]
-fn a_killed_lease_holder_blocks_only_until_the_lease_expires() {
+fn a_killed_lease_holder_elsewhere_blocks_only_until_the_lease_expires() {
     let f = Fleet::new();
     let base = busybox_image(&f.reg, "base/busybox:1");
     f.config(
@@ -193,7 +214,8 @@ fn a_killed_lease_holder_blocks_only_until_the_lease_expires() {
     );
     let pause = f.path().join("pause");
     sh(Command::new("mkfifo").arg(&pause));
-    let mut holder = f.spawn(
+    let mut holder = f.spawn_under(
+        &["unshare", "--pid", "--fork", "--kill-child"],
         &[],
         "a.json",
         &[("SAFEIMAGE_TEST_PAUSE_BEFORE_TAG", pause.to_str().unwrap())],

@@ -41,7 +41,7 @@ fn outcome(name: &str, i: usize) -> ImageOutcome {
 fn pass(s: &mut dyn StateStore, images: usize, round: usize) -> f64 {
     let t0 = Instant::now();
     let now = Timestamp(1_800_000_000 + round as i64 * 100_000);
-    let run = s.begin_run(now, "fleet.toml").expect("begin");
+    let run = s.begin_run(now, "fleet.toml", "").expect("begin");
     for i in 0..images {
         let name = format!("img{i:03}");
         s.acquire(&name, run, "bench:1", now, 900).expect("acquire");

@@ -161,10 +161,16 @@ pub enum Lease {
 /// What the run needs from a state store.
 pub trait StateStore: Send {
     /// Mark runs that stopped without finishing (no heartbeat for
-    /// `stale_secs`) as interrupted, and anchor audit records those runs
-    /// wrote just before a kill; returns what was done. A run another
-    /// process is still doing is left alone.
-    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError>;
+    /// `stale_secs`, or an origin `gone` says no longer exists) as
+    /// interrupted, and anchor audit records those runs wrote just before a
+    /// kill; returns what was done. A run another process is still doing is
+    /// left alone.
+    fn recover(
+        &mut self,
+        now: Timestamp,
+        stale_secs: i64,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, StoreError>;
     /// The run is alive.
     fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError>;
     /// Take the image for `run` until `now + ttl_secs`, unless another
@@ -187,8 +193,15 @@ pub trait StateStore: Send {
     ) -> Result<bool, StoreError>;
     /// Give the image up.
     fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError>;
-    /// Start a run.
-    fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError>;
+    /// Start a run. `origin` names the process doing it, in a form the
+    /// caller's `gone` test in [`StateStore::recover`] understands (empty:
+    /// unknown, so only the heartbeat can tell the run stopped).
+    fn begin_run(
+        &mut self,
+        started: Timestamp,
+        config: &str,
+        origin: &str,
+    ) -> Result<RunId, StoreError>;
     /// Record an intermediate stage.
     fn stage(
         &mut self,

@@ -29,6 +29,8 @@ pub enum ImageState {
 pub struct RunRow {
     /// Id.
     pub id: RunId,
+    /// The process doing it (see [`StateStore::begin_run`]).
+    pub origin: String,
     /// Status.
     pub status: RunStatus,
     /// Latest state per image.
@@ -88,11 +90,17 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+    fn recover(
+        &mut self,
+        now: Timestamp,
+        stale_secs: i64,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
         let beats = self.heartbeats.clone();
         let stale = |r: &RunRow| {
             r.status == RunStatus::Running
-                && beats.get(&r.id).is_none_or(|b| *b < now.0 - stale_secs)
+                && (beats.get(&r.id).is_none_or(|b| *b < now.0 - stale_secs)
+                    || (!r.origin.is_empty() && gone(&r.origin)))
         };
         let interrupted: Vec<RunId> = self
             .runs
@@ -148,10 +156,16 @@ impl StateStore for MemoryStore {
         Ok(notes)
     }
 
-    fn begin_run(&mut self, started: Timestamp, _config: &str) -> Result<RunId, StoreError> {
+    fn begin_run(
+        &mut self,
+        started: Timestamp,
+        _config: &str,
+        origin: &str,
+    ) -> Result<RunId, StoreError> {
         let id = RunId(self.runs.len() as i64 + 1);
         self.runs.push(RunRow {
             id,
+            origin: origin.into(),
             status: RunStatus::Running,
             images: BTreeMap::new(),
         });

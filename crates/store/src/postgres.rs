@@ -52,6 +52,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE images ADD COLUMN seq BIGINT;
      CREATE INDEX images_seq ON images (name, seq);
      ALTER TABLE runs ADD COLUMN mark BIGINT NOT NULL DEFAULT 0;",
+    // 4: the process doing each run (see the SQLite store's migration 7).
+    "ALTER TABLE runs ADD COLUMN origin TEXT;",
 ];
 
 /// The URL with any password removed, for messages.
@@ -200,7 +202,12 @@ impl Postgres {
 }
 
 impl StateStore for Postgres {
-    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+    fn recover(
+        &mut self,
+        now: Timestamp,
+        stale_secs: i64,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
         let cutoff = now.0 - stale_secs;
         let shown = self.shown.clone();
         let e = move |x: postgres::Error| StoreError::Postgres {
@@ -209,11 +216,25 @@ impl StateStore for Postgres {
         };
         let mut c = self.c()?;
         let mut tx = c.transaction().map_err(&e)?;
+        let dead: Vec<i64> = tx
+            .query(
+                "SELECT id, origin FROM runs WHERE status = 'running' AND origin IS NOT NULL",
+                &[],
+            )
+            .map_err(&e)?
+            .iter()
+            .filter(|r| {
+                let o: String = r.get(1);
+                !o.is_empty() && gone(&o)
+            })
+            .map(|r| r.get(0))
+            .collect();
         let ids: Vec<i64> = tx
             .query(
                 "UPDATE runs SET status = 'interrupted'
-                 WHERE status = 'running' AND (heartbeat IS NULL OR heartbeat < $1) RETURNING id",
-                &[&cutoff],
+                 WHERE status = 'running' AND (heartbeat IS NULL OR heartbeat < $1 OR id = ANY($2))
+                 RETURNING id",
+                &[&cutoff, &dead],
             )
             .map_err(&e)?
             .iter()
@@ -314,13 +335,18 @@ impl StateStore for Postgres {
         Ok(())
     }
 
-    fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
+    fn begin_run(
+        &mut self,
+        started: Timestamp,
+        config: &str,
+        origin: &str,
+    ) -> Result<RunId, StoreError> {
         let row = self
             .c()?
             .query_one(
-                "INSERT INTO runs (started, status, config, heartbeat, mark)
-                 VALUES ($1, 'running', $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM images)) RETURNING id",
-                &[&started.to_string(), &config, &started.0],
+                "INSERT INTO runs (started, status, config, heartbeat, mark, origin)
+                 VALUES ($1, 'running', $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM images), $4) RETURNING id",
+                &[&started.to_string(), &config, &started.0, &origin],
             )
             .map_err(self.err())?;
         Ok(RunId(row.get(0)))

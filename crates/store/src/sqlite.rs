@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE images ADD COLUMN seq INTEGER;
      CREATE INDEX images_seq ON images (name, seq);
      ALTER TABLE runs ADD COLUMN mark INTEGER NOT NULL DEFAULT 0;",
+    // 7: the process doing each run (a run whose process is gone is
+    // recovered without waiting for its heartbeat to go stale).
+    "ALTER TABLE runs ADD COLUMN origin TEXT;",
 ];
 
 /// The heads and the signed global row, inside a transaction.
@@ -304,20 +307,31 @@ impl Sqlite {
 }
 
 impl StateStore for Sqlite {
-    fn recover(&mut self, now: Timestamp, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+    fn recover(
+        &mut self,
+        now: Timestamp,
+        stale_secs: i64,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
         let mut notes = Vec::new();
         let cutoff = now.0 - stale_secs;
         let interrupted: Vec<i64> = {
             let mut st = self
                 .conn
-                .prepare(
-                    "SELECT id FROM runs WHERE status = 'running' AND (heartbeat IS NULL OR heartbeat < ?1)",
-                )
+                .prepare("SELECT id, heartbeat, origin FROM runs WHERE status = 'running'")
                 .map_err(self.sq())?;
-            st.query_map([cutoff], |r| r.get(0))
+            let rows: Vec<(i64, Option<i64>, Option<String>)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(self.sq())?
                 .collect::<Result<_, _>>()
-                .map_err(self.sq())?
+                .map_err(self.sq())?;
+            rows.into_iter()
+                .filter(|(_, beat, origin)| {
+                    beat.is_none_or(|b| b < cutoff)
+                        || origin.as_deref().is_some_and(|o| !o.is_empty() && gone(o))
+                })
+                .map(|(id, _, _)| id)
+                .collect()
         };
         if interrupted.is_empty() {
             return Ok(notes);
@@ -407,12 +421,17 @@ impl StateStore for Sqlite {
         Ok(notes)
     }
 
-    fn begin_run(&mut self, started: Timestamp, config: &str) -> Result<RunId, StoreError> {
+    fn begin_run(
+        &mut self,
+        started: Timestamp,
+        config: &str,
+        origin: &str,
+    ) -> Result<RunId, StoreError> {
         self.conn
             .execute(
-                "INSERT INTO runs (started, status, config, heartbeat, mark)
-                 VALUES (?1, 'running', ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM images))",
-                params![started.to_string(), config, started.0],
+                "INSERT INTO runs (started, status, config, heartbeat, mark, origin)
+                 VALUES (?1, 'running', ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM images), ?4)",
+                params![started.to_string(), config, started.0, origin],
             )
             .map_err(self.sq())?;
         Ok(RunId(self.conn.last_insert_rowid()))
@@ -815,7 +834,7 @@ mod tests {
             std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let r = s.begin_run(Timestamp(0), "fleet.toml").unwrap();
+        let r = s.begin_run(Timestamp(0), "fleet.toml", "").unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         decide(&mut s, r, "worker", Outcome::Blocked, 'b');
         s.finish_run(r, Timestamp(1), RunStatus::Completed).unwrap();
@@ -825,7 +844,7 @@ mod tests {
         assert_eq!(p.bases[0].digest, dg('e'));
         assert_eq!(h.n, 2);
         assert!(s.history("worker", None).unwrap().promoted.is_none());
-        let r2 = s.begin_run(Timestamp(2), "fleet.toml").unwrap();
+        let r2 = s.begin_run(Timestamp(2), "fleet.toml", "").unwrap();
         s.stage(r2, "api", Stage::Pushed, Some(&dg('c'))).unwrap();
         drop(s); // killed mid-run
 
@@ -839,13 +858,15 @@ mod tests {
         );
         drop(ro);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900, &|_| false).unwrap();
         assert!(notes[0].contains("1 interrupted run"), "{notes:?}");
         assert!(
-            s.recover(Timestamp(1 << 40), 900).unwrap().is_empty(),
+            s.recover(Timestamp(1 << 40), 900, &|_| false)
+                .unwrap()
+                .is_empty(),
             "recovery happens once"
         );
-        let r3 = s.begin_run(Timestamp(3), "fleet.toml").unwrap();
+        let r3 = s.begin_run(Timestamp(3), "fleet.toml", "").unwrap();
         decide(&mut s, r3, "api", Outcome::Promoted, 'd');
         assert!(
             verify(&s, None)
@@ -857,13 +878,13 @@ mod tests {
         // A record appended by a run that was then killed is anchored by
         // the next run's recovery...
         let (seq, hash) = audit::read_chain(&audit::file_for(&audit, "api")).head();
-        let r4 = s.begin_run(Timestamp(4), "fleet.toml").unwrap();
+        let r4 = s.begin_run(Timestamp(4), "fleet.toml", "").unwrap();
         let mut f = serde_json::Map::new();
         f.insert("run".into(), Value::from(r4.0));
         audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900, &|_| false).unwrap();
         assert!(notes.iter().any(|m| m.contains("anchored 1")), "{notes:?}");
         assert!(
             verify(&s, None)
@@ -878,10 +899,10 @@ mod tests {
         f.insert("outcome".into(), Value::from("promoted"));
         f.insert("run".into(), Value::from(r3.0));
         audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
-        let r5 = s.begin_run(Timestamp(5), "fleet.toml").unwrap();
+        let r5 = s.begin_run(Timestamp(5), "fleet.toml", "").unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
-        let notes = s.recover(Timestamp(1 << 40), 900).unwrap();
+        let notes = s.recover(Timestamp(1 << 40), 900, &|_| false).unwrap();
         assert!(!notes.iter().any(|m| m.contains("anchored")), "{notes:?}");
         let v = verify(&s, None).unwrap();
         let api = v.iter().find(|x| x.image == "api").unwrap();
@@ -919,7 +940,7 @@ mod tests {
         let mut s = Sqlite::open(&db, &audit)
             .unwrap()
             .with_audit_key(Some(key.clone()));
-        let r = s.begin_run(Timestamp(0), "f").unwrap();
+        let r = s.begin_run(Timestamp(0), "f", "").unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         decide(&mut s, r, "worker", Outcome::Blocked, 'b');
         decide(&mut s, r, "api", Outcome::Promoted, 'c');
@@ -1027,7 +1048,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("state.db");
         let mut s = Sqlite::open(&db, &d.path().join("audit")).unwrap();
-        let r = s.begin_run(Timestamp(0), "f").unwrap();
+        let r = s.begin_run(Timestamp(0), "f", "").unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         s.conn
             .execute("UPDATE promoted SET digest = 'sha256:nothex'", [])

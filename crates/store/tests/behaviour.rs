@@ -100,7 +100,7 @@ fn decide(s: &mut dyn StateStore, run: RunId, o: &ImageOutcome, version: Option<
 fn decisions_history_and_verification() {
     each("history", |b| {
         let mut s = b.open();
-        let r = s.begin_run(Timestamp(0), "fleet.toml").unwrap();
+        let r = s.begin_run(Timestamp(0), "fleet.toml", "").unwrap();
         s.stage(r, "api", Stage::Pushed, Some(&dg('a'))).unwrap();
         decide(
             &mut *s,
@@ -145,19 +145,67 @@ fn decisions_history_and_verification() {
 fn only_stale_runs_are_recovered() {
     each("recover", |b| {
         let mut s = b.open();
-        let dead = s.begin_run(Timestamp(1000), "f").unwrap();
+        let dead = s.begin_run(Timestamp(1000), "f", "").unwrap();
         s.stage(dead, "api", Stage::Pushed, None).unwrap();
-        let alive = s.begin_run(Timestamp(1000), "f").unwrap();
+        let alive = s.begin_run(Timestamp(1000), "f", "").unwrap();
         s.heartbeat(alive, Timestamp(1900)).unwrap();
-        let notes = s.recover(Timestamp(2000), 300).unwrap();
+        let notes = s.recover(Timestamp(2000), 300, &|_| false).unwrap();
         assert_eq!(
             notes,
             vec!["1 interrupted run(s) marked (1 image(s) had not finished)".to_string()],
             "{}",
             b.name()
         );
-        assert!(s.recover(Timestamp(2000), 300).unwrap().is_empty());
+        assert!(
+            s.recover(Timestamp(2000), 300, &|_| false)
+                .unwrap()
+                .is_empty()
+        );
         let _ = alive;
+    });
+}
+
+#[test]
+fn a_run_whose_process_is_gone_is_recovered_before_its_heartbeat_is_stale() {
+    each("gone", |b| {
+        let mut s = b.open();
+        let killed = s.begin_run(Timestamp(1000), "f", "proc-a").unwrap();
+        s.stage(killed, "api", Stage::Pushed, None).unwrap();
+        assert_eq!(
+            s.acquire("api", killed, "vm:1", Timestamp(1000), 900)
+                .unwrap(),
+            Lease::Acquired
+        );
+        let other = s.begin_run(Timestamp(1000), "f", "proc-b").unwrap();
+        let unknown = s.begin_run(Timestamp(1000), "f", "").unwrap();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let gone = |o: &str| {
+            asked.lock().unwrap().push(o.to_string());
+            o == "proc-a"
+        };
+        let notes = s.recover(Timestamp(1001), 900, &gone).unwrap();
+        assert_eq!(
+            notes,
+            vec!["1 interrupted run(s) marked (1 image(s) had not finished)".to_string()],
+            "{}",
+            b.name()
+        );
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(
+            asked,
+            ["proc-a", "proc-b"],
+            "an empty origin is never asked about"
+        );
+        // Its lease went with it: the image is free for the next run.
+        assert_eq!(
+            s.acquire("api", other, "vm:2", Timestamp(1002), 900)
+                .unwrap(),
+            Lease::Acquired,
+            "{}",
+            b.name()
+        );
+        let _ = unknown;
     });
 }
 
@@ -165,7 +213,7 @@ fn only_stale_runs_are_recovered() {
 fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
     each("since", |b| {
         let mut s = b.open();
-        let before = s.begin_run(Timestamp(0), "f").unwrap();
+        let before = s.begin_run(Timestamp(0), "f", "").unwrap();
         decide(
             &mut *s,
             before,
@@ -173,7 +221,7 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             None,
         );
         // Began after that decision: nothing happened meanwhile.
-        let during = s.begin_run(Timestamp(0), "f").unwrap();
+        let during = s.begin_run(Timestamp(0), "f", "").unwrap();
         assert_eq!(
             s.decided_since("api", during).unwrap(),
             None,
@@ -202,7 +250,7 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             None,
         );
         assert_eq!(s.decided_since("web", during).unwrap(), None);
-        let after = s.begin_run(Timestamp(0), "f").unwrap();
+        let after = s.begin_run(Timestamp(0), "f", "").unwrap();
         assert_eq!(s.decided_since("api", after).unwrap(), None);
         assert_eq!(s.decided_since("web", after).unwrap(), None);
         // A decision by a run that began later counts too.
@@ -226,8 +274,8 @@ fn leases_exclude_expire_renew_and_release() {
     each("lease", |b| {
         let mut s = b.open();
         let (r1, r2) = (
-            s.begin_run(Timestamp(0), "f").unwrap(),
-            s.begin_run(Timestamp(0), "f").unwrap(),
+            s.begin_run(Timestamp(0), "f", "").unwrap(),
+            s.begin_run(Timestamp(0), "f", "").unwrap(),
         );
         let t = |x| Timestamp(x);
         assert_eq!(
@@ -275,7 +323,7 @@ fn concurrent_lease_requests_have_one_winner() {
     each("race", |b| {
         let mut s = b.open();
         let runs: Vec<RunId> = (0..4)
-            .map(|_| s.begin_run(Timestamp(0), "f").unwrap())
+            .map(|_| s.begin_run(Timestamp(0), "f", "").unwrap())
             .collect();
         drop(s);
         for round in 0..5 {
@@ -307,7 +355,7 @@ fn runners_opening_a_new_store_at_once_migrate_it_once() {
                 .map(|_| {
                     sc.spawn(|| {
                         let mut s = b.open();
-                        s.begin_run(Timestamp(0), "f")
+                        s.begin_run(Timestamp(0), "f", "")
                             .map(drop)
                             .map_err(|e| e.to_string())
                     })
@@ -333,7 +381,7 @@ fn keyed_audit_detects_a_deleted_log_with_its_head() {
         .unwrap()
         .with_audit_key(Some(key.clone()));
     for st in [&mut s as &mut dyn StateStore, &mut p as &mut dyn StateStore] {
-        let r = st.begin_run(Timestamp(0), "f").unwrap();
+        let r = st.begin_run(Timestamp(0), "f", "").unwrap();
         decide(st, r, &outcome("api", Outcome::Promoted, 'a', 'e'), None);
         decide(st, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
         assert!(
