@@ -99,6 +99,10 @@ pub struct ContainerConfig {
     /// LABELs.
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// Everything else (ExposedPorts, Volumes, StopSignal, Healthcheck...),
+    /// kept as it is.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 /// One history entry of an image config.

@@ -90,6 +90,9 @@ pub struct LayoutWriter {
     dir: PathBuf,
     layers: Vec<serde_json::Value>,
     diff_ids: Vec<String>,
+    /// Keep the images `index.json` already names (another tag).
+    append: bool,
+    annotations: serde_json::Map<String, serde_json::Value>,
 }
 
 impl LayoutWriter {
@@ -104,7 +107,34 @@ impl LayoutWriter {
             dir: dir.to_path_buf(),
             layers: Vec::new(),
             diff_ids: Vec::new(),
+            append: false,
+            annotations: serde_json::Map::new(),
         })
+    }
+
+    /// Adds another image to the layout in `dir` (written by
+    /// [`LayoutWriter::create`]): blobs are shared, and `index.json` keeps
+    /// the images it names under other tags.
+    pub fn append(dir: &Path) -> std::io::Result<Self> {
+        if !dir.join("oci-layout").is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not an OCI layout", dir.display()),
+            ));
+        }
+        Ok(LayoutWriter {
+            dir: dir.to_path_buf(),
+            layers: Vec::new(),
+            diff_ids: Vec::new(),
+            append: true,
+            annotations: serde_json::Map::new(),
+        })
+    }
+
+    /// Annotations of the manifest.
+    pub fn annotate(&mut self, key: &str, value: &str) {
+        self.annotations
+            .insert(key.to_string(), serde_json::Value::from(value));
     }
 
     /// Stores a blob; returns its digest and size.
@@ -174,20 +204,39 @@ impl LayoutWriter {
     }
 
     fn manifest(self, cd: Digest, csize: u64, tag: &str) -> std::io::Result<Digest> {
-        let manifest = serde_json::json!({
+        let mut manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": media::MANIFEST,
             "config": {"mediaType": media::CONFIG, "digest": cd.to_string(), "size": csize},
             "layers": self.layers,
         });
+        if !self.annotations.is_empty() {
+            manifest["annotations"] = serde_json::Value::Object(self.annotations.clone());
+        }
         let mbytes = serde_json::to_vec(&manifest)?;
         let (md, msize) = self.blob(&mbytes)?;
+        let mut manifests = Vec::new();
+        if self.append {
+            let bytes = std::fs::read(self.dir.join("index.json"))?;
+            let old: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("index.json: {e}"))
+            })?;
+            manifests.extend(
+                old["manifests"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"] != tag)
+                    .cloned(),
+            );
+        }
+        manifests.push(serde_json::json!({
+            "mediaType": media::MANIFEST, "digest": md.to_string(), "size": msize,
+            "annotations": {"org.opencontainers.image.ref.name": tag}
+        }));
         let index = serde_json::json!({
             "schemaVersion": 2,
-            "manifests": [{
-                "mediaType": media::MANIFEST, "digest": md.to_string(), "size": msize,
-                "annotations": {"org.opencontainers.image.ref.name": tag}
-            }]
+            "manifests": manifests,
         });
         std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index)?)?;
         Ok(md)

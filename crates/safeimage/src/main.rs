@@ -32,6 +32,8 @@ enum Command {
     Scan(cmd::scan::Args),
     /// Build, import and inspect the advisory DB.
     Db(cmd::db::Args),
+    /// Make an image minimal and non-root, check it runs, keep it scannable.
+    Harden(cmd::harden::Args),
     /// The daily job: rebuild, scan, gate, promote, record, notify, report.
     Run(cmd::run::Args),
     /// Check the audit logs.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Scan(a) => cmd::scan::run(a),
         Command::Db(a) => cmd::db::run(a),
+        Command::Harden(a) => cmd::harden::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Audit(a) => cmd::audit::run(a),
     };

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod db;
+pub mod harden;
 pub mod lint;
 pub mod progress;
 pub mod rules;
