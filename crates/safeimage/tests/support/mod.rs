@@ -50,7 +50,7 @@ impl Drop for Registry {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -617,5 +617,87 @@ pub fn wait_at_pause(child: &mut Child, pause: &Path, limit: Duration) -> std::f
         );
         assert!(t.elapsed() < limit, "the run never reached the tag step");
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A program fetched by scripts/fetch-test-tools (target/test-tools).
+pub fn test_tool(name: &str) -> PathBuf {
+    let p = repo().join("target/test-tools").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/fetch-test-tools",
+        p.display()
+    );
+    p
+}
+
+/// A buildah container of `image` with a name of its own (buildah cannot
+/// derive one from every layout path).
+pub fn container_of(image: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "safeimage-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    // buildah names an image pulled from a layout after its path, which a
+    // temp dir's name breaks: copy it into local storage under a name first
+    let local = if image.starts_with("oci:") {
+        let l = format!("localhost/safeimage-test/{name}:t");
+        sh(Command::new("skopeo")
+            .args(["copy", "-q", image])
+            .arg(format!("containers-storage:{l}")));
+        l
+    } else {
+        image.to_string()
+    };
+    sh(Command::new("buildah").args(["from", "--pull=never", "-q", "--name", &name, &local]))
+        .trim()
+        .to_string()
+}
+
+/// An image's root filesystem mounted with buildah (unmounted and removed on drop).
+pub struct Mounted {
+    pub container: String,
+    pub root: PathBuf,
+}
+
+impl Mounted {
+    /// `image` in any transport buildah reads (`oci:DIR:TAG`, a local name).
+    pub fn new(image: &str) -> Mounted {
+        let container = container_of(image);
+        let root = PathBuf::from(sh(Command::new("buildah").args(["mount", &container])).trim());
+        Mounted { container, root }
+    }
+
+    /// Every path in the root (relative, no leading `/`), files and links only.
+    pub fn files(&self) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                let t = e.file_type().unwrap();
+                if t.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &self.root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("buildah")
+            .args(["umount", &self.container])
+            .output();
+        let _ = Command::new("buildah")
+            .args(["rm", &self.container])
+            .output();
     }
 }
