@@ -21,7 +21,17 @@ fn lines(tree: &FileTree, path: &str) -> Option<Vec<Vec<String>>> {
 }
 
 /// The reduced passwd and group files, and the uid and gid to run as.
-pub fn reduce(tree: &FileTree, user: &User) -> Result<(Vec<u8>, Vec<u8>, (u32, u32)), HardenError> {
+pub struct Accounts {
+    /// `etc/passwd`.
+    pub passwd: Vec<u8>,
+    /// `etc/group`.
+    pub group: Vec<u8>,
+    /// uid and gid.
+    pub user: (u32, u32),
+}
+
+/// Reduces the image's accounts to root and the user it runs as.
+pub fn reduce(tree: &FileTree, user: &User) -> Result<Accounts, HardenError> {
     let passwd = lines(tree, "etc/passwd");
     let group = lines(tree, "etc/group").unwrap_or_default();
     let (uid, gid) = match user {
@@ -82,7 +92,11 @@ pub fn reduce(tree: &FileTree, user: &User) -> Result<(Vec<u8>, Vec<u8>, (u32, u
         format!("{groot}\n{gme}\n")
     }
     .into_bytes();
-    Ok((passwd, group, (uid, gid)))
+    Ok(Accounts {
+        passwd,
+        group,
+        user: (uid, gid),
+    })
 }
 
 /// The home directory of `uid` (without the leading `/`), as the reduced

@@ -319,9 +319,11 @@ pub struct Hardened {
 }
 
 /// Hardens the analysed image (every file captured) into the OCI layout
-/// `layout` under `tag` (and `TAG-debug`), on top of `base` (an analysed
-/// image whose files come first) or scratch. Checks run in a private
-/// directory under `work`; nothing is written at `layout` unless all pass.
+/// `layout` under `tag`, on top of `base` (an analysed image whose files
+/// come first) or scratch; the `-debug` sibling goes into `debug_layout`
+/// (tagged `tag`) or, without one, into `layout` as `TAG-debug`. Checks run
+/// in a private directory under `work`; nothing is written at `layout`
+/// unless all pass.
 pub fn harden(
     a: &oci::Analysis,
     base: Option<&oci::Analysis>,
@@ -329,6 +331,7 @@ pub fn harden(
     layout: &Path,
     tag: &str,
     work: &Path,
+    debug_layout: Option<&Path>,
 ) -> Result<Hardened, HardenError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -419,8 +422,8 @@ pub fn harden(
         let mut labels = labels.clone();
         labels.insert("dev.safeimage.hardened.variant".into(), "debug".into());
         let config = output::config(cfg, &plan, &cmd, &labels, &created_by, true);
-        debug = Some(
-            output::write_image(
+        debug = Some(match debug_layout {
+            None => output::write_image(
                 &out,
                 true,
                 &[&layer, &dl],
@@ -429,12 +432,23 @@ pub fn harden(
                 &annotations,
             )
             .map_err(io(&out))?,
-        );
+            Some(_) => {
+                let d = staging.path().join("debug");
+                output::write_image(&d, false, &[&layer, &dl], config, tag, &annotations)
+                    .map_err(io(&d))?
+            }
+        });
     }
     if layout.exists() {
         std::fs::remove_dir_all(layout).map_err(io(layout))?;
     }
     std::fs::rename(&out, layout).map_err(io(layout))?;
+    if let (Some(dl), Some(_)) = (debug_layout, &debug) {
+        if dl.exists() {
+            std::fs::remove_dir_all(dl).map_err(io(dl))?;
+        }
+        std::fs::rename(staging.path().join("debug"), dl).map_err(io(dl))?;
+    }
     let before = Sizes {
         compressed: a.image.layers.iter().map(|l| l.size).sum(),
         uncompressed: a

@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use oci::layer::EntryKind;
 use oci::tree::FileTree;
 
+/// A package record to write: path in the image, content.
+pub type Record = (String, Vec<u8>);
+
 /// A directory the entrypoint's packages ship.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServicePath {
@@ -226,13 +229,13 @@ impl Db {
             .all(|p| !p.files.iter().any(|f| f.starts_with(&prefix)))
     }
 
-    /// The records to write for the packages owning any of `kept`, and
-    /// those packages (name, version).
+    /// The records to write for the packages owning any of `kept` (path and
+    /// content), and those packages (name, version).
     pub fn records_for(
         &self,
         tree: &FileTree,
         kept: &BTreeSet<String>,
-    ) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
+    ) -> (Vec<Record>, Vec<(String, String)>) {
         let owners = self.owners(tree);
         let mut names: BTreeSet<&String> = kept.iter().filter_map(|p| owners.get(p)).collect();
         // Metapackages and transitional packages (no files but their docs)

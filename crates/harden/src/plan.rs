@@ -297,10 +297,11 @@ impl<'a> Builder<'a> {
                                 .insert(p.clone(), Kept::Symlink { target });
                             // keep what a link inside a kept directory points
                             // at, when the image has it
-                            if let Some(t) = self.exists(&p) {
-                                if !t.starts_with(&format!("{real}/")) && !self.seen.contains(&t) {
-                                    let _ = self.keep(&t, false);
-                                }
+                            if let Some(t) = self.exists(&p)
+                                && !t.starts_with(&format!("{real}/"))
+                                && !self.seen.contains(&t)
+                            {
+                                let _ = self.keep(&t, false);
                             }
                         }
                         _ => self.keep_node(&p),
@@ -590,7 +591,11 @@ pub fn plan(tree: &FileTree, spec: &Spec) -> Result<Plan, HardenError> {
     }
     b.close()?;
     // Accounts.
-    let (passwd, group, user) = crate::accounts::reduce(tree, &spec.user)?;
+    let crate::accounts::Accounts {
+        passwd,
+        group,
+        user,
+    } = crate::accounts::reduce(tree, &spec.user)?;
     b.plan.user = user;
     b.plan.entries.insert(
         "etc/passwd".into(),

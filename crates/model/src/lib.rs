@@ -125,6 +125,8 @@ pub enum Step {
     Lint,
     /// Build with the engine.
     Build,
+    /// Make the built image minimal and non-root (`[image.harden]`).
+    Harden,
     /// Push by digest.
     Push,
     /// Inventory and vulnerability matching.
@@ -146,6 +148,7 @@ impl Step {
             Step::Resolve => "resolve",
             Step::Lint => "lint",
             Step::Build => "build",
+            Step::Harden => "harden",
             Step::Push => "push",
             Step::Scan => "scan",
             Step::Gate => "gate",
@@ -232,6 +235,31 @@ pub struct PlatformOutcome {
     pub reasons: Vec<String>,
     /// Findings.
     pub findings: Vec<scan::Finding>,
+    /// What hardening did (when `[image.harden]` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardened: Option<Hardening>,
+}
+
+/// What hardening did to one platform's image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hardening {
+    /// Compressed layer bytes of the built image.
+    pub before_compressed: u64,
+    /// Compressed layer bytes of the hardened image.
+    pub after_compressed: u64,
+    /// Uncompressed layer bytes of the built image.
+    pub before_uncompressed: u64,
+    /// Uncompressed layer bytes of the hardened image.
+    pub after_uncompressed: u64,
+    /// Files and links kept.
+    pub files: usize,
+    /// Packages owning kept files.
+    pub packages: usize,
+    /// Smoke checks passed.
+    pub checks: Vec<String>,
+    /// The `-debug` sibling's manifest (pushed by digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_digest: Option<Digest>,
 }
 
 /// The step that stopped an image, and why.
@@ -262,6 +290,10 @@ pub struct ImageOutcome {
     /// What was pushed: the manifest, or for several platforms the index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// The hardened image's `-debug` sibling (manifest or index), when one
+    /// was pushed; its tags are the image's with a `-debug` suffix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_digest: Option<Digest>,
     /// Per platform (one entry for a single-platform image).
     #[serde(default)]
     pub platforms: Vec<PlatformOutcome>,
@@ -304,6 +336,7 @@ impl ImageOutcome {
             failure: None,
             bases: Vec::new(),
             digest: None,
+            debug_digest: None,
             platforms: Vec::new(),
             previous_digest: previous,
             tags: Vec::new(),

@@ -68,6 +68,104 @@ pub struct ImageSpec {
     pub policy: Option<dockerfile::policy::Policy>,
     /// When to rebuild.
     pub rebuild: Rebuild,
+    /// Harden the built image before it is scanned (`[image.harden]`).
+    pub harden: Option<HardenSpec>,
+}
+
+/// `[image.harden]`: the built image is made minimal and non-root, and
+/// that is what gets scanned, gated, pushed and tagged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardenSpec {
+    /// The program the image runs.
+    pub entrypoint: String,
+    /// More paths to keep.
+    pub keep: Vec<String>,
+    /// Who it runs as.
+    pub user: harden::User,
+    /// Smoke checks (`cmd:ARGS`, `http:PORT[/PATH]`).
+    pub checks: Vec<harden::Check>,
+    /// Seconds per check.
+    pub check_timeout: u64,
+    /// Also push a `-debug` sibling with a static busybox (its tags get `-debug`).
+    pub debug_variant: bool,
+    /// The static busybox for it.
+    pub busybox: PathBuf,
+}
+
+fn harden_spec(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Option<HardenSpec> {
+    let t = v.table(val, "image.harden")?;
+    const KEYS: &[&str] = &[
+        "entrypoint",
+        "keep",
+        "user",
+        "checks",
+        "check_timeout",
+        "debug_variant",
+        "busybox",
+    ];
+    let mut entrypoint = None;
+    let mut h = HardenSpec {
+        entrypoint: String::new(),
+        keep: Vec::new(),
+        user: harden::DEFAULT_USER,
+        checks: Vec::new(),
+        check_timeout: 30,
+        debug_variant: false,
+        busybox: PathBuf::from("/bin/busybox"),
+    };
+    for (k, x) in t {
+        let what = format!("image.harden.{}", k.name);
+        match k.name.as_ref() {
+            "entrypoint" => entrypoint = v.string(x, &what),
+            "keep" => h.keep = v.string_list(x, &what),
+            "user" => {
+                if let Some(u) = v.parsed(x, &what) {
+                    h.user = u;
+                }
+            }
+            "checks" => {
+                for (c, span) in v.strings(x, &what) {
+                    match c.parse::<harden::Check>() {
+                        Ok(c) => h.checks.push(c),
+                        Err(e) => v.err(span, format!("`{what}`: {e}")),
+                    }
+                }
+            }
+            "check_timeout" => match v.integer(x, &what) {
+                Some(n) if (1..=3600).contains(&n) => h.check_timeout = n as u64,
+                Some(_) => v.err(
+                    x.span,
+                    "`image.harden.check_timeout` must be 1 to 3600 seconds",
+                ),
+                None => {}
+            },
+            "debug_variant" => h.debug_variant = v.boolean(x, &what).unwrap_or(false),
+            "busybox" => {
+                if let Some(b) = v.string(x, &what) {
+                    h.busybox = settings::resolve_path(dir, &b);
+                }
+            }
+            other => v.unknown(k.span, "[image.harden]", other, KEYS),
+        }
+    }
+    match entrypoint {
+        Some(e) if e.starts_with('/') => h.entrypoint = e,
+        Some(e) => {
+            v.err(
+                val.span,
+                format!("`image.harden.entrypoint` `{e}` must be an absolute path in the image"),
+            );
+            return None;
+        }
+        None => {
+            v.err(
+                val.span,
+                "[image.harden] needs an `entrypoint` (the program the image runs)",
+            );
+            return None;
+        }
+    }
+    Some(h)
 }
 
 impl ImageSpec {
@@ -221,6 +319,7 @@ fn image(
         "gate",
         "policy",
         "rebuild",
+        "harden",
     ];
     let (mut name, mut context, mut dockerfile, mut target) = (None, None, None, None);
     let (mut build_args, mut platforms, mut repository) = (BTreeMap::new(), Vec::new(), None);
@@ -228,6 +327,7 @@ fn image(
     let (mut version, mut secrets, mut g) = (None, Vec::new(), gate_base.clone());
     let mut rebuild = Rebuild::Always;
     let mut policy = None;
+    let mut harden = None;
     let mut tags_span = val.span;
     let mut repository_given = false;
     for (k, x) in t {
@@ -336,6 +436,7 @@ fn image(
                     true,
                 )
             }
+            "harden" => harden = harden_spec(v, dir, x),
             other => v.unknown(k.span, "[image]", other, KEYS),
         }
     }
@@ -377,6 +478,7 @@ fn image(
         gate: g,
         policy,
         rebuild,
+        harden,
     })
 }
 

@@ -13,7 +13,7 @@ use oci::Digest;
 
 use crate::config::{FleetConfig, ImageSpec};
 use crate::deps::{Advisories, Registry};
-use crate::engine::Engine;
+use crate::engine::{Built, Engine};
 use crate::steps::{self, AtStep, Stop};
 
 /// Ignore rules and VEX statements, read once per run.
@@ -124,6 +124,22 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         }
     };
     o.digest = Some(digest.clone());
+    // The -debug siblings, as one image like the main one.
+    let debug: Vec<_> = o
+        .platforms
+        .iter()
+        .filter_map(|p| {
+            p.hardened
+                .as_ref()
+                .and_then(|h| h.debug_digest.clone())
+                .map(|d| (p.platform.clone(), d))
+        })
+        .collect();
+    o.debug_digest = match debug.as_slice() {
+        [] => None,
+        [(_, one)] if o.platforms.len() == 1 => Some(one.clone()),
+        several => Some(steps::push::index(cx, several).at(Step::Push)?),
+    };
     (cx.stage)(name, Stage::Pushed, Some(&digest));
     summarise(o);
     steps::gate::run(&o.platforms)?;
@@ -131,7 +147,14 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     go_on(cx, Step::Promote)?;
     (cx.fence)()
         .map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;
-    o.tags = steps::promote::run(cx, &digest, &tags).at(Step::Promote)?;
+    let mut moves = vec![(digest.clone(), tags.clone())];
+    if let Some(d) = &o.debug_digest {
+        moves.push((
+            d.clone(),
+            tags.iter().map(|t| format!("{t}-debug")).collect(),
+        ));
+    }
+    o.tags = steps::promote::run(cx, &moves).at(Step::Promote)?;
     t.lap(o, Step::Promote);
     Ok(())
 }
@@ -166,15 +189,40 @@ fn platform(
                 baseline: None,
                 reasons: Vec::new(),
                 findings,
+                hardened: None,
             }
         }
         Plan::Build(platform) => {
             go_on(cx, Step::Build)?;
-            let built = steps::build::run(cx, df, resolved, &platform).at(Step::Build)?;
+            let mut built = steps::build::run(cx, df, resolved, &platform).at(Step::Build)?;
             o.engine_seconds += built.seconds;
             t.lap(o, Step::Build);
+            let mut hardened = None;
+            if let Some(spec) = &cx.spec.harden {
+                go_on(cx, Step::Harden)?;
+                let h = steps::harden::run(cx, spec, &built, &platform)?;
+                built = Built {
+                    layout: h.built.layout.clone(),
+                    seconds: built.seconds,
+                };
+                hardened = Some(h);
+                t.lap(o, Step::Harden);
+            }
             go_on(cx, Step::Push)?;
             let digest = steps::push::run(cx, &built).at(Step::Push)?;
+            let hardened = match hardened {
+                Some(mut h) => {
+                    if let Some(layout) = &h.debug {
+                        let debug = Built {
+                            layout: layout.clone(),
+                            seconds: 0.0,
+                        };
+                        h.summary.debug_digest = Some(steps::push::run(cx, &debug).at(Step::Push)?);
+                    }
+                    Some(h.summary)
+                }
+                None => None,
+            };
             t.lap(o, Step::Push);
             let s = steps::scan::run(cx, &built, &digest, &platform).at(Step::Scan)?;
             t.lap(o, Step::Scan);
@@ -187,6 +235,7 @@ fn platform(
                 baseline: s.baseline,
                 reasons: Vec::new(),
                 findings: s.findings,
+                hardened,
             }
         }
     };

@@ -56,6 +56,25 @@ pub fn table(r: &RunReport) -> String {
                 clean(extra.lines().next().unwrap_or(""))
             );
         }
+        for p in &i.platforms {
+            if let Some(h) = &p.hardened {
+                let _ = writeln!(
+                    out,
+                    "{:<14} hardened ({}): {:.1} MB → {:.1} MB compressed, {} files, {} packages{}",
+                    "",
+                    p.platform,
+                    h.before_compressed as f64 / 1e6,
+                    h.after_compressed as f64 / 1e6,
+                    h.files,
+                    h.packages,
+                    if h.debug_digest.is_some() {
+                        ", -debug sibling"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
         if let Some(b) = &i.baseline {
             let _ = writeln!(
                 out,

@@ -147,5 +147,10 @@ pub fn plan(
             p.run, p.digest
         )));
     }
+    // A hardened image's -debug sibling is not kept per platform: when
+    // anything changed, every platform is rebuilt and hardened again.
+    if cx.spec.harden.is_some() {
+        return Ok(build_all());
+    }
     Ok(plan)
 }

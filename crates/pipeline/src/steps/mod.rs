@@ -1,6 +1,6 @@
 //! The steps of one image's run, one module each, in the order
 //! [`crate::image::run`] calls them: tags, dockerfile, lint (and the
-//! base-image policy), resolve, build, push, scan, gate, promote. Each takes the image's context and
+//! base-image policy), resolve, build, harden, push, scan, gate, promote. Each takes the image's context and
 //! the typed results of the steps before it, and returns typed data or a
 //! [`Stop`]: a typed [`StepError`], a block (gate or policy), or a reason
 //! not to go on (dry run, unchanged).
@@ -8,6 +8,7 @@
 pub mod build;
 pub mod dockerfile;
 pub mod gate;
+pub mod harden;
 pub mod inputs;
 pub mod lint;
 pub mod promote;
@@ -83,6 +84,9 @@ pub enum StepError {
     /// The build failed.
     #[error(transparent)]
     Build(#[from] EngineError),
+    /// Hardening stopped (not a failed smoke check: that blocks).
+    #[error(transparent)]
+    Harden(#[from] ::harden::HardenError),
     /// The push failed.
     #[error("pushing {repository}: {source}")]
     Push {

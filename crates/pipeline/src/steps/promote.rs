@@ -1,18 +1,26 @@
-//! Promotion: only now do tags move. Each tag's current digest is read
-//! first; if moving one fails, the tags already moved are put back where
-//! they were, so an image is never half-promoted, and the next run retries.
+//! Promotion: only now do tags move (the image's, and a hardened image's
+//! `-debug` sibling's). Each tag's current digest is read first; if moving
+//! one fails, the tags already moved are put back where they were, so an
+//! image is never half-promoted, and the next run retries.
 
 use oci::Digest;
 
 use crate::image::ImageCx;
 use crate::steps::StepError;
 
-/// The step: returns the tags moved.
-pub fn run(cx: &ImageCx<'_>, digest: &Digest, tags: &[String]) -> Result<Vec<String>, StepError> {
+/// The step: moves each set of tags to its digest (the image first);
+/// returns the tags moved.
+pub fn run(cx: &ImageCx<'_>, moves: &[(Digest, Vec<String>)]) -> Result<Vec<String>, StepError> {
     let repo = &cx.spec.repository;
-    let pinned = format!("{}/{}@{digest}", repo.registry(), repo.repository());
+    let Some((first, _)) = moves.first() else {
+        return Ok(Vec::new());
+    };
+    let pinned = format!("{}/{}@{first}", repo.registry(), repo.repository());
     let mut moved: Vec<(String, Option<Digest>)> = Vec::new();
-    for t in tags {
+    for (digest, t) in moves
+        .iter()
+        .flat_map(|(d, ts)| ts.iter().map(move |t| (d, t)))
+    {
         let before = cx.registry.head(&repo.with_tag(t)).ok().flatten();
         match cx.registry.tag(repo, digest, t) {
             Ok(()) => moved.push((t.clone(), before)),
