@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -258,6 +258,11 @@ fn stop(child: &mut Child) {
     let pid = child.id();
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let namespaces: Vec<PathBuf> = children
+        .split_whitespace()
+        .filter_map(|c| std::fs::read_link(format!("/proc/{c}/ns/pid")).ok())
+        .filter(|ns| std::fs::read_link("/proc/self/ns/pid").ok().as_ref() != Some(ns))
+        .collect();
     for c in children.split_whitespace() {
         let _ = Command::new("kill")
             .args(["-KILL", c])
@@ -267,6 +272,27 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+    // The kernel tears the namespace down asynchronously: wait until none
+    // of its processes is left, so the ports they held are free again.
+    let start = Instant::now();
+    while !namespaces.is_empty() && start.elapsed() < Duration::from_secs(10) {
+        let alive = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    && std::fs::read_link(e.path().join("ns/pid"))
+                        .is_ok_and(|l| namespaces.contains(&l))
+            });
+        if !alive {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn probe(port: u16, path: &str) -> std::io::Result<u16> {

@@ -306,3 +306,145 @@ impl Ord for ServicePath {
         key(self).cmp(&key(other))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci::layer::{Entry, LayerRecord};
+
+    fn tree(files: &[(&str, &str)], links: &[(&str, &str)], dirs: &[&str]) -> FileTree {
+        let mut entries: Vec<Entry> = dirs
+            .iter()
+            .map(|d| Entry {
+                path: d.to_string(),
+                kind: EntryKind::Dir,
+                size: 0,
+                mode: 0o755,
+                content: None,
+                extract: None,
+            })
+            .collect();
+        for (p, c) in files {
+            entries.push(Entry {
+                path: p.to_string(),
+                kind: EntryKind::File,
+                size: c.len() as u64,
+                mode: 0o644,
+                content: Some(c.as_bytes().to_vec()),
+                extract: None,
+            });
+        }
+        for (p, t) in links {
+            entries.push(Entry {
+                path: p.to_string(),
+                kind: EntryKind::Symlink {
+                    target: t.to_string(),
+                },
+                size: 0,
+                mode: 0o777,
+                content: None,
+                extract: None,
+            });
+        }
+        FileTree::from_layers([&LayerRecord {
+            entries,
+            notes: Vec::new(),
+        }])
+    }
+
+    const STATUS: &str = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9\n\n\
+Package: libc-bin\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9\nDepends: libc6 (>> 2.36)\n\n\
+Package: web-light\nStatus: install ok installed\nArchitecture: amd64\nSource: web\nVersion: 1.0\nDepends: web-core (= 1.0)\n\n\
+Package: web-core\nStatus: install ok installed\nArchitecture: amd64\nSource: web\nVersion: 1.0\n\n\
+Package: apt\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.6\n\n\
+Package: gone\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 0.1\n";
+
+    fn image() -> FileTree {
+        tree(
+            &[
+                ("var/lib/dpkg/status", STATUS),
+                (
+                    "var/lib/dpkg/info/libc6:amd64.list",
+                    "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n",
+                ),
+                (
+                    "var/lib/dpkg/info/libc-bin.list",
+                    "/usr/bin/ld.so\n/usr/bin/getent\n",
+                ),
+                (
+                    "var/lib/dpkg/info/web-light.list",
+                    "/usr/share/doc/web-light\n/usr/share/doc/web-light/copyright\n",
+                ),
+                (
+                    "var/lib/dpkg/info/web-core.list",
+                    "/usr/sbin/webd\n/etc/web\n/etc/web/web.conf\n/etc/logrotate.d\n/etc/logrotate.d/web\n/var/log/web\n",
+                ),
+                (
+                    "var/lib/dpkg/info/apt.list",
+                    "/lib\n/etc/logrotate.d\n/etc/logrotate.d/apt\n/usr/bin/apt\n",
+                ),
+                ("usr/lib/x86_64-linux-gnu/libc.so.6", "libc"),
+                ("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "ld"),
+                ("usr/bin/getent", "x"),
+                ("usr/bin/apt", "x"),
+                ("usr/sbin/webd", "x"),
+                ("usr/share/doc/web-light/copyright", "c"),
+                ("etc/web/web.conf", "c"),
+                ("etc/logrotate.d/web", "c"),
+                ("etc/logrotate.d/apt", "c"),
+            ],
+            &[
+                ("lib", "usr/lib"),
+                ("lib64", "usr/lib64"),
+                (
+                    "usr/lib64/ld-linux-x86-64.so.2",
+                    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                ),
+                ("usr/bin/ld.so", "/lib64/ld-linux-x86-64.so.2"),
+            ],
+            &[
+                "etc/web",
+                "etc/logrotate.d",
+                "var/log/web",
+                "usr/share/doc/web-light",
+            ],
+        )
+    }
+
+    #[test]
+    fn files_reached_through_merged_usr_links_belong_to_the_package_that_lists_them() {
+        let t = image();
+        let db = Db::read(&t);
+        let kept: BTreeSet<String> = [
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+            "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "usr/lib64/ld-linux-x86-64.so.2",
+            "usr/sbin/webd",
+            "lib",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (records, owned) = db.records_for(&t, &kept);
+        let names: Vec<&str> = owned.iter().map(|(n, _)| n.as_str()).collect();
+        // libc-bin ships a link to the loader, not the loader; `lib` is a
+        // directory every package lists; web-light is web-core's metapackage.
+        assert_eq!(names, ["libc6", "web-core", "web-light"]);
+        assert_eq!(records[0].0, "var/lib/dpkg/status.d/libc6");
+        assert!(String::from_utf8_lossy(&records[0].1).starts_with("Package: libc6\n"));
+    }
+
+    #[test]
+    fn only_config_directories_of_its_own_are_the_services() {
+        let t = image();
+        let db = Db::read(&t);
+        assert_eq!(
+            db.service_paths(&t, "usr/sbin/webd"),
+            [
+                ServicePath::Config("etc/web".into()),
+                ServicePath::Empty("var/log/web".into())
+            ]
+        );
+        assert!(db.service_paths(&t, "usr/bin/nothing").is_empty());
+    }
+}
