@@ -66,7 +66,7 @@ pub struct Entry {
 
 /// Looks at files the caller does not capture whole (executables, archives)
 /// and returns a small summary worth keeping, or `None`.
-pub type Extractor = dyn Fn(&str, &[u8]) -> Option<String> + Sync;
+pub type Extractor<'a> = dyn Fn(&str, &[u8]) -> Option<String> + Sync + 'a;
 
 /// What to keep from a layer.
 #[derive(Clone, Copy)]
@@ -76,7 +76,7 @@ pub struct Select<'a> {
     /// `(path, mode, size) -> read the file and hand it to the extractor?`
     pub probe: &'a (dyn Fn(&str, u32, u64) -> bool + Sync),
     /// The extractor.
-    pub extract: &'a Extractor,
+    pub extract: &'a Extractor<'a>,
 }
 
 fn never(_: &str, _: u32, _: u64) -> bool {

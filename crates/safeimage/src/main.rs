@@ -34,6 +34,8 @@ enum Command {
     Db(cmd::db::Args),
     /// Make an image minimal and non-root, check it runs, keep it scannable.
     Harden(cmd::harden::Args),
+    /// Find committed and baked-in credentials: files, git history, image layers.
+    Secrets(cmd::secrets::Args),
     /// The daily job: rebuild, scan, gate, promote, record, notify, report.
     Run(cmd::run::Args),
     /// Check the audit logs.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Scan(a) => cmd::scan::run(a),
         Command::Db(a) => cmd::db::run(a),
         Command::Harden(a) => cmd::harden::run(a),
+        Command::Secrets(a) => cmd::secrets::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Audit(a) => cmd::audit::run(a),
     };

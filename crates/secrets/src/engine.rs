@@ -85,6 +85,18 @@ impl Engine {
         &self.rules
     }
 
+    /// `text` with every secret the rules find in it redacted (for text
+    /// shown beside a finding, such as the history line that made a layer).
+    pub fn redact_all(&self, path: &str, text: &str) -> String {
+        let mut out = text.to_string();
+        for h in self.scan(path, text.as_bytes()) {
+            if !h.secret.is_empty() {
+                out = out.replace(&h.secret, &crate::redact(&h.secret));
+            }
+        }
+        out
+    }
+
     /// Every finding in `data`, the content of `path`, in order.
     pub fn scan(&self, path: &str, data: &[u8]) -> Vec<Hit> {
         let lower = data.to_ascii_lowercase();

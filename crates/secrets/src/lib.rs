@@ -14,7 +14,12 @@
 //! on hostile input).
 
 pub mod builtin;
+pub mod config;
+pub mod dir;
 pub mod engine;
+pub mod found;
+pub mod git;
+pub mod image;
 pub mod rule;
 
 pub use engine::{Engine, Hit};

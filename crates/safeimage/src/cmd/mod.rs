@@ -9,6 +9,7 @@ pub mod rules;
 pub mod run;
 pub mod sbom;
 pub mod scan;
+pub mod secrets;
 pub mod signals;
 
 use std::io::{IsTerminal, Write};
