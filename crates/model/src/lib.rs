@@ -123,6 +123,8 @@ pub enum Step {
     Resolve,
     /// Lint and base-image policy.
     Lint,
+    /// Secrets in the context, the history and the image.
+    Secrets,
     /// Build with the engine.
     Build,
     /// Make the built image minimal and non-root (`[image.harden]`).
@@ -147,6 +149,7 @@ impl Step {
             Step::Dockerfile => "dockerfile",
             Step::Resolve => "resolve",
             Step::Lint => "lint",
+            Step::Secrets => "secrets",
             Step::Build => "build",
             Step::Harden => "harden",
             Step::Push => "push",
@@ -308,6 +311,9 @@ pub struct ImageOutcome {
     pub fixable: usize,
     /// Lint findings.
     pub lint: Vec<findings::Finding>,
+    /// Secrets found (redacted): context, history, image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<findings::Finding>,
     /// Comparison with the last promoted scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<scan::baseline::Diff>,
@@ -343,6 +349,7 @@ impl ImageOutcome {
             counts: BTreeMap::new(),
             fixable: 0,
             lint: Vec::new(),
+            secrets: Vec::new(),
             baseline: None,
             findings: Vec::new(),
             inputs: None,

@@ -251,6 +251,8 @@ pub struct FleetConfig {
     pub schedule: Option<String>,
     /// `[lint]` and `[policy]`.
     pub lint: LintConfig,
+    /// `[secrets]`.
+    pub secrets: secrets::settings::Settings,
 }
 
 type V<'t> = Reader<'t>;
@@ -594,7 +596,11 @@ impl FleetConfig {
             report_dir: dir.join(".safeimage/reports"),
             schedule: None,
             lint,
+            secrets: Default::default(),
         };
+        if let Some(s) = doc.take("secrets") {
+            cfg.secrets = secrets::settings::Settings::read(&mut doc.reader, &s, &dir);
+        }
         if let Some(g) = doc.take("gate") {
             cfg.gate = Gate::read(&mut doc.reader, &g, &Gate::daily(), "gate");
         }

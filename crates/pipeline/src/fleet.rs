@@ -128,6 +128,9 @@ pub enum FleetError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The `[secrets]` rules could not be read.
+    #[error("[secrets]: {0}")]
+    Secrets(#[from] secrets::settings::SettingsError),
     /// A worker thread panicked while holding the store.
     #[error("a worker thread failed while holding the state store")]
     Poisoned,
@@ -170,6 +173,7 @@ struct Shared<'a> {
     observer: &'a dyn Observer,
     suppress: Suppressions,
     scan_opts: scan::Options,
+    secrets: crate::steps::secrets::Scanner,
     registry_options: oci::source::RegistryOptions,
     work: PathBuf,
     /// Images this run holds a lease on.
@@ -346,6 +350,7 @@ impl Shared<'_> {
             stage: &stage,
             cancel: &self.opts.cancel,
             fence: &fence,
+            secrets: &self.secrets,
         };
         let mut outcome = crate::image::run(&cx);
         if self.opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
@@ -408,6 +413,12 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         deps.advisories.check(started)?;
     }
     let (rules, vex) = cfg.scan.suppressions()?;
+    let (secret_engine, ignored) = cfg.secrets.engine()?;
+    let secrets = crate::steps::secrets::Scanner {
+        engine: secret_engine,
+        ignored,
+        settings: cfg.secrets.clone(),
+    };
     for r in &cfg.notify {
         r.target.check()?;
     }
@@ -452,6 +463,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         clock: deps.clock,
         observer: deps.observer,
         suppress: Suppressions { rules, vex },
+        secrets,
         scan_opts: scan::Options {
             show_unimportant: false,
             severity_priority: cfg.scan.severity_priority.clone(),

@@ -597,6 +597,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         stage: &stage,
         cancel: &cancel,
         fence: &fence,
+        secrets: &crate::steps::secrets::Scanner::builtin(),
     };
     let o = crate::image::run(&cx);
     assert_eq!(o.outcome, Outcome::Failed);

@@ -64,6 +64,8 @@ pub struct ImageCx<'a> {
     pub cancel: &'a crate::deps::Cancel,
     /// Checks (renewing it) that this run still holds the image's lease.
     pub fence: &'a (dyn Fn() -> Result<(), String> + Sync),
+    /// The secret scanner (`[secrets]`).
+    pub secrets: &'a steps::secrets::Scanner,
 }
 
 /// Stops before `step` when the run was asked to stop.
@@ -99,6 +101,13 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         return Err(Stop::Blocked(linted.blocked));
     }
     t.lap(o, Step::Lint);
+    // A secret in the context would be baked in or leaked: nothing is built.
+    let found = steps::secrets::context(cx, cx.secrets).at(Step::Secrets)?;
+    o.secrets = found.findings;
+    t.lap(o, Step::Secrets);
+    if !found.blocking.is_empty() {
+        return Err(Stop::Blocked(found.blocking));
+    }
     let resolved = steps::resolve::run(cx, &df).at(Step::Resolve)?;
     o.bases = resolved.bases.clone();
     t.lap(o, Step::Resolve);
@@ -207,6 +216,13 @@ fn platform(
                 };
                 hardened = Some(h);
                 t.lap(o, Step::Harden);
+            }
+            // Every layer of what would be pushed: a secret blocks it here.
+            let found = steps::secrets::image(cx.secrets, &built, &platform)?;
+            o.secrets.extend(found.findings);
+            t.lap(o, Step::Secrets);
+            if !found.blocking.is_empty() {
+                return Err(Stop::Blocked(found.blocking));
             }
             go_on(cx, Step::Push)?;
             let digest = steps::push::run(cx, &built).at(Step::Push)?;

@@ -276,6 +276,8 @@ pub fn is_example(secret: &[u8]) -> bool {
 /// Placeholder passwords in URLs and assignments that are not secrets.
 const STOPWORDS: &[&str] = &[
     "password",
+    "secret",
+    "pass",
     "changeme",
     "change_me",
     "placeholder",
@@ -289,6 +291,10 @@ const STOPWORDS: &[&str] = &[
     "<",
     "${",
 ];
+
+/// Documentation, examples, tests and mocks: where assignments of made-up
+/// values live (the token-format rules still look there).
+const DOCS_AND_TESTS: &str = r"(?i)(?:\.(?:md|markdown|rst|txt|adoc|html?)$|(?:^|/)(?:readme|changelog|changes|history)[^/]*$|(?:^|/)(?:docs?|man|examples?|samples?|tests?|__tests__|__mocks__|spec|fixtures?|testdata|[\w.\-]*mock[\w.\-]*)/)";
 
 /// The built-in rules.
 pub fn rules() -> Result<Vec<Rule>, RuleError> {
@@ -304,23 +310,27 @@ pub fn rules() -> Result<Vec<Rule>, RuleError> {
                     stopwords: STOPWORDS.iter().map(|s| s.to_string()).collect(),
                     ..Default::default()
                 });
-            }
-            if d.id == "generic-secret-assignment" {
-                // a URL, a path or a dotted name is a reference, not a secret
-                r.allowlists.push(Allowlist {
-                    description: "references".into(),
-                    regexes: vec![compile(d.id, "allowlist", r"^(?:[a-z][a-z0-9+.\-]*://|/|\.{0,2}/|[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$)")?],
-                    ..Default::default()
-                });
-                // documentation, examples and tests are where assignments
-                // of made-up values live; the token-format rules still look
                 r.allowlists.push(Allowlist {
                     description: "documentation and tests".into(),
-                    paths: vec![compile(
-                        d.id,
-                        "allowlist",
-                        r"(?i)(?:\.(?:md|markdown|rst|txt|adoc|html?)$|(?:^|/)(?:readme|changelog|changes|history)[^/]*$|(?:^|/)(?:docs?|man|examples?|samples?|tests?|__tests__|spec|fixtures?|testdata)/)",
-                    )?],
+                    paths: vec![compile(d.id, "allowlist", DOCS_AND_TESTS)?],
+                    ..Default::default()
+                });
+            }
+            if d.id == "generic-secret-assignment" {
+                // a URL, a path or a dotted name is a reference, not a
+                // secret; a value without a digit or with code punctuation
+                // is a word or a pattern (lexers assign `token = "..."`)
+                r.allowlists.push(Allowlist {
+                    description: "references, words and code".into(),
+                    regexes: vec![
+                        compile(
+                            d.id,
+                            "allowlist",
+                            r"^(?:[a-z][a-z0-9+.\-]*://|/|\.{0,2}/|[A-Za-z_][\w\-]*(?:\.[A-Za-z_][\w\-]*){2,}$)",
+                        )?,
+                        compile(d.id, "allowlist", r"^[^0-9]*$")?,
+                        compile(d.id, "allowlist", r"[?,()\[\]\\|^*!;]")?,
+                    ],
                     ..Default::default()
                 });
             }

@@ -15,6 +15,9 @@ pub struct DirOptions {
     pub gitignore: bool,
     /// Skip files larger than this.
     pub max_file_bytes: u64,
+    /// More ignore files to honour, by name (`.dockerignore` for a build
+    /// context: what it excludes never reaches the builder).
+    pub ignore_files: Vec<String>,
 }
 
 impl Default for DirOptions {
@@ -22,6 +25,7 @@ impl Default for DirOptions {
         DirOptions {
             gitignore: true,
             max_file_bytes: 32 << 20,
+            ignore_files: Vec::new(),
         }
     }
 }
@@ -46,7 +50,11 @@ pub fn is_binary(data: &[u8]) -> bool {
 pub fn scan(root: &Path, engine: &Engine, opts: &DirOptions) -> (Vec<Found>, Scanned) {
     let mut found = Vec::new();
     let mut seen = Scanned::default();
-    let walker = ignore::WalkBuilder::new(root)
+    let mut walker = ignore::WalkBuilder::new(root);
+    for name in &opts.ignore_files {
+        walker.add_custom_ignore_filename(name);
+    }
+    let walker = walker
         .hidden(false)
         .git_ignore(opts.gitignore)
         .git_exclude(opts.gitignore)

@@ -21,6 +21,7 @@ pub mod found;
 pub mod git;
 pub mod image;
 pub mod rule;
+pub mod settings;
 
 pub use engine::{Engine, Hit};
 pub use rule::{Allowlist, Rule, RuleError, Severity};

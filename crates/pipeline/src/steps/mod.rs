@@ -1,6 +1,7 @@
 //! The steps of one image's run, one module each, in the order
 //! [`crate::image::run`] calls them: tags, dockerfile, lint (and the
-//! base-image policy), resolve, build, harden, push, scan, gate, promote. Each takes the image's context and
+//! base-image policy), secrets (context), resolve, build, harden, secrets
+//! (image), push, scan, gate, promote. Each takes the image's context and
 //! the typed results of the steps before it, and returns typed data or a
 //! [`Stop`]: a typed [`StepError`], a block (gate or policy), or a reason
 //! not to go on (dry run, unchanged).
@@ -15,6 +16,7 @@ pub mod promote;
 pub mod push;
 pub mod resolve;
 pub mod scan;
+pub mod secrets;
 pub mod tags;
 
 use model::Step;
@@ -87,6 +89,9 @@ pub enum StepError {
     /// Hardening stopped (not a failed smoke check: that blocks).
     #[error(transparent)]
     Harden(#[from] ::harden::HardenError),
+    /// A secret scan could not run (git history unreadable).
+    #[error("secrets: {0}")]
+    Secrets(String),
     /// The push failed.
     #[error("pushing {repository}: {source}")]
     Push {
