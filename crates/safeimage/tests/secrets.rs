@@ -192,6 +192,15 @@ fn planted_credentials_in_files_are_found_with_their_place_and_never_printed() {
     for fmt in ["table", "sarif"] {
         never_printed(&secrets(&[dir, "-f", fmt]), &p);
     }
+    // SARIF that the official schema accepts, one result per finding
+    let sarif: Value = serde_json::from_slice(&secrets(&[dir, "-f", "sarif"]).stdout).unwrap();
+    let v = sarif_validator();
+    let errors: Vec<String> = v.iter_errors(&sarif).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        f.len()
+    );
     // --show-secrets is the only way to see one
     let shown = secrets(&[dir, "-f", "json", "--show-secrets"]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains(&p.ghp));
