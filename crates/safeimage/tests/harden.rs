@@ -74,16 +74,48 @@ fn processes(comm: &str) -> Vec<(u32, u32)> {
     out
 }
 
+/// Every process descending from `root` (parents from /proc/PID/stat).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else {
+            continue;
+        };
+        if let Some(ppid) = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parent.push((pid, ppid));
+        }
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
 /// The hardened image started with buildah (chroot isolation, the image's
-/// own user); stopped on drop with everything it started.
+/// own user); stopped on drop with everything it started (and nothing
+/// another test started).
 struct Started {
     child: Child,
-    comm: &'static str,
     _mounted: Mounted,
 }
 
 impl Started {
-    fn new(layout_ref: &str, argv: &[&str], comm: &'static str) -> Started {
+    fn new(layout_ref: &str, argv: &[&str]) -> Started {
         let mounted = Mounted::new(layout_ref);
         let child = Command::new("buildah")
             .args(["run", "--isolation", "chroot", &mounted.container, "--"])
@@ -95,21 +127,29 @@ impl Started {
             .unwrap();
         Started {
             child,
-            comm,
             _mounted: mounted,
         }
+    }
+
+    /// Its processes named `comm`, with their uid.
+    fn processes(&self, comm: &str) -> Vec<(u32, u32)> {
+        let mine = descendants(self.child.id());
+        processes(comm)
+            .into_iter()
+            .filter(|(pid, _)| mine.contains(pid))
+            .collect()
     }
 }
 
 impl Drop for Started {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for (pid, _) in processes(self.comm) {
+        for pid in descendants(self.child.id()) {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -279,11 +319,11 @@ fn nginx_light_is_12x_smaller_serves_as_non_root_and_keeps_its_packages() {
             .starts_with("sha256:")
     );
     {
-        let _running = Started::new(&dest, &["/usr/sbin/nginx"], "nginx");
+        let running = Started::new(&dest, &["/usr/sbin/nginx"]);
         let page = ask(port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
         assert!(page.starts_with("HTTP/1.1 200"), "{page}");
         assert!(page.contains("hello from hardened nginx"), "{page}");
-        let procs = processes("nginx");
+        let procs = running.processes("nginx");
         assert!(!procs.is_empty());
         assert!(procs.iter().all(|(_, uid)| *uid == 65532), "{procs:?}");
     }
@@ -360,7 +400,7 @@ fn redis_passes_its_version_check_and_answers_ping() {
     let mut argv = vec!["/usr/bin/redis-server".to_string()];
     argv.extend(cmd[1..].iter().cloned());
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let _running = Started::new(&dest, &argv, "redis-server");
+    let _running = Started::new(&dest, &argv);
     let pong = ask(port, b"PING\r\n");
     assert!(pong.starts_with("+PONG"), "{pong}");
 }
