@@ -26,22 +26,7 @@ const DB_SECTION: &str = "[scan]\ndb = \"advisories.db\"\nmax_age_hours = 0\n";
 impl Fleet {
     fn new() -> Fleet {
         let dir = tempfile::tempdir().unwrap();
-        let out = safeimage_in(
-            dir.path(),
-            &[
-                "db",
-                "import",
-                "--db",
-                "advisories.db",
-                osv_fixtures().join("Debian-12").to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        import_fixture_db(dir.path());
         Fleet {
             dir,
             reg: registry(),
@@ -127,20 +112,8 @@ impl Fleet {
     }
 
     fn head(&self, repo_tag: &str) -> Option<String> {
-        raw(&format!("{}/{repo_tag}", self.reg.addr)).map(|b| {
-            use sha2::Digest as _;
-            format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
-        })
+        remote_digest(&format!("{}/{repo_tag}", self.reg.addr))
     }
-}
-
-fn raw(reference: &str) -> Option<Vec<u8>> {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    out.status.success().then_some(out.stdout)
 }
 
 fn outcomes(r: &Value) -> impl Iterator<Item = (&str, &str)> {
@@ -375,7 +348,7 @@ fn a_two_platform_image_is_an_index_and_an_arm64_only_failure_blocks_it() {
     let r = f.report("r2.json");
     let app = &r["images"][0];
     assert_eq!(app["outcome"], "promoted", "{}", app["reasons"]);
-    let index = raw(&format!("{}/fleet/app:latest", f.reg.addr)).unwrap();
+    let index = raw_manifest(&format!("{}/fleet/app:latest", f.reg.addr)).unwrap();
     let index: Value = serde_json::from_slice(&index).unwrap();
     assert_eq!(
         index["mediaType"],

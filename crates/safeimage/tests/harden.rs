@@ -612,25 +612,8 @@ impl HardenFleet {
     fn new(port: u16, harden: &str) -> HardenFleet {
         let dir = tempfile::tempdir().unwrap();
         let reg = registry();
-        sh(Command::new("buildah")
-            .args(["push", "-q", "--tls-verify=false", minbase()])
-            .arg(format!("docker://{}/base/debian:bookworm", reg.addr)));
-        let out = safeimage_in(
-            dir.path(),
-            &[
-                "db",
-                "import",
-                "--db",
-                "advisories.db",
-                osv_fixtures().join("Debian-12").to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        push_minbase(&reg, "base/debian:bookworm");
+        import_fixture_db(dir.path());
         let ctx = dir.path().join("web");
         std::fs::create_dir_all(&ctx).unwrap();
         let conf = format!(
@@ -669,42 +652,13 @@ impl HardenFleet {
     }
 
     fn run(&self) -> (Output, Value) {
-        let out = safeimage_in(
-            self.dir.path(),
-            &[
-                "run",
-                "--config",
-                "fleet.toml",
-                "--cache-dir",
-                "cache",
-                "--json",
-                "r.json",
-            ],
-            &[],
-        );
-        eprintln!(
-            "--- run: {:?}\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let r =
-            serde_json::from_str(&std::fs::read_to_string(self.dir.path().join("r.json")).unwrap())
-                .unwrap();
-        (out, r)
+        let (out, text) = run_fleet(self.dir.path());
+        (out, serde_json::from_str(&text).unwrap())
     }
 
-    /// The digest a tag points at (skopeo), or None.
+    /// The digest a tag points at, or None.
     fn head(&self, tag: &str) -> Option<String> {
-        let out = Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", "--raw"])
-            .arg(format!("docker://{}/fleet/web:{tag}", self.reg.addr))
-            .output()
-            .unwrap();
-        out.status.success().then(|| {
-            use sha2::Digest as _;
-            format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout)))
-        })
+        remote_digest(&format!("{}/fleet/web:{tag}", self.reg.addr))
     }
 
     fn config_of(&self, tag: &str) -> Value {

@@ -356,21 +356,8 @@ impl SecretFleet {
     fn new(dockerfile: &str, image_extra: &str, top_extra: &str) -> SecretFleet {
         let dir = tempfile::tempdir().unwrap();
         let reg = registry();
-        sh(Command::new("buildah")
-            .args(["push", "-q", "--tls-verify=false", minbase()])
-            .arg(format!("docker://{}/base/debian:bookworm", reg.addr)));
-        let out = safeimage_in(
-            dir.path(),
-            &[
-                "db",
-                "import",
-                "--db",
-                "advisories.db",
-                osv_fixtures().join("Debian-12").to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert!(out.status.success());
+        push_minbase(&reg, "base/debian:bookworm");
+        import_fixture_db(dir.path());
         std::fs::create_dir_all(dir.path().join("app")).unwrap();
         std::fs::write(
             dir.path().join("app/Dockerfile"),
@@ -392,37 +379,12 @@ impl SecretFleet {
     }
 
     fn run(&self) -> (Output, Value, String) {
-        let out = safeimage_in(
-            self.dir.path(),
-            &[
-                "run",
-                "--config",
-                "fleet.toml",
-                "--cache-dir",
-                "cache",
-                "--json",
-                "r.json",
-            ],
-            &[],
-        );
-        eprintln!(
-            "--- run: {:?}\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = std::fs::read_to_string(self.dir.path().join("r.json")).unwrap();
+        let (out, text) = run_fleet(self.dir.path());
         (out, serde_json::from_str(&text).unwrap(), text)
     }
 
     fn tagged(&self) -> bool {
-        Command::new("skopeo")
-            .args(["inspect", "--tls-verify=false", "--raw"])
-            .arg(format!("docker://{}/fleet/app:latest", self.reg.addr))
-            .output()
-            .unwrap()
-            .status
-            .success()
+        raw_manifest(&format!("{}/fleet/app:latest", self.reg.addr)).is_some()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::builtin;
 use crate::rule::{Allowlist, Rule, RuleError, Severity};
 
 /// One finding in one text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// Rule id.
     pub rule: String,

@@ -92,7 +92,7 @@ pub fn scan(
                 None => "deleted",
             };
             for h in hits {
-                let Ok(mut hit) = serde_json::from_value::<HitIn>(h["hit"].clone()) else {
+                let Ok(mut hit) = serde_json::from_value::<Hit>(h["hit"].clone()) else {
                     continue;
                 };
                 hit.secret = h["secret"].as_str().unwrap_or("").to_string();
@@ -104,7 +104,7 @@ pub fn scan(
                         path: e.path.clone(),
                         fate: fate.to_string(),
                     },
-                    hit: hit.into(),
+                    hit,
                 });
             }
         }
@@ -142,31 +142,4 @@ pub fn scan(
             bytes: bytes.into_inner(),
         },
     ))
-}
-
-/// A [`Hit`] read back (its secret travels beside it).
-#[derive(serde::Deserialize)]
-struct HitIn {
-    rule: String,
-    description: String,
-    severity: crate::rule::Severity,
-    example: bool,
-    line: usize,
-    column: usize,
-    #[serde(skip)]
-    secret: String,
-}
-
-impl From<HitIn> for Hit {
-    fn from(h: HitIn) -> Hit {
-        Hit {
-            rule: h.rule,
-            description: h.description,
-            severity: h.severity,
-            example: h.example,
-            line: h.line,
-            column: h.column,
-            secret: h.secret,
-        }
-    }
 }

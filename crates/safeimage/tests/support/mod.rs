@@ -701,3 +701,75 @@ impl Drop for Mounted {
             .output();
     }
 }
+
+/// The Debian fixture advisories imported as `dir/advisories.db`.
+pub fn import_fixture_db(dir: &Path) {
+    let out = safeimage_in(
+        dir,
+        &[
+            "db",
+            "import",
+            "--db",
+            "advisories.db",
+            osv_fixtures().join("Debian-12").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Pushes the minbase to `reg` as `repo_tag` (`base/debian:bookworm`).
+pub fn push_minbase(reg: &Registry, repo_tag: &str) {
+    sh(Command::new("buildah")
+        .args(["push", "-q", "--tls-verify=false", minbase()])
+        .arg(format!("docker://{}/{repo_tag}", reg.addr)));
+}
+
+/// The raw manifest `reference` (HOST/REPO:TAG, plain HTTP) names, or None.
+pub fn raw_manifest(reference: &str) -> Option<Vec<u8>> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    out.status.success().then_some(out.stdout)
+}
+
+/// The digest `reference` points at, or None when it does not exist.
+pub fn remote_digest(reference: &str) -> Option<String> {
+    raw_manifest(reference).map(|b| {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+    })
+}
+
+/// `safeimage run --config fleet.toml --cache-dir cache --json r.json` in
+/// `dir`, its output printed; returns it and the JSON report's text.
+#[allow(clippy::print_stderr)]
+pub fn run_fleet(dir: &Path) -> (std::process::Output, String) {
+    let out = safeimage_in(
+        dir,
+        &[
+            "run",
+            "--config",
+            "fleet.toml",
+            "--cache-dir",
+            "cache",
+            "--json",
+            "r.json",
+        ],
+        &[],
+    );
+    eprintln!(
+        "--- run: {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("r.json")).unwrap();
+    (out, text)
+}
