@@ -108,6 +108,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..Default::default()
         };
         let (f, s) = secrets::dir::scan(Path::new(&args.target), &engine, &opts);
+        // what could not be read is said, never passed over as clean
+        for (path, why) in &s.skipped {
+            eprintln!(
+                "note: not scanned: {}: {}",
+                findings::text::clean_lines(path),
+                findings::text::clean_lines(why)
+            );
+        }
         (f, s.files)
     };
     let found: Vec<_> = found
