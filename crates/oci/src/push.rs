@@ -231,6 +231,77 @@ impl Repo {
         Ok((bytes.len() as u64, ct))
     }
 
+    /// A manifest (or index) by tag or digest, with its media type;
+    /// `None` when there is none.
+    pub fn fetch_manifest(
+        &self,
+        tag_or_digest: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
+        let shown = self.display(tag_or_digest);
+        match self.conn.manifest_for(&shown, &self.at(tag_or_digest)) {
+            Ok((bytes, _)) => {
+                let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
+                Ok(Some((bytes, ct)))
+            }
+            Err(RegistryError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A small blob of this repository, checked against its digest, never
+    /// more than `limit` bytes read.
+    pub fn fetch_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>, RegistryError> {
+        let d = Descriptor {
+            media_type: String::new(),
+            digest: digest.to_string(),
+            size: 0,
+            platform: None,
+            annotations: None,
+        };
+        self.conn.blob_bytes(&d, "blob", limit)
+    }
+
+    /// Upload `bytes` as a blob (skipped when the registry has it).
+    pub fn push_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        let digest = sha256(bytes);
+        let d = digest.to_string();
+        let r = self.at(&d);
+        let shown = self.display(&d);
+        let exists = self
+            .conn
+            .retry_for(&shown, || self.conn.client.blob_exists(&r, &d))
+            .unwrap_or(false);
+        if !exists {
+            let data = bytes::Bytes::copy_from_slice(bytes);
+            self.conn.retry_for(&shown, || {
+                self.conn.client.push_blob(&r, data.clone(), &d)
+            })?;
+        }
+        Ok(digest)
+    }
+
+    /// Put a manifest at a tag (or at its digest when `tag` is `None`).
+    pub fn put_manifest_at(
+        &self,
+        tag: Option<&str>,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        let d = sha256(bytes);
+        self.put_manifest(tag.unwrap_or(&d.to_string()), bytes, content_type)?;
+        Ok(d)
+    }
+
+    /// The OCI 1.1 referrers index of `digest`, or `None` when the
+    /// registry has no referrers API (use the tag schema instead).
+    pub fn referrers(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        let shown = self.display(&digest.to_string());
+        self.conn.referrers(&shown, &self.at(&digest.to_string()))
+    }
+
     /// Point `tag` at `digest` (the manifest must already be in this repository).
     pub fn tag(&self, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
         let shown = self.display(&digest.to_string());

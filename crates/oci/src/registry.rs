@@ -259,7 +259,7 @@ impl Conn {
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         let bytes = loop {
-            match self.rt.block_on(self.get_manifest(shown, reference)) {
+            match self.rt.block_on(self.get_capped(shown, reference, "manifests", None)) {
                 Ok(b) => break b,
                 Err(Fetch::Retry(_)) if attempt < 3 => {
                     attempt += 1;
@@ -283,10 +283,42 @@ impl Conn {
         Ok((bytes, actual))
     }
 
-    async fn get_manifest(
+    /// OCI 1.1 referrers of `digest` in `reference`'s repository: the
+    /// index, or `None` when the registry has no referrers API (404).
+    pub(crate) fn referrers(
         &self,
         shown: &ImageRef,
         reference: &oci_client::Reference,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 0;
+        loop {
+            match self.rt.block_on(self.get_capped(
+                shown,
+                reference,
+                "referrers",
+                Some(media::OCI_INDEX),
+            )) {
+                Ok(b) => return Ok(Some(b)),
+                Err(Fetch::Fail(RegistryError::NotFound { .. })) => return Ok(None),
+                Err(Fetch::Retry(_)) if attempt < 3 => {
+                    attempt += 1;
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                }
+                Err(Fetch::Retry(e) | Fetch::Fail(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// A GET of `/v2/<repo>/<kind>/<tag or digest>` (manifests, referrers),
+    /// never more than [`image::MAX_MANIFEST_BYTES`] read.
+    async fn get_capped(
+        &self,
+        shown: &ImageRef,
+        reference: &oci_client::Reference,
+        kind: &str,
+        accept: Option<&str>,
     ) -> Result<Vec<u8>, Fetch> {
         let unreachable = |e: reqwest::Error| {
             let err = RegistryError::Unreachable {
@@ -319,7 +351,7 @@ impl Conn {
             })?;
         let registry = reference.resolve_registry();
         let url = format!(
-            "{}://{registry}/v2/{}/manifests/{}",
+            "{}://{registry}/v2/{}/{kind}/{}",
             if self.plain { "http" } else { "https" },
             reference.repository(),
             reference
@@ -329,7 +361,10 @@ impl Conn {
         let mut req = self
             .http
             .get(&url)
-            .header("Accept", media::ALL_MANIFESTS.join(", "));
+            .header(
+                "Accept",
+                accept.map_or_else(|| media::ALL_MANIFESTS.join(", "), str::to_string),
+            );
         req = match (&token, &self.auth) {
             (Some(t), _) => req.bearer_auth(t),
             (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
@@ -360,7 +395,7 @@ impl Conn {
             _ => {
                 return Err(Fetch::Fail(RegistryError::Other {
                     reference: shown.to_string(),
-                    message: format!("GET manifest: HTTP {status}"),
+                    message: format!("GET {kind}: HTTP {status}"),
                 }));
             }
         }
@@ -388,7 +423,7 @@ impl Conn {
     }
 
     /// A small blob (a config), never more than `limit` bytes read.
-    fn blob_bytes(&self, d: &Descriptor, what: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
+    pub(crate) fn blob_bytes(&self, d: &Descriptor, what: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
         let too_large = || RegistryError::TooLarge {
             reference: self.image.to_string(),
             what: what.into(),
