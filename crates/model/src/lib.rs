@@ -125,6 +125,8 @@ pub enum Step {
     Lint,
     /// Secrets in the context, the history and the image.
     Secrets,
+    /// Check the bases' signatures (`[[base_signatures]]`).
+    Verify,
     /// Build with the engine.
     Build,
     /// Make the built image minimal and non-root (`[image.harden]`).
@@ -135,6 +137,8 @@ pub enum Step {
     Scan,
     /// The gate.
     Gate,
+    /// Sign the digest and attach signed evidence (`[sign]`).
+    Sign,
     /// Move the tags.
     Promote,
     /// Record the decision.
@@ -150,11 +154,13 @@ impl Step {
             Step::Resolve => "resolve",
             Step::Lint => "lint",
             Step::Secrets => "secrets",
+            Step::Verify => "verify",
             Step::Build => "build",
             Step::Harden => "harden",
             Step::Push => "push",
             Step::Scan => "scan",
             Step::Gate => "gate",
+            Step::Sign => "sign",
             Step::Promote => "promote",
             Step::Record => "record",
         }
@@ -314,6 +320,12 @@ pub struct ImageOutcome {
     /// Secrets found (redacted): context, history, image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<findings::Finding>,
+    /// Signed and attached (`[sign]`): the signature and each attestation's type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<String>,
+    /// Base images whose signatures were checked (`[[base_signatures]]`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bases_verified: usize,
     /// Comparison with the last promoted scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<scan::baseline::Diff>,
@@ -329,6 +341,10 @@ pub struct ImageOutcome {
     /// Seconds per step.
     #[serde(default)]
     pub steps: BTreeMap<Step, f64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ImageOutcome {
@@ -350,6 +366,8 @@ impl ImageOutcome {
             fixable: 0,
             lint: Vec::new(),
             secrets: Vec::new(),
+            signed: Vec::new(),
+            bases_verified: 0,
             baseline: None,
             findings: Vec::new(),
             inputs: None,

@@ -276,9 +276,8 @@ impl Repo {
             .unwrap_or(false);
         if !exists {
             let data = bytes::Bytes::copy_from_slice(bytes);
-            self.conn.retry_for(&shown, || {
-                self.conn.client.push_blob(&r, data.clone(), &d)
-            })?;
+            self.conn
+                .retry_for(&shown, || self.conn.client.push_blob(&r, data.clone(), &d))?;
         }
         Ok(digest)
     }

@@ -259,7 +259,10 @@ impl Conn {
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         let bytes = loop {
-            match self.rt.block_on(self.get_capped(shown, reference, "manifests", None)) {
+            match self
+                .rt
+                .block_on(self.get_capped(shown, reference, "manifests", None))
+            {
                 Ok(b) => break b,
                 Err(Fetch::Retry(_)) if attempt < 3 => {
                     attempt += 1;
@@ -358,13 +361,10 @@ impl Conn {
                 .digest()
                 .unwrap_or_else(|| reference.tag().unwrap_or("latest"))
         );
-        let mut req = self
-            .http
-            .get(&url)
-            .header(
-                "Accept",
-                accept.map_or_else(|| media::ALL_MANIFESTS.join(", "), str::to_string),
-            );
+        let mut req = self.http.get(&url).header(
+            "Accept",
+            accept.map_or_else(|| media::ALL_MANIFESTS.join(", "), str::to_string),
+        );
         req = match (&token, &self.auth) {
             (Some(t), _) => req.bearer_auth(t),
             (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
@@ -423,7 +423,12 @@ impl Conn {
     }
 
     /// A small blob (a config), never more than `limit` bytes read.
-    pub(crate) fn blob_bytes(&self, d: &Descriptor, what: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
+    pub(crate) fn blob_bytes(
+        &self,
+        d: &Descriptor,
+        what: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
         let too_large = || RegistryError::TooLarge {
             reference: self.image.to_string(),
             what: what.into(),

@@ -92,6 +92,128 @@ pub struct HardenSpec {
     pub busybox: PathBuf,
 }
 
+/// `[sign]`: the key every promoted digest is signed with (cosign's
+/// format), and what is attached, each signed, as referrers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignSpec {
+    /// The cosign private key.
+    pub key: PathBuf,
+    /// The variable holding its password.
+    pub password_env: String,
+    /// Predicate types to attach (SBOM, provenance, scan summary, gate).
+    pub attach: Vec<String>,
+}
+
+/// One `[[base_signatures]]` rule: bases matching `images` must carry a
+/// valid signature by one of `keys`, or the image is not built.
+#[derive(Debug, Clone)]
+pub struct BaseSignatures {
+    /// Patterns over `registry/repository` (as in the base-image policy).
+    pub images: Vec<dockerfile::policy::Pattern>,
+    /// The public keys, read when the config is.
+    pub keys: Vec<provenance::PublicKey>,
+}
+
+fn sign_spec(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Option<SignSpec> {
+    let t = v.table(val, "sign")?;
+    const KEYS: &[&str] = &["key", "password_env", "attach"];
+    let mut key = None;
+    let mut spec = SignSpec {
+        key: PathBuf::new(),
+        password_env: settings::env::COSIGN_PASSWORD.name.to_string(),
+        attach: ["sbom", "provenance", "vuln", "gate"]
+            .iter()
+            .filter_map(|n| provenance::predicate::by_name(n))
+            .map(str::to_string)
+            .collect(),
+    };
+    for (k, x) in t {
+        let what = format!("sign.{}", k.name);
+        match k.name.as_ref() {
+            "key" => key = v.string(x, &what).map(|p| settings::resolve_path(dir, &p)),
+            "password_env" => {
+                if let Some(e) = v.string(x, &what) {
+                    spec.password_env = e;
+                }
+            }
+            "attach" => {
+                spec.attach.clear();
+                for (n, span) in v.strings(x, &what) {
+                    match provenance::predicate::by_name(&n) {
+                        Some(t) => spec.attach.push(t.to_string()),
+                        None => v.err(
+                            span,
+                            format!("`{what}`: unknown attachment `{n}` (expected sbom, provenance, vuln, gate)"),
+                        ),
+                    }
+                }
+            }
+            other => v.unknown(k.span, "sign", other, KEYS),
+        }
+    }
+    match key {
+        Some(k) => {
+            spec.key = k;
+            Some(spec)
+        }
+        None => {
+            v.err(val.span, "`[sign]` needs `key` (a cosign private key file)");
+            None
+        }
+    }
+}
+
+fn base_signatures(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Vec<BaseSignatures> {
+    let Some(items) = val.as_array() else {
+        v.err(
+            val.span,
+            "`base_signatures` must be an array of tables ([[base_signatures]])",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(t) = v.table(item, "base_signatures") else {
+            continue;
+        };
+        let mut rule = BaseSignatures {
+            images: Vec::new(),
+            keys: Vec::new(),
+        };
+        for (k, x) in t {
+            let what = format!("base_signatures.{}", k.name);
+            match k.name.as_ref() {
+                "images" => {
+                    for (s, span) in v.strings(x, &what) {
+                        match dockerfile::policy::Pattern::new(&s) {
+                            Ok(p) => rule.images.push(p),
+                            Err(e) => v.err(span, e.to_string()),
+                        }
+                    }
+                }
+                "keys" => {
+                    for (s, span) in v.strings(x, &what) {
+                        match provenance::keys::load_public(&settings::resolve_path(dir, &s)) {
+                            Ok(k) => rule.keys.push(k),
+                            Err(e) => v.err(span, format!("`{what}`: {e}")),
+                        }
+                    }
+                }
+                other => v.unknown(k.span, "base_signatures", other, &["images", "keys"]),
+            }
+        }
+        if rule.images.is_empty() || rule.keys.is_empty() {
+            v.err(
+                item.span,
+                "each [[base_signatures]] needs `images` and `keys`",
+            );
+            continue;
+        }
+        out.push(rule);
+    }
+    out
+}
+
 fn harden_spec(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Option<HardenSpec> {
     let t = v.table(val, "image.harden")?;
     const KEYS: &[&str] = &[
@@ -253,6 +375,10 @@ pub struct FleetConfig {
     pub lint: LintConfig,
     /// `[secrets]`.
     pub secrets: secrets::settings::Settings,
+    /// `[sign]`: sign every promoted digest and attach signed evidence.
+    pub sign: Option<SignSpec>,
+    /// `[[base_signatures]]`: base images that must be signed, and by whom.
+    pub base_signatures: Vec<BaseSignatures>,
 }
 
 type V<'t> = Reader<'t>;
@@ -597,7 +723,15 @@ impl FleetConfig {
             schedule: None,
             lint,
             secrets: Default::default(),
+            sign: None,
+            base_signatures: Vec::new(),
         };
+        if let Some(x) = doc.take("sign") {
+            cfg.sign = sign_spec(&mut doc.reader, &dir, &x);
+        }
+        if let Some(x) = doc.take("base_signatures") {
+            cfg.base_signatures = base_signatures(&mut doc.reader, &dir, &x);
+        }
         if let Some(s) = doc.take("secrets") {
             cfg.secrets = secrets::settings::Settings::read(&mut doc.reader, &s, &dir);
         }

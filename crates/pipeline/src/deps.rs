@@ -36,6 +36,11 @@ pub trait Registry: Sync {
     ) -> Result<Digest, RegistryError>;
     /// Size and media type of a manifest in `repo`.
     fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError>;
+    /// Signatures and attachments in `repo`.
+    fn artifacts(
+        &self,
+        repo: &ImageRef,
+    ) -> Result<Box<dyn provenance::Artifacts + '_>, RegistryError>;
 }
 
 /// The advisory DB.
@@ -185,5 +190,11 @@ impl Registry for OciRegistry {
     }
     fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError> {
         oci::push::Repo::connect(repo, &self.opts)?.describe(digest)
+    }
+    fn artifacts(
+        &self,
+        repo: &ImageRef,
+    ) -> Result<Box<dyn provenance::Artifacts + '_>, RegistryError> {
+        Ok(Box::new(oci::push::Repo::connect(repo, &self.opts)?))
     }
 }

@@ -131,6 +131,9 @@ pub enum FleetError {
     /// The `[secrets]` rules could not be read.
     #[error("[secrets]: {0}")]
     Secrets(#[from] secrets::settings::SettingsError),
+    /// The `[sign]` key could not be opened.
+    #[error("[sign]: {0}")]
+    SignKey(String),
     /// A worker thread panicked while holding the store.
     #[error("a worker thread failed while holding the state store")]
     Poisoned,
@@ -174,6 +177,7 @@ struct Shared<'a> {
     suppress: Suppressions,
     scan_opts: scan::Options,
     secrets: crate::steps::secrets::Scanner,
+    signer: Option<crate::steps::provenance::Signer>,
     registry_options: oci::source::RegistryOptions,
     work: PathBuf,
     /// Images this run holds a lease on.
@@ -351,6 +355,7 @@ impl Shared<'_> {
             cancel: &self.opts.cancel,
             fence: &fence,
             secrets: &self.secrets,
+            signer: self.signer.as_ref(),
         };
         let mut outcome = crate::image::run(&cx);
         if self.opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
@@ -422,6 +427,10 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     for r in &cfg.notify {
         r.target.check()?;
     }
+    let signer = match &cfg.sign {
+        Some(spec) if !opts.dry_run => Some(crate::steps::provenance::Signer::open(spec)?),
+        _ => None,
+    };
     let registry_options = cfg.registry_options()?;
     let ttl = cfg.lease_seconds as i64;
 
@@ -464,6 +473,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         observer: deps.observer,
         suppress: Suppressions { rules, vex },
         secrets,
+        signer,
         scan_opts: scan::Options {
             show_unimportant: false,
             severity_priority: cfg.scan.severity_priority.clone(),

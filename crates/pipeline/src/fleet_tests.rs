@@ -598,6 +598,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         cancel: &cancel,
         fence: &fence,
         secrets: &crate::steps::secrets::Scanner::builtin(),
+        signer: None,
     };
     let o = crate::image::run(&cx);
     assert_eq!(o.outcome, Outcome::Failed);

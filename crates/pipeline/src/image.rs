@@ -66,6 +66,8 @@ pub struct ImageCx<'a> {
     pub fence: &'a (dyn Fn() -> Result<(), String> + Sync),
     /// The secret scanner (`[secrets]`).
     pub secrets: &'a steps::secrets::Scanner,
+    /// The `[sign]` key, opened (none on dry runs or without `[sign]`).
+    pub signer: Option<&'a steps::provenance::Signer>,
 }
 
 /// Stops before `step` when the run was asked to stop.
@@ -111,6 +113,11 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     let resolved = steps::resolve::run(cx, &df).at(Step::Resolve)?;
     o.bases = resolved.bases.clone();
     t.lap(o, Step::Resolve);
+    if !cx.config.base_signatures.is_empty() {
+        // An unsigned or wrongly signed base: nothing is built on it.
+        o.bases_verified = steps::provenance::verify_bases(cx, &resolved)?;
+        t.lap(o, Step::Verify);
+    }
     (cx.stage)(name, Stage::Checked, None);
     if cx.dry_run {
         o.tags = tags;
@@ -153,6 +160,15 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     summarise(o);
     steps::gate::run(&o.platforms)?;
     (cx.stage)(name, Stage::Gated, Some(&digest));
+    if let Some(signer) = cx.signer {
+        // Signed before any tag moves: no tag ever names an unsigned image.
+        go_on(cx, Step::Sign)?;
+        let attached = steps::provenance::sign(cx, signer, &digest, o)?;
+        o.signed = std::iter::once("signature".to_string())
+            .chain(attached)
+            .collect();
+        t.lap(o, Step::Sign);
+    }
     go_on(cx, Step::Promote)?;
     (cx.fence)()
         .map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;

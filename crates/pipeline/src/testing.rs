@@ -38,15 +38,60 @@ struct RegState {
 }
 
 /// A registry in memory.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeRegistry {
     state: Mutex<RegState>,
+    artifacts: Mutex<BTreeMap<String, std::sync::Arc<provenance::store::Memory>>>,
+}
+
+impl std::fmt::Debug for FakeRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeRegistry")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+struct Shared(std::sync::Arc<provenance::store::Memory>);
+
+impl provenance::Artifacts for Shared {
+    fn manifest(&self, at: &str) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
+        self.0.manifest(at)
+    }
+    fn blob(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        self.0.blob(digest)
+    }
+    fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        self.0.put_blob(bytes)
+    }
+    fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        self.0.put_manifest(tag, bytes, media_type)
+    }
+    fn referrers(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        self.0.referrers(digest)
+    }
 }
 
 impl FakeRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The signatures and attachments of `repo` (`host/repo`), in memory
+    /// with a referrers API.
+    pub fn artifacts_of(&self, repo: &str) -> std::sync::Arc<provenance::store::Memory> {
+        self.artifacts
+            .lock()
+            .unwrap()
+            .entry(repo.to_string())
+            .or_insert_with(|| std::sync::Arc::new(provenance::store::Memory::new(true)))
+            .clone()
     }
 
     /// Point `reference` (`host/repo:tag`) at `digest`.
@@ -212,6 +257,18 @@ impl Registry for FakeRegistry {
         }
         s.tags.insert((key(repo), tag.to_string()), digest.clone());
         Ok(())
+    }
+
+    fn artifacts(
+        &self,
+        repo: &ImageRef,
+    ) -> Result<Box<dyn provenance::Artifacts + '_>, RegistryError> {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .push(format!("artifacts {}", key(repo)));
+        Ok(Box::new(Shared(self.artifacts_of(&key(repo)))))
     }
 }
 

@@ -155,7 +155,11 @@ pub struct Bundle {
     #[serde(rename = "verificationMaterial")]
     pub verification_material: serde_json::Value,
     /// The envelope.
-    #[serde(rename = "dsseEnvelope", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dsseEnvelope",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dsse_envelope: Option<Envelope>,
 }
 

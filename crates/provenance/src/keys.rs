@@ -9,8 +9,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
+use crypto_secretbox::aead::{Aead, KeyInit};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::der::pem::{self, LineEnding};
@@ -60,7 +60,9 @@ pub enum KeyError {
         message: String,
     },
     /// Not a PEM public key we can use.
-    #[error("{file}: not an ECDSA P-256 public key in PEM (`-----BEGIN {PUBLIC_LABEL}-----`): {message}")]
+    #[error(
+        "{file}: not an ECDSA P-256 public key in PEM (`-----BEGIN {PUBLIC_LABEL}-----`): {message}"
+    )]
     NotPublicKey {
         /// The file.
         file: String,
@@ -178,14 +180,13 @@ impl PrivateKey {
         password: &[u8],
         file: &str,
     ) -> Result<PrivateKey, KeyError> {
-        let (label, body) = pem::decode_vec(text.trim().as_bytes()).map_err(|_| {
-            KeyError::NotPrivateKey {
+        let (label, body) =
+            pem::decode_vec(text.trim().as_bytes()).map_err(|_| KeyError::NotPrivateKey {
                 file: file.to_string(),
                 found: first_label(text)
                     .map(|l| format!("; found `{l}`"))
                     .unwrap_or_default(),
-            }
-        })?;
+            })?;
         if label != PRIVATE_LABEL && label != OLD_PRIVATE_LABEL {
             return Err(KeyError::NotPrivateKey {
                 file: file.to_string(),
@@ -291,6 +292,26 @@ impl PrivateKey {
     }
 }
 
+/// Reads and opens the private key file at `path`.
+pub fn load_private(path: &std::path::Path, password: &[u8]) -> Result<PrivateKey, KeyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    PrivateKey::from_encrypted_pem(&text, password, &file)
+}
+
+/// Reads the public key file at `path`.
+pub fn load_public(path: &std::path::Path) -> Result<PublicKey, KeyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    PublicKey::from_pem(&text, &file)
+}
+
 fn first_label(text: &str) -> Option<&str> {
     let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
     let end = text[start..].find("-----")?;
@@ -304,13 +325,14 @@ impl PublicKey {
             file: name.to_string(),
             message,
         };
-        let (label, der) = pem::decode_vec(text.trim().as_bytes())
-            .map_err(|_| not("no PEM block".to_string()))?;
+        let (label, der) =
+            pem::decode_vec(text.trim().as_bytes()).map_err(|_| not("no PEM block".to_string()))?;
         if label != PUBLIC_LABEL {
             return Err(not(format!("found `{label}`")));
         }
-        let key = VerifyingKey::from_public_key_der(&der)
-            .map_err(|_| not("the key is not ECDSA P-256 (only P-256 keys are supported)".into()))?;
+        let key = VerifyingKey::from_public_key_der(&der).map_err(|_| {
+            not("the key is not ECDSA P-256 (only P-256 keys are supported)".into())
+        })?;
         Ok(PublicKey {
             key,
             name: name.to_string(),
@@ -396,8 +418,12 @@ mod tests {
         let body: String = pem.lines().nth(1).unwrap().to_string();
         for e in [
             PrivateKey::from_encrypted_pem(&pem, b"nope", "f").unwrap_err(),
-            PrivateKey::from_encrypted_pem(&pem.replace(PRIVATE_LABEL, "EC PRIVATE KEY"), b"pw", "f")
-                .unwrap_err(),
+            PrivateKey::from_encrypted_pem(
+                &pem.replace(PRIVATE_LABEL, "EC PRIVATE KEY"),
+                b"pw",
+                "f",
+            )
+            .unwrap_err(),
             PublicKey::from_pem(&pem, "f").unwrap_err(),
         ] {
             let s = e.to_string();

@@ -47,7 +47,11 @@ pub struct Desc {
     /// Size.
     pub size: u64,
     /// Artifact type (referrers).
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +86,11 @@ pub struct Manifest {
     #[serde(rename = "mediaType", default)]
     pub media_type: String,
     /// Artifact type.
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     /// Config.
     pub config: Desc,

@@ -10,12 +10,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use oci::Digest;
 
+use crate::ProvenanceError;
 use crate::dsse::{BUNDLE_V03, Bundle, Envelope, Statement};
 use crate::keys::PrivateKey;
 use crate::layout::{self, Desc, Index, Manifest};
 use crate::simple::Payload;
 use crate::store::Artifacts;
-use crate::ProvenanceError;
 
 /// What signing wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +67,9 @@ pub fn sign(
         None => Vec::new(),
     };
     let layer = layout::signature_layer(&payload, &sig, &BTreeMap::new());
-    let already = layers
-        .iter()
-        .any(|l| l.digest == layer.digest && l.annotation(layout::SIGNATURE_ANNOTATION) == Some(&sig));
+    let already = layers.iter().any(|l| {
+        l.digest == layer.digest && l.annotation(layout::SIGNATURE_ANNOTATION) == Some(&sig)
+    });
     if !already {
         store.put_blob(&payload)?;
         layers.push(layer);
@@ -94,15 +94,26 @@ pub fn attach(
     predicate: serde_json::Value,
     created: &str,
 ) -> Result<Digest, ProvenanceError> {
-    let statement = Statement::new(subject.repository, subject.digest, predicate_type, predicate);
+    let statement = Statement::new(
+        subject.repository,
+        subject.digest,
+        predicate_type,
+        predicate,
+    );
     let body = serde_json::to_vec(&statement).map_err(|e| bad("statement", e))?;
     let bundle = Bundle::new(Envelope::sign(&body, key), &key.public(""));
     let bundle = serde_json::to_vec(&bundle).map_err(|e| bad("bundle", e))?;
     store.put_blob(&bundle)?;
     store.put_blob(layout::EMPTY_JSON)?;
     let annotations = BTreeMap::from([
-        (layout::BUNDLE_CONTENT_ANNOTATION.to_string(), "dsse-envelope".to_string()),
-        (layout::BUNDLE_PREDICATE_ANNOTATION.to_string(), predicate_type.to_string()),
+        (
+            layout::BUNDLE_CONTENT_ANNOTATION.to_string(),
+            "dsse-envelope".to_string(),
+        ),
+        (
+            layout::BUNDLE_PREDICATE_ANNOTATION.to_string(),
+            predicate_type.to_string(),
+        ),
         (layout::CREATED_ANNOTATION.to_string(), created.to_string()),
     ]);
     let subject_desc = Desc {

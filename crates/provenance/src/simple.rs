@@ -52,7 +52,11 @@ pub struct Image {
 
 impl Payload {
     /// The payload for `digest` in `repository` with `annotations`.
-    pub fn new(repository: &str, digest: &oci::Digest, annotations: &BTreeMap<String, String>) -> Self {
+    pub fn new(
+        repository: &str,
+        digest: &oci::Digest,
+        annotations: &BTreeMap<String, String>,
+    ) -> Self {
         Payload {
             critical: Critical {
                 identity: Identity {
@@ -93,10 +97,15 @@ mod tests {
 
     #[test]
     fn bytes_follow_cosign_field_order() {
-        let d: oci::Digest = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
-            .parse()
-            .unwrap();
-        let p = Payload::new("192.168.64.2:5000/cosign-signed-single-sample", &d, &BTreeMap::new());
+        let d: oci::Digest =
+            "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
+                .parse()
+                .unwrap();
+        let p = Payload::new(
+            "192.168.64.2:5000/cosign-signed-single-sample",
+            &d,
+            &BTreeMap::new(),
+        );
         assert_eq!(
             String::from_utf8(p.to_bytes()).unwrap(),
             r#"{"critical":{"identity":{"docker-reference":"192.168.64.2:5000/cosign-signed-single-sample"},"image":{"docker-manifest-digest":"sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"},"type":"cosign container image signature"},"optional":null}"#

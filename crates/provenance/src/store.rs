@@ -81,7 +81,11 @@ impl Memory {
 
     /// Change a stored blob's bytes in place (a tampering registry).
     pub fn tamper_blob(&self, digest: &str, bytes: Vec<u8>) {
-        self.state.lock().unwrap().blobs.insert(digest.to_string(), bytes);
+        self.state
+            .lock()
+            .unwrap()
+            .blobs
+            .insert(digest.to_string(), bytes);
     }
 
     /// The tags present.

@@ -87,15 +87,25 @@ pub enum Rejection {
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Rejection::NoKeyVerifies => f.write_str("the signature does not verify with any of the given keys"),
+            Rejection::NoKeyVerifies => {
+                f.write_str("the signature does not verify with any of the given keys")
+            }
             Rejection::DigestMismatch { claimed } => write!(
                 f,
                 "it was made for {claimed}, not for this image (a signature copied from another image)"
             ),
-            Rejection::AnnotationMismatch { key, expected, found: Some(v) } => {
+            Rejection::AnnotationMismatch {
+                key,
+                expected,
+                found: Some(v),
+            } => {
                 write!(f, "annotation {key}={v}, required {key}={expected}")
             }
-            Rejection::AnnotationMismatch { key, expected, found: None } => {
+            Rejection::AnnotationMismatch {
+                key,
+                expected,
+                found: None,
+            } => {
                 write!(f, "annotation {key} is missing, required {key}={expected}")
             }
             Rejection::Malformed { message } => f.write_str(message),
@@ -253,7 +263,9 @@ pub fn verify(
             report.referrers_api = true;
             Some(b)
         }
-        None => store.manifest(&layout::referrers_tag(digest))?.map(|(b, _)| b),
+        None => store
+            .manifest(&layout::referrers_tag(digest))?
+            .map(|(b, _)| b),
     };
     if let Some(bytes) = listed {
         let idx: Index = serde_json::from_slice(&bytes).map_err(|e| ProvenanceError::Format {
@@ -299,7 +311,10 @@ fn simple_signature(
     req: &Requirements,
 ) -> Result<Accepted, Rejection> {
     if l.media_type != simple::MEDIA_TYPE {
-        return Err(malformed(format!("layer media type {} is not a simple-signing payload", l.media_type)));
+        return Err(malformed(format!(
+            "layer media type {} is not a simple-signing payload",
+            l.media_type
+        )));
     }
     let sig = l
         .annotation(layout::SIGNATURE_ANNOTATION)
@@ -318,10 +333,17 @@ fn simple_signature(
         .iter()
         .find(|k| k.verify(&payload, &sig))
         .ok_or(Rejection::NoKeyVerifies)?;
-    let p: Payload = serde_json::from_slice(&payload)
-        .map_err(|e| malformed(format!("the signed payload is not simple-signing JSON: {e}")))?;
+    let p: Payload = serde_json::from_slice(&payload).map_err(|e| {
+        malformed(format!(
+            "the signed payload is not simple-signing JSON: {e}"
+        ))
+    })?;
     if p.critical.kind != simple::TYPE {
-        return Err(malformed(format!("payload type `{}` is not `{}`", p.critical.kind, simple::TYPE)));
+        return Err(malformed(format!(
+            "payload type `{}` is not `{}`",
+            p.critical.kind,
+            simple::TYPE
+        )));
     }
     if p.critical.image.docker_manifest_digest != digest.to_string() {
         return Err(Rejection::DigestMismatch {
@@ -361,7 +383,8 @@ fn bundle<'k>(
         .manifest(manifest)
         .map_err(|e| malformed(format!("manifest: {e}")))?
         .ok_or_else(|| malformed("listed, but the manifest is not in the registry"))?;
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| malformed(format!("manifest: {e}")))?;
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| malformed(format!("manifest: {e}")))?;
     if m.subject.as_ref().map(|s| s.digest.as_str()) != Some(&digest.to_string()) {
         return Err(Rejection::DigestMismatch {
             claimed: m.subject.map(|s| s.digest).unwrap_or_default(),
@@ -385,12 +408,18 @@ fn bundle<'k>(
         .ok_or_else(|| malformed("the bundle holds no DSSE envelope"))?;
     let key = env.verified_by(keys).ok_or(Rejection::NoKeyVerifies)?;
     if env.payload_type != dsse::IN_TOTO {
-        return Err(malformed(format!("payload type {} is not in-toto", env.payload_type)));
+        return Err(malformed(format!(
+            "payload type {} is not in-toto",
+            env.payload_type
+        )));
     }
     let st: Statement = serde_json::from_slice(&env.payload_bytes().unwrap_or_default())
         .map_err(|e| malformed(format!("the signed statement: {e}")))?;
     if st.kind != dsse::STATEMENT_V1 && st.kind != dsse::STATEMENT_V01 {
-        return Err(malformed(format!("statement type {} is not in-toto", st.kind)));
+        return Err(malformed(format!(
+            "statement type {} is not in-toto",
+            st.kind
+        )));
     }
     if !st.is_about(digest) {
         return Err(Rejection::DigestMismatch {

@@ -32,7 +32,9 @@ fn public(p: &str) -> PublicKey {
 /// of cosign's layer (media type, base64 payload, annotations).
 fn signature_file(p: &str) -> (Vec<u8>, Vec<u8>, String) {
     let raw = std::fs::read(fixture(p)).unwrap();
-    let json = raw.strip_prefix(b"\0sigstore-json\n").expect("sigstore-json signature");
+    let json = raw
+        .strip_prefix(b"\0sigstore-json\n")
+        .expect("sigstore-json signature");
     let v: serde_json::Value = serde_json::from_slice(json).unwrap();
     assert_eq!(v["mimeType"], simple::MEDIA_TYPE);
     let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
@@ -58,8 +60,12 @@ fn repo_with(sig_files: &[&str], manifest: &[u8]) -> (Memory, oci::Digest) {
     }
     let (m, config) = layout::signature_manifest(layers);
     repo.put_blob(&config).unwrap();
-    repo.put_manifest(Some(&layout::signature_tag(&digest)), &m, layout::OCI_MANIFEST)
-        .unwrap();
+    repo.put_manifest(
+        Some(&layout::signature_tag(&digest)),
+        &m,
+        layout::OCI_MANIFEST,
+    )
+    .unwrap();
     (repo, digest)
 }
 
@@ -83,7 +89,11 @@ fn cosign_payload_is_parsed_and_reproduced_byte_for_byte() {
     let digest = oci::verify::sha256(&manifest);
     assert_eq!(p.critical.image.docker_manifest_digest, digest.to_string());
     // What we would write for the same image is the same bytes cosign wrote.
-    let ours = simple::Payload::new(&p.critical.identity.docker_reference, &digest, &BTreeMap::new());
+    let ours = simple::Payload::new(
+        &p.critical.identity.docker_reference,
+        &digest,
+        &BTreeMap::new(),
+    );
     assert_eq!(ours.to_bytes(), payload);
 }
 
@@ -92,7 +102,14 @@ fn cosign_signed_image_verifies_through_the_registry_layout() {
     let manifest = std::fs::read(fixture("containers-image/manifest.json")).unwrap();
     let (repo, digest) = repo_with(&["containers-image/valid.signature"], &manifest);
     let keys = [public("containers-image/cosign.pub")];
-    let r = verify::verify(&repo, "192.168.64.2:5000/cosign-signed-single-sample", &digest, &keys, &Requirements::default()).unwrap();
+    let r = verify::verify(
+        &repo,
+        "192.168.64.2:5000/cosign-signed-single-sample",
+        &digest,
+        &keys,
+        &Requirements::default(),
+    )
+    .unwrap();
     assert_eq!(r.signatures.len(), 1, "{r:?}");
     assert_eq!(r.signatures[0].key, "containers-image/cosign.pub");
     assert!(r.failure(&Requirements::default()).is_none());
@@ -102,13 +119,21 @@ fn cosign_signed_image_verifies_through_the_registry_layout() {
 #[test]
 fn cosign_signature_of_another_key_is_rejected() {
     let manifest = std::fs::read(fixture("containers-image/manifest.json")).unwrap();
-    let (repo, digest) = repo_with(&["containers-image/unknown-cosign-key.signature"], &manifest);
+    let (repo, digest) = repo_with(
+        &["containers-image/unknown-cosign-key.signature"],
+        &manifest,
+    );
     let keys = [public("containers-image/cosign.pub")];
     let r = verify::verify(&repo, "x/y", &digest, &keys, &Requirements::default()).unwrap();
     assert_eq!(r.rejected[0].reason, Rejection::NoKeyVerifies);
     let f = r.failure(&Requirements::default()).unwrap();
     assert!(matches!(f, Failure::NoValidSignature(_)));
-    assert!(r.message(&f).contains("does not verify with any of the given keys"), "{}", r.message(&f));
+    assert!(
+        r.message(&f)
+            .contains("does not verify with any of the given keys"),
+        "{}",
+        r.message(&f)
+    );
 }
 
 #[test]
@@ -117,7 +142,9 @@ fn cosign_signature_for_another_manifest_is_rejected() {
     let (repo, digest) = repo_with(&["containers-image/valid.signature"], &manifest);
     let keys = [public("containers-image/cosign.pub")];
     let r = verify::verify(&repo, "x/y", &digest, &keys, &Requirements::default()).unwrap();
-    assert!(matches!(&r.rejected[0].reason, Rejection::DigestMismatch { claimed } if claimed.starts_with("sha256:634a8f35")));
+    assert!(
+        matches!(&r.rejected[0].reason, Rejection::DigestMismatch { claimed } if claimed.starts_with("sha256:634a8f35"))
+    );
     assert!(r.failure(&Requirements::default()).is_some());
 }
 
@@ -125,13 +152,22 @@ fn cosign_signature_for_another_manifest_is_rejected() {
 fn one_valid_among_several_signatures_is_enough() {
     let manifest = std::fs::read(fixture("containers-image/manifest.json")).unwrap();
     let (repo, digest) = repo_with(
-        &["containers-image/unknown-cosign-key.signature", "containers-image/valid.signature"],
+        &[
+            "containers-image/unknown-cosign-key.signature",
+            "containers-image/valid.signature",
+        ],
         &manifest,
     );
-    let keys = [public("containers-image/cosign2.pub"), public("containers-image/cosign.pub")];
+    let keys = [
+        public("containers-image/cosign2.pub"),
+        public("containers-image/cosign.pub"),
+    ];
     let r = verify::verify(&repo, "x/y", &digest, &keys, &Requirements::default()).unwrap();
     assert_eq!(r.signatures.len(), 1);
-    assert_eq!(r.signatures[0].source, format!("{} layer 2", layout::signature_tag(&digest)));
+    assert_eq!(
+        r.signatures[0].source,
+        format!("{} layer 2", layout::signature_tag(&digest))
+    );
     assert_eq!(r.rejected.len(), 1);
 }
 
@@ -148,8 +184,16 @@ fn cosign_generated_private_keys_open_and_match() {
     assert!(k.public("p").verify(b"payload", &sig));
     // cosign's own CI key has the older PEM label; its password is not
     // public, so it is read up to the seal (not "not a cosign key").
-    let e = PrivateKey::from_encrypted_pem(&text("cosign/cosign-test.key"), b"not it", "cosign-test.key").unwrap_err();
-    assert_eq!(e.to_string(), "cosign-test.key: wrong password for this private key (or the file is damaged)");
+    let e = PrivateKey::from_encrypted_pem(
+        &text("cosign/cosign-test.key"),
+        b"not it",
+        "cosign-test.key",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cosign-test.key: wrong password for this private key (or the file is damaged)"
+    );
 }
 
 /// Each field SIGNATURE_SPEC.md names, in what `sign` writes.
@@ -157,10 +201,17 @@ fn cosign_generated_private_keys_open_and_match() {
 fn written_signature_follows_cosigns_specification() {
     let repo = Memory::new(false);
     let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
-    let digest = repo.put_manifest(Some("v1"), image, layout::OCI_MANIFEST).unwrap();
+    let digest = repo
+        .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
+        .unwrap();
     let key = PrivateKey::generate();
     let ann = BTreeMap::from([("commit".to_string(), "abc123".to_string())]);
-    let subject = Subject { repository: "127.0.0.1:5000/app", digest: &digest, media_type: layout::OCI_MANIFEST, size: image.len() as u64 };
+    let subject = Subject {
+        repository: "127.0.0.1:5000/app",
+        digest: &digest,
+        media_type: layout::OCI_MANIFEST,
+        size: image.len() as u64,
+    };
     let s = sign::sign(&repo, &key, &subject, &ann).unwrap();
     // Tag: sha256-<hex>.sig.
     assert_eq!(s.tag, format!("sha256-{}.sig", digest.encoded()));
@@ -170,23 +221,38 @@ fn written_signature_follows_cosigns_specification() {
     assert_eq!(m.schema_version, 2);
     assert_eq!(m.media_type, "application/vnd.oci.image.manifest.v1+json");
     // Config: an image config whose diff IDs are the layers' digests.
-    assert_eq!(m.config.media_type, "application/vnd.oci.image.config.v1+json");
-    let config: serde_json::Value = serde_json::from_slice(&repo.blob(&m.config.digest.parse().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        m.config.media_type,
+        "application/vnd.oci.image.config.v1+json"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&repo.blob(&m.config.digest.parse().unwrap()).unwrap()).unwrap();
     assert_eq!(config["rootfs"]["type"], "layers");
     assert_eq!(config["rootfs"]["diff_ids"][0], m.layers[0].digest);
     // One layer: the payload, media type simplesigning, signature annotation.
     assert_eq!(m.layers.len(), 1);
     let l: &Desc = &m.layers[0];
-    assert_eq!(l.media_type, "application/vnd.dev.cosign.simplesigning.v1+json");
+    assert_eq!(
+        l.media_type,
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
     let payload = repo.blob(&l.digest.parse().unwrap()).unwrap();
     assert_eq!(l.size, payload.len() as u64);
     let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(v["critical"]["identity"]["docker-reference"], "127.0.0.1:5000/app");
-    assert_eq!(v["critical"]["image"]["docker-manifest-digest"], digest.to_string());
+    assert_eq!(
+        v["critical"]["identity"]["docker-reference"],
+        "127.0.0.1:5000/app"
+    );
+    assert_eq!(
+        v["critical"]["image"]["docker-manifest-digest"],
+        digest.to_string()
+    );
     assert_eq!(v["critical"]["type"], "cosign container image signature");
     assert_eq!(v["optional"]["commit"], "abc123");
     // The annotation: base64 of an ASN.1 DER ECDSA P-256 SHA-256 signature over the payload bytes.
-    let sig = B64.decode(l.annotation("dev.cosignproject.cosign/signature").unwrap()).unwrap();
+    let sig = B64
+        .decode(l.annotation("dev.cosignproject.cosign/signature").unwrap())
+        .unwrap();
     assert_eq!(sig[0], 0x30, "DER SEQUENCE");
     assert!(key.public("k").verify(&payload, &sig));
     // Signing again with another key adds a layer; the same signature is not repeated.
@@ -194,7 +260,11 @@ fn written_signature_follows_cosigns_specification() {
     sign::sign(&repo, &other, &subject, &ann).unwrap();
     let again = sign::sign(&repo, &other, &subject, &ann).unwrap();
     let m: Manifest = serde_json::from_slice(&repo.manifest(&s.tag).unwrap().unwrap().0).unwrap();
-    assert_eq!(m.layers.len(), 2, "signatures are deterministic (RFC 6979): a re-sign adds nothing");
+    assert_eq!(
+        m.layers.len(),
+        2,
+        "signatures are deterministic (RFC 6979): a re-sign adds nothing"
+    );
     assert!(again.already);
 }
 
@@ -203,28 +273,65 @@ fn attachments_are_referrers_in_either_registry_kind() {
     for api in [true, false] {
         let repo = Memory::new(api);
         let image = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
-        let digest = repo.put_manifest(Some("v1"), image, layout::OCI_MANIFEST).unwrap();
+        let digest = repo
+            .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
+            .unwrap();
         let key = PrivateKey::generate();
-        let subject = Subject { repository: "r/app", digest: &digest, media_type: layout::OCI_MANIFEST, size: image.len() as u64 };
+        let subject = Subject {
+            repository: "r/app",
+            digest: &digest,
+            media_type: layout::OCI_MANIFEST,
+            size: image.len() as u64,
+        };
         sign::sign(&repo, &key, &subject, &BTreeMap::new()).unwrap();
-        let d = sign::attach(&repo, &key, &subject, provenance::predicate::CYCLONEDX, serde_json::json!({"bomFormat": "CycloneDX"}), "2026-11-29T00:00:00Z").unwrap();
+        let d = sign::attach(
+            &repo,
+            &key,
+            &subject,
+            provenance::predicate::CYCLONEDX,
+            serde_json::json!({"bomFormat": "CycloneDX"}),
+            "2026-11-29T00:00:00Z",
+        )
+        .unwrap();
         // The referrer manifest: artifactType, empty config, subject.
-        let m: Manifest = serde_json::from_slice(&repo.manifest(&d.to_string()).unwrap().unwrap().0).unwrap();
-        assert_eq!(m.artifact_type.as_deref(), Some("application/vnd.dev.sigstore.bundle.v0.3+json"));
+        let m: Manifest =
+            serde_json::from_slice(&repo.manifest(&d.to_string()).unwrap().unwrap().0).unwrap();
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.dev.sigstore.bundle.v0.3+json")
+        );
         assert_eq!(m.config.media_type, "application/vnd.oci.empty.v1+json");
         assert_eq!(m.subject.as_ref().unwrap().digest, digest.to_string());
-        assert_eq!(repo.tags().contains(&layout::referrers_tag(&digest)), !api, "tag schema only without the API");
+        assert_eq!(
+            repo.tags().contains(&layout::referrers_tag(&digest)),
+            !api,
+            "tag schema only without the API"
+        );
         let keys = [key.public("k.pub")];
-        let req = Requirements { attestations: vec![provenance::predicate::CYCLONEDX.to_string()], ..Default::default() };
+        let req = Requirements {
+            attestations: vec![provenance::predicate::CYCLONEDX.to_string()],
+            ..Default::default()
+        };
         let r = verify::verify(&repo, "r/app", &digest, &keys, &req).unwrap();
         assert_eq!(r.referrers_api, api);
         assert!(r.failure(&req).is_none(), "{r:?}");
         assert_eq!(r.attestations[0].predicate["bomFormat"], "CycloneDX");
-        let req = Requirements { attestations: vec![provenance::predicate::SLSA_PROVENANCE.to_string()], ..Default::default() };
+        let req = Requirements {
+            attestations: vec![provenance::predicate::SLSA_PROVENANCE.to_string()],
+            ..Default::default()
+        };
         let f = r.failure(&req).unwrap();
-        assert_eq!(r.message(&f), format!("r/app@{digest}: no signed attestation of type https://slsa.dev/provenance/v1 is attached"));
+        assert_eq!(
+            r.message(&f),
+            format!(
+                "r/app@{digest}: no signed attestation of type https://slsa.dev/provenance/v1 is attached"
+            )
+        );
         // An attestation signed by another key does not count.
-        let wrong = [PrivateKey::generate().public("other.pub"), PrivateKey::generate().public("x")];
+        let wrong = [
+            PrivateKey::generate().public("other.pub"),
+            PrivateKey::generate().public("x"),
+        ];
         let r = verify::verify(&repo, "r/app", &digest, &wrong, &req).unwrap();
         assert!(r.attestations.is_empty());
     }

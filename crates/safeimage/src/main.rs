@@ -36,6 +36,12 @@ enum Command {
     Harden(cmd::harden::Args),
     /// Find committed and baked-in credentials: files, git history, image layers.
     Secrets(cmd::secrets::Args),
+    /// Sign an image with a cosign key; attach signed attestations.
+    Sign(cmd::sign::Args),
+    /// Verify an image's signatures and attestations with public keys.
+    Verify(cmd::verify::Args),
+    /// Make a cosign-compatible key pair.
+    Keygen(cmd::keygen::Args),
     /// The daily job: rebuild, scan, gate, promote, record, notify, report.
     Run(cmd::run::Args),
     /// Check the audit logs.
@@ -52,6 +58,9 @@ fn main() -> ExitCode {
         Command::Db(a) => cmd::db::run(a),
         Command::Harden(a) => cmd::harden::run(a),
         Command::Secrets(a) => cmd::secrets::run(a),
+        Command::Sign(a) => cmd::sign::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Keygen(a) => cmd::keygen::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Audit(a) => cmd::audit::run(a),
     };

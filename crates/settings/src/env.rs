@@ -116,6 +116,13 @@ pub const TMPDIR: Var = Var {
     default: "/tmp",
 };
 
+/// The password of a cosign private key (`keygen`, `sign`, `[sign]`).
+pub const COSIGN_PASSWORD: Var = Var {
+    name: "COSIGN_PASSWORD",
+    meaning: "the password sealing the signing key (`keygen`, `sign`, `run` with `[sign]`); set and empty means an empty password, as with cosign",
+    default: "asked on the terminal; without one, an error",
+};
+
 /// Every variable safeimage reads by a fixed name.
 pub const ALL: &[Var] = &[
     SAFEIMAGE_CONFIG,
@@ -132,6 +139,7 @@ pub const ALL: &[Var] = &[
     DOCKER_CONFIG,
     DOCKER_HOST,
     TMPDIR,
+    COSIGN_PASSWORD,
 ];
 
 /// A variable the config names (`username_env`, `secret_env`...): its

@@ -13,6 +13,7 @@ pub mod harden;
 pub mod inputs;
 pub mod lint;
 pub mod promote;
+pub mod provenance;
 pub mod push;
 pub mod resolve;
 pub mod scan;
@@ -106,6 +107,9 @@ pub enum StepError {
     /// Matching failed.
     #[error(transparent)]
     Scan(#[from] vulndb::DbError),
+    /// Reading or writing signatures and attachments.
+    #[error(transparent)]
+    Provenance(#[from] ::provenance::ProvenanceError),
     /// Another run took over the image (this run's lease expired).
     #[error("{0}")]
     LeaseLost(String),

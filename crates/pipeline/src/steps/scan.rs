@@ -58,6 +58,23 @@ pub fn run(
     };
     let analysis = oci::analyze(&source, &opts, &want, &|_| {})?;
     let inv = inventory::catalog(&analysis);
+    if cx.signer.is_some() {
+        // Kept for the signed SBOM attachment.
+        let subject = inventory::sbom::Subject {
+            name: format!(
+                "{}/{}",
+                cx.spec.repository.registry(),
+                cx.spec.repository.repository()
+            ),
+            digest: Some(digest.to_string()),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            created: cx.today.to_string(),
+        };
+        let bom = serde_json::to_vec(&inventory::sbom::cyclonedx(&inv, &subject))
+            .expect("an SBOM serialises");
+        let file = crate::steps::provenance::sbom_file(cx, platform);
+        std::fs::write(&file, bom).map_err(|source| StepError::Work { path: file, source })?;
+    }
     let mut m = cx.advisories.matches(&inv, cx.scan_opts)?;
     scan::suppress::apply_rules(&mut m.findings, &cx.suppress.rules, &cx.today.date());
     let full = format!(

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod db;
 pub mod harden;
+pub mod keygen;
 pub mod lint;
 pub mod progress;
 pub mod rules;
@@ -10,7 +11,9 @@ pub mod run;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
+pub mod sign;
 pub mod signals;
+pub mod verify;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

@@ -1,0 +1,112 @@
+//! `safeimage sign`: sign an image in a registry with a cosign key, the way
+//! `cosign sign --key` does (simple-signing payload under the `.sig` tag),
+//! and optionally attach files as signed attestations (OCI 1.1 referrers).
+//! A tag is resolved to its digest once; the digest is what is signed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+/// Arguments of `safeimage sign`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image (registry reference; a tag is resolved to its digest).
+    image: oci::ImageRef,
+    /// The cosign private key (password from COSIGN_PASSWORD or the terminal).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// An annotation for the signature payload; repeatable.
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
+    annotations: Vec<String>,
+    /// Attach FILE (JSON) as a signed attestation of TYPE: sbom, provenance, vuln, gate or a predicate type URI; repeatable.
+    #[arg(long, value_name = "TYPE=FILE")]
+    attach: Vec<String>,
+    /// Registry to reach over plain HTTP (loopback registries always are); repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registry: Vec<String>,
+}
+
+/// `-a k=v` flags as a map.
+pub fn annotations(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    flags
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("annotation `{f}`: expected KEY=VALUE"),
+        })
+        .collect()
+}
+
+/// The image's repository connection, digest, size and media type.
+pub fn locate(
+    image: &oci::ImageRef,
+    insecure: &[String],
+) -> anyhow::Result<(oci::push::Repo, oci::Digest, u64, String)> {
+    let opts = oci::source::RegistryOptions {
+        insecure: insecure.to_vec(),
+        ..Default::default()
+    };
+    let repo = oci::push::Repo::connect(image, &opts)?;
+    let digest = match image.digest() {
+        Some(d) => d.clone(),
+        None => {
+            let tag = image.tag().unwrap_or("latest");
+            repo.head(tag)?
+                .with_context(|| format!("{image}: not found in the registry"))?
+        }
+    };
+    let (size, media_type) = repo.describe(&digest)?;
+    Ok((repo, digest, size, media_type))
+}
+
+/// Runs `safeimage sign`.
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let ann = annotations(&a.annotations)?;
+    let mut attach = Vec::new();
+    for x in &a.attach {
+        let Some((kind, file)) = x.split_once('=') else {
+            bail!("--attach `{x}`: expected TYPE=FILE");
+        };
+        let predicate_type = match provenance::predicate::by_name(kind) {
+            Some(t) => t.to_string(),
+            None if kind.contains("://") => kind.to_string(),
+            None => bail!(
+                "--attach `{x}`: unknown type `{kind}` (sbom, provenance, vuln, gate, or a predicate type URI)"
+            ),
+        };
+        let text = std::fs::read(file).with_context(|| format!("--attach: {file}"))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("--attach: {file} is not JSON"))?;
+        attach.push((predicate_type, value));
+    }
+    let pw = super::keygen::password(false)?;
+    let key = provenance::keys::load_private(&a.key, pw.as_bytes())?;
+    drop(pw);
+    let (repo, digest, size, media_type) = locate(&a.image, &a.insecure_registry)?;
+    let repository = format!("{}/{}", a.image.registry(), a.image.repository());
+    let subject = provenance::sign::Subject {
+        repository: &repository,
+        digest: &digest,
+        media_type: &media_type,
+        size,
+    };
+    let s = provenance::sign::sign(&repo, &key, &subject, &ann)?;
+    println!(
+        "{} {repository}@{digest} ({}: {})",
+        if s.already {
+            "Already signed"
+        } else {
+            "Signed"
+        },
+        s.tag,
+        s.manifest
+    );
+    let created = super::output_time().to_string();
+    for (t, v) in attach {
+        let d = provenance::sign::attach(&repo, &key, &subject, &t, v, &created)?;
+        println!("Attached {t} to {repository}@{digest} (referrer {d})");
+    }
+    Ok(ExitCode::SUCCESS)
+}
