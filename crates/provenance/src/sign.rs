@@ -84,6 +84,32 @@ pub fn sign(
     })
 }
 
+/// Signs `subject` the newer way cosign can (`--new-bundle-format`): an
+/// in-toto statement of type [`crate::dsse::COSIGN_SIGN`] about the digest
+/// (the annotations in its predicate), in a Sigstore bundle attached as a
+/// referrer instead of a layer under the `.sig` tag.
+pub fn sign_bundle(
+    store: &dyn Artifacts,
+    key: &PrivateKey,
+    subject: &Subject<'_>,
+    annotations: &BTreeMap<String, String>,
+    created: &str,
+) -> Result<Digest, ProvenanceError> {
+    let predicate = if annotations.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "annotations": annotations })
+    };
+    attach(
+        store,
+        key,
+        subject,
+        crate::dsse::COSIGN_SIGN,
+        predicate,
+        created,
+    )
+}
+
 /// Signs `predicate` (of `predicate_type`) about `subject` and attaches it
 /// as a referrer. Returns the referrer manifest's digest.
 pub fn attach(

@@ -283,12 +283,37 @@ pub fn verify(
             let source = format!("referrer {} ({kind})", d.digest);
             match bundle(store, &d.digest, digest, keys) {
                 Ok((key, st)) if st.predicate_type == dsse::COSIGN_SIGN => {
-                    report.signatures.push(Accepted {
-                        source,
-                        fingerprint: key.fingerprint(),
-                        key: key.name().to_string(),
-                        annotations: BTreeMap::new(),
-                    })
+                    let annotations: BTreeMap<String, String> = st.predicate["annotations"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
+                        .collect();
+                    let missing = req
+                        .annotations
+                        .iter()
+                        .find(|(k, v)| annotations.get(*k) != Some(v));
+                    match missing {
+                        Some((k, v)) => report.rejected.push(Rejected {
+                            source,
+                            reason: Rejection::AnnotationMismatch {
+                                key: k.clone(),
+                                expected: v.clone(),
+                                found: annotations.get(k).cloned(),
+                            },
+                        }),
+                        None => report.signatures.push(Accepted {
+                            source,
+                            fingerprint: key.fingerprint(),
+                            key: key.name().to_string(),
+                            annotations,
+                        }),
+                    }
                 }
                 Ok((key, st)) => report.attestations.push(Attested {
                     predicate_type: st.predicate_type,

@@ -336,3 +336,55 @@ fn attachments_are_referrers_in_either_registry_kind() {
         assert!(r.attestations.is_empty());
     }
 }
+
+#[test]
+fn a_bundle_signature_among_the_referrers_counts_as_a_signature() {
+    for api in [true, false] {
+        let repo = Memory::new(api);
+        let image = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+        let digest = repo
+            .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
+            .unwrap();
+        let key = PrivateKey::generate();
+        let subject = Subject {
+            repository: "r/app",
+            digest: &digest,
+            media_type: layout::OCI_MANIFEST,
+            size: image.len() as u64,
+        };
+        let ann = BTreeMap::from([("commit".to_string(), "abc".to_string())]);
+        sign::sign_bundle(&repo, &key, &subject, &ann, "2026-11-29T00:00:00Z").unwrap();
+        assert!(
+            repo.manifest(&layout::signature_tag(&digest))
+                .unwrap()
+                .is_none(),
+            "no .sig tag"
+        );
+        let keys = [key.public("k.pub")];
+        let r = verify::verify(&repo, "r/app", &digest, &keys, &Requirements::default()).unwrap();
+        assert_eq!(r.signatures.len(), 1, "{r:?}");
+        assert!(
+            r.signatures[0]
+                .source
+                .contains("https://sigstore.dev/cosign/sign/v1")
+        );
+        let req = Requirements {
+            annotations: BTreeMap::from([("commit".to_string(), "abd".to_string())]),
+            ..Default::default()
+        };
+        let r = verify::verify(&repo, "r/app", &digest, &keys, &req).unwrap();
+        let f = r.failure(&req).unwrap();
+        assert!(
+            r.message(&f)
+                .contains("annotation commit=abc, required commit=abd"),
+            "{}",
+            r.message(&f)
+        );
+        let other = [PrivateKey::generate().public("o.pub")];
+        let r = verify::verify(&repo, "r/app", &digest, &other, &Requirements::default()).unwrap();
+        assert!(matches!(
+            r.failure(&Requirements::default()),
+            Some(Failure::NoValidSignature(_))
+        ));
+    }
+}

@@ -575,3 +575,154 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
     let slsa_deps = app["bases"][0]["digest"].as_str().unwrap();
     assert_eq!(slsa_deps, base_digest);
 }
+
+#[test]
+fn with_the_referrers_api_attachments_are_listed_by_it_and_no_tag_schema_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = referrers_registry();
+    busybox_image(&reg.inner, "app:v1");
+    let image = format!("{}/app:v1", reg.addr);
+    keygen(d, "a");
+    std::fs::write(
+        d.join("bom.json"),
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#,
+    )
+    .unwrap();
+    let env = [("COSIGN_PASSWORD", PW)];
+    let out = si(
+        d,
+        &[
+            "sign",
+            &image,
+            "--key",
+            "a.key",
+            "--attach",
+            "sbom=bom.json",
+            "--attach",
+            "gate=bom.json",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // (skopeo reads the registry behind the shim: the same storage.)
+    let digest = remote_digest(&format!("{}/app:v1", reg.inner.addr)).unwrap();
+    // The API lists both; no referrers tag was needed.
+    let listed = http_get(&format!("http://{}/v2/app/referrers/{digest}", reg.addr));
+    let idx: Value = serde_json::from_str(&listed).unwrap();
+    let kinds: Vec<&str> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(kinds.len(), 2, "{idx}");
+    assert!(
+        kinds.contains(&"https://cyclonedx.org/bom")
+            && kinds.contains(&"https://safeimage.dev/attestation/gate/v1")
+    );
+    assert!(
+        raw_manifest(&format!(
+            "{}/app:{}",
+            reg.inner.addr,
+            digest.replacen(':', "-", 1)
+        ))
+        .is_none()
+    );
+    let v = si(
+        d,
+        &[
+            "verify",
+            &image,
+            "--key",
+            "a.pub",
+            "--require",
+            "sbom",
+            "--require",
+            "gate",
+            "-f",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(v.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["referrers_api"], true);
+    assert_eq!(v["attestations"].as_array().unwrap().len(), 2);
+}
+
+/// A GET over plain HTTP/1.0 on loopback (the body).
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/vnd.oci.image.index.v1+json\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+#[test]
+fn a_bundle_format_signature_is_a_referrer_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = referrers_registry();
+    busybox_image(&reg.inner, "app:v1");
+    let image = format!("{}/app:v1", reg.addr);
+    keygen(d, "a");
+    keygen(d, "b");
+    let env = [("COSIGN_PASSWORD", PW)];
+    let out = si(
+        d,
+        &[
+            "sign",
+            &image,
+            "--key",
+            "a.key",
+            "--new-bundle-format",
+            "-a",
+            "commit=abc",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("(bundle referrer sha256:"));
+    let digest = remote_digest(&format!("{}/app:v1", reg.inner.addr)).unwrap();
+    assert!(
+        raw_manifest(&format!(
+            "{}/app:{}.sig",
+            reg.inner.addr,
+            digest.replacen(':', "-", 1)
+        ))
+        .is_none()
+    );
+    let ok = si(
+        d,
+        &["verify", &image, "--key", "a.pub", "-a", "commit=abc"],
+        &[],
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(
+        stdout(&ok).contains("(https://sigstore.dev/cosign/sign/v1)"),
+        "{}",
+        stdout(&ok)
+    );
+    let bad = si(d, &["verify", &image, "--key", "b.pub"], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("the signature does not verify with any of the given keys"),
+        "{}",
+        stderr(&bad)
+    );
+}

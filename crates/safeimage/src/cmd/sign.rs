@@ -23,6 +23,9 @@ pub struct Args {
     /// Attach FILE (JSON) as a signed attestation of TYPE: sbom, provenance, vuln, gate or a predicate type URI; repeatable.
     #[arg(long, value_name = "TYPE=FILE")]
     attach: Vec<String>,
+    /// Write the signature as a Sigstore bundle referrer (cosign's --new-bundle-format) instead of under the .sig tag.
+    #[arg(long)]
+    new_bundle_format: bool,
     /// Registry to reach over plain HTTP (loopback registries always are); repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
@@ -92,18 +95,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         media_type: &media_type,
         size,
     };
-    let s = provenance::sign::sign(&repo, &key, &subject, &ann)?;
-    println!(
-        "{} {repository}@{digest} ({}: {})",
-        if s.already {
-            "Already signed"
-        } else {
-            "Signed"
-        },
-        s.tag,
-        s.manifest
-    );
     let created = super::output_time().to_string();
+    if a.new_bundle_format {
+        let d = provenance::sign::sign_bundle(&repo, &key, &subject, &ann, &created)?;
+        println!("Signed {repository}@{digest} (bundle referrer {d})");
+    } else {
+        let s = provenance::sign::sign(&repo, &key, &subject, &ann)?;
+        println!(
+            "{} {repository}@{digest} ({}: {})",
+            if s.already {
+                "Already signed"
+            } else {
+                "Signed"
+            },
+            s.tag,
+            s.manifest
+        );
+    }
     for (t, v) in attach {
         let d = provenance::sign::attach(&repo, &key, &subject, &t, v, &created)?;
         println!("Attached {t} to {repository}@{digest} (referrer {d})");

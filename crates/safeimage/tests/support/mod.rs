@@ -120,6 +120,45 @@ pub fn registry_with_auth(user_password: Option<(&str, &str)>) -> Registry {
     }
 }
 
+/// A registry with the OCI 1.1 referrers API: a real `docker-registry`
+/// behind `support/referrers_shim.py`, which adds the API (distribution
+/// 2.8, Debian's, has none). `addr` is the shim's; `inner` the registry's.
+pub struct ReferrersRegistry {
+    pub addr: String,
+    pub inner: Registry,
+    child: Child,
+}
+
+impl Drop for ReferrersRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a registry and the referrers shim in front of it.
+pub fn referrers_registry() -> ReferrersRegistry {
+    let inner = registry();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new("python3")
+        .arg(repo().join("crates/safeimage/tests/support/referrers_shim.py"))
+        .arg(port.to_string())
+        .arg(&inner.addr)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let start = Instant::now();
+    while !answers(&addr) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "referrers shim on {addr} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ReferrersRegistry { addr, inner, child }
+}
+
 /// `localhost/safeimage-test/NAME:TAG`.
 pub fn local(name: &str) -> String {
     format!("localhost/safeimage-test/{name}:t")
