@@ -223,6 +223,10 @@ fn malformed(m: impl ToString) -> Rejection {
     }
 }
 
+/// The most signatures (layers of the `.sig` manifest) and referrers
+/// looked at; more are reported, not fetched.
+pub const MAX_ITEMS: usize = 256;
+
 /// Looks at every signature and attestation of `digest` in `store`.
 pub fn verify(
     store: &dyn Artifacts,
@@ -244,7 +248,16 @@ pub fn verify(
     if let Some((bytes, _)) = store.manifest(&tag)? {
         match serde_json::from_slice::<Manifest>(&bytes) {
             Ok(m) => {
-                for (i, l) in m.layers.iter().enumerate() {
+                if m.layers.len() > MAX_ITEMS {
+                    report.rejected.push(Rejected {
+                        source: tag.clone(),
+                        reason: malformed(format!(
+                            "{} signatures; only the first {MAX_ITEMS} were checked",
+                            m.layers.len()
+                        )),
+                    });
+                }
+                for (i, l) in m.layers.iter().take(MAX_ITEMS).enumerate() {
                     let source = format!("{tag} layer {}", i + 1);
                     match simple_signature(store, l, digest, keys, req) {
                         Ok(a) => report.signatures.push(Accepted { source, ..a }),
@@ -272,11 +285,21 @@ pub fn verify(
             what: format!("{repository}: referrers of {digest}"),
             message: e.to_string(),
         })?;
-        for d in idx
+        let bundles: Vec<_> = idx
             .manifests
             .iter()
             .filter(|d| d.artifact_type.as_deref() == Some(BUNDLE_V03))
-        {
+            .collect();
+        if bundles.len() > MAX_ITEMS {
+            report.rejected.push(Rejected {
+                source: format!("referrers of {digest}"),
+                reason: malformed(format!(
+                    "{} bundles; only the first {MAX_ITEMS} were checked",
+                    bundles.len()
+                )),
+            });
+        }
+        for d in bundles.into_iter().take(MAX_ITEMS) {
             let kind = d
                 .annotation(layout::BUNDLE_PREDICATE_ANNOTATION)
                 .unwrap_or("bundle");

@@ -388,3 +388,36 @@ fn a_bundle_signature_among_the_referrers_counts_as_a_signature() {
         ));
     }
 }
+
+/// The sealed key we write has the shape of the one cosign wrote: the same
+/// PEM label, the same JSON fields, scrypt and secretbox parameters of the
+/// same kinds and sizes.
+#[test]
+fn written_private_key_has_cosigns_shape() {
+    fn body(pem: &str) -> serde_json::Value {
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        serde_json::from_slice(&B64.decode(b64).unwrap()).unwrap()
+    }
+    fn shape(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), shape(v))).collect(),
+            serde_json::Value::String(s) if s == "scrypt" || s == "nacl/secretbox" => v.clone(),
+            serde_json::Value::String(s) => match B64.decode(s) {
+                Ok(b) if b.len() < 64 => serde_json::json!(format!("{} bytes", b.len())),
+                Ok(_) => serde_json::json!("long base64"),
+                Err(_) => serde_json::json!("text"),
+            },
+            other => other.clone(),
+        }
+    }
+    let theirs = text("sigstore-rs/cosign_generated_encrypted_empty_private.key");
+    let ours = PrivateKey::generate().to_encrypted_pem(b"").unwrap();
+    assert_eq!(ours.lines().next(), theirs.lines().next(), "PEM label");
+    assert_eq!(shape(&body(&ours)), shape(&body(&theirs)));
+    assert_eq!(
+        body(&ours)["kdf"]["params"],
+        serde_json::json!({"N": 65536, "r": 8, "p": 1})
+    );
+    // And it opens as cosign's did (here with the empty password).
+    PrivateKey::from_encrypted_pem(&ours, b"", "ours").unwrap();
+}

@@ -497,16 +497,31 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
     );
     let latest = format!("{}/fleet/app:latest", reg.addr);
     assert!(remote_digest(&latest).is_none(), "nothing pushed or tagged");
+    // Signed, but by a key the rule does not name: still refused.
+    assert!(
+        si(d, &["sign", &base, "--key", "cosign.key"], &env)
+            .status
+            .success()
+    );
+    assert_eq!(run("r2.json").status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r2.json")).unwrap()).unwrap();
+    let reason = r["images"][0]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("the signature does not verify with any of the given keys"),
+        "{reason}"
+    );
+    assert!(remote_digest(&latest).is_none(), "nothing pushed or tagged");
     // The base's publisher signs it; the next run builds, signs and attaches.
     assert!(
         si(d, &["sign", &base, "--key", "base.key"], &env)
             .status
             .success()
     );
-    let out = run("r2.json");
+    let out = run("r3.json");
     assert_eq!(out.status.code(), Some(0));
     let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("r2.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(d.join("r3.json")).unwrap()).unwrap();
     let app = &r["images"][0];
     assert_eq!(app["outcome"], "promoted", "{}", app["reasons"]);
     assert_eq!(app["bases_verified"], 1);

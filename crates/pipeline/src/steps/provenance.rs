@@ -207,7 +207,13 @@ pub fn sign(
         let v = serde_json::json!({
             "decision": "pass",
             "run": cx.run.to_string(),
-            "gate": format!("{:?}", cx.spec.gate),
+            "gate": {
+                "fail_on": cx.spec.gate.fail_on.map(|s| s.to_string()),
+                "only_fixed": cx.spec.gate.only_fixed,
+                "fail_on_new": cx.spec.gate.fail_on_new.map(|s| s.to_string()),
+                "fail_on_increase": cx.spec.gate.fail_on_increase,
+            },
+            "baseline": o.baseline.as_ref().map(|b| serde_json::to_value(b).unwrap_or_default()),
             "platforms": o.platforms.iter().map(|p| serde_json::json!({
                 "platform": p.platform.to_string(),
                 "digest": p.digest.as_ref().map(|d| d.to_string()),

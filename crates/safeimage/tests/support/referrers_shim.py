@@ -58,8 +58,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         conn = http.client.HTTPConnection(self.upstream, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body, headers=headers)
+        conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        # Every header as sent, repeated ones (Accept) included.
+        for k, v in self.headers.items():
+            if k.lower() not in HOP:
+                conn.putheader(k, v)
+        conn.endheaders(body)
         resp = conn.getresponse()
         data = resp.read()
         out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP]
