@@ -25,8 +25,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let digest = oci::verify::sha256(b"subject");
     let store = Memory::new(data.first().is_some_and(|b| b & 1 == 1));
-    let _ = store.put_manifest(Some(&layout::signature_tag(&digest)), data, layout::OCI_MANIFEST);
-    let _ = store.put_manifest(Some(&layout::referrers_tag(&digest)), data, layout::OCI_INDEX);
+    let _ = store.put_manifest(
+        Some(&layout::signature_tag(&digest)),
+        data,
+        layout::OCI_MANIFEST,
+    );
+    let _ = store.put_manifest(
+        Some(&layout::referrers_tag(&digest)),
+        data,
+        layout::OCI_INDEX,
+    );
     let _ = store.put_manifest(None, data, layout::OCI_MANIFEST);
     let _ = store.put_blob(data);
     let req = provenance::verify::Requirements {
