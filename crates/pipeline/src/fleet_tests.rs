@@ -635,9 +635,13 @@ fn shards_partition_the_fleet_exactly() {
 /// A fleet whose `app` is built for amd64 and arm64 on an index base:
 /// index `i` over amd64 manifest `a`, arm64 manifest `b`.
 fn two_platform_world(extra_image: &str) -> World {
+    two_platform_world_with(extra_image, "")
+}
+
+fn two_platform_world_with(extra_image: &str, extra: &str) -> World {
     let w = world(
         &format!("platforms = [\"linux/amd64\", \"linux/arm64\"]\n{extra_image}"),
-        "",
+        extra,
     );
     w.registry.set_index(
         BASE,
@@ -959,4 +963,63 @@ fn a_wrong_signing_password_stops_the_run_before_anything_is_built() {
         "{e}"
     );
     assert_eq!(w.engine.build_count(), 0);
+}
+
+#[test]
+fn a_signed_index_has_each_platform_signed_with_its_own_sbom() {
+    let mut w = two_platform_world_with(
+        "",
+        "[sign]\nkey = \"cosign.key\"\npassword_env = \"CARGO_PKG_NAME\"\n",
+    );
+    let k = key_pair(&w, "cosign");
+    let r = w.run();
+    let a = app(&r);
+    assert_eq!(a.outcome, Outcome::Promoted, "{:?}", a.reasons);
+    let store = w.registry.artifacts_of("r.example/fleet/app");
+    let keys = [k.public("cosign.pub")];
+    let sbom = provenance::verify::Requirements {
+        attestations: vec![provenance::predicate::CYCLONEDX.to_string()],
+        ..Default::default()
+    };
+    for p in &a.platforms {
+        let d = p.digest.as_ref().unwrap();
+        let report =
+            provenance::verify::verify(store.as_ref(), "r.example/fleet/app", d, &keys, &sbom)
+                .unwrap();
+        assert!(
+            report.failure(&sbom).is_none(),
+            "{}: {report:?}",
+            p.platform
+        );
+        let bom = &report
+            .attestations
+            .iter()
+            .find(|t| t.predicate_type == provenance::predicate::CYCLONEDX)
+            .unwrap()
+            .predicate;
+        assert_eq!(
+            bom["metadata"]["component"]["version"],
+            d.to_string(),
+            "{bom}"
+        );
+    }
+    let index = a.digest.clone().unwrap();
+    let prov = provenance::verify::Requirements {
+        attestations: vec![provenance::predicate::SLSA_PROVENANCE.to_string()],
+        ..Default::default()
+    };
+    let report =
+        provenance::verify::verify(store.as_ref(), "r.example/fleet/app", &index, &keys, &prov)
+            .unwrap();
+    assert!(report.failure(&prov).is_none(), "{report:?}");
+    let slsa = report
+        .attestations
+        .iter()
+        .find(|t| t.predicate_type == provenance::predicate::SLSA_PROVENANCE)
+        .unwrap();
+    let deps = slsa.predicate["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(deps, 2, "the base per platform");
 }

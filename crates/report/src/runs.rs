@@ -75,6 +75,16 @@ pub fn table(r: &RunReport) -> String {
                 );
             }
         }
+        if i.bases_verified > 0 {
+            let _ = writeln!(
+                out,
+                "{:<14} base signatures verified: {}",
+                "", i.bases_verified
+            );
+        }
+        if !i.signed.is_empty() {
+            let _ = writeln!(out, "{:<14} signed: {}", "", clean(&i.signed.join(", ")));
+        }
         if let Some(b) = &i.baseline {
             let _ = writeln!(
                 out,

@@ -525,6 +525,12 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
     let app = &r["images"][0];
     assert_eq!(app["outcome"], "promoted", "{}", app["reasons"]);
     assert_eq!(app["bases_verified"], 1);
+    let html = std::fs::read_to_string(d.join("reports/run-3.html")).unwrap();
+    assert!(
+        html.contains("Base image signatures verified: 1."),
+        "the report says so"
+    );
+    assert!(html.contains("Signed and attached"));
     let digest = app["digest"].as_str().unwrap();
     assert_eq!(remote_digest(&latest).as_deref(), Some(digest));
     let ok = si(
@@ -740,4 +746,49 @@ fn a_bundle_format_signature_is_a_referrer_and_verifies() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[test]
+fn recursive_signing_covers_each_platform_of_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = registry();
+    let image = busybox_index(&reg, "multi:v1");
+    keygen(d, "a");
+    let env = [("COSIGN_PASSWORD", PW)];
+    let idx: Value = serde_json::from_slice(&raw_manifest(&image).unwrap()).unwrap();
+    let platforms: Vec<String> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}/multi@{}", reg.addr, m["digest"].as_str().unwrap()))
+        .collect();
+    assert_eq!(platforms.len(), 2);
+    assert!(
+        si(d, &["sign", &image, "--key", "a.key"], &env)
+            .status
+            .success()
+    );
+    assert_eq!(
+        si(d, &["verify", &image, "--key", "a.pub"], &[])
+            .status
+            .code(),
+        Some(0)
+    );
+    let arm = si(d, &["verify", &platforms[1], "--key", "a.pub"], &[]);
+    assert_eq!(arm.status.code(), Some(1), "only the index was signed");
+    assert!(stderr(&arm).contains("no signature found"));
+    let out = si(d, &["sign", &image, "--key", "a.key", "--recursive"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("Already signed"),
+        "the index already was"
+    );
+    for p in &platforms {
+        assert_eq!(
+            si(d, &["verify", p, "--key", "a.pub"], &[]).status.code(),
+            Some(0),
+            "{p}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! `[[base_signatures]]` rule must carry a valid signature by one of the
 //! rule's keys, or the image is blocked and nothing is built. After the
 //! gate and before any tag moves (so no tag ever names an unsigned image):
-//! the digest is signed with the `[sign]` key (cosign's `.sig` layout) and
+//! the digest is signed with the `[sign]` key (cosign's `.sig` layout; an
+//! index's platform manifests too) and
 //! the evidence is attached, each signed, as OCI 1.1 referrers: the
 //! CycloneDX SBOM and the vulnerability summary of each platform's
 //! manifest, the SLSA provenance and the gate decision of the image.
@@ -152,6 +153,13 @@ pub fn sign(
             media_type: &pmt,
             size: psize,
         };
+        if multi {
+            // Each platform's manifest too (cosign's --recursive): a pull
+            // by platform digest verifies as well as one by the index.
+            provenance::sign::sign(store.as_ref(), &signer.key, &psub, &ann)
+                .map_err(|e| failed(e, step))?;
+            attached.push(format!("signature ({})", p.platform));
+        }
         if wants(predicate::CYCLONEDX) {
             let file = sbom_file(cx, &p.platform);
             if let Ok(bytes) = std::fs::read(&file) {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Write the signature as a Sigstore bundle referrer (cosign's --new-bundle-format) instead of under the .sig tag.
     #[arg(long)]
     new_bundle_format: bool,
+    /// For a multi-platform index, also sign each platform's manifest.
+    #[arg(long)]
+    recursive: bool,
     /// Registry to reach over plain HTTP (loopback registries always are); repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
@@ -96,21 +99,41 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         size,
     };
     let created = super::output_time().to_string();
-    if a.new_bundle_format {
-        let d = provenance::sign::sign_bundle(&repo, &key, &subject, &ann, &created)?;
-        println!("Signed {repository}@{digest} (bundle referrer {d})");
-    } else {
-        let s = provenance::sign::sign(&repo, &key, &subject, &ann)?;
-        println!(
-            "{} {repository}@{digest} ({}: {})",
-            if s.already {
-                "Already signed"
-            } else {
-                "Signed"
-            },
-            s.tag,
-            s.manifest
-        );
+    let mut subjects = vec![(digest.clone(), size, media_type.clone())];
+    if a.recursive && oci::image::is_index(Some(&media_type), &[]) {
+        let (bytes, _) = repo
+            .fetch_manifest(&digest.to_string())?
+            .with_context(|| format!("{repository}@{digest}: the index is gone"))?;
+        let idx: oci::image::Index =
+            oci::image::parse_json(&bytes, &format!("{repository}@{digest}"))?;
+        for m in idx.manifests {
+            let d: oci::Digest = m.digest.parse()?;
+            subjects.push((d, m.size.max(0) as u64, m.media_type));
+        }
+    }
+    for (d, size, media_type) in &subjects {
+        let subject = provenance::sign::Subject {
+            repository: &repository,
+            digest: d,
+            media_type,
+            size: *size,
+        };
+        if a.new_bundle_format {
+            let r = provenance::sign::sign_bundle(&repo, &key, &subject, &ann, &created)?;
+            println!("Signed {repository}@{d} (bundle referrer {r})");
+        } else {
+            let s = provenance::sign::sign(&repo, &key, &subject, &ann)?;
+            println!(
+                "{} {repository}@{d} ({}: {})",
+                if s.already {
+                    "Already signed"
+                } else {
+                    "Signed"
+                },
+                s.tag,
+                s.manifest
+            );
+        }
     }
     for (t, v) in attach {
         let d = provenance::sign::attach(&repo, &key, &subject, &t, v, &created)?;
