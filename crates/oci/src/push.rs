@@ -25,6 +25,14 @@ fn other(r: &ImageRef, message: impl ToString) -> RegistryError {
     }
 }
 
+/// A manifest's own `mediaType`, or the OCI manifest type when it has none.
+fn media_type_of(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| media::OCI_MANIFEST.to_string())
+}
+
 fn parse_digest(r: &ImageRef, s: &str) -> Result<Digest, RegistryError> {
     s.parse::<Digest>()
         .map_err(|e| other(r, format!("registry returned digest `{s}`: {e}")))
@@ -224,10 +232,7 @@ impl Repo {
         let (bytes, _) = self
             .conn
             .manifest_for(&shown, &self.at(&digest.to_string()))?;
-        let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-            .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
+        let ct = media_type_of(&bytes);
         Ok((bytes.len() as u64, ct))
     }
 
@@ -240,10 +245,7 @@ impl Repo {
         let shown = self.display(tag_or_digest);
         match self.conn.manifest_for(&shown, &self.at(tag_or_digest)) {
             Ok((bytes, _)) => {
-                let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .ok()
-                    .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
+                let ct = media_type_of(&bytes);
                 Ok(Some((bytes, ct)))
             }
             Err(RegistryError::NotFound { .. }) => Ok(None),
@@ -307,10 +309,7 @@ impl Repo {
         let (bytes, _) = self
             .conn
             .manifest_for(&shown, &self.at(&digest.to_string()))?;
-        let ct = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-            .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
+        let ct = media_type_of(&bytes);
         self.put_manifest(tag, &bytes, &ct)
     }
 }

@@ -840,6 +840,9 @@ fn sign_base(w: &World, key: &provenance::PrivateKey, digest: &Digest) {
     provenance::sign::sign(store.as_ref(), key, &subject, &Default::default()).unwrap();
 }
 
+/// `[sign]` with `cosign.key` (see [`key_pair`] for the password).
+const SIGN_SECTION: &str = "[sign]\nkey = \"cosign.key\"\npassword_env = \"CARGO_PKG_NAME\"\n";
+
 const BASE_RULE: &str =
     "[[base_signatures]]\nimages = [\"r.example/base/*\"]\nkeys = [\"base.pub\"]\n";
 
@@ -892,10 +895,7 @@ fn a_signature_for_the_previous_base_does_not_cover_the_new_one() {
 
 #[test]
 fn promotion_signs_and_attaches_before_any_tag_moves() {
-    let mut w = world(
-        "",
-        "[sign]\nkey = \"cosign.key\"\npassword_env = \"CARGO_PKG_NAME\"\n",
-    );
+    let mut w = world("", SIGN_SECTION);
     let k = key_pair(&w, "cosign");
     let r = w.run();
     let a = app(&r);
@@ -941,10 +941,7 @@ fn promotion_signs_and_attaches_before_any_tag_moves() {
 
 #[test]
 fn a_wrong_signing_password_stops_the_run_before_anything_is_built() {
-    let mut w = world(
-        "",
-        "[sign]\nkey = \"cosign.key\"\npassword_env = \"CARGO_PKG_NAME\"\n",
-    );
+    let mut w = world("", SIGN_SECTION);
     let k = provenance::PrivateKey::generate();
     std::fs::write(
         w.dir.path().join("cosign.key"),
@@ -967,10 +964,7 @@ fn a_wrong_signing_password_stops_the_run_before_anything_is_built() {
 
 #[test]
 fn a_signed_index_has_each_platform_signed_with_its_own_sbom() {
-    let mut w = two_platform_world_with(
-        "",
-        "[sign]\nkey = \"cosign.key\"\npassword_env = \"CARGO_PKG_NAME\"\n",
-    );
+    let mut w = two_platform_world_with("", SIGN_SECTION);
     let k = key_pair(&w, "cosign");
     let r = w.run();
     let a = app(&r);

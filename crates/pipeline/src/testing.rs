@@ -52,31 +52,6 @@ impl std::fmt::Debug for FakeRegistry {
     }
 }
 
-struct Shared(std::sync::Arc<provenance::store::Memory>);
-
-impl provenance::Artifacts for Shared {
-    fn manifest(&self, at: &str) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
-        self.0.manifest(at)
-    }
-    fn blob(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
-        self.0.blob(digest)
-    }
-    fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
-        self.0.put_blob(bytes)
-    }
-    fn put_manifest(
-        &self,
-        tag: Option<&str>,
-        bytes: &[u8],
-        media_type: &str,
-    ) -> Result<Digest, RegistryError> {
-        self.0.put_manifest(tag, bytes, media_type)
-    }
-    fn referrers(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
-        self.0.referrers(digest)
-    }
-}
-
 impl FakeRegistry {
     /// An empty registry.
     pub fn new() -> Self {
@@ -268,7 +243,7 @@ impl Registry for FakeRegistry {
             .unwrap()
             .calls
             .push(format!("artifacts {}", key(repo)));
-        Ok(Box::new(Shared(self.artifacts_of(&key(repo)))))
+        Ok(Box::new(self.artifacts_of(&key(repo))))
     }
 }
 

@@ -38,6 +38,14 @@ pub mod predicate {
             _ => return None,
         })
     }
+
+    /// A short name or a predicate type URI as given on the command line
+    /// (`--attach TYPE=`, `--require TYPE`); `None` for anything else.
+    pub fn parse(name: &str) -> Option<String> {
+        by_name(name)
+            .map(str::to_string)
+            .or_else(|| name.contains("://").then(|| name.to_string()))
+    }
 }
 
 /// Why provenance could not be read or written (a signature that does not

@@ -55,6 +55,30 @@ impl Artifacts for oci::push::Repo {
     }
 }
 
+/// A shared repository (the in-memory one a test double hands out).
+impl<T: Artifacts + ?Sized> Artifacts for std::sync::Arc<T> {
+    fn manifest(&self, at: &str) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
+        (**self).manifest(at)
+    }
+    fn blob(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        (**self).blob(digest)
+    }
+    fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        (**self).put_blob(bytes)
+    }
+    fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        (**self).put_manifest(tag, bytes, media_type)
+    }
+    fn referrers(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        (**self).referrers(digest)
+    }
+}
+
 /// A repository in memory.
 #[derive(Default)]
 pub struct Memory {

@@ -113,11 +113,36 @@ impl std::fmt::Display for Rejection {
     }
 }
 
+/// What a rejected item would have counted as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Item {
+    /// A signature (a `.sig` layer, or a cosign sign/v1 bundle).
+    Signature,
+    /// An attestation of this (claimed) predicate type.
+    Attestation(String),
+    /// The referrers listing itself (a cap reached).
+    Listing,
+}
+
+impl Item {
+    /// A bundle claiming `predicate_type`.
+    fn bundle(predicate_type: &str) -> Item {
+        if predicate_type == dsse::COSIGN_SIGN {
+            Item::Signature
+        } else {
+            Item::Attestation(predicate_type.to_string())
+        }
+    }
+}
+
 /// One rejected item.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
     /// Where it was.
     pub source: String,
+    /// What it would have been.
+    pub item: Item,
     /// Why.
     pub reason: Rejection,
 }
@@ -164,7 +189,7 @@ impl Report {
             let sigs: Vec<String> = self
                 .rejected
                 .iter()
-                .filter(|r| r.source.contains(".sig") || r.source.contains(dsse::COSIGN_SIGN))
+                .filter(|r| r.item == Item::Signature)
                 .map(|r| format!("{}: {}", r.source, r.reason))
                 .collect();
             return Some(if sigs.is_empty() {
@@ -180,7 +205,7 @@ impl Report {
                     reasons: self
                         .rejected
                         .iter()
-                        .filter(|r| r.source.contains(t.as_str()))
+                        .filter(|r| matches!(&r.item, Item::Attestation(a) if a == t))
                         .map(|r| format!("{}: {}", r.source, r.reason))
                         .collect(),
                 });
@@ -251,6 +276,7 @@ pub fn verify(
                 if m.layers.len() > MAX_ITEMS {
                     report.rejected.push(Rejected {
                         source: tag.clone(),
+                        item: Item::Signature,
                         reason: malformed(format!(
                             "{} signatures; only the first {MAX_ITEMS} were checked",
                             m.layers.len()
@@ -261,12 +287,17 @@ pub fn verify(
                     let source = format!("{tag} layer {}", i + 1);
                     match simple_signature(store, l, digest, keys, req) {
                         Ok(a) => report.signatures.push(Accepted { source, ..a }),
-                        Err(reason) => report.rejected.push(Rejected { source, reason }),
+                        Err(reason) => report.rejected.push(Rejected {
+                            source,
+                            item: Item::Signature,
+                            reason,
+                        }),
                     }
                 }
             }
             Err(e) => report.rejected.push(Rejected {
                 source: tag.clone(),
+                item: Item::Signature,
                 reason: malformed(format!("not a signature manifest: {e}")),
             }),
         }
@@ -293,6 +324,7 @@ pub fn verify(
         if bundles.len() > MAX_ITEMS {
             report.rejected.push(Rejected {
                 source: format!("referrers of {digest}"),
+                item: Item::Listing,
                 reason: malformed(format!(
                     "{} bundles; only the first {MAX_ITEMS} were checked",
                     bundles.len()
@@ -324,6 +356,7 @@ pub fn verify(
                     match missing {
                         Some((k, v)) => report.rejected.push(Rejected {
                             source,
+                            item: Item::Signature,
                             reason: Rejection::AnnotationMismatch {
                                 key: k.clone(),
                                 expected: v.clone(),
@@ -344,7 +377,11 @@ pub fn verify(
                     key: key.name().to_string(),
                     predicate: st.predicate,
                 }),
-                Err(reason) => report.rejected.push(Rejected { source, reason }),
+                Err(reason) => report.rejected.push(Rejected {
+                    source,
+                    item: Item::bundle(kind),
+                    reason,
+                }),
             }
         }
     }

@@ -268,20 +268,27 @@ fn written_signature_follows_cosigns_specification() {
     assert!(again.already);
 }
 
+/// A repository holding one small image manifest at `v1`: the repository,
+/// the manifest's digest and size.
+fn image_repo(referrers_api: bool) -> (Memory, oci::Digest, u64) {
+    let repo = Memory::new(referrers_api);
+    let image = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+    let digest = repo
+        .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
+        .unwrap();
+    (repo, digest, image.len() as u64)
+}
+
 #[test]
 fn attachments_are_referrers_in_either_registry_kind() {
     for api in [true, false] {
-        let repo = Memory::new(api);
-        let image = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
-        let digest = repo
-            .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
-            .unwrap();
+        let (repo, digest, size) = image_repo(api);
         let key = PrivateKey::generate();
         let subject = Subject {
             repository: "r/app",
             digest: &digest,
             media_type: layout::OCI_MANIFEST,
-            size: image.len() as u64,
+            size,
         };
         sign::sign(&repo, &key, &subject, &BTreeMap::new()).unwrap();
         let d = sign::attach(
@@ -340,17 +347,13 @@ fn attachments_are_referrers_in_either_registry_kind() {
 #[test]
 fn a_bundle_signature_among_the_referrers_counts_as_a_signature() {
     for api in [true, false] {
-        let repo = Memory::new(api);
-        let image = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
-        let digest = repo
-            .put_manifest(Some("v1"), image, layout::OCI_MANIFEST)
-            .unwrap();
+        let (repo, digest, size) = image_repo(api);
         let key = PrivateKey::generate();
         let subject = Subject {
             repository: "r/app",
             digest: &digest,
             media_type: layout::OCI_MANIFEST,
-            size: image.len() as u64,
+            size,
         };
         let ann = BTreeMap::from([("commit".to_string(), "abc".to_string())]);
         sign::sign_bundle(&repo, &key, &subject, &ann, "2026-11-29T00:00:00Z").unwrap();

@@ -37,6 +37,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `o` exited with `code` and its stderr says `text`.
+#[track_caller]
+fn fails_with(o: &Output, code: i32, text: &str) {
+    assert_eq!(o.status.code(), Some(code));
+    assert!(stderr(o).contains(text), "{}", stderr(o));
+}
+
 /// `NAME.key` / `NAME.pub` in `dir`, sealed with [`PW`].
 fn keygen(dir: &Path, name: &str) {
     let out = si(
@@ -134,12 +141,7 @@ fn keygen_without_a_password_source_writes_nothing() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no key password: set COSIGN_PASSWORD"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, 2, "no key password: set COSIGN_PASSWORD");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
@@ -199,16 +201,15 @@ fn verify_with_another_key_fails() {
     let s = Setup::new();
     assert!(s.si(&["sign", &s.image, "--key", "a.key"]).status.success());
     let out = s.si(&["verify", &s.image, "--key", "b.pub"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&format!(
+    fails_with(
+        &out,
+        1,
+        &format!(
             "verification failed: {}@{}: no valid signature: {} layer 1: the signature does not verify with any of the given keys",
             s.repo(),
             s.digest(),
             s.sig_tag().rsplit_once(':').unwrap().1
-        )),
-        "{}",
-        stderr(&out)
+        ),
     );
 }
 
@@ -221,12 +222,7 @@ fn a_wrong_annotation_fails() {
             .success()
     );
     let out = s.si(&["verify", &s.image, "--key", "a.pub", "-a", "commit=fff"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("annotation commit=abc123, required commit=fff"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, 1, "annotation commit=abc123, required commit=fff");
 }
 
 #[test]
@@ -250,11 +246,10 @@ fn a_tampered_payload_fails() {
     repo.put_manifest_at(Some(&tag), &serde_json::to_vec(&m).unwrap(), &ct)
         .unwrap();
     let out = s.si(&["verify", &s.image, "--key", "a.pub"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("the signature does not verify with any of the given keys"),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &out,
+        1,
+        "the signature does not verify with any of the given keys",
     );
 }
 
@@ -279,12 +274,7 @@ fn a_retagged_image_is_unsigned_and_a_copied_signature_does_not_cover_it() {
     let now = s.digest();
     assert_ne!(now, signed);
     let out = s.si(&["verify", &s.image, "--key", "a.pub"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&format!("{}@{now}: no signature found", s.repo())),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, 1, &format!("{}@{now}: no signature found", s.repo()));
     // Copying the old image's signature to the new one's tag does not help.
     let bytes = raw_manifest(&sig_tag).unwrap();
     let new_tag = format!("{}.sig", now.replacen(':', "-", 1));
@@ -296,11 +286,10 @@ fn a_retagged_image_is_unsigned_and_a_copied_signature_does_not_cover_it() {
         )
         .unwrap();
     let out = s.si(&["verify", &s.image, "--key", "a.pub"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(&format!("it was made for {signed}, not for this image")),
-        "{}",
-        stderr(&out)
+    fails_with(
+        &out,
+        1,
+        &format!("it was made for {signed}, not for this image"),
     );
 }
 
@@ -740,11 +729,10 @@ fn a_bundle_format_signature_is_a_referrer_and_verifies() {
         stdout(&ok)
     );
     let bad = si(d, &["verify", &image, "--key", "b.pub"], &[]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        stderr(&bad).contains("the signature does not verify with any of the given keys"),
-        "{}",
-        stderr(&bad)
+    fails_with(
+        &bad,
+        1,
+        "the signature does not verify with any of the given keys",
     );
 }
 

@@ -46,10 +46,6 @@ impl Signer {
     }
 }
 
-fn repository(r: &oci::ImageRef) -> String {
-    format!("{}/{}", r.registry(), r.repository())
-}
-
 fn failed(e: impl Into<StepError>, step: Step) -> Stop {
     Stop::Failed(step, Box::new(e.into()))
 }
@@ -60,19 +56,23 @@ pub fn verify_bases(cx: &ImageCx<'_>, resolved: &Resolved) -> Result<usize, Stop
     let mut checked = 0;
     for b in &resolved.bases {
         let name = b.reference.full_name();
-        for rule in cx
+        let rules: Vec<_> = cx
             .config
             .base_signatures
             .iter()
             .filter(|r| r.images.iter().any(|p| p.matches(&name)))
-        {
-            let store = cx
-                .registry
-                .artifacts(&b.reference)
-                .map_err(|e| failed(StepError::Provenance(e.into()), Step::Verify))?;
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        let store = cx
+            .registry
+            .artifacts(&b.reference)
+            .map_err(|e| failed(StepError::Provenance(e.into()), Step::Verify))?;
+        for rule in rules {
             let report = provenance::verify::verify(
                 store.as_ref(),
-                &repository(&b.reference),
+                &name,
                 &b.digest,
                 &rule.keys,
                 &Default::default(),
@@ -115,7 +115,7 @@ pub fn sign(
 ) -> Result<Vec<String>, Stop> {
     let step = Step::Sign;
     let repo = &cx.spec.repository;
-    let repo_name = repository(repo);
+    let repo_name = repo.full_name();
     let store = cx
         .registry
         .artifacts(repo)
@@ -298,7 +298,7 @@ fn slsa_predicate(cx: &ImageCx<'_>, o: &ImageOutcome, created: &str) -> serde_js
             "buildType": "https://safeimage.dev/build/v1",
             "externalParameters": {
                 "image": spec.name,
-                "repository": repository(&spec.repository),
+                "repository": spec.repository.full_name(),
                 "context": spec.context.display().to_string(),
                 "dockerfile": spec.dockerfile.display().to_string(),
                 "target": spec.target,

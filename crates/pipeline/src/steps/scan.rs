@@ -61,11 +61,7 @@ pub fn run(
     if cx.signer.is_some() {
         // Kept for the signed SBOM attachment.
         let subject = inventory::sbom::Subject {
-            name: format!(
-                "{}/{}",
-                cx.spec.repository.registry(),
-                cx.spec.repository.repository()
-            ),
+            name: cx.spec.repository.full_name(),
             digest: Some(digest.to_string()),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             created: cx.today.to_string(),

@@ -75,9 +75,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let Some((kind, file)) = x.split_once('=') else {
             bail!("--attach `{x}`: expected TYPE=FILE");
         };
-        let predicate_type = match provenance::predicate::by_name(kind) {
-            Some(t) => t.to_string(),
-            None if kind.contains("://") => kind.to_string(),
+        let predicate_type = match provenance::predicate::parse(kind) {
+            Some(t) => t,
             None => bail!(
                 "--attach `{x}`: unknown type `{kind}` (sbom, provenance, vuln, gate, or a predicate type URI)"
             ),
@@ -91,7 +90,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let key = provenance::keys::load_private(&a.key, pw.as_bytes())?;
     drop(pw);
     let (repo, digest, size, media_type) = locate(&a.image, &a.insecure_registry)?;
-    let repository = format!("{}/{}", a.image.registry(), a.image.repository());
+    let repository = a.image.full_name();
     let subject = provenance::sign::Subject {
         repository: &repository,
         digest: &digest,

@@ -53,9 +53,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         attestations: Vec::new(),
     };
     for r in &a.require {
-        match provenance::predicate::by_name(r) {
-            Some(t) => req.attestations.push(t.to_string()),
-            None if r.contains("://") => req.attestations.push(r.clone()),
+        match provenance::predicate::parse(r) {
+            Some(t) => req.attestations.push(t),
             None => bail!(
                 "--require `{r}`: unknown type (sbom, provenance, vuln, gate, or a predicate type URI)"
             ),
@@ -67,7 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map(|p| provenance::keys::load_public(p))
         .collect::<Result<Vec<_>, _>>()?;
     let (repo, digest, _, _) = super::sign::locate(&a.image, &a.insecure_registry)?;
-    let repository = format!("{}/{}", a.image.registry(), a.image.repository());
+    let repository = a.image.full_name();
     let report = provenance::verify::verify(&repo, &repository, &digest, &keys, &req)?;
     let failure = report.failure(&req);
     match a.format {
