@@ -160,29 +160,38 @@ pub fn sign(
                 .map_err(|e| failed(e, step))?;
             attached.push(format!("signature ({})", p.platform));
         }
-        if wants(predicate::CYCLONEDX) {
+        // A platform kept from the last promotion was not scanned this
+        // run, so it has no SBOM here; one that was must have it.
+        if wants(predicate::CYCLONEDX) && p.rebuilt {
             let file = sbom_file(cx, &p.platform);
-            if let Ok(bytes) = std::fs::read(&file) {
-                let bom: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    failed(
-                        StepError::Provenance(provenance::ProvenanceError::Format {
-                            what: file.display().to_string(),
-                            message: e.to_string(),
-                        }),
-                        step,
-                    )
-                })?;
-                provenance::sign::attach(
-                    store.as_ref(),
-                    &signer.key,
-                    &psub,
-                    predicate::CYCLONEDX,
-                    bom,
-                    &created,
+            let bytes = std::fs::read(&file).map_err(|source| {
+                failed(
+                    StepError::Work {
+                        path: file.clone(),
+                        source,
+                    },
+                    step,
                 )
-                .map_err(|e| failed(e, step))?;
-                attached.push(format!("{} ({})", predicate::CYCLONEDX, p.platform));
-            }
+            })?;
+            let bom: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                failed(
+                    StepError::Provenance(provenance::ProvenanceError::Format {
+                        what: file.display().to_string(),
+                        message: e.to_string(),
+                    }),
+                    step,
+                )
+            })?;
+            provenance::sign::attach(
+                store.as_ref(),
+                &signer.key,
+                &psub,
+                predicate::CYCLONEDX,
+                bom,
+                &created,
+            )
+            .map_err(|e| failed(e, step))?;
+            attached.push(format!("{} ({})", predicate::CYCLONEDX, p.platform));
         }
         if wants(predicate::VULN) {
             let v = vuln_predicate(p, &created);
