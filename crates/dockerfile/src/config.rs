@@ -24,7 +24,11 @@ pub struct LintConfig {
     pub ignored: Vec<String>,
     /// Level overrides per code.
     pub overrides: HashMap<String, Level>,
-    /// Run ShellCheck on RUN scripts when it is installed.
+    /// Check RUN scripts at all (built-in shell checks, and ShellCheck when
+    /// `shellcheck` is also on and it is installed).
+    pub shell_checks: bool,
+    /// Run ShellCheck on RUN scripts when it is installed (it then replaces
+    /// the built-in checks).
     pub shellcheck: bool,
     /// Build args for expanding ARGs in FROM (`--build-arg`).
     pub build_args: HashMap<String, String>,
@@ -42,6 +46,7 @@ impl Default for LintConfig {
             failure_threshold: Level::Warning,
             ignored: Vec::new(),
             overrides: HashMap::new(),
+            shell_checks: true,
             shellcheck: true,
             build_args: HashMap::new(),
             disable_ignore_pragma: false,
@@ -143,6 +148,11 @@ impl LintConfig {
                         self.shellcheck = b;
                     }
                 }
+                "shell_checks" => {
+                    if let Some(b) = v.boolean(x, "lint.shell_checks") {
+                        self.shell_checks = b;
+                    }
+                }
                 "disable_ignore_pragma" => {
                     if let Some(b) = v.boolean(x, "lint.disable_ignore_pragma") {
                         self.disable_ignore_pragma = b;
@@ -159,7 +169,7 @@ impl LintConfig {
                         }
                     }
                 }
-                other => v.err(k.span, format!("unknown key `lint.{other}` (expected failure_threshold, ignored, override, shellcheck, disable_ignore_pragma, build_args)")),
+                other => v.err(k.span, format!("unknown key `lint.{other}` (expected failure_threshold, ignored, override, shell_checks, shellcheck, disable_ignore_pragma, build_args)")),
             }
         }
     }

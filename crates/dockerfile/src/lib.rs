@@ -14,6 +14,7 @@ pub mod policy;
 pub mod pragma;
 pub mod rules;
 pub mod shell;
+pub mod shell_checks;
 pub mod shellcheck;
 pub mod source;
 
@@ -40,6 +41,9 @@ pub struct LintReport {
     pub files: usize,
     /// Whether ShellCheck ran.
     pub shellcheck_ran: bool,
+    /// Whether the built-in shell checks ran (ShellCheck absent, disabled or
+    /// failed).
+    pub native_shell_checks_ran: bool,
     /// Problems that did not stop linting (e.g. ShellCheck failed).
     pub notes: Vec<String>,
 }
@@ -55,7 +59,7 @@ struct FileState<'a> {
 /// Lints files. Files that fail to parse yield a `syntax-error` finding and
 /// the others are still linted.
 pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
-    let sc_exe = if cfg.shellcheck {
+    let sc_exe = if cfg.shell_checks && cfg.shellcheck {
         shellcheck::find()
     } else {
         None
@@ -121,39 +125,54 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                     .iter()
                     .flat_map(|c| rules::codes_for_docker_check(c))
                     .collect();
-                if sc_exe.is_some() && parsed.escape == b'\\' {
+                if cfg.shell_checks && parsed.escape == b'\\' {
                     collect_scripts(key, src, &parsed, &mut scripts);
                 }
             }
         }
         states.push(st);
     }
-    if let Some(exe) = &sc_exe {
-        let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-        match shellcheck::run(exe, &scripts, jobs, cfg.cache_dir.as_deref()) {
-            Ok(found) => {
-                report.shellcheck_ran = true;
-                for f in found {
-                    let st = &mut states[f.key];
-                    let location = findings::Location {
-                        path: st.src.path.clone(),
-                        line: f.line,
-                        column: f.column,
-                        end_line: f.end_line,
-                        end_column: f.end_column,
-                    };
-                    st.hits.push(Hit {
-                        code: f.code,
-                        span: 0..0,
-                        message: f.message,
-                        level: Some(f.level),
-                        props: vec![],
-                        location: Some(location),
-                    });
+    let from_binary = match &sc_exe {
+        Some(exe) => {
+            let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+            match shellcheck::run(exe, &scripts, jobs, cfg.cache_dir.as_deref()) {
+                Ok(found) => Some(found),
+                Err(e) => {
+                    report.notes.push(format!(
+                        "{e}; RUN scripts were checked by the built-in shell checks instead"
+                    ));
+                    None
                 }
             }
-            Err(e) => report.notes.push(e.to_string()),
         }
+        None => None,
+    };
+    report.shellcheck_ran = from_binary.is_some();
+    let found = match from_binary {
+        Some(found) => found,
+        None if cfg.shell_checks => {
+            report.native_shell_checks_ran = true;
+            native_shell_checks(&scripts)
+        }
+        None => Vec::new(),
+    };
+    for f in found {
+        let st = &mut states[f.key];
+        let location = findings::Location {
+            path: st.src.path.clone(),
+            line: f.line,
+            column: f.column,
+            end_line: f.end_line,
+            end_column: f.end_column,
+        };
+        st.hits.push(Hit {
+            code: f.code,
+            span: 0..0,
+            message: f.message,
+            level: Some(f.level),
+            props: vec![],
+            location: Some(location),
+        });
     }
     let ignored: HashSet<&str> = cfg.ignored.iter().map(String::as_str).collect();
     for st in states {
@@ -218,6 +237,32 @@ fn instruction_lines(src: &SourceFile, parsed: &Parsed<'_>) -> Vec<(u32, u32)> {
             (first, last)
         })
         .collect()
+}
+
+/// The built-in checks over every script, mapped to Dockerfile positions
+/// the same way ShellCheck's results are.
+fn native_shell_checks(scripts: &[shellcheck::Script]) -> Vec<shellcheck::ScFinding> {
+    let mut out = Vec::new();
+    for s in scripts {
+        let Some(dialect) = shell_checks::Dialect::from_name(s.dialect) else {
+            continue;
+        };
+        for h in shell_checks::check(&s.text, dialect) {
+            let (line, column, end_line, end_column) =
+                shellcheck::to_dockerfile(s, h.line, h.column, h.end_line, h.end_column);
+            out.push(shellcheck::ScFinding {
+                key: s.key,
+                code: format!("SC{}", h.code),
+                level: h.level,
+                message: h.message,
+                line,
+                column,
+                end_line,
+                end_column,
+            });
+        }
+    }
+    out
 }
 
 fn collect_scripts(

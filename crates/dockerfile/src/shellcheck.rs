@@ -226,14 +226,8 @@ pub fn run(
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            let map = |line: u32, col: u32| {
-                (
-                    s.line + line - 1,
-                    if line == 1 { s.column + col - 1 } else { col },
-                )
-            };
-            let (line, column) = map(c.line, c.column);
-            let (end_line, end_column) = map(c.end_line.max(c.line), c.end_column);
+            let (line, column, end_line, end_column) =
+                to_dockerfile(s, c.line, c.column, c.end_line, c.end_column);
             let level = match c.level.as_str() {
                 "error" => Level::Error,
                 "warning" => Level::Warning,
@@ -253,6 +247,30 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// Maps a script range (1-based lines and columns, line 1 = the script's
+/// first line) to the Dockerfile.
+pub fn to_dockerfile(
+    s: &Script,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+) -> (u32, u32, u32, u32) {
+    let map = |line: u32, col: u32| {
+        (
+            s.line + line.max(1) - 1,
+            if line <= 1 {
+                s.column + col.max(1) - 1
+            } else {
+                col
+            },
+        )
+    };
+    let (l, c) = map(line, column);
+    let (el, ec) = map(end_line.max(line), end_column);
+    (l, c, el, ec)
 }
 
 /// Splits work into at most `jobs` buckets of similar total cost: largest

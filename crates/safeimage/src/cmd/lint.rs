@@ -43,9 +43,12 @@ pub struct Args {
     /// Build argument for expanding FROM (NAME=value); repeatable.
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     build_args: Vec<String>,
-    /// Do not run ShellCheck on RUN scripts.
+    /// Do not run the ShellCheck binary (the built-in shell checks still run).
     #[arg(long)]
     no_shellcheck: bool,
+    /// Do not check RUN scripts at all (neither built-in checks nor ShellCheck).
+    #[arg(long)]
+    no_shell_checks: bool,
     /// Write the report to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -143,6 +146,9 @@ fn settings(args: &Args) -> anyhow::Result<LintConfig> {
     if args.no_shellcheck {
         cfg.shellcheck = false;
     }
+    if args.no_shell_checks {
+        cfg.shell_checks = false;
+    }
     cfg.cache_dir = if args.no_cache {
         None
     } else {
@@ -223,8 +229,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .collect();
             let mut s = report::human(&report.findings, &texts, color);
             s.push_str(&report::summary(&report.findings, report.files));
-            if cfg.shellcheck && !report.shellcheck_ran && !sources.is_empty() {
-                s.push_str("\n(shellcheck not found: RUN scripts were not checked by ShellCheck; apt-get install shellcheck)");
+            if cfg.shellcheck && report.native_shell_checks_ran && !sources.is_empty() {
+                s.push_str("\n(shellcheck not found: RUN scripts were checked by the built-in shell checks only; apt-get install shellcheck for its other checks)");
             }
             s
         }
