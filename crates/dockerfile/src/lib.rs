@@ -118,6 +118,18 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                         }
                     }
                 }
+                if let Some(at) = src.virtual_from {
+                    // a fragment: nothing is reported about the stage we made up
+                    st.hits.retain(|h| !src.is_virtual(h.span.start));
+                    st.hits.push(Hit {
+                        code: "missing-from".into(),
+                        span: at..at + source::VIRTUAL_FROM.len(),
+                        message: "No FROM before this instruction: the file cannot be built on its own (linted as a fragment)".into(),
+                        level: None,
+                        props: vec![],
+                        location: None,
+                    });
+                }
                 st.pragmas = Pragmas::read(src, &instruction_lines(src, &parsed));
                 st.skipped_checks = parsed
                     .directives

@@ -35,6 +35,24 @@ docs! {
     bad: "FROM alpine:3.20\nRUNN echo hi\n",
     good: "FROM alpine:3.20\nRUN echo hi\n"
 }
+"missing-from" {
+    why: "BuildKit refuses a Dockerfile whose first instruction (after global ARGs) is not FROM. Fragments, templates and files meant to be concatenated are still linted instruction by instruction; this finding says the file cannot be built as it is.",
+    fix: "Start the file with `FROM image:tag` (global ARGs may come before it), or ignore `missing-from` for files that are fragments on purpose.",
+    bad: "RUN apt-get update\n",
+    good: "FROM debian:12\nRUN apt-get update\n"
+}
+"onbuild-forbidden" {
+    why: "`ONBUILD FROM`, `ONBUILD MAINTAINER` and `ONBUILD ONBUILD` are rejected when a child image builds on this one, so the base breaks every image built from it.",
+    fix: "Remove the wrapped FROM/MAINTAINER/ONBUILD; put LABELs in place of MAINTAINER.",
+    bad: "FROM debian:12\nONBUILD MAINTAINER me\n",
+    good: "FROM debian:12\nONBUILD RUN echo child build\n"
+}
+"reserved-stage-name" {
+    why: "`scratch` and `context` have fixed meanings for the builder (the empty image, the build context); a stage with that name cannot be referred to as intended.",
+    fix: "Rename the stage (`AS build`).",
+    bad: "FROM debian:12 AS scratch\nRUN echo hi\n",
+    good: "FROM debian:12 AS build\nRUN echo hi\n"
+}
 "last-user-root" {
     why: "A process running as root inside the container is root on the host's kernel; a container escape or a writable mount turns into full compromise. Without a USER the container runs as whatever the base image sets, usually root.",
     fix: "Create an unprivileged user and switch to it after the steps that need root: `USER 10001` (numeric) or a named user.",

@@ -19,7 +19,25 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
         let mut has_workdir = has_workdir_in_parents(ctx, st.index);
         let mut prev_single_run: Option<usize> = None;
         for idx in st.range.clone() {
-            let ins = &p.instructions[idx];
+            // ONBUILD bodies get the rules of the instruction they wrap; they
+            // do not count towards this stage's CMD/ENTRYPOINT/WORKDIR.
+            let (ins, onbuild) = match &p.instructions[idx] {
+                Instruction::Onbuild(o) => {
+                    if matches!(
+                        &*o.instruction,
+                        Instruction::From(_) | Instruction::Maintainer(_) | Instruction::Onbuild(_)
+                    ) {
+                        ctx.hit(
+                            "onbuild-forbidden",
+                            keyword_span(&p.instructions[idx]).start..keyword_span(&o.instruction).end,
+                            "ONBUILD cannot wrap FROM, MAINTAINER or ONBUILD; child builds fail on it",
+                        );
+                        continue;
+                    }
+                    (&*o.instruction, true)
+                }
+                i => (i, false),
+            };
             let kw = keyword_span(ins);
             if !matches!(ins, Instruction::Run(_)) {
                 prev_single_run = None;
@@ -31,25 +49,29 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                     "MAINTAINER is deprecated; use LABEL org.opencontainers.image.authors=\"...\"",
                 ),
                 Instruction::Workdir(w) => {
-                    has_workdir = true;
+                    has_workdir |= !onbuild;
                     let v = w.arguments.value.trim_matches(['"', '\'']);
                     if !is_absolute(v) {
                         ctx.hit("workdir-relative", w.arguments.span.clone(), format!("WORKDIR `{v}` is relative; it depends on every earlier WORKDIR, so use an absolute path"));
                     }
                 }
                 Instruction::Cmd(c) => {
-                    cmds.push(kw.clone());
+                    if !onbuild {
+                        cmds.push(kw.clone());
+                    }
                     if let Command::Shell(s) = &c.arguments {
                         ctx.hit("shell-form-cmd", s.span.clone(), "CMD in shell form runs under /bin/sh -c, which does not pass signals on; use the JSON form CMD [\"prog\", \"arg\"]");
                     }
                 }
                 Instruction::Entrypoint(e) => {
-                    entrypoints.push(kw.clone());
+                    if !onbuild {
+                        entrypoints.push(kw.clone());
+                    }
                     if let Command::Shell(s) = &e.arguments {
                         ctx.hit("shell-form-cmd", s.span.clone(), "ENTRYPOINT in shell form runs under /bin/sh -c, which does not pass signals on; use the JSON form ENTRYPOINT [\"prog\"]");
                     }
                 }
-                Instruction::Healthcheck(_) => healthchecks.push(kw.clone()),
+                Instruction::Healthcheck(_) if !onbuild => healthchecks.push(kw.clone()),
                 Instruction::Expose(e) => {
                     for a in &e.arguments {
                         expose(ctx, &a.value, a.span.clone());

@@ -60,6 +60,9 @@ macro_rules! rules {
 
 rules! {
     "syntax-error", Error, "The Dockerfile cannot be parsed", [], [], [];
+    "missing-from", Error, "An instruction other than ARG comes before the first FROM (or there is no FROM)", ["DL3061"], [], [];
+    "onbuild-forbidden", Error, "ONBUILD wraps FROM, MAINTAINER or another ONBUILD, which builders reject", ["DL3043"], [], [];
+    "reserved-stage-name", Error, "A stage is named scratch or context, names the builder reserves", ["DL3063"], ["ReservedStageName"], [];
     "last-user-root", Warning, "The final stage runs as root (last USER is root/0, or there is no USER)", ["DL3002"], [], ["DS-0002"];
     "sudo", Error, "sudo is used in RUN", ["DL3004"], [], ["DS-0010"];
     "base-untagged", Warning, "Base image has neither tag nor digest", ["DL3006"], [], [];

@@ -72,6 +72,13 @@ fn stage_names(ctx: &mut Ctx<'_, '_>) {
                 format!("stage name `{name}` is already used by the stage on line {line}"),
             ));
         }
+        if name.eq_ignore_ascii_case("scratch") || name.eq_ignore_ascii_case("context") {
+            hits.push((
+                "reserved-stage-name",
+                span.clone(),
+                format!("`{name}` is reserved by the builder and cannot name a stage"),
+            ));
+        }
         if name.chars().any(|c| c.is_ascii_uppercase()) {
             hits.push((
                 "stage-name-casing",
