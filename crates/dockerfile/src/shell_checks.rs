@@ -81,6 +81,15 @@ pub fn check(text: &str, dialect: Dialect) -> Vec<ScHit> {
             format!("The script nests deeper than {MAX_NESTING} levels; it was not checked."),
         )];
     }
+    if let Some(at) = oversized_number(text) {
+        return vec![hit(
+            1072,
+            at,
+            1,
+            "A file descriptor or directory-stack number this large is not valid shell."
+                .to_string(),
+        )];
+    }
     let program = match parse(text, &opts) {
         Ok(p) => p,
         Err((line, col)) => {
@@ -132,6 +141,31 @@ fn parse(text: &str, opts: &brush_parser::ParserOptions) -> Result<ast::Program,
             }
         }
     })
+}
+
+/// A run of 10 or more digits right before `<`/`>` (a file descriptor) or
+/// after `~+`/`~-` (a directory-stack index): no shell accepts them, and the
+/// parser cannot represent them.
+fn oversized_number(text: &str) -> Option<Pos> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let long = i - start >= 10;
+            let fd = matches!(b.get(i), Some(b'<' | b'>'));
+            let tilde = start >= 2 && b[start - 2] == b'~' && matches!(b[start - 1], b'+' | b'-');
+            if long && (fd || tilde) {
+                return Some(advance(Pos { line: 1, col: 1 }, &text[..start]));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Maximum bracket nesting, counted without regard to quoting (an upper
@@ -1099,5 +1133,9 @@ mod tests {
         assert_eq!(h[0].code, 1072);
         let deep = format!("{}{}", "(".repeat(200), ")".repeat(200));
         assert_eq!(check(&deep, Dialect::Bash)[0].code, 1072);
+        // found by fuzzing: the parser cannot hold these numbers
+        assert_eq!(check("(9999999999999>=", Dialect::Bash)[0].code, 1072);
+        assert_eq!(check("echo ~+99999999999", Dialect::Bash)[0].code, 1072);
+        assert!(check("SOURCE_DATE_EPOCH=1700000000 make", Dialect::Sh).is_empty());
     }
 }

@@ -323,6 +323,36 @@ docs! {
     bad: "FROM ruby:3.3-slim\nRUN gem install bundler\n",
     good: "FROM ruby:3.3-slim\nRUN gem install bundler:2.5.22\n"
 }
+"yarn-cache-not-cleaned" {
+    why: "yarn install keeps every downloaded package in its cache directory; without cleaning it in the same RUN it ships in the image layer.",
+    fix: "End the RUN with `yarn cache clean`, or use `RUN --mount=type=cache,target=/usr/local/share/.cache/yarn`.",
+    bad: "FROM node:20\nRUN yarn install --frozen-lockfile\n",
+    good: "FROM node:20\nRUN yarn install --frozen-lockfile && yarn cache clean\n"
+}
+"useradd-high-uid" {
+    why: "useradd records every UID in /var/log/lastlog and faillog; a large UID makes a sparse file of gigabytes that layer storage does not keep sparse.",
+    fix: "Add `-l` (`--no-log-init`), or use a UID below 100000.",
+    bad: "FROM debian:12\nRUN useradd -u 123456789 app\n",
+    good: "FROM debian:12\nRUN useradd -l -u 123456789 app\n"
+}
+"ln-bin-sh" {
+    why: "Relinking /bin/sh changes the shell for every script and package hook in the image, not just for the Dockerfile's RUN steps.",
+    fix: "Use `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` to run RUN steps with another shell.",
+    bad: "FROM debian:12\nRUN ln -sf /bin/bash /bin/sh\n",
+    good: "FROM debian:12\nSHELL [\"/bin/bash\", \"-c\"]\n"
+}
+"zypper-dist-upgrade" {
+    why: "A distribution upgrade inside a build gives an image whose contents depend on the day it was built and no longer match its base image's tag.",
+    fix: "Rebuild on a newer base image tag; safeimage's daily run rebuilds on the newest base digest.",
+    bad: "FROM opensuse/leap:15.6\nRUN zypper dist-upgrade -y\n",
+    good: "FROM opensuse/leap:15.6\nRUN zypper install -y curl-8.0\n"
+}
+"env-self-reference" {
+    why: "Variables in an ENV instruction are expanded with the values from before that instruction, so `ENV A=1 B=$A` sets B to the old A (often empty), not 1.",
+    fix: "Split it: `ENV A=1` then `ENV B=$A`.",
+    bad: "FROM debian:12\nENV A=1 B=$A\n",
+    good: "FROM debian:12\nENV A=1\nENV B=$A\n"
+}
 "go-install-unpinned" {
     why: "`go install path@latest` (or without a version) changes with every upstream release.",
     fix: "Use `go install path@vX.Y.Z`.",

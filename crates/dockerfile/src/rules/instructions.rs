@@ -12,6 +12,22 @@ use crate::model::keyword_span;
 
 pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
     let p = ctx.p;
+    // global ARGs (before the first FROM) are build arguments too
+    let first_stage = p
+        .stages
+        .first()
+        .map_or(p.instructions.len(), |s| s.range.start);
+    for ins in &p.instructions[..first_stage] {
+        if let Instruction::Arg(a) = ins {
+            secrets(
+                ctx,
+                &a.arguments.value,
+                a.arguments.span.start,
+                "ARG",
+                false,
+            );
+        }
+    }
     for st in &p.stages {
         let mut cmds = Vec::new();
         let mut entrypoints = Vec::new();
@@ -98,7 +114,7 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                     if let Some(from) =
                         crate::model::flag(&c.options, "from").and_then(|f| f.value.as_ref())
                         && c.src.iter().any(
-                            |s| matches!(s, Source::Path(p) if p.value == "/" || p.value == "/*"),
+                            |s| matches!(s, Source::Path(p) if matches!(unquote(&p.value), "/" | "/*")),
                         )
                     {
                         ctx.hit("copy-whole-filesystem", kw.start..c.dest.span.end, format!("COPY --from={} / copies a whole filesystem, package databases and all; copy only the files you need", from.value));
@@ -123,6 +139,7 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                     false,
                 ),
                 Instruction::Env(e) => {
+                    env_self_reference(ctx, &e.arguments.value, e.arguments.span.start);
                     secrets(ctx, &e.arguments.value, e.arguments.span.start, "ENV", true)
                 }
                 Instruction::Run(_) => {
@@ -217,7 +234,19 @@ fn expose(ctx: &mut Ctx<'_, '_>, value: &str, span: std::ops::Range<usize>) {
 
 const ARCHIVE_EXT: &[&str] = &[
     ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst",
+    ".gz", ".bz2", ".xz", ".zst", ".lz", ".lzma", ".tb2", ".tlz",
 ];
+
+/// A path word without the quotes a Dockerfile allows around it.
+pub(crate) fn unquote(v: &str) -> &str {
+    let v = v.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
 
 fn add(
     ctx: &mut Ctx<'_, '_>,
@@ -226,7 +255,7 @@ fn add(
 ) {
     let all_local_plain = a.src.iter().all(|s| match s {
         Source::Path(p) => {
-            let v = p.value.to_ascii_lowercase();
+            let v = unquote(&p.value).to_ascii_lowercase();
             !(v.contains("://")
                 || v.starts_with("git@")
                 || v.contains('$')
@@ -247,6 +276,7 @@ fn copy_dest(
     span: std::ops::Range<usize>,
     has_workdir: bool,
 ) {
+    let dest = unquote(dest);
     if sources > 1 && !dest.ends_with('/') && !dest.ends_with('\\') && !dest.contains('$') {
         ctx.hit("copy-dest-not-dir", span.clone(), format!("several sources are copied to `{dest}`: the destination must be a directory ending in /"));
     }
@@ -340,12 +370,37 @@ pub(crate) fn sensitive_name(name: &str) -> bool {
         .split(['_', '-', '.'])
         .filter(|s| !s.is_empty())
         .collect();
+    // an access key's ID is half of the credential (AWS_ACCESS_KEY_ID)
+    if parts.windows(2).any(|w| w == ["access", "key"]) {
+        return true;
+    }
     if parts.iter().any(|p| NOT_SECRET.contains(p)) {
         return false;
     }
     parts.iter().enumerate().any(|(i, p)| {
         SENSITIVE.contains(p) || (*p == "key" && i > 0 && KEY_QUALIFIERS.contains(&parts[i - 1]))
     })
+}
+
+/// DL3044: `ENV A=1 B=$A` expands `$A` from before the instruction.
+fn env_self_reference(ctx: &mut Ctx<'_, '_>, raw: &str, base: usize) {
+    let kvs = key_values(raw, true);
+    for (i, kv) in kvs.iter().enumerate() {
+        let Some(v) = &kv.value else { continue };
+        for earlier in &kvs[..i] {
+            let n = &earlier.name;
+            let used = v.match_indices('$').any(|(at, _)| {
+                let rest = &v[at + 1..];
+                let rest = rest.strip_prefix('{').unwrap_or(rest);
+                rest.starts_with(n.as_str())
+                    && !rest[n.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if used {
+                let span = base + kv.offset..base + kv.offset + kv.name.len();
+                ctx.hit("env-self-reference", span, format!("{} uses ${n}, which this same ENV sets; it gets the value from before this line. Split the ENV", kv.name));
+            }
+        }
+    }
 }
 
 fn secrets(ctx: &mut Ctx<'_, '_>, raw: &str, base: usize, what: &str, legacy: bool) {

@@ -108,6 +108,11 @@ rules! {
     "pip-no-cache-dir", Info, "pip install without --no-cache-dir in the final image", ["DL3042"], [], [];
     "npm-unpinned", Warning, "npm install of named packages without versions", ["DL3016"], [], [];
     "gem-unpinned", Warning, "gem install without a version", ["DL3028"], [], [];
+    "yarn-cache-not-cleaned", Info, "yarn install without yarn cache clean in the same RUN", ["DL3060"], [], [];
+    "useradd-high-uid", Warning, "useradd with a large UID and without -l writes a huge sparse lastlog", ["DL3046"], [], [];
+    "ln-bin-sh", Warning, "RUN ln replaces /bin/sh; use SHELL to choose the shell", ["DL4005"], [], [];
+    "zypper-dist-upgrade", Warning, "zypper dist-upgrade in a build", ["DL3035"], [], [];
+    "env-self-reference", Warning, "ENV uses a variable that the same ENV instruction defines", ["DL3044"], [], [];
     "go-install-unpinned", Warning, "go install without @version (or with @latest)", ["DL3062"], [], [];
     "pipefail", Warning, "RUN with a pipe but no pipefail: a failing command before | is ignored", ["DL4006"], [], [];
     "curl-pipe-shell", Warning, "A downloaded script is piped straight into a shell or interpreter", [], [], [];

@@ -141,11 +141,15 @@ fn command(
     match prog {
         "apt-get" | "apt" => apt(ctx, c, prog, args),
         "apk" => apk(ctx, run, args, all),
+        "zypper" if args.iter().any(|a| a.text == "dist-upgrade" || a.text == "dup") => ctx.hit("zypper-dist-upgrade", c.span(), "zypper dist-upgrade moves the image to whatever the repositories hold today; rebuild on a newer base image instead"),
         "yum" | "dnf" | "microdnf" | "tdnf" | "zypper" => rpm(ctx, run, prog, c, args, all, in_final),
-        "pip" | "pip3" => pip(ctx, run, c, args, in_final),
-        p if p.starts_with("pip3.") => pip(ctx, run, c, args, in_final),
+        "pip" | "pip2" | "pip3" => pip(ctx, run, c, args, in_final),
+        p if p.starts_with("pip3.") || p.starts_with("pip2.") => pip(ctx, run, c, args, in_final),
         p if p.starts_with("python") && args.len() >= 2 && args[0].text == "-m" && args[1].text == "pip" => pip(ctx, run, c, &args[2..], in_final),
         "npm" => npm(ctx, args),
+        "yarn" => yarn(ctx, run, c, args, all),
+        "useradd" | "adduser" => useradd(ctx, c, args),
+        "ln" => ln_sh(ctx, c, args),
         "gem" => gem(ctx, args),
         "go" => go_install(ctx, args),
         "cd" => ctx.hit("run-cd", c.span(), "cd inside RUN only lasts for this RUN; use WORKDIR to change directory for later instructions"),
@@ -169,8 +173,7 @@ fn apt(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, prog: &str, args: &[Word]) {
     if sub.text != "install" {
         return;
     }
-    if !has_short(&flags, 'y', &["--yes", "--assume-yes", "--force-yes"])
-        && !flags.iter().any(|f| f.text.starts_with("-qq"))
+    if !has_short(&flags, 'y', &["--yes", "--assume-yes", "--force-yes"]) && quiet_level(&flags) < 2
     {
         ctx.hit(
             "apt-missing-yes",
@@ -433,6 +436,23 @@ const PIP_VALUE_OPTS: &[&str] = &[
     "--report",
 ];
 
+/// apt-get's quiet level: `-q` counts one each (`-qq` two, `-q -q` two),
+/// `--quiet` one, `-q=2`/`--quiet=2` set it. Level 2 implies `-y`.
+fn quiet_level(flags: &[&Word]) -> u32 {
+    let mut level = 0;
+    for f in flags {
+        let t = f.text.as_str();
+        if let Some(v) = t.strip_prefix("--quiet=").or_else(|| t.strip_prefix("-q=")) {
+            level = v.parse().unwrap_or(level);
+        } else if t == "--quiet" {
+            level += 1;
+        } else if t.starts_with('-') && !t.starts_with("--") {
+            level += t[1..].chars().filter(|&c| c == 'q').count() as u32;
+        }
+    }
+    level
+}
+
 fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], in_final: bool) {
     let (flags, pos) = positionals(args, PIP_VALUE_OPTS);
     if pos.first().is_none_or(|s| s.text != "install") {
@@ -455,15 +475,94 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
     if !unpinned.is_empty() {
         ctx.hit("pip-unpinned", words_span(&unpinned), format!("pip install without versions: {} (use name==version, or a requirements file with hashes)", list(&unpinned)));
     }
-    let env_no_cache = ctx.p.instructions.iter().any(
-        |i| matches!(i, Instruction::Env(e) if e.arguments.value.contains("PIP_NO_CACHE_DIR")),
-    );
+    // pip reads PIP_NO_CACHE_DIR as a boolean: 0/false/off/no leave the cache on
+    let env_no_cache = ctx.p.instructions.iter().any(|i| match i {
+        Instruction::Env(e) => crate::args::key_values(&e.arguments.value, true)
+            .iter()
+            .any(|kv| {
+                kv.name == "PIP_NO_CACHE_DIR"
+                    && !kv.value.as_deref().is_some_and(|v| {
+                        matches!(
+                            v.to_ascii_lowercase().as_str(),
+                            "0" | "false" | "off" | "no" | ""
+                        )
+                    })
+            }),
+        _ => false,
+    });
     if in_final
         && !env_no_cache
         && !flags.iter().any(|f| f.text == "--no-cache-dir")
         && !has_mount_target(run, "/root/.cache")
     {
         ctx.hit("pip-no-cache-dir", c.span(), "pip keeps its download cache in the layer; add --no-cache-dir (or ENV PIP_NO_CACHE_DIR=1)");
+    }
+}
+
+/// DL3060: `yarn install` leaves its cache in the layer unless the same RUN
+/// cleans it (or it is a cache mount).
+fn yarn(
+    ctx: &mut Ctx<'_, '_>,
+    run: &RunInfo,
+    c: &SimpleCommand,
+    args: &[Word],
+    all: &[&SimpleCommand],
+) {
+    let installs = args
+        .first()
+        .is_none_or(|a| a.text == "install" || a.text == "add" || a.text.starts_with('-'));
+    if !installs {
+        return;
+    }
+    let cleaned = all.iter().any(|o| {
+        o.program() == Some("yarn")
+            && o.args().len() >= 2
+            && o.args()[0].text == "cache"
+            && o.args()[1].text == "clean"
+    }) || has_mount_target(run, "/usr/local/share/.cache/yarn")
+        || has_mount_target(run, "/root/.cache/yarn")
+        || has_mount_target(run, "/root/.yarn");
+    if !cleaned {
+        ctx.hit("yarn-cache-not-cleaned", c.span(), "yarn keeps its package cache in the layer; add `&& yarn cache clean` to this RUN (or use a cache mount)");
+    }
+}
+
+/// DL3046: `useradd -u <big uid>` without `-l` writes a sparse but huge
+/// /var/log/lastlog and faillog into the layer.
+fn useradd(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
+    if c.program() != Some("useradd") {
+        return;
+    }
+    let no_log = args.iter().any(|a| {
+        a.text == "-l"
+            || a.text == "--no-log-init"
+            || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('l'))
+    });
+    let uid = args
+        .windows(2)
+        .find_map(|w| {
+            (w[0].text == "-u" || w[0].text == "--uid")
+                .then(|| w[1].text.parse::<u64>().ok())
+                .flatten()
+        })
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.text.strip_prefix("--uid=").and_then(|v| v.parse().ok()))
+        });
+    if !no_log && uid.is_some_and(|u| u > 99_999) {
+        ctx.hit("useradd-high-uid", c.span(), "useradd with a large UID and without -l/--no-log-init writes a huge sparse lastlog file into the layer");
+    }
+}
+
+/// DL4005: replacing /bin/sh with `ln` instead of using SHELL.
+fn ln_sh(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
+    let target = args.iter().rev().find(|a| !a.text.starts_with('-'));
+    if args
+        .iter()
+        .any(|a| a.text.starts_with('-') && a.text.contains('s'))
+        && target.is_some_and(|t| t.text == "/bin/sh")
+    {
+        ctx.hit("ln-bin-sh", c.span(), "replacing /bin/sh with ln changes it for everything in the image; use SHELL [\"/bin/bash\", \"-c\"] to pick the shell for RUN");
     }
 }
 
@@ -484,12 +583,20 @@ fn npm(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
         .filter(|w| {
             let t = &w.text;
             let versioned = t.get(1..).is_some_and(|rest| rest.contains('@'));
+            // a git URL pins only with #commit-ish
+            let git = t.starts_with("git+") || t.starts_with("git:") || t.starts_with("github:");
+            if git {
+                return !t.contains('#');
+            }
             !(versioned
                 || t.starts_with('.')
                 || t.starts_with('/')
+                || t.starts_with('~')
                 || t.contains("://")
                 || t.contains(':')
                 || t.ends_with(".tgz")
+                || t.ends_with(".tar.gz")
+                || t.ends_with(".tar")
                 || t.contains('$'))
         })
         .collect();
@@ -565,15 +672,25 @@ fn go_install(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
             "-p",
         ],
     );
-    if pos.first().is_none_or(|s| s.text != "install") {
+    // `go install`/`go get`/`go run` of a module path fetch whatever is
+    // newest unless it carries @version
+    if pos
+        .first()
+        .is_none_or(|s| !matches!(s.text.as_str(), "install" | "get" | "run"))
+    {
         return;
     }
+    let run_cmd = pos[0].text == "run";
     let unpinned: Vec<&Word> = pos[1..]
         .iter()
         .copied()
         .filter(|w| {
             let t = &w.text;
-            !(t.starts_with('.') || t.starts_with('/') || t.contains('$'))
+            // `go run main.go`, `go run .`: local code
+            if run_cmd && (!t.contains('@') || t.ends_with(".go")) {
+                return false;
+            }
+            !(t.starts_with('.') || t.starts_with('/') || t.contains('$') || t.starts_with('-'))
                 && t.split_once('@')
                     .is_none_or(|(_, v)| v == "latest" || v.is_empty())
         })
@@ -583,7 +700,8 @@ fn go_install(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
             "go-install-unpinned",
             words_span(&unpinned),
             format!(
-                "go install without a fixed version: {} (use path@vX.Y.Z)",
+                "go {} without a fixed version: {} (use path@vX.Y.Z)",
+                pos[0].text,
                 list(&unpinned)
             ),
         );

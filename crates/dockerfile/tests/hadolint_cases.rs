@@ -1,0 +1,476 @@
+//! Hadolint parity, code by code: for each Hadolint DL code we map, inputs its
+//! documented behaviour says must be caught and inputs it must leave alone.
+//! Every "catch" input is checked three ways, as Hadolint lints them: after a
+//! `FROM` line, as a fragment with no `FROM` at all, and (for instruction
+//! rules) wrapped in `ONBUILD`. The `why` of each case states the Hadolint
+//! behaviour it encodes; where we deliberately differ, the rule page says so.
+
+use dockerfile::{LintConfig, SourceFile, lint};
+
+struct Case {
+    /// Hadolint's code.
+    dl: &'static str,
+    /// Our rule.
+    code: &'static str,
+    /// The Hadolint behaviour this case encodes.
+    why: &'static str,
+    /// Instruction lines that must be reported.
+    catch: &'static [&'static str],
+    /// Instruction lines that must not be reported.
+    pass: &'static [&'static str],
+    /// Whether the rule looks at single instructions (so ONBUILD applies).
+    onbuild: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        dl: "DL3000",
+        code: "workdir-relative",
+        why: "WORKDIR must be absolute; variables are allowed",
+        catch: &["WORKDIR app", "WORKDIR \"app/x\""],
+        pass: &["WORKDIR /app", "WORKDIR $HOME", "WORKDIR \"/app\""],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3001",
+        code: "pointless-command",
+        why: "ssh, vim, shutdown, service, ps, free, top, kill, mount, ifconfig make no sense in a build",
+        catch: &["RUN vim /etc/hosts", "RUN service nginx start"],
+        pass: &["RUN apt-get install -y --no-install-recommends vim=2"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3003",
+        code: "run-cd",
+        why: "cd in RUN should be WORKDIR",
+        catch: &["RUN cd /usr/src && make"],
+        pass: &["RUN make -C /usr/src"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3004",
+        code: "sudo",
+        why: "sudo is never needed in a build",
+        catch: &["RUN sudo apt-get update", "RUN DEBIAN_FRONTEND=x sudo make"],
+        pass: &["RUN apt-get update", "RUN echo sudo"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3008",
+        code: "apt-unpinned",
+        why: "apt-get install names a version for each package; .deb files and variables are exempt",
+        catch: &["RUN apt-get install -y curl"],
+        pass: &[
+            "RUN apt-get install -y curl=8.0",
+            "RUN apt-get install -y ./x.deb",
+            "RUN apt-get install -y $PKGS",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3009",
+        code: "apt-lists-not-cleaned",
+        why: "apt lists are removed in the same RUN, or kept in a cache mount",
+        catch: &["RUN apt-get update && apt-get install -y --no-install-recommends curl=8"],
+        pass: &[
+            "RUN apt-get update && apt-get install -y --no-install-recommends curl=8 && rm -rf /var/lib/apt/lists/*",
+            "RUN --mount=type=cache,target=/var/lib/apt apt-get update && apt-get install -y --no-install-recommends curl=8",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3014",
+        code: "apt-missing-yes",
+        why: "apt-get install needs -y/--yes/--assume-yes; quiet level 2 (-qq, -q -q, --quiet --quiet, -q=2) implies yes",
+        catch: &[
+            "RUN apt-get install --no-install-recommends curl=8",
+            "RUN apt-get -q install --no-install-recommends curl=8",
+        ],
+        pass: &[
+            "RUN apt-get install -y --no-install-recommends curl=8",
+            "RUN apt-get -qq install --no-install-recommends curl=8",
+            "RUN apt-get -q -q install --no-install-recommends curl=8",
+            "RUN apt-get --quiet --quiet install --no-install-recommends curl=8",
+            "RUN apt-get -q=2 install --no-install-recommends curl=8",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3015",
+        code: "apt-no-install-recommends",
+        why: "apt-get install without --no-install-recommends",
+        catch: &["RUN apt-get install -y curl=8"],
+        pass: &[
+            "RUN apt-get install -y --no-install-recommends curl=8",
+            "RUN apt-get install -y -o APT::Install-Recommends=false curl=8",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3016",
+        code: "npm-unpinned",
+        why: "npm install of a registry package needs @version; git URLs need #commit; tarballs and local folders are exempt",
+        catch: &[
+            "RUN npm install express",
+            "RUN npm install git+ssh://git@github.com/a/b.git",
+            "RUN npm install git+https://github.com/a/b.git",
+        ],
+        pass: &[
+            "RUN npm install express@4.1.0",
+            "RUN npm install @scope/pkg@1.0.0",
+            "RUN npm install git+ssh://git@github.com/a/b.git#v1.0.0",
+            "RUN npm install ./local-folder",
+            "RUN npm install ./pkg.tgz",
+            "RUN npm install",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3018",
+        code: "apk-unpinned",
+        why: "apk add names a version for each package",
+        catch: &["RUN apk add --no-cache curl"],
+        pass: &["RUN apk add --no-cache curl=8.0-r0"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3019",
+        code: "apk-no-cache",
+        why: "apk add without --no-cache (or a cache mount)",
+        catch: &["RUN apk add curl=8.0-r0"],
+        pass: &[
+            "RUN apk add --no-cache curl=8.0-r0",
+            "RUN --mount=type=cache,target=/var/cache/apk apk add curl=8.0-r0",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3020",
+        code: "add-instead-of-copy",
+        why: "ADD for plain local files should be COPY; URLs and archives (what ADD unpacks) are exempt",
+        catch: &["ADD app.py /app/", "ADD \"dir\" /app/"],
+        pass: &[
+            "ADD https://example.com/x.txt /x",
+            "ADD rootfs.tar.xz /",
+            "ADD file.gz /x/",
+            "ADD \"rootfs.tar.gz\" /",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3021",
+        code: "copy-dest-not-dir",
+        why: "COPY with several sources needs a destination ending in /",
+        catch: &["COPY a b /app"],
+        pass: &["COPY a b /app/", "COPY a b \"/app/\""],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3025",
+        code: "shell-form-cmd",
+        why: "CMD and ENTRYPOINT in JSON form",
+        catch: &["CMD node app.js", "ENTRYPOINT /bin/run"],
+        pass: &["CMD [\"node\", \"app.js\"]"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3027",
+        code: "apt-use-apt-get",
+        why: "apt is for interactive use",
+        catch: &["RUN apt install -y curl=8"],
+        pass: &["RUN apt-get install -y --no-install-recommends curl=8"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3028",
+        code: "gem-unpinned",
+        why: "gem install needs a version (name:version or -v)",
+        catch: &["RUN gem install rails"],
+        pass: &[
+            "RUN gem install rails:7.0.0",
+            "RUN gem install rails -v 7.0.0",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3033",
+        code: "rpm-unpinned",
+        why: "yum install names versions",
+        catch: &["RUN yum install -y httpd && yum clean all"],
+        pass: &["RUN yum install -y httpd-2.4.6 && yum clean all"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3042",
+        code: "pip-no-cache-dir",
+        why: "pip install without --no-cache-dir, unless PIP_NO_CACHE_DIR is set to a true value; pip2 too",
+        catch: &[
+            "RUN pip install a==1",
+            "RUN pip2 install a==1",
+            "ENV PIP_NO_CACHE_DIR=off\nRUN pip install a==1",
+            "ENV PIP_NO_CACHE_DIR=0\nRUN pip install a==1",
+            "ENV PIP_NO_CACHE_DIR=false\nRUN pip install a==1",
+        ],
+        pass: &[
+            "RUN pip install --no-cache-dir a==1",
+            "ENV PIP_NO_CACHE_DIR=1\nRUN pip install a==1",
+            "ENV PIP_NO_CACHE_DIR=on\nRUN pip install a==1",
+        ],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3045",
+        code: "copy-relative-without-workdir",
+        why: "COPY to a relative destination needs a WORKDIR first; quoted absolute paths are absolute",
+        catch: &["COPY a.txt dest/"],
+        pass: &[
+            "COPY a.txt /dest/",
+            "COPY a \"/usr/local/bin/b\"",
+            "WORKDIR /app\nCOPY a.txt dest/",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3062",
+        code: "go-install-unpinned",
+        why: "go install/get/run of a module path needs @version (not @latest)",
+        catch: &[
+            "RUN go install github.com/a/b@latest",
+            "RUN go install github.com/a/b",
+            "RUN go get github.com/a/b",
+            "RUN go run github.com/a/c@latest",
+        ],
+        pass: &[
+            "RUN go install github.com/a/b@v1.2.3",
+            "RUN go run main.go",
+            "RUN go run .",
+            "RUN go get github.com/a/b@v1.2.3",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3043",
+        code: "onbuild-forbidden",
+        why: "ONBUILD may not wrap FROM, MAINTAINER or ONBUILD",
+        catch: &["ONBUILD MAINTAINER me", "ONBUILD FROM debian:12"],
+        pass: &["ONBUILD RUN make"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3061",
+        code: "missing-from",
+        why: "a Dockerfile begins with FROM, ARG or comments",
+        catch: &[],
+        pass: &["ARG A=1\nFROM debian:12"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3063",
+        code: "reserved-stage-name",
+        why: "stages may not be named scratch or context",
+        catch: &["FROM debian:12 AS scratch", "FROM debian:12 AS context"],
+        pass: &["FROM debian:12 AS build"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3064",
+        code: "secret-value-in-arg-env",
+        why: "a secret-named ENV/ARG with a literal value is a leaked credential (AWS access key IDs included)",
+        catch: &[
+            "ENV AWS_ACCESS_KEY_ID=AKIA0000000000000000",
+            "ENV DB_PASSWORD=hunter2",
+        ],
+        pass: &["ENV GPG_KEY=ABCDEF", "ENV PASSWORD_FILE=/run/secrets/pw"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3064",
+        code: "secret-name-in-arg-env",
+        why: "an ARG/ENV named like a secret stores it in the image metadata, in any letter case",
+        catch: &["ARG openai_api_key", "ARG NPM_TOKEN"],
+        pass: &["ARG TOKEN_URL", "ARG VERSION"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3067",
+        code: "copy-whole-filesystem",
+        why: "COPY --from of / (quoted or not) copies a whole filesystem",
+        catch: &[
+            "COPY --from=busybox:1.36 / /",
+            "COPY --from=busybox:1.36 \"/\" \"/\"",
+        ],
+        pass: &["COPY --from=busybox:1.36 /bin/busybox /bin/"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3044",
+        code: "env-self-reference",
+        why: "an ENV may not use a variable it defines itself",
+        catch: &["ENV A=1 B=$A", "ENV A=1 B=${A}/x"],
+        pass: &["ENV A=1\nENV B=$A", "ENV A=1 B=$AB"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3046",
+        code: "useradd-high-uid",
+        why: "useradd with a high UID needs -l",
+        catch: &["RUN useradd -u 123456789 app"],
+        pass: &["RUN useradd -l -u 123456789 app", "RUN useradd -u 1000 app"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3060",
+        code: "yarn-cache-not-cleaned",
+        why: "yarn install is followed by yarn cache clean in the same RUN",
+        catch: &["RUN yarn install"],
+        pass: &["RUN yarn install && yarn cache clean"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3035",
+        code: "zypper-dist-upgrade",
+        why: "no zypper dist-upgrade in a build",
+        catch: &["RUN zypper dist-upgrade -y", "RUN zypper dup -y"],
+        pass: &["RUN zypper install -y curl-8.0 && zypper clean"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL4005",
+        code: "ln-bin-sh",
+        why: "use SHELL, not ln, to change the shell",
+        catch: &["RUN ln -sf /bin/bash /bin/sh"],
+        pass: &["RUN ln -sf /usr/bin/python3 /usr/bin/python"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL4000",
+        code: "maintainer",
+        why: "MAINTAINER is deprecated",
+        catch: &["MAINTAINER me@example.com"],
+        pass: &["LABEL org.opencontainers.image.authors=me"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL4001",
+        code: "wget-and-curl",
+        why: "use either wget or curl, not both",
+        catch: &["RUN wget -q http://a/x\nRUN curl -fsS http://a/y"],
+        pass: &["RUN curl -fsS http://a/x\nRUN curl -fsS http://a/y"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL4006",
+        code: "pipefail",
+        why: "RUN with a pipe sets -o pipefail first (SHELL or set)",
+        catch: &["RUN curl -fsS http://a/x | tar -x"],
+        pass: &[
+            "RUN set -o pipefail && curl -fsS http://a/x | tar -x",
+            "SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN curl -fsS http://a/x | tar -x",
+        ],
+        onbuild: false,
+    },
+];
+
+fn codes(text: &str) -> Vec<String> {
+    let cfg = LintConfig {
+        shell_checks: false,
+        ..LintConfig::default()
+    };
+    lint(&[SourceFile::new("Dockerfile", text)], &cfg)
+        .findings
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+}
+
+fn with_from(lines: &str) -> String {
+    if lines.starts_with("FROM ") {
+        format!("{lines}\n")
+    } else {
+        format!("FROM debian:12\n{lines}\n")
+    }
+}
+
+#[test]
+fn every_case_holds_after_from_as_fragment_and_under_onbuild() {
+    let mut failures = Vec::new();
+    for c in CASES {
+        let label = format!("{} {} ({})", c.dl, c.code, c.why);
+        for input in c.catch {
+            if !codes(&with_from(input)).iter().any(|x| x == c.code) {
+                failures.push(format!("{label}: not caught after FROM: {input:?}"));
+            }
+            if !input.starts_with("FROM ")
+                && !codes(&format!("{input}\n")).iter().any(|x| x == c.code)
+            {
+                failures.push(format!("{label}: not caught as a fragment: {input:?}"));
+            }
+            if c.onbuild {
+                let wrapped: Vec<String> = input.lines().map(|l| format!("ONBUILD {l}")).collect();
+                if !codes(&with_from(&wrapped.join("\n")))
+                    .iter()
+                    .any(|x| x == c.code)
+                {
+                    failures.push(format!("{label}: not caught under ONBUILD: {input:?}"));
+                }
+            }
+        }
+        for input in c.pass {
+            let found = codes(&with_from(input));
+            if found.iter().any(|x| x == c.code) {
+                failures.push(format!("{label}: reported but must not be: {input:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_fragment_gets_one_missing_from_and_its_instruction_findings() {
+    let found = codes("# a template\nRUN sudo apt-get install curl\nUSER root\n");
+    assert_eq!(found.iter().filter(|c| *c == "missing-from").count(), 1);
+    for code in ["sudo", "apt-unpinned", "apt-missing-yes", "last-user-root"] {
+        assert!(found.iter().any(|c| c == code), "{code} missing: {found:?}");
+    }
+    // nothing about the stage the linter had to assume
+    for code in ["missing-healthcheck", "final-stage-not-minimal"] {
+        assert!(!found.iter().any(|c| c == code), "{code}: {found:?}");
+    }
+}
+
+/// Codes issue 14 still has to cover (label key syntax and the label-schema
+/// family, the redundant `--platform=$TARGETPLATFORM`); listed here so the
+/// gap is visible, and removed as each lands.
+const PENDING: &[&str] = &["DL3048", "DL3065"];
+
+#[test]
+fn every_hadolint_code_is_mapped_or_explained() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules/README.md"),
+    )
+    .unwrap();
+    let mut missing = Vec::new();
+    let codes = std::iter::once(1001)
+        .chain(3000..=3067)
+        .chain(4000..=4006)
+        .map(|n| format!("DL{n}"));
+    for dl in codes {
+        let row = readme.lines().find(|l| l.starts_with(&format!("| {dl} |")));
+        match row {
+            None => missing.push(format!("{dl}: no row")),
+            Some(r) if r.contains("not covered yet") && !PENDING.contains(&dl.as_str()) => {
+                missing.push(format!("{dl}: {r}"))
+            }
+            Some(_) => {}
+        }
+        let mapped = dockerfile::rules::codes_for_hadolint(&dl);
+        if let Some(r) = row
+            && r.contains("| covered |")
+            && mapped.is_empty()
+            && !r.contains("syntax-error")
+        {
+            missing.push(format!("{dl}: marked covered but no rule maps it"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
