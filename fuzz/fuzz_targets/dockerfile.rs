@@ -4,8 +4,24 @@
 
 use libfuzzer_sys::fuzz_target;
 
+static HOOK: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    // panics inside the shell parser are contained by the shell checks
+    // (reported as SC1072); any other panic is still a crash
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let in_parser = info
+                .location()
+                .is_some_and(|l| l.file().contains(dockerfile::shell_checks::PARSER_SOURCE));
+            if !in_parser {
+                std::process::abort();
+            }
+        }));
+    });
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let cfg = dockerfile::LintConfig {
         shellcheck: false,
         policy: Some(dockerfile::Policy::default()),

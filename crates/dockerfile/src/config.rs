@@ -36,6 +36,11 @@ pub struct LintConfig {
     pub disable_ignore_pragma: bool,
     /// The base-image policy; `None` when not configured (no policy checks).
     pub policy: Option<Policy>,
+    /// Labels every stage must carry, and their types (`[lint]
+    /// label_schema`, `.hadolint.yaml` `label-schema`).
+    pub label_schema: std::collections::BTreeMap<String, LabelType>,
+    /// Report labels that are not in the schema.
+    pub strict_labels: bool,
     /// Where ShellCheck results are cached (`None`: no cache).
     pub cache_dir: Option<std::path::PathBuf>,
 }
@@ -51,8 +56,50 @@ impl Default for LintConfig {
             build_args: HashMap::new(),
             disable_ignore_pragma: false,
             policy: None,
+            label_schema: Default::default(),
+            strict_labels: false,
             cache_dir: None,
         }
+    }
+}
+
+/// The type a label's value must have in the label schema (Hadolint's
+/// names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelType {
+    /// Any non-empty text.
+    Text,
+    /// A URL.
+    Url,
+    /// A semantic version.
+    Semver,
+    /// A git commit hash.
+    Hash,
+    /// An RFC 3339 date-time.
+    Rfc3339,
+    /// An SPDX license expression.
+    Spdx,
+    /// An email address.
+    Email,
+}
+
+impl std::str::FromStr for LabelType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "text" => LabelType::Text,
+            "url" => LabelType::Url,
+            "semver" => LabelType::Semver,
+            "hash" => LabelType::Hash,
+            "rfc3339" => LabelType::Rfc3339,
+            "spdx" => LabelType::Spdx,
+            "email" => LabelType::Email,
+            other => {
+                return Err(format!(
+                    "unknown label type `{other}` (expected text, url, semver, hash, rfc3339, spdx, email)"
+                ));
+            }
+        })
     }
 }
 
@@ -148,6 +195,27 @@ impl LintConfig {
                         self.shellcheck = b;
                     }
                 }
+                "label_schema" => {
+                    let Some(t) = table_of(x) else {
+                        v.err(x.span, "`lint.label_schema` must be a table of label = \"type\"");
+                        continue;
+                    };
+                    for (lk, lv) in t {
+                        let what = format!("lint.label_schema.{}", lk.name);
+                        let Some(ty) = v.string(lv, &what) else { continue };
+                        match ty.parse::<LabelType>() {
+                            Ok(t) => {
+                                self.label_schema.insert(lk.name.to_string(), t);
+                            }
+                            Err(e) => v.err(lv.span, format!("`{what}`: {e}")),
+                        }
+                    }
+                }
+                "strict_labels" => {
+                    if let Some(b) = v.boolean(x, "lint.strict_labels") {
+                        self.strict_labels = b;
+                    }
+                }
                 "shell_checks" => {
                     if let Some(b) = v.boolean(x, "lint.shell_checks") {
                         self.shell_checks = b;
@@ -169,7 +237,7 @@ impl LintConfig {
                         }
                     }
                 }
-                other => v.err(k.span, format!("unknown key `lint.{other}` (expected failure_threshold, ignored, override, shell_checks, shellcheck, disable_ignore_pragma, build_args)")),
+                other => v.err(k.span, format!("unknown key `lint.{other}` (expected failure_threshold, ignored, override, shell_checks, shellcheck, label_schema, strict_labels, disable_ignore_pragma, build_args)")),
             }
         }
     }
@@ -238,7 +306,23 @@ impl LintConfig {
                 }
             }
         }
-        let trusted = list(doc.get("trustedRegistries"));
+        if let Some(m) = doc.get("label-schema").and_then(|v| v.as_mapping()) {
+            for (k, v) in m {
+                let (Some(k), Some(t)) = (k.as_str(), v.as_str()) else {
+                    return Err(err("label-schema: expected label: type pairs".into()));
+                };
+                let t = t
+                    .parse::<LabelType>()
+                    .map_err(|e| err(format!("label-schema.{k}: {e}")))?;
+                self.label_schema.insert(k.to_string(), t);
+            }
+        }
+        if doc.get("strict-labels").and_then(|v| v.as_bool()) == Some(true) {
+            self.strict_labels = true;
+        }
+        // Hadolint reads both names for the DL3026 registry allow-list
+        let mut trusted = list(doc.get("trustedRegistries"));
+        trusted.extend(list(doc.get("allowedRegistries")));
         if !trusted.is_empty() {
             let p = self.policy.get_or_insert_with(|| Policy {
                 default_tier: Tier::Permitted,

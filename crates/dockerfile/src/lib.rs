@@ -97,6 +97,12 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
             }
             Ok(parsed) => {
                 st.hits = rules::check(src, &parsed);
+                st.hits.extend(rules::check_label_schema(
+                    src,
+                    &parsed,
+                    &cfg.label_schema,
+                    cfg.strict_labels,
+                ));
                 if let Some(policy) = &cfg.policy {
                     for b in parsed.base_refs() {
                         for v in policy.check(&b) {

@@ -143,6 +143,9 @@ pub struct Parsed<'a> {
     pub runs: Vec<RunInfo>,
     /// The escape character.
     pub escape: u8,
+    /// Whether stage 0 is the `FROM scratch` assumed for a fragment (see
+    /// [`SourceFile::virtual_from`]); it cannot be named by `--from`.
+    pub virtual_first_stage: bool,
 }
 
 impl std::fmt::Debug for Parsed<'_> {
@@ -285,6 +288,7 @@ impl<'a> Parsed<'a> {
             global_args,
             runs: Vec::new(),
             escape,
+            virtual_first_stage: src.virtual_from.is_some(),
         };
         parsed.runs = parsed.prepare_runs(src);
         Ok(parsed)
@@ -301,6 +305,8 @@ impl<'a> Parsed<'a> {
     /// `COPY --from` and `--mount from=` do. Only stages before `before` count.
     pub fn find_stage(&self, name: &str, before: usize) -> Option<usize> {
         if let Ok(n) = name.parse::<usize>() {
+            // the stages the file declares, numbered from 0
+            let n = n + usize::from(self.virtual_first_stage);
             return (n < self.stages.len()).then_some(n);
         }
         self.stages[..before.min(self.stages.len())]

@@ -343,6 +343,89 @@ const CASES: &[Case] = &[
         onbuild: true,
     },
     Case {
+        dl: "DL3047",
+        code: "wget-progress",
+        why: "wget needs --progress (or a quiet/log-file option) to keep build logs small",
+        catch: &["RUN wget https://a/x"],
+        pass: &[
+            "RUN wget --progress=dot:giga https://a/x",
+            "RUN wget -q https://a/x",
+            "RUN wget -nv https://a/x",
+            "RUN wget -O- -q https://a/x",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3048",
+        code: "label-key-invalid",
+        why: "label keys are lowercase reverse-DNS, outside Docker's reserved namespaces",
+        catch: &[
+            "LABEL com.docker.x=1",
+            "LABEL invalid..key=1",
+            "LABEL -key=1",
+            "LABEL bad$char=1",
+        ],
+        pass: &[
+            "LABEL org.opencontainers.image.version=1",
+            "LABEL maintainer=me",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3065",
+        code: "redundant-target-platform",
+        why: "FROM --platform=$TARGETPLATFORM is the default",
+        catch: &[
+            "FROM --platform=$TARGETPLATFORM debian:12",
+            "FROM --platform=${TARGETPLATFORM} debian:12",
+        ],
+        pass: &["FROM --platform=$BUILDPLATFORM debian:12", "FROM debian:12"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3013",
+        code: "pip-unpinned",
+        why: "pip/pipx install needs versions; VCS URLs need @ref; constraint files and local paths are exempt",
+        catch: &[
+            "RUN pip install requests",
+            "RUN pipx install black",
+            "RUN pip install git+https://github.com/a/b.git#egg=b",
+        ],
+        pass: &[
+            "RUN pip install requests==2.31.0",
+            "RUN pip install git+https://github.com/a/b.git@v1.0#egg=b",
+            "RUN pip install -c constraints.txt requests",
+            "RUN pip install ./pkg",
+            "RUN pip install --root-user-action ignore requests==2.31.0",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3040",
+        code: "rpm-cache-not-cleaned",
+        why: "dnf/yum/microdnf install, upgrade and reinstall are followed by a clean in the same RUN (after them, by any rpm tool), or use a cache/tmpfs mount",
+        catch: &[
+            "RUN dnf -y upgrade",
+            "RUN dnf -y up",
+            "RUN microdnf clean all && dnf install -y mariadb-10.4",
+        ],
+        pass: &[
+            "RUN dnf install -y mariadb-10.4 && dnf clean all",
+            "RUN dnf install -y mariadb-10.4 && microdnf clean all",
+            "RUN --mount=type=tmpfs,target=/var/cache/libdnf5 dnf install -y mariadb-10.4",
+            "RUN --mount=type=cache,target=/var/cache/dnf dnf install -y mariadb-10.4",
+        ],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3041",
+        code: "rpm-unpinned",
+        why: "dnf module install names a stream (name:stream)",
+        catch: &["RUN dnf module install -y tomcat && dnf clean all"],
+        pass: &["RUN dnf module install -y tomcat:9 && dnf clean all"],
+        onbuild: true,
+    },
+    Case {
         dl: "DL4000",
         code: "maintainer",
         why: "MAINTAINER is deprecated",
@@ -432,16 +515,17 @@ fn a_fragment_gets_one_missing_from_and_its_instruction_findings() {
     for code in ["sudo", "apt-unpinned", "apt-missing-yes", "last-user-root"] {
         assert!(found.iter().any(|c| c == code), "{code} missing: {found:?}");
     }
+    // Hadolint DL3022: a fragment declares no stages, so --from=0 names none
+    let copy = codes("COPY --from=0 bar /bar\n");
+    assert!(copy.iter().any(|c| c == "copy-from-unknown-stage"), "{copy:?}");
     // nothing about the stage the linter had to assume
     for code in ["missing-healthcheck", "final-stage-not-minimal"] {
         assert!(!found.iter().any(|c| c == code), "{code}: {found:?}");
     }
 }
 
-/// Codes issue 14 still has to cover (label key syntax and the label-schema
-/// family, the redundant `--platform=$TARGETPLATFORM`); listed here so the
-/// gap is visible, and removed as each lands.
-const PENDING: &[&str] = &["DL3048", "DL3065"];
+/// Codes not covered yet, listed so a gap is visible (none today).
+const PENDING: &[&str] = &[];
 
 #[test]
 fn every_hadolint_code_is_mapped_or_explained() {
@@ -473,4 +557,87 @@ fn every_hadolint_code_is_mapped_or_explained() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+fn schema_codes(cfg: &LintConfig, text: &str) -> Vec<String> {
+    lint(&[SourceFile::new("Dockerfile", text)], cfg)
+        .findings
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+}
+
+#[test]
+fn label_schema_from_safeimage_toml_and_hadolint_yaml() {
+    // Hadolint DL3049-DL3058: a schema of required labels and their types
+    let toml = LintConfig::from_toml(
+        "safeimage.toml",
+        "[lint]\nstrict_labels = true\n[lint.label_schema]\nsource = \"url\"\nlicense = \"spdx\"\n",
+    )
+    .unwrap();
+    let mut yaml = LintConfig::default();
+    yaml.merge_hadolint_yaml(
+        ".hadolint.yaml",
+        "label-schema:\n  source: url\n  license: spdx\nstrict-labels: true\n",
+    )
+    .unwrap();
+    for cfg in [&toml, &yaml] {
+        // every stage, unless it inherits the labels from the stage it builds on
+        let two = schema_codes(cfg, "FROM a:1\nFROM b:1\n");
+        assert_eq!(
+            two.iter().filter(|c| *c == "label-missing").count(),
+            2,
+            "{two:?}"
+        );
+        let inherited = schema_codes(
+            cfg,
+            "FROM a:1 AS base\nLABEL source=https://x.org/a license=MIT\nFROM base\n",
+        );
+        assert!(
+            !inherited.contains(&"label-missing".to_string()),
+            "{inherited:?}"
+        );
+        let bad = schema_codes(
+            cfg,
+            "FROM a:1\nLABEL source=not-a-url license=not-spdx other=x\n",
+        );
+        assert_eq!(
+            bad.iter().filter(|c| *c == "label-invalid-value").count(),
+            2,
+            "{bad:?}"
+        );
+        assert!(bad.contains(&"label-not-in-schema".to_string()), "{bad:?}");
+        let empty = schema_codes(cfg, "FROM a:1\nLABEL source=\"\" license=MIT\n");
+        assert!(empty.contains(&"label-empty".to_string()), "{empty:?}");
+        let good = schema_codes(
+            cfg,
+            "FROM a:1\nLABEL source=https://x.org/a license=\"Apache-2.0 OR MIT\"\n",
+        );
+        assert!(!good.iter().any(|c| c.starts_with("label-")), "{good:?}");
+    }
+    // without a schema none of these run
+    let none = schema_codes(&LintConfig::default(), "FROM a:1\nLABEL source=nope\n");
+    assert!(!none.iter().any(|c| c.starts_with("label-")), "{none:?}");
+    let err = LintConfig::from_toml("s.toml", "[lint.label_schema]\nx = \"uri\"\n").unwrap_err();
+    assert!(
+        err.to_string().contains("unknown label type `uri`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn allowed_registries_from_hadolint_yaml_feed_the_registry_rule() {
+    // Hadolint DL3026 reads `trustedRegistries` (and `allowedRegistries`)
+    let mut cfg = LintConfig::default();
+    cfg.merge_hadolint_yaml(".hadolint.yaml", "allowedRegistries:\n  - docker.io\n")
+        .unwrap();
+    let found = schema_codes(&cfg, "FROM quay.io/a/b:1\nFROM debian:12\n");
+    assert_eq!(
+        found
+            .iter()
+            .filter(|c| *c == "base-untrusted-registry")
+            .count(),
+        1,
+        "{found:?}"
+    );
 }

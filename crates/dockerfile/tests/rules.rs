@@ -22,6 +22,19 @@ docker_official_only = true
         .unwrap()
 }
 
+/// The label schema the label rules' examples use (also on their pages).
+fn example_label_schema() -> std::collections::BTreeMap<String, dockerfile::config::LabelType> {
+    let text = r#"
+[lint.label_schema]
+"org.opencontainers.image.source" = "url"
+"org.opencontainers.image.licenses" = "spdx"
+"org.opencontainers.image.revision" = "hash"
+"#;
+    LintConfig::from_toml("lint.toml", text)
+        .unwrap()
+        .label_schema
+}
+
 fn codes(code: &str, text: &str) -> Vec<String> {
     let mut cfg = LintConfig {
         shellcheck: false,
@@ -34,6 +47,10 @@ fn codes(code: &str, text: &str) -> Vec<String> {
         )
     {
         cfg.policy = Some(example_policy());
+    }
+    if code.starts_with("label-") && code != "label-key-invalid" {
+        cfg.label_schema = example_label_schema();
+        cfg.strict_labels = true;
     }
     let report = lint(&[SourceFile::new("Dockerfile", text)], &cfg);
     report.findings.into_iter().map(|f| f.code).collect()

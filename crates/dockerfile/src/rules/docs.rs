@@ -353,6 +353,48 @@ docs! {
     bad: "FROM debian:12\nENV A=1 B=$A\n",
     good: "FROM debian:12\nENV A=1\nENV B=$A\n"
 }
+"wget-progress" {
+    why: "wget's progress bar writes a line for every chunk it downloads when there is no terminal; a large download turns into megabytes of build log that bury the lines that matter.",
+    fix: "Add `--progress=dot:giga`, or `-q`/`-nv` when the progress is not wanted at all.",
+    bad: "FROM debian:12\nRUN wget https://example.com/app.tar.gz\n",
+    good: "FROM debian:12\nRUN wget --progress=dot:giga https://example.com/app.tar.gz\n"
+}
+"label-key-invalid" {
+    why: "Docker recommends label keys of lowercase letters, digits, dots and hyphens, in reverse-DNS form, and reserves com.docker., io.docker. and org.dockerproject. for itself; tools that read labels (registries, scanners, Kubernetes admission) expect that form.",
+    fix: "Rename the key, e.g. `org.opencontainers.image.source` instead of `Source` or `com.docker.source`.",
+    bad: "FROM debian:12\nLABEL com.docker.version=1\n",
+    good: "FROM debian:12\nLABEL org.opencontainers.image.version=1\n"
+}
+"label-missing" {
+    why: "An organisation's label schema says which metadata every image carries (source, licence, owner, revision); an image without it cannot be traced back or audited.",
+    fix: "Add the missing labels to the stage (a stage built FROM another stage inherits that stage's labels).",
+    bad: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app\n",
+    good: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080\n"
+}
+"label-not-in-schema" {
+    why: "With strict labels, the schema is the whole vocabulary: a label outside it is a typo or an undocumented key.",
+    fix: "Use a key from the schema, or add the key to the schema.",
+    bad: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080 team=payments\n",
+    good: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080\n"
+}
+"label-empty" {
+    why: "A required label set to an empty string satisfies the letter of the schema but carries nothing.",
+    fix: "Give the label its value (often from a build argument: `LABEL org.opencontainers.image.revision=$GIT_SHA`).",
+    bad: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=\"\"\n",
+    good: "FROM debian:12\nLABEL org.opencontainers.image.source=https://example.com/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080\n"
+}
+"label-invalid-value" {
+    why: "Labels are read by machines: a source that is not a URL, a licence that is not an SPDX expression or a revision that is not a commit hash breaks the tools that rely on them.",
+    fix: "Write the value in the schema's type: url, rfc3339 (2024-01-31T12:00:00Z), spdx (Apache-2.0 OR MIT), hash (git commit), semver (1.2.3), email.",
+    bad: "FROM debian:12\nLABEL org.opencontainers.image.source=github org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080\n",
+    good: "FROM debian:12\nLABEL org.opencontainers.image.source=https://github.com/example/app org.opencontainers.image.licenses=MIT org.opencontainers.image.revision=43c572f1272b6b3171dd1db9e41b7027128ce080\n"
+}
+"redundant-target-platform" {
+    why: "Every stage is built for the target platform unless told otherwise; spelling it out adds nothing and hides the stages that really do differ.",
+    fix: "Drop `--platform=$TARGETPLATFORM`; keep `--platform=$BUILDPLATFORM` for stages that must run on the build machine.",
+    bad: "FROM --platform=$TARGETPLATFORM debian:12\n",
+    good: "FROM debian:12\n"
+}
 "go-install-unpinned" {
     why: "`go install path@latest` (or without a version) changes with every upstream release.",
     fix: "Use `go install path@vX.Y.Z`.",
@@ -454,6 +496,9 @@ pub fn page(rule: &super::RuleDef) -> String {
         )
     {
         s.push_str("Reported only when `[policy.base_images]` is configured (see the examples' policy in docs/rules/README.md). Applies to every FROM after ARG expansion, `COPY --from=<image>` and `RUN --mount=...,from=<image>`; stage names and `scratch` are exempt. Findings carry the tier and the pattern that matched.\n\n");
+    }
+    if rule.code.starts_with("label-") && rule.code != "label-key-invalid" {
+        s.push_str("Reported only when a label schema is configured: `[lint.label_schema]` in safeimage.toml (label = \"text\" | \"url\" | \"semver\" | \"hash\" | \"rfc3339\" | \"spdx\" | \"email\"; `strict_labels = true` for `label-not-in-schema`), or `label-schema`/`strict-labels` in `.hadolint.yaml`. The examples use:\n\n```toml\n[lint]\nstrict_labels = true\n\n[lint.label_schema]\n\"org.opencontainers.image.source\" = \"url\"\n\"org.opencontainers.image.licenses\" = \"spdx\"\n\"org.opencontainers.image.revision\" = \"hash\"\n```\n\n");
     }
     if let Some(d) = d {
         s.push_str(&format!(

@@ -33,6 +33,8 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
         let mut entrypoints = Vec::new();
         let mut healthchecks = Vec::new();
         let mut has_workdir = has_workdir_in_parents(ctx, st.index);
+        // ONBUILD instructions run in the child build, in their own order
+        let mut onbuild_workdir = false;
         let mut prev_single_run: Option<usize> = None;
         for idx in st.range.clone() {
             // ONBUILD bodies get the rules of the instruction they wrap; they
@@ -65,7 +67,11 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                     "MAINTAINER is deprecated; use LABEL org.opencontainers.image.authors=\"...\"",
                 ),
                 Instruction::Workdir(w) => {
-                    has_workdir |= !onbuild;
+                    if onbuild {
+                        onbuild_workdir = true;
+                    } else {
+                        has_workdir = true;
+                    }
                     let v = w.arguments.value.trim_matches(['"', '\'']);
                     if !is_absolute(v) {
                         ctx.hit("workdir-relative", w.arguments.span.clone(), format!("WORKDIR `{v}` is relative; it depends on every earlier WORKDIR, so use an absolute path"));
@@ -100,7 +106,7 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                         a.src.len(),
                         &a.dest.value,
                         a.dest.span.clone(),
-                        has_workdir,
+                        has_workdir || (onbuild && onbuild_workdir),
                     );
                 }
                 Instruction::Copy(c) => {
@@ -109,13 +115,14 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
                         c.src.len(),
                         &c.dest.value,
                         c.dest.span.clone(),
-                        has_workdir,
+                        has_workdir || (onbuild && onbuild_workdir),
                     );
                     if let Some(from) =
                         crate::model::flag(&c.options, "from").and_then(|f| f.value.as_ref())
-                        && c.src.iter().any(
-                            |s| matches!(s, Source::Path(p) if matches!(unquote(&p.value), "/" | "/*")),
-                        )
+                        && c.src.iter().any(|s| {
+                            matches!(s, Source::Path(p) if matches!(unquote(&p.value), "/" | "/*"))
+                                && matches!(unquote(&c.dest.value), "/" | "/*")
+                        })
                     {
                         ctx.hit("copy-whole-filesystem", kw.start..c.dest.span.end, format!("COPY --from={} / copies a whole filesystem, package databases and all; copy only the files you need", from.value));
                     }

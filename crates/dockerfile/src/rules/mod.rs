@@ -4,6 +4,7 @@
 
 pub mod docs;
 mod instructions;
+mod labels;
 mod run;
 mod stages;
 
@@ -70,7 +71,7 @@ rules! {
     "base-invalid-reference", Error, "Base image reference is not a valid image reference", [], ["InvalidBaseImagePlatform"], [];
     "undefined-arg-in-from", Warning, "FROM uses a variable that no global ARG declares", [], ["UndefinedArgInFrom"], [];
     "arg-in-from-no-default", Warning, "FROM uses a global ARG that has no default value", [], ["InvalidDefaultArgInFrom"], [];
-    "from-platform-constant", Warning, "FROM --platform is set to a constant", ["DL3029"], ["FromPlatformFlagConstDisallowed", "RedundantTargetPlatform"], [];
+    "from-platform-constant", Warning, "FROM --platform is set to a constant", ["DL3029"], ["FromPlatformFlagConstDisallowed"], [];
     "duplicate-stage-name", Error, "Two stages share a name", ["DL3024"], ["DuplicateStageName"], ["DS-0012"];
     "stage-name-casing", Style, "Stage name is not lowercase", [], ["StageNameCasing"], [];
     "copy-from-unknown-stage", Warning, "COPY --from names no earlier stage and does not look like an image", ["DL3022"], [], [];
@@ -113,6 +114,13 @@ rules! {
     "ln-bin-sh", Warning, "RUN ln replaces /bin/sh; use SHELL to choose the shell", ["DL4005"], [], [];
     "zypper-dist-upgrade", Warning, "zypper dist-upgrade in a build", ["DL3035"], [], [];
     "env-self-reference", Warning, "ENV uses a variable that the same ENV instruction defines", ["DL3044"], [], [];
+    "wget-progress", Info, "wget without --progress or a quiet option bloats build logs", ["DL3047"], [], [];
+    "label-key-invalid", Warning, "LABEL key breaks Docker's key format or uses a reserved namespace", ["DL3048"], [], [];
+    "label-missing", Warning, "A stage lacks a label the label schema requires", ["DL3049"], [], [];
+    "label-not-in-schema", Warning, "A label is not in the label schema (strict labels)", ["DL3050"], [], [];
+    "label-empty", Warning, "A label the schema requires is empty", ["DL3051"], [], [];
+    "label-invalid-value", Warning, "A label's value is not of its schema type (url, rfc3339, spdx, hash, semver, email)", ["DL3052", "DL3053", "DL3054", "DL3055", "DL3056", "DL3058"], [], [];
+    "redundant-target-platform", Info, "FROM --platform=$TARGETPLATFORM is the default and can go", ["DL3065"], ["RedundantTargetPlatform"], [];
     "go-install-unpinned", Warning, "go install without @version (or with @latest)", ["DL3062"], [], [];
     "pipefail", Warning, "RUN with a pipe but no pipefail: a failing command before | is ignored", ["DL4006"], [], [];
     "curl-pipe-shell", Warning, "A downloaded script is piped straight into a shell or interpreter", [], [], [];
@@ -203,7 +211,25 @@ pub fn check(src: &SourceFile, parsed: &Parsed<'_>) -> Vec<Hit> {
     stages::check(&mut ctx);
     instructions::check(&mut ctx);
     run::check(&mut ctx);
+    labels::check_keys(&mut ctx);
     ctx.hits.sort_by_key(|h| (h.span.start, h.code.clone()));
+    ctx.hits
+}
+
+/// The label-schema checks (`[lint] label_schema`, `.hadolint.yaml`
+/// `label-schema`); nothing when the schema is empty.
+pub fn check_label_schema(
+    src: &SourceFile,
+    parsed: &Parsed<'_>,
+    schema: &std::collections::BTreeMap<String, crate::config::LabelType>,
+    strict: bool,
+) -> Vec<Hit> {
+    let mut ctx = Ctx {
+        src,
+        p: parsed,
+        hits: Vec::new(),
+    };
+    labels::check_schema(&mut ctx, schema, strict);
     ctx.hits
 }
 

@@ -63,7 +63,8 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
 
 fn has_mount_target(run: &RunInfo, prefix: &str) -> bool {
     run.mounts.iter().any(|m| {
-        m.iter().any(|(k, v)| k == "type" && v == "cache")
+        m.iter()
+            .any(|(k, v)| k == "type" && (v == "cache" || v == "tmpfs"))
             && m.iter().any(|(k, v)| {
                 (k == "target" || k == "dst" || k == "destination") && v.starts_with(prefix)
             })
@@ -143,13 +144,14 @@ fn command(
         "apk" => apk(ctx, run, args, all),
         "zypper" if args.iter().any(|a| a.text == "dist-upgrade" || a.text == "dup") => ctx.hit("zypper-dist-upgrade", c.span(), "zypper dist-upgrade moves the image to whatever the repositories hold today; rebuild on a newer base image instead"),
         "yum" | "dnf" | "microdnf" | "tdnf" | "zypper" => rpm(ctx, run, prog, c, args, all, in_final),
-        "pip" | "pip2" | "pip3" => pip(ctx, run, c, args, in_final),
+        "pip" | "pip2" | "pip3" | "pipx" => pip(ctx, run, c, args, in_final),
         p if p.starts_with("pip3.") || p.starts_with("pip2.") => pip(ctx, run, c, args, in_final),
         p if p.starts_with("python") && args.len() >= 2 && args[0].text == "-m" && args[1].text == "pip" => pip(ctx, run, c, &args[2..], in_final),
         "npm" => npm(ctx, args),
         "yarn" => yarn(ctx, run, c, args, all),
         "useradd" | "adduser" => useradd(ctx, c, args),
         "ln" => ln_sh(ctx, c, args),
+        "wget" => wget_progress(ctx, c, args),
         "gem" => gem(ctx, args),
         "go" => go_install(ctx, args),
         "cd" => ctx.hit("run-cd", c.span(), "cd inside RUN only lasts for this RUN; use WORKDIR to change directory for later instructions"),
@@ -319,17 +321,68 @@ fn rpm(
         ],
     );
     let Some(sub) = pos.first() else { return };
-    let is_install = matches!(
-        sub.text.as_str(),
-        "install" | "in" | "reinstall" | "groupinstall"
-    ) || (prog == "zypper" && sub.text == "in");
-    if !is_install {
+    // `dnf module install name:stream`
+    let module = sub.text == "module" && pos.get(1).is_some_and(|w| w.text == "install");
+    let is_install = module
+        || matches!(
+            sub.text.as_str(),
+            "install" | "in" | "reinstall" | "rei" | "groupinstall"
+        );
+    // commands that fill the package cache without installing by name
+    let fills_cache = is_install
+        || (prog != "zypper"
+            && matches!(
+                sub.text.as_str(),
+                "upgrade" | "up" | "update" | "upgrade-minimal" | "up-min" | "distro-sync"
+            ));
+    if !fills_cache {
         return;
     }
+    if is_install {
+        rpm_install(
+            ctx,
+            prog,
+            c,
+            &flags,
+            &pos[if module { 2 } else { 1 }..],
+            module,
+        );
+    }
+    if in_final {
+        // a clean counts only after this command, by any of the rpm tools
+        let cleaned = all.iter().skip_while(|x| !std::ptr::eq(**x, c)).any(|x| {
+            let p = x.program().unwrap_or("");
+            (["yum", "dnf", "microdnf", "tdnf", "zypper"].contains(&p)
+                && x.args().iter().any(|a| a.text == "clean" || a.text == "cc"))
+                || (p == "rm"
+                    && x.args().iter().any(|a| {
+                        a.text.starts_with("/var/cache/yum")
+                            || a.text.starts_with("/var/cache/dnf")
+                            || a.text.starts_with("/var/cache/libdnf5")
+                            || a.text.starts_with("/var/cache/zypp")
+                    }))
+        }) || has_mount_target(run, "/var/cache/");
+        if !cleaned {
+            ctx.hit(
+                "rpm-cache-not-cleaned",
+                c.span(),
+                format!("{prog} caches stay in this layer; finish the RUN with `{prog} clean all`"),
+            );
+        }
+    }
+}
+
+fn rpm_install(
+    ctx: &mut Ctx<'_, '_>,
+    prog: &str,
+    c: &SimpleCommand,
+    flags: &[&Word],
+    names: &[&Word],
+    module: bool,
+) {
     let yes = match prog {
-        "zypper" => has_short(&flags, 'n', &["--non-interactive", "--no-confirm", "-y"]),
-        "microdnf" => true,
-        _ => has_short(&flags, 'y', &["--assumeyes"]),
+        "zypper" => has_short(flags, 'n', &["--non-interactive", "--no-confirm", "-y"]),
+        _ => has_short(flags, 'y', &["--assumeyes"]),
     };
     if !yes {
         ctx.hit(
@@ -341,11 +394,15 @@ fn rpm(
             ),
         );
     }
-    let unpinned: Vec<&Word> = pos[1..]
+    let unpinned: Vec<&Word> = names
         .iter()
         .copied()
         .filter(|w| {
             let t = &w.text;
+            if module {
+                // a module pins with :stream
+                return !t.contains([':', '$']);
+            }
             !(t.contains(['=', '<', '>', '$', '*'])
                 || t.ends_with(".rpm")
                 || t.starts_with('/')
@@ -363,26 +420,6 @@ fn rpm(
             ),
         );
     }
-    if in_final {
-        let cleaned = all.iter().any(|x| {
-            let p = x.program().unwrap_or("");
-            (["yum", "dnf", "microdnf", "tdnf", "zypper"].contains(&p)
-                && x.args().iter().any(|a| a.text == "clean" || a.text == "cc"))
-                || (p == "rm"
-                    && x.args().iter().any(|a| {
-                        a.text.starts_with("/var/cache/yum")
-                            || a.text.starts_with("/var/cache/dnf")
-                            || a.text.starts_with("/var/cache/zypp")
-                    }))
-        }) || has_mount_target(run, "/var/cache/");
-        if !cleaned {
-            ctx.hit(
-                "rpm-cache-not-cleaned",
-                c.span(),
-                format!("{prog} caches stay in this layer; finish the RUN with `{prog} clean all`"),
-            );
-        }
-    }
 }
 
 /// `name-1.2.3` style pins: a `-` followed by a digit after the first character.
@@ -397,6 +434,11 @@ fn has_version_suffix(t: &str) -> bool {
 }
 
 const PIP_VALUE_OPTS: &[&str] = &[
+    "--root-user-action",
+    "--progress-bar",
+    "--log",
+    "--timeout",
+    "--retries",
     "-r",
     "--requirement",
     "-c",
@@ -458,14 +500,27 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
     if pos.first().is_none_or(|s| s.text != "install") {
         return;
     }
+    // a constraints file pins what is installed
+    let constrained = args
+        .iter()
+        .any(|a| a.text == "-c" || a.text == "--constraint" || a.text.starts_with("--constraint="));
     let unpinned: Vec<&Word> = pos[1..]
         .iter()
         .copied()
         .filter(|w| {
             let t = &w.text;
+            if constrained {
+                return false;
+            }
+            // a VCS URL pins only with @ref (`git+https://host/x.git@v1#egg=x`)
+            if let Some(rest) = t.strip_prefix("git+").or_else(|| t.strip_prefix("hg+")) {
+                let path = rest.split_once("://").map_or(rest, |(_, p)| p);
+                return !path.split('#').next().unwrap_or("").contains('@');
+            }
             !(t.contains(['=', '<', '>', '~', '@', '$'])
                 || t.starts_with('.')
                 || t.starts_with('/')
+                || t.contains('/')
                 || t.contains("://")
                 || t.ends_with(".whl")
                 || t.ends_with(".tar.gz")
@@ -490,8 +545,24 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
             }),
         _ => false,
     });
+    let truthy = |v: &str| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "0" | "false" | "off" | "no" | ""
+        )
+    };
+    let run_no_cache = run.scripts.iter().flat_map(|s| s.commands.iter()).any(|x| {
+        x.words
+            .iter()
+            .any(|w| w.text.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(truthy))
+            && (x.words.first().is_some_and(|w| w.text == "export") || std::ptr::eq(x, c))
+    }) || c
+        .words
+        .iter()
+        .any(|w| w.text.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(truthy));
     if in_final
         && !env_no_cache
+        && !run_no_cache
         && !flags.iter().any(|f| f.text == "--no-cache-dir")
         && !has_mount_target(run, "/root/.cache")
     {
@@ -514,7 +585,7 @@ fn yarn(
     if !installs {
         return;
     }
-    let cleaned = all.iter().any(|o| {
+    let cleaned = all.iter().skip_while(|o| !std::ptr::eq(**o, c)).any(|o| {
         o.program() == Some("yarn")
             && o.args().len() >= 2
             && o.args()[0].text == "cache"
@@ -554,6 +625,29 @@ fn useradd(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
     }
 }
 
+/// DL3047: wget's default progress bar prints a line per chunk in build
+/// logs; any of the quiet or log-file options, or `--progress`, avoids it.
+fn wget_progress(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
+    let quiet = args.iter().any(|a| {
+        let t = a.text.as_str();
+        matches!(t, "-q" | "--quiet" | "-nv" | "--no-verbose" | "-o" | "-a")
+            || t.starts_with("--progress")
+            || t.starts_with("--output-file")
+            || t.starts_with("--append-output")
+            || (t.starts_with('-')
+                && !t.starts_with("--")
+                && t.len() > 2
+                && (t.contains('q') || t.starts_with("-o") || t.starts_with("-a")))
+    });
+    if !quiet {
+        ctx.hit(
+            "wget-progress",
+            c.span(),
+            "wget without --progress=dot:giga (or -q/-nv) fills the build log with progress lines",
+        );
+    }
+}
+
 /// DL4005: replacing /bin/sh with `ln` instead of using SHELL.
 fn ln_sh(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
     let target = args.iter().rev().find(|a| !a.text.starts_with('-'));
@@ -569,7 +663,17 @@ fn ln_sh(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, args: &[Word]) {
 fn npm(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
     let (_, pos) = positionals(
         args,
-        &["--prefix", "--registry", "--cache", "-w", "--workspace"],
+        &[
+            "--prefix",
+            "--registry",
+            "--cache",
+            "-w",
+            "--workspace",
+            "--loglevel",
+            "--userconfig",
+            "--omit",
+            "--include",
+        ],
     );
     if pos
         .first()
@@ -643,7 +747,13 @@ fn gem(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
     let unpinned: Vec<&Word> = pos[1..]
         .iter()
         .copied()
-        .filter(|w| !w.text.contains([':', '$']) && !w.text.ends_with(".gem"))
+        // words after `--` are build options for the gem's extension
+        .take_while(|w| !args.iter().any(|a| a.text == "--" && a.start < w.start))
+        .filter(|w| {
+            !w.text.contains([':', '$'])
+                && !w.text.ends_with(".gem")
+                && !matches!(w.text.as_str(), "true" | "false")
+        })
         .collect();
     if !unpinned.is_empty() {
         ctx.hit(
@@ -686,8 +796,9 @@ fn go_install(ctx: &mut Ctx<'_, '_>, args: &[Word]) {
         .copied()
         .filter(|w| {
             let t = &w.text;
-            // `go run main.go`, `go run .`: local code
-            if run_cmd && (!t.contains('@') || t.ends_with(".go")) {
+            // `go run main.go`, `go run .`, `go run ./cmd/x`: local code; a
+            // module path starts with a domain (`example.com/pkg`)
+            if run_cmd && (t.ends_with(".go") || !t.split('/').next().unwrap_or("").contains('.')) {
                 return false;
             }
             !(t.starts_with('.') || t.starts_with('/') || t.contains('$') || t.starts_with('-'))

@@ -27,6 +27,15 @@ fn base_tags(ctx: &mut Ctx<'_, '_>) {
             ctx.hit("arg-in-from-no-default", span.clone(), format!("FROM uses ARG {v}, which has no default; the build fails unless --build-arg {v}=... is given"));
         }
         if let Some(p) = &st.platform
+            && matches!(p.trim(), "$TARGETPLATFORM" | "${TARGETPLATFORM}")
+        {
+            ctx.hit(
+                "redundant-target-platform",
+                span.clone(),
+                "FROM --platform=$TARGETPLATFORM says what the build does anyway; drop the flag",
+            );
+        }
+        if let Some(p) = &st.platform
             && !p.contains('$')
         {
             ctx.hit("from-platform-constant", span.clone(), format!("FROM --platform={p} pins the platform; use $BUILDPLATFORM/$TARGETPLATFORM or leave it to the build"));
@@ -111,7 +120,9 @@ fn copy_from(ctx: &mut Ctx<'_, '_>) {
                 .name
                 .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case(name));
-            if by_name || name.parse::<usize>().ok() == Some(st.index) {
+            // stage numbers count the stages the file declares
+            let declared = st.index.checked_sub(usize::from(p.virtual_first_stage));
+            if by_name || (declared.is_some() && name.parse::<usize>().ok() == declared) {
                 hits.push((
                     "copy-from-self",
                     v.span.clone(),
