@@ -117,6 +117,8 @@ pub struct RunInfo {
     pub instruction: usize,
     /// Stage index.
     pub stage: usize,
+    /// An `ONBUILD RUN`: it runs in every image built FROM this one.
+    pub onbuild: bool,
     /// Shell-form script and shell heredoc bodies, tokenized.
     pub scripts: Vec<Script>,
     /// Raw shell text pieces `(offset, text, is_heredoc)` for ShellCheck.
@@ -492,6 +494,7 @@ impl<'a> Parsed<'a> {
             .filter_map(|f| f.value.as_ref().map(|v| mount_options(&v.value)))
             .collect();
         RunInfo {
+            onbuild: matches!(self.instructions[idx], Instruction::Onbuild(_)),
             instruction: idx,
             stage,
             scripts,

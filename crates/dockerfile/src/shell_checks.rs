@@ -79,7 +79,10 @@ pub fn check(text: &str, dialect: Dialect) -> Vec<ScHit> {
         sh_mode: dialect == Dialect::Sh,
         ..Default::default()
     };
-    if nesting(text) > MAX_NESTING || paren_depth(text) > MAX_PARENS {
+    if nesting(text) > MAX_NESTING
+        || paren_depth(text) > MAX_PARENS
+        || subscript_depth(text) > MAX_SUBSCRIPTS
+    {
         return vec![hit(
             1072,
             Pos { line: 1, col: 1 },
@@ -220,9 +223,14 @@ fn heredoc_without_word(text: &str) -> Option<Pos> {
         // a delimiter that is empty once quotes are removed (`<<''`): the
         // tokenizer never ends on it (found by fuzzing)
         let word_end = text[j..]
-            .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '<' | '>' | '(' | ')'))
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, ';' | '&' | '|' | '<' | '>' | '(' | ')')
+            })
             .map_or(text.len(), |k| j + k);
-        if text[j..word_end].chars().all(|c| matches!(c, '\'' | '"' | '\\')) {
+        if text[j..word_end]
+            .chars()
+            .all(|c| matches!(c, '\'' | '"' | '\\'))
+        {
             return Some(advance(Pos { line: 1, col: 1 }, &text[..at]));
         }
         i = at + 2;
@@ -253,6 +261,40 @@ fn oversized_number(text: &str) -> Option<Pos> {
         }
     }
     None
+}
+
+/// Array subscripts nested in array subscripts (`${a[${b[${c[1]}]}]}`)
+/// beyond which a script is not parsed: the word parser's time grows about
+/// tenfold per level (measured: 4 levels 46 ms, 5 levels 0.8 s).
+const MAX_SUBSCRIPTS: usize = 3;
+
+/// How deep `${name[` expansions nest (unclosed ones count).
+fn subscript_depth(text: &str) -> usize {
+    let b = text.as_bytes();
+    let mut stack: Vec<bool> = Vec::new();
+    let (mut arrays, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' && b.get(i + 1) == Some(&b'{') {
+            let mut j = i + 2;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            let array = j > i + 2 && b.get(j) == Some(&b'[');
+            stack.push(array);
+            if array {
+                arrays += 1;
+                max = max.max(arrays);
+            }
+            i += 2;
+            continue;
+        }
+        if b[i] == b'}' && stack.pop() == Some(true) {
+            arrays -= 1;
+        }
+        i += 1;
+    }
+    max
 }
 
 /// Maximum nesting of parentheses alone.
@@ -934,7 +976,11 @@ impl Walker<'_> {
 
     /// Walks the script inside `$(...)` or backticks, which starts at `at`.
     fn substitution(&mut self, body: &str, at: Pos) {
-        if self.depth >= 16 || nesting(body) > MAX_NESTING || paren_depth(body) > MAX_PARENS {
+        if self.depth >= 16
+            || nesting(body) > MAX_NESTING
+            || paren_depth(body) > MAX_PARENS
+            || subscript_depth(body) > MAX_SUBSCRIPTS
+        {
             return;
         }
         let Ok(program) = parse(body, self.opts) else {
@@ -1246,7 +1292,13 @@ mod tests {
         // found by fuzzing: the tokenizer never ends on this
         assert_eq!(check("<<\r<#", Dialect::Bash)[0].code, 1072);
         assert_eq!(check("$(<<  ", Dialect::Bash)[0].code, 1072);
-        assert_eq!(check("<< ", Dialect::Bash)[0].code, 1072);
+        assert_eq!(check("<<'''' ", Dialect::Bash)[0].code, 1072);
+        // found by fuzzing: nested array subscripts make the parser exponential
+        assert_eq!(
+            check("x=${A[${A[${A[${A[${A[1]}]}]}]}]}", Dialect::Bash)[0].code,
+            1072
+        );
+        assert!(check("x=${a[${b:-${c:-1}}]}; echo \"$x\"", Dialect::Bash).is_empty());
         // found by fuzzing: the parser panics on this; it is reported, not fatal
         assert_eq!(check("$({(<<<)\n<", Dialect::Bash)[0].code, 1072);
         assert!(

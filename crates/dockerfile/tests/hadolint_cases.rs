@@ -517,7 +517,10 @@ fn a_fragment_gets_one_missing_from_and_its_instruction_findings() {
     }
     // Hadolint DL3022: a fragment declares no stages, so --from=0 names none
     let copy = codes("COPY --from=0 bar /bar\n");
-    assert!(copy.iter().any(|c| c == "copy-from-unknown-stage"), "{copy:?}");
+    assert!(
+        copy.iter().any(|c| c == "copy-from-unknown-stage"),
+        "{copy:?}"
+    );
     // nothing about the stage the linter had to assume
     for code in ["missing-healthcheck", "final-stage-not-minimal"] {
         assert!(!found.iter().any(|c| c == code), "{code}: {found:?}");

@@ -41,7 +41,7 @@ fn labels_of(ins: &Instruction<'_>) -> Vec<Label> {
 }
 
 static KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$").expect("label key regex"));
+    LazyLock::new(|| Regex::new(r"^[a-z]([a-z0-9.-]*[a-z0-9])?$").expect("label key regex"));
 
 /// Docker's label key recommendations: lowercase letters, digits, `.` and
 /// `-`, starting and ending with a letter or digit, no `..` or `--`, and not
@@ -56,7 +56,7 @@ fn key_problem(key: &str) -> Option<&'static str> {
     }
     if !KEY.is_match(key) {
         return Some(
-            "should use only lowercase letters, digits, `.` and `-`, and start and end with a letter or digit",
+            "should use only lowercase letters, digits, `.` and `-`, start with a letter and end with a letter or digit",
         );
     }
     if key.contains("..") || key.contains("--") {

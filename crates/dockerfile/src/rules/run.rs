@@ -35,8 +35,17 @@ pub(super) fn check(ctx: &mut Ctx<'_, '_>) {
     let mut first_curl: Option<usize> = None;
     let mut first_wget: Option<usize> = None;
     let mut both_reported = false;
+    let mut stage = usize::MAX;
     for run in &p.runs {
-        let in_final = final_chain.contains(&run.stage);
+        if run.stage != stage {
+            // Hadolint DL4001 looks at each stage on its own
+            stage = run.stage;
+            first_curl = None;
+            first_wget = None;
+            both_reported = false;
+        }
+        // an ONBUILD RUN runs in the child image, whichever stage declares it
+        let in_final = final_chain.contains(&run.stage) || run.onbuild;
         let cmds: Vec<&SimpleCommand> =
             run.scripts.iter().flat_map(|s| s.commands.iter()).collect();
         for c in &cmds {
@@ -207,7 +216,7 @@ fn apt(ctx: &mut Ctx<'_, '_>, c: &SimpleCommand, prog: &str, args: &[Word]) {
 
 fn apt_whole_run(ctx: &mut Ctx<'_, '_>, run: &RunInfo, cmds: &[&SimpleCommand], in_final: bool) {
     let apt_sub = |c: &&SimpleCommand, subs: &[&str]| {
-        matches!(c.program(), Some("apt-get" | "apt"))
+        matches!(c.program(), Some("apt-get" | "apt" | "aptitude"))
             && positionals(c.args(), APT_VALUE_OPTS)
                 .1
                 .first()
@@ -237,11 +246,27 @@ fn apt_whole_run(ctx: &mut Ctx<'_, '_>, run: &RunInfo, cmds: &[&SimpleCommand], 
                 && c.args()
                     .iter()
                     .any(|a| a.text.starts_with("/var/lib/apt/lists"))
-        }) || has_mount_target(run, "/var/lib/apt");
+        }) || (has_mount_target(run, "/var/lib/apt")
+            && (!removes_docker_clean(ctx, run) || has_mount_target(run, "/var/cache/apt")));
         if !cleaned {
             ctx.hit("apt-lists-not-cleaned", run.keyword_span.clone(), "apt package lists stay in this layer; end the RUN with `rm -rf /var/lib/apt/lists/*` (or use a cache mount)");
         }
     }
+}
+
+/// Whether a RUN before `run` in its stage removes Debian's docker-clean
+/// apt hook, so that downloaded .deb files stay in /var/cache/apt as well.
+fn removes_docker_clean(ctx: &Ctx<'_, '_>, run: &RunInfo) -> bool {
+    ctx.p.runs.iter().any(|r| {
+        r.stage == run.stage
+            && r.instruction < run.instruction
+            && r.scripts.iter().flat_map(|s| s.commands.iter()).any(|c| {
+                c.program() == Some("rm")
+                    && c.args()
+                        .iter()
+                        .any(|a| a.text.ends_with("apt.conf.d/docker-clean"))
+            })
+    })
 }
 
 fn apk(ctx: &mut Ctx<'_, '_>, run: &RunInfo, args: &[Word], all: &[&SimpleCommand]) {
@@ -561,6 +586,7 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
         .iter()
         .any(|w| w.text.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(truthy));
     if in_final
+        && c.program() != Some("pipx")
         && !env_no_cache
         && !run_no_cache
         && !flags.iter().any(|f| f.text == "--no-cache-dir")
@@ -858,7 +884,11 @@ fn pipes(ctx: &mut Ctx<'_, '_>, run: &RunInfo) {
         .shell_for(run.stage, run.instruction)
         .map(|sh| sh.arguments.iter().map(|a| a.value.as_ref()).collect())
         .unwrap_or_default();
-    let pipefail_shell = shell.iter().any(|w| w.contains("pipefail"));
+    // POSIX sh may not know -o pipefail (Debian's dash before 0.5.11 does not)
+    let plain_sh = shell
+        .first()
+        .is_some_and(|w| basename(w) == "sh" || basename(w) == "dash");
+    let pipefail_shell = !plain_sh && shell.iter().any(|w| w.contains("pipefail"));
     let non_posix = shell.first().is_some_and(|w| {
         let b = basename(w).to_ascii_lowercase();
         b.contains("pwsh") || b.contains("powershell") || b.contains("cmd")
