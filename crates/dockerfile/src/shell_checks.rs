@@ -100,6 +100,14 @@ pub fn check(text: &str, dialect: Dialect) -> Vec<ScHit> {
             "`<<` needs a delimiter word after it.".to_string(),
         )];
     }
+    if let Some(at) = broken_subscript(text) {
+        return vec![hit(
+            1072,
+            at,
+            2,
+            "An array subscript in `${name[...]}` is not closed with `]`.".to_string(),
+        )];
+    }
     if let Some(at) = oversized_number(text) {
         return vec![hit(
             1072,
@@ -130,11 +138,13 @@ pub fn check(text: &str, dialect: Dialect) -> Vec<ScHit> {
         collect: true,
         hits: Vec::new(),
         depth: 0,
+        budget: MAX_SUBSTITUTIONS,
     };
     let root = Frame::new(Pos { line: 1, col: 1 }, text);
     w.program(&program, &root, true);
     w.safe = resolve(&w.assigns);
     w.collect = false;
+    w.budget = MAX_SUBSTITUTIONS;
     w.program(&program, &root, true);
     let mut hits = w.hits;
     hits.sort_by_key(|h| (h.line, h.column, h.code));
@@ -238,6 +248,55 @@ fn heredoc_without_word(text: &str) -> Option<Pos> {
     None
 }
 
+/// A `${name[` whose `[` is not closed before the expansion's `}`: bash
+/// rejects it ("bad substitution"), and the word parser backtracks
+/// exponentially over several of them (found by fuzzing: four take 0.1 s,
+/// six take 30 s).
+fn broken_subscript(text: &str) -> Option<Pos> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if !(b[i] == b'$' && b[i + 1] == b'{') {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 2;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        if j == i + 2 || b.get(j) != Some(&b'[') {
+            i += 2;
+            continue;
+        }
+        let (mut braces, mut brackets, mut k) = (0usize, 1usize, j + 1);
+        let closed = loop {
+            match b.get(k) {
+                None => break false,
+                Some(b'$') if b.get(k + 1) == Some(&b'{') => {
+                    braces += 1;
+                    k += 1;
+                }
+                Some(b'}') if braces == 0 => break false,
+                Some(b'}') => braces -= 1,
+                Some(b'[') => brackets += 1,
+                Some(b']') => {
+                    brackets -= 1;
+                    if brackets == 0 {
+                        break true;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        };
+        if !closed {
+            return Some(advance(Pos { line: 1, col: 1 }, &text[..i]));
+        }
+        i += 2;
+    }
+    None
+}
+
 /// A run of 10 or more digits right before `<`/`>` (a file descriptor) or
 /// after `~+`/`~-` (a directory-stack index): no shell accepts them, and the
 /// parser cannot represent them.
@@ -262,6 +321,11 @@ fn oversized_number(text: &str) -> Option<Pos> {
     }
     None
 }
+
+/// Command substitutions parsed per pass over a script: nested backticks
+/// can multiply the bodies to look at (found by fuzzing); real RUN scripts
+/// have a few dozen at most.
+const MAX_SUBSTITUTIONS: usize = 256;
 
 /// Array subscripts nested in array subscripts (`${a[${b[${c[1]}]}]}`)
 /// beyond which a script is not parsed: the word parser's time grows about
@@ -483,6 +547,8 @@ struct Walker<'o> {
     collect: bool,
     hits: Vec<ScHit>,
     depth: usize,
+    /// Command substitutions still to be parsed in this pass.
+    budget: usize,
 }
 
 impl Walker<'_> {
@@ -976,13 +1042,15 @@ impl Walker<'_> {
 
     /// Walks the script inside `$(...)` or backticks, which starts at `at`.
     fn substitution(&mut self, body: &str, at: Pos) {
-        if self.depth >= 16
+        if self.depth >= 8
+            || self.budget == 0
             || nesting(body) > MAX_NESTING
             || paren_depth(body) > MAX_PARENS
             || subscript_depth(body) > MAX_SUBSCRIPTS
         {
             return;
         }
+        self.budget -= 1;
         let Ok(program) = parse(body, self.opts) else {
             return;
         };
@@ -1293,6 +1361,16 @@ mod tests {
         assert_eq!(check("<<\r<#", Dialect::Bash)[0].code, 1072);
         assert_eq!(check("$(<<  ", Dialect::Bash)[0].code, 1072);
         assert_eq!(check("<<'''' ", Dialect::Bash)[0].code, 1072);
+        // found by fuzzing: unclosed subscripts make the word parser exponential
+        assert_eq!(
+            check(
+                "echo ${u[i,}${u[i,}${u[i,}${u[i,}${u[i,}${u[i,}",
+                Dialect::Bash
+            )[0]
+            .code,
+            1072
+        );
+        assert!(check("echo \"${a[${b}]}\" \"${c[1]}\"", Dialect::Bash).is_empty());
         // found by fuzzing: nested array subscripts make the parser exponential
         assert_eq!(
             check("x=${A[${A[${A[${A[${A[1]}]}]}]}]}", Dialect::Bash)[0].code,
