@@ -426,6 +426,194 @@ const CASES: &[Case] = &[
         onbuild: true,
     },
     Case {
+        dl: "DL3002",
+        code: "last-user-root",
+        why: "the last USER of the image is not root",
+        catch: &["USER root", "USER 0"],
+        pass: &["USER 10001", "USER root\nUSER app"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3006",
+        code: "base-untagged",
+        why: "FROM names a tag (or digest); stage names, scratch and variables are exempt",
+        catch: &["FROM debian"],
+        pass: &[
+            "FROM debian:12",
+            "FROM scratch",
+            "FROM debian:12 AS build\nFROM build",
+            "FROM debian@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3007",
+        code: "base-latest",
+        why: "FROM does not use :latest",
+        catch: &["FROM debian:latest"],
+        pass: &["FROM debian:12"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3011",
+        code: "expose-invalid-port",
+        why: "EXPOSE ports are 0-65535 (ranges and variables allowed)",
+        catch: &["EXPOSE 80000"],
+        pass: &["EXPOSE 8080", "EXPOSE 8000-8010", "EXPOSE $PORT"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3012",
+        code: "multiple-healthcheck",
+        why: "one HEALTHCHECK per stage",
+        catch: &["HEALTHCHECK CMD a\nHEALTHCHECK CMD b"],
+        pass: &[
+            "HEALTHCHECK CMD a",
+            "HEALTHCHECK CMD a\nFROM debian:12\nHEALTHCHECK CMD b",
+        ],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3019",
+        code: "apk-no-cache",
+        why: "apk add uses --no-cache",
+        catch: &["RUN apk add curl=8.0-r0"],
+        pass: &["RUN apk add --no-cache curl=8.0-r0"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3022",
+        code: "copy-from-unknown-stage",
+        why: "COPY --from names an earlier stage (or an image)",
+        catch: &["COPY --from=nosuchstage /a /b"],
+        pass: &[
+            "FROM debian:12 AS build\nFROM debian:12\nCOPY --from=build /a /b",
+            "COPY --from=busybox:1.36 /bin/busybox /bin/",
+        ],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3023",
+        code: "copy-from-self",
+        why: "COPY --from may not name its own stage",
+        catch: &["FROM debian:12 AS x\nCOPY --from=x /a /b"],
+        pass: &["FROM debian:12 AS x\nFROM debian:12\nCOPY --from=x /a /b"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3024",
+        code: "duplicate-stage-name",
+        why: "stage names are unique",
+        catch: &["FROM debian:12 AS x\nFROM debian:12 AS x"],
+        pass: &["FROM debian:12 AS x\nFROM debian:12 AS y"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3029",
+        code: "from-platform-constant",
+        why: "FROM --platform takes a variable, not a constant",
+        catch: &["FROM --platform=linux/amd64 debian:12"],
+        pass: &["FROM --platform=$BUILDPLATFORM debian:12"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3030",
+        code: "rpm-missing-yes",
+        why: "yum install needs -y",
+        catch: &["RUN yum install httpd-2.4.6 && yum clean all"],
+        pass: &["RUN yum install -y httpd-2.4.6 && yum clean all"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3032",
+        code: "rpm-cache-not-cleaned",
+        why: "yum clean all after yum install, in the same RUN",
+        catch: &[
+            "RUN yum install -y httpd-2.4.6",
+            "RUN yum clean all && yum install -y httpd-2.4.6",
+        ],
+        pass: &["RUN yum install -y httpd-2.4.6 && yum clean all"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3034",
+        code: "rpm-missing-yes",
+        why: "zypper install needs -n/-y",
+        catch: &["RUN zypper install httpd=2.4 && zypper clean"],
+        pass: &["RUN zypper -n install httpd=2.4 && zypper clean"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3036",
+        code: "rpm-cache-not-cleaned",
+        why: "zypper clean after zypper install",
+        catch: &["RUN zypper install -y httpd=2.4"],
+        pass: &["RUN zypper install -y httpd=2.4 && zypper clean"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3037",
+        code: "rpm-unpinned",
+        why: "zypper install names versions",
+        catch: &["RUN zypper install -y httpd && zypper clean"],
+        pass: &["RUN zypper install -y httpd=2.4 && zypper clean"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3038",
+        code: "rpm-missing-yes",
+        why: "dnf (and microdnf) install needs -y",
+        catch: &[
+            "RUN dnf install httpd-2.4 && dnf clean all",
+            "RUN microdnf install httpd-2.4 && microdnf clean all",
+        ],
+        pass: &["RUN dnf install -y httpd-2.4 && dnf clean all"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL3057",
+        code: "missing-healthcheck",
+        why: "the image has a HEALTHCHECK (or HEALTHCHECK NONE)",
+        catch: &["FROM debian:12\nCMD [\"a\"]"],
+        pass: &[
+            "FROM debian:12\nHEALTHCHECK NONE",
+            "FROM debian:12\nHEALTHCHECK CMD a",
+        ],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3059",
+        code: "consecutive-run",
+        why: "consecutive single-command RUNs could be one",
+        catch: &["RUN echo a\nRUN echo b"],
+        pass: &["RUN echo a && echo b", "RUN echo a\nWORKDIR /x\nRUN echo b"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL3066",
+        code: "user-not-numeric",
+        why: "USER is numeric so runAsNonRoot can check it",
+        catch: &["USER app"],
+        pass: &["USER 10001", "USER 10001:10001"],
+        onbuild: true,
+    },
+    Case {
+        dl: "DL4003",
+        code: "multiple-cmd",
+        why: "one CMD per stage",
+        catch: &["CMD [\"a\"]\nCMD [\"b\"]"],
+        pass: &["CMD [\"a\"]", "CMD [\"a\"]\nFROM debian:12\nCMD [\"b\"]"],
+        onbuild: false,
+    },
+    Case {
+        dl: "DL4004",
+        code: "multiple-entrypoint",
+        why: "one ENTRYPOINT per stage",
+        catch: &["ENTRYPOINT [\"a\"]\nENTRYPOINT [\"b\"]"],
+        pass: &["ENTRYPOINT [\"a\"]"],
+        onbuild: false,
+    },
+    Case {
         dl: "DL4000",
         code: "maintainer",
         why: "MAINTAINER is deprecated",
@@ -643,4 +831,22 @@ fn allowed_registries_from_hadolint_yaml_feed_the_registry_rule() {
         1,
         "{found:?}"
     );
+}
+
+#[test]
+fn every_mapped_hadolint_code_has_cases() {
+    // the label-schema codes and DL3026 need a configuration: their own tests above
+    let configured = [
+        "DL3026", "DL3049", "DL3050", "DL3051", "DL3052", "DL3053", "DL3054", "DL3055", "DL3056",
+        "DL3058",
+    ];
+    let mut missing = Vec::new();
+    for r in dockerfile::rules::RULES {
+        for dl in r.hadolint {
+            if !configured.contains(dl) && !CASES.iter().any(|c| c.dl == *dl) {
+                missing.push(format!("{dl} ({})", r.code));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no Hadolint cases for: {missing:?}");
 }
