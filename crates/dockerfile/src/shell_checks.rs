@@ -77,6 +77,8 @@ const MAX_PARENS: usize = 14;
 pub fn check(text: &str, dialect: Dialect) -> Vec<ScHit> {
     let opts = brush_parser::ParserOptions {
         sh_mode: dialect == Dialect::Sh,
+        // off in scripts unless `shopt -s extglob`, and a source of backtracking
+        enable_extended_globbing: false,
         ..Default::default()
     };
     if nesting(text) > MAX_NESTING
