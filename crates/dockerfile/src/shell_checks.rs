@@ -166,6 +166,19 @@ fn parse(text: &str, opts: &brush_parser::ParserOptions) -> Result<ast::Program,
     } else {
         text
     };
+    // the program parser runs the word grammar over assignment words; a
+    // word it cannot take in reasonable time stops the script here
+    let tokens =
+        contained(|| brush_parser::tokenize_str_with_options(text, &opts.tokenizer_options()));
+    if let Some(Ok(tokens)) = &tokens {
+        for t in tokens {
+            if let brush_parser::Token::Word(w, loc) = t
+                && !word_is_tractable(w)
+            {
+                return Err((loc.start.line as u32, loc.start.column as u32));
+            }
+        }
+    }
     let parsed = contained(|| {
         let mut parser = brush_parser::Parser::new(Cursor::new(text.as_bytes()), opts);
         parser.parse_program()
