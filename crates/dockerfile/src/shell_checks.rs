@@ -1389,6 +1389,12 @@ mod tests {
         assert_eq!(check("<<\r<#", Dialect::Bash)[0].code, 1072);
         assert_eq!(check("$(<<  ", Dialect::Bash)[0].code, 1072);
         assert_eq!(check("<<'''' ", Dialect::Bash)[0].code, 1072);
+        // found by fuzzing: a word with many brackets makes the program
+        // parser (assignment words) exponential; it is refused first
+        assert_eq!(
+            check("a[1]b[2]c[3]d[4]e[5]f[6]g[7]h[8]i[9]=1", Dialect::Bash)[0].code,
+            1072
+        );
         // found by fuzzing: unclosed subscripts make the word parser exponential
         assert_eq!(
             check(
