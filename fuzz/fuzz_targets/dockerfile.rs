@@ -11,10 +11,7 @@ fuzz_target!(|data: &[u8]| {
     // (reported as SC1072); any other panic is still a crash
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            let in_parser = info
-                .location()
-                .is_some_and(|l| l.file().contains(dockerfile::shell_checks::PARSER_SOURCE));
-            if !in_parser {
+            if !dockerfile::shell_checks::is_contained_panic(info) {
                 std::process::abort();
             }
         }));

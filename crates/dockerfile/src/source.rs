@@ -99,7 +99,12 @@ impl SourceFile {
 
     /// 1-based line and column (in characters) of a parser byte offset.
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
-        let offset = self.to_text_offset(offset).min(self.text.len());
+        self.text_line_col(self.to_text_offset(offset))
+    }
+
+    /// 1-based line and column of a byte offset into `text`.
+    fn text_line_col(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
         let col = self
@@ -125,14 +130,6 @@ impl SourceFile {
             column,
             end_line,
             end_column: end_column.max(column + u32::from(end_line == line)),
-        }
-    }
-
-    fn text_line_col(&self, offset: usize) -> (u32, u32) {
-        match self.virtual_from {
-            // offsets into `text` are parser offsets before the insertion
-            Some(at) if offset >= at => self.line_col(offset + VIRTUAL_FROM.len()),
-            _ => self.line_col(offset),
         }
     }
 

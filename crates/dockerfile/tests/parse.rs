@@ -3,6 +3,8 @@
 //! in FROM (hadolint#355), the backtick escape, CRLF with a BOM, ONBUILD, and
 //! ARG expansion in FROM.
 
+mod support;
+
 use std::collections::HashMap;
 
 use dockerfile::{Parsed, SourceFile};
@@ -101,20 +103,7 @@ fn build_args_override_defaults() {
 
 #[test]
 fn whole_corpus_parses() {
-    let root =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dockerfiles");
-    let mut files = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "SOURCES.tsv") {
-                files.push(p);
-            }
-        }
-    }
+    let files = support::corpus_files();
     assert_eq!(files.len(), 149, "corpus size changed");
     let mut failures = Vec::new();
     for f in &files {

@@ -6,28 +6,14 @@
 //! Needs Debian's `shellcheck` (CI installs it) and `../shared` next to the
 //! repository.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use dockerfile::{LintConfig, SourceFile};
 
 fn corpus() -> Vec<SourceFile> {
-    let root =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dockerfiles");
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "SOURCES.tsv") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
+    support::corpus_files()
         .iter()
         .map(|f| SourceFile::new(f.display().to_string(), std::fs::read_to_string(f).unwrap()))
         .collect()

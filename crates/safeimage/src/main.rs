@@ -96,10 +96,7 @@ fn error_text(e: &anyhow::Error) -> String {
 fn quiet_contained_parser_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let in_parser = info
-            .location()
-            .is_some_and(|l| l.file().contains(dockerfile::shell_checks::PARSER_SOURCE));
-        if !in_parser {
+        if !dockerfile::shell_checks::is_contained_panic(info) {
             default(info);
         }
     }));

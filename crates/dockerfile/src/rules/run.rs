@@ -555,36 +555,28 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
     if !unpinned.is_empty() {
         ctx.hit("pip-unpinned", words_span(&unpinned), format!("pip install without versions: {} (use name==version, or a requirements file with hashes)", list(&unpinned)));
     }
-    // pip reads PIP_NO_CACHE_DIR as a boolean: 0/false/off/no leave the cache on
     let env_no_cache = ctx.p.instructions.iter().any(|i| match i {
         Instruction::Env(e) => crate::args::key_values(&e.arguments.value, true)
             .iter()
             .any(|kv| {
-                kv.name == "PIP_NO_CACHE_DIR"
-                    && !kv.value.as_deref().is_some_and(|v| {
-                        matches!(
-                            v.to_ascii_lowercase().as_str(),
-                            "0" | "false" | "off" | "no" | ""
-                        )
-                    })
+                kv.name == "PIP_NO_CACHE_DIR" && kv.value.as_deref().is_none_or(disables_pip_cache)
             }),
         _ => false,
     });
-    let truthy = |v: &str| {
-        !matches!(
-            v.to_ascii_lowercase().as_str(),
-            "0" | "false" | "off" | "no" | ""
-        )
+    // `PIP_NO_CACHE_DIR=1 pip install ...`, or exported earlier in the RUN
+    let sets = |x: &SimpleCommand| {
+        x.words.iter().any(|w| {
+            w.text
+                .strip_prefix("PIP_NO_CACHE_DIR=")
+                .is_some_and(disables_pip_cache)
+        })
     };
-    let run_no_cache = run.scripts.iter().flat_map(|s| s.commands.iter()).any(|x| {
-        x.words
+    let run_no_cache = sets(c)
+        || run
+            .scripts
             .iter()
-            .any(|w| w.text.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(truthy))
-            && (x.words.first().is_some_and(|w| w.text == "export") || std::ptr::eq(x, c))
-    }) || c
-        .words
-        .iter()
-        .any(|w| w.text.strip_prefix("PIP_NO_CACHE_DIR=").is_some_and(truthy));
+            .flat_map(|s| s.commands.iter())
+            .any(|x| x.words.first().is_some_and(|w| w.text == "export") && sets(x));
     if in_final
         && c.program() != Some("pipx")
         && !env_no_cache
@@ -594,6 +586,15 @@ fn pip(ctx: &mut Ctx<'_, '_>, run: &RunInfo, c: &SimpleCommand, args: &[Word], i
     {
         ctx.hit("pip-no-cache-dir", c.span(), "pip keeps its download cache in the layer; add --no-cache-dir (or ENV PIP_NO_CACHE_DIR=1)");
     }
+}
+
+/// pip reads PIP_NO_CACHE_DIR as a boolean: 0/false/off/no (or empty) leave
+/// the cache on.
+fn disables_pip_cache(value: &str) -> bool {
+    !matches!(
+        value.to_ascii_lowercase().as_str(),
+        "0" | "false" | "off" | "no" | ""
+    )
 }
 
 /// DL3060: `yarn install` leaves its cache in the layer unless the same RUN
