@@ -15,6 +15,7 @@ pub mod pragma;
 pub mod rules;
 pub mod shell;
 pub mod shell_checks;
+pub mod shell_syntax;
 pub mod shellcheck;
 pub mod source;
 

@@ -49,7 +49,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    quiet_contained_parser_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(a) => cmd::lint::run(a),
@@ -89,17 +88,6 @@ fn error_text(e: &anyhow::Error) -> String {
         out.push_str(&c);
     }
     out
-}
-
-/// The shell parser's own panics are caught where it is called (the script
-/// is reported as not checked); everything else still reports as usual.
-fn quiet_contained_parser_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !dockerfile::shell_checks::is_contained_panic(info) {
-            default(info);
-        }
-    }));
 }
 
 #[cfg(test)]
