@@ -11,4 +11,4 @@ pub mod sbom;
 pub mod sbom_in;
 
 pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};
-pub use model::{Distro, Inventory, Location, Package, PackageType};
+pub use model::{Distro, Inventory, Location, Note, Package, PackageType};

@@ -99,6 +99,17 @@ pub struct Package {
     pub owned_by: Option<String>,
 }
 
+/// Something the catalogers could not read or decide: a package database
+/// present but unreadable or of a format not supported, a distro that
+/// cannot be known. An inventory with notes is incomplete, and says so.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Note {
+    /// The file concerned.
+    pub path: String,
+    /// What is wrong, in a sentence.
+    pub message: String,
+}
+
 /// Everything found in an image.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inventory {
@@ -106,6 +117,9 @@ pub struct Inventory {
     pub distro: Option<Distro>,
     /// Packages, sorted by type, name, version, path.
     pub packages: Vec<Package>,
+    /// What could not be read (sorted); empty when everything was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
 }
 
 impl Inventory {
@@ -119,6 +133,10 @@ impl Inventory {
                 &b.locations,
             ))
         });
-        Inventory { distro, packages }
+        Inventory {
+            distro,
+            packages,
+            notes: Vec::new(),
+        }
     }
 }

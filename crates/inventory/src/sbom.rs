@@ -147,7 +147,7 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
     if let Some(d) = &subject.digest {
         meta_component["version"] = json!(d);
     }
-    json!({
+    let mut bom = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
@@ -159,7 +159,16 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
             "component": meta_component,
         },
         "components": components,
-    })
+    });
+    // what could not be read: the document is incomplete, and says where
+    if !inv.notes.is_empty() {
+        bom["metadata"]["properties"] = inv
+            .notes
+            .iter()
+            .map(|n| json!({ "name": "safeimage:incomplete", "value": format!("{}: {}", n.path, n.message) }))
+            .collect();
+    }
+    bom
 }
 
 fn spdx_id(s: &str) -> String {
@@ -225,21 +234,39 @@ pub fn spdx(inv: &Inventory, subject: &Subject) -> Value {
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": subject.name,
         "documentNamespace": format!("https://safeimage.invalid/spdx/{}-{ns}", spdx_id(&subject.name)),
-        "creationInfo": { "created": subject.created, "creators": [format!("Tool: safeimage-{}", subject.tool_version)] },
+        "creationInfo": creation_info(inv, subject),
         "packages": packages,
         "relationships": relationships,
     })
 }
 
+/// SPDX creation info; what could not be read goes in its comment.
+fn creation_info(inv: &Inventory, subject: &Subject) -> Value {
+    let mut info = json!({ "created": subject.created, "creators": [format!("Tool: safeimage-{}", subject.tool_version)] });
+    if !inv.notes.is_empty() {
+        let lines: Vec<String> = inv
+            .notes
+            .iter()
+            .map(|n| format!("{}: {}", n.path, n.message))
+            .collect();
+        info["comment"] = json!(format!("Incomplete: {}", lines.join("; ")));
+    }
+    info
+}
+
 /// Our JSON: the inventory plus the subject.
 pub fn native(inv: &Inventory, subject: &Subject) -> Value {
-    json!({
+    let mut doc = json!({
         "schema": "safeimage-inventory/1",
         "image": { "name": subject.name, "digest": subject.digest },
         "created": subject.created,
         "distro": inv.distro,
         "packages": inv.packages,
-    })
+    });
+    if !inv.notes.is_empty() {
+        doc["notes"] = json!(inv.notes);
+    }
+    doc
 }
 
 /// A readable table.
@@ -309,6 +336,7 @@ mod tests {
 
     fn inv() -> Inventory {
         Inventory {
+            notes: Vec::new(),
             distro: Some(Distro {
                 id: "debian".into(),
                 version_id: "12".into(),

@@ -293,6 +293,7 @@ mod tests {
 
     fn sample() -> Inventory {
         Inventory {
+            notes: Vec::new(),
             distro: Some(Distro {
                 id: "debian".into(),
                 version_id: "12".into(),

@@ -183,6 +183,7 @@ fn main() {
         ));
     }
     let inv = Inventory {
+        notes: Vec::new(),
         distro: Some(Distro {
             id: "debian".into(),
             version_id: "12".into(),

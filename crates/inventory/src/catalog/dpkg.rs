@@ -69,9 +69,12 @@ pub(super) fn catalog(
             sources.push((path.to_string(), bytes));
         }
     }
+    // no distro: no namespace either (the records did not say whose
+    // packages these are, and a guess would pick the wrong advisories)
     let (ns, distro_q) = match distro {
-        Some(d) => (d.id.clone(), format!("{}-{}", d.id, d.version_id)),
-        None => ("debian".to_string(), String::new()),
+        Some(d) if d.version_id.is_empty() => (Some(d.id.clone()), String::new()),
+        Some(d) => (Some(d.id.clone()), format!("{}-{}", d.id, d.version_id)),
+        None => (None, String::new()),
     };
     let mut out = Vec::new();
     for (path, bytes) in sources {
@@ -103,7 +106,7 @@ pub(super) fn catalog(
                 version: version.to_string(),
                 purl: purl(
                     "deb",
-                    Some(&ns),
+                    ns.as_deref(),
                     name,
                     version,
                     &[

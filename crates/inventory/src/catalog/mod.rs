@@ -11,17 +11,18 @@ pub mod java;
 mod npm;
 mod python;
 pub mod rpm;
+pub mod rpmdb;
 
 use std::collections::HashMap;
 
 use oci::Analysis;
 use oci::layer::EntryKind;
 
-use crate::model::{Inventory, Location};
+use crate::model::{Inventory, Location, Note};
 
 /// Bumped whenever what catalogers read or produce changes: part of the
 /// per-layer cache key.
-pub const CATALOGER_VERSION: &str = "inventory-v5";
+pub const CATALOGER_VERSION: &str = "inventory-v6";
 
 /// What catalogers need from each layer: whole files ([`wanted`]) and
 /// summaries of executables ([`binary::extract`]).
@@ -44,6 +45,12 @@ pub fn wanted(path: &str, size: u64) -> bool {
         "lib/apk/db/installed",
         "var/lib/rpm/rpmdb.sqlite",
         "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "var/lib/rpm/Packages",
+        "usr/lib/sysimage/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages.db",
+        "var/lib/rpmmanifest/container-manifest-2",
+        "etc/lsb-release",
     ];
     if EXACT.contains(&path) {
         return true;
@@ -69,9 +76,19 @@ pub(crate) struct Ctx<'a> {
     pub analysis: &'a Analysis,
     /// path → OS package that installed it
     pub owners: HashMap<String, String>,
+    /// What could not be read.
+    pub notes: std::cell::RefCell<Vec<Note>>,
 }
 
 impl Ctx<'_> {
+    /// Records that `path` could not be read (or decided), and why.
+    pub fn note(&self, path: &str, message: impl Into<String>) {
+        self.notes.borrow_mut().push(Note {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
     /// The location of a path: the layer that last wrote it.
     pub fn location(&self, path: &str) -> Location {
         let layer = self
@@ -157,6 +174,7 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     let mut ctx = Ctx {
         analysis,
         owners: HashMap::new(),
+        notes: Default::default(),
     };
     let distro = distro::detect(&ctx);
     let mut packages = Vec::new();
@@ -171,7 +189,12 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     packages.extend(python::catalog(&ctx));
     packages.extend(npm::catalog(&ctx));
     packages.extend(binary::catalog(&ctx));
-    Inventory::new(distro, packages)
+    let mut inventory = Inventory::new(distro, packages);
+    let mut notes = ctx.notes.into_inner();
+    notes.sort();
+    notes.dedup();
+    inventory.notes = notes;
+    inventory
 }
 
 /// Builds a purl; fields that the purl library rejects leave the purl as `pkg:TYPE/NAME`.

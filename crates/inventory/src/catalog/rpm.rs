@@ -1,8 +1,12 @@
-//! rpm: `rpmdb.sqlite` (rpm ≥ 4.16; `var/lib/rpm/` or `usr/lib/sysimage/rpm/`).
-//! Each row of `Packages` is an rpm header blob: an index of
-//! `(tag, type, offset, count)` entries over a data store. The source package
-//! comes from SOURCERPM. Berkeley DB `Packages` and NDB `Packages.db` are not
-//! read (documented in the README).
+//! rpm: every database format rpm has used, under `var/lib/rpm/` or
+//! `usr/lib/sysimage/rpm/`: `rpmdb.sqlite` (rpm ≥ 4.16), NDB `Packages.db`
+//! (SLES/openSUSE) and Berkeley DB `Packages` (RHEL/CentOS ≤ 8, Amazon Linux
+//! 2), the last two read by [`super::rpmdb`]. Each record is an rpm header
+//! blob: an index of `(tag, type, offset, count)` entries over a data store.
+//! The source package comes from SOURCERPM. Azure Linux/Mariner distroless
+//! images have no database, only `var/lib/rpmmanifest/container-manifest-2`
+//! (one tab-separated `rpm -qa` line per package). A database that is present
+//! but cannot be read is a note on the inventory, never an empty list.
 
 use std::collections::HashMap;
 
@@ -14,6 +18,26 @@ pub const DB_PATHS: &[&str] = &[
     "var/lib/rpm/rpmdb.sqlite",
     "usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
+
+/// Every rpm database path, newest format first.
+const ALL_DBS: &[(&str, Format)] = &[
+    ("usr/lib/sysimage/rpm/rpmdb.sqlite", Format::Sqlite),
+    ("var/lib/rpm/rpmdb.sqlite", Format::Sqlite),
+    ("usr/lib/sysimage/rpm/Packages.db", Format::Ndb),
+    ("var/lib/rpm/Packages.db", Format::Ndb),
+    ("usr/lib/sysimage/rpm/Packages", Format::Bdb),
+    ("var/lib/rpm/Packages", Format::Bdb),
+];
+
+/// The package list of Azure Linux/Mariner distroless images.
+const MANIFEST: &str = "var/lib/rpmmanifest/container-manifest-2";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Sqlite,
+    Ndb,
+    Bdb,
+}
 
 const NAME: u32 = 1000;
 const VERSION: u32 = 1001;
@@ -93,39 +117,110 @@ pub fn split_source_rpm(s: &str) -> Option<(String, String)> {
     Some((name.to_string(), format!("{version}-{release}")))
 }
 
-fn read_db(bytes: &[u8]) -> Vec<Header> {
-    let Ok(tmp) = tempfile::NamedTempFile::new() else {
-        return vec![];
-    };
-    if std::fs::write(tmp.path(), bytes).is_err() {
-        return vec![];
-    }
-    let Ok(conn) = rusqlite::Connection::open_with_flags(
+/// The header blobs of a sqlite database.
+fn sqlite_blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(tmp.path(), bytes).map_err(|e| e.to_string())?;
+    let conn = rusqlite::Connection::open_with_flags(
         tmp.path(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    ) else {
-        return vec![];
+    )
+    .map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare("SELECT blob FROM Packages")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .map_err(|e| e.to_string())?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// The headers of a database, or why it cannot be read. Headers that do
+/// not parse are counted in the second value.
+fn read_db(bytes: &[u8], format: Format) -> Result<(Vec<Header>, usize), String> {
+    let blobs = match format {
+        Format::Sqlite => sqlite_blobs(bytes)?,
+        Format::Ndb => super::rpmdb::read_ndb(bytes).map_err(|e| e.to_string())?,
+        Format::Bdb => super::rpmdb::read_bdb(bytes).map_err(|e| e.to_string())?,
     };
-    let Ok(mut stmt) = conn.prepare("SELECT blob FROM Packages") else {
-        return vec![];
-    };
-    let Ok(rows) = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)) else {
-        return vec![];
-    };
-    rows.filter_map(Result::ok)
-        .filter_map(|b| parse_header(&b))
-        .collect()
+    let total = blobs.len();
+    let headers: Vec<Header> = blobs.iter().filter_map(|b| parse_header(b)).collect();
+    let bad = total - headers.len();
+    Ok((headers, bad))
+}
+
+/// One line of `container-manifest-2`: NAME, VERSION-RELEASE, install
+/// time, build time, VENDOR, EPOCH, SIZE, ARCH, EPOCHNUM, SOURCERPM.
+fn manifest_line(line: &str) -> Option<Header> {
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() < 10 {
+        return None;
+    }
+    let (version, release) = f[1].rsplit_once('-')?;
+    let epoch = f[8].parse::<u32>().ok().filter(|&e| e > 0);
+    Some(Header {
+        name: f[0].to_string(),
+        version: version.to_string(),
+        release: release.to_string(),
+        epoch,
+        arch: Some(f[7].to_string()).filter(|a| !a.is_empty()),
+        license: None,
+        source_rpm: Some(f[9].to_string()).filter(|s| s.ends_with(".rpm")),
+    })
 }
 
 pub(super) fn catalog(
     ctx: &Ctx<'_>,
     distro: Option<&Distro>,
 ) -> (Vec<Package>, HashMap<String, String>) {
-    let Some((path, bytes)) = DB_PATHS
+    let tree = &ctx.analysis.tree;
+    let found = ALL_DBS
         .iter()
-        .find_map(|p| ctx.analysis.tree.read(p).map(|b| (*p, b)))
-    else {
+        .find_map(|(p, f)| tree.read(p).map(|b| (*p, b, Some(*f))))
+        .or_else(|| tree.read(MANIFEST).map(|b| (MANIFEST, b, None)));
+    let Some((path, bytes, format)) = found else {
         return (vec![], HashMap::new());
+    };
+    let headers = match format {
+        Some(format) => match read_db(bytes, format) {
+            Ok((headers, bad)) => {
+                if bad > 0 {
+                    ctx.note(
+                        path,
+                        format!(
+                            "{bad} of {} package headers in the rpm database could not be read; those packages are missing",
+                            headers.len() + bad
+                        ),
+                    );
+                }
+                headers
+            }
+            Err(e) => {
+                ctx.note(
+                    path,
+                    format!("the rpm database cannot be read ({e}); its packages are missing"),
+                );
+                return (vec![], HashMap::new());
+            }
+        },
+        None => {
+            let text = String::from_utf8_lossy(bytes);
+            let mut headers = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match manifest_line(line) {
+                    Some(h) => headers.push(h),
+                    None => ctx.note(
+                        path,
+                        format!("line {} is not a package line; it was skipped", n + 1),
+                    ),
+                }
+            }
+            headers
+        }
     };
     let location = ctx.location(path);
     let (ns, distro_q) = match distro {
@@ -133,7 +228,7 @@ pub(super) fn catalog(
         None => ("redhat".to_string(), String::new()),
     };
     let mut out = Vec::new();
-    for h in read_db(bytes) {
+    for h in headers {
         if h.name == "gpg-pubkey" {
             continue;
         }
@@ -241,8 +336,9 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let got = read_db(&std::fs::read(&db).unwrap());
-        assert_eq!(got.len(), 1, "malformed headers are skipped");
+        let (got, bad) = read_db(&std::fs::read(&db).unwrap(), Format::Sqlite).unwrap();
+        assert_eq!((got.len(), bad), (1, 1), "malformed headers are counted");
+        assert!(read_db(b"not a database", Format::Sqlite).is_err());
         assert_eq!(got[0].license.as_deref(), Some("ASL 2.0"));
         assert!(parse_header(&blob[..20]).is_none());
     }

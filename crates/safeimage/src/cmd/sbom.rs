@@ -110,6 +110,18 @@ pub fn inventory(
     Ok((analysis, inv))
 }
 
+/// Prints, once each, what the catalogers could not read: the SBOM is
+/// incomplete there (also noted in the documents themselves).
+pub fn warn_incomplete(inv: &inventory::Inventory) {
+    for n in &inv.notes {
+        eprintln!(
+            "warning: {}: {}",
+            findings::text::clean(&n.path),
+            findings::text::clean(&n.message)
+        );
+    }
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (analysis, inv) = inventory(&args.source, &args.image)?;
@@ -122,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    warn_incomplete(&inv);
     let subject = inventory::sbom::Subject {
         name: analysis
             .image

@@ -1,0 +1,206 @@
+//! `safeimage sbom dir:ROOT` on real package databases from other projects'
+//! public test data (tests/fixtures/pkgdb/SOURCES.md): each placed where it
+//! lives in an image, read through the CLI, and the packages, versions,
+//! purls and distro checked against what the origin project lists; a
+//! database that cannot be read must be reported, never read as empty.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pkgdb")
+        .join(name);
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if name.ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        bytes
+    }
+}
+
+/// A root with `files` (path in the image, bytes).
+fn root(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (rel, bytes) in files {
+        let p: PathBuf = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    d
+}
+
+/// `sbom dir:ROOT -f FORMAT`: (stdout as JSON, stderr).
+fn sbom(root: &Path, format: &str) -> (Value, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .args(["sbom", &format!("dir:{}", root.display()), "-f", format])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .env("SOURCE_DATE_EPOCH", "1795478400")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "sbom: {stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
+}
+
+fn packages(v: &Value) -> Vec<&Value> {
+    v["packages"].as_array().unwrap().iter().collect()
+}
+
+fn find<'a>(v: &'a Value, name: &str) -> &'a Value {
+    packages(v)
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {v:#}"))
+}
+
+#[test]
+fn rpm_berkeley_db_from_a_rhel8_image() {
+    let r = root(&[
+        (
+            "var/lib/rpm/Packages",
+            fixture("centos8-libuuid-Packages.gz"),
+        ),
+        (
+            "etc/os-release",
+            b"ID=\"rhel\"\nVERSION_ID=\"8.8\"\n".to_vec(),
+        ),
+    ]);
+    let (v, stderr) = sbom(r.path(), "json");
+    assert!(v.get("notes").is_none(), "{v:#}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let all = packages(&v);
+    assert_eq!(all.len(), 1, "{v:#}");
+    let p = find(&v, "libuuid");
+    assert_eq!(p["version"], "2.32.1-42.el8_8");
+    assert_eq!(p["source_name"], "util-linux");
+    assert_eq!(
+        p["purl"],
+        "pkg:rpm/rhel/libuuid@2.32.1-42.el8_8?arch=x86_64&distro=rhel-8.8"
+    );
+    assert_eq!(p["licenses"][0], "BSD");
+}
+
+#[test]
+fn rpm_ndb_from_a_sle15_image() {
+    let r = root(&[
+        (
+            "var/lib/rpm/Packages.db",
+            fixture("sle15-bci-Packages.db.gz"),
+        ),
+        (
+            "etc/os-release",
+            b"ID=\"sles\"\nVERSION_ID=\"15.3\"\n".to_vec(),
+        ),
+    ]);
+    let (v, _) = sbom(r.path(), "json");
+    assert!(v.get("notes").is_none(), "{v:#}");
+    // go-rpmdb lists 35 packages for this database (SLE15WithNDB)
+    assert_eq!(packages(&v).len(), 35);
+    let glibc = find(&v, "glibc");
+    assert_eq!(glibc["version"], "2.31-9.3.2");
+    let stdcxx = find(&v, "libstdc++6");
+    assert_eq!(stdcxx["version"], "11.2.1+git610-1.3.9");
+    assert_eq!(stdcxx["source_name"], "gcc11");
+    assert_eq!(
+        stdcxx["purl"],
+        "pkg:rpm/sles/libstdc%2B%2B6@11.2.1%2Bgit610-1.3.9?arch=x86_64&distro=sles-15.3"
+    );
+}
+
+#[test]
+fn azure_linux_distroless_manifest() {
+    let r = root(&[(
+        "var/lib/rpmmanifest/container-manifest-2",
+        fixture("mariner-container-manifest-2"),
+    )]);
+    let (v, _) = sbom(r.path(), "json");
+    assert_eq!(packages(&v).len(), 4);
+    let ca = find(&v, "ca-certificates-base");
+    assert_eq!(ca["version"], "1:3.0.0-8.azl3");
+    assert_eq!(ca["source_name"], "ca-certificates");
+    assert_eq!(find(&v, "glibc")["arch"], "x86_64");
+}
+
+#[test]
+fn ubuntu_dpkg_status_without_os_release_is_ubuntu_18_04() {
+    let r = root(&[("var/lib/dpkg/status", fixture("ubuntu1804-dpkg-status"))]);
+    let (v, _) = sbom(r.path(), "json");
+    assert_eq!(v["distro"]["id"], "ubuntu", "{:#}", v["distro"]);
+    assert_eq!(v["distro"]["version_id"], "18.04");
+    let fdisk = find(&v, "fdisk");
+    assert_eq!(
+        fdisk["purl"],
+        "pkg:deb/ubuntu/fdisk@2.31.1-0.4ubuntu3.1?arch=amd64&distro=ubuntu-18.04"
+    );
+    assert!(
+        packages(&v)
+            .iter()
+            .all(|p| !p["purl"].as_str().unwrap().contains("debian")),
+        "no package may be labelled Debian"
+    );
+}
+
+#[test]
+fn unknown_derivative_is_said_not_guessed() {
+    let status = b"Package: base-files\nStatus: install ok installed\nMaintainer: Kali Developers <devel@kali.org>\nArchitecture: amd64\nVersion: 1:2024.1.0\n\nPackage: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.21-2\n".to_vec();
+    let r = root(&[("var/lib/dpkg/status", status)]);
+    let (v, stderr) = sbom(r.path(), "json");
+    assert!(v["distro"].is_null(), "{:#}", v["distro"]);
+    assert_eq!(find(&v, "bash")["purl"], "pkg:deb/bash@5.2.21-2?arch=amd64");
+    assert!(
+        v["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("distro cannot be told"),
+        "{v:#}"
+    );
+    assert!(
+        stderr.contains("warning: var/lib/dpkg/status: the distro cannot be told"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_rpm_database_is_reported_in_every_format() {
+    // a Berkeley DB whose first page is cut short
+    let mut bdb = fixture("centos8-libuuid-Packages.gz");
+    bdb.truncate(4096 + 100);
+    bdb[4096 + 25] = 13; // a hash page that claims entries beyond its end
+    bdb[4096 + 20] = 0xff;
+    let r = root(&[("var/lib/rpm/Packages", bdb)]);
+    let (v, stderr) = sbom(r.path(), "json");
+    let note = v["notes"][0]["message"].as_str().unwrap();
+    assert_eq!(v["notes"][0]["path"], "var/lib/rpm/Packages");
+    assert!(note.contains("cannot be read"), "{note}");
+    assert_eq!(
+        stderr.matches("warning: var/lib/rpm/Packages:").count(),
+        1,
+        "printed once: {stderr}"
+    );
+    let (cdx, _) = sbom(r.path(), "cyclonedx-json");
+    let prop = &cdx["metadata"]["properties"][0];
+    assert_eq!(prop["name"], "safeimage:incomplete");
+    assert!(
+        prop["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("var/lib/rpm/Packages: ")
+    );
+    let (spdx, _) = sbom(r.path(), "spdx-json");
+    assert!(
+        spdx["creationInfo"]["comment"]
+            .as_str()
+            .unwrap()
+            .contains("var/lib/rpm/Packages")
+    );
+}
