@@ -204,3 +204,66 @@ fn unreadable_rpm_database_is_reported_in_every_format() {
             .contains("var/lib/rpm/Packages")
     );
 }
+
+#[test]
+fn scan_reports_an_unreadable_database_and_can_fail_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let osv = dir.path().join("osv");
+    std::fs::create_dir_all(&osv).unwrap();
+    std::fs::write(
+        osv.join("DSA-0000-1.json"),
+        r#"{"id":"DSA-0000-1","modified":"2026-11-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"nothing"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0"}]}]}]}"#,
+    )
+    .unwrap();
+    let db = dir.path().join("db");
+    let safeimage = || Command::new(env!("CARGO_BIN_EXE_safeimage"));
+    let out = safeimage()
+        .args(["db", "import", "--db"])
+        .arg(&db)
+        .arg(&osv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = root(&[("var/lib/rpm/Packages.db", b"RpmP\0\0\0\0garbage".to_vec())]);
+    let scan = |extra: &[&str]| {
+        safeimage()
+            .args([
+                "scan",
+                &format!("dir:{}", r.path().display()),
+                "-f",
+                "json",
+                "--db",
+            ])
+            .arg(&db)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = scan(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(
+            "incomplete inventory: var/lib/rpm/Packages.db: the rpm database cannot be read"
+        ),
+        "{v:#}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: var/lib/rpm/Packages.db:"), "{err}");
+    let out = scan(&["--fail-on-unreadable"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gate failed: the inventory is incomplete: var/lib/rpm/Packages.db"),
+        "{err}"
+    );
+}

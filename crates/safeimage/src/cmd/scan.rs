@@ -94,6 +94,10 @@ pub struct Args {
     /// With --baseline: fail when the number of findings went up.
     #[arg(long, requires = "baseline")]
     fail_on_increase: bool,
+    /// Fail (exit with --exit-code) when a package database in the image
+    /// is present but cannot be read, so the scan cannot be complete.
+    #[arg(long)]
+    fail_on_unreadable: bool,
     #[command(flatten)]
     image: ImageArgs,
 }
@@ -188,6 +192,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         scanned.digest.as_deref(),
     );
     m.notes.extend(expired);
+    super::sbom::warn_incomplete(&scanned.inventory);
+    m.notes.extend(
+        scanned
+            .inventory
+            .notes
+            .iter()
+            .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
+    );
     let diff = baseline
         .as_ref()
         .map(|b| scan::baseline::diff(&m.findings, b));
@@ -197,8 +209,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fail_on_new: args.fail_on_new,
         fail_on_increase: args.fail_on_increase,
     };
-    let decision = evaluate(&gate, &m.findings, diff.as_ref());
-    let gated = gate != Gate::default();
+    let mut decision = evaluate(&gate, &m.findings, diff.as_ref());
+    let gated = gate != Gate::default() || args.fail_on_unreadable;
+    if args.fail_on_unreadable && !scanned.inventory.notes.is_empty() {
+        decision.failed = true;
+        decision.reasons.push(format!(
+            "the inventory is incomplete: {} (--fail-on-unreadable)",
+            scanned
+                .inventory
+                .notes
+                .iter()
+                .map(|n| n.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let mut report = ScanReport::new(
         report::ToolInfo {
             name: "safeimage".into(),
