@@ -267,3 +267,66 @@ fn scan_reports_an_unreadable_database_and_can_fail_on_it() {
         "{err}"
     );
 }
+
+/// name@version of the npm packages.
+fn npm(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = packages(v)
+        .into_iter()
+        .filter(|p| p["type"] == "npm")
+        .map(|p| {
+            format!(
+                "{}@{} {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap(),
+                p["purl"].as_str().unwrap()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn npm_lockfile_aliases_are_the_packages_they_install() {
+    for lock in [
+        "npm-alias-package-lock-1.json",
+        "npm-alias-package-lock-2.json",
+    ] {
+        let r = root(&[("app/package-lock.json", fixture(lock))]);
+        let (v, _) = sbom(r.path(), "json");
+        assert_eq!(
+            npm(&v),
+            [
+                "@bundled-es-modules/chai@4.2.2 pkg:npm/%40bundled-es-modules/chai@4.2.2",
+                "case@1.6.2 pkg:npm/case@1.6.2",
+                "case@1.6.3 pkg:npm/case@1.6.3",
+            ],
+            "{lock}"
+        );
+    }
+}
+
+#[test]
+fn python_upper_case_metadata_dirs_are_read_and_the_interpreter_left_out() {
+    let r = root(&[
+        (
+            "usr/lib/python2.7/lib-dynload/Python-2.7.egg-info",
+            fixture("Python-2.7.egg-info"),
+        ),
+        (
+            "usr/lib/python3/site-packages/Pygments-2.6.1.DIST-INFO/METADATA",
+            fixture("pygments-DIST-INFO-METADATA"),
+        ),
+        (
+            "opt/eggs/requests-2.22.0-py3.8.egg/EGG-INFO/PKG-INFO",
+            fixture("requests-EGG-INFO-PKG-INFO"),
+        ),
+    ]);
+    let (v, _) = sbom(r.path(), "json");
+    let mut got: Vec<String> = packages(&v)
+        .into_iter()
+        .map(|p| p["purl"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["pkg:pypi/pygments@2.6.1", "pkg:pypi/requests@2.22.0"]);
+}

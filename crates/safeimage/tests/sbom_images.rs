@@ -315,20 +315,35 @@ fn go_binary_in_scratch_reports_its_modules_and_go_version() {
                 "hello".to_string()
             ),
             (
+                "example.com/hello".to_string(),
+                "(devel)".to_string(),
+                "hello-x".to_string()
+            ),
+            (
                 "stdlib".to_string(),
                 go_version.clone(),
                 "hello".to_string()
             ),
+            // built with GOEXPERIMENT=unified: `go1.19.8 X:unified` in the
+            // binary, the experiment is not part of the version
+            (
+                "stdlib".to_string(),
+                go_version.clone(),
+                "hello-x".to_string()
+            ),
         ]
     );
-    let std = packages(&v)
+    for std in packages(&v).into_iter().filter(|p| p["name"] == "stdlib") {
+        assert_eq!(
+            std["purl"],
+            format!("pkg:golang/stdlib@{}", go_version.trim_start_matches("go"))
+        );
+    }
+    let main = packages(&v)
         .into_iter()
-        .find(|p| p["name"] == "stdlib")
+        .find(|p| p["name"] == "example.com/hello")
         .unwrap();
-    assert_eq!(
-        std["purl"],
-        format!("pkg:golang/stdlib@{}", go_version.trim_start_matches("go"))
-    );
+    assert_eq!(main["purl"], "pkg:golang/example.com/hello@(devel)");
     assert!(
         v["distro"].is_null(),
         "a scratch image with one binary has no distro"

@@ -114,7 +114,7 @@ fn go_packages(ctx: &Ctx<'_>, path: &str, version: &str, modinfo: &str) -> Vec<P
         source_name: None,
         source_version: None,
         arch: None,
-        purl: purl("golang", None, name, ver, &[]),
+        purl: go_purl(name, ver),
         licenses: vec![],
         locations: vec![loc.clone()],
         owned_by: owned.clone(),
@@ -134,12 +134,23 @@ fn go_packages(ctx: &Ctx<'_>, path: &str, version: &str, modinfo: &str) -> Vec<P
             _ => {}
         }
     }
+    // `go1.22.1 X:loopvar`: the experiments are not part of the version
+    let version = version.split_whitespace().next().unwrap_or("");
     if let Some(v) = version.strip_prefix("go") {
         let mut std = pkg("stdlib", version);
         std.purl = purl("golang", None, "stdlib", v, &[]);
         out.push(std);
     }
     out
+}
+
+/// A Go module's purl: the path up to the last `/` is the namespace, each
+/// of its segments encoded on its own (`pkg:golang/github.com/a/b@v1.0.0`).
+fn go_purl(module: &str, version: &str) -> String {
+    match module.rsplit_once('/') {
+        Some((ns, name)) => purl("golang", Some(ns), name, version, &[]),
+        None => purl("golang", None, module, version, &[]),
+    }
 }
 
 pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
@@ -252,6 +263,19 @@ mod tests {
         let lines: Vec<&str> = modinfo.lines().collect();
         assert_eq!(version, "go1.19.8");
         assert!(lines.contains(&"=>\tgithub.com/fork/b\tv1.0.1\th1:z"));
+    }
+
+    #[test]
+    fn go_purls_are_canonical() {
+        assert_eq!(
+            go_purl("github.com/aquasecurity/test", "v1.0.0"),
+            "pkg:golang/github.com/aquasecurity/test@v1.0.0"
+        );
+        assert_eq!(
+            go_purl("golang.org/x/text", "v0.3.0"),
+            "pkg:golang/golang.org/x/text@v0.3.0"
+        );
+        assert_eq!(go_purl("stdlib", "1.22.1"), "pkg:golang/stdlib@1.22.1");
     }
 
     #[test]

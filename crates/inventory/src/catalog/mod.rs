@@ -63,9 +63,8 @@ pub fn wanted(path: &str, size: u64) -> bool {
         || (path.starts_with("usr/share/doc/")
             && path.ends_with("/copyright")
             && path.matches('/').count() == 4)
-        || path.ends_with(".dist-info/METADATA")
-        || path.ends_with(".egg-info/PKG-INFO")
-        || (path.ends_with(".egg-info") && size < 1 << 20)
+        || (python::metadata_dir(path).is_some()
+            && (!path.ends_with(".egg-info") || size < 1 << 20))
         || npm::is_manifest(path)
         || (path.ends_with("/package-lock.json") && !path.contains("/node_modules/"))
         || path == "package-lock.json"

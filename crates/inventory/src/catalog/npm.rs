@@ -1,6 +1,9 @@
 //! npm: installed packages (`node_modules/NAME/package.json`,
-//! `node_modules/@scope/NAME/package.json`) and `package-lock.json` v2/v3
-//! entries of projects whose `node_modules` is absent from the image.
+//! `node_modules/@scope/NAME/package.json`) and, for projects whose
+//! `node_modules` is absent from the image, `package-lock.json` entries (v2/v3
+//! `packages`, v1's nested `dependencies`). An alias (`"x": "npm:y@1"`) is
+//! reported as the package it installs: the entry's `name` (v2/v3) or the
+//! `npm:NAME@VERSION` version (v1).
 
 use std::collections::HashSet;
 
@@ -92,24 +95,75 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
         if project_dirs_with_modules.contains(dir) {
             continue;
         }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-            continue;
-        };
-        let Some(pkgs) = v.get("packages").and_then(|p| p.as_object()) else {
-            continue;
-        };
-        for (key, entry) in pkgs {
-            let Some(i) = key.rfind("node_modules/") else {
+        let v = match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                ctx.note(
+                    path,
+                    format!("the npm lockfile cannot be read ({e}); its packages are missing"),
+                );
                 continue;
-            };
-            let name = &key[i + "node_modules/".len()..];
-            let Some(version) = entry.get("version").and_then(|x| x.as_str()) else {
-                continue;
-            };
-            out.push(package(ctx, name, version, license(entry), path));
+            }
+        };
+        if let Some(pkgs) = v.get("packages").and_then(|p| p.as_object()) {
+            for (key, entry) in pkgs {
+                let Some(i) = key.rfind("node_modules/") else {
+                    continue;
+                };
+                // an alias's entry names the package it installs
+                let name = entry
+                    .get("name")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or(&key[i + "node_modules/".len()..]);
+                let Some(version) = entry.get("version").and_then(|x| x.as_str()) else {
+                    continue;
+                };
+                out.push(package(ctx, name, version, license(entry), path));
+            }
+        } else if let Some(deps) = v.get("dependencies").and_then(|d| d.as_object()) {
+            lockfile_v1(ctx, deps, path, 0, &mut out);
+        } else {
+            ctx.note(
+                path,
+                "the npm lockfile has neither `packages` nor `dependencies`; its packages are missing",
+            );
         }
     }
     out
+}
+
+/// Lockfile v1: `dependencies` maps names to `{version, dependencies}`,
+/// nested where npm nested them.
+fn lockfile_v1(
+    ctx: &Ctx<'_>,
+    deps: &serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<Package>,
+) {
+    if depth > 64 {
+        return;
+    }
+    for (key, entry) in deps {
+        let Some(version) = entry.get("version").and_then(|x| x.as_str()) else {
+            continue;
+        };
+        // `npm:real-name@1.2.3` (an alias) or `npm:@scope/name@1.2.3`
+        let (name, version) = match version.strip_prefix("npm:") {
+            Some(spec) => match spec.rsplit_once('@') {
+                Some((n, v)) if !n.is_empty() => (n, v),
+                _ => (key.as_str(), version),
+            },
+            None => (key.as_str(), version),
+        };
+        // git and file dependencies have no registry version
+        if !version.contains(':') && !version.contains('/') {
+            out.push(package(ctx, name, version, Vec::new(), path));
+        }
+        if let Some(nested) = entry.get("dependencies").and_then(|d| d.as_object()) {
+            lockfile_v1(ctx, nested, path, depth + 1, out);
+        }
+    }
 }
 
 #[cfg(test)]
