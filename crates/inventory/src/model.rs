@@ -87,7 +87,9 @@ pub struct Package {
     /// Architecture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
-    /// Package URL.
+    /// Package URL; empty when the package has no coordinates a purl
+    /// could carry (a Java archive whose groupId is unknown).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub purl: String,
     /// Licenses as recorded.
     pub licenses: Vec<String>,

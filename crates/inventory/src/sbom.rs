@@ -87,7 +87,11 @@ fn is_spdx_id(l: &str) -> bool {
 }
 
 fn bom_ref(p: &Package, i: usize) -> String {
-    format!("{}#{}", p.purl, i)
+    if p.purl.is_empty() {
+        format!("{}:{}@{}#{i}", p.kind.as_str(), p.name, p.version)
+    } else {
+        format!("{}#{}", p.purl, i)
+    }
 }
 
 /// CycloneDX 1.6 JSON.
@@ -138,6 +142,13 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
             "purl": p.purl,
             "properties": props,
         });
+        // no coordinates (a Java archive without a groupId): a file
+        if p.purl.is_empty() {
+            c["type"] = json!("file");
+            if let Some(o) = c.as_object_mut() {
+                o.remove("purl");
+            }
+        }
         if !licenses.is_empty() {
             c["licenses"] = Value::Array(licenses);
         }
@@ -219,6 +230,11 @@ pub fn spdx(inv: &Inventory, subject: &Subject) -> Value {
             "copyrightText": "NOASSERTION",
             "externalRefs": [{ "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": p.purl }],
         });
+        if p.purl.is_empty()
+            && let Some(o) = pkg.as_object_mut()
+        {
+            o.remove("externalRefs");
+        }
         if let (Some(n), Some(v)) = (&p.source_name, &p.source_version) {
             pkg["sourceInfo"] = json!(format!("built from source package {n} {v}"));
         }

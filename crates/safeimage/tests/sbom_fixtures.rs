@@ -330,3 +330,79 @@ fn python_upper_case_metadata_dirs_are_read_and_the_interpreter_left_out() {
     got.sort();
     assert_eq!(got, ["pkg:pypi/pygments@2.6.1", "pkg:pypi/requests@2.22.0"]);
 }
+
+/// Zips a folder of tests/fixtures/pkgdb/jar-metadata into an archive.
+fn archive(folder: &str) -> Vec<u8> {
+    use std::io::Write;
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pkgdb/jar-metadata")
+        .join(folder);
+    let mut files = Vec::new();
+    let mut stack = vec![base.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for f in files {
+        let name = f.strip_prefix(&base).unwrap().to_str().unwrap().to_string();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&std::fs::read(&f).unwrap()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn java_archives_get_their_group_or_no_maven_purl() {
+    let r = root(&[
+        (
+            "app/lib/micronaut-aop-4.9.11.jar",
+            archive("micronaut-aop-4.9.11"),
+        ),
+        (
+            "app/lib/spring-instrumentation-4.3.0-1.0.jar",
+            archive("spring-instrumentation-4.3.0-1.0"),
+        ),
+        (
+            "var/jenkins_home/plugins/gradle.hpi",
+            archive("jenkins-plugins/gradle/2.11"),
+        ),
+    ]);
+    let (v, _) = sbom(r.path(), "json");
+    // only a pom.xml (no pom.properties): its groupId, not the MANIFEST's
+    // display name "Micronaut Core"
+    assert_eq!(
+        find(&v, "io.micronaut:micronaut-aop")["purl"],
+        "pkg:maven/io.micronaut/micronaut-aop@4.9.11"
+    );
+    // a Jenkins plugin: Group-Id, Short-Name, Plugin-Version
+    assert_eq!(
+        find(&v, "org.jenkins-ci.plugins:gradle")["purl"],
+        "pkg:maven/org.jenkins-ci.plugins/gradle@2.11"
+    );
+    // no groupId anywhere: reported by name, with no Maven purl
+    let spring = find(&v, "com.newrelic.instrumentation.spring-4.3.0");
+    assert_eq!(spring["version"], "1.0");
+    assert!(spring.get("purl").is_none(), "{spring:#}");
+    for p in packages(&v) {
+        let purl = p["purl"].as_str().unwrap_or("");
+        assert!(!purl.contains("%20"), "a display name in a purl: {purl}");
+    }
+    let (cdx, _) = sbom(r.path(), "cyclonedx-json");
+    let file = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "com.newrelic.instrumentation.spring-4.3.0")
+        .unwrap();
+    assert_eq!(file["type"], "file");
+    assert!(file.get("purl").is_none());
+}

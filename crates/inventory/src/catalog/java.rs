@@ -1,8 +1,16 @@
-//! Java archives (`.jar`, `.war`, `.ear`): Maven coordinates from
-//! `META-INF/maven/**/pom.properties`, else `MANIFEST.MF`
-//! (`Implementation-Title`/`-Version`, `Bundle-SymbolicName`), else the file
-//! name; nested archives (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`...) up to
+//! Java archives (`.jar`, `.war`, `.ear`, Jenkins `.hpi`/`.jpi`, `.par`):
+//! Maven coordinates from every `pom.properties` in the archive, then its
+//! `pom.xml` files (the project's own groupId/artifactId/version, the parent's
+//! groupId/version when the project inherits them), else `MANIFEST.MF`
+//! (Jenkins plugins' `Group-Id`/`Short-Name`/`Plugin-Version`;
+//! `Implementation-Vendor-Id`, `Bundle-SymbolicName`), else the file name;
+//! nested archives (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`...) up to
 //! three levels deep. Only a summary of each archive is kept.
+//!
+//! A Maven purl needs a groupId: an archive whose group cannot be found
+//! (a display name like "Apache Tomcat" in the MANIFEST, a bare file name)
+//! is reported without a purl (a file component in CycloneDX), never as
+//! `pkg:maven/Apache%20Tomcat`.
 
 use std::io::{Cursor, Read};
 
@@ -16,7 +24,9 @@ const MAX_NESTED: u64 = 256 << 20;
 /// Archives worth opening.
 pub fn is_archive(path: &str) -> bool {
     let p = path.to_ascii_lowercase();
-    p.ends_with(".jar") || p.ends_with(".war") || p.ends_with(".ear")
+    [".jar", ".war", ".ear", ".hpi", ".jpi", ".par"]
+        .iter()
+        .any(|e| p.ends_with(e))
 }
 
 /// One artifact found in an archive.
@@ -46,6 +56,67 @@ fn manifest(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The text of the first `<tag>` directly in `xml` (not nested deeper than
+/// the level the text is at).
+fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    Some(xml[start..end].trim())
+}
+
+/// `xml` without every `<tag>...</tag>` section.
+fn without(xml: &str, tag: &str) -> String {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        out.push_str(&rest[..i]);
+        match rest[i..].find(&close) {
+            Some(j) => rest = &rest[i + j + close.len()..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// (groupId, artifactId, version) of a pom.xml's own project; the parent
+/// supplies groupId and version when the project inherits them. Values with
+/// unresolved `${...}` properties are not used.
+fn pom_xml(xml: &str) -> Option<(String, String, String)> {
+    let parent = xml_tag(xml, "parent");
+    let mut own = xml.to_string();
+    for section in [
+        "parent",
+        "dependencies",
+        "dependencyManagement",
+        "build",
+        "profiles",
+        "reporting",
+        "plugins",
+        "modules",
+        "exclusions",
+        "distributionManagement",
+        "licenses",
+        "developers",
+        "organization",
+        "scm",
+    ] {
+        own = without(&own, section);
+    }
+    let get = |tag: &str| {
+        xml_tag(&own, tag)
+            .or_else(|| {
+                parent.and_then(|p| (tag != "artifactId").then(|| xml_tag(p, tag)).flatten())
+            })
+            .filter(|v| !v.is_empty() && !v.contains("${"))
+            .map(str::to_string)
+    };
+    Some((get("groupId")?, get("artifactId")?, get("version")?))
+}
+
 fn from_file_name(name: &str) -> Option<(String, String)> {
     let stem = name.rsplit('/').next()?.rsplit_once('.')?.0;
     // name-1.2.3 → (name, 1.2.3): the version starts at the first `-` followed by a digit
@@ -61,6 +132,7 @@ fn scan(bytes: &[u8], name: &str, inner: &str, depth: usize, out: &mut Vec<Artif
         return;
     };
     let mut poms = Vec::new();
+    let mut pom_xmls = Vec::new();
     let mut manifest_text = None;
     let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
     for i in 0..zip.len() {
@@ -68,10 +140,15 @@ fn scan(bytes: &[u8], name: &str, inner: &str, depth: usize, out: &mut Vec<Artif
         let Ok(n) = f.name().map(|n| n.to_string()) else {
             continue;
         };
-        if n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties") {
+        if n.ends_with("pom.properties") {
             let mut s = String::new();
             if f.by_ref().take(1 << 20).read_to_string(&mut s).is_ok() {
                 poms.push(s);
+            }
+        } else if n == "pom.xml" || n.ends_with("/pom.xml") {
+            let mut s = String::new();
+            if f.by_ref().take(4 << 20).read_to_string(&mut s).is_ok() {
+                pom_xmls.push(s);
             }
         } else if n == "META-INF/MANIFEST.MF" {
             let mut s = String::new();
@@ -101,34 +178,24 @@ fn scan(bytes: &[u8], name: &str, inner: &str, depth: usize, out: &mut Vec<Artif
             });
         }
     }
-    if out.len() == before {
-        let m = manifest_text.as_deref().map(manifest).unwrap_or_default();
-        let get = |k: &str| {
-            m.iter()
-                .find(|(x, _)| x.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
-        let title = get("Implementation-Title").or_else(|| {
-            get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").to_string())
-        });
-        let version = get("Implementation-Version").or_else(|| get("Bundle-Version"));
-        match (title, version) {
-            (Some(t), Some(v)) if !t.is_empty() => out.push(Artifact {
-                group: get("Implementation-Vendor-Id"),
-                artifact: t,
+    for xml in &pom_xmls {
+        if let Some((g, a, v)) = pom_xml(xml)
+            && !out[before..]
+                .iter()
+                .any(|x| x.group.as_deref() == Some(g.as_str()) && x.artifact == a)
+        {
+            out.push(Artifact {
+                group: Some(g),
+                artifact: a,
                 version: v,
                 inner: inner.to_string(),
-            }),
-            _ => {
-                if let Some((a, v)) = from_file_name(name) {
-                    out.push(Artifact {
-                        group: None,
-                        artifact: a,
-                        version: v,
-                        inner: inner.to_string(),
-                    });
-                }
-            }
+            });
+        }
+    }
+    if out.len() == before {
+        out.push(from_manifest(manifest_text.as_deref(), name, inner));
+        if out.last().is_some_and(|a| a.artifact.is_empty()) {
+            out.pop();
         }
     }
     for (n, v) in nested {
@@ -138,6 +205,68 @@ fn scan(bytes: &[u8], name: &str, inner: &str, depth: usize, out: &mut Vec<Artif
             format!("{inner}!/{n}")
         };
         scan(&v, &n, &path, depth + 1, out);
+    }
+}
+
+/// What the MANIFEST (or else the file name) says; an empty artifact when
+/// neither says anything.
+fn from_manifest(text: Option<&str>, name: &str, inner: &str) -> Artifact {
+    let m = text.map(manifest).unwrap_or_default();
+    let get = |k: &str| {
+        m.iter()
+            .find(|(x, _)| x.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let file = from_file_name(name);
+    let artifact = |group: Option<String>, artifact: String, version: String| Artifact {
+        group,
+        artifact,
+        version,
+        inner: inner.to_string(),
+    };
+    // Jenkins plugins (.hpi/.jpi)
+    if let (Some(g), Some(a), Some(v)) = (get("Group-Id"), get("Short-Name"), get("Plugin-Version"))
+    {
+        return artifact(Some(g), a, v);
+    }
+    let version = get("Implementation-Version")
+        .or_else(|| get("Bundle-Version"))
+        .or_else(|| file.as_ref().map(|f| f.1.clone()));
+    let Some(version) = version else {
+        return artifact(None, String::new(), String::new());
+    };
+    // `com.fasterxml.jackson.core.jackson-databind`: group, then artifact
+    let symbolic =
+        get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").trim().to_string());
+    if let Some(g) = get("Implementation-Vendor-Id") {
+        let a = file
+            .as_ref()
+            .map(|f| f.0.clone())
+            .or_else(|| {
+                symbolic
+                    .as_ref()
+                    .and_then(|s| s.rsplit('.').next())
+                    .map(str::to_string)
+            })
+            .or_else(|| get("Implementation-Title"));
+        if let Some(a) = a {
+            return artifact(Some(g), a, version);
+        }
+    }
+    if let Some(s) = &symbolic
+        && let Some((g, a)) = s.rsplit_once('.')
+        && !g.is_empty()
+        && !a.is_empty()
+    {
+        return artifact(Some(g.to_string()), a.to_string(), version);
+    }
+    // no group: a name to show, no Maven coordinates; the MANIFEST's title
+    // and version together, else the file name's
+    match (get("Implementation-Title"), get("Implementation-Version"), file) {
+        (Some(t), Some(v), _) => artifact(None, t, v),
+        (_, _, Some((a, v))) => artifact(None, a, v),
+        _ => artifact(None, String::new(), String::new()),
     }
 }
 
@@ -169,7 +298,11 @@ pub(super) fn packages(ctx: &Ctx<'_>, path: &str, json: &str) -> Vec<Package> {
             };
             Package {
                 kind: PackageType::Java,
-                purl: purl("maven", a.group.as_deref(), &a.artifact, &a.version, &[]),
+                // no groupId, no Maven purl
+                purl: match &a.group {
+                    Some(g) => purl("maven", Some(g), &a.artifact, &a.version, &[]),
+                    None => String::new(),
+                },
                 name,
                 version: a.version,
                 source_name: None,
