@@ -406,3 +406,41 @@ fn java_archives_get_their_group_or_no_maven_purl() {
     assert_eq!(file["type"], "file");
     assert!(file.get("purl").is_none());
 }
+
+#[test]
+fn go_binary_older_than_1_18_has_its_modules_read() {
+    // esbuild 0.11.23 from npm, built with Go 1.16 (scripts/fetch-test-tools)
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/esbuild-go1.16");
+    let bytes = std::fs::read(&tool)
+        .unwrap_or_else(|e| panic!("{}: {e}: run scripts/fetch-test-tools", tool.display()));
+    let r = root(&[("usr/local/bin/esbuild", bytes)]);
+    // binaries are looked into when executable
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        r.path().join("usr/local/bin/esbuild"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let (v, _) = sbom(r.path(), "json");
+    let mut got: Vec<String> = packages(&v)
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap(),
+                p["purl"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    // what `go version -m` prints for this binary
+    assert_eq!(
+        got,
+        [
+            "github.com/evanw/esbuild (devel) pkg:golang/github.com/evanw/esbuild@(devel)",
+            "golang.org/x/sys v0.0.0-20200501145240-bc7a7d42d5c3 pkg:golang/golang.org/x/sys@v0.0.0-20200501145240-bc7a7d42d5c3",
+            "stdlib go1.16.3 pkg:golang/stdlib@1.16.3",
+        ]
+    );
+}

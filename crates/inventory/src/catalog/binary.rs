@@ -1,7 +1,10 @@
-//! Binaries: Go modules from a Go binary's build info (`.go.buildinfo`,
-//! Go ≥ 1.18 inline format: main module, dependencies with replacements, and
-//! the Go version as `stdlib`), and Rust crates from cargo-auditable's
-//! `.dep-v0` section (zlib-compressed JSON).
+//! Binaries: Go modules from a Go binary's build info (`.go.buildinfo`:
+//! main module, dependencies with replacements, and the Go version as
+//! `stdlib`), in both layouts: Go ≥ 1.18 writes the two strings inline,
+//! older Go writes two pointers to Go string headers (data pointer, length)
+//! that are read through the ELF sections holding those addresses. Rust
+//! crates come from cargo-auditable's `.dep-v0` section (zlib-compressed
+//! JSON).
 //!
 //! While a layer streams, [`probe`] picks executables and [`extract`] keeps
 //! only a short summary (never the binary) in the layer record and cache.
@@ -48,7 +51,7 @@ pub fn go_buildinfo(section: &[u8]) -> Option<(String, String)> {
     }
     let flags = section[15];
     if flags & 2 == 0 {
-        return None; // pre-1.18 pointer format
+        return None; // pre-1.18 pointer format: see go_buildinfo_pointers
     }
     let mut pos = 32;
     let version = std::str::from_utf8(varint_bytes(section, &mut pos)?)
@@ -56,6 +59,57 @@ pub fn go_buildinfo(section: &[u8]) -> Option<(String, String)> {
         .to_string();
     let mut modinfo = varint_bytes(section, &mut pos)?;
     // module info is framed by 16-byte binary sentinels (not UTF-8)
+    if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        modinfo = &modinfo[16..modinfo.len() - 16];
+    }
+    Some((version, String::from_utf8_lossy(modinfo).into_owned()))
+}
+
+/// Reads `len` bytes at virtual address `addr` from the section holding it.
+fn read_va<'a>(file: &'a object::File<'_>, addr: u64, len: u64) -> Option<&'a [u8]> {
+    if len > 64 << 20 {
+        return None;
+    }
+    file.sections().find_map(|s| {
+        let start = s.address();
+        let end = start.checked_add(s.size())?;
+        if addr < start || addr.checked_add(len)? > end {
+            return None;
+        }
+        let data = s.data().ok()?;
+        let off = usize::try_from(addr - start).ok()?;
+        data.get(off..off.checked_add(usize::try_from(len).ok()?)?)
+    })
+}
+
+/// The build info of Go < 1.18: after the 14-byte magic, the pointer size
+/// and byte order, then pointers to the version and module-info strings.
+fn go_buildinfo_pointers(file: &object::File<'_>, section: &[u8]) -> Option<(String, String)> {
+    if !section.starts_with(GO_MAGIC) || section.len() < 32 {
+        return None;
+    }
+    let ptr_size = usize::from(section[14]);
+    let big = section[15] & 1 != 0;
+    let word = |b: &[u8]| -> Option<u64> {
+        Some(match (ptr_size, big) {
+            (8, false) => u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            (8, true) => u64::from_be_bytes(b.get(..8)?.try_into().ok()?),
+            (4, false) => u64::from(u32::from_le_bytes(b.get(..4)?.try_into().ok()?)),
+            (4, true) => u64::from(u32::from_be_bytes(b.get(..4)?.try_into().ok()?)),
+            _ => return None,
+        })
+    };
+    // a Go string header: data pointer, length
+    let string = |ptr: u64| -> Option<&[u8]> {
+        let header = read_va(file, ptr, 2 * ptr_size as u64)?;
+        let data = word(header)?;
+        let len = word(header.get(ptr_size..)?)?;
+        read_va(file, data, len)
+    };
+    let version = string(word(section.get(16..)?)?)?;
+    let modinfo = string(word(section.get(16 + ptr_size..)?)?).unwrap_or(b"");
+    let version = std::str::from_utf8(version).ok()?.to_string();
+    let mut modinfo = modinfo;
     if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
         modinfo = &modinfo[16..modinfo.len() - 16];
     }
@@ -75,7 +129,7 @@ pub fn extract(path: &str, bytes: &[u8]) -> Option<String> {
         .section_by_name(".go.buildinfo")
         .and_then(|s| s.data().ok())
     {
-        let (v, m) = go_buildinfo(data)?;
+        let (v, m) = go_buildinfo(data).or_else(|| go_buildinfo_pointers(&file, data))?;
         return Some(format!("go\n{v}\n{m}"));
     }
     if let Some(data) = file.section_by_name(".dep-v0").and_then(|s| s.data().ok()) {

@@ -263,7 +263,11 @@ fn from_manifest(text: Option<&str>, name: &str, inner: &str) -> Artifact {
     }
     // no group: a name to show, no Maven coordinates; the MANIFEST's title
     // and version together, else the file name's
-    match (get("Implementation-Title"), get("Implementation-Version"), file) {
+    match (
+        get("Implementation-Title"),
+        get("Implementation-Version"),
+        file,
+    ) {
         (Some(t), Some(v), _) => artifact(None, t, v),
         (_, _, Some((a, v))) => artifact(None, a, v),
         _ => artifact(None, String::new(), String::new()),
