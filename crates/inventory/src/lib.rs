@@ -6,9 +6,10 @@
 //! are declared up front ([`wanted`]) so layers are read once, streamed.
 
 pub mod catalog;
+pub mod license;
 pub mod model;
 pub mod sbom;
 pub mod sbom_in;
 
 pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};
-pub use model::{Distro, Inventory, Location, Note, Package, PackageType};
+pub use model::{Distro, Inventory, Location, Note, Package, PackageType, Relations};

@@ -99,6 +99,28 @@ pub struct Package {
     /// must not report it twice).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
+    /// Who distributes it, as recorded (dpkg `Maintainer`, apk `m:`, rpm
+    /// `Vendor`, package metadata authors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    /// What it needs and offers, and what that resolves to.
+    #[serde(skip)]
+    pub relations: Relations,
+}
+
+/// A package's dependencies as its package manager records them, and the
+/// packages of the inventory they resolve to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// Dependencies: each a list of alternatives (`a | b` in dpkg), each a
+    /// name or capability as recorded (`libc6`, `so:libc.musl-x86_64.so.1`).
+    pub wants: Vec<Vec<String>>,
+    /// Names it can be depended on by besides its own (dpkg `Provides`, apk
+    /// `p:`, rpm provides).
+    pub provides: Vec<String>,
+    /// Indexes into [`Inventory::packages`] of what `wants` resolved to,
+    /// filled by [`Inventory::new`].
+    pub depends_on: Vec<usize>,
 }
 
 /// Something the catalogers could not read or decide: a package database
@@ -135,10 +157,79 @@ impl Inventory {
                 &b.locations,
             ))
         });
+        resolve(&mut packages);
         Inventory {
             distro,
             packages,
             notes: Vec::new(),
         }
+    }
+}
+
+/// Which packages can satisfy each other's dependencies: the same package
+/// manager (deb with deb, Python with Python...).
+fn domain(kind: PackageType) -> u8 {
+    kind as u8
+}
+
+/// A name as its package manager compares them (PEP 503 for Python).
+fn dep_key(kind: PackageType, name: &str) -> String {
+    match kind {
+        PackageType::Python => crate::catalog::python_name(name),
+        _ => name.to_string(),
+    }
+}
+
+/// Length of the common leading part of two paths.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+/// Fills `relations.depends_on`: each dependency group resolves to the
+/// first alternative some package of the same manager is or provides; of
+/// several candidates, the one installed nearest (longest common path: the
+/// same `site-packages`, the closest `node_modules`).
+fn resolve(packages: &mut [Package]) {
+    use std::collections::HashMap;
+    let mut index: HashMap<(u8, String), Vec<usize>> = HashMap::new();
+    for (i, p) in packages.iter().enumerate() {
+        let d = domain(p.kind);
+        index
+            .entry((d, dep_key(p.kind, &p.name)))
+            .or_default()
+            .push(i);
+        for prov in &p.relations.provides {
+            index.entry((d, dep_key(p.kind, prov))).or_default().push(i);
+        }
+    }
+    let resolved: Vec<Vec<usize>> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let here = p.locations.first().map_or("", |l| l.path.as_str());
+            let mut out: Vec<usize> = Vec::new();
+            for group in &p.relations.wants {
+                let hit = group.iter().find_map(|alt| {
+                    let cands = index.get(&(domain(p.kind), dep_key(p.kind, alt)))?;
+                    cands.iter().copied().filter(|&j| j != i).max_by_key(|&j| {
+                        let there = packages[j]
+                            .locations
+                            .first()
+                            .map_or("", |l| l.path.as_str());
+                        (common_prefix(here, there), std::cmp::Reverse(j))
+                    })
+                });
+                if let Some(j) = hit
+                    && !out.contains(&j)
+                {
+                    out.push(j);
+                }
+            }
+            out.sort_unstable();
+            out
+        })
+        .collect();
+    for (p, deps) in packages.iter_mut().zip(resolved) {
+        p.relations.depends_on = deps;
     }
 }

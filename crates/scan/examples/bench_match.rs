@@ -247,5 +247,7 @@ fn pkg(kind: PackageType, name: &str, version: &str, src: Option<String>) -> Pac
             layer: None,
         }],
         owned_by: None,
+        supplier: None,
+        relations: inventory::Relations::default(),
     }
 }

@@ -256,6 +256,8 @@ mod tests {
             licenses: vec![],
             locations: vec![],
             owned_by: None,
+            supplier: None,
+            relations: inventory::Relations::default(),
         };
         let q = query(&p, Some(&d)).unwrap();
         assert_eq!(

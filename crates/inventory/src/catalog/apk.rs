@@ -1,10 +1,16 @@
 //! apk: `lib/apk/db/installed` (`P:` name, `V:` version, `A:` arch, `L:`
-//! license, `o:` origin = source package, `F:`/`R:` owned files).
+//! license, `o:` origin = source package, `m:` maintainer, `D:` dependencies
+//! and `p:` provides, both with `so:`/`cmd:` names, `F:`/`R:` owned files).
 
 use std::collections::HashMap;
 
 use super::{Ctx, purl};
 use crate::model::{Distro, Package, PackageType};
+
+/// `so:libz.so.1=1.3.1` → `so:libz.so.1`; `zlib>=1.2` → `zlib`.
+fn strip_constraint(dep: &str) -> &str {
+    dep.split(['=', '<', '>', '~']).next().unwrap_or(dep)
+}
 
 pub(super) fn catalog(
     ctx: &Ctx<'_>,
@@ -70,6 +76,28 @@ pub(super) fn catalog(
             licenses: f.get(&'L').map(|l| vec![l.clone()]).unwrap_or_default(),
             locations: vec![location.clone()],
             owned_by: None,
+            supplier: f.get(&'m').cloned(),
+            relations: crate::model::Relations {
+                // `so:libc.musl-x86_64.so.1`, `cmd:sh`, `zlib>=1.2`; `!x` is a conflict
+                wants: f
+                    .get(&'D')
+                    .map(|d| {
+                        d.split_whitespace()
+                            .filter(|x| !x.starts_with('!'))
+                            .map(|x| vec![strip_constraint(x).to_string()])
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                provides: f
+                    .get(&'p')
+                    .map(|p| {
+                        p.split_whitespace()
+                            .map(|x| strip_constraint(x).to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                depends_on: Vec::new(),
+            },
         });
     }
     (out, owners)

@@ -172,6 +172,8 @@ fn go_packages(ctx: &Ctx<'_>, path: &str, version: &str, modinfo: &str) -> Vec<P
         licenses: vec![],
         locations: vec![loc.clone()],
         owned_by: owned.clone(),
+        supplier: None,
+        relations: crate::model::Relations::default(),
     };
     let mut out: Vec<Package> = Vec::new();
     for line in modinfo.lines() {
@@ -235,6 +237,8 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
                     licenses: vec![],
                     locations: vec![loc.clone()],
                     owned_by: ctx.owner(path),
+                    supplier: None,
+                    relations: crate::model::Relations::default(),
                 });
             }
         }

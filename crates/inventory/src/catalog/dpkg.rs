@@ -9,6 +9,25 @@ use std::collections::{BTreeSet, HashMap};
 use super::{Ctx, field, paragraphs, purl};
 use crate::model::{Distro, Location, Package, PackageType};
 
+/// `a (>= 1), b:any | c` → `[[a], [b, c]]`: names without versions or
+/// architecture qualifiers.
+fn relation_field(value: Option<&str>) -> Vec<Vec<String>> {
+    let Some(v) = value else { return Vec::new() };
+    v.split(',')
+        .map(|group| {
+            group
+                .split('|')
+                .filter_map(|alt| {
+                    let name = alt.trim().split([' ', '(', '[', '<']).next()?;
+                    let name = name.split(':').next()?;
+                    (!name.is_empty()).then(|| name.to_string())
+                })
+                .collect::<Vec<String>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
 fn installed(p: &[(String, String)]) -> bool {
     // distroless status.d records carry no Status field
     field(p, "Status").is_none_or(|s| {
@@ -123,6 +142,18 @@ pub(super) fn catalog(
                     layer,
                 }],
                 owned_by: None,
+                supplier: field(&p, "Maintainer").map(str::to_string),
+                relations: crate::model::Relations {
+                    wants: relation_field(field(&p, "Pre-Depends"))
+                        .into_iter()
+                        .chain(relation_field(field(&p, "Depends")))
+                        .collect(),
+                    provides: relation_field(field(&p, "Provides"))
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                    depends_on: Vec::new(),
+                },
             });
         }
     }

@@ -315,6 +315,8 @@ pub(super) fn packages(ctx: &Ctx<'_>, path: &str, json: &str) -> Vec<Package> {
                 licenses: vec![],
                 locations: vec![loc],
                 owned_by: ctx.owner(path),
+                supplier: None,
+                relations: crate::model::Relations::default(),
             }
         })
         .collect()

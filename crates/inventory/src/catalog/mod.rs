@@ -168,6 +168,11 @@ pub(crate) fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str
         .map(|(_, v)| v.as_str())
 }
 
+/// A Python distribution name as dependencies compare them (PEP 503).
+pub(crate) fn python_name(name: &str) -> String {
+    python::normalize(name)
+}
+
 /// Catalogs an analysed image.
 pub fn catalog(analysis: &Analysis) -> Inventory {
     let mut ctx = Ctx {

@@ -44,6 +44,25 @@ fn license(v: &serde_json::Value) -> Vec<String> {
     }
 }
 
+/// `author` as a string (`Name <mail> (url)`) or an object's `name`.
+fn author(v: &serde_json::Value) -> Option<String> {
+    match v.get("author")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        o => o.get("name")?.as_str().map(str::to_string),
+    }
+    .filter(|s| !s.trim().is_empty())
+}
+
+/// The names in `dependencies` (and `optionalDependencies`, which are
+/// installed when they can be).
+fn dependencies(v: &serde_json::Value) -> Vec<Vec<String>> {
+    ["dependencies", "optionalDependencies"]
+        .iter()
+        .filter_map(|k| v.get(*k)?.as_object())
+        .flat_map(|o| o.keys().map(|k| vec![k.clone()]))
+        .collect()
+}
+
 fn package(ctx: &Ctx<'_>, name: &str, version: &str, licenses: Vec<String>, path: &str) -> Package {
     let (ns, short) = match name.split_once('/') {
         Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
@@ -60,6 +79,8 @@ fn package(ctx: &Ctx<'_>, name: &str, version: &str, licenses: Vec<String>, path
         licenses,
         locations: vec![ctx.location(path)],
         owned_by: ctx.owner(path),
+        supplier: None,
+        relations: crate::model::Relations::default(),
     }
 }
 
@@ -82,7 +103,10 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
         if let Some(i) = path.find("node_modules/") {
             project_dirs_with_modules.insert(path[..i].trim_end_matches('/').to_string());
         }
-        out.push(package(ctx, name, version, license(&v), path));
+        let mut p = package(ctx, name, version, license(&v), path);
+        p.supplier = author(&v);
+        p.relations.wants = dependencies(&v);
+        out.push(p);
     }
     for (path, bytes) in ctx.files() {
         if !path.ends_with("package-lock.json") || path.contains("node_modules/") {
@@ -118,7 +142,9 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
                 let Some(version) = entry.get("version").and_then(|x| x.as_str()) else {
                     continue;
                 };
-                out.push(package(ctx, name, version, license(entry), path));
+                let mut p = package(ctx, name, version, license(entry), path);
+                p.relations.wants = dependencies(entry);
+                out.push(p);
             }
         } else if let Some(deps) = v.get("dependencies").and_then(|d| d.as_object()) {
             lockfile_v1(ctx, deps, path, 0, &mut out);
@@ -158,7 +184,13 @@ fn lockfile_v1(
         };
         // git and file dependencies have no registry version
         if !version.contains(':') && !version.contains('/') {
-            out.push(package(ctx, name, version, Vec::new(), path));
+            let mut p = package(ctx, name, version, Vec::new(), path);
+            p.relations.wants = entry
+                .get("requires")
+                .and_then(|r| r.as_object())
+                .map(|r| r.keys().map(|k| vec![k.clone()]).collect())
+                .unwrap_or_default();
+            out.push(p);
         }
         if let Some(nested) = entry.get("dependencies").and_then(|d| d.as_object()) {
             lockfile_v1(ctx, nested, path, depth + 1, out);

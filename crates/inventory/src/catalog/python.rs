@@ -47,6 +47,23 @@ pub fn metadata_dir(path: &str) -> Option<&str> {
     }
 }
 
+/// `Requires-Dist: name[extra] (>=1) ; marker`: the names, without those
+/// that only an extra pulls in.
+fn requires_dist(p: &[(String, String)]) -> Vec<Vec<String>> {
+    p.iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
+        .filter(|(_, v)| !v.split_once(';').is_some_and(|(_, m)| m.contains("extra")))
+        .filter_map(|(_, v)| {
+            let name: String = v
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            (!name.is_empty()).then(|| vec![name])
+        })
+        .collect()
+}
+
 pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
     let mut out = Vec::new();
     for (path, bytes) in ctx.files() {
@@ -94,6 +111,16 @@ pub(super) fn catalog(ctx: &Ctx<'_>) -> Vec<Package> {
             licenses,
             locations: vec![ctx.location(path)],
             owned_by: ctx.owner(meta_dir),
+            supplier: field(&p, "Author")
+                .or_else(|| field(&p, "Maintainer"))
+                .or_else(|| field(&p, "Author-email"))
+                .filter(|a| !a.is_empty() && *a != "UNKNOWN")
+                .map(str::to_string),
+            relations: crate::model::Relations {
+                wants: requires_dist(&p),
+                provides: Vec::new(),
+                depends_on: Vec::new(),
+            },
         });
     }
     out

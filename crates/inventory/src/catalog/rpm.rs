@@ -46,9 +46,14 @@ const EPOCH: u32 = 1003;
 const LICENSE: u32 = 1014;
 const ARCH: u32 = 1022;
 const SOURCERPM: u32 = 1044;
+const VENDOR: u32 = 1011;
+const PACKAGER: u32 = 1015;
+const PROVIDENAME: u32 = 1047;
+const REQUIRENAME: u32 = 1049;
 
 const T_INT32: u32 = 4;
 const T_STRING: u32 = 6;
+const T_STRING_ARRAY: u32 = 8;
 const T_I18NSTRING: u32 = 9;
 
 /// The fields we read from a header.
@@ -68,6 +73,12 @@ pub struct Header {
     pub license: Option<String>,
     /// SOURCERPM.
     pub source_rpm: Option<String>,
+    /// VENDOR, else PACKAGER.
+    pub vendor: Option<String>,
+    /// REQUIRENAME.
+    pub requires: Vec<String>,
+    /// PROVIDENAME.
+    pub provides: Vec<String>,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -84,11 +95,24 @@ pub fn parse_header(blob: &[u8]) -> Option<Header> {
     let mut h = Header::default();
     for i in 0..il {
         let e = 8 + i * 16;
-        let (tag, ty, off) = (
+        let (tag, ty, off, count) = (
             be32(blob, e)?,
             be32(blob, e + 4)?,
             be32(blob, e + 8)? as usize,
+            be32(blob, e + 12)? as usize,
         );
+        let strings = || -> Vec<String> {
+            let mut out = Vec::new();
+            let mut rest = data.get(off..).unwrap_or(&[]);
+            for _ in 0..count.min(65536) {
+                let Some(end) = rest.iter().position(|&b| b == 0) else {
+                    break;
+                };
+                out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+                rest = &rest[end + 1..];
+            }
+            out
+        };
         let string = || -> Option<String> {
             let s = data.get(off..)?;
             let end = s.iter().position(|&b| b == 0)?;
@@ -102,6 +126,10 @@ pub fn parse_header(blob: &[u8]) -> Option<Header> {
             (ARCH, T_STRING) => h.arch = string(),
             (LICENSE, T_STRING | T_I18NSTRING) => h.license = string(),
             (SOURCERPM, T_STRING) => h.source_rpm = string(),
+            (VENDOR, T_STRING) => h.vendor = string(),
+            (PACKAGER, T_STRING) if h.vendor.is_none() => h.vendor = string(),
+            (REQUIRENAME, T_STRING_ARRAY) => h.requires = strings(),
+            (PROVIDENAME, T_STRING_ARRAY) => h.provides = strings(),
             _ => {}
         }
     }
@@ -167,6 +195,9 @@ fn manifest_line(line: &str) -> Option<Header> {
         arch: Some(f[7].to_string()).filter(|a| !a.is_empty()),
         license: None,
         source_rpm: Some(f[9].to_string()).filter(|s| s.ends_with(".rpm")),
+        vendor: Some(f[4].to_string()).filter(|v| !v.is_empty() && v != "(none)"),
+        requires: Vec::new(),
+        provides: Vec::new(),
     })
 }
 
@@ -263,6 +294,18 @@ pub(super) fn catalog(
             licenses: h.license.into_iter().collect(),
             locations: vec![location.clone()],
             owned_by: None,
+            supplier: h.vendor,
+            relations: crate::model::Relations {
+                // file paths and rpmlib() features are not packages
+                wants: h
+                    .requires
+                    .into_iter()
+                    .filter(|r| !r.starts_with('/') && !r.starts_with("rpmlib("))
+                    .map(|r| vec![r])
+                    .collect(),
+                provides: h.provides,
+                depends_on: Vec::new(),
+            },
         });
     }
     (out, HashMap::new())
