@@ -6,7 +6,6 @@
 //! The cache needs no lock: entries are content-addressed and written by
 //! atomic rename, so any number of processes can share one directory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -119,10 +118,14 @@ fn store(path: &Path, rec: &LayerRecord) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) else {
+    let Ok(tmp) = tempfile::NamedTempFile::new_in(dir) else {
         return;
     };
-    if serde_json::to_writer(&mut tmp, rec).is_ok() && tmp.flush().is_ok() {
+    // buffered: serde writes a record in many small pieces
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    if serde_json::to_writer(&mut w, rec).is_ok()
+        && let Ok(tmp) = w.into_inner()
+    {
         let _ = tmp.persist(path);
     }
 }

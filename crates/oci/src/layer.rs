@@ -267,7 +267,7 @@ pub fn read_layer<R: Read>(
     let mut buf = BufReader::with_capacity(256 << 10, reader);
     let head = buf.fill_buf().map_err(io_err)?.to_vec();
     let decoded: Box<dyn Read + '_> = match sniff(&head) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut buf)),
+        Compression::Gzip => Box::new(crate::gunzip::Gunzip::new(&mut buf)),
         Compression::Zstd => {
             Box::new(zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(io_err)?)
         }

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 mod digest;
+mod gunzip;
 pub mod image;
 pub mod layer;
 mod platform;
