@@ -344,7 +344,7 @@ fn distroless_style_image_is_debian_12_with_deb_purls() {
     let v = all_sources(&image, "distroless", &reg);
     assert_eq!(v["distro"]["id"], "debian");
     assert_eq!(v["distro"]["version_id"], "12");
-    assert_eq!(v["distro"]["detected_from"], "dpkg records");
+    assert_eq!(v["distro"]["detected_from"], "dpkg records (base-files)");
     // the status.d records were copied from the build stage (minbase): same versions as dpkg there
     let in_build = dpkg_query(minbase());
     for p in set(&v, "deb") {
