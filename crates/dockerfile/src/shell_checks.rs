@@ -289,12 +289,8 @@ impl Walker {
 
     fn compound(&mut self, cc: &Compound) {
         match cc {
-            Compound::Arithmetic(body) => {
-                if let Some(b) = body {
-                    self.list(b, false);
-                }
-            }
-            Compound::Group(b) => self.list(b, false),
+            Compound::Arithmetic(None) => {}
+            Compound::Arithmetic(Some(b)) | Compound::Group(b) => self.list(b, false),
             Compound::For { var, values, body } => {
                 match values {
                     Some(values) => {
@@ -533,9 +529,7 @@ impl Walker {
                             "Backticks are the legacy form of command substitution; use $(...).",
                         );
                     }
-                    let outer = self.cond;
                     self.list(body, false);
-                    self.cond = outer;
                 }
                 Piece::ProcessSubstitution(body) => self.list(body, false),
                 _ => {}

@@ -294,6 +294,22 @@ const RESERVED: &[&str] = &[
 /// Words that end a list: its caller decides whether it expected them.
 const CLOSERS: &[&str] = &["then", "else", "elif", "fi", "do", "done", "esac", "}"];
 
+/// Literal text gathered between the pieces of a word, and where it starts.
+#[derive(Default)]
+struct Run {
+    text: String,
+    start: usize,
+}
+
+impl Run {
+    fn push(&mut self, c: char, at: usize) {
+        if self.text.is_empty() {
+            self.start = at;
+        }
+        self.text.push(c);
+    }
+}
+
 struct Parser<'a> {
     s: &'a [char],
     /// Script index of each character, for backtick bodies.
@@ -379,10 +395,11 @@ impl Parser<'_> {
         })
     }
 
-    fn unexpected<T>(&self) -> Res<T> {
-        let message = match self.peek() {
-            None => "the script ends too early".to_string(),
-            Some('\n') => "unexpected end of line".to_string(),
+    /// What is at the current position, for messages (not at the end).
+    fn found_here(&self) -> String {
+        match self.peek() {
+            None => "the end".to_string(),
+            Some('\n') => "end of line".to_string(),
             Some(_) => {
                 let token: String = match self.reserved_here() {
                     Some(w) => w.to_string(),
@@ -392,8 +409,15 @@ impl Parser<'_> {
                         .take(8)
                         .collect(),
                 };
-                format!("unexpected `{token}`")
+                format!("`{token}`")
             }
+        }
+    }
+
+    fn unexpected<T>(&self) -> Res<T> {
+        let message = match self.peek() {
+            None => "the script ends too early".to_string(),
+            Some(_) => format!("unexpected {}", self.found_here()),
         };
         Err(SyntaxError {
             at: self.global(self.i),
@@ -521,11 +545,10 @@ impl Parser<'_> {
         } else if self.i >= self.s.len() {
             self.error(self.i, &format!("`{word}` is missing"))
         } else {
-            let found = self.unexpected::<()>().unwrap_err();
-            Err(SyntaxError {
-                message: format!("expected `{word}`, found {}", &found.message[11..]),
-                ..found
-            })
+            self.error(
+                self.i,
+                &format!("expected `{word}`, found {}", self.found_here()),
+            )
         }
     }
 
@@ -1203,8 +1226,7 @@ impl Parser<'_> {
     fn pieces(&mut self, mode: Mode) -> Res<Vec<PieceAt>> {
         let word_start = self.i;
         let mut out = Vec::new();
-        let mut text = String::new();
-        let mut text_start = self.i;
+        let mut run = Run::default();
         let mut parens = 0usize;
         let mut braces = 0usize;
         loop {
@@ -1256,7 +1278,6 @@ impl Parser<'_> {
                     self.quoted = outer;
                     self.leave();
                     self.push_piece(&mut out, at, Piece::ProcessSubstitution(body));
-                    text_start = self.i;
                     continue;
                 }
                 break;
@@ -1273,8 +1294,8 @@ impl Parser<'_> {
                         Piece::Escaped(e)
                     }
                     None => {
+                        run.push('\\', piece_start);
                         self.i += 1;
-                        text.push('\\');
                         continue;
                     }
                 },
@@ -1285,38 +1306,33 @@ impl Parser<'_> {
                 '$' => match self.dollar()? {
                     Some(p) => p,
                     None => {
-                        text.push('$');
+                        run.push('$', piece_start);
                         continue;
                     }
                 },
                 '`' => self.backticks()?,
                 _ => {
-                    if text.is_empty() {
-                        text_start = self.i;
-                    }
-                    text.push(c);
+                    run.push(c, piece_start);
                     self.i += 1;
                     continue;
                 }
             };
-            if !text.is_empty() {
-                out.push(PieceAt {
-                    start: self.global(text_start),
-                    end: self.global_end(piece_start),
-                    piece: Piece::Text(std::mem::take(&mut text)),
-                });
-            }
+            self.flush(&mut run, piece_start, &mut out);
             self.push_piece(&mut out, piece_start, piece);
-            text_start = self.i;
         }
-        if !text.is_empty() {
+        self.flush(&mut run, self.i, &mut out);
+        Ok(out)
+    }
+
+    /// Ends the literal text gathered in `run` at `end`, as a piece.
+    fn flush(&self, run: &mut Run, end: usize, out: &mut Vec<PieceAt>) {
+        if !run.text.is_empty() {
             out.push(PieceAt {
-                start: self.global(text_start),
-                end: self.global_end(self.i),
-                piece: Piece::Text(text),
+                start: self.global(run.start),
+                end: self.global_end(end),
+                piece: Piece::Text(std::mem::take(&mut run.text)),
             });
         }
-        Ok(out)
     }
 
     fn push_piece(&self, out: &mut Vec<PieceAt>, start: usize, piece: Piece) {
@@ -1344,8 +1360,7 @@ impl Parser<'_> {
         self.i += 1;
         let outer = std::mem::replace(&mut self.quoted, true);
         let mut inner = Vec::new();
-        let mut text = String::new();
-        let mut text_start = self.i;
+        let mut run = Run::default();
         loop {
             let Some(c) = self.peek() else {
                 return self.error(start, "the double quote is not closed");
@@ -1363,10 +1378,7 @@ impl Parser<'_> {
                         Piece::Escaped(e)
                     }
                     _ => {
-                        if text.is_empty() {
-                            text_start = self.i;
-                        }
-                        text.push('\\');
+                        run.push('\\', piece_start);
                         self.i += 1;
                         continue;
                     }
@@ -1374,39 +1386,21 @@ impl Parser<'_> {
                 '$' => match self.dollar()? {
                     Some(p) => p,
                     None => {
-                        if text.is_empty() {
-                            text_start = piece_start;
-                        }
-                        text.push('$');
+                        run.push('$', piece_start);
                         continue;
                     }
                 },
                 '`' => self.backticks()?,
                 _ => {
-                    if text.is_empty() {
-                        text_start = self.i;
-                    }
-                    text.push(c);
+                    run.push(c, piece_start);
                     self.i += 1;
                     continue;
                 }
             };
-            if !text.is_empty() {
-                inner.push(PieceAt {
-                    start: self.global(text_start),
-                    end: self.global_end(piece_start),
-                    piece: Piece::Text(std::mem::take(&mut text)),
-                });
-            }
+            self.flush(&mut run, piece_start, &mut inner);
             self.push_piece(&mut inner, piece_start, piece);
         }
-        if !text.is_empty() {
-            inner.push(PieceAt {
-                start: self.global(text_start),
-                end: self.global_end(self.i),
-                piece: Piece::Text(text),
-            });
-        }
+        self.flush(&mut run, self.i, &mut inner);
         self.i += 1;
         self.quoted = outer;
         self.leave();
