@@ -99,11 +99,12 @@ fn one(name: &str) -> Option<String> {
 /// expression, or `None` when any part of it is not certain.
 pub fn to_spdx(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    if raw.is_empty() || raw.contains(['(', ')']) && one(raw).is_none() {
-        return None;
-    }
     if let Some(id) = one(raw) {
         return Some(id);
+    }
+    // grouping is not read: parentheses make it uncertain
+    if raw.is_empty() || raw.contains(['(', ')']) {
+        return None;
     }
     // `A and B or C` with one kind of operator only: mixing them needs
     // parentheses to be read one way

@@ -166,16 +166,10 @@ impl Inventory {
     }
 }
 
-/// Which packages can satisfy each other's dependencies: the same package
-/// manager (deb with deb, Python with Python...).
-fn domain(kind: PackageType) -> u8 {
-    kind as u8
-}
-
 /// A name as its package manager compares them (PEP 503 for Python).
 fn dep_key(kind: PackageType, name: &str) -> String {
     match kind {
-        PackageType::Python => crate::catalog::python_name(name),
+        PackageType::Python => crate::catalog::python::normalize(name),
         _ => name.to_string(),
     }
 }
@@ -191,15 +185,15 @@ fn common_prefix(a: &str, b: &str) -> usize {
 /// same `site-packages`, the closest `node_modules`).
 fn resolve(packages: &mut [Package]) {
     use std::collections::HashMap;
-    let mut index: HashMap<(u8, String), Vec<usize>> = HashMap::new();
+    // only the same package manager satisfies a dependency (deb with deb)
+    let mut index: HashMap<(PackageType, String), Vec<usize>> = HashMap::new();
     for (i, p) in packages.iter().enumerate() {
-        let d = domain(p.kind);
-        index
-            .entry((d, dep_key(p.kind, &p.name)))
-            .or_default()
-            .push(i);
-        for prov in &p.relations.provides {
-            index.entry((d, dep_key(p.kind, prov))).or_default().push(i);
+        let names = std::iter::once(&p.name).chain(&p.relations.provides);
+        for name in names {
+            index
+                .entry((p.kind, dep_key(p.kind, name)))
+                .or_default()
+                .push(i);
         }
     }
     let resolved: Vec<Vec<usize>> = packages
@@ -210,7 +204,7 @@ fn resolve(packages: &mut [Package]) {
             let mut out: Vec<usize> = Vec::new();
             for group in &p.relations.wants {
                 let hit = group.iter().find_map(|alt| {
-                    let cands = index.get(&(domain(p.kind), dep_key(p.kind, alt)))?;
+                    let cands = index.get(&(p.kind, dep_key(p.kind, alt)))?;
                     cands.iter().copied().filter(|&j| j != i).max_by_key(|&j| {
                         let there = packages[j]
                             .locations

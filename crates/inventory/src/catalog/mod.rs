@@ -9,7 +9,7 @@ mod distro;
 mod dpkg;
 pub mod java;
 mod npm;
-mod python;
+pub(crate) mod python;
 pub mod rpm;
 pub mod rpmdb;
 
@@ -166,11 +166,6 @@ pub(crate) fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str
     p.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-}
-
-/// A Python distribution name as dependencies compare them (PEP 503).
-pub(crate) fn python_name(name: &str) -> String {
-    python::normalize(name)
 }
 
 /// Catalogs an analysed image.

@@ -13,12 +13,6 @@ use std::collections::HashMap;
 use super::{Ctx, purl};
 use crate::model::{Distro, Package, PackageType};
 
-/// Paths of the sqlite rpm database.
-pub const DB_PATHS: &[&str] = &[
-    "var/lib/rpm/rpmdb.sqlite",
-    "usr/lib/sysimage/rpm/rpmdb.sqlite",
-];
-
 /// Every rpm database path, newest format first.
 const ALL_DBS: &[(&str, Format)] = &[
     ("usr/lib/sysimage/rpm/rpmdb.sqlite", Format::Sqlite),
