@@ -1,9 +1,9 @@
 //! The inventory model.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Package ecosystems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageType {
     /// Debian/Ubuntu package.
@@ -45,7 +45,7 @@ impl PackageType {
 }
 
 /// The distribution of an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Distro {
     /// `debian`, `ubuntu`, `alpine`.
     pub id: String,
@@ -59,7 +59,7 @@ pub struct Distro {
 }
 
 /// Where a package was found.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
     /// Path inside the image.
     pub path: String,
@@ -69,7 +69,7 @@ pub struct Location {
 }
 
 /// One package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     /// Ecosystem.
     #[serde(rename = "type")]
@@ -89,7 +89,7 @@ pub struct Package {
     pub arch: Option<String>,
     /// Package URL; empty when the package has no coordinates a purl
     /// could carry (a Java archive whose groupId is unknown).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub purl: String,
     /// Licenses as recorded.
     pub licenses: Vec<String>,
@@ -110,7 +110,7 @@ pub struct Package {
 
 /// A package's dependencies as its package manager records them, and the
 /// packages of the inventory they resolve to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Relations {
     /// Dependencies: each a list of alternatives (`a | b` in dpkg), each a
     /// name or capability as recorded (`libc6`, `so:libc.musl-x86_64.so.1`).
@@ -126,7 +126,7 @@ pub struct Relations {
 /// Something the catalogers could not read or decide: a package database
 /// present but unreadable or of a format not supported, a distro that
 /// cannot be known. An inventory with notes is incomplete, and says so.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Note {
     /// The file concerned.
     pub path: String,
@@ -135,14 +135,14 @@ pub struct Note {
 }
 
 /// Everything found in an image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Inventory {
     /// The distro, if recognised.
     pub distro: Option<Distro>,
     /// Packages, sorted by type, name, version, path.
     pub packages: Vec<Package>,
     /// What could not be read (sorted); empty when everything was.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
 }
 

@@ -11,7 +11,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::image::{Image, ImageConfig};
-use crate::layer::{Entry, EntryKind, LayerError, LayerRecord, Limits, Note, Select, read_layer};
+use crate::layer::{
+    Compression, DiffIdHash, Entry, EntryKind, LayerError, LayerRecord, Limits, Note, Select,
+    read_layer_as,
+};
 use crate::source::{Blobs, DockerArchive, OciLayout, RegistryOptions, SourceError};
 use crate::tree::FileTree;
 use crate::{Platform, Source};
@@ -29,6 +32,14 @@ pub struct Options {
     pub limits: Limits,
     /// Layers read at once.
     pub jobs: usize,
+    /// Hash every compressed layer's uncompressed stream and check it against
+    /// the config's diffID (on by default). The blob digest, always checked,
+    /// authenticates the content (as the manifest and any signature over it
+    /// do); the diffID check proves the config's claims too, at the cost of
+    /// a second SHA-256 pass (about a quarter of a cold read). Off, a plain
+    /// tar's diffID is still checked (it is its blob digest) and the layer
+    /// cache keeps such records apart from checked ones.
+    pub verify_diff_ids: bool,
 }
 
 impl Default for Options {
@@ -39,6 +50,7 @@ impl Default for Options {
             cache_dir: None,
             limits: Limits::default(),
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            verify_diff_ids: true,
         }
     }
 }
@@ -100,9 +112,10 @@ pub enum AnalyzeError {
 type LayerResult = Result<(LayerRecord, bool), AnalyzeError>;
 
 /// A cache entry is named by the blob digest *and* the diffID: it is
-/// written only after both were verified against the content, so an image
-/// whose config lies about a diffID can never be served another layer's
-/// result (it misses, is read, and fails the diffID check).
+/// written only after both were verified against the content (without
+/// `verify_diff_ids`, only the blob digest, under a key of its own), so an
+/// image whose config lies about a diffID can never be served another
+/// layer's result (it misses, is read, and fails the diffID check).
 fn cache_path(dir: &Path, layer: &crate::Layer, key: &str) -> PathBuf {
     dir.join("layers").join(format!(
         "{}-{}-{}-{}.json",
@@ -130,13 +143,48 @@ fn store(path: &Path, rec: &LayerRecord) {
     }
 }
 
-/// Opens a source and analyses it.
-pub fn analyze(
-    source: &Source,
-    opts: &Options,
-    want: &Want<'_>,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Analysis, AnalyzeError> {
+/// Whether layer `i` is bigger than all the others together: it sets the
+/// wall time of a cold read, so its hashes run on a spare core (with
+/// layers of like sizes every core is already busy inflating one).
+fn dominant(image: &Image, i: usize) -> bool {
+    let total: u64 = image.layers.iter().map(|l| l.size).sum();
+    let own = image.layers[i].size;
+    own > total - own
+}
+
+/// A source opened: its image resolved (manifest and config read, no layer
+/// yet), or a root filesystem directory.
+#[allow(clippy::large_enum_variant)] // one per command, moved once
+pub enum Opened {
+    /// An image and where its blobs are.
+    Image {
+        /// The resolved image.
+        image: Image,
+        /// Its blobs.
+        blobs: Box<dyn Blobs>,
+    },
+    /// A directory, read as one layer.
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The source's name.
+        name: String,
+    },
+}
+
+impl Opened {
+    /// The resolved image (none for a directory).
+    pub fn image(&self) -> Option<&Image> {
+        match self {
+            Opened::Image { image, .. } => Some(image),
+            Opened::Dir { .. } => None,
+        }
+    }
+}
+
+/// Opens a source: resolves the image (index, manifest, config) without
+/// reading its layers.
+pub fn open(source: &Source, opts: &Options) -> Result<Opened, AnalyzeError> {
     let name = source.to_string();
     let (image, blobs): (Image, Box<dyn Blobs>) = match source {
         Source::OciLayout { dir, tag } => {
@@ -154,7 +202,37 @@ pub fn analyze(
         }
         #[cfg(not(feature = "registry"))]
         Source::Registry { .. } => return Err(SourceError::NoRegistrySupport(name).into()),
-        Source::Dir { path } => return analyze_dir(path, &name, want, &opts.limits),
+        Source::Dir { path } => {
+            return Ok(Opened::Dir {
+                path: path.clone(),
+                name,
+            });
+        }
+    };
+    Ok(Opened::Image { image, blobs })
+}
+
+/// Opens a source and analyses it.
+pub fn analyze(
+    source: &Source,
+    opts: &Options,
+    want: &Want<'_>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Analysis, AnalyzeError> {
+    analyze_opened(open(source, opts)?, opts, want, progress)
+}
+
+/// Analyses an opened source: reads its layers in parallel (or from the
+/// cache) and builds the squashed tree.
+pub fn analyze_opened(
+    opened: Opened,
+    opts: &Options,
+    want: &Want<'_>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Analysis, AnalyzeError> {
+    let (image, blobs) = match opened {
+        Opened::Image { image, blobs } => (image, blobs),
+        Opened::Dir { path, name } => return analyze_dir(&path, &name, want, &opts.limits),
     };
     progress(Progress::Resolved {
         layers: image.layers.len(),
@@ -172,17 +250,22 @@ pub fn analyze(
                         break;
                     }
                     let layer = &image.layers[i];
-                    let cached = opts
-                        .cache_dir
-                        .as_ref()
-                        .map(|d| cache_path(d, layer, want.key));
+                    // records read without the diffID check are kept apart:
+                    // a checked run is never served an unchecked record
+                    let cached = opts.cache_dir.as_ref().map(|d| {
+                        if opts.verify_diff_ids {
+                            cache_path(d, layer, want.key)
+                        } else {
+                            cache_path(d, layer, &format!("{}-unchecked", want.key))
+                        }
+                    });
                     let hit = cached
                         .as_ref()
                         .and_then(|p| std::fs::read(p).ok())
                         .and_then(|b| serde_json::from_slice::<LayerRecord>(&b).ok());
                     let r = match hit {
                         Some(rec) => Ok((rec, true)),
-                        None => read_one(blobs.as_ref(), layer, want, &opts.limits)
+                        None => read_one(blobs.as_ref(), layer, want, opts, dominant(&image, i))
                             .inspect(|rec| {
                                 if let Some(p) = &cached {
                                     store(p, rec);
@@ -224,24 +307,46 @@ fn read_one(
     blobs: &dyn Blobs,
     layer: &crate::Layer,
     want: &Want<'_>,
-    limits: &Limits,
+    opts: &Options,
+    dominant: bool,
 ) -> Result<LayerRecord, AnalyzeError> {
+    let (limits, verify_diff_id) = (&opts.limits, opts.verify_diff_ids);
     let name = layer.digest.to_string();
     let mut reader = blobs.open(layer)?;
-    let (rec, diff_id) = read_layer(&mut reader, &name, &want.select, limits)?;
+    if dominant {
+        reader = reader.hash_apart();
+    }
+    let hash = match (verify_diff_id, dominant) {
+        (false, _) => DiffIdHash::Skip,
+        (true, false) => DiffIdHash::Here,
+        (true, true) => DiffIdHash::Apart,
+    };
+    let read = read_layer_as(&mut reader, &name, &want.select, limits, hash)?;
     reader.finish().map_err(|source| LayerError::Io {
         layer: name.clone(),
         source,
     })?;
-    if diff_id != layer.diff_id {
+    // The blob digest, just verified, authenticates the content. The diffID
+    // is the config's claim about the same bytes uncompressed: hashed when
+    // asked, and free to check for a plain tar (its blob digest is its diffID).
+    let actual = match (read.diff_id, read.compression) {
+        (Some(d), _) => Some(d),
+        (None, Compression::None) if layer.digest.algorithm() == "sha256" => {
+            Some(layer.digest.clone())
+        }
+        (None, _) => None,
+    };
+    if let Some(actual) = actual
+        && actual != layer.diff_id
+    {
         return Err(LayerError::DiffId {
             layer: name,
             claimed: Box::new(layer.diff_id.clone()),
-            actual: Box::new(diff_id),
+            actual: Box::new(actual),
         }
         .into());
     }
-    Ok(rec)
+    Ok(read.record)
 }
 
 /// A root filesystem directory as a single layer. Symlinks are recorded,

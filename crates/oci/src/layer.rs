@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::Digest;
-use crate::verify::Limited;
+use crate::verify::{Hasher, Limited};
 
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,18 +200,32 @@ pub enum LayerError {
     },
 }
 
-/// Hashes what passes through (the diffID of a decompressed layer).
+/// Hashes what passes through (the diffID of a decompressed layer), when
+/// asked to.
 struct Hashing<R> {
     inner: R,
-    hash: Sha256,
+    hash: Option<Hasher>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n])?;
+        }
         Ok(n)
     }
+}
+
+/// Whether and where [`read_layer_as`] hashes the uncompressed stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffIdHash {
+    /// Not at all.
+    Skip,
+    /// On the reading thread.
+    Here,
+    /// On a helper thread (for a layer that sets the wall time).
+    Apart,
 }
 
 /// Compression of a blob, from its first bytes.
@@ -260,30 +274,71 @@ pub fn read_layer<R: Read>(
     want: &Select<'_>,
     limits: &Limits,
 ) -> Result<(LayerRecord, Digest), LayerError> {
+    let read = read_layer_as(reader, name, want, limits, DiffIdHash::Here)?;
+    let diff_id = read.diff_id.expect("hashed when asked");
+    Ok((read.record, diff_id))
+}
+
+/// What [`read_layer_as`] read.
+#[derive(Debug)]
+pub struct LayerRead {
+    /// The layer's record.
+    pub record: LayerRecord,
+    /// How the blob was compressed.
+    pub compression: Compression,
+    /// SHA-256 of the uncompressed stream, when it was asked for.
+    pub diff_id: Option<Digest>,
+}
+
+/// [`read_layer`], with the diffID hash (a SHA-256 pass over the whole
+/// uncompressed stream, about a quarter of a cold read) as `diff_id` says.
+pub fn read_layer_as<R: Read>(
+    reader: R,
+    name: &str,
+    want: &Select<'_>,
+    limits: &Limits,
+    diff_id: DiffIdHash,
+) -> Result<LayerRead, LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
         layer: name.to_string(),
         source,
     };
     let mut buf = BufReader::with_capacity(256 << 10, reader);
     let head = buf.fill_buf().map_err(io_err)?.to_vec();
-    let decoded: Box<dyn Read + '_> = match sniff(&head) {
-        Compression::Gzip => Box::new(crate::gunzip::Gunzip::new(&mut buf)),
+    let compression = sniff(&head);
+    let decoded: Box<dyn Read + '_> = match compression {
+        Compression::Gzip => Box::new(gunzip::Gunzip::new(&mut buf)),
         Compression::Zstd => {
             Box::new(zstd::stream::read::Decoder::with_buffer(&mut buf).map_err(io_err)?)
         }
         Compression::None => Box::new(&mut buf),
     };
+    // ISA-L inflates fastest into large buffers; tar reads 512-byte headers
+    let decoded = BufReader::with_capacity(256 << 10, decoded);
     let hashed = Hashing {
         inner: Limited::new(decoded, limits.max_layer_bytes),
-        hash: Sha256::new(),
+        hash: match diff_id {
+            DiffIdHash::Skip => None,
+            DiffIdHash::Here => Some(Hasher::Here(Sha256::new())),
+            DiffIdHash::Apart => Some(Hasher::apart()),
+        },
     };
     let (record, hash) = walk(hashed, name, want, limits)?;
     // drain what the tar reader left (padding, trailing blocks) so callers can verify the digest
     io::copy(&mut buf, &mut io::sink()).map_err(io_err)?;
-    let diff_id = format!("sha256:{}", hex::encode(hash.finalize()))
-        .parse()
-        .expect("a sha256 digest");
-    Ok((record, diff_id))
+    let diff_id = match hash {
+        Some(h) => Some(
+            format!("sha256:{}", hex::encode(h.finalize().map_err(io_err)?))
+                .parse()
+                .expect("a sha256 digest"),
+        ),
+        None => None,
+    };
+    Ok(LayerRead {
+        record,
+        compression,
+        diff_id,
+    })
 }
 
 fn walk<R: Read>(
@@ -291,7 +346,7 @@ fn walk<R: Read>(
     name: &str,
     want: &Select<'_>,
     limits: &Limits,
-) -> Result<(LayerRecord, Sha256), LayerError> {
+) -> Result<(LayerRecord, Option<Hasher>), LayerError> {
     let io_err = |source: io::Error| LayerError::Io {
         layer: name.to_string(),
         source,

@@ -7,7 +7,6 @@
 
 pub mod analyze;
 mod digest;
-mod gunzip;
 pub mod image;
 pub mod layer;
 mod platform;
@@ -21,7 +20,9 @@ pub mod tree;
 pub mod verify;
 pub mod write;
 
-pub use analyze::{Analysis, AnalyzeError, Options, Progress, Want, analyze};
+pub use analyze::{
+    Analysis, AnalyzeError, Opened, Options, Progress, Want, analyze, analyze_opened, open,
+};
 pub use digest::{Digest, DigestError};
 pub use image::{Image, Layer};
 pub use layer::Select;

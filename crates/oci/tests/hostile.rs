@@ -353,6 +353,7 @@ fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
         cache_dir: Some(cache.path().to_path_buf()),
         ..Options::default()
     };
+    assert!(opts.verify_diff_ids, "the default");
     let go = |src: &str| analyze(&src.parse::<Source>().unwrap(), &opts, &want, &|_| {});
     // Hostile first: an error naming both digests, and nothing cached.
     let e = go(&evil_src).unwrap_err().to_string();
@@ -364,6 +365,63 @@ fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
     assert!(go(&evil_src).is_err());
     let a = go(&real_src).unwrap();
     assert_eq!((status_packages(&a), a.cached_layers), (3, 1));
+}
+
+#[test]
+fn unverified_a_lying_diff_id_still_reads_the_blobs_own_content_and_cannot_poison_the_cache() {
+    let real_status = b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n";
+    let (_real, real_src, _) = layout_with(&[("var/lib/dpkg/status", real_status)], None);
+    let real_diff = {
+        let t = raw_tar(&[(
+            "var/lib/dpkg/status",
+            tar::EntryType::Regular,
+            "",
+            real_status,
+        )]);
+        sha256(&t).to_string()
+    };
+    let (_evil, evil_src, _) = layout_with(
+        &[("var/lib/dpkg/status", b"Package: only\nVersion: 1\n")],
+        Some(real_diff),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let want = Want {
+        select: oci::Select::capture(&|_, _| true),
+        key: "test",
+    };
+    let opts = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        verify_diff_ids: false,
+        ..Options::default()
+    };
+    let go = |src: &str| analyze(&src.parse::<Source>().unwrap(), &opts, &want, &|_| {});
+    // the content is what the (verified) blob holds, cached under the blob
+    for round in 0..2 {
+        let evil = go(&evil_src).unwrap();
+        assert_eq!((status_packages(&evil), evil.cached_layers), (1, round));
+        let real = go(&real_src).unwrap();
+        assert_eq!((status_packages(&real), real.cached_layers), (2, round));
+    }
+}
+
+#[test]
+fn a_plain_tar_layer_whose_diff_id_lies_is_an_error_even_unchecked() {
+    let l = Layout::new();
+    let t = raw_tar(&[("etc/os-release", tar::EntryType::Regular, "", b"ID=x\n")]);
+    let lie = sha256(b"something else").to_string();
+    let src = l.image(&[(t, lie.clone(), "application/vnd.oci.image.layer.v1.tar")]);
+    let want = Want {
+        select: oci::Select::capture(&|_, _| true),
+        key: "test",
+    };
+    let unchecked = Options {
+        verify_diff_ids: false,
+        ..Options::default()
+    };
+    let e = analyze(&src.parse::<Source>().unwrap(), &unchecked, &want, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&lie) && e.contains("claims"), "{e}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Ctx, purl};
+use super::{Ctx, Owners, purl};
 use crate::model::{Distro, Package, PackageType};
 
 /// `so:libz.so.1=1.3.1` → `so:libz.so.1`; `zlib>=1.2` → `zlib`.
@@ -12,12 +12,9 @@ fn strip_constraint(dep: &str) -> &str {
     dep.split(['=', '<', '>', '~']).next().unwrap_or(dep)
 }
 
-pub(super) fn catalog(
-    ctx: &Ctx<'_>,
-    distro: Option<&Distro>,
-) -> (Vec<Package>, HashMap<String, String>) {
+pub(super) fn catalog(ctx: &Ctx<'_>, distro: Option<&Distro>) -> (Vec<Package>, Owners<'static>) {
     let Some(bytes) = ctx.analysis.tree.read("lib/apk/db/installed") else {
-        return (vec![], HashMap::new());
+        return (vec![], Owners::default());
     };
     let text = String::from_utf8_lossy(bytes);
     let location = ctx.location("lib/apk/db/installed");
@@ -25,7 +22,7 @@ pub(super) fn catalog(
         .map(|d| format!("{}-{}", d.id, d.version_id))
         .unwrap_or_default();
     let mut out = Vec::new();
-    let mut owners = HashMap::new();
+    let mut owners = Owners::default();
     for block in text.split("\n\n") {
         let mut f: HashMap<char, String> = HashMap::new();
         let mut dir = String::new();
@@ -53,7 +50,7 @@ pub(super) fn catalog(
             continue;
         };
         for file in files {
-            owners.insert(file, name.clone());
+            owners.insert(file.into(), name.clone().into());
         }
         let arch = f.get(&'A').cloned();
         out.push(Package {

@@ -4,9 +4,10 @@
 //! the layer it first appeared in. `var/lib/dpkg/info/*.list` says which files
 //! each package owns.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Ctx, field, paragraphs, purl};
+use super::{Ctx, Owners, field, paragraphs, purl};
 use crate::model::{Distro, Location, Package, PackageType};
 
 /// `a (>= 1), b:any | c` → `[[a], [b, c]]`: names without versions or
@@ -28,7 +29,7 @@ fn relation_field(value: Option<&str>) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn installed(p: &[(String, String)]) -> bool {
+fn installed(p: &[(&str, Cow<'_, str>)]) -> bool {
     // distroless status.d records carry no Status field
     field(p, "Status").is_none_or(|s| {
         s.ends_with(" installed") && !s.contains("not-installed") && !s.contains("config-files")
@@ -57,10 +58,30 @@ fn licenses(ctx: &Ctx<'_>, pkg: &str) -> Vec<String> {
 }
 
 /// Returns the packages and a map path → owning package.
-pub(super) fn catalog(
-    ctx: &Ctx<'_>,
-    distro: Option<&Distro>,
-) -> (Vec<Package>, HashMap<String, String>) {
+/// `(Package, Version)` of each paragraph of a status file, without
+/// parsing the other fields.
+fn names_and_versions(text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let (mut name, mut version) = (None, None);
+    for line in text.lines().chain(std::iter::once("")) {
+        if line.trim().is_empty() {
+            if let (Some(n), Some(v)) = (name.take(), version.take()) {
+                out.push((n, v));
+            }
+            name = None;
+            version = None;
+        } else if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("Package") {
+                name.get_or_insert(v.trim());
+            } else if k.eq_ignore_ascii_case("Version") {
+                version.get_or_insert(v.trim());
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn catalog<'a>(ctx: &Ctx<'a>, distro: Option<&Distro>) -> (Vec<Package>, Owners<'a>) {
     let tree = &ctx.analysis.tree;
     // the layer each (name, version) first appears in
     let mut first_layer: HashMap<(String, String), usize> = HashMap::new();
@@ -69,12 +90,10 @@ pub(super) fn catalog(
             if (e.path == "var/lib/dpkg/status" || e.path.starts_with("var/lib/dpkg/status.d/"))
                 && let Some(c) = &e.content
             {
-                for p in paragraphs(&String::from_utf8_lossy(c)) {
-                    if let (Some(n), Some(v)) = (field(&p, "Package"), field(&p, "Version")) {
-                        first_layer
-                            .entry((n.to_string(), v.to_string()))
-                            .or_insert(i);
-                    }
+                for (n, v) in names_and_versions(&String::from_utf8_lossy(c)) {
+                    first_layer
+                        .entry((n.to_string(), v.to_string()))
+                        .or_insert(i);
                 }
             }
         }
@@ -157,7 +176,7 @@ pub(super) fn catalog(
             });
         }
     }
-    let mut owners = HashMap::new();
+    let mut owners = Owners::default();
     for (path, bytes) in ctx.files() {
         let Some(file) = path
             .strip_prefix("var/lib/dpkg/info/")
@@ -165,12 +184,21 @@ pub(super) fn catalog(
         else {
             continue;
         };
-        let pkg = file.split(':').next().unwrap_or(file).to_string();
-        for line in String::from_utf8_lossy(bytes).lines() {
-            let l = line.trim().trim_start_matches('/');
+        let pkg = file.split(':').next().unwrap_or(file);
+        let mut add = |line: Cow<'a, str>| {
+            let l = match line {
+                Cow::Borrowed(l) => Cow::Borrowed(l.trim().trim_start_matches('/')),
+                Cow::Owned(l) => Cow::Owned(l.trim().trim_start_matches('/').to_string()),
+            };
             if !l.is_empty() && l != "." {
-                owners.insert(l.to_string(), pkg.clone());
+                owners.insert(l, Cow::Borrowed(pkg));
             }
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.lines().for_each(|l| add(Cow::Borrowed(l))),
+            Err(_) => String::from_utf8_lossy(bytes)
+                .lines()
+                .for_each(|l| add(Cow::Owned(l.to_string()))),
         }
     }
     (out, owners)

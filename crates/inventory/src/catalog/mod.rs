@@ -13,7 +13,7 @@ pub(crate) mod python;
 pub mod rpm;
 pub mod rpmdb;
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use oci::Analysis;
 use oci::layer::EntryKind;
@@ -70,16 +70,20 @@ pub fn wanted(path: &str, size: u64) -> bool {
         || path == "package-lock.json"
 }
 
+/// Paths installed by OS packages → the package, mostly borrowed from the
+/// package databases' file lists (tens of thousands of entries).
+pub(crate) type Owners<'a> = foldhash::HashMap<Cow<'a, str>, Cow<'a, str>>;
+
 /// Context shared by catalogers.
 pub(crate) struct Ctx<'a> {
     pub analysis: &'a Analysis,
     /// path → OS package that installed it
-    pub owners: HashMap<String, String>,
+    pub owners: Owners<'a>,
     /// What could not be read.
     pub notes: std::cell::RefCell<Vec<Note>>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Records that `path` could not be read (or decided), and why.
     pub fn note(&self, path: &str, message: impl Into<String>) {
         self.notes.borrow_mut().push(Note {
@@ -112,7 +116,7 @@ impl Ctx<'_> {
     }
 
     /// Captured regular files under the tree, as `(path, bytes)`.
-    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    pub fn files(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         self.analysis
             .tree
             .iter()
@@ -125,18 +129,22 @@ impl Ctx<'_> {
         let mut p = path;
         loop {
             if let Some(o) = self.owners.get(p) {
-                return Some(o.clone());
+                return Some(o.to_string());
             }
             p = p.rsplit_once('/')?.0;
         }
     }
 }
 
+/// One RFC 822-style paragraph: fields in order, borrowed from the text
+/// (a value is owned only when it has continuation lines).
+pub(crate) type Paragraph<'t> = Vec<(&'t str, Cow<'t, str>)>;
+
 /// Parses RFC 822-style paragraphs (`Field: value`, continuation lines start
 /// with whitespace) as used by dpkg and Python metadata.
-pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
+pub(crate) fn paragraphs(text: &str) -> Vec<Paragraph<'_>> {
     let mut out = Vec::new();
-    let mut cur: Vec<(String, String)> = Vec::new();
+    let mut cur: Paragraph<'_> = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() {
             if !cur.is_empty() {
@@ -146,13 +154,14 @@ pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
         }
         if line.starts_with([' ', '\t']) {
             if let Some(last) = cur.last_mut() {
-                last.1.push('\n');
-                last.1.push_str(line.trim());
+                let v = last.1.to_mut();
+                v.push('\n');
+                v.push_str(line.trim());
             }
             continue;
         }
         if let Some((k, v)) = line.split_once(':') {
-            cur.push((k.trim().to_string(), v.trim().to_string()));
+            cur.push((k.trim(), Cow::Borrowed(v.trim())));
         }
     }
     if !cur.is_empty() {
@@ -162,17 +171,17 @@ pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
 }
 
 /// First value of a field.
-pub(crate) fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(p: &'a [(&str, Cow<'_, str>)], name: &str) -> Option<&'a str> {
     p.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
 /// Catalogs an analysed image.
 pub fn catalog(analysis: &Analysis) -> Inventory {
     let mut ctx = Ctx {
         analysis,
-        owners: HashMap::new(),
+        owners: Owners::default(),
         notes: Default::default(),
     };
     let distro = distro::detect(&ctx);
@@ -181,7 +190,7 @@ pub fn catalog(analysis: &Analysis) -> Inventory {
     let (apks, apk_owners) = apk::catalog(&ctx, distro.as_ref());
     let (rpms, _) = rpm::catalog(&ctx, distro.as_ref());
     packages.extend(rpms);
-    ctx.owners.extend(deb_owners);
+    ctx.owners = deb_owners;
     ctx.owners.extend(apk_owners);
     packages.extend(debs);
     packages.extend(apks);

@@ -49,7 +49,7 @@ pub fn metadata_dir(path: &str) -> Option<&str> {
 
 /// `Requires-Dist: name[extra] (>=1) ; marker`: the names, without those
 /// that only an extra pulls in.
-fn requires_dist(p: &[(String, String)]) -> Vec<Vec<String>> {
+fn requires_dist(p: &super::Paragraph<'_>) -> Vec<Vec<String>> {
     p.iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
         .filter(|(_, v)| !v.split_once(';').is_some_and(|(_, m)| m.contains("extra")))

@@ -50,6 +50,8 @@ pub fn run(
     let opts = oci::Options {
         cache_dir: cx.cache_dir.clone(),
         platform: platform.clone(),
+        // our own build, about to be pushed: its config must match its layers
+        verify_diff_ids: true,
         ..Default::default()
     };
     let want = oci::Want {

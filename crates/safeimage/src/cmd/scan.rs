@@ -129,19 +129,15 @@ pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<Scanned> {
             });
         }
     }
-    let (analysis, inv) = super::sbom::inventory(source, image)?;
+    let done = super::sbom::inventory(source, image)?;
     Ok(Scanned {
-        name: analysis
+        name: done
             .image
             .reference
             .as_ref()
             .map_or_else(|| source.to_string(), |r| r.to_string()),
-        digest: analysis
-            .image
-            .manifest_digest
-            .as_ref()
-            .map(|d| d.to_string()),
-        inventory: inv,
+        digest: done.image.manifest_digest.as_ref().map(|d| d.to_string()),
+        inventory: done.inventory,
     })
 }
 
