@@ -10,7 +10,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Keeps a fleet of container images patched, hardened, scanned, gated, signed and pushed.
 #[derive(Debug, Parser)]
@@ -46,6 +46,10 @@ enum Command {
     Run(cmd::run::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::Args),
+    /// Print or write the man pages.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Man(a) => cmd::completions::man(a, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
 pub mod audit;
+pub mod completions;
 pub mod db;
 pub mod harden;
 pub mod keygen;
