@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod config;
+pub mod discover;
 pub mod heredoc;
 pub mod model;
 pub mod policy;

@@ -18,6 +18,7 @@ pub mod deps;
 pub mod engine;
 pub mod fleet;
 pub mod image;
+pub mod init;
 pub mod origin;
 // Step errors carry typed context (references, registry errors); they are
 // rare, and each step's `Result` stays readable without boxing every variant.

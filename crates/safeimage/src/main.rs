@@ -46,6 +46,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
+    /// Set up a repository: safeimage.toml (one image per Dockerfile), a GitHub workflow, an ignore file.
+    Init(cmd::init::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
     /// Print or write the man pages.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Init(a) => cmd::init::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Man(a) => cmd::completions::man(a, Cli::command()),
     };

@@ -63,37 +63,6 @@ pub struct Args {
     color: String,
 }
 
-fn is_dockerfile_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("dockerfile")
-        || lower.starts_with("containerfile")
-        || lower.ends_with(".dockerfile")
-        || lower.ends_with(".containerfile")
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read directory {}", dir.display()))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type()?;
-        if ft.is_dir() {
-            if matches!(name.as_str(), ".git" | "target" | "node_modules" | ".venv") {
-                continue;
-            }
-            walk(&e.path(), out)?;
-        } else if (ft.is_file() || ft.is_symlink() && e.path().is_file())
-            && is_dockerfile_name(&name)
-        {
-            out.push(e.path());
-        }
-    }
-    Ok(())
-}
-
 fn display_path(p: &Path) -> String {
     let s = p.to_string_lossy();
     s.strip_prefix("./").unwrap_or(&s).to_string()
@@ -169,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for r in &roots {
         let meta = std::fs::metadata(r).with_context(|| format!("cannot read {}", r.display()))?;
         if meta.is_dir() {
-            walk(r, &mut paths)?;
+            paths.extend(dockerfile::discover::find(r)?);
         } else {
             paths.push(r.clone());
         }

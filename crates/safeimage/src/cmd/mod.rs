@@ -4,6 +4,7 @@ pub mod audit;
 pub mod completions;
 pub mod db;
 pub mod harden;
+pub mod init;
 pub mod keygen;
 pub mod lint;
 pub mod progress;

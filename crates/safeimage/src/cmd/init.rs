@@ -1,0 +1,73 @@
+//! `safeimage init [DIR]`: writes `safeimage.toml` (one `[[image]]` per
+//! Dockerfile found), a GitHub workflow and an ignore-file skeleton into a
+//! repository. Nothing is overwritten without `--force`: when any of the
+//! files exists, none is written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+/// Arguments of `safeimage init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The repository (default: the current directory).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Registry and namespace images are pushed to (`REGISTRY/NAME`).
+    #[arg(long, default_value = "registry.example.com/your-team")]
+    registry: String,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let dockerfiles = dockerfile::discover::find(&args.dir)?;
+    if dockerfiles.is_empty() {
+        bail!(
+            "no Dockerfile under {} (looked for Dockerfile*, Containerfile*, *.dockerfile)",
+            args.dir.display()
+        );
+    }
+    let git = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&args.dir)
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let plan = pipeline::init::plan(&args.dir, &dockerfiles, &args.registry, git);
+    let existing: Vec<String> = plan
+        .files
+        .iter()
+        .map(|(p, _)| args.dir.join(p))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() && !args.force {
+        bail!(
+            "{} already exist{}; nothing written (--force overwrites)",
+            existing.join(", "),
+            if existing.len() == 1 { "s" } else { "" }
+        );
+    }
+    for (rel, text) in &plan.files {
+        let path = args.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        safefs::write(&path, text.as_bytes(), safefs::Mode::Public)?;
+        println!("wrote {}", path.display());
+    }
+    for (name, context, file) in &plan.images {
+        println!("  image {name}: {context}/{file}");
+    }
+    println!(
+        "next: set each image's repository in {}, then `safeimage run --config {} --dry-run`",
+        pipeline::init::CONFIG,
+        args.dir.join(pipeline::init::CONFIG).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
