@@ -450,3 +450,35 @@ fn a_daily_run_whose_image_keeps_a_deleted_token_in_a_layer_is_blocked_before_th
     assert!(!text.contains(&p.ghp), "the report holds the token");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&p.ghp));
 }
+
+#[test]
+fn several_files_as_a_pre_commit_hook_passes_them_are_each_scanned() {
+    let p = Planted::new();
+    let d = tempfile::tempdir().unwrap();
+    plant(d.path(), &p);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_safeimage"))
+            .arg("secrets")
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[".env", "notify.sh", "README.md", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    never_printed(&out, &p);
+    let f = found(&out);
+    assert!(has(&f, "aws-access-key-id", ".env", 1), "{f:?}");
+    assert!(has(&f, "slack-webhook-url", "notify.sh", 2), "{f:?}");
+    assert!(
+        !f.iter().any(|(_, path, ..)| path == "deploy.yml"),
+        "only what was named: {f:?}"
+    );
+    // a clean file passes
+    std::fs::write(d.path().join("clean.txt"), "nothing to see\n").unwrap();
+    assert_eq!(run(&["clean.txt", "README.md"]).status.code(), Some(0));
+    // several targets are files or directories only
+    let e = run(&[".env", "oci:/nowhere"]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("oci:/nowhere"));
+}

@@ -24,16 +24,19 @@ pub enum Format {
 /// Arguments of `safeimage secrets`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A directory or file, a repository with --git, or an image (oci:DIR[:TAG],
+    /// Directories or files (several: as a pre-commit hook passes the staged
+    /// files), a repository with --git, or an image (oci:DIR[:TAG],
     /// docker-archive:FILE, registry:REF or REF).
-    target: String,
+    #[arg(required = true, num_args = 1..)]
+    targets: Vec<String>,
     /// Scan every line the repository's commits added (all refs).
     #[arg(long)]
     git: bool,
     /// With --git: only commits after this one (`REV..HEAD`).
     #[arg(long, value_name = "REV", requires = "git")]
     since_commit: Option<String>,
-    /// Rules: a .gitleaks.toml (default: TARGET/.gitleaks.toml when there is one; else the built-in rules).
+    /// Rules: a .gitleaks.toml (default: TARGET/.gitleaks.toml when there is one, ./.gitleaks.toml
+    /// for files or several targets; else the built-in rules).
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
     /// Fingerprints to ignore, one per line (default: TARGET/.gitleaksignore when there is one).
@@ -64,8 +67,28 @@ fn is_image(target: &str) -> bool {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let image = !args.git && is_image(&args.target);
-    let base = (!image).then(|| PathBuf::from(&args.target));
+    let target = args.targets[0].clone();
+    let several = args.targets.len() > 1;
+    if several && (args.git || args.targets.iter().any(|t| is_image(t))) {
+        anyhow::bail!(
+            "several targets are files or directories only (one repository with --git, one image); \
+             not a file or directory: {}",
+            args.targets
+                .iter()
+                .filter(|t| is_image(t))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let image = !args.git && is_image(&target);
+    let base = (!image).then(|| {
+        if !several && Path::new(&target).is_dir() {
+            PathBuf::from(&target)
+        } else {
+            PathBuf::from(".")
+        }
+    });
     let config = args.config.clone().or_else(|| {
         base.as_ref()
             .map(|b| b.join(".gitleaks.toml"))
@@ -92,31 +115,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let (found, files) = if args.git {
         let range = args.since_commit.as_ref().map(|c| format!("{c}..HEAD"));
-        let (f, h) = secrets::git::scan(Path::new(&args.target), range.as_deref(), &engine)?;
+        let (f, h) = secrets::git::scan(Path::new(&target), range.as_deref(), &engine)?;
         (f, h.commits)
     } else if image {
-        let src: oci::Source = args
-            .target
+        let src: oci::Source = target
             .parse()
-            .with_context(|| format!("`{}` is neither a path nor an image source", args.target))?;
+            .with_context(|| format!("`{target}` is neither a path nor an image source"))?;
         let (f, s) = secrets::image::scan(&src, &args.image.options(), &engine)
-            .with_context(|| format!("reading {}", args.target))?;
+            .with_context(|| format!("reading {target}"))?;
         (f, s.files)
     } else {
         let opts = secrets::dir::DirOptions {
             gitignore: !args.no_ignore,
             ..Default::default()
         };
-        let (f, s) = secrets::dir::scan(Path::new(&args.target), &engine, &opts);
-        // what could not be read is said, never passed over as clean
-        for (path, why) in &s.skipped {
-            eprintln!(
-                "note: not scanned: {}: {}",
-                findings::text::clean_lines(path),
-                findings::text::clean_lines(why)
-            );
+        let (mut found, mut files) = (Vec::new(), 0);
+        for t in &args.targets {
+            let (f, s) = secrets::dir::scan(Path::new(t), &engine, &opts);
+            // what could not be read is said, never passed over as clean
+            for (path, why) in &s.skipped {
+                eprintln!(
+                    "note: not scanned: {}: {}",
+                    findings::text::clean_lines(path),
+                    findings::text::clean_lines(why)
+                );
+            }
+            found.extend(f);
+            files += s.files;
         }
-        (f, s.files)
+        (found, files)
     };
     let found: Vec<_> = found
         .into_iter()
