@@ -194,6 +194,9 @@ fn the_secrets_step_fails_on_a_planted_key_with_outputs_summary_and_sarif() {
         serde_json::from_slice(&std::fs::read(ws.path().join(&r.outputs["sarif"])).unwrap())
             .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    // the reports keep themselves out of git and out of the next `secrets .`
+    let ignore = std::fs::read_to_string(ws.path().join("safeimage-reports/.gitignore")).unwrap();
+    assert_eq!(ignore, "*\n");
     assert!(!sarif["runs"][0]["results"].as_array().unwrap().is_empty());
 }
 
