@@ -69,11 +69,6 @@ pub fn store(
     inventory: &Inventory,
     layer_notes: Vec<oci::layer::Note>,
 ) {
-    let p = path(dir, image);
-    let Some(parent) = p.parent() else { return };
-    if std::fs::create_dir_all(parent).is_err() {
-        return;
-    }
     let entry = Entry {
         inventory: inventory.clone(),
         relations: inventory
@@ -83,15 +78,7 @@ pub fn store(
             .collect(),
         layer_notes,
     };
-    let Ok(tmp) = tempfile::NamedTempFile::new_in(parent) else {
-        return;
-    };
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    if serde_json::to_writer(&mut w, &entry).is_ok()
-        && let Ok(tmp) = w.into_inner()
-    {
-        let _ = tmp.persist(&p);
-    }
+    oci::analyze::store_json(&path(dir, image), &entry);
 }
 
 #[cfg(test)]

@@ -126,7 +126,11 @@ fn cache_path(dir: &Path, layer: &crate::Layer, key: &str) -> PathBuf {
     ))
 }
 
-fn store(path: &Path, rec: &LayerRecord) {
+/// Writes a cache entry as JSON (best effort: a cache that cannot be written
+/// only costs the next run time): through a temp file beside it and an
+/// atomic rename, so readers never see half an entry; no fsync (a lost
+/// entry is a miss).
+pub fn store_json<T: serde::Serialize>(path: &Path, value: &T) {
     let Some(dir) = path.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
@@ -136,7 +140,7 @@ fn store(path: &Path, rec: &LayerRecord) {
     };
     // buffered: serde writes a record in many small pieces
     let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    if serde_json::to_writer(&mut w, rec).is_ok()
+    if serde_json::to_writer(&mut w, value).is_ok()
         && let Ok(tmp) = w.into_inner()
     {
         let _ = tmp.persist(path);
@@ -268,7 +272,7 @@ pub fn analyze_opened(
                         None => read_one(blobs.as_ref(), layer, want, opts, dominant(&image, i))
                             .inspect(|rec| {
                                 if let Some(p) = &cached {
-                                    store(p, rec);
+                                    store_json(p, rec);
                                 }
                             })
                             .map(|rec| (rec, false)),

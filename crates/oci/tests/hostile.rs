@@ -325,11 +325,11 @@ fn status_packages(a: &oci::Analysis) -> usize {
     String::from_utf8_lossy(text).matches("Package: ").count()
 }
 
-#[test]
-fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
-    let real_status =
-        b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1\n";
-    let (_real, real_src, _) = layout_with(&[("var/lib/dpkg/status", real_status)], None);
+/// A real image whose status lists `real_status`, and a hostile one whose
+/// config claims the real layer's diffID for a one-package status:
+/// `(layouts, real source, real diffID, hostile source, hostile blob)`.
+fn lying_pair(real_status: &[u8]) -> ((Layout, Layout), String, String, String, String) {
+    let (real, real_src, _) = layout_with(&[("var/lib/dpkg/status", real_status)], None);
     let real_diff = {
         let t = raw_tar(&[(
             "var/lib/dpkg/status",
@@ -339,11 +339,18 @@ fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
         )]);
         sha256(&t).to_string()
     };
-    // The hostile image claims the real image's diffID for a one-package status.
-    let (_evil, evil_src, evil_blob) = layout_with(
+    let (evil, evil_src, evil_blob) = layout_with(
         &[("var/lib/dpkg/status", b"Package: only\nVersion: 1\n")],
         Some(real_diff.clone()),
     );
+    ((real, evil), real_src, real_diff, evil_src, evil_blob)
+}
+
+#[test]
+fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
+    // The hostile image claims the real image's diffID for a one-package status.
+    let (_layouts, real_src, real_diff, evil_src, evil_blob) =
+        lying_pair(b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1\n");
     let cache = tempfile::tempdir().unwrap();
     let want = Want {
         select: oci::Select::capture(&|_, _| true),
@@ -369,21 +376,8 @@ fn a_lying_diff_id_is_an_error_and_cannot_poison_the_cache() {
 
 #[test]
 fn unverified_a_lying_diff_id_still_reads_the_blobs_own_content_and_cannot_poison_the_cache() {
-    let real_status = b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n";
-    let (_real, real_src, _) = layout_with(&[("var/lib/dpkg/status", real_status)], None);
-    let real_diff = {
-        let t = raw_tar(&[(
-            "var/lib/dpkg/status",
-            tar::EntryType::Regular,
-            "",
-            real_status,
-        )]);
-        sha256(&t).to_string()
-    };
-    let (_evil, evil_src, _) = layout_with(
-        &[("var/lib/dpkg/status", b"Package: only\nVersion: 1\n")],
-        Some(real_diff),
-    );
+    let (_layouts, real_src, _, evil_src, _) =
+        lying_pair(b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 1\n");
     let cache = tempfile::tempdir().unwrap();
     let want = Want {
         select: oci::Select::capture(&|_, _| true),

@@ -8,17 +8,13 @@
 //! PATH, so the install step only prints its version.)
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod support;
+use support::repo;
 
 fn action() -> serde_yaml_ng::Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(repo().join("action.yml")).unwrap()).unwrap()

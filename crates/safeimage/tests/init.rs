@@ -6,13 +6,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod support;
+
 fn safeimage(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safeimage"))
-        .args(args)
-        .current_dir(dir)
-        .env("SAFEIMAGE_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .unwrap()
+    let cache = dir.join(".cache");
+    support::safeimage_in(
+        dir,
+        args,
+        &[("SAFEIMAGE_CACHE_DIR", cache.to_str().unwrap())],
+    )
 }
 
 fn git(dir: &Path, args: &[&str]) {
