@@ -1,7 +1,7 @@
 //! `safeimage db` and `safeimage scan` end to end on SBOM inputs and the
 //! shared OSV fixtures: import and status, every output format (SARIF
 //! against the official schema, HTML rendered by headless Chromium, JUnit
-//! parsed by Python), the gate's exit codes, ignore files, OpenVEX,
+//! parsed by Python, GitLab against its schema), the gate's exit codes, ignore files, OpenVEX,
 //! baselines, DB age, severity sources, and `db update` from a local server
 //! that states MD5s the way Google Cloud Storage does.
 
@@ -454,6 +454,96 @@ fn every_format_and_the_gate() {
     assert_eq!(out.status.code(), Some(2));
     let out = safeimage_in(d, &["scan", "/nonexistent/x.json", "--db", &db], &[]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn gitlab_report_is_valid_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &[&osv_fixtures()]);
+    let sb = sbom(d, "gl-app", &[("urllib3", "1.26.4"), ("Django", "3.2.0")]);
+    let (_, v) = scan_json(d, &db, &sb, &[]);
+    let live: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["suppressed"].is_null())
+        .collect();
+    assert!(live.len() > 20, "{}", live.len());
+    let gitlab = |extra: &[&str]| -> Value {
+        let mut args = vec!["scan", &sb, "--db", &db, "-f", "gitlab"];
+        args.extend(extra);
+        serde_json::from_slice(&ok(&safeimage_in(d, &args, &[])).stdout).unwrap()
+    };
+    let report = gitlab(&[]);
+    let validator = gitlab_validator();
+    let errors = schema_errors(&validator, &report);
+    assert!(errors.is_empty(), "{errors:#?}");
+    // the validator is real: a report without its scan section is refused
+    let mut broken = report.clone();
+    broken.as_object_mut().unwrap().remove("scan");
+    assert!(!schema_errors(&validator, &broken).is_empty());
+
+    assert_eq!(report["version"], "15.2.4");
+    assert_eq!(report["scan"]["type"], "container_scanning");
+    let vulns = report["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), live.len());
+    // the same finding, the same id, run after run; no two alike
+    let ids: BTreeSet<&str> = vulns.iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), vulns.len());
+    let again = gitlab(&[]);
+    let ids_again: BTreeSet<&str> = again["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ids_again);
+    // each finding is there with its severity, package, image and OS
+    for f in &live {
+        let x = vulns
+            .iter()
+            .find(|x| {
+                x["identifiers"][0]["value"] == f["id"]
+                    && x["location"]["dependency"]["package"]["name"] == f["package"]["name"]
+            })
+            .unwrap_or_else(|| panic!("{} {} missing", f["id"], f["package"]["name"]));
+        let sev = f["severity"].as_str().unwrap();
+        let word = x["severity"].as_str().unwrap();
+        assert_eq!(word.to_uppercase(), sev, "{}", f["id"]);
+        assert_eq!(x["location"]["image"], v["target"]["name"]);
+        assert_eq!(
+            x["location"]["dependency"]["version"],
+            f["package"]["version"]
+        );
+        if let Some(fixed) = f["fixed_version"].as_str() {
+            assert!(x["solution"].as_str().unwrap().contains(fixed));
+        }
+    }
+    let nginx = vulns
+        .iter()
+        .find(|x| x["location"]["dependency"]["package"]["name"] == "nginx-common")
+        .unwrap();
+    assert_eq!(nginx["identifiers"][0]["type"], "cve");
+    assert!(
+        nginx["identifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["value"].as_str().unwrap().starts_with("DEBIAN-CVE-"))
+    );
+
+    // an ignored finding is left out (GitLab keeps its own dismissals)
+    let first = live[0]["id"].as_str().unwrap().to_string();
+    std::fs::write(d.join(".trivyignore"), format!("{first}\n")).unwrap();
+    let fewer = gitlab(&["--ignore-file", d.join(".trivyignore").to_str().unwrap()]);
+    assert!(schema_errors(&validator, &fewer).is_empty());
+    let left = fewer["vulnerabilities"].as_array().unwrap();
+    assert!(left.len() < vulns.len());
+    assert!(
+        left.iter()
+            .all(|x| x["identifiers"][0]["value"] != first.as_str())
+    );
 }
 
 #[test]

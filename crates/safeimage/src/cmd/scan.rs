@@ -30,6 +30,8 @@ pub enum Format {
     Html,
     /// JUnit XML.
     Junit,
+    /// GitLab's container-scanning report (`artifacts:reports:container_scanning`).
+    Gitlab,
 }
 
 fn severity(s: &str) -> Result<Severity, String> {
@@ -143,6 +145,7 @@ pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<Scanned> {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = super::output_time().to_string();
     let priority: Vec<Source> = args
         .severity_source
         .iter()
@@ -255,6 +258,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Sarif => serde_json::to_string_pretty(&report::vulns::sarif(&report))?,
         Format::Html => report::vulns::html(&report),
         Format::Junit => report::vulns::junit(&report),
+        Format::Gitlab => {
+            serde_json::to_string_pretty(&report::gitlab::container_scanning(&report, &started))?
+        }
     };
     super::write_output(args.output.as_deref(), &text)?;
     if decision.failed {

@@ -369,6 +369,23 @@ pub fn sarif_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
+/// GitLab's container-scanning report schema (15.2.4), committed beside the
+/// tests (`tests/fixtures/gitlab/SOURCE.md`).
+pub fn gitlab_validator() -> jsonschema::Validator {
+    let path =
+        repo().join("crates/safeimage/tests/fixtures/gitlab/container-scanning-report-format.json");
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// Schema errors of `doc` (at most five), empty when it is valid.
+pub fn schema_errors(v: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .take(5)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
 /// The shared OSV fixtures.
 pub fn osv_fixtures() -> PathBuf {
     repo().join("../shared/fixtures/osv")
