@@ -50,15 +50,8 @@ fn strip_spans(v: Value) -> Value {
 }
 
 fn corpus(path: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/dockerfiles")
-        .join(path);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (tests need ../shared next to the repository)",
-            p.display()
-        )
-    })
+    let p = testkit::data_dir().join("corpus/dockerfiles").join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 #[test]

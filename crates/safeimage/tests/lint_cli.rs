@@ -14,13 +14,7 @@ fn repo() -> PathBuf {
 }
 
 fn corpus() -> PathBuf {
-    let p = repo().join("../shared/corpus/dockerfiles");
-    assert!(
-        p.is_dir(),
-        "{} missing: tests need ../shared next to the repository",
-        p.display()
-    );
-    p
+    testkit::data_dir().join("corpus/dockerfiles")
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {

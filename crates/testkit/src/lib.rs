@@ -150,3 +150,21 @@ fn check(prog: &str, args: &[&str], out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The folder holding the test data (`corpus/dockerfiles`, `fixtures/osv`):
+/// `SAFEIMAGE_TEST_DATA` when set (scripts/test sets it: `../shared`, or
+/// `target/test-data` fetched from `testdata/origins.tsv`), else `../shared`
+/// beside the repository. Panics naming both when neither has the data.
+pub fn data_dir() -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("SAFEIMAGE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("../shared"));
+    assert!(
+        dir.join("corpus/dockerfiles").is_dir() && dir.join("fixtures/osv").is_dir(),
+        "{}: no test data (corpus/dockerfiles, fixtures/osv); run scripts/fetch-test-data \
+         and set SAFEIMAGE_TEST_DATA to the folder it prints, or place ../shared beside the repository",
+        dir.display()
+    );
+    dir
+}

@@ -11,12 +11,9 @@ use std::process::{Command, Stdio};
 use vulndb::version::pep440;
 
 fn fixture_versions() -> Vec<String> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv/PyPI"
-    );
+    let dir = testkit::data_dir().join("fixtures/osv/PyPI");
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("shared/fixtures/osv/PyPI") {
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         for a in v["affected"].as_array().into_iter().flatten() {

@@ -1,11 +1,11 @@
-//! Shared by the integration tests: the Dockerfile corpus in `../shared`.
+//! Shared by the integration tests: the Dockerfile corpus of the test data
+//! (`testkit::data_dir`: `../shared`, or what scripts/fetch-test-data fetched).
 
 use std::path::PathBuf;
 
-/// Every Dockerfile of `../shared/corpus/dockerfiles`, sorted.
+/// Every Dockerfile of the corpus, sorted.
 pub fn corpus_files() -> Vec<PathBuf> {
-    let root =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dockerfiles");
+    let root = testkit::data_dir().join("corpus/dockerfiles");
     let mut files = Vec::new();
     let mut stack = vec![root];
     while let Some(d) = stack.pop() {

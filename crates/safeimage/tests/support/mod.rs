@@ -388,7 +388,7 @@ pub fn schema_errors(v: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<
 
 /// The shared OSV fixtures.
 pub fn osv_fixtures() -> PathBuf {
-    repo().join("../shared/fixtures/osv")
+    testkit::data_dir().join("fixtures/osv")
 }
 
 /// Renders an HTML file in headless Chromium and returns the DOM it built.
