@@ -1,6 +1,6 @@
 //! Issue 3's acceptance on real images built here with buildah:
 //! - nginx-light on a bookworm **main-only** base reports exactly the 40
-//!   CVEs of `../shared/fixtures/osv/Debian-12`, on every installed binary
+//!   CVEs of the Debian-12 OSV fixtures, on every installed binary
 //!   package built from an affected source, each with its fixed version;
 //!   the same image on a base with bookworm-security reports none. The
 //!   expectation is computed from `dpkg-query` inside the image and
@@ -41,6 +41,34 @@ fn scan(dir: &Path, db: &Path, source: &str) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `scan -f gitlab` of the same source: valid against GitLab's
+/// container-scanning schema, one entry per live finding of `json`.
+fn gitlab_matches(dir: &Path, db: &Path, source: &str, json: &Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .current_dir(dir)
+        .args(["scan", source, "--db"])
+        .arg(db)
+        .args(["-f", "gitlab", "--cache-dir"])
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = schema_errors(&gitlab_validator(), &report);
+    assert!(errors.is_empty(), "{source}: {errors:#?}");
+    let live = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["suppressed"].is_null())
+        .count();
+    assert_eq!(report["vulnerabilities"].as_array().unwrap().len(), live);
 }
 
 fn import(dir: &Path, src: &Path) -> std::path::PathBuf {
@@ -139,7 +167,9 @@ fn debian_fixtures_on_main_only_and_security_bases() {
     let main = build_on(Base::Main, "scan-nginx-main", &nginx, &[]);
     let (expected, all_cves) = debian_expected(&main);
     assert_eq!(all_cves.len(), 40);
-    let v = scan(d, &db, &to_oci(&main, d));
+    let main_oci = to_oci(&main, d);
+    let v = scan(d, &db, &main_oci);
+    gitlab_matches(d, &db, &main_oci, &v);
     let got = found(&v, "deb");
     assert_eq!(got, expected, "findings differ from dpkg's verdict");
     let cves: BTreeSet<String> = got.iter().map(|(c, _, _)| c.clone()).collect();
@@ -251,7 +281,9 @@ fn pypi_fixtures_on_a_real_venv() {
             .into_iter()
             .collect();
     assert!(expected.len() > 20, "{expected:?}");
-    let v = scan(d, &db, &to_oci(&image, d));
+    let oci = to_oci(&image, d);
+    let v = scan(d, &db, &oci);
+    gitlab_matches(d, &db, &oci, &v);
     let mut got = BTreeSet::new();
     for f in v["findings"]
         .as_array()
