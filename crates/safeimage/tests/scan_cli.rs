@@ -853,7 +853,7 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
     let www = d.join("www");
     for (eco, src) in [
         ("PyPI", "PyPI"),
-        ("Debian:12", "Debian-12"),
+        ("Debian", "Debian-12"),
         ("corrupt", "Debian-12"),
     ] {
         std::fs::create_dir_all(www.join(eco)).unwrap();
@@ -870,6 +870,11 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
         }
         z.finish().unwrap();
     }
+    std::fs::write(
+        www.join("ecosystems.txt"),
+        "Debian\nListed\nPyPI\ncorrupt\n",
+    )
+    .unwrap();
     let mut child = std::process::Command::new("python3")
         .args(["-c", SERVER, www.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
@@ -894,7 +899,7 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
             "--feed",
             "osv:PyPI",
             "--feed",
-            "osv:Debian:12",
+            "osv:Debian",
         ],
         &[],
     );
@@ -919,7 +924,7 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
         srcs,
         vec![
             format!("{base}/PyPI/all.zip"),
-            format!("{base}/Debian:12/all.zip")
+            format!("{base}/Debian/all.zip")
         ]
     );
     let before = std::fs::read(&db).unwrap();
@@ -956,7 +961,7 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
             "--osv-url",
             &base,
             "--feed",
-            "osv:Missing",
+            "osv:Listed",
         ],
         &[],
     );

@@ -84,6 +84,13 @@ pub struct SourceInfo {
     pub location: String,
     /// Advisories read from it.
     pub records: u64,
+    /// The newest `modified` time among its records: how current the feed
+    /// itself is, whatever the age of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_record: Option<Timestamp>,
+    /// When it was downloaded (`db update`); none for offline imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<Timestamp>,
 }
 
 /// What `db status` shows.

@@ -1,12 +1,18 @@
 //! Offline import: files, directories (recursively, sorted) and zips (OSV's
-//! per-ecosystem `all.zip`) of feed documents into a [`DbBuilder`]. Every
-//! error names the file and, inside a zip, the entry.
+//! per-ecosystem `all.zip`, read entry by entry, never whole) of feed
+//! documents into a [`DbBuilder`], keeping only the [`Releases`] asked for.
+//! Every error names the file and, inside a zip, the entry. The newest
+//! `modified` time seen is counted, so a stale feed can be told from a
+//! fresh download.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use findings::time::Timestamp;
+
 use crate::db::{DbBuilder, DbError};
 use crate::feed::{FeedError, parse_bytes};
+use crate::releases::Releases;
 
 /// Largest single JSON document read (the Debian tracker dump is ~70 MB).
 pub const MAX_DOCUMENT: u64 = 512 << 20;
@@ -44,6 +50,15 @@ pub struct ImportStats {
     pub documents: u64,
     /// Advisories added.
     pub records: u64,
+    /// Advisories left out: none of their entries is a release kept.
+    pub skipped: u64,
+    /// The newest `modified` time among the advisories read.
+    pub newest_modified: Option<Timestamp>,
+}
+
+struct Ctx<'a> {
+    releases: &'a Releases,
+    stats: ImportStats,
 }
 
 fn read_err(path: &Path, message: impl ToString) -> ImportError {
@@ -55,17 +70,29 @@ fn read_err(path: &Path, message: impl ToString) -> ImportError {
 
 /// Import a file, directory or zip (the caller records the source).
 pub fn import_path(b: &mut DbBuilder, path: &Path) -> Result<ImportStats, ImportError> {
-    let mut stats = ImportStats::default();
-    let meta = std::fs::metadata(path).map_err(|e| read_err(path, e))?;
-    if meta.is_dir() {
-        walk(b, path, &mut stats)?;
-    } else {
-        file(b, path, &mut stats)?;
-    }
-    Ok(stats)
+    import_releases(b, path, &Releases::all())
 }
 
-fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+/// [`import_path`], keeping only the entries of `releases`.
+pub fn import_releases(
+    b: &mut DbBuilder,
+    path: &Path,
+    releases: &Releases,
+) -> Result<ImportStats, ImportError> {
+    let mut ctx = Ctx {
+        releases,
+        stats: ImportStats::default(),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| read_err(path, e))?;
+    if meta.is_dir() {
+        walk(b, path, &mut ctx)?;
+    } else {
+        file(b, path, &mut ctx)?;
+    }
+    Ok(ctx.stats)
+}
+
+fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut Ctx<'_>) -> Result<(), ImportError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| read_err(dir, e))?
         .map(|e| e.map(|e| e.path()))
@@ -91,22 +118,35 @@ fn add_all(
     bytes: &[u8],
     path: &Path,
     entry: Option<&str>,
-    stats: &mut ImportStats,
+    ctx: &mut Ctx<'_>,
 ) -> Result<(), ImportError> {
     let recs = parse_bytes(bytes).map_err(|source| ImportError::Feed {
         path: path.to_path_buf(),
         entry: entry.map(str::to_string),
         source,
     })?;
-    stats.documents += 1;
-    for r in &recs {
-        b.add(r)?;
+    ctx.stats.documents += 1;
+    for r in recs {
+        if let Some(m) = r
+            .advisory
+            .modified
+            .as_deref()
+            .and_then(|m| m.parse::<Timestamp>().ok())
+        {
+            ctx.stats.newest_modified = ctx.stats.newest_modified.max(Some(m));
+        }
+        match ctx.releases.filter(r) {
+            Some(r) => {
+                b.add(&r)?;
+                ctx.stats.records += 1;
+            }
+            None => ctx.stats.skipped += 1,
+        }
     }
-    stats.records += recs.len() as u64;
     Ok(())
 }
 
-fn file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+fn file(b: &mut DbBuilder, path: &Path, stats: &mut Ctx<'_>) -> Result<(), ImportError> {
     let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
     let mut head = [0u8; 4];
     let n = (&f)
@@ -127,7 +167,7 @@ fn file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), I
     add_all(b, &bytes, path, None, stats)
 }
 
-fn zip_file(b: &mut DbBuilder, path: &Path, stats: &mut ImportStats) -> Result<(), ImportError> {
+fn zip_file(b: &mut DbBuilder, path: &Path, stats: &mut Ctx<'_>) -> Result<(), ImportError> {
     let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
     let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
         .map_err(|e| read_err(path, format!("not a readable zip: {e}")))?;
@@ -191,13 +231,7 @@ mod tests {
         std::fs::write(sub.join("notes.txt"), b"ignored").unwrap();
         let mut b = DbBuilder::create(&dir.path().join("db2")).unwrap();
         let st = import_path(&mut b, &dir.path().join("feeds")).unwrap();
-        assert_eq!(
-            st,
-            ImportStats {
-                documents: 1,
-                records: 1
-            }
-        );
+        assert_eq!((st.documents, st.records), (1, 1));
         std::fs::write(sub.join("weird.json"), br#"{"hello": 1}"#).unwrap();
         let err = import_path(&mut b, &dir.path().join("feeds"))
             .unwrap_err()

@@ -7,9 +7,11 @@ pub mod db;
 pub mod feed;
 pub mod import;
 pub mod model;
+pub mod releases;
 #[cfg(feature = "update")]
 pub mod update;
 pub mod version;
 
 pub use db::{Db, DbBuilder, DbError, DbStatus};
 pub use model::{Advisory, AdvisoryId, Affected, Severity, Status};
+pub use releases::Releases;

@@ -2,6 +2,13 @@
 //! length, and the MD5 Google Cloud Storage states in `x-goog-hash`), import
 //! it through the same importer as `db import`, and only then replace the
 //! DB. A feed that fails, or holds no advisories, leaves the old DB in place.
+//!
+//! OSV feeds are main ecosystems (`osv:Debian`, `osv:PyPI`): OSV.dev exports
+//! one `<Ecosystem>/all.zip` per main ecosystem, its records naming the
+//! releases they affect (`Debian:12`), and stopped exporting per-release
+//! directories (`Debian:12/all.zip`) in October 2024. The bucket's
+//! `ecosystems.txt` is read first to check the names. An old per-release
+//! name is read as its main ecosystem, keeping that release ([`resolve`]).
 
 use std::fmt;
 use std::io::Read;
@@ -14,24 +21,52 @@ use md5::Digest as _;
 
 use crate::db::{DbBuilder, DbError, DbStatus, SourceInfo};
 use crate::import::ImportError;
+use crate::releases::{Releases, main_ecosystem};
 
-/// Feeds `db update` reads unless others are given.
+/// Feeds `db update` reads unless others are given: OSV's main ecosystems.
 pub const DEFAULT_FEEDS: &[&str] = &[
-    "osv:Debian:11",
-    "osv:Debian:12",
-    "osv:Debian:13",
-    "osv:Ubuntu:22.04:LTS",
-    "osv:Ubuntu:24.04:LTS",
-    "osv:Alpine:v3.19",
-    "osv:Alpine:v3.20",
-    "osv:Alpine:v3.21",
-    "osv:Alpine:v3.22",
+    "osv:Debian",
+    "osv:Ubuntu",
+    "osv:Alpine",
     "osv:PyPI",
     "osv:npm",
     "osv:Go",
     "osv:crates.io",
     "osv:Maven",
 ];
+
+/// The feeds to read and the releases to keep, from what was asked for:
+/// an old per-release OSV name (`osv:Debian:12`) becomes its main ecosystem
+/// (`osv:Debian`) with a warning, and, unless `releases` names some
+/// already, keeps that release's entries only. Duplicates are read once.
+pub fn resolve(asked: &[Feed], releases: &Releases) -> (Vec<Feed>, Releases, Vec<String>) {
+    let mut feeds: Vec<Feed> = Vec::new();
+    let mut implied = Releases::all();
+    let mut warnings = Vec::new();
+    for f in asked {
+        let f = match f {
+            Feed::Osv(eco) if eco.contains(':') => {
+                let main = main_ecosystem(eco).to_string();
+                warnings.push(format!(
+                    "feed `osv:{eco}`: OSV.dev no longer exports per-release directories (since \
+                     October 2024); reading `osv:{main}` and keeping its `{eco}` records"
+                ));
+                implied.insert_ecosystem(eco);
+                Feed::Osv(main)
+            }
+            other => other.clone(),
+        };
+        if !feeds.contains(&f) {
+            feeds.push(f);
+        }
+    }
+    let releases = if releases.is_all() {
+        implied
+    } else {
+        releases.clone()
+    };
+    (feeds, releases, warnings)
+}
 
 /// One feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +237,18 @@ pub enum UpdateError {
         /// Cause.
         source: std::io::Error,
     },
+    /// An OSV feed the bucket does not export.
+    #[error("feed {feed}: `{ecosystem}` is not an ecosystem OSV exports ({url} lists {known})")]
+    UnknownEcosystem {
+        /// Feed.
+        feed: Feed,
+        /// Its ecosystem.
+        ecosystem: String,
+        /// The list's URL.
+        url: String,
+        /// Some of what it lists.
+        known: String,
+    },
     /// The DB.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -216,6 +263,10 @@ pub struct FeedDone {
     pub records: u64,
     /// Bytes downloaded.
     pub bytes: u64,
+    /// Advisories left out (no release kept).
+    pub skipped: u64,
+    /// The newest record's `modified` time.
+    pub newest_record: Option<Timestamp>,
 }
 
 fn client(url: &str) -> Result<reqwest::blocking::Client, UpdateError> {
@@ -304,10 +355,62 @@ pub fn download(
     Ok(total)
 }
 
-/// Download every feed, build a new DB at `dest` and move it into place.
+/// Checks every OSV feed against the bucket's `ecosystems.txt`.
+fn check_ecosystems(
+    client: &reqwest::blocking::Client,
+    feeds: &[Feed],
+    mirrors: &Mirrors,
+    dir: &Path,
+) -> Result<(), UpdateError> {
+    if !feeds.iter().any(|f| matches!(f, Feed::Osv(_))) {
+        return Ok(());
+    }
+    let url = format!("{}/ecosystems.txt", mirrors.osv.trim_end_matches('/'));
+    let file = dir.join("ecosystems.txt");
+    download(client, &url, &file)?;
+    let text = std::fs::read_to_string(&file).map_err(|source| UpdateError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let known: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    for f in feeds {
+        if let Feed::Osv(eco) = f
+            && !known.contains(&eco.as_str())
+        {
+            let mut near: Vec<&str> = known
+                .iter()
+                .copied()
+                .filter(|k| {
+                    k.eq_ignore_ascii_case(eco)
+                        || k.to_ascii_lowercase()
+                            .starts_with(&eco.to_ascii_lowercase()[..eco.len().min(3)])
+                })
+                .take(5)
+                .collect();
+            if near.is_empty() {
+                near = known.iter().copied().take(8).collect();
+            }
+            return Err(UpdateError::UnknownEcosystem {
+                feed: f.clone(),
+                ecosystem: eco.clone(),
+                url,
+                known: format!("{} ecosystems, e.g. {}", known.len(), near.join(", ")),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Download every feed, build a new DB at `dest` (keeping `releases`) and
+/// move it into place.
 pub fn update(
     dest: &Path,
     feeds: &[Feed],
+    releases: &Releases,
     mirrors: &Mirrors,
     now: Timestamp,
     done: &mut dyn FnMut(&FeedDone),
@@ -321,6 +424,7 @@ pub fn update(
             path: std::env::temp_dir(),
             source,
         })?;
+    check_ecosystems(&client, feeds, mirrors, tmp.path())?;
     let mut b = DbBuilder::create(dest)?;
     for (i, (feed, url)) in urls.iter().enumerate() {
         let file = tmp.path().join(format!(
@@ -328,13 +432,15 @@ pub fn update(
             if url.ends_with(".zip") { "zip" } else { "json" }
         ));
         let bytes = download(&client, url, &file)?;
-        let st =
-            crate::import::import_path(&mut b, &file).map_err(|source| UpdateError::Import {
+        let fetched_at = now;
+        let st = crate::import::import_releases(&mut b, &file, releases).map_err(|source| {
+            UpdateError::Import {
                 feed: feed.clone(),
                 url: url.clone(),
                 source: Box::new(source),
-            })?;
-        if st.records == 0 {
+            }
+        })?;
+        if st.records == 0 && st.skipped == 0 {
             return Err(UpdateError::Empty {
                 feed: feed.clone(),
                 url: url.clone(),
@@ -344,11 +450,15 @@ pub fn update(
             name: feed.to_string(),
             location: url.clone(),
             records: st.records,
+            newest_record: st.newest_modified,
+            fetched_at: Some(fetched_at),
         });
         done(&FeedDone {
             feed: feed.clone(),
             records: st.records,
             bytes,
+            skipped: st.skipped,
+            newest_record: st.newest_modified,
         });
     }
     Ok(b.finish(now)?)
@@ -377,5 +487,34 @@ mod tests {
             assert!(bad.parse::<Feed>().is_err(), "{bad}");
         }
         assert!(DEFAULT_FEEDS.iter().all(|f| f.parse::<Feed>().is_ok()));
+        assert!(
+            DEFAULT_FEEDS
+                .iter()
+                .all(|f| !f["osv:".len()..].contains(':'))
+        );
+    }
+
+    #[test]
+    fn old_release_feeds_become_main_ecosystems() {
+        let asked: Vec<Feed> = ["osv:Debian:12", "osv:Debian:11", "osv:PyPI", "osv:Debian"]
+            .iter()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let (feeds, releases, warnings) = resolve(&asked, &Releases::all());
+        assert_eq!(
+            feeds,
+            vec![Feed::Osv("Debian".into()), Feed::Osv("PyPI".into())]
+        );
+        assert_eq!(releases.to_string(), "Debian:11,Debian:12");
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[0].contains("osv:Debian:12") && warnings[0].contains("October 2024"));
+        // releases asked for explicitly win
+        let r: Releases = "debian:13".parse().unwrap();
+        assert_eq!(resolve(&asked, &r).1.to_string(), "Debian:13");
+        assert!(
+            resolve(&[Feed::Osv("npm".into())], &Releases::all())
+                .1
+                .is_all()
+        );
     }
 }

@@ -53,10 +53,17 @@ enum Sub {
 pub struct UpdateArgs {
     #[command(flatten)]
     db: DbArg,
-    /// Feeds: `osv:ECOSYSTEM` (OSV all.zip), `debian-tracker`,
-    /// `alpine:v3.NN/REPO` (secdb); repeatable; default: a standard set.
+    /// Feeds: `osv:ECOSYSTEM` (a main OSV ecosystem's all.zip: osv:Debian,
+    /// osv:PyPI...), `debian-tracker`, `alpine:v3.NN/REPO` (secdb);
+    /// repeatable; default: Debian, Ubuntu, Alpine, PyPI, npm, Go,
+    /// crates.io, Maven.
     #[arg(long = "feed", value_name = "FEED")]
     feeds: Vec<Feed>,
+    /// Keep only these distribution releases' entries (DISTRO:VERSION,
+    /// comma-separated: debian:12,alpine:3.20,ubuntu:22.04); ecosystems
+    /// with no release named are kept whole.
+    #[arg(long = "release", value_name = "DISTRO:VERSION", value_delimiter = ',')]
+    releases: Vec<String>,
     /// Base URL of the OSV bucket.
     #[arg(
         long,
@@ -80,6 +87,9 @@ pub struct ImportArgs {
     /// Files, directories or zips to import (directories recursively).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Keep only these distribution releases' entries (as for `update`).
+    #[arg(long = "release", value_name = "DISTRO:VERSION", value_delimiter = ',')]
+    releases: Vec<String>,
     #[command(flatten)]
     db: DbArg,
 }
@@ -105,13 +115,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let path = a.db.path()?;
+    let releases: vulndb::Releases = a.releases.join(",").parse()?;
     let mut b = DbBuilder::create(&path)?;
     for p in &a.paths {
-        let st = vulndb::import::import_path(&mut b, p)?;
+        let st = vulndb::import::import_releases(&mut b, p, &releases)?;
         b.add_source(SourceInfo {
             name: "import".into(),
             location: p.display().to_string(),
             records: st.records,
+            newest_record: st.newest_modified,
+            fetched_at: None,
         });
         eprintln!(
             "imported {} advisories from {} documents in {}",
@@ -149,11 +162,19 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
         out.push_str(&format!("  {e:<24} {n}\n"));
     }
     out.push_str("sources:\n");
+    let now = findings::time::Timestamp::now();
     for s in &st.sources {
         out.push_str(&format!(
             "  {} {} ({} advisories)\n",
             s.name, s.location, s.records
         ));
+        let newest = s.newest_record.map_or("unknown".to_string(), |t| {
+            format!("{t} ({} days old)", now.since(t).max(0) / 86_400)
+        });
+        let fetched = s.fetched_at.map_or("imported offline".to_string(), |t| {
+            format!("downloaded {t}")
+        });
+        out.push_str(&format!("    newest record {newest}; {fetched}\n"));
     }
     super::write_output(None, &out)?;
     Ok(ExitCode::SUCCESS)
@@ -161,7 +182,7 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
 
 fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
     let path = a.db.path()?;
-    let feeds: Vec<Feed> = if a.feeds.is_empty() {
+    let asked: Vec<Feed> = if a.feeds.is_empty() {
         vulndb::update::DEFAULT_FEEDS
             .iter()
             .map(|f| f.parse())
@@ -169,14 +190,38 @@ fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.feeds.clone()
     };
+    let releases: vulndb::Releases = a.releases.join(",").parse()?;
+    let (feeds, releases, warnings) = vulndb::update::resolve(&asked, &releases);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     let mirrors = Mirrors {
         osv: a.osv_url,
         debian_tracker: a.debian_tracker_url,
         alpine_secdb: a.alpine_secdb_url,
     };
-    let st = vulndb::update::update(&path, &feeds, &mirrors, super::output_time(), &mut |d| {
-        eprintln!("{}: {} advisories ({} bytes)", d.feed, d.records, d.bytes)
-    })?;
+    let st = vulndb::update::update(
+        &path,
+        &feeds,
+        &releases,
+        &mirrors,
+        super::output_time(),
+        &mut |d| {
+            eprintln!(
+                "{}: {} advisories ({} bytes{}; newest record {})",
+                d.feed,
+                d.records,
+                d.bytes,
+                if d.skipped > 0 {
+                    format!(", {} for other releases left out", d.skipped)
+                } else {
+                    String::new()
+                },
+                d.newest_record
+                    .map_or("unknown".to_string(), |t| t.to_string())
+            )
+        },
+    )?;
     eprintln!(
         "wrote {} ({} advisories, {} affected-package rows)",
         path.display(),

@@ -1,0 +1,362 @@
+//! `db update` against a local server laid out like OSV's bucket: one
+//! `<Ecosystem>/all.zip` per main ecosystem plus `ecosystems.txt`, holding
+//! real records (the Debian-12 test data, and OSV's and Canonical's own
+//! records for Debian 7, Alpine and Ubuntu: `tests/fixtures/osv-bucket`).
+//! The server logs every request, so the tests see which URLs were asked
+//! for; the old per-release directories exist on it too, holding a decoy,
+//! so reading one would show.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output};
+
+use serde_json::{Value, json};
+
+mod support;
+use support::*;
+
+const SERVER: &str = r#"
+import base64, hashlib, http.server, os, sys
+root, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        from urllib.parse import unquote
+        with open(log, "a") as f:
+            f.write(unquote(self.path) + "\n")
+        p = os.path.join(root, unquote(self.path.lstrip("/")))
+        if not os.path.isfile(p):
+            self.send_error(404); return
+        data = open(p, "rb").read()
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-goog-hash", "crc32c=AAAAAA==, md5=" + md5)
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+struct Bucket {
+    dir: tempfile::TempDir,
+    base: String,
+    child: Child,
+}
+
+impl Drop for Bucket {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bucket {
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("requests.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+    fn work(&self) -> PathBuf {
+        let w = self.dir.path().join("work");
+        std::fs::create_dir_all(&w).unwrap();
+        w
+    }
+}
+
+fn zip_of(dest: &Path, files: &[(String, Vec<u8>)]) {
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let mut z = zip::ZipWriter::new(std::fs::File::create(dest).unwrap());
+    for (name, data) in files {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_str().unwrap().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The bucket; `extra` adds records (name, JSON) to an ecosystem's zip.
+fn bucket(extra: &[(&str, String, Value)]) -> Bucket {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    let real = repo().join("crates/safeimage/tests/fixtures/osv-bucket");
+    let mut debian = files_in(&osv_fixtures().join("Debian-12"));
+    debian.extend(files_in(&real.join("Debian")));
+    let mut zips: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+        ("Debian", debian),
+        ("Ubuntu", files_in(&real.join("Ubuntu"))),
+        ("Alpine", files_in(&real.join("Alpine"))),
+        ("PyPI", files_in(&osv_fixtures().join("PyPI"))),
+    ];
+    for (eco, name, doc) in extra {
+        let z = zips.iter_mut().find(|(e, _)| e == eco).unwrap();
+        z.1.push((name.clone(), doc.to_string().into_bytes()));
+    }
+    for (eco, files) in &zips {
+        zip_of(&www.join(eco).join("all.zip"), files);
+    }
+    // what OSV left behind in 2024: a per-release directory, here a decoy
+    let decoy = json!({"id": "DECOY-OLD-LAYOUT", "modified": "2024-10-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "decoy"}, "versions": ["1"]}]});
+    zip_of(
+        &www.join("Debian:12/all.zip"),
+        &[("DECOY.json".into(), decoy.to_string().into_bytes())],
+    );
+    std::fs::write(
+        www.join("ecosystems.txt"),
+        "AlmaLinux\nAlpine\nDebian\nGo\nMaven\nPyPI\nUbuntu\ncrates.io\nnpm\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SERVER])
+        .arg(&www)
+        .arg(dir.path().join("requests.log"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Bucket {
+        base: format!("http://127.0.0.1:{}", line.trim()),
+        dir,
+        child,
+    }
+}
+
+fn ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn update(b: &Bucket, extra: &[&str]) -> Output {
+    let w = b.work();
+    let mut args = vec!["db", "update", "--db", "db", "--osv-url", &b.base];
+    args.extend(extra);
+    safeimage_in(&w, &args, &[])
+}
+
+fn status(b: &Bucket) -> Value {
+    serde_json::from_slice(
+        &ok(&safeimage_in(
+            &b.work(),
+            &["db", "status", "--db", "db", "--json"],
+            &[],
+        ))
+        .stdout,
+    )
+    .unwrap()
+}
+
+fn ecosystems(st: &Value) -> BTreeSet<String> {
+    st["ecosystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[0].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A CycloneDX SBOM of one OS package (name, version, source, source version).
+fn os_sbom(dir: &Path, distro: (&str, &str), purl_type: &str, pkg: (&str, &str, &str)) -> String {
+    let (name, version, source) = pkg;
+    let doc = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+    "metadata": {"component": {"type": "container", "name": format!("{}-app", distro.0)}},
+    "components": [
+        {"type": "operating-system", "name": distro.0, "version": distro.1},
+        {"type": "library", "name": name, "version": version,
+         "purl": format!("pkg:{purl_type}/{}/{name}@{version}", distro.0),
+         "properties": [
+            {"name": "safeimage:source:name", "value": source},
+            {"name": "safeimage:source:version", "value": version}]}
+    ]});
+    let p = dir.join(format!("{}.cdx.json", distro.0));
+    std::fs::write(&p, doc.to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn scan_ids(dir: &Path, sbom: &str) -> Vec<(String, String)> {
+    let out = safeimage_in(dir, &["scan", sbom, "--db", "db", "-f", "json"], &[]);
+    let v: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["fixed_version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The ecosystems the bucket has (the default list also has npm, Go...).
+const FOUR: &[&str] = &[
+    "--feed",
+    "osv:Debian",
+    "--feed",
+    "osv:Ubuntu",
+    "--feed",
+    "osv:Alpine",
+    "--feed",
+    "osv:PyPI",
+];
+
+#[test]
+fn update_reads_main_ecosystems_and_matches_each_distro() {
+    let b = bucket(&[]);
+    let out = update(&b, FOUR);
+    ok(&out);
+    let reqs = b.requests();
+    for want in [
+        "/ecosystems.txt",
+        "/Debian/all.zip",
+        "/Ubuntu/all.zip",
+        "/Alpine/all.zip",
+        "/PyPI/all.zip",
+    ] {
+        assert!(reqs.iter().any(|r| r == want), "{want} not in {reqs:?}");
+    }
+    assert!(
+        !reqs.iter().any(|r| r.contains(':')),
+        "a per-release directory was requested: {reqs:?}"
+    );
+    let st = status(&b);
+    let ecos = ecosystems(&st);
+    for e in [
+        "Debian:12",
+        "Debian:7",
+        "Ubuntu:22.04:LTS",
+        "Alpine:v3.16",
+        "PyPI",
+    ] {
+        assert!(ecos.contains(e), "{e} not in {ecos:?}");
+    }
+    assert!(!ecos.iter().any(|e| e.contains("decoy")));
+    let w = b.work();
+    let deb = os_sbom(
+        &w,
+        ("debian", "12"),
+        "deb",
+        ("nginx-common", "1.22.1-9", "nginx"),
+    );
+    let found = scan_ids(&w, &deb);
+    assert_eq!(found.len(), 14, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|(_, fixed)| fixed.starts_with("1.22.1-9+deb12u"))
+    );
+    let ubuntu = os_sbom(
+        &w,
+        ("ubuntu", "22.04"),
+        "deb",
+        ("libgnutls30", "3.7.3-4ubuntu1.2", "gnutls28"),
+    );
+    assert_eq!(
+        scan_ids(&w, &ubuntu),
+        vec![("CVE-2024-0553".to_string(), "3.7.3-4ubuntu1.4".to_string())]
+    );
+    let alpine = os_sbom(
+        &w,
+        ("alpine", "3.16.2"),
+        "apk",
+        ("mariadb", "10.6.7-r0", "mariadb"),
+    );
+    assert_eq!(
+        scan_ids(&w, &alpine),
+        vec![("CVE-2022-27449".to_string(), "10.6.8-r0".to_string())]
+    );
+    // fixed versions are not reported
+    let fixed = os_sbom(
+        &w,
+        ("alpine", "3.16"),
+        "apk",
+        ("mariadb", "10.6.8-r0", "mariadb"),
+    );
+    assert!(scan_ids(&w, &fixed).is_empty());
+}
+
+#[test]
+fn old_per_release_names_read_the_main_ecosystem_with_a_warning() {
+    let b = bucket(&[]);
+    let out = update(&b, &["--feed", "osv:Debian:12"]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: feed `osv:Debian:12`") && err.contains("osv:Debian"),
+        "{err}"
+    );
+    let reqs = b.requests();
+    assert!(reqs.iter().any(|r| r == "/Debian/all.zip"), "{reqs:?}");
+    assert!(
+        !reqs.iter().any(|r| r.starts_with("/Debian:12")),
+        "{reqs:?}"
+    );
+    // only that release is kept: the Debian 7 record is left out
+    let ecos = ecosystems(&status(&b));
+    assert_eq!(ecos, BTreeSet::from(["Debian:12".to_string()]));
+    assert!(err.contains("for other releases left out"), "{err}");
+}
+
+#[test]
+fn release_filter_keeps_the_fleets_releases_only() {
+    let b = bucket(&[]);
+    let mut args = FOUR.to_vec();
+    args.extend(["--release", "debian:12,alpine:3.16"]);
+    ok(&update(&b, &args));
+    let ecos = ecosystems(&status(&b));
+    assert!(ecos.contains("Debian:12") && ecos.contains("Alpine:v3.16"));
+    assert!(!ecos.contains("Debian:7"), "{ecos:?}");
+    assert!(!ecos.contains("Alpine:v3.12"), "{ecos:?}");
+    // ecosystems without a release named are whole
+    assert!(ecos.contains("Ubuntu:22.04:LTS") && ecos.contains("Ubuntu:Pro:16.04:LTS"));
+    assert!(ecos.contains("PyPI"));
+    let bad = update(&b, &["--release", "debian"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`debian` is not a release"));
+}
+
+#[test]
+fn an_ecosystem_the_bucket_does_not_export_is_named() {
+    let b = bucket(&[]);
+    ok(&update(&b, &["--feed", "osv:PyPI"]));
+    let before = std::fs::read(b.work().join("db")).unwrap();
+    let out = update(&b, &["--feed", "osv:Debain"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`Debain` is not an ecosystem OSV exports")
+            && err.contains("ecosystems.txt")
+            && err.contains("Debian"),
+        "{err}"
+    );
+    assert!(!b.requests().iter().any(|r| r.contains("Debain")));
+    assert_eq!(std::fs::read(b.work().join("db")).unwrap(), before);
+}
