@@ -68,6 +68,9 @@ impl Bucket {
     }
 }
 
+/// Zip entries: name and content.
+type Entries = Vec<(String, Vec<u8>)>;
+
 fn zip_of(dest: &Path, files: &[(String, Vec<u8>)]) {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let mut z = zip::ZipWriter::new(std::fs::File::create(dest).unwrap());
@@ -79,8 +82,8 @@ fn zip_of(dest: &Path, files: &[(String, Vec<u8>)]) {
     z.finish().unwrap();
 }
 
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+fn files_in(dir: &Path) -> Entries {
+    let mut v: Entries = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
@@ -101,7 +104,7 @@ fn bucket(extra: &[(&str, String, Value)]) -> Bucket {
     let real = repo().join("crates/safeimage/tests/fixtures/osv-bucket");
     let mut debian = files_in(&osv_fixtures().join("Debian-12"));
     debian.extend(files_in(&real.join("Debian")));
-    let mut zips: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+    let mut zips: Vec<(&str, Entries)> = vec![
         ("Debian", debian),
         ("Ubuntu", files_in(&real.join("Ubuntu"))),
         ("Alpine", files_in(&real.join("Alpine"))),
