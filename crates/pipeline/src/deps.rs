@@ -45,9 +45,10 @@ pub trait Registry: Sync {
 
 /// The advisory DB.
 pub trait Advisories: Sync {
-    /// Fails when the DB is missing, unreadable or too old (checked before
-    /// anything is built).
-    fn check(&self, now: Timestamp) -> Result<(), DbError>;
+    /// Fails when the DB is missing, unreadable or too old, or a feed in it
+    /// is older than allowed (checked before anything is built); returns
+    /// warnings for the run report (a feed that looks stale).
+    fn check(&self, now: Timestamp) -> Result<Vec<String>, DbError>;
     /// Match an inventory.
     fn matches(
         &self,
@@ -133,11 +134,14 @@ pub struct DbFile {
     pub path: PathBuf,
     /// Refuse a DB older than this (0: no limit).
     pub max_age_hours: u64,
+    /// Refuse a DB with a downloaded feed whose newest record is older.
+    pub max_feed_age_days: Option<u64>,
 }
 
 impl Advisories for DbFile {
-    fn check(&self, now: Timestamp) -> Result<(), DbError> {
-        Db::open_fresh(&self.path, self.max_age_hours, now).map(|_| ())
+    fn check(&self, now: Timestamp) -> Result<Vec<String>, DbError> {
+        Db::open_fresh(&self.path, self.max_age_hours, now)?
+            .check_feeds(now, self.max_feed_age_days)
     }
     fn matches(
         &self,

@@ -413,9 +413,10 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         .collect();
     // Everything that can be checked before building is checked first.
     let started = deps.clock.now();
+    let mut feed_warnings = Vec::new();
     if !opts.dry_run {
         deps.engine.available()?;
-        deps.advisories.check(started)?;
+        feed_warnings = deps.advisories.check(started)?;
     }
     let (rules, vex) = cfg.scan.suppressions()?;
     let (secret_engine, ignored) = cfg.secrets.engine()?;
@@ -436,6 +437,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
 
     let store = deps.store;
     let mut notes = store.recover(started, ttl, &crate::origin::gone)?;
+    notes.extend(feed_warnings);
     if !opts.dry_run {
         notes.extend(crate::steps::build::remove_stale_authfiles());
     }

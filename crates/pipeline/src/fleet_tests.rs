@@ -104,6 +104,7 @@ on = ["blocked"]
                 },
             ],
             stale: false,
+            warnings: Vec::new(),
         },
         notifier: RecordingNotifier::default(),
         clock: FixedClock::at(DAY),
@@ -492,6 +493,23 @@ fn preflight_errors_stop_the_run_before_anything_happens() {
     w.engine.missing = true;
     assert!(w.run_with(Options::default()).is_err());
     assert_eq!(w.engine.build_count(), 0);
+}
+
+#[test]
+fn stale_feed_warnings_go_into_the_run_report() {
+    let mut w = world("", "");
+    w.base('b');
+    w.advisories.warnings = vec!["feed osv:Debian: its newest record is 40 days old".into()];
+    let r = w.run();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("osv:Debian") && n.contains("40 days")),
+        "{:?}",
+        r.notes
+    );
+    // the run itself goes on
+    assert_eq!(r.images[0].outcome, Outcome::Promoted);
 }
 
 #[test]

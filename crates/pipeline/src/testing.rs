@@ -414,10 +414,12 @@ pub struct FakeAdvisories {
     pub vulns: Vec<FakeVuln>,
     /// When set, `check` fails as a DB too old.
     pub stale: bool,
+    /// What `check` warns about (stale feeds).
+    pub warnings: Vec<String>,
 }
 
 impl Advisories for FakeAdvisories {
-    fn check(&self, now: Timestamp) -> Result<(), DbError> {
+    fn check(&self, now: Timestamp) -> Result<Vec<String>, DbError> {
         if self.stale {
             return Err(DbError::TooOld {
                 path: "fake.db".into(),
@@ -426,7 +428,7 @@ impl Advisories for FakeAdvisories {
                 max_hours: 120,
             });
         }
-        Ok(())
+        Ok(self.warnings.clone())
     }
 
     fn matches(

@@ -363,3 +363,119 @@ fn an_ecosystem_the_bucket_does_not_export_is_named() {
     assert!(!b.requests().iter().any(|r| r.contains("Debain")));
     assert_eq!(std::fs::read(b.work().join("db")).unwrap(), before);
 }
+
+fn days_ago(days: i64) -> String {
+    let now = findings::time::Timestamp::now();
+    findings::time::Timestamp(now.0 - days * 86_400).to_string()
+}
+
+fn record(id: &str, eco: &str, modified: &str) -> Value {
+    json!({"id": id, "modified": modified,
+        "affected": [{"package": {"ecosystem": eco, "name": "zz-test"}, "versions": ["1"]}]})
+}
+
+#[test]
+fn a_feed_that_stopped_updating_is_reported_and_can_be_refused() {
+    // every feed has a record from yesterday but Ubuntu, whose newest is 40 days old
+    let b = bucket(&[
+        (
+            "Debian",
+            "FRESH-D.json".into(),
+            record("FRESH-D", "Debian:12", &days_ago(1)),
+        ),
+        (
+            "Alpine",
+            "FRESH-A.json".into(),
+            record("FRESH-A", "Alpine:v3.16", &days_ago(1)),
+        ),
+        (
+            "PyPI",
+            "FRESH-P.json".into(),
+            record("FRESH-P", "PyPI", &days_ago(1)),
+        ),
+        (
+            "Ubuntu",
+            "OLD-U.json".into(),
+            record("OLD-U", "Ubuntu:22.04:LTS", &days_ago(40)),
+        ),
+    ]);
+    ok(&update(&b, FOUR));
+    let w = b.work();
+    let text = String::from_utf8_lossy(
+        &ok(&safeimage_in(&w, &["db", "status", "--db", "db"], &[])).stdout,
+    )
+    .to_string();
+    let ubuntu_block = text
+        .split("osv:Ubuntu")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(ubuntu_block.contains("(40 days old)"), "{text}");
+    assert!(ubuntu_block.contains("downloaded 20"), "{text}");
+    let st = status(&b);
+    let src = st["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "osv:Ubuntu")
+        .unwrap();
+    assert!(src["newest_record"].is_string() && src["fetched_at"].is_string());
+
+    let sbom = os_sbom(
+        &w,
+        ("ubuntu", "22.04"),
+        "deb",
+        ("libgnutls30", "3.7.3-4ubuntu1.2", "gnutls28"),
+    );
+    // a warning, once per stale feed, and in the report's notes
+    let out = safeimage_in(&w, &["scan", &sbom, "--db", "db", "-f", "json"], &[]);
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: feed osv:Ubuntu: its newest record is 40 days old"),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning: feed").count(), 1, "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("osv:Ubuntu")),
+        "{report}"
+    );
+    // refused over the limit, by flag or environment
+    let out = safeimage_in(
+        &w,
+        &["scan", &sbom, "--db", "db", "--max-feed-age-days", "30"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("feed osv:Ubuntu's newest record is 40 days old")
+            && err.contains("limit of 30 days"),
+        "{err}"
+    );
+    let out = safeimage_in(
+        &w,
+        &["scan", &sbom, "--db", "db"],
+        &[("SAFEIMAGE_MAX_FEED_AGE_DAYS", "60")],
+    );
+    ok(&out);
+    // an offline import is as old as its files: no warning
+    ok(&safeimage_in(
+        &w,
+        &[
+            "db",
+            "import",
+            "--db",
+            "offline",
+            osv_fixtures().to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let out = safeimage_in(&w, &["scan", &sbom, "--db", "offline"], &[]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning: feed"));
+}

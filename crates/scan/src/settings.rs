@@ -16,6 +16,8 @@ pub struct ScanSettings {
     pub db: Option<PathBuf>,
     /// Refuse an older DB (hours; 0 = no limit).
     pub max_age_hours: u64,
+    /// Refuse a DB whose downloaded feeds have no record newer than this.
+    pub max_feed_age_days: Option<u64>,
     /// Ignore files (`.safeimage-ignore.yaml` format or `.trivyignore`).
     pub ignore_files: Vec<PathBuf>,
     /// OpenVEX documents.
@@ -29,6 +31,7 @@ impl Default for ScanSettings {
         ScanSettings {
             db: None,
             max_age_hours: 120,
+            max_feed_age_days: None,
             ignore_files: Vec::new(),
             vex: Vec::new(),
             severity_priority: default_priority(),
@@ -39,6 +42,7 @@ impl Default for ScanSettings {
 const KEYS: &[&str] = &[
     "db",
     "max_age_hours",
+    "max_feed_age_days",
     "ignore_files",
     "vex",
     "severity_source",
@@ -65,6 +69,15 @@ impl ScanSettings {
                             v.err(x.span, "`scan.max_age_hours` must be 0 or more");
                         } else {
                             s.max_age_hours = i as u64;
+                        }
+                    }
+                }
+                "max_feed_age_days" => {
+                    if let Some(i) = v.integer(x, &what) {
+                        if i < 1 {
+                            v.err(x.span, "`scan.max_feed_age_days` must be 1 or more");
+                        } else {
+                            s.max_feed_age_days = Some(i as u64);
                         }
                     }
                 }
@@ -115,6 +128,24 @@ impl ScanSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_feed_age_limit() {
+        let mut doc = Document::parse("/srv/f.toml", "[scan]\nmax_feed_age_days = 30\n");
+        assert_eq!(
+            ScanSettings::read(&mut doc, Path::new("/srv")).max_feed_age_days,
+            Some(30)
+        );
+        doc.finish().unwrap();
+        let mut doc = Document::parse("/srv/f.toml", "[scan]\nmax_feed_age_days = 0\n");
+        ScanSettings::read(&mut doc, Path::new("/srv"));
+        assert!(
+            doc.finish()
+                .unwrap_err()
+                .to_string()
+                .contains(":2:21: `scan.max_feed_age_days` must be 1 or more")
+        );
+    }
 
     #[test]
     fn reads_scan_section_with_problems_located() {

@@ -60,6 +60,12 @@ pub const SAFEIMAGE_DB_MAX_AGE_HOURS: Var = Var {
     meaning: "`scan` refuses an advisory DB built longer ago than this (`--db-max-age`; 0: no limit)",
     default: "120",
 };
+/// Refuse a stale feed.
+pub const SAFEIMAGE_MAX_FEED_AGE_DAYS: Var = Var {
+    name: "SAFEIMAGE_MAX_FEED_AGE_DAYS",
+    meaning: "`scan` refuses an advisory DB one of whose downloaded feeds has no record newer than this many days (`--max-feed-age-days`; `[scan] max_feed_age_days` for `run`)",
+    default: "unset (a feed older than 14 days is only warned about)",
+};
 /// Test hook for the kill-between-push-and-tag test.
 pub const SAFEIMAGE_TEST_PAUSE_BEFORE_TAG: Var = Var {
     name: "SAFEIMAGE_TEST_PAUSE_BEFORE_TAG",
@@ -129,6 +135,7 @@ pub const ALL: &[Var] = &[
     SAFEIMAGE_CACHE_DIR,
     SAFEIMAGE_DB,
     SAFEIMAGE_DB_MAX_AGE_HOURS,
+    SAFEIMAGE_MAX_FEED_AGE_DAYS,
     SAFEIMAGE_STORE_URL,
     SAFEIMAGE_TEST_PAUSE_BEFORE_TAG,
     XDG_CACHE_HOME,

@@ -17,6 +17,10 @@ use crate::model::{Advisory, Affected, normalize_name};
 /// be rebuilt (`safeimage db update` or `db import`).
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A downloaded feed whose newest record is older than this many days is
+/// reported (every feed OSV exports publishes or amends records daily).
+pub const STALE_FEED_WARN_DAYS: i64 = 14;
+
 /// Errors reading or building the DB.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -64,6 +68,22 @@ pub enum DbError {
         hours: i64,
         /// The limit.
         max_hours: u64,
+    },
+    /// A downloaded feed's newest record is older than the caller accepts.
+    #[error(
+        "vulnerability DB {path}: feed {feed}'s newest record is {days} days old ({newest_record}), over the limit of {max_days} days (max_feed_age_days): the feed has stopped updating or the download is a stale copy; run `safeimage db update` or check the feed"
+    )]
+    StaleFeed {
+        /// File.
+        path: PathBuf,
+        /// The feed.
+        feed: String,
+        /// Its newest record.
+        newest_record: Timestamp,
+        /// Age in days.
+        days: i64,
+        /// The limit.
+        max_days: u64,
     },
     /// A stored row did not decode.
     #[error("vulnerability DB {path}: corrupt row: {message}")]
@@ -348,6 +368,42 @@ impl Db {
     /// Metadata.
     pub fn status(&self) -> &DbStatus {
         &self.status
+    }
+
+    /// The downloaded feeds whose newest record is older than
+    /// [`STALE_FEED_WARN_DAYS`] (warnings, with the age), or an error for the
+    /// first older than `max_days`. Only downloaded feeds count: an offline
+    /// import is as old as the files it was given.
+    pub fn check_feeds(
+        &self,
+        now: Timestamp,
+        max_days: Option<u64>,
+    ) -> Result<Vec<String>, DbError> {
+        let mut warnings = Vec::new();
+        for s in &self.status.sources {
+            let (Some(newest), Some(_)) = (s.newest_record, s.fetched_at) else {
+                continue;
+            };
+            let days = now.since(newest) / 86_400;
+            if let Some(max) = max_days
+                && days > max as i64
+            {
+                return Err(DbError::StaleFeed {
+                    path: self.status.path.clone(),
+                    feed: s.name.clone(),
+                    newest_record: newest,
+                    days,
+                    max_days: max,
+                });
+            }
+            if days > STALE_FEED_WARN_DAYS {
+                warnings.push(format!(
+                    "feed {}: its newest record is {days} days old ({newest}) although the DB was built {}: the feed may have stopped updating",
+                    s.name, self.status.built_at
+                ));
+            }
+        }
+        Ok(warnings)
     }
 
     /// Open, refusing a DB built more than `max_hours` before `now` (0: no limit).

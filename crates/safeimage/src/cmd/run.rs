@@ -53,6 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .or_else(env::default_db_path)
             .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?,
         max_age_hours: cfg.scan.max_age_hours,
+        max_feed_age_days: cfg.scan.max_feed_age_days,
     };
     let mut store = cfg.open_store()?;
     let observer = super::progress::Progress {

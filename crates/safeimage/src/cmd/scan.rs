@@ -54,6 +54,10 @@ pub struct Args {
         value_name = "HOURS"
     )]
     db_max_age: u64,
+    /// Refuse a DB whose downloaded feeds have no record newer than this many
+    /// days (a feed that stopped updating; older than 14 days is warned about).
+    #[arg(long, env = settings::env::SAFEIMAGE_MAX_FEED_AGE_DAYS.name, value_name = "DAYS")]
+    max_feed_age_days: Option<u64>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
@@ -153,6 +157,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<_>>()?;
     // Everything that can fail on bad input is read before the image.
     let db = Db::open_fresh(&args.db.path()?, args.db_max_age, Timestamp::now())?;
+    let feed_warnings = db.check_feeds(Timestamp::now(), args.max_feed_age_days)?;
+    for w in &feed_warnings {
+        eprintln!("warning: {w}");
+    }
     let mut rules = Vec::new();
     let ignore_files: Vec<PathBuf> = if args.ignore_files.is_empty() {
         [".safeimage-ignore.yaml", ".trivyignore"]
@@ -191,6 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         scanned.digest.as_deref(),
     );
     m.notes.extend(expired);
+    m.notes.extend(feed_warnings);
     super::sbom::warn_incomplete(&scanned.inventory);
     m.notes.extend(
         scanned
