@@ -72,6 +72,12 @@ pub const SAFEIMAGE_TEST_PAUSE_BEFORE_TAG: Var = Var {
     meaning: "tests only: a FIFO that `run` opens and reads to its end after the gate and before moving tags",
     default: "unset (no pause)",
 };
+/// Test hook: where the test data is.
+pub const SAFEIMAGE_TEST_DATA: Var = Var {
+    name: "SAFEIMAGE_TEST_DATA",
+    meaning: "tests only: the folder with the test data (`corpus/dockerfiles`, `fixtures/osv`); `scripts/test` sets it",
+    default: "../shared beside the repository",
+};
 /// XDG cache base.
 pub const XDG_CACHE_HOME: Var = Var {
     name: "XDG_CACHE_HOME",
@@ -138,6 +144,7 @@ pub const ALL: &[Var] = &[
     SAFEIMAGE_MAX_FEED_AGE_DAYS,
     SAFEIMAGE_STORE_URL,
     SAFEIMAGE_TEST_PAUSE_BEFORE_TAG,
+    SAFEIMAGE_TEST_DATA,
     XDG_CACHE_HOME,
     HOME,
     SOURCE_DATE_EPOCH,

@@ -157,7 +157,8 @@ fn check(prog: &str, args: &[&str], out: &Output) {
 /// beside the repository. Panics naming both when neither has the data.
 pub fn data_dir() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = std::env::var_os("SAFEIMAGE_TEST_DATA")
+    let dir = settings::env::SAFEIMAGE_TEST_DATA
+        .get_os()
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("../shared"));
     assert!(
