@@ -62,7 +62,16 @@ impl ScanSettings {
         for (k, x) in t {
             let what = format!("scan.{}", k.name);
             match k.name.as_ref() {
-                "db" => s.db = v.string(x, &what).map(|p| settings::resolve_path(dir, &p)),
+                // a path, or `oci://REGISTRY/REPO:TAG` (a DB pushed with `db push`)
+                "db" => {
+                    s.db = v.string(x, &what).map(|p| {
+                        if p.starts_with("oci://") {
+                            PathBuf::from(p)
+                        } else {
+                            settings::resolve_path(dir, &p)
+                        }
+                    })
+                }
                 "max_age_hours" => {
                     if let Some(i) = v.integer(x, &what) {
                         if i < 0 {

@@ -1,5 +1,6 @@
 //! `safeimage db`: build the advisory DB from feeds (`update`, online) or
-//! from files (`import`, offline), and show what a DB holds (`status`).
+//! from files (`import`, offline), show what a DB holds (`status`), and
+//! share one DB through a registry (`push`, `pull`; `--db oci://REF`).
 //! Either way the new DB is built beside the old one and renamed over it,
 //! so a failed update leaves the previous DB in place.
 
@@ -15,7 +16,8 @@ use vulndb::{Db, DbBuilder};
 /// The `--db` option, shared with `scan`.
 #[derive(Debug, clap::Args, Clone)]
 pub struct DbArg {
-    /// Advisory DB file; default: $XDG_CACHE_HOME/safeimage/db/advisories.db.
+    /// Advisory DB file, or `oci://REGISTRY/REPO:TAG` (pulled by digest into
+    /// the cache; see `db push`); default: $XDG_CACHE_HOME/safeimage/db/advisories.db.
     #[arg(long, env = env::SAFEIMAGE_DB.name, value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
@@ -28,6 +30,38 @@ impl DbArg {
             .or_else(env::default_db_path)
             .context("no --db given and neither XDG_CACHE_HOME nor HOME is set")
     }
+
+    /// The DB file to read: the path, or for `oci://REF` the cached copy,
+    /// pulled first when the tag has moved.
+    pub fn resolve(&self, insecure: &[String]) -> anyhow::Result<PathBuf> {
+        let p = self.path()?;
+        resolve_location(&p, insecure)
+    }
+}
+
+/// A DB location (`oci://REF` or a file) as a file to read.
+pub fn resolve_location(p: &std::path::Path, insecure: &[String]) -> anyhow::Result<PathBuf> {
+    let Some(r) = p.to_str().and_then(dbshare::oci_location) else {
+        return Ok(p.to_path_buf());
+    };
+    let reference: oci::ImageRef = r
+        .parse()
+        .with_context(|| format!("advisory DB {}", p.display()))?;
+    let cache = env::default_cache_dir()
+        .context("an oci:// DB is cached in the cache directory; set SAFEIMAGE_CACHE_DIR, XDG_CACHE_HOME or HOME")?;
+    let dest = dbshare::cached_path(&cache, &reference);
+    let opts = oci::source::RegistryOptions {
+        insecure: insecure.to_vec(),
+        ..Default::default()
+    };
+    let pulled = dbshare::pull(&reference, &dest, &opts)?;
+    if pulled.downloaded {
+        eprintln!(
+            "pulled advisory DB {reference} ({}, built {})",
+            pulled.digest, pulled.built_at
+        );
+    }
+    Ok(dest)
 }
 
 /// Arguments of `safeimage db`.
@@ -46,6 +80,23 @@ enum Sub {
     Import(ImportArgs),
     /// Show what the DB holds and when it was built.
     Status(StatusArgs),
+    /// Push the DB to a registry as an OCI artifact (for `db pull` and
+    /// `--db oci://REF` on every runner).
+    Push(ShareArgs),
+    /// Pull a DB pushed with `db push`, verified, into place.
+    Pull(ShareArgs),
+}
+
+/// `db push` / `db pull`.
+#[derive(Debug, clap::Args)]
+pub struct ShareArgs {
+    /// REGISTRY/REPO:TAG (pull also takes @sha256:...).
+    reference: oci::ImageRef,
+    #[command(flatten)]
+    db: DbArg,
+    /// Plain HTTP to this registry (loopback always is).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registry: Vec<String>,
 }
 
 /// `db update`.
@@ -110,6 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Sub::Import(a) => import(a),
         Sub::Update(a) => update(a),
         Sub::Status(a) => status(a),
+        Sub::Push(a) => push(a),
+        Sub::Pull(a) => pull(a),
     }
 }
 
@@ -140,6 +193,45 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
         st.advisories,
         st.affected_rows
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn share_opts(a: &ShareArgs) -> oci::source::RegistryOptions {
+    oci::source::RegistryOptions {
+        insecure: a.insecure_registry.clone(),
+        ..Default::default()
+    }
+}
+
+fn push(a: ShareArgs) -> anyhow::Result<ExitCode> {
+    let path = a.db.path()?;
+    let p = dbshare::push(&path, &a.reference, &share_opts(&a))?;
+    eprintln!(
+        "pushed {} to {} ({} bytes, {} compressed)",
+        path.display(),
+        a.reference,
+        p.size,
+        p.compressed
+    );
+    super::write_output(None, &format!("{}\n", p.digest))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pull(a: ShareArgs) -> anyhow::Result<ExitCode> {
+    let path = a.db.path()?;
+    let p = dbshare::pull(&a.reference, &path, &share_opts(&a))?;
+    eprintln!(
+        "{} {} ({}, built {})",
+        if p.downloaded {
+            "pulled"
+        } else {
+            "already in place:"
+        },
+        a.reference,
+        p.digest,
+        p.built_at
+    );
+    super::write_output(None, &format!("{}\n", p.digest))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -48,10 +48,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let registry = OciRegistry {
         opts: cfg.registry_options()?,
     };
+    let db_location = (cfg.scan.db.clone())
+        .or_else(env::default_db_path)
+        .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?;
     let advisories = DbFile {
-        path: (cfg.scan.db.clone())
-            .or_else(env::default_db_path)
-            .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?,
+        path: if args.dry_run {
+            db_location
+        } else {
+            super::db::resolve_location(&db_location, &cfg.registry_options()?.insecure)?
+        },
         max_age_hours: cfg.scan.max_age_hours,
         max_feed_age_days: cfg.scan.max_feed_age_days,
     };

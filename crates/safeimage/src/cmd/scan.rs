@@ -156,7 +156,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|s| s.parse::<Source>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<_>>()?;
     // Everything that can fail on bad input is read before the image.
-    let db = Db::open_fresh(&args.db.path()?, args.db_max_age, Timestamp::now())?;
+    let db = Db::open_fresh(
+        &args.db.resolve(&args.image.insecure_registry)?,
+        args.db_max_age,
+        Timestamp::now(),
+    )?;
     let feed_warnings = db.check_feeds(Timestamp::now(), args.max_feed_age_days)?;
     for w in &feed_warnings {
         eprintln!("warning: {w}");

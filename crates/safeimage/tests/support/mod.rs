@@ -43,6 +43,19 @@ pub struct Registry {
     _dir: tempfile::TempDir,
 }
 
+impl Registry {
+    /// The file a blob is stored in (docker-registry's filesystem layout).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self._dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,218 @@
+//! One advisory DB for a fleet: `db push` to a real registry on loopback,
+//! `db pull` and `--db oci://` on "runners" (separate folders and caches):
+//! the round trip, the same digest for everyone, nothing downloaded twice,
+//! and refusals that leave the DB in place — a tampered blob, another
+//! schema version, an older build.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+mod support;
+use support::*;
+
+const T1: &str = "1790000000";
+const T2: &str = "1790086400";
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn err(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A DB of the OSV test data built at `epoch`, at `dir/name`.
+fn build_db(dir: &Path, name: &str, epoch: &str) {
+    ok(&safeimage_in(
+        dir,
+        &[
+            "db",
+            "import",
+            "--db",
+            name,
+            osv_fixtures().to_str().unwrap(),
+        ],
+        &[("SOURCE_DATE_EPOCH", epoch)],
+    ));
+}
+
+fn push(dir: &Path, db: &str, reference: &str) -> String {
+    ok(&safeimage_in(
+        dir,
+        &["db", "push", reference, "--db", db],
+        &[],
+    ))
+}
+
+fn pull(dir: &Path, db: &str, reference: &str) -> Output {
+    safeimage_in(dir, &["db", "pull", reference, "--db", db], &[])
+}
+
+#[test]
+fn push_pull_round_trip_and_every_runner_gets_the_same_digest() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    build_db(d, "built.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    let digest = push(d, "built.db", &reference);
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    // the artifact: its type, one zstd layer, metadata in annotations
+    let m: Value = serde_json::from_slice(&raw_manifest(&reference).unwrap()).unwrap();
+    assert_eq!(
+        m["artifactType"],
+        "application/vnd.safeimage.advisory-db.v1"
+    );
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.safeimage.advisory-db.layer.v1.sqlite+zstd"
+    );
+    let a = &m["annotations"];
+    assert_eq!(a["dev.safeimage.advisory-db.schema-version"], "1");
+    assert_eq!(
+        a["dev.safeimage.advisory-db.built-at"],
+        "2026-09-21T14:13:20Z"
+    );
+    let feeds: Value =
+        serde_json::from_str(a["dev.safeimage.advisory-db.feeds"].as_str().unwrap()).unwrap();
+    assert_eq!(feeds[0]["records"], 263);
+    assert_eq!(remote_digest(&reference).unwrap(), digest);
+
+    let original = std::fs::read(d.join("built.db")).unwrap();
+    for runner in ["runner-1", "runner-2"] {
+        let r = d.join(runner);
+        std::fs::create_dir_all(&r).unwrap();
+        let out = pull(&r, "advisories.db", &reference);
+        assert_eq!(ok(&out), digest, "{runner}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pulled"));
+        assert_eq!(std::fs::read(r.join("advisories.db")).unwrap(), original);
+        // again: nothing to download
+        let again = pull(&r, "advisories.db", &reference);
+        assert_eq!(ok(&again), digest);
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already in place"));
+    }
+    // by digest too
+    let by_digest = format!("{}/security/advisory-db@{digest}", reg.addr);
+    let r3 = d.join("runner-3");
+    std::fs::create_dir_all(&r3).unwrap();
+    assert_eq!(ok(&pull(&r3, "x.db", &by_digest)), digest);
+
+    // scan straight from the registry: pulled once into the cache
+    let sbom = d.join("app.cdx.json");
+    std::fs::write(&sbom, serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "components": [{"type": "library", "name": "Django", "version": "3.2.0", "purl": "pkg:pypi/django@3.2.0"}]}).to_string()).unwrap();
+    let cache = d.join("cache");
+    let oci_db = format!("oci://{reference}");
+    let env = [("SAFEIMAGE_CACHE_DIR", cache.to_str().unwrap())];
+    let args = [
+        "scan",
+        sbom.to_str().unwrap(),
+        "--db",
+        &oci_db,
+        "--db-max-age",
+        "0",
+        "-f",
+        "json",
+    ];
+    let out = safeimage_in(d, &args, &env);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert!(v["findings"].as_array().unwrap().len() > 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pulled advisory DB"));
+    let out = safeimage_in(d, &args, &env);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("pulled advisory DB"));
+}
+
+#[test]
+fn a_tampered_blob_is_refused_and_the_db_in_place_kept() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    build_db(d, "built.db", T1);
+    build_db(d, "local.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    push(d, "built.db", &reference);
+    let m: Value = serde_json::from_slice(&raw_manifest(&reference).unwrap()).unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap();
+    let file = reg.blob_file(layer);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let before = std::fs::read(d.join("local.db")).unwrap();
+    let e = err(&pull(d, "local.db", &reference));
+    assert!(e.contains(layer) && e.to_lowercase().contains("digest"), "{e}");
+    assert_eq!(std::fs::read(d.join("local.db")).unwrap(), before);
+    assert!(!d.join("local.db.digest").exists());
+}
+
+#[test]
+fn another_schema_version_is_refused() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    build_db(d, "built.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    push(d, "built.db", &reference);
+    // the same artifact, saying schema 99, under another tag
+    let mut m: Value = serde_json::from_slice(&raw_manifest(&reference).unwrap()).unwrap();
+    m["annotations"]["dev.safeimage.advisory-db.schema-version"] = "99".into();
+    let url = format!("http://{}/v2/security/advisory-db/manifests/s99", reg.addr);
+    sh(std::process::Command::new("curl").args([
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        "--data-binary",
+        &m.to_string(),
+        &url,
+    ]));
+    let e = err(&pull(
+        d,
+        "pulled.db",
+        &format!("{}/security/advisory-db:s99", reg.addr),
+    ));
+    assert!(
+        e.contains("schema 99") && e.contains("this safeimage reads schema 1"),
+        "{e}"
+    );
+    assert!(!d.join("pulled.db").exists());
+}
+
+#[test]
+fn an_older_build_than_the_db_in_place_is_refused() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    build_db(d, "new.db", T2);
+    build_db(d, "old.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    push(d, "new.db", &reference);
+    let runner = d.join("runner");
+    std::fs::create_dir_all(&runner).unwrap();
+    ok(&pull(&runner, "advisories.db", &reference));
+    let before = std::fs::read(runner.join("advisories.db")).unwrap();
+    // someone pushes an older DB to the same tag
+    push(d, "old.db", &reference);
+    let e = err(&pull(&runner, "advisories.db", &reference));
+    assert!(
+        e.contains("built 2026-09-21T14:13:20Z") && e.contains("older than the one at"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(runner.join("advisories.db")).unwrap(), before);
+}
