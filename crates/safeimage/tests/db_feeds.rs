@@ -124,6 +124,37 @@ fn bucket(extra: &[(&str, String, Value)]) -> Bucket {
         &www.join("Debian:12/all.zip"),
         &[("DECOY.json".into(), decoy.to_string().into_bytes())],
     );
+    // NVD's feed files for 2024 (a right .meta) and 2023 (a wrong one)
+    let nvd_dir = repo().join("crates/safeimage/tests/fixtures/nvd");
+    let cves: Vec<Value> = files_in(&nvd_dir)
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".json"))
+        .map(|(_, b)| json!({"cve": serde_json::from_slice::<Value>(&b).unwrap()}))
+        .collect();
+    let feed = json!({"resultsPerPage": cves.len(), "startIndex": 0, "totalResults": cves.len(),
+        "format": "NVD_CVE", "version": "2.0", "timestamp": "2026-11-29T03:00:00.000",
+        "vulnerabilities": cves})
+    .to_string();
+    std::fs::create_dir_all(www.join("nvd")).unwrap();
+    for (year, meta_of) in [("2024", feed.as_str()), ("2023", "something else")] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(feed.as_bytes()).unwrap();
+        std::fs::write(
+            www.join(format!("nvd/nvdcve-2.0-{year}.json.gz")),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
+        use sha2::Digest as _;
+        let sha = hex::encode_upper(sha2::Sha256::digest(meta_of.as_bytes()));
+        std::fs::write(
+            www.join(format!("nvd/nvdcve-2.0-{year}.meta")),
+            format!(
+                "lastModifiedDate:2026-11-29T03:00:00-05:00\r\nsize:{}\r\nsha256:{sha}\r\n",
+                feed.len()
+            ),
+        )
+        .unwrap();
+    }
     std::fs::write(
         www.join("ecosystems.txt"),
         "AlmaLinux\nAlpine\nDebian\nGo\nMaven\nPyPI\nUbuntu\ncrates.io\nnpm\n",
@@ -478,4 +509,151 @@ fn a_feed_that_stopped_updating_is_reported_and_can_be_refused() {
     let out = safeimage_in(&w, &["scan", &sbom, "--db", "offline"], &[]);
     ok(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning: feed"));
+}
+
+fn finding(dir: &Path, sbom: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["scan", sbom, "--db", "db", "-f", "json"];
+    args.extend(extra);
+    let v: Value = serde_json::from_slice(&ok(&safeimage_in(dir, &args, &[])).stdout).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{v}");
+    f[0].clone()
+}
+
+#[test]
+fn nvd_scores_join_findings_by_cve_and_keep_their_source() {
+    let b = bucket(&[]);
+    let w = b.work();
+    let alpine = os_sbom(
+        &w,
+        ("alpine", "3.16"),
+        "apk",
+        ("mariadb", "10.6.7-r0", "mariadb"),
+    );
+    // OSV's Alpine record has no severity of its own
+    ok(&update(&b, &["--feed", "osv:Alpine"]));
+    let f = finding(&w, &alpine, &[]);
+    assert_eq!(
+        (f["severity"].as_str(), f["severity_source"].as_str()),
+        (Some("UNKNOWN"), Some("none"))
+    );
+    // with NVD's 2024 feed (checked against its .meta), NVD rates it
+    let nvd = format!("{}/nvd", b.base);
+    let out = update(
+        &b,
+        &[
+            "--feed",
+            "osv:Alpine",
+            "--feed",
+            "osv:Ubuntu",
+            "--feed",
+            "nvd:2024",
+            "--nvd-url",
+            &nvd,
+        ],
+    );
+    ok(&out);
+    assert!(
+        b.requests()
+            .iter()
+            .any(|r| r == "/nvd/nvdcve-2.0-2024.meta")
+    );
+    let f = finding(&w, &alpine, &[]);
+    assert_eq!(f["id"], "CVE-2022-27449");
+    assert_eq!(
+        (f["severity"].as_str(), f["severity_source"].as_str()),
+        (Some("HIGH"), Some("nvd"))
+    );
+    assert!(
+        f["severity_detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("7.5 CVSS:3.1/"),
+        "{f}"
+    );
+    assert!(
+        f["advisories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "NVD-CVE-2022-27449")
+    );
+    let sources: BTreeSet<(String, String)> = f["cvss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["version"].as_str().unwrap().to_string(),
+                c["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        BTreeSet::from([
+            ("2.0".into(), "nvd@nist.gov".into()),
+            ("3.1".into(), "nvd@nist.gov".into())
+        ])
+    );
+    // Ubuntu's record carries its own vector: both kept, each with its source
+    let ubuntu = os_sbom(
+        &w,
+        ("ubuntu", "22.04"),
+        "deb",
+        ("libgnutls30", "3.7.3-4ubuntu1.2", "gnutls28"),
+    );
+    let f = finding(&w, &ubuntu, &[]);
+    assert_eq!(f["severity_source"], "nvd");
+    let srcs: Vec<&str> = f["cvss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        srcs.contains(&"CVE-2024-0553")
+            && srcs.contains(&"nvd@nist.gov")
+            && srcs.contains(&"secalert@redhat.com"),
+        "{srcs:?}"
+    );
+    let f = finding(&w, &ubuntu, &["--severity-source", "cvss_v3"]);
+    assert_eq!(f["severity_source"], "cvss_v3");
+    // a feed file whose .meta disagrees is refused, the DB kept
+    let before = std::fs::read(w.join("db")).unwrap();
+    let out = update(&b, &["--feed", "nvd:2023", "--nvd-url", &nvd]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nvdcve-2.0-2023.json.gz") && err.contains(".meta file says"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(w.join("db")).unwrap(), before);
+}
+
+#[test]
+fn nvd_files_import_offline() {
+    let b = bucket(&[]);
+    let w = b.work();
+    let gz = b.dir.path().join("www/nvd/nvdcve-2.0-2024.json.gz");
+    let alpine_zip = b.dir.path().join("www/Alpine/all.zip");
+    ok(&safeimage_in(
+        &w,
+        &[
+            "db",
+            "import",
+            "--db",
+            "db",
+            alpine_zip.to_str().unwrap(),
+            gz.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let alpine = os_sbom(
+        &w,
+        ("alpine", "3.16"),
+        "apk",
+        ("mariadb", "10.6.7-r0", "mariadb"),
+    );
+    assert_eq!(finding(&w, &alpine, &[])["severity_source"], "nvd");
 }

@@ -155,7 +155,10 @@ fn a_tampered_blob_is_refused_and_the_db_in_place_kept() {
     std::fs::write(&file, bytes).unwrap();
     let before = std::fs::read(d.join("local.db")).unwrap();
     let e = err(&pull(d, "local.db", &reference));
-    assert!(e.contains(layer) && e.to_lowercase().contains("digest"), "{e}");
+    assert!(
+        e.contains(layer) && e.to_lowercase().contains("digest"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(d.join("local.db")).unwrap(), before);
     assert!(!d.join("local.db.digest").exists());
 }

@@ -129,6 +129,7 @@ fn main() {
                     cvss: vec![CvssVector {
                         kind: "CVSS_V3".into(),
                         vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into(),
+                        source: None,
                     }],
                     references: vec![format!(
                         "https://security-tracker.debian.org/tracker/CVE-2099-{adv}"

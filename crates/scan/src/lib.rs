@@ -229,6 +229,8 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
     let mut out = Matched::default();
     let mut advisory_cache: HashMap<i64, vulndb::Advisory> = HashMap::new();
     let mut score_cache: HashMap<String, Option<Score>> = HashMap::new();
+    // NVD's record of a CVE (CVSS enrichment), looked up once per CVE.
+    let mut nvd_cache: HashMap<String, Option<vulndb::Advisory>> = HashMap::new();
     let mut unreadable: BTreeMap<String, usize> = BTreeMap::new();
     // Identical (ecosystem, name, version) lookups are shared.
     let mut rows_cache: HashMap<(String, String), Vec<(i64, vulndb::Affected)>> = HashMap::new();
@@ -325,9 +327,11 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                         .entry(c.vector.clone())
                         .or_insert_with(|| severity::score(c));
                     if let Some(s) = s
-                        && !scores.contains(s)
+                        && !scores.iter().any(|x| x.vector == s.vector)
                     {
-                        scores.push(s.clone());
+                        let mut s = s.clone();
+                        s.source = c.source.clone().unwrap_or_else(|| a.id.to_string());
+                        scores.push(s);
                     }
                 }
                 if let Some(f) = f {
@@ -352,6 +356,35 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                 for r in &a.ratings {
                     if !ratings.contains(r) {
                         ratings.push(r.clone());
+                    }
+                }
+            }
+            // NVD's scores for the CVEs, after every feed's own.
+            let cves: Vec<String> = ids
+                .iter()
+                .filter(|i| i.is_cve())
+                .map(|i| i.to_string())
+                .collect();
+            for cve in cves {
+                if !nvd_cache.contains_key(&cve) {
+                    let found = db.advisory_by_id(&vulndb::feed::nvd::advisory_id(&cve))?;
+                    nvd_cache.insert(cve.clone(), found);
+                }
+                let Some(n) = &nvd_cache[&cve] else { continue };
+                advisories.push(n.id.clone());
+                for r in &n.ratings {
+                    if !ratings.contains(r) {
+                        ratings.push(r.clone());
+                    }
+                }
+                for c in &n.cvss {
+                    if let Some(mut s) = severity::score(c)
+                        && !scores.iter().any(|x| {
+                            x.vector == s.vector && x.source == c.source.clone().unwrap_or_default()
+                        })
+                    {
+                        s.source = c.source.clone().unwrap_or_else(|| n.id.to_string());
+                        scores.push(s);
                     }
                 }
             }

@@ -1,6 +1,7 @@
 //! Severity: from a vendor rating or a CVSS base score, chosen by a source
 //! priority list (`vendor`, a named vendor such as `debian` or `ghsa`,
-//! `cvss_v4`, `cvss_v3`, `cvss_v2`). Scores are computed from the vectors
+//! `nvd` (NVD's primary score, when NVD data was imported), `cvss_v4`,
+//! `cvss_v3`, `cvss_v2`). Scores are computed from the vectors
 //! (v3.x and v4.0 by the `cvss` crate, v2 by its published formula).
 
 use std::str::FromStr;
@@ -17,6 +18,10 @@ pub struct Score {
     pub vector: String,
     /// Base score.
     pub score: f64,
+    /// Who scored it: the feed's scorer when it says (`nvd@nist.gov`, a
+    /// CNA), else the advisory the vector came from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 /// Score a vector; `None` when it does not parse.
@@ -35,12 +40,14 @@ pub fn score(v: &CvssVector) -> Option<Score> {
             version: version.into(),
             vector: vector.into(),
             score: c.score(),
+            source: String::new(),
         })
     } else if v.kind == "CVSS_V2" || vector.starts_with("AV:") {
         Some(Score {
             version: "2.0".into(),
             vector: vector.into(),
             score: cvss2(vector)?,
+            source: String::new(),
         })
     } else {
         None
@@ -138,10 +145,11 @@ impl FromStr for Source {
     }
 }
 
-/// The default order: the vendor, then CVSS v4, v3, v2.
+/// The default order: the vendor, then NVD's rating, then CVSS v4, v3, v2.
 pub fn default_priority() -> Vec<Source> {
     vec![
         Source::Vendor,
+        Source::Named("nvd".into()),
         Source::CvssV4,
         Source::CvssV3,
         Source::CvssV2,
@@ -241,7 +249,12 @@ pub fn choose(ratings: &[Rating], scores: &[Score], priority: &[Source]) -> Chos
     };
     for src in priority {
         let c = match src {
-            Source::Vendor => ratings.iter().find(known).map(from_rating),
+            // NVD scores CVEs, it does not ship the packages: not a vendor
+            Source::Vendor => ratings
+                .iter()
+                .filter(known)
+                .find(|r| r.source != "nvd")
+                .map(from_rating),
             Source::Named(n) => ratings
                 .iter()
                 .filter(known)
@@ -270,6 +283,7 @@ mod tests {
         CvssVector {
             kind: "CVSS_V3".into(),
             vector: v.into(),
+            source: None,
         }
     }
 
@@ -283,12 +297,14 @@ mod tests {
         let s = score(&CvssVector {
             kind: "CVSS_V4".into(),
             vector: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N".into(),
+            source: None,
         })
         .unwrap();
         assert_eq!((s.version.as_str(), s.score), ("4.0", 9.3));
         let s = score(&CvssVector {
             kind: "CVSS_V2".into(),
             vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P".into(),
+            source: None,
         })
         .unwrap();
         assert_eq!(s.score, 7.5);

@@ -448,6 +448,24 @@ impl Db {
         Ok(out)
     }
 
+    /// The advisory stored under `id`, if any (NVD's CVSS records are
+    /// found this way: `NVD-<CVE id>`).
+    pub fn advisory_by_id(&self, id: &str) -> Result<Option<Advisory>, DbError> {
+        let path = &self.status.path;
+        let data: Option<String> = self
+            .conn
+            .prepare_cached("SELECT data FROM advisory WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(sq(path))?;
+        data.map(|d| {
+            serde_json::from_str(&d).map_err(|x| DbError::Corrupt {
+                path: path.clone(),
+                message: x.to_string(),
+            })
+        })
+        .transpose()
+    }
+
     /// An advisory by row id.
     pub fn advisory(&self, rowid: i64) -> Result<Advisory, DbError> {
         let path = &self.status.path;

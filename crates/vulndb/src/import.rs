@@ -104,8 +104,11 @@ fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut Ctx<'_>) -> Result<(), Import
         if ft.is_dir() {
             walk(b, &p, stats)?;
         } else if ft.is_file()
-            && p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json") || e.eq_ignore_ascii_case("zip"))
+            && p.extension().is_some_and(|e| {
+                e.eq_ignore_ascii_case("json")
+                    || e.eq_ignore_ascii_case("zip")
+                    || e.eq_ignore_ascii_case("gz")
+            })
         {
             file(b, &p, stats)?;
         }
@@ -156,6 +159,22 @@ fn file(b: &mut DbBuilder, path: &Path, stats: &mut Ctx<'_>) -> Result<(), Impor
     drop(f);
     if n == 4 && head == *b"PK\x03\x04" {
         return zip_file(b, path, stats);
+    }
+    if n >= 2 && head[..2] == [0x1f, 0x8b] {
+        // one gzip-compressed document (NVD's nvdcve-2.0-YEAR.json.gz)
+        let f = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+        let mut bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f))
+            .take(MAX_DOCUMENT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| read_err(path, format!("not readable gzip: {e}")))?;
+        if bytes.len() as u64 > MAX_DOCUMENT {
+            return Err(read_err(
+                path,
+                format!("inflates past {MAX_DOCUMENT} bytes"),
+            ));
+        }
+        return add_all(b, &bytes, path, None, stats);
     }
     let len = std::fs::metadata(path)
         .map_err(|e| read_err(path, e))?

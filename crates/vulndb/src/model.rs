@@ -105,6 +105,9 @@ pub struct CvssVector {
     pub kind: String,
     /// The vector string.
     pub vector: String,
+    /// Who scored it, when the feed says (`nvd@nist.gov`, a CNA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// An advisory or vulnerability id (`CVE-2024-3094`, `GHSA-xxxx-xxxx-xxxx`,

@@ -82,11 +82,16 @@ pub enum Feed {
         /// `main`, `community`.
         repo: String,
     },
+    /// One of NVD's CVE JSON 2.0 feed files (`2024`, `modified`, `recent`):
+    /// CVSS scores for CVE findings.
+    Nvd(String),
 }
 
 /// A feed name that is not one of the forms above.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker or alpine:v3.NN[/REPO])")]
+#[error(
+    "unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker, alpine:v3.NN[/REPO] or nvd:YEAR|modified|recent)"
+)]
 pub struct BadFeed(pub String);
 
 impl FromStr for Feed {
@@ -97,6 +102,14 @@ impl FromStr for Feed {
                 return Err(BadFeed(s.into()));
             }
             Ok(Feed::Osv(eco.into()))
+        } else if let Some(which) = s.strip_prefix("nvd:") {
+            let ok = which == "modified"
+                || which == "recent"
+                || (which.len() == 4 && which.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(BadFeed(s.into()));
+            }
+            Ok(Feed::Nvd(which.into()))
         } else if s == "debian-tracker" {
             Ok(Feed::DebianTracker)
         } else if let Some(rest) = s.strip_prefix("alpine:") {
@@ -120,6 +133,7 @@ impl fmt::Display for Feed {
             Feed::Osv(e) => write!(f, "osv:{e}"),
             Feed::DebianTracker => f.write_str("debian-tracker"),
             Feed::Alpine { release, repo } => write!(f, "alpine:{release}/{repo}"),
+            Feed::Nvd(w) => write!(f, "nvd:{w}"),
         }
     }
 }
@@ -133,6 +147,8 @@ pub struct Mirrors {
     pub debian_tracker: String,
     /// Base URL of Alpine's secdb.
     pub alpine_secdb: String,
+    /// Base URL of NVD's JSON 2.0 feeds.
+    pub nvd: String,
 }
 
 impl Default for Mirrors {
@@ -141,6 +157,7 @@ impl Default for Mirrors {
             osv: "https://osv-vulnerabilities.storage.googleapis.com".into(),
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".into(),
             alpine_secdb: "https://secdb.alpinelinux.org".into(),
+            nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".into(),
         }
     }
 }
@@ -167,6 +184,7 @@ impl Mirrors {
                 "{}/{release}/{repo}.json",
                 self.alpine_secdb.trim_end_matches('/')
             ),
+            Feed::Nvd(w) => format!("{}/nvdcve-2.0-{w}.json.gz", self.nvd.trim_end_matches('/')),
         }
     }
 }
@@ -236,6 +254,16 @@ pub enum UpdateError {
         path: PathBuf,
         /// Cause.
         source: std::io::Error,
+    },
+    /// An NVD feed file that is not what its `.meta` file says.
+    #[error("{url}: the feed's SHA-256 is {got}, its .meta file says {stated}")]
+    NvdMeta {
+        /// URL.
+        url: String,
+        /// Computed.
+        got: String,
+        /// Stated.
+        stated: String,
     },
     /// An OSV feed the bucket does not export.
     #[error("feed {feed}: `{ecosystem}` is not an ecosystem OSV exports ({url} lists {known})")]
@@ -355,6 +383,57 @@ pub fn download(
     Ok(total)
 }
 
+/// NVD publishes, beside each `.json.gz`, a `.meta` file with the SHA-256
+/// of the uncompressed JSON: checked before the file is imported.
+fn check_nvd_meta(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    file: &Path,
+    dir: &Path,
+) -> Result<(), UpdateError> {
+    use sha2::Digest as _;
+    let meta_url = format!("{}.meta", url.trim_end_matches(".json.gz"));
+    let meta = dir.join("nvd.meta");
+    download(client, &meta_url, &meta)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UpdateError::Io {
+            path: path.clone(),
+            source,
+        }
+    };
+    let text = std::fs::read_to_string(&meta).map_err(io(&meta))?;
+    let stated = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sha256:"))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let f = std::fs::File::open(file).map_err(io(file))?;
+    let mut gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f));
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = gz.read(&mut buf).map_err(io(file))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let got = hex::encode(h.finalize());
+    if got != stated {
+        return Err(UpdateError::NvdMeta {
+            url: url.into(),
+            got,
+            stated: if stated.is_empty() {
+                "nothing".into()
+            } else {
+                stated
+            },
+        });
+    }
+    Ok(())
+}
+
 /// Checks every OSV feed against the bucket's `ecosystems.txt`.
 fn check_ecosystems(
     client: &reqwest::blocking::Client,
@@ -429,9 +508,18 @@ pub fn update(
     for (i, (feed, url)) in urls.iter().enumerate() {
         let file = tmp.path().join(format!(
             "{i}.{}",
-            if url.ends_with(".zip") { "zip" } else { "json" }
+            if url.ends_with(".zip") {
+                "zip"
+            } else if url.ends_with(".gz") {
+                "json.gz"
+            } else {
+                "json"
+            }
         ));
         let bytes = download(&client, url, &file)?;
+        if let Feed::Nvd(_) = feed {
+            check_nvd_meta(&client, url, &file, tmp.path())?;
+        }
         let fetched_at = now;
         let st = crate::import::import_releases(&mut b, &file, releases).map_err(|source| {
             UpdateError::Import {
@@ -474,7 +562,11 @@ mod tests {
             osv: "http://o/".into(),
             debian_tracker: "http://d/json".into(),
             alpine_secdb: "http://a".into(),
+            nvd: "http://n/feeds".into(),
         };
+        let f: Feed = "nvd:2024".parse().unwrap();
+        assert_eq!(m.url(&f), "http://n/feeds/nvdcve-2.0-2024.json.gz");
+        assert!("nvd:24".parse::<Feed>().is_err());
         let f: Feed = "osv:Ubuntu:22.04:LTS".parse().unwrap();
         assert_eq!(m.url(&f), "http://o/Ubuntu:22.04:LTS/all.zip");
         let f: Feed = "osv:crates io".parse().unwrap();

@@ -105,7 +105,8 @@ pub struct UpdateArgs {
     #[command(flatten)]
     db: DbArg,
     /// Feeds: `osv:ECOSYSTEM` (a main OSV ecosystem's all.zip: osv:Debian,
-    /// osv:PyPI...), `debian-tracker`, `alpine:v3.NN/REPO` (secdb);
+    /// osv:PyPI...), `debian-tracker`, `alpine:v3.NN/REPO` (secdb),
+    /// `nvd:YEAR|modified|recent` (NVD's CVSS scores, checked against its .meta);
     /// repeatable; default: Debian, Ubuntu, Alpine, PyPI, npm, Go,
     /// crates.io, Maven.
     #[arg(long = "feed", value_name = "FEED")]
@@ -130,6 +131,9 @@ pub struct UpdateArgs {
     /// Base URL of Alpine's secdb.
     #[arg(long, default_value = "https://secdb.alpinelinux.org")]
     alpine_secdb_url: String,
+    /// Base URL of NVD's CVE JSON 2.0 feeds (`--feed nvd:2024`, `nvd:modified`).
+    #[arg(long, default_value = "https://nvd.nist.gov/feeds/json/cve/2.0")]
+    nvd_url: String,
 }
 
 /// `db import`.
@@ -291,6 +295,7 @@ fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
         osv: a.osv_url,
         debian_tracker: a.debian_tracker_url,
         alpine_secdb: a.alpine_secdb_url,
+        nvd: a.nvd_url,
     };
     let st = vulndb::update::update(
         &path,

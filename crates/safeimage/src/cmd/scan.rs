@@ -77,11 +77,12 @@ pub struct Args {
     #[arg(long)]
     show_unimportant: bool,
     /// Severity source priority, comma-separated: vendor, a vendor name
-    /// (debian, ghsa, alpine, pypa...), cvss_v4, cvss_v3, cvss_v2.
+    /// (debian, ghsa, alpine, pypa...), nvd (NVD's score, when NVD data was
+    /// imported), cvss_v4, cvss_v3, cvss_v2.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "vendor,cvss_v4,cvss_v3,cvss_v2"
+        default_value = "vendor,nvd,cvss_v4,cvss_v3,cvss_v2"
     )]
     severity_source: Vec<String>,
     /// Ignore file(s): .safeimage-ignore.yaml format or .trivyignore lines

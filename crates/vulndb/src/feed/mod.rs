@@ -3,6 +3,7 @@
 
 pub mod alpine;
 pub mod debian;
+pub mod nvd;
 pub mod osv;
 
 use crate::model::{Advisory, Affected};
@@ -57,6 +58,8 @@ pub enum Kind {
     DebianTracker,
     /// An Alpine secdb file.
     AlpineSecdb,
+    /// NVD CVE records (JSON 2.0 feed or API response): CVSS enrichment.
+    Nvd,
 }
 
 /// Guess the feed of a JSON document.
@@ -65,6 +68,7 @@ pub fn sniff(v: &serde_json::Value) -> Option<Kind> {
         serde_json::Value::Array(a) => a.first().map_or(Some(Kind::Osv), |x| {
             (x.get("id").is_some()).then_some(Kind::Osv)
         }),
+        serde_json::Value::Object(_) if nvd::is_nvd(v) => Some(Kind::Nvd),
         serde_json::Value::Object(m) => {
             if m.contains_key("id") && (m.contains_key("affected") || m.contains_key("modified")) {
                 Some(Kind::Osv)
@@ -95,6 +99,7 @@ pub fn parse(kind: Kind, v: serde_json::Value) -> Result<Vec<Record>, FeedError>
         },
         Kind::DebianTracker => debian::from_value(v),
         Kind::AlpineSecdb => alpine::from_value(v),
+        Kind::Nvd => nvd::from_value(v),
     }
 }
 
@@ -103,7 +108,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Record>, FeedError> {
     let v: serde_json::Value = serde_json::from_slice(bytes)?;
     let kind = sniff(&v).ok_or_else(|| {
         FeedError::Invalid(
-            "not an OSV record, a Debian tracker dump or an Alpine secdb file".into(),
+            "not an OSV record, a Debian tracker dump, an Alpine secdb file or NVD CVE JSON".into(),
         )
     })?;
     parse(kind, v)

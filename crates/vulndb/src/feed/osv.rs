@@ -146,6 +146,7 @@ fn cvss(list: &[OsvSeverity]) -> Vec<CvssVector> {
         .map(|s| CvssVector {
             kind: s.kind.clone(),
             vector: s.score.clone(),
+            source: None,
         })
         .collect()
 }
