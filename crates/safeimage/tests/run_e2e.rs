@@ -812,3 +812,112 @@ fn sigterm_during_a_build_stops_the_engine_removes_credentials_and_marks_the_run
     assert!(!leftovers.contains("safeimage-build/app"), "{leftovers}");
     assert_eq!(f.head("fleet/app:latest"), None);
 }
+
+/// Serves `dir` over HTTP on loopback (python's http.server).
+fn serve(dir: &Path) -> (Bg, String) {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Bg(child), format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn a_stale_feed_is_refused_over_the_limit_and_reported_under_it() {
+    let f = Fleet::new(SMALL);
+    f.push_base(Base::Main, "base/debian:bookworm");
+    // OSV's Debian feed as a bucket whose newest record is 40 days old
+    let bucket = f.dir().join("bucket");
+    std::fs::create_dir_all(bucket.join("Debian")).unwrap();
+    std::fs::write(bucket.join("ecosystems.txt"), "Debian\nPyPI\n").unwrap();
+    let now = findings::time::Timestamp::now();
+    let old = findings::time::Timestamp(now.0 - 40 * 86_400).to_string();
+    let mut z = zip::ZipWriter::new(std::fs::File::create(bucket.join("Debian/all.zip")).unwrap());
+    for e in std::fs::read_dir(osv_fixtures().join("Debian-12")).unwrap() {
+        let p = e.unwrap().path();
+        z.start_file(
+            p.file_name().unwrap().to_str().unwrap(),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut z, &std::fs::read(&p).unwrap()).unwrap();
+    }
+    z.start_file("LATEST.json", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    let latest = serde_json::json!({"id": "DEBIAN-CVE-2026-0000", "modified": old,
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "zz-none"}, "versions": ["1"]}]});
+    std::io::Write::write_all(&mut z, latest.to_string().as_bytes()).unwrap();
+    z.finish().unwrap();
+    let (_server, base) = serve(&bucket);
+    let out = safeimage_in(
+        f.dir(),
+        &[
+            "db",
+            "update",
+            "--feed",
+            "osv:Debian",
+            "--osv-url",
+            &base,
+            "--db",
+            "advisories.db",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // over `[scan] max_feed_age_days`: refused before anything is built
+    let cfg = std::fs::read_to_string(f.dir().join("fleet.toml")).unwrap();
+    std::fs::write(
+        f.dir().join("fleet.toml"),
+        cfg.replace(
+            "max_age_hours = 0",
+            "max_age_hours = 0\nmax_feed_age_days = 30",
+        ),
+    )
+    .unwrap();
+    let out = f.run(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("feed osv:Debian's newest record is 40 days old")
+            && err.contains("limit of 30 days"),
+        "{err}"
+    );
+    assert_eq!(f.head("fleet/app:latest"), None);
+
+    // under no limit: the run goes on and its report says so
+    std::fs::write(f.dir().join("fleet.toml"), &cfg).unwrap();
+    let out = f.run(&[], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let rep = f.report();
+    assert!(
+        rep["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("feed osv:Debian: its newest record is 40 days old")),
+        "{rep}"
+    );
+    assert!(f.head("fleet/app:latest").is_some());
+}
