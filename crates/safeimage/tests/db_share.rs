@@ -219,3 +219,62 @@ fn an_older_build_than_the_db_in_place_is_refused() {
     );
     assert_eq!(std::fs::read(runner.join("advisories.db")).unwrap(), before);
 }
+
+#[test]
+fn a_signed_db_is_verified_before_it_is_downloaded() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    let pw = [("COSIGN_PASSWORD", "db-key-pw")];
+    for k in ["ops", "other"] {
+        ok(&safeimage_in(d, &["keygen", "--output-key-prefix", k], &pw));
+    }
+    build_db(d, "built.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    let out = safeimage_in(
+        d,
+        &[
+            "db", "push", &reference, "--db", "built.db", "--key", "ops.key",
+        ],
+        &pw,
+    );
+    let digest = ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("signed {}", reg.addr)));
+    // the right key: verified, then pulled by that digest
+    let out = safeimage_in(
+        d,
+        &["db", "pull", &reference, "--db", "a.db", "--key", "ops.pub"],
+        &[],
+    );
+    assert_eq!(ok(&out), digest);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "verified {}/security/advisory-db@{digest}",
+        reg.addr
+    )));
+    // another key: refused, nothing written
+    let e = err(&safeimage_in(
+        d,
+        &[
+            "db",
+            "pull",
+            &reference,
+            "--db",
+            "b.db",
+            "--key",
+            "other.pub",
+        ],
+        &[],
+    ));
+    assert!(e.contains("is not verified, nothing pulled"), "{e}");
+    assert!(!d.join("b.db").exists());
+    // an unsigned DB pushed over the tag: refused too
+    build_db(d, "unsigned.db", T2);
+    push(d, "unsigned.db", &reference);
+    let e = err(&safeimage_in(
+        d,
+        &["db", "pull", &reference, "--db", "c.db", "--key", "ops.pub"],
+        &[],
+    ));
+    assert!(e.contains("no signature found"), "{e}");
+    assert!(!d.join("c.db").exists());
+}

@@ -97,6 +97,11 @@ pub struct ShareArgs {
     /// Plain HTTP to this registry (loopback always is).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
+    /// push: sign the artifact with this private key (as `safeimage sign`;
+    /// password from COSIGN_PASSWORD); pull: a public key one of whose
+    /// signatures the artifact must carry before it is downloaded (repeatable).
+    #[arg(long, value_name = "FILE")]
+    key: Vec<PathBuf>,
 }
 
 /// `db update`.
@@ -209,6 +214,9 @@ fn share_opts(a: &ShareArgs) -> oci::source::RegistryOptions {
 
 fn push(a: ShareArgs) -> anyhow::Result<ExitCode> {
     let path = a.db.path()?;
+    if a.key.len() > 1 {
+        anyhow::bail!("db push signs with one --key");
+    }
     let p = dbshare::push(&path, &a.reference, &share_opts(&a))?;
     eprintln!(
         "pushed {} to {} ({} bytes, {} compressed)",
@@ -217,13 +225,52 @@ fn push(a: ShareArgs) -> anyhow::Result<ExitCode> {
         p.size,
         p.compressed
     );
+    if let Some(k) = a.key.first() {
+        let pw = super::keygen::password(false)?;
+        let key = provenance::keys::load_private(k, pw.as_bytes())?;
+        drop(pw);
+        let pinned: oci::ImageRef = format!("{}@{}", a.reference.full_name(), p.digest).parse()?;
+        let (repo, digest, size, media_type) = super::sign::locate(&pinned, &a.insecure_registry)?;
+        let repository = a.reference.full_name();
+        let subject = provenance::sign::Subject {
+            repository: &repository,
+            digest: &digest,
+            media_type: &media_type,
+            size,
+        };
+        let s = provenance::sign::sign(&repo, &key, &subject, &Default::default())?;
+        eprintln!("signed {repository}@{digest} ({})", s.tag);
+    }
     super::write_output(None, &format!("{}\n", p.digest))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn pull(a: ShareArgs) -> anyhow::Result<ExitCode> {
     let path = a.db.path()?;
-    let p = dbshare::pull(&a.reference, &path, &share_opts(&a))?;
+    // with keys: the digest the tag names now is verified, then pulled by
+    // that digest (the tag cannot move in between)
+    let reference = if a.key.is_empty() {
+        a.reference.clone()
+    } else {
+        let keys = a
+            .key
+            .iter()
+            .map(|p| provenance::keys::load_public(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (repo, digest, _, _) = super::sign::locate(&a.reference, &a.insecure_registry)?;
+        let repository = a.reference.full_name();
+        let req = provenance::verify::Requirements::default();
+        let report = provenance::verify::verify(&repo, &repository, &digest, &keys, &req)?;
+        if let Some(f) = report.failure(&req) {
+            anyhow::bail!(
+                "advisory DB {repository}@{digest} is not verified, nothing pulled: {}",
+                findings::text::clean_lines(&report.message(&f))
+            );
+        }
+        eprintln!("verified {repository}@{digest}");
+        format!("{repository}@{digest}").parse()?
+    };
+    let p = dbshare::pull(&reference, &path, &share_opts(&a))?;
     eprintln!(
         "{} {} ({}, built {})",
         if p.downloaded {
