@@ -460,14 +460,12 @@ fn check_ecosystems(
         if let Feed::Osv(eco) = f
             && !known.contains(&eco.as_str())
         {
+            // names that start like the one asked for, else the first few
+            let head: String = eco.to_lowercase().chars().take(3).collect();
             let mut near: Vec<&str> = known
                 .iter()
                 .copied()
-                .filter(|k| {
-                    k.eq_ignore_ascii_case(eco)
-                        || k.to_ascii_lowercase()
-                            .starts_with(&eco.to_ascii_lowercase()[..eco.len().min(3)])
-                })
+                .filter(|k| k.to_lowercase().starts_with(&head))
                 .take(5)
                 .collect();
             if near.is_empty() {
