@@ -298,11 +298,14 @@ pub fn pull(
     let described = describe(&shown, &digest, &manifest)?;
     // the DB in place: the same digest is done; an older remote is refused
     if dest.is_file() {
-        if std::fs::read_to_string(digest_file(dest))
+        // the same digest pulled before, and the file is still that DB (an
+        // update or import since would have changed its build time or size)
+        let same = std::fs::read_to_string(digest_file(dest))
             .ok()
             .is_some_and(|d| d.trim() == digest.to_string())
-            && Db::open(dest).is_ok()
-        {
+            && std::fs::metadata(dest).is_ok_and(|m| m.len() == described.size)
+            && Db::open(dest).is_ok_and(|db| db.status().built_at == described.built_at);
+        if same {
             return Ok(Pulled {
                 digest,
                 downloaded: false,

@@ -278,3 +278,20 @@ fn a_signed_db_is_verified_before_it_is_downloaded() {
     assert!(e.contains("no signature found"), "{e}");
     assert!(!d.join("c.db").exists());
 }
+
+#[test]
+fn a_db_rebuilt_in_place_after_a_pull_is_not_taken_for_the_pulled_one() {
+    let reg = registry();
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    build_db(d, "built.db", T1);
+    let reference = format!("{}/security/advisory-db:latest", reg.addr);
+    let digest = push(d, "built.db", &reference);
+    ok(&pull(d, "advisories.db", &reference));
+    // the runner rebuilds its DB from files, later than the pushed one
+    build_db(d, "advisories.db", T2);
+    // the registry's copy is older now: refused, not "already in place"
+    let e = err(&pull(d, "advisories.db", &reference));
+    assert!(e.contains("older than the one at"), "{e}");
+    assert!(e.contains(&digest), "{e}");
+}
