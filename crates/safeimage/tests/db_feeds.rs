@@ -7,50 +7,19 @@
 //! so reading one would show.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 mod support;
 use support::*;
 
-const SERVER: &str = r#"
-import base64, hashlib, http.server, os, sys
-root, log = sys.argv[1], sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        from urllib.parse import unquote
-        with open(log, "a") as f:
-            f.write(unquote(self.path) + "\n")
-        p = os.path.join(root, unquote(self.path.lstrip("/")))
-        if not os.path.isfile(p):
-            self.send_error(404); return
-        data = open(p, "rb").read()
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-goog-hash", "crc32c=AAAAAA==, md5=" + md5)
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"#;
-
 struct Bucket {
+    _server: Background,
     dir: tempfile::TempDir,
     base: String,
-    child: Child,
-}
-
-impl Drop for Bucket {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Bucket {
@@ -160,21 +129,11 @@ fn bucket(extra: &[(&str, String, Value)]) -> Bucket {
         "AlmaLinux\nAlpine\nDebian\nGo\nMaven\nPyPI\nUbuntu\ncrates.io\nnpm\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", SERVER])
-        .arg(&www)
-        .arg(dir.path().join("requests.log"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (server, base) = serve_bucket(&www, Some(&dir.path().join("requests.log")));
     Bucket {
-        base: format!("http://127.0.0.1:{}", line.trim()),
+        _server: server,
         dir,
-        child,
+        base,
     }
 }
 

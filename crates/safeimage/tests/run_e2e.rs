@@ -813,33 +813,6 @@ fn sigterm_during_a_build_stops_the_engine_removes_credentials_and_marks_the_run
     assert_eq!(f.head("fleet/app:latest"), None);
 }
 
-/// Serves `dir` over HTTP on loopback (python's http.server).
-fn serve(dir: &Path) -> (Bg, String) {
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Bg(child), format!("http://127.0.0.1:{port}"))
-}
-
 #[test]
 fn a_stale_feed_is_refused_over_the_limit_and_reported_under_it() {
     let f = Fleet::new(SMALL);
@@ -866,7 +839,7 @@ fn a_stale_feed_is_refused_over_the_limit_and_reported_under_it() {
         "affected": [{"package": {"ecosystem": "Debian:12", "name": "zz-none"}, "versions": ["1"]}]});
     std::io::Write::write_all(&mut z, latest.to_string().as_bytes()).unwrap();
     z.finish().unwrap();
-    let (_server, base) = serve(&bucket);
+    let (_server, base) = serve_dir(&bucket);
     let out = safeimage_in(
         f.dir(),
         &[

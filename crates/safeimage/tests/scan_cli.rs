@@ -823,31 +823,9 @@ fn unimportant_severity_sources_and_db_age() {
 /// A local HTTP server for `db update`: serves files from a directory and,
 /// like Google Cloud Storage, states each file's MD5 in `x-goog-hash`
 /// (deliberately wrong for names containing `corrupt`).
-const SERVER: &str = r#"
-import base64, hashlib, http.server, os, sys
-root = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        from urllib.parse import unquote
-        p = os.path.join(root, unquote(self.path.lstrip("/")))
-        if not os.path.isfile(p):
-            self.send_error(404); return
-        data = open(p, "rb").read()
-        md5 = base64.b64encode(hashlib.md5(data if "corrupt" not in p else b"x").digest()).decode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-goog-hash", "crc32c=AAAAAA==, md5=" + md5)
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"#;
-
 #[test]
 fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let www = d.join("www");
@@ -875,16 +853,7 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
         "Debian\nListed\nPyPI\ncorrupt\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", SERVER, www.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", line.trim());
+    let (_server, base) = serve_bucket(&www, None);
     let db = d.join("db");
     let dbs = db.to_str().unwrap();
     let out = safeimage_in(
@@ -974,6 +943,4 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
     );
     let out3 = safeimage_in(d, &["db", "update", "--db", dbs, "--feed", "nonsense"], &[]);
     assert!(stderr(&out3).contains("unknown feed `nonsense`"));
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -6,10 +6,10 @@
 //! never written.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 mod support;
-use support::{free_port, repo, sh};
+use support::{Background, free_port, repo, serve_dir, sh};
 
 /// A clone of just what the data fetch needs, in `root/clone` (so `root/shared`
 /// is where `../shared` would be, and is absent).
@@ -29,15 +29,8 @@ fn bare_clone(root: &Path) -> PathBuf {
 
 struct Mirror {
     url: String,
-    child: Child,
+    _server: Background,
     root: tempfile::TempDir,
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Lays out every origin of `origins.tsv` under HOST/PATH, made from the
@@ -97,28 +90,10 @@ for (dest, main), records in debs.items():
         .arg(repo().join("testdata/origins.tsv"))
         .arg(testkit::data_dir())
         .arg(root.path().join("www")));
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(root.path().join("www"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed().as_secs() < 20, "mirror did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (server, url) = serve_dir(&root.path().join("www"));
     Mirror {
-        url: format!("http://127.0.0.1:{port}"),
-        child,
+        url,
+        _server: server,
         root,
     }
 }

@@ -842,3 +842,87 @@ pub fn run_fleet(dir: &Path) -> (std::process::Output, String) {
     let text = std::fs::read_to_string(dir.join("r.json")).unwrap();
     (out, text)
 }
+
+/// A background process, killed when dropped.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `dir` served over plain HTTP on loopback (Python's http.server); its base URL.
+pub fn serve_dir(dir: &Path) -> (Background, String) {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Background(child), format!("http://127.0.0.1:{port}"))
+}
+
+const BUCKET_SERVER: &str = r#"
+import base64, hashlib, http.server, os, sys
+root, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        from urllib.parse import unquote
+        if log:
+            with open(log, "a") as f:
+                f.write(unquote(self.path) + "\n")
+        p = os.path.join(root, unquote(self.path.lstrip("/")))
+        if not os.path.isfile(p):
+            self.send_error(404); return
+        data = open(p, "rb").read()
+        md5 = base64.b64encode(hashlib.md5(data if "corrupt" not in p else b"x").digest()).decode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-goog-hash", "crc32c=AAAAAA==, md5=" + md5)
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// `dir` served as Google Cloud Storage serves OSV's bucket: the length, and
+/// the MD5 in `x-goog-hash` (a wrong one for paths containing `corrupt`);
+/// each request's path is appended to `log` when given. Its base URL.
+pub fn serve_bucket(dir: &Path, log: Option<&Path>) -> (Background, String) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(["-c", BUCKET_SERVER])
+        .arg(dir)
+        .arg(log.map(|l| l.as_os_str()).unwrap_or_default())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (
+        Background(child),
+        format!("http://127.0.0.1:{}", line.trim()),
+    )
+}
