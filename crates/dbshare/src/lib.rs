@@ -3,12 +3,17 @@
 //! image manifest with its own artifact type, its metadata (schema version,
 //! build time, the feeds with their newest record times, the uncompressed
 //! file's SHA-256) in annotations; `db pull` (and `oci://` DB locations)
-//! resolve the tag to a digest, refuse another artifact type, another
-//! schema version or an older build than the DB in place, download the
-//! layer checked against its digest, decompress it with a cap, check the
-//! file's SHA-256 and what the DB says of itself against the annotations,
-//! and only then rename it into place. The pulled digest is kept beside the
-//! file, so pulling the same tag again downloads nothing.
+//! resolve the tag to a digest (with keys: only a digest one of them
+//! signed, then pulled by that digest), refuse another artifact type,
+//! another schema version, a build time in the future or older than the DB
+//! in place, and a DB over the size cap ([`PullOptions::max_bytes`]) before
+//! anything is downloaded; then stream the layer through the decompressor
+//! into a temp file beside the destination, hashing both as they pass
+//! (memory stays bounded: a zstd bomb stops at the cap), check the blob's
+//! digest, the file's size and SHA-256 and what the DB says of itself
+//! against the annotations, and only then rename it into place. The pulled
+//! digest is kept beside the file, so pulling the same tag again downloads
+//! nothing.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,10 +44,36 @@ pub const A_FEEDS: &str = "dev.safeimage.advisory-db.feeds";
 pub const A_SHA256: &str = "dev.safeimage.advisory-db.sha256";
 /// Annotation: size of the uncompressed file.
 pub const A_SIZE: &str = "dev.safeimage.advisory-db.size";
-/// The largest layer downloaded.
-pub const MAX_LAYER: u64 = 4 << 30;
-/// The largest DB file a layer may inflate to.
-pub const MAX_DB: u64 = 16 << 30;
+/// The default cap on a pulled DB file (and on its compressed layer): a
+/// full import of OSV's main ecosystems is about 0.5 GB (BENCHMARKS.md),
+/// Grype's DB 0.9 GB.
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+/// How far in the future a build time may be (clock skew between runners).
+pub const CLOCK_SKEW_SECS: i64 = 600;
+/// The largest zstd window accepted (2^27, zstd's own default limit).
+const WINDOW_LOG_MAX: u32 = 27;
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Registry access.
+    pub registry: RegistryOptions,
+    /// The largest DB file (and compressed layer) accepted.
+    pub max_bytes: u64,
+    /// Public keys one of which must have signed the artifact (empty: no
+    /// signature required).
+    pub keys: Vec<provenance::keys::PublicKey>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            registry: RegistryOptions::default(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            keys: Vec::new(),
+        }
+    }
+}
 
 /// Why a push or pull failed; the DB in place is untouched in every case.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +131,45 @@ pub enum ShareError {
         /// What does not match.
         message: String,
     },
+    /// Built in the future (beyond the allowed skew).
+    #[error(
+        "{reference} ({digest}) says it was built {built}, in the future (now {now}); refused: it would keep every genuine DB out"
+    )]
+    Future {
+        /// What was pulled.
+        reference: String,
+        /// Its digest.
+        digest: Digest,
+        /// Its claimed build time.
+        built: Timestamp,
+        /// The time here.
+        now: Timestamp,
+    },
+    /// Over the size cap.
+    #[error(
+        "{reference} ({digest}): {message}, over the cap of {max} bytes (raise it with `db pull --max-mib`, SAFEIMAGE_DB_MAX_MIB or `[scan] db_max_mib`)"
+    )]
+    TooLarge {
+        /// What was pulled.
+        reference: String,
+        /// Its digest.
+        digest: Digest,
+        /// What is too large.
+        message: String,
+        /// The cap.
+        max: u64,
+    },
+    /// Keys were required and none signed it.
+    #[error("advisory DB {reference} is not verified, nothing pulled: {message}")]
+    Unverified {
+        /// The reference.
+        reference: String,
+        /// Why.
+        message: String,
+    },
+    /// Signature checking failed.
+    #[error(transparent)]
+    Provenance(#[from] provenance::ProvenanceError),
     /// Local files.
     #[error("{}: {source}", path.display())]
     Io {
@@ -254,9 +324,6 @@ fn describe(reference: &str, digest: &Digest, manifest: &[u8]) -> Result<Describ
         .unwrap_or("")
         .parse()
         .map_err(|_| bad(format!("{A_SIZE} is not a size")))?;
-    if size > MAX_DB {
-        return Err(bad(format!("the DB would be {size} bytes, over {MAX_DB}")));
-    }
     Ok(Described {
         layer: layer_digest,
         layer_size: layer["size"].as_u64().unwrap_or(0),
@@ -267,17 +334,38 @@ fn describe(reference: &str, digest: &Digest, manifest: &[u8]) -> Result<Describ
 }
 
 /// Pulls `reference` into `dest` (see the module doc).
-pub fn pull(
-    reference: &ImageRef,
-    dest: &Path,
-    opts: &RegistryOptions,
-) -> Result<Pulled, ShareError> {
+pub fn pull(reference: &ImageRef, dest: &Path, opts: &PullOptions) -> Result<Pulled, ShareError> {
     let shown = reference.to_string();
-    let repo = Repo::connect(reference, opts)?;
-    let want = match (reference.digest(), reference.tag()) {
+    let repo = Repo::connect(reference, &opts.registry)?;
+    let tag_or_digest = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.to_string(),
         (None, None) => "latest".to_string(),
+    };
+    // with keys: the digest the tag names now is verified, then pulled by
+    // that digest (the tag cannot move in between)
+    let want = if opts.keys.is_empty() {
+        tag_or_digest
+    } else {
+        let digest = match reference.digest() {
+            Some(d) => d.clone(),
+            None => repo
+                .head(&tag_or_digest)?
+                .ok_or_else(|| ShareError::NotADb {
+                    reference: shown.clone(),
+                    message: "no such tag in the registry".into(),
+                })?,
+        };
+        let repository = reference.full_name();
+        let req = provenance::verify::Requirements::default();
+        let report = provenance::verify::verify(&repo, &repository, &digest, &opts.keys, &req)?;
+        if let Some(f) = report.failure(&req) {
+            return Err(ShareError::Unverified {
+                reference: shown,
+                message: report.message(&f),
+            });
+        }
+        digest.to_string()
     };
     let (manifest, _) = repo
         .fetch_manifest(&want)?
@@ -286,17 +374,43 @@ pub fn pull(
             message: "no such tag or digest in the registry".into(),
         })?;
     let digest = oci::verify::sha256(&manifest);
-    if let Some(d) = reference.digest()
-        && *d != digest
-    {
+    if want.starts_with("sha256:") && want != digest.to_string() {
         return Err(ShareError::Mismatch {
             reference: shown,
             digest,
-            message: format!("the registry served a manifest of another digest than {d}"),
+            message: format!("the registry served a manifest of another digest than {want}"),
         });
     }
     let described = describe(&shown, &digest, &manifest)?;
+    let now = Timestamp::now();
+    if described.built_at.since(now) > CLOCK_SKEW_SECS {
+        return Err(ShareError::Future {
+            reference: shown,
+            digest,
+            built: described.built_at,
+            now,
+        });
+    }
+    let too_large = |message: String| ShareError::TooLarge {
+        reference: shown.clone(),
+        digest: digest.clone(),
+        message,
+        max: opts.max_bytes,
+    };
+    if described.size > opts.max_bytes {
+        return Err(too_large(format!(
+            "the DB would be {} bytes",
+            described.size
+        )));
+    }
+    if described.layer_size > opts.max_bytes {
+        return Err(too_large(format!(
+            "the layer is {} bytes",
+            described.layer_size
+        )));
+    }
     // the DB in place: the same digest is done; an older remote is refused
+    // (a DB in place built in the future is no measure: it is replaced)
     if dest.is_file() {
         // the same digest pulled before, and the file is still that DB (an
         // update or import since would have changed its build time or size)
@@ -314,7 +428,7 @@ pub fn pull(
         }
         if let Ok(local) = Db::open(dest) {
             let local = local.status().built_at;
-            if described.built_at < local {
+            if described.built_at < local && local.since(now) <= CLOCK_SKEW_SECS {
                 return Err(ShareError::Older {
                     reference: shown,
                     digest,
@@ -325,41 +439,53 @@ pub fn pull(
             }
         }
     }
-    if described.layer_size > MAX_LAYER {
-        return Err(ShareError::NotADb {
-            reference: shown,
-            message: format!("layer of {} bytes, over {MAX_LAYER}", described.layer_size),
-        });
-    }
-    let blob = repo.fetch_blob(&described.layer, MAX_LAYER)?;
     let mismatch = |m: String| ShareError::Mismatch {
         reference: shown.clone(),
         digest: digest.clone(),
         message: m,
     };
-    let mut bytes = Vec::new();
-    zstd::stream::read::Decoder::new(blob.as_slice())
-        .and_then(|d| d.take(described.size + 1).read_to_end(&mut bytes))
+    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let mut tmp = safefs::temp_beside(dest, safefs::Mode::Public).map_err(io(dest))?;
+    // layer → digest check → zstd (window capped) → size cap → SHA-256 → file
+    let blob = repo.open_blob(&described.layer, described.layer_size)?;
+    let mut decoder = zstd::stream::read::Decoder::new(blob)
         .map_err(|e| mismatch(format!("the layer does not decompress: {e}")))?;
-    if bytes.len() as u64 != described.size {
+    decoder
+        .window_log_max(WINDOW_LOG_MAX)
+        .map_err(|e| mismatch(format!("the layer does not decompress: {e}")))?;
+    let mut hashing = Hashing {
+        inner: (&mut decoder).take(described.size + 1),
+        sha: Sha256::new(),
+        n: 0,
+    };
+    std::io::copy(&mut hashing, tmp.as_file_mut()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData || e.kind() == std::io::ErrorKind::Other {
+            mismatch(format!("the layer does not decompress: {e}"))
+        } else {
+            io(dest)(e)
+        }
+    })?;
+    let (n, got) = (hashing.n, hex::encode(hashing.sha.finalize()));
+    if n != described.size {
         return Err(mismatch(format!(
-            "the DB is {} bytes, the manifest says {}",
-            bytes.len(),
+            "the DB is {}{n} bytes, the manifest says {}",
+            if n > described.size { "over " } else { "" },
             described.size
         )));
     }
-    let got = sha256_hex(&bytes);
+    decoder
+        .finish()
+        .into_inner()
+        .finish()
+        .map_err(|e| mismatch(format!("layer {}: {e}", described.layer)))?;
     if got != described.sha256 {
         return Err(mismatch(format!(
             "the DB's SHA-256 is {got}, the manifest says {}",
             described.sha256
         )));
     }
-    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    let mut tmp = safefs::temp_beside(dest, safefs::Mode::Public).map_err(io(dest))?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(io(dest))?;
     tmp.as_file().sync_all().map_err(io(dest))?;
     // what the DB says of itself must be what the manifest says
     let opened = Db::open(tmp.path())?;
@@ -383,6 +509,22 @@ pub fn pull(
         downloaded: true,
         built_at: described.built_at,
     })
+}
+
+/// Counts and hashes what passes.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+    n: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.sha.update(&buf[..k]);
+        self.n += k as u64;
+        Ok(k)
+    }
 }
 
 /// Where an `oci://` DB location is cached under `cache_dir`.

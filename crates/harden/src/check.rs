@@ -1,14 +1,19 @@
-//! Smoke checks of a hardened root before it is accepted: the root is
-//! written to a private directory and the entrypoint is run in it as the
-//! image's user (`unshare --pid --fork --kill-child --root --setuid
-//! --setgid`: a new PID namespace, so a check never leaves a process
-//! behind), with the image's environment only.
+//! Smoke checks of a hardened root before it is accepted. The image is
+//! hostile until proven otherwise, so its code runs only in the sandbox
+//! (`sandbox` crate: bubblewrap with every namespace, `pivot_root` into
+//! the root bound read-only, no_new_privs, seccomp, rlimits, ids shifted
+//! out of the host's range, a private loopback-only network). The root is
+//! written into the sandbox's scratch directory with the image's owners;
+//! the directories the image's user may write are bound writable (as a
+//! runtime with a read-only root and volumes would), `/tmp` is a fresh
+//! tmpfs. The entrypoint runs as the image's user with the image's
+//! environment only, in its `WorkingDir` (absolute, no `..`, resolved in
+//! the root). An HTTP check reaches the service through the sandbox's own
+//! network namespace.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::HardenError;
@@ -86,143 +91,149 @@ impl std::fmt::Display for Check {
     }
 }
 
-/// Writes the plan's tree under `dir` (which must be empty and private):
-/// directories and files first, links last, so nothing is ever written
-/// through a link.
-pub fn materialize(plan: &Plan, dir: &Path) -> std::io::Result<()> {
+/// Writes the plan's tree into `scratch`'s root (empty, private): directories
+/// and files first, links last, so nothing is ever written through a link;
+/// every entry gets its owner's host ids (files and links root's), and the
+/// sandbox's mount points are made. Returns the directories the image's
+/// user may write.
+pub fn materialize(
+    plan: &Plan,
+    scratch: &sandbox::Scratch,
+) -> Result<Vec<String>, sandbox::SandboxError> {
+    let dir = scratch.root();
+    let ids = scratch.ids();
+    let io = |p: &Path| {
+        let path = p.to_path_buf();
+        move |source| sandbox::SandboxError::Io { path, source }
+    };
     let mut dirs = Vec::new();
     for (p, k) in &plan.entries {
         let at = dir.join(p);
         match k {
             Kept::Dir { mode, owner } => {
-                std::fs::create_dir(&at)?;
-                dirs.push((at, *mode, *owner));
+                std::fs::create_dir(&at).map_err(io(&at))?;
+                dirs.push((p.clone(), at, *mode, *owner));
             }
             Kept::File { mode, data } => {
                 let mut f = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .open(&at)?;
-                f.write_all(data)?;
-                f.set_permissions(std::fs::Permissions::from_mode(*mode))?;
+                    .open(&at)
+                    .map_err(io(&at))?;
+                f.write_all(data).map_err(io(&at))?;
+                f.set_permissions(std::fs::Permissions::from_mode(*mode))
+                    .map_err(io(&at))?;
+                ids.chown(&at, (0, 0))?;
             }
             Kept::Symlink { .. } => {}
         }
     }
     for (p, k) in &plan.entries {
         if let Kept::Symlink { target } = k {
-            std::os::unix::fs::symlink(target, dir.join(p))?;
+            let at = dir.join(p);
+            std::os::unix::fs::symlink(target, &at).map_err(io(&at))?;
+            ids.chown(&at, (0, 0))?;
         }
     }
-    for (at, mode, (uid, gid)) in dirs {
-        if (uid, gid) != (0, 0) {
-            std::os::unix::fs::chown(&at, Some(uid), Some(gid))?;
+    let (uid, gid) = plan.user;
+    let mut writable = Vec::new();
+    for (p, at, mode, owner) in dirs {
+        ids.chown(&at, owner)?;
+        std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode)).map_err(io(&at))?;
+        let may = (owner.0 == uid && mode & 0o200 != 0)
+            || (owner.1 == gid && mode & 0o020 != 0)
+            || mode & 0o002 != 0;
+        if may && uid != 0 {
+            writable.push(format!("/{p}"));
         }
-        std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode))?;
     }
-    Ok(())
+    scratch.mount_points()?;
+    Ok(writable)
 }
 
 /// How a check runs the hardened root.
 pub struct Runner<'a> {
+    /// The sandbox helper.
+    pub sandbox: &'a sandbox::Sandbox,
     /// The materialised root.
-    pub root: &'a Path,
+    pub scratch: &'a sandbox::Scratch,
+    /// Directories bound writable.
+    pub writable: &'a [String],
     /// uid and gid.
     pub user: (u32, u32),
     /// The image's environment (`K=V`).
     pub env: &'a [String],
-    /// Working directory inside the root.
+    /// The image's working directory, as the image gives it.
     pub workdir: &'a str,
     /// How long a check may take.
     pub timeout: Duration,
 }
 
 impl Runner<'_> {
-    fn command(&self, argv: &[String]) -> Command {
-        let mut c = Command::new("unshare");
-        c.args(["--pid", "--fork", "--kill-child"])
-            .arg(format!("--root={}", self.root.display()))
-            .arg(format!(
-                "--wd={}",
-                if self.workdir.is_empty() {
-                    "/"
-                } else {
-                    self.workdir
-                }
-            ))
-            .arg(format!("--setgid={}", self.user.1))
-            .arg(format!("--setuid={}", self.user.0))
-            .arg("--")
-            .args(argv)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for e in self.env {
-            if let Some((k, v)) = e.split_once('=') {
-                c.env(k, v);
-            }
-        }
-        c
-    }
-
-    fn spawn(&self, argv: &[String], check: &Check) -> Result<Child, HardenError> {
-        self.command(argv).spawn().map_err(|e| HardenError::Check {
+    fn spawn(&self, argv: &[String], check: &Check) -> Result<sandbox::Running, HardenError> {
+        let failed = |e: sandbox::SandboxError| HardenError::Check {
             check: check.to_string(),
-            reason: format!("cannot run unshare (util-linux): {e}"),
-        })
+            reason: e.to_string(),
+        };
+        let workdir = self.scratch.working_dir(self.workdir).map_err(failed)?;
+        let spec = sandbox::Spec {
+            user: self.user,
+            env: self.env.to_vec(),
+            workdir,
+            argv: argv.to_vec(),
+            writable: self.writable.to_vec(),
+            limits: sandbox::Limits {
+                cpu_seconds: self.timeout.as_secs().saturating_add(5),
+                ..Default::default()
+            },
+        };
+        self.sandbox.spawn(self.scratch, &spec).map_err(failed)
     }
 
-    /// Runs one check; `argv` is the image's command for HTTP checks and
-    /// the entrypoint for command checks.
+    /// Runs one check; `command` is the image's command for HTTP checks
+    /// (the entrypoint runs command checks).
     pub fn run(
         &self,
         check: &Check,
         entrypoint: &str,
         command: &[String],
     ) -> Result<String, HardenError> {
+        let fail = |reason: String| HardenError::Check {
+            check: check.to_string(),
+            reason,
+        };
         match check {
             Check::Cmd(args) => {
                 let mut argv = vec![format!("/{}", entrypoint.trim_start_matches('/'))];
                 argv.extend(args.iter().cloned());
-                let child = self.spawn(&argv, check)?;
-                let (status, out, err) = wait_with_timeout(child, self.timeout);
-                match status {
-                    Some(0) => Ok(tail(&out)),
-                    Some(code) => Err(HardenError::Check {
-                        check: check.to_string(),
-                        reason: format!("exit code {code}: {}", tail(&(err + &out))),
-                    }),
-                    None => Err(HardenError::Check {
-                        check: check.to_string(),
-                        reason: format!(
-                            "still running after {} s (stopped)",
-                            self.timeout.as_secs()
-                        ),
-                    }),
+                let f = self.spawn(&argv, check)?.wait(self.timeout);
+                match f.code {
+                    Some(0) => Ok(tail(&f.stdout)),
+                    Some(code) => Err(fail(format!(
+                        "exit code {code}: {}",
+                        tail(&(f.stderr + &f.stdout))
+                    ))),
+                    None => Err(fail(format!(
+                        "still running after {} s (stopped)",
+                        self.timeout.as_secs()
+                    ))),
                 }
             }
             Check::Http { port, path } => {
                 if command.is_empty() {
-                    return Err(HardenError::Check {
-                        check: check.to_string(),
-                        reason: "the image has no command to start".into(),
-                    });
+                    return Err(fail("the image has no command to start".into()));
                 }
-                let mut child = self.spawn(command, check)?;
+                let mut running = self.spawn(command, check)?;
                 let start = Instant::now();
                 let result = loop {
-                    if let Ok(Some(st)) = child.try_wait() {
-                        let mut err = String::new();
-                        if let Some(mut e) = child.stderr.take() {
-                            let _ = e.read_to_string(&mut err);
-                        }
+                    if let Some(st) = running.try_wait() {
+                        let f = running.stop();
                         break Err(format!(
                             "the service exited ({st}) before answering: {}",
-                            tail(&err)
+                            tail(&(f.stderr + &f.stdout))
                         ));
                     }
-                    match probe(*port, path) {
+                    match probe(&running, *port, path) {
                         Ok(status) if (200..400).contains(&status) => {
                             break Ok(format!("HTTP {status}"));
                         }
@@ -240,63 +251,16 @@ impl Runner<'_> {
                         }
                     }
                 };
-                stop(&mut child);
-                result.map_err(|reason| HardenError::Check {
-                    check: check.to_string(),
-                    reason,
-                })
+                running.stop();
+                result.map_err(fail)
             }
         }
     }
 }
 
-/// Stops a check and everything it started. `unshare --kill-child` cannot
-/// be relied on once the child changed its uid (the kernel clears the
-/// parent-death signal then), so the namespace's first process is killed
-/// directly: when it dies, the kernel kills the whole PID namespace.
-fn stop(child: &mut Child) {
-    let pid = child.id();
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let namespaces: Vec<PathBuf> = children
-        .split_whitespace()
-        .filter_map(|c| std::fs::read_link(format!("/proc/{c}/ns/pid")).ok())
-        .filter(|ns| std::fs::read_link("/proc/self/ns/pid").ok().as_ref() != Some(ns))
-        .collect();
-    for c in children.split_whitespace() {
-        let _ = Command::new("kill")
-            .args(["-KILL", c])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    // The kernel tears the namespace down asynchronously: wait until none
-    // of its processes is left, so the ports they held are free again.
-    let start = Instant::now();
-    while !namespaces.is_empty() && start.elapsed() < Duration::from_secs(10) {
-        let alive = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-                    && std::fs::read_link(e.path().join("ns/pid"))
-                        .is_ok_and(|l| namespaces.contains(&l))
-            });
-        if !alive {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn probe(port: u16, path: &str) -> std::io::Result<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+/// `GET path` on the service's port, inside the sandbox's network.
+fn probe(running: &sandbox::Running, port: u16, path: &str) -> std::io::Result<u16> {
+    let mut s = running.connect(port, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())?;
     let mut buf = [0u8; 64];
@@ -306,41 +270,6 @@ fn probe(port: u16, path: &str) -> std::io::Result<u16> {
         .and_then(|r| r.get(2..5))
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer"))
-}
-
-fn wait_with_timeout(mut child: Child, timeout: Duration) -> (Option<i32>, String, String) {
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let o = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(r) = out.as_mut() {
-            let _ = r.take(1 << 20).read_to_end(&mut s);
-        }
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(r) = err.as_mut() {
-            let _ = r.take(1 << 20).read_to_end(&mut s);
-        }
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st.code().unwrap_or(128)),
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                stop(&mut child);
-                break None;
-            }
-        }
-    };
-    (
-        status,
-        o.join().unwrap_or_default(),
-        e.join().unwrap_or_default(),
-    )
 }
 
 /// The last lines of a program's output, for messages.

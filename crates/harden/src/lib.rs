@@ -8,7 +8,8 @@
 //!   directories ([`packages`]), system files and reduced accounts
 //!   ([`accounts`]); never shells, package managers, su/sudo or compilers;
 //! - [`packages`]: package records of kept files written back for scanners;
-//! - [`check`]: smoke checks in the hardened root as the image's user;
+//! - [`check`]: smoke checks of the hardened root as the image's user, in
+//!   the `sandbox` crate's sandbox;
 //! - [`output`]: the layer, the config and the OCI layout (and the `-debug`
 //!   sibling with a static busybox).
 //!
@@ -322,15 +323,14 @@ pub struct Hardened {
 /// `layout` under `tag`, on top of `base` (an analysed image whose files
 /// come first) or scratch; the `-debug` sibling goes into `debug_layout`
 /// (tagged `tag`) or, without one, into `layout` as `TAG-debug`. Checks run
-/// in a private directory under `work`; nothing is written at `layout`
-/// unless all pass.
+/// in the sandbox, on a copy of the root in its own scratch directory;
+/// nothing is written at `layout` unless all pass.
 pub fn harden(
     a: &oci::Analysis,
     base: Option<&oci::Analysis>,
     opts: &Options,
     layout: &Path,
     tag: &str,
-    work: &Path,
     debug_layout: Option<&Path>,
 ) -> Result<Hardened, HardenError> {
     let io = |path: &Path| {
@@ -352,21 +352,16 @@ pub fn harden(
     }
     let entry = spec.entrypoint.trim_start_matches('/').to_string();
     let cmd = command(&a.tree, cfg, &entry);
-    // Smoke checks in a private root.
+    // Smoke checks in the sandbox.
     let mut checks = Vec::new();
-    if !opts.checks.is_empty() {
-        std::fs::create_dir_all(work).map_err(io(work))?;
-        let root_dir = tempfile::Builder::new()
-            .prefix("harden-check-")
-            .tempdir_in(work)
-            .map_err(io(work))?;
-        let root = root_dir.path().join("root");
-        std::fs::create_dir(&root).map_err(io(&root))?;
-        check::materialize(&plan, &root).map_err(io(&root))?;
-        // the checks run as the image's user, who must reach the root
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root_dir.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(io(root_dir.path()))?;
+    if let Some(first) = opts.checks.first() {
+        let failed = |e: sandbox::SandboxError| HardenError::Check {
+            check: first.to_string(),
+            reason: e.to_string(),
+        };
+        let helper = sandbox::Sandbox::locate().map_err(failed)?;
+        let scratch = sandbox::Scratch::new().map_err(failed)?;
+        let writable = check::materialize(&plan, &scratch).map_err(failed)?;
         let env = spec.env.clone();
         let workdir = cfg
             .config
@@ -374,7 +369,9 @@ pub fn harden(
             .and_then(|c| c.working_dir.clone())
             .unwrap_or_default();
         let runner = check::Runner {
-            root: &root,
+            sandbox: &helper,
+            scratch: &scratch,
+            writable: &writable,
             user: plan.user,
             env: &env,
             workdir: &workdir,

@@ -266,6 +266,29 @@ impl Repo {
         self.conn.blob_bytes(&d, "blob", limit)
     }
 
+    /// A blob of this repository as a stream of `size` bytes (memory does
+    /// not grow with it), checked against `digest` and `size` as it is read
+    /// ([`crate::verify::Verified::finish`] says whether it matched), never
+    /// more than `size + 1` bytes read.
+    pub fn open_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<crate::verify::Verified<crate::verify::Limited<Box<dyn Read + Send>>>, RegistryError>
+    {
+        let desc = oci_client::manifest::OciDescriptor {
+            digest: digest.to_string(),
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        let raw = self.conn.blob_stream(&desc)?;
+        Ok(crate::verify::Verified::new(
+            crate::verify::Limited::new(raw, size.saturating_add(1)),
+            digest.clone(),
+            Some(size),
+        ))
+    }
+
     /// Upload `bytes` as a blob (skipped when the registry has it).
     pub fn push_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
         let digest = sha256(bytes);

@@ -422,6 +422,29 @@ impl Conn {
         Ok(body)
     }
 
+    /// A blob as a stream, through a bounded channel (memory does not grow
+    /// with its size); not verified: wrap it in [`Verified`].
+    pub(crate) fn blob_stream(
+        &self,
+        desc: &oci_client::manifest::OciDescriptor,
+    ) -> Result<Box<dyn Read + Send>, RegistryError> {
+        let stream = self.retry(|| self.client.pull_blob_stream(&self.reference, desc))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let mut s = stream.stream;
+        self.rt.spawn(async move {
+            while let Some(chunk) = s.next().await {
+                let stop = chunk.is_err();
+                if tx.send(chunk).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Box::new(ChannelReader {
+            rx,
+            cur: bytes::Bytes::new(),
+        }))
+    }
+
     /// A small blob (a config), never more than `limit` bytes read.
     pub(crate) fn blob_bytes(
         &self,
@@ -570,22 +593,8 @@ impl Blobs for RegistryBlobs {
             size: layer.size as i64,
             ..Default::default()
         };
-        let stream = conn.retry(|| conn.client.pull_blob_stream(&conn.reference, &desc))?;
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let mut s = stream.stream;
-        conn.rt.spawn(async move {
-            while let Some(chunk) = s.next().await {
-                let stop = chunk.is_err();
-                if tx.send(chunk).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
         Ok(Verified::new(
-            Box::new(ChannelReader {
-                rx,
-                cur: bytes::Bytes::new(),
-            }),
+            conn.blob_stream(&desc)?,
             layer.digest.clone(),
             Some(layer.size).filter(|s| *s > 0),
         ))

@@ -24,6 +24,11 @@ pub struct ScanSettings {
     pub vex: Vec<PathBuf>,
     /// Severity source priority.
     pub severity_priority: Vec<Source>,
+    /// Public keys one of which must have signed an `oci://` DB before it
+    /// is pulled (empty: none required).
+    pub db_keys: Vec<PathBuf>,
+    /// The largest DB an `oci://` pull accepts, in MiB.
+    pub db_max_mib: Option<u64>,
 }
 
 impl Default for ScanSettings {
@@ -35,6 +40,8 @@ impl Default for ScanSettings {
             ignore_files: Vec::new(),
             vex: Vec::new(),
             severity_priority: default_priority(),
+            db_keys: Vec::new(),
+            db_max_mib: None,
         }
     }
 }
@@ -46,6 +53,8 @@ const KEYS: &[&str] = &[
     "ignore_files",
     "vex",
     "severity_source",
+    "db_keys",
+    "db_max_mib",
 ];
 
 impl ScanSettings {
@@ -113,6 +122,22 @@ impl ScanSettings {
                         }
                     }
                     s.severity_priority = p;
+                }
+                "db_keys" => {
+                    s.db_keys = v
+                        .string_list(x, &what)
+                        .iter()
+                        .map(|p| settings::resolve_path(dir, p))
+                        .collect()
+                }
+                "db_max_mib" => {
+                    if let Some(i) = v.integer(x, &what) {
+                        if i < 1 {
+                            v.err(x.span, "`scan.db_max_mib` must be 1 or more");
+                        } else {
+                            s.db_max_mib = Some(i as u64);
+                        }
+                    }
                 }
                 other => v.unknown(k.span, "scan", other, KEYS),
             }

@@ -1,9 +1,12 @@
 //! A repository's history: every line any commit added, read from `git log
 //! -p -U0` (all refs, full history), with the commit, author and date. A
-//! secret a later commit deleted is still in the history, and found.
+//! secret a later commit deleted is still in the history, and found. The
+//! repository is not trusted: git runs through `sandbox::git` (no textconv,
+//! external diff, signature program, hooks, pager or implicit bare
+//! repository), and a range must be a revision, not an option.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::engine::Engine;
 use crate::found::{Found, Place};
@@ -14,6 +17,9 @@ pub enum GitError {
     /// git could not be started.
     #[error("cannot run git: {0}")]
     Spawn(std::io::Error),
+    /// A range that is not a revision.
+    #[error("--since-commit: {0}")]
+    Revision(String),
     /// git said no.
     #[error("git log in {dir}: {message}")]
     Failed {
@@ -62,8 +68,8 @@ pub fn scan(
     range: Option<&str>,
     engine: &Engine,
 ) -> Result<(Vec<Found>, History), GitError> {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir).args([
+    let mut cmd = sandbox::git::command(dir);
+    cmd.args([
         "-c",
         "core.quotepath=off",
         "log",
@@ -71,14 +77,15 @@ pub fn scan(
         "-U0",
         "--full-history",
         "--no-color",
-        "--no-ext-diff",
         "--no-renames",
         "--diff-filter=ACMRTUXB",
         "--format=%x01commit %H%x09%an <%ae>%x09%aI",
-    ]);
+    ])
+    .args(sandbox::git::DIFF_FLAGS);
     match range {
         Some(r) => {
-            cmd.arg(r);
+            let r = sandbox::git::revision(r).map_err(GitError::Revision)?;
+            cmd.args(["--end-of-options", r]);
         }
         None => {
             cmd.arg("--all");

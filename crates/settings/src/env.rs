@@ -124,7 +124,7 @@ pub const DOCKER_HOST: Var = Var {
 /// Temp directory.
 pub const TMPDIR: Var = Var {
     name: "TMPDIR",
-    meaning: "where private temp files go: the engine's registry credentials (a 0700 directory, removed after each build), feed downloads",
+    meaning: "where private temp files go: the engine's registry credentials (a 0700 directory, removed after each build), feed downloads, sandbox roots (must let other users through: the sandbox's user resolves its root there)",
     default: "/tmp",
 };
 
@@ -133,6 +133,25 @@ pub const COSIGN_PASSWORD: Var = Var {
     name: "COSIGN_PASSWORD",
     meaning: "the password sealing the signing key (`keygen`, `sign`, `run` with `[sign]`); set and empty means an empty password, as with cosign",
     default: "asked on the terminal; without one, an error",
+};
+
+/// The cap on a pulled advisory DB.
+pub const SAFEIMAGE_DB_MAX_MIB: Var = Var {
+    name: "SAFEIMAGE_DB_MAX_MIB",
+    meaning: "the largest advisory DB `db pull` and `oci://` DB locations accept, in MiB (`db pull --max-mib`, `[scan] db_max_mib`); checked before download and while inflating",
+    default: "2048",
+};
+/// The sandbox helper.
+pub const SAFEIMAGE_BWRAP: Var = Var {
+    name: "SAFEIMAGE_BWRAP",
+    meaning: "absolute path of bubblewrap, the sandbox image code runs in (`harden` smoke checks, `[image.harden] checks`)",
+    default: "/usr/bin/bwrap",
+};
+/// The build engine's program.
+pub const SAFEIMAGE_ENGINE_PROGRAM: Var = Var {
+    name: "SAFEIMAGE_ENGINE_PROGRAM",
+    meaning: "the build engine's program for `run` (`--engine-program`; never read from the fleet config)",
+    default: "buildah, docker or podman on PATH, by `[engine] kind`",
 };
 
 /// Every variable safeimage reads by a fixed name.
@@ -154,6 +173,9 @@ pub const ALL: &[Var] = &[
     DOCKER_HOST,
     TMPDIR,
     COSIGN_PASSWORD,
+    SAFEIMAGE_DB_MAX_MIB,
+    SAFEIMAGE_BWRAP,
+    SAFEIMAGE_ENGINE_PROGRAM,
 ];
 
 /// A variable the config names (`username_env`, `secret_env`...): its

@@ -67,15 +67,7 @@ pub fn run(
     let dir = cx.work.join(format!("harden-{slug}"));
     let layout = dir.join("layout");
     let debug_layout = dir.join("debug");
-    let h = match harden::harden(
-        &a,
-        None,
-        &options,
-        &layout,
-        "latest",
-        &dir,
-        Some(&debug_layout),
-    ) {
+    let h = match harden::harden(&a, None, &options, &layout, "latest", Some(&debug_layout)) {
         Ok(h) => h,
         Err(e @ harden::HardenError::Check { .. }) => {
             return Err(Stop::Blocked(vec![format!(

@@ -326,9 +326,7 @@ fn slsa_predicate(cx: &ImageCx<'_>, o: &ImageOutcome, created: &str) -> serde_js
 }
 
 fn git_commit(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    let out = sandbox::git::command(dir)
         .args(["rev-parse", "HEAD"])
         .output()
         .ok()?;

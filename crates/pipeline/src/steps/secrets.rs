@@ -7,7 +7,6 @@
 //! redacted in the outcome, the store and the notifications.
 
 use std::path::Path;
-use std::process::Command;
 
 use secrets::found::Found;
 use secrets::settings::{Action, Settings};
@@ -72,9 +71,7 @@ fn collect(s: &Scanner, found: Vec<Found>, action: Action, what: &str, out: &mut
 
 /// The top of the git repository holding `dir`, if it is in one.
 fn repository(dir: &Path) -> Option<std::path::PathBuf> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    let out = sandbox::git::command(dir)
         .args(["rev-parse", "--show-toplevel"])
         .output()
         .ok()?;

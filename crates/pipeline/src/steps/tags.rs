@@ -36,9 +36,7 @@ pub fn render_tags(img: &ImageSpec, date: &str, n: u64) -> Result<Vec<String>, S
 }
 
 fn git_sha(context: &Path) -> Result<String, String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(context)
+    let out = sandbox::git::command(context)
         .args(["rev-parse", "--short", "HEAD"])
         .output()
         .map_err(|e| format!("tag {{git_sha}}: cannot run git: {e}"))?;

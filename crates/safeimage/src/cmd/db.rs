@@ -20,6 +20,10 @@ pub struct DbArg {
     /// the cache; see `db push`); default: $XDG_CACHE_HOME/safeimage/db/advisories.db.
     #[arg(long, env = env::SAFEIMAGE_DB.name, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// For `--db oci://REF`: a public key one of whose signatures the DB
+    /// artifact must carry before it is pulled (repeatable; as `db pull --key`).
+    #[arg(long = "db-key", value_name = "FILE")]
+    pub db_key: Vec<PathBuf>,
 }
 
 impl DbArg {
@@ -35,12 +39,55 @@ impl DbArg {
     /// pulled first when the tag has moved.
     pub fn resolve(&self, insecure: &[String]) -> anyhow::Result<PathBuf> {
         let p = self.path()?;
-        resolve_location(&p, insecure)
+        resolve_location(&p, insecure, &self.db_key, None)
     }
 }
 
-/// A DB location (`oci://REF` or a file) as a file to read.
-pub fn resolve_location(p: &std::path::Path, insecure: &[String]) -> anyhow::Result<PathBuf> {
+/// The cap on a pulled DB: the flag or config, else `SAFEIMAGE_DB_MAX_MIB`,
+/// else the default.
+pub fn max_bytes(mib: Option<u64>) -> anyhow::Result<u64> {
+    let mib = match mib {
+        Some(m) => Some(m),
+        None => env::SAFEIMAGE_DB_MAX_MIB
+            .get()
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| *m > 0)
+                    .with_context(|| format!("SAFEIMAGE_DB_MAX_MIB=`{v}`: not a number of MiB"))
+            })
+            .transpose()?,
+    };
+    Ok(mib.map_or(dbshare::DEFAULT_MAX_BYTES, |m| m.saturating_mul(1 << 20)))
+}
+
+fn pull_options(
+    insecure: &[String],
+    keys: &[PathBuf],
+    max_mib: Option<u64>,
+) -> anyhow::Result<dbshare::PullOptions> {
+    Ok(dbshare::PullOptions {
+        registry: oci::source::RegistryOptions {
+            insecure: insecure.to_vec(),
+            ..Default::default()
+        },
+        max_bytes: max_bytes(max_mib)?,
+        keys: keys
+            .iter()
+            .map(|p| provenance::keys::load_public(p))
+            .collect::<Result<Vec<_>, _>>()?,
+    })
+}
+
+/// A DB location (`oci://REF` or a file) as a file to read; an `oci://`
+/// one is pulled (verified with `keys` when there are any).
+pub fn resolve_location(
+    p: &std::path::Path,
+    insecure: &[String],
+    keys: &[PathBuf],
+    max_mib: Option<u64>,
+) -> anyhow::Result<PathBuf> {
     let Some(r) = p.to_str().and_then(dbshare::oci_location) else {
         return Ok(p.to_path_buf());
     };
@@ -50,15 +97,18 @@ pub fn resolve_location(p: &std::path::Path, insecure: &[String]) -> anyhow::Res
     let cache = env::default_cache_dir()
         .context("an oci:// DB is cached in the cache directory; set SAFEIMAGE_CACHE_DIR, XDG_CACHE_HOME or HOME")?;
     let dest = dbshare::cached_path(&cache, &reference);
-    let opts = oci::source::RegistryOptions {
-        insecure: insecure.to_vec(),
-        ..Default::default()
-    };
+    let opts = pull_options(insecure, keys, max_mib)?;
     let pulled = dbshare::pull(&reference, &dest, &opts)?;
     if pulled.downloaded {
         eprintln!(
-            "pulled advisory DB {reference} ({}, built {})",
-            pulled.digest, pulled.built_at
+            "pulled advisory DB {reference} ({}{}, built {})",
+            pulled.digest,
+            if keys.is_empty() {
+                ""
+            } else {
+                ", signature verified"
+            },
+            pulled.built_at
         );
     }
     Ok(dest)
@@ -102,6 +152,10 @@ pub struct ShareArgs {
     /// signatures the artifact must carry before it is downloaded (repeatable).
     #[arg(long, value_name = "FILE")]
     key: Vec<PathBuf>,
+    /// pull: the largest DB accepted, in MiB (checked before download and
+    /// while inflating; default SAFEIMAGE_DB_MAX_MIB, else 2048).
+    #[arg(long, value_name = "MIB")]
+    max_mib: Option<u64>,
 }
 
 /// `db update`.
@@ -247,32 +301,10 @@ fn push(a: ShareArgs) -> anyhow::Result<ExitCode> {
 
 fn pull(a: ShareArgs) -> anyhow::Result<ExitCode> {
     let path = a.db.path()?;
-    // with keys: the digest the tag names now is verified, then pulled by
-    // that digest (the tag cannot move in between)
-    let reference = if a.key.is_empty() {
-        a.reference.clone()
-    } else {
-        let keys = a
-            .key
-            .iter()
-            .map(|p| provenance::keys::load_public(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (repo, digest, _, _) = super::sign::locate(&a.reference, &a.insecure_registry)?;
-        let repository = a.reference.full_name();
-        let req = provenance::verify::Requirements::default();
-        let report = provenance::verify::verify(&repo, &repository, &digest, &keys, &req)?;
-        if let Some(f) = report.failure(&req) {
-            anyhow::bail!(
-                "advisory DB {repository}@{digest} is not verified, nothing pulled: {}",
-                findings::text::clean_lines(&report.message(&f))
-            );
-        }
-        eprintln!("verified {repository}@{digest}");
-        format!("{repository}@{digest}").parse()?
-    };
-    let p = dbshare::pull(&reference, &path, &share_opts(&a))?;
+    let opts = pull_options(&a.insecure_registry, &a.key, a.max_mib)?;
+    let p = dbshare::pull(&a.reference, &path, &opts)?;
     eprintln!(
-        "{} {} ({}, built {})",
+        "{} {} ({}{}, built {})",
         if p.downloaded {
             "pulled"
         } else {
@@ -280,6 +312,11 @@ fn pull(a: ShareArgs) -> anyhow::Result<ExitCode> {
         },
         a.reference,
         p.digest,
+        if a.key.is_empty() {
+            ""
+        } else {
+            ", signature verified"
+        },
         p.built_at
     );
     super::write_output(None, &format!("{}\n", p.digest))?;

@@ -173,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             r.tag().unwrap_or("latest").to_string(),
         ),
     };
-    let h = harden::harden(&a, base.as_ref(), &hopts, &layout, &tag, work.path(), None)?;
+    let h = harden::harden(&a, base.as_ref(), &hopts, &layout, &tag, None)?;
     let mut pushed = Vec::new();
     if let Dest::Registry(r) = &dest {
         let repo = oci::push::Repo::connect(r, &opts.registry)?;

@@ -31,9 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.dir.display()
         );
     }
-    let git = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&args.dir)
+    let git = sandbox::git::command(&args.dir)
         .args(["rev-parse", "--verify", "-q", "HEAD"])
         .output()
         .is_ok_and(|o| o.status.success());

@@ -55,7 +55,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         path: if args.dry_run {
             db_location
         } else {
-            super::db::resolve_location(&db_location, &cfg.registry_options()?.insecure)?
+            super::db::resolve_location(
+                &db_location,
+                &cfg.registry_options()?.insecure,
+                &cfg.scan.db_keys,
+                cfg.scan.db_max_mib,
+            )?
         },
         max_age_hours: cfg.scan.max_age_hours,
         max_feed_age_days: cfg.scan.max_feed_age_days,
