@@ -112,6 +112,9 @@ pub struct BaseSignatures {
     pub images: Vec<dockerfile::policy::Pattern>,
     /// The public keys, read when the config is.
     pub keys: Vec<provenance::PublicKey>,
+    /// Accept a signature made for another repository (a mirror of a
+    /// signed upstream); otherwise the signed repository must be the base's.
+    pub allow_other_repository: bool,
 }
 
 fn sign_spec(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Option<SignSpec> {
@@ -179,6 +182,7 @@ fn base_signatures(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Vec<BaseSignat
         let mut rule = BaseSignatures {
             images: Vec::new(),
             keys: Vec::new(),
+            allow_other_repository: false,
         };
         for (k, x) in t {
             let what = format!("base_signatures.{}", k.name);
@@ -199,7 +203,17 @@ fn base_signatures(v: &mut V<'_>, dir: &Path, val: &Value<'_>) -> Vec<BaseSignat
                         }
                     }
                 }
-                other => v.unknown(k.span, "base_signatures", other, &["images", "keys"]),
+                "allow_other_repository" => {
+                    if let Some(b) = v.boolean(x, &what) {
+                        rule.allow_other_repository = b;
+                    }
+                }
+                other => v.unknown(
+                    k.span,
+                    "base_signatures",
+                    other,
+                    &["images", "keys", "allow_other_repository"],
+                ),
             }
         }
         if rule.images.is_empty() || rule.keys.is_empty() {

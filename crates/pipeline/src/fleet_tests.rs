@@ -848,9 +848,14 @@ fn key_pair(w: &World, name: &str) -> provenance::PrivateKey {
 }
 
 fn sign_base(w: &World, key: &provenance::PrivateKey, digest: &Digest) {
+    sign_base_as(w, key, digest, "r.example/base/debian");
+}
+
+/// Signs the base's digest with a payload naming `repository`.
+fn sign_base_as(w: &World, key: &provenance::PrivateKey, digest: &Digest, repository: &str) {
     let store = w.registry.artifacts_of("r.example/base/debian");
     let subject = provenance::sign::Subject {
-        repository: "r.example/base/debian",
+        repository,
         digest,
         media_type: oci::write::media::MANIFEST,
         size: 1234,
@@ -909,6 +914,27 @@ fn a_signature_for_the_previous_base_does_not_cover_the_new_one() {
     w.base('b');
     let r = w.run();
     assert_eq!(app(&r).outcome, Outcome::Blocked, "{:?}", app(&r).reasons);
+}
+
+#[test]
+fn a_base_signature_made_for_another_repository_is_blocked_unless_the_rule_allows_it() {
+    let mut w = world("", BASE_RULE);
+    let k = key_pair(&w, "base");
+    // the same digest, signed as another repository's image, copied here
+    sign_base_as(&w, &k, &dg('a'), "r.example/other/debian");
+    let r = w.run();
+    let a = app(&r);
+    assert_eq!(a.outcome, Outcome::Blocked);
+    assert!(
+        a.reasons[0].contains("made for r.example/other/debian, not for this repository"),
+        "{:?}",
+        a.reasons
+    );
+    assert_eq!(w.engine.build_count(), 0);
+    let mut mirror = world("", &format!("{BASE_RULE}allow_other_repository = true\n"));
+    let k = key_pair(&mirror, "base");
+    sign_base_as(&mirror, &k, &dg('a'), "r.example/other/debian");
+    assert_eq!(app(&mirror.run()).outcome, Outcome::Promoted);
 }
 
 #[test]

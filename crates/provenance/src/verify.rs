@@ -28,6 +28,10 @@ pub struct Requirements {
     pub annotations: BTreeMap<String, String>,
     /// Predicate types a signed attestation must be present for.
     pub attestations: Vec<String>,
+    /// Accept signatures made for another repository (a mirror of a signed
+    /// image): the signed `docker-reference` (and a statement's subject
+    /// name) is otherwise the repository verified.
+    pub allow_other_repository: bool,
 }
 
 /// A signature that verified and made the right claims.
@@ -68,6 +72,11 @@ pub enum Rejection {
         /// The digest it names.
         claimed: String,
     },
+    /// It was made for the same digest in another repository.
+    RepositoryMismatch {
+        /// The repository it names.
+        claimed: String,
+    },
     /// A required annotation is missing or different.
     AnnotationMismatch {
         /// Key.
@@ -93,6 +102,10 @@ impl std::fmt::Display for Rejection {
             Rejection::DigestMismatch { claimed } => write!(
                 f,
                 "it was made for {claimed}, not for this image (a signature copied from another image)"
+            ),
+            Rejection::RepositoryMismatch { claimed } => write!(
+                f,
+                "it was made for {claimed}, not for this repository (a signature copied from another repository; --allow-other-repository accepts it, for a mirror)"
             ),
             Rejection::AnnotationMismatch {
                 key,
@@ -248,6 +261,17 @@ fn malformed(m: impl ToString) -> Rejection {
     }
 }
 
+/// Whether two repository names are the same repository (`nginx`,
+/// `docker.io/library/nginx` and `index.docker.io/library/nginx` are).
+pub fn same_repository(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.parse::<oci::ImageRef>()
+            .map(|r| r.full_name())
+            .unwrap_or_else(|_| s.to_string())
+    };
+    a == b || norm(a) == norm(b)
+}
+
 /// The most signatures (layers of the `.sig` manifest) and referrers
 /// looked at; more are reported, not fetched.
 pub const MAX_ITEMS: usize = 256;
@@ -285,7 +309,7 @@ pub fn verify(
                 }
                 for (i, l) in m.layers.iter().take(MAX_ITEMS).enumerate() {
                     let source = format!("{tag} layer {}", i + 1);
-                    match simple_signature(store, l, digest, keys, req) {
+                    match simple_signature(store, l, repository, digest, keys, req) {
                         Ok(a) => report.signatures.push(Accepted { source, ..a }),
                         Err(reason) => report.rejected.push(Rejected {
                             source,
@@ -336,7 +360,7 @@ pub fn verify(
                 .annotation(layout::BUNDLE_PREDICATE_ANNOTATION)
                 .unwrap_or("bundle");
             let source = format!("referrer {} ({kind})", d.digest);
-            match bundle(store, &d.digest, digest, keys) {
+            match bundle(store, &d.digest, repository, digest, keys, req) {
                 Ok((key, st)) if st.predicate_type == dsse::COSIGN_SIGN => {
                     let annotations: BTreeMap<String, String> = st.predicate["annotations"]
                         .as_object()
@@ -391,6 +415,7 @@ pub fn verify(
 fn simple_signature(
     store: &dyn Artifacts,
     l: &layout::Desc,
+    repository: &str,
     digest: &Digest,
     keys: &[PublicKey],
     req: &Requirements,
@@ -435,6 +460,12 @@ fn simple_signature(
             claimed: p.critical.image.docker_manifest_digest,
         });
     }
+    let claimed = &p.critical.identity.docker_reference;
+    if !req.allow_other_repository && !same_repository(claimed, repository) {
+        return Err(Rejection::RepositoryMismatch {
+            claimed: claimed.clone(),
+        });
+    }
     for (k, v) in &req.annotations {
         let found = p.annotation(k);
         if found.as_deref() != Some(v.as_str()) {
@@ -461,8 +492,10 @@ fn simple_signature(
 fn bundle<'k>(
     store: &dyn Artifacts,
     manifest: &str,
+    repository: &str,
     digest: &Digest,
     keys: &'k [PublicKey],
+    req: &Requirements,
 ) -> Result<(&'k PublicKey, Statement), Rejection> {
     let (bytes, _) = store
         .manifest(manifest)
@@ -514,6 +547,20 @@ fn bundle<'k>(
                 .and_then(|s| s.digest.iter().next())
                 .map(|(a, h)| format!("{a}:{h}"))
                 .unwrap_or_default(),
+        });
+    }
+    // the subject naming this digest names this repository (a statement
+    // without names says nothing about where)
+    let named = st.subject.iter().find(|s| {
+        s.digest.get(digest.algorithm()).map(String::as_str) == Some(digest.encoded())
+            && !s.name.is_empty()
+    });
+    if let Some(s) = named
+        && !req.allow_other_repository
+        && !same_repository(&s.name, repository)
+    {
+        return Err(Rejection::RepositoryMismatch {
+            claimed: s.name.clone(),
         });
     }
     Ok((key, st))

@@ -162,13 +162,72 @@ fn one_valid_among_several_signatures_is_enough() {
         public("containers-image/cosign2.pub"),
         public("containers-image/cosign.pub"),
     ];
-    let r = verify::verify(&repo, "x/y", &digest, &keys, &Requirements::default()).unwrap();
+    let r = verify::verify(
+        &repo,
+        "192.168.64.2:5000/cosign-signed-single-sample",
+        &digest,
+        &keys,
+        &Requirements::default(),
+    )
+    .unwrap();
     assert_eq!(r.signatures.len(), 1);
     assert_eq!(
         r.signatures[0].source,
         format!("{} layer 2", layout::signature_tag(&digest))
     );
     assert_eq!(r.rejected.len(), 1);
+}
+
+#[test]
+fn cosigns_signature_copied_to_another_repository_is_rejected_unless_allowed() {
+    // cosign's own fixture signs 192.168.64.2:5000/cosign-signed-single-sample
+    let manifest = std::fs::read(fixture("containers-image/manifest.json")).unwrap();
+    let (repo, digest) = repo_with(&["containers-image/valid.signature"], &manifest);
+    let keys = [public("containers-image/cosign.pub")];
+    let r = verify::verify(
+        &repo,
+        "registry.example/copied/elsewhere",
+        &digest,
+        &keys,
+        &Requirements::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.rejected[0].reason,
+        Rejection::RepositoryMismatch {
+            claimed: "192.168.64.2:5000/cosign-signed-single-sample".into()
+        }
+    );
+    let f = r.failure(&Requirements::default()).unwrap();
+    assert!(
+        r.message(&f).contains("another repository"),
+        "{}",
+        r.message(&f)
+    );
+    let mirror = Requirements {
+        allow_other_repository: true,
+        ..Default::default()
+    };
+    let r = verify::verify(
+        &repo,
+        "registry.example/copied/elsewhere",
+        &digest,
+        &keys,
+        &mirror,
+    )
+    .unwrap();
+    assert!(r.failure(&mirror).is_none());
+}
+
+#[test]
+fn docker_hub_spellings_of_one_repository_are_the_same_repository() {
+    assert!(verify::same_repository("nginx", "docker.io/library/nginx"));
+    assert!(verify::same_repository(
+        "index.docker.io/library/nginx",
+        "docker.io/library/nginx"
+    ));
+    assert!(!verify::same_repository("nginx", "docker.io/evil/nginx"));
+    assert!(!verify::same_repository("r.example/a", "r.example/a/b"));
 }
 
 #[test]

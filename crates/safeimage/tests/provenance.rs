@@ -294,6 +294,47 @@ fn a_retagged_image_is_unsigned_and_a_copied_signature_does_not_cover_it() {
 }
 
 #[test]
+fn a_signature_copied_with_its_image_to_another_repository_fails_verify() {
+    let s = Setup::new();
+    assert!(s.si(&["sign", &s.image, "--key", "a.key"]).status.success());
+    let digest = s.digest();
+    // the image and its `.sig` tag, copied byte for byte to another repository
+    let other = format!("{}/copied:v1", s.reg.addr);
+    let sig = format!("{}.sig", digest.replacen(':', "-", 1));
+    for (from, to) in [
+        (s.image.clone(), other.clone()),
+        (s.sig_tag(), format!("{}/copied:{sig}", s.reg.addr)),
+    ] {
+        sh(Command::new("skopeo")
+            .args([
+                "copy",
+                "-q",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{from}"))
+            .arg(format!("docker://{to}")));
+    }
+    assert_eq!(remote_digest(&other).unwrap(), digest);
+    let out = s.si(&["verify", &other, "--key", "a.pub"]);
+    fails_with(
+        &out,
+        1,
+        &format!("it was made for {}, not for this repository", s.repo()),
+    );
+    // a mirror says so explicitly
+    let mirror = s.si(&[
+        "verify",
+        &other,
+        "--key",
+        "a.pub",
+        "--allow-other-repository",
+    ]);
+    assert_eq!(mirror.status.code(), Some(0), "{}", stderr(&mirror));
+}
+
+#[test]
 fn a_wrong_password_signs_nothing_and_keys_are_never_printed() {
     let s = Setup::new();
     let out = si(

@@ -70,16 +70,15 @@ pub fn verify_bases(cx: &ImageCx<'_>, resolved: &Resolved) -> Result<usize, Stop
             .artifacts(&b.reference)
             .map_err(|e| failed(StepError::Provenance(e.into()), Step::Verify))?;
         for rule in rules {
-            let report = provenance::verify::verify(
-                store.as_ref(),
-                &name,
-                &b.digest,
-                &rule.keys,
-                &Default::default(),
-            )
-            .map_err(|e| failed(e, Step::Verify))?;
+            let req = provenance::verify::Requirements {
+                allow_other_repository: rule.allow_other_repository,
+                ..Default::default()
+            };
+            let report =
+                provenance::verify::verify(store.as_ref(), &name, &b.digest, &rule.keys, &req)
+                    .map_err(|e| failed(e, Step::Verify))?;
             checked += 1;
-            if let Some(f) = report.failure(&Default::default()) {
+            if let Some(f) = report.failure(&req) {
                 let keys: Vec<&str> = rule.keys.iter().map(|k| k.name()).collect();
                 blocked.push(format!(
                     "base image {} is not signed by a required key ({}): {}",

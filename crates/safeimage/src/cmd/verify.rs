@@ -35,6 +35,11 @@ pub struct Args {
     /// Also require a signed attestation: sbom, provenance, vuln, gate or a predicate type URI; repeatable.
     #[arg(long, value_name = "TYPE")]
     require: Vec<String>,
+    /// Accept a signature made for another repository (the image is a
+    /// mirror of a signed one); otherwise the signed `docker-reference`
+    /// must be the repository verified.
+    #[arg(long)]
+    allow_other_repository: bool,
     /// Acknowledge that no transparency log is checked (silences the note).
     #[arg(long)]
     insecure_ignore_tlog: bool,
@@ -51,6 +56,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut req = provenance::verify::Requirements {
         annotations: super::sign::annotations(&a.annotations)?,
         attestations: Vec::new(),
+        allow_other_repository: a.allow_other_repository,
     };
     for r in &a.require {
         match provenance::predicate::parse(r) {
