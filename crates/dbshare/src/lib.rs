@@ -460,14 +460,25 @@ pub fn pull(reference: &ImageRef, dest: &Path, opts: &PullOptions) -> Result<Pul
         sha: Sha256::new(),
         n: 0,
     };
-    std::io::copy(&mut hashing, tmp.as_file_mut()).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData || e.kind() == std::io::ErrorKind::Other {
+    let copied = std::io::copy(&mut hashing, tmp.as_file_mut());
+    let (n, got) = (hashing.n, hex::encode(hashing.sha.finalize()));
+    // the blob's digest speaks first: a tampered layer is named as such,
+    // whatever the decompressor made of it
+    decoder
+        .finish()
+        .into_inner()
+        .finish()
+        .map_err(|e| mismatch(format!("layer {}: {e}", described.layer)))?;
+    copied.map_err(|e| {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+        ) {
             mismatch(format!("the layer does not decompress: {e}"))
         } else {
             io(dest)(e)
         }
     })?;
-    let (n, got) = (hashing.n, hex::encode(hashing.sha.finalize()));
     if n != described.size {
         return Err(mismatch(format!(
             "the DB is {}{n} bytes, the manifest says {}",
@@ -475,11 +486,6 @@ pub fn pull(reference: &ImageRef, dest: &Path, opts: &PullOptions) -> Result<Pul
             described.size
         )));
     }
-    decoder
-        .finish()
-        .into_inner()
-        .finish()
-        .map_err(|e| mismatch(format!("layer {}: {e}", described.layer)))?;
     if got != described.sha256 {
         return Err(mismatch(format!(
             "the DB's SHA-256 is {got}, the manifest says {}",
