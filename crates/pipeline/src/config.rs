@@ -363,7 +363,8 @@ pub struct FleetConfig {
     pub registries: BTreeMap<String, RegistrySettings>,
     /// Engine.
     pub engine: EngineKind,
-    /// The engine's program, when not the default on PATH.
+    /// The engine's program, when not the default on PATH: from the
+    /// command line or SAFEIMAGE_ENGINE_PROGRAM, never from the file.
     pub engine_program: Option<PathBuf>,
     /// Fleet gate (images start from it).
     pub gate: Gate,
@@ -436,12 +437,54 @@ pub fn is_tag(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
+/// How a fleet config is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Let `context` and `dockerfile` leave the config's directory
+    /// (`run --allow-outside-root`); by default a config, which may come
+    /// from a pull request, cannot send host files to a build.
+    pub allow_outside_root: bool,
+}
+
+/// Whether `path` (resolved against `dir`) stays inside `dir`, with the
+/// links of its existing part followed.
+pub fn inside(dir: &Path, path: &Path) -> bool {
+    if !path.starts_with(dir) {
+        return false;
+    }
+    // the deepest part of `path` that exists, links followed, must still be
+    // in the directory (a part above the directory, when the directory
+    // itself does not exist, leaves only the lexical check)
+    let mut p = path;
+    while p.symlink_metadata().is_err() {
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => return true,
+        }
+    }
+    if !p.starts_with(dir) {
+        return true;
+    }
+    let canon_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // a dangling link does not canonicalize: not inside
+    std::fs::canonicalize(p).is_ok_and(|real| real.starts_with(&canon_dir))
+}
+
+fn outside(what: &str, path: &Path, dir: &Path) -> String {
+    format!(
+        "`{what}` {} is outside the config's directory {} (a config from a pull request could send any host directory to a build): give `safeimage run --allow-outside-root` if this config is trusted",
+        path.display(),
+        dir.display()
+    )
+}
+
 fn image(
     v: &mut V<'_>,
     dir: &Path,
     val: &Value<'_>,
     gate_base: &Gate,
     policy_base: Option<&dockerfile::policy::Policy>,
+    opts: &LoadOptions,
 ) -> Option<ImageSpec> {
     let Some(t) = val.as_table() else {
         v.err(val.span, "each [[image]] must be a table");
@@ -471,6 +514,7 @@ fn image(
     let mut policy = None;
     let mut harden = None;
     let mut tags_span = val.span;
+    let mut dockerfile_span = None;
     let mut repository_given = false;
     for (k, x) in t {
         let what = format!("image.{}", k.name);
@@ -491,8 +535,19 @@ fn image(
                     );
                 }
             }
-            "context" => context = v.string(x, &what).map(|s| settings::resolve_path(dir, &s)),
-            "dockerfile" => dockerfile = v.string(x, &what),
+            "context" => {
+                context = v.string(x, &what).map(|s| settings::resolve_path(dir, &s));
+                if let Some(c) = &context
+                    && !opts.allow_outside_root
+                    && !inside(dir, c)
+                {
+                    v.err(x.span, outside("image.context", c, dir));
+                }
+            }
+            "dockerfile" => {
+                dockerfile = v.string(x, &what);
+                dockerfile_span = Some(x.span);
+            }
             "target" => target = v.string(x, &what),
             "version" => {
                 version = v.string(x, &what);
@@ -606,6 +661,12 @@ fn image(
         Some(d) => settings::resolve_path(&context, &d),
         None => context.join("Dockerfile"),
     };
+    if !opts.allow_outside_root && !inside(dir, &dockerfile) && inside(dir, &context) {
+        v.err(
+            dockerfile_span.unwrap_or(val.span),
+            outside("image.dockerfile", &dockerfile, dir),
+        );
+    }
     Some(ImageSpec {
         name,
         context,
@@ -709,6 +770,11 @@ impl FleetConfig {
     /// Reads every section of a parsed config; images may be absent (the
     /// `lint` command reads the same file).
     pub fn read(path: &Path, doc: &mut Document<'_>) -> FleetConfig {
+        Self::read_with(path, doc, &LoadOptions::default())
+    }
+
+    /// [`FleetConfig::read`] with options.
+    pub fn read_with(path: &Path, doc: &mut Document<'_>, opts: &LoadOptions) -> FleetConfig {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -763,7 +829,10 @@ impl FleetConfig {
                 &["kind", "program"],
                 |v, k, x| {
                     if k == "program" {
-                        cfg.engine_program = v.string(x, "engine.program").map(PathBuf::from);
+                        v.err(
+                            x.span,
+                            "`engine.program` is not read from the config file (a config from a pull request could name any program): give `safeimage run --engine-program PATH` or set SAFEIMAGE_ENGINE_PROGRAM",
+                        );
                         return;
                     }
                     match v.string(x, "engine.kind").as_deref() {
@@ -863,6 +932,7 @@ impl FleetConfig {
                             item,
                             &cfg.gate,
                             cfg.lint.policy.as_ref(),
+                            opts,
                         ) {
                             if cfg.images.iter().any(|i| i.name == img.name) {
                                 doc.reader
@@ -882,23 +952,42 @@ impl FleetConfig {
 
     /// Parses a config text; every problem at once.
     pub fn from_toml(path: &Path, text: &str) -> Result<FleetConfig, ConfigErrors> {
+        Self::from_toml_with(path, text, &LoadOptions::default())
+    }
+
+    /// [`FleetConfig::from_toml`] with options.
+    pub fn from_toml_with(
+        path: &Path,
+        text: &str,
+        opts: &LoadOptions,
+    ) -> Result<FleetConfig, ConfigErrors> {
         let shown = path.display().to_string();
         let mut doc = Document::parse(&shown, text);
-        let cfg = Self::read(path, &mut doc);
+        let cfg = Self::read_with(path, &mut doc, opts);
         doc.finish().map(|()| cfg)
     }
 
     /// Reads and parses a config file.
     pub fn load(path: &Path) -> Result<FleetConfig, ConfigErrors> {
+        Self::load_with(path, &LoadOptions::default())
+    }
+
+    /// [`FleetConfig::load`] with options.
+    pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<FleetConfig, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors::file(path.display().to_string(), format!("cannot read: {e}"))
         })?;
-        Self::from_toml(path, &text)
+        Self::from_toml_with(path, &text, opts)
     }
 
     /// Reads a config the daily run can use: at least one image.
     pub fn load_fleet(path: &Path) -> Result<FleetConfig, ConfigErrors> {
-        let cfg = Self::load(path)?;
+        Self::load_fleet_with(path, &LoadOptions::default())
+    }
+
+    /// [`FleetConfig::load_fleet`] with options.
+    pub fn load_fleet_with(path: &Path, opts: &LoadOptions) -> Result<FleetConfig, ConfigErrors> {
+        let cfg = Self::load_with(path, opts)?;
         if cfg.images.is_empty() {
             return Err(ConfigErrors(vec![ConfigError {
                 path: path.display().to_string(),
@@ -1060,7 +1149,24 @@ rebuild = "on-change"
 [image.gate]
 fail_on = "critical"
 "#;
-        let c = FleetConfig::from_toml(Path::new("/srv/fleet/safeimage.toml"), text).unwrap();
+        // /abs/worker is outside the config's directory: only when allowed
+        let e = FleetConfig::from_toml(Path::new("/srv/fleet/safeimage.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                ":9:12: `image.context` /abs/worker is outside the config's directory /srv/fleet"
+            ) && e.contains("--allow-outside-root"),
+            "{e}"
+        );
+        let c = FleetConfig::from_toml_with(
+            Path::new("/srv/fleet/safeimage.toml"),
+            text,
+            &LoadOptions {
+                allow_outside_root: true,
+            },
+        )
+        .unwrap();
         assert_eq!(c.images[0].context, Path::new("/srv/fleet/fleet/api"));
         assert_eq!(
             c.images[0].dockerfile,
@@ -1079,6 +1185,67 @@ fail_on = "critical"
         assert_eq!(c.store, Path::new("/srv/fleet/.safeimage/state.db"));
         assert_eq!(c.engine, EngineKind::Buildah);
         assert_eq!(c.scan.max_age_hours, 120);
+    }
+
+    #[test]
+    fn a_hostile_config_cannot_name_a_program_or_send_host_files_to_a_build() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(dir.join("app")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("linked")).unwrap();
+        let text = r#"
+[engine]
+program = "/tmp/evil"
+
+[[image]]
+name = "root"
+context = "/"
+repository = "r.example/a"
+
+[[image]]
+name = "up"
+context = "app/../.."
+repository = "r.example/b"
+
+[[image]]
+name = "link"
+context = "linked"
+repository = "r.example/c"
+
+[[image]]
+name = "df"
+context = "app"
+dockerfile = "../../../etc/passwd"
+repository = "r.example/d"
+
+[[image]]
+name = "fine"
+context = "app"
+repository = "r.example/e"
+"#;
+        let path = dir.join("safeimage.toml");
+        let e = FleetConfig::from_toml(&path, text).unwrap_err().to_string();
+        assert!(
+            e.contains(":3:12: `engine.program` is not read from the config file"),
+            "{e}"
+        );
+        for (line, what) in [
+            (7, "context` /"),
+            (12, "context`"),
+            (17, "context`"),
+            (23, "dockerfile`"),
+        ] {
+            assert!(
+                e.contains(&format!(":{line}:")) && e.contains(&format!("`image.{what}")),
+                "line {line}: {e}"
+            );
+        }
+        assert_eq!(
+            e.matches("is outside the config's directory").count(),
+            4,
+            "{e}"
+        );
+        assert!(!e.contains("r.example/e"), "{e}");
     }
 
     #[test]

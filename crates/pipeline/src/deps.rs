@@ -110,6 +110,10 @@ impl Cancel {
     pub fn is_set(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
+    /// The flag itself, for work below the pipeline that checks it.
+    pub fn flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.0.clone()
+    }
 }
 
 /// An observer that ignores everything.

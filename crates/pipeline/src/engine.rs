@@ -276,7 +276,7 @@ impl Cli {
             return Err(EngineError::Unusable {
                 engine: self.name,
                 message: format!(
-                    "{} is docker client {client}, which builds with BuildKit only through the buildx plugin, and buildx is not installed: install the buildx plugin, or set [engine] program to a docker client that still has the embedded BuildKit path (20.10-22, e.g. Debian's /usr/bin/docker)",
+                    "{} is docker client {client}, which builds with BuildKit only through the buildx plugin, and buildx is not installed: install the buildx plugin, or give --engine-program (SAFEIMAGE_ENGINE_PROGRAM) a docker client that still has the embedded BuildKit path (20.10-22, e.g. Debian's /usr/bin/docker)",
                     self.program.display()
                 ),
             });

@@ -446,7 +446,10 @@ fn the_single_image_run_works_with_buildkit_through_docker() {
     let d = dockerd();
     single_image_on(
         "buildkit",
-        &[("DOCKER_HOST", d.host.as_str())],
-        "[engine]\nkind = \"docker\"\nprogram = \"/usr/bin/docker\"\n",
+        &[
+            ("DOCKER_HOST", d.host.as_str()),
+            ("SAFEIMAGE_ENGINE_PROGRAM", "/usr/bin/docker"),
+        ],
+        "[engine]\nkind = \"docker\"\n",
     );
 }

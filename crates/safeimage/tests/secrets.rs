@@ -632,3 +632,38 @@ fn an_option_looking_since_commit_is_refused_and_writes_nothing() {
     assert!(err.contains("is not a revision"), "{err}");
     assert!(!written.exists());
 }
+
+#[test]
+fn a_procfs_inside_the_scanned_tree_is_not_entered_and_the_scan_ends() {
+    // a real procfs mounted inside the folder, in a private mount
+    // namespace: where `/proc/kmsg` would block a reader forever
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("proc")).unwrap();
+    std::fs::write(d.path().join("app.txt"), "hello\n").unwrap();
+    let script = format!(
+        "mount -t proc proc '{0}/proc' && exec '{1}' secrets '{0}' -f json",
+        d.path().display(),
+        env!("CARGO_BIN_EXE_safeimage")
+    );
+    let mut child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux unshare");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the scan of a tree holding a procfs did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note: not scanned: proc: on a proc pseudo filesystem: not read"),
+        "{err}"
+    );
+}

@@ -89,9 +89,13 @@ pub fn context(cx: &ImageCx<'_>, s: &Scanner) -> Result<Scanned, StepError> {
         let opts = secrets::dir::DirOptions {
             gitignore: false,
             ignore_files: vec![".dockerignore".into()],
+            cancel: Some(cx.cancel.flag()),
             ..Default::default()
         };
-        let (found, _) = secrets::dir::scan(&cx.spec.context, &s.engine, &opts);
+        let (found, seen) = secrets::dir::scan(&cx.spec.context, &s.engine, &opts);
+        if seen.cancelled {
+            return Err(StepError::Interrupted(model::Step::Secrets));
+        }
         collect(
             s,
             found,

@@ -68,7 +68,7 @@ mod tests {
     fn templates() {
         let mut img = crate::config::FleetConfig::from_toml(
             Path::new("/x/f.toml"),
-            "[[image]]\nname = \"a\"\ncontext = \"/tmp\"\nrepository = \"r.example/a\"\ntags = [\"latest\", \"{date}\", \"{version}-r{n}\"]\nversion = \"1.2\"\n",
+            "[[image]]\nname = \"a\"\ncontext = \"x\"\nrepository = \"r.example/a\"\ntags = [\"latest\", \"{date}\", \"{version}-r{n}\"]\nversion = \"1.2\"\n",
         )
         .unwrap()
         .images

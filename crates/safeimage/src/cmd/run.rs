@@ -33,6 +33,15 @@ pub struct Args {
     /// Resolve bases, lint and check policy only: no build, push or tag.
     #[arg(long)]
     dry_run: bool,
+    /// The build engine's program (default: buildah, docker or podman on
+    /// PATH, by `[engine] kind`); never read from the config file.
+    #[arg(long, env = env::SAFEIMAGE_ENGINE_PROGRAM.name, value_name = "PATH")]
+    engine_program: Option<PathBuf>,
+    /// Let an image's `context` and `dockerfile` be outside the config's
+    /// directory (only for a trusted config: one from a pull request could
+    /// send any host directory to a build).
+    #[arg(long)]
+    allow_outside_root: bool,
     /// Layer cache directory; default: $XDG_CACHE_HOME/safeimage.
     #[arg(long, env = env::SAFEIMAGE_CACHE_DIR.name, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -43,7 +52,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = FleetConfig::load_fleet(&args.config)?;
+    let mut cfg = FleetConfig::load_fleet_with(
+        &args.config,
+        &pipeline::config::LoadOptions {
+            allow_outside_root: args.allow_outside_root,
+        },
+    )?;
+    cfg.engine_program = args.engine_program.clone();
     let engine = pipeline::engine::engine(cfg.engine, cfg.engine_program.as_deref());
     let registry = OciRegistry {
         opts: cfg.registry_options()?,
