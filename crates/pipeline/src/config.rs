@@ -850,6 +850,12 @@ impl FleetConfig {
                 },
             );
         }
+        // the places the run writes, with where the config set them
+        let mut written = [
+            ("store.path", settings::Span::new(0, 0)),
+            ("store.audit_dir", settings::Span::new(0, 0)),
+            ("report.dir", settings::Span::new(0, 0)),
+        ];
         if let Some(s) = doc.take("store") {
             each_key(
                 &mut doc.reader,
@@ -884,11 +890,13 @@ impl FleetConfig {
                         "path" => {
                             if let Some(p) = v.string(x, &what) {
                                 cfg.store = settings::resolve_path(&dir, &p);
+                                written[0].1 = x.span;
                             }
                         }
                         "audit_dir" => {
                             if let Some(p) = v.string(x, &what) {
                                 cfg.audit_dir = settings::resolve_path(&dir, &p);
+                                written[1].1 = x.span;
                             }
                         }
                         _ => match v.string(x, &what).as_deref() {
@@ -906,8 +914,29 @@ impl FleetConfig {
             each_key(&mut doc.reader, &r, "report", &["dir"], |v, _, x| {
                 if let Some(p) = v.string(x, "report.dir") {
                     cfg.report_dir = settings::resolve_path(&dir, &p);
+                    written[2].1 = x.span;
                 }
             });
+        }
+        // where the run writes: a link (a committed `.safeimage -> /etc`)
+        // or a path out of the directory would write outside it
+        if !opts.allow_outside_root {
+            for ((what, span), path) in
+                written
+                    .iter()
+                    .zip([&cfg.store, &cfg.audit_dir, &cfg.report_dir])
+            {
+                if !inside(&dir, path) {
+                    doc.reader.err(
+                        *span,
+                        format!(
+                            "`{what}` {} is outside the config's directory {} (a link, or a path out of it: the run would write there): give `safeimage run --allow-outside-root` if this config is trusted",
+                            path.display(),
+                            dir.display()
+                        ),
+                    );
+                }
+            }
         }
         if let Some(s) = doc.take("schedule") {
             each_key(&mut doc.reader, &s, "schedule", &["cron"], |v, _, x| {
@@ -1246,6 +1275,37 @@ repository = "r.example/e"
             "{e}"
         );
         assert!(!e.contains("r.example/e"), "{e}");
+    }
+
+    #[test]
+    fn a_committed_link_cannot_redirect_where_the_run_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(d.path()).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.join("app")).unwrap();
+        // the repository ships `.safeimage` as a link out of it
+        std::os::unix::fs::symlink(elsewhere.path(), dir.join(".safeimage")).unwrap();
+        let text = "[[image]]\nname = \"a\"\ncontext = \"app\"\nrepository = \"r.example/a\"\n";
+        let e = FleetConfig::from_toml(&dir.join("safeimage.toml"), text)
+            .unwrap_err()
+            .to_string();
+        for what in ["store.path", "store.audit_dir", "report.dir"] {
+            assert!(
+                e.contains(&format!("`{what}` {}/.safeimage", dir.display())),
+                "{what}: {e}"
+            );
+        }
+        // a path out of the directory, given in the file, is named where it is
+        let text = format!("{text}\n[report]\ndir = \"/etc/cron.d\"\n");
+        std::fs::remove_file(dir.join(".safeimage")).unwrap();
+        let e = FleetConfig::from_toml(&dir.join("safeimage.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":7:8: `report.dir` /etc/cron.d is outside"),
+            "{e}"
+        );
+        assert_eq!(e.matches("is outside").count(), 1, "{e}");
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //!   it), synced, then renamed over the destination: readers see the old
 //!   content or the new, never half;
 //! - [`Mode::Public`] data (DB, SBOMs, reports) follows the umask;
-//!   [`Mode::Private`] (state, credentials) is 0600.
+//!   [`Mode::Private`] (state, credentials) is 0600;
+//! - into a tree we do not trust (a repository `init` sets up),
+//!   [`write_beneath`] follows no link at all: every directory is opened
+//!   with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH` from the root, a link at
+//!   the destination is refused, and the file is made and renamed relative
+//!   to its directory's descriptor.
 
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -173,9 +178,187 @@ pub fn private_dir(path: &Path) -> Result<(), WriteError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(&e)
 }
 
+/// Why [`write_beneath`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BeneathError {
+    /// The file is there and overwriting was not asked for.
+    #[error("{} already exists", path.display())]
+    Exists {
+        /// Where.
+        path: PathBuf,
+    },
+    /// A link where a directory or the file should be.
+    #[error(
+        "{} is a symbolic link (or has one on its way); nothing is written through links here",
+        path.display()
+    )]
+    Link {
+        /// Where.
+        path: PathBuf,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Writes `bytes` at `rel` under the directory `root` without following any
+/// link: directories on the way are created (0755) or opened without
+/// links, an existing destination is replaced only with `overwrite` and
+/// never when it is a link or not a regular file; temp file and rename are
+/// relative to the directory's descriptor.
+pub fn write_beneath(
+    root: &Path,
+    rel: &Path,
+    bytes: &[u8],
+    mode: Mode,
+    overwrite: bool,
+) -> Result<(), BeneathError> {
+    use rustix::fs::{AtFlags, FileType, Mode as M, OFlags, ResolveFlags};
+    let shown = root.join(rel);
+    let e = |source: std::io::Error| WriteError {
+        path: shown.clone(),
+        source,
+    };
+    let link = || BeneathError::Link {
+        path: shown.clone(),
+    };
+    let no_links = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let dir_flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY;
+    let mut dir = rustix::fs::open(root, dir_flags, M::empty()).map_err(|x| e(x.into()))?;
+    let comps: Vec<_> = rel
+        .components()
+        .map(|c| match c {
+            std::path::Component::Normal(n) => Ok(n.to_os_string()),
+            _ => Err(e(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a plain relative path",
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let Some((name, parents)) = comps.split_last() else {
+        return Err(e(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no file name",
+        ))
+        .into());
+    };
+    for c in parents {
+        match rustix::fs::openat2(&dir, c.as_os_str(), dir_flags, M::empty(), no_links) {
+            Ok(d) => dir = d,
+            Err(rustix::io::Errno::NOENT) => {
+                rustix::fs::mkdirat(&dir, c.as_os_str(), M::from_raw_mode(0o755))
+                    .map_err(|x| e(x.into()))?;
+                dir = rustix::fs::openat2(&dir, c.as_os_str(), dir_flags, M::empty(), no_links)
+                    .map_err(|x| e(x.into()))?;
+            }
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::XDEV | rustix::io::Errno::NOTDIR) => {
+                return Err(link());
+            }
+            Err(x) => return Err(e(x.into()).into()),
+        }
+    }
+    match rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => {
+            let ft = FileType::from_raw_mode(st.st_mode);
+            if ft == FileType::Symlink {
+                return Err(link());
+            }
+            if !overwrite {
+                return Err(BeneathError::Exists { path: shown });
+            }
+            if ft != FileType::RegularFile {
+                return Err(e(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a regular file",
+                ))
+                .into());
+            }
+        }
+        Err(rustix::io::Errno::NOENT) => {}
+        Err(x) => return Err(e(x.into()).into()),
+    }
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    let random = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    tmp_name.push(format!(".{random:016x}.tmp"));
+    let fd = rustix::fs::openat(
+        &dir,
+        tmp_name.as_os_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        M::from_raw_mode(mode.bits()),
+    )
+    .map_err(|x| e(x.into()))?;
+    let mut f = std::fs::File::from(fd);
+    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Err(x) = written {
+        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_os_str(), AtFlags::empty());
+        return Err(e(x).into());
+    }
+    rustix::fs::renameat(&dir, tmp_name.as_os_str(), &dir, name.as_os_str()).map_err(|x| {
+        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_os_str(), AtFlags::empty());
+        e(x.into())
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_beneath_follows_no_link_on_the_way_or_at_the_end() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = d.path();
+        // a plain write, directories made
+        write_beneath(
+            root,
+            Path::new(".github/workflows/x.yml"),
+            b"a",
+            Mode::Public,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(root.join(".github/workflows/x.yml")).unwrap(),
+            b"a"
+        );
+        assert!(matches!(
+            write_beneath(
+                root,
+                Path::new(".github/workflows/x.yml"),
+                b"b",
+                Mode::Public,
+                false
+            ),
+            Err(BeneathError::Exists { .. })
+        ));
+        write_beneath(
+            root,
+            Path::new(".github/workflows/x.yml"),
+            b"b",
+            Mode::Public,
+            true,
+        )
+        .unwrap();
+        // a dangling link at the file, and a link as a directory on the way
+        std::os::unix::fs::symlink(outside.path().join("t.toml"), root.join("safeimage.toml"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
+        for rel in ["safeimage.toml", "linked/x.yml", "linked/sub/x.yml"] {
+            for overwrite in [false, true] {
+                let r = write_beneath(root, Path::new(rel), b"x", Mode::Public, overwrite);
+                assert!(matches!(r, Err(BeneathError::Link { .. })), "{rel}: {r:?}");
+            }
+        }
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        assert!(write_beneath(root, Path::new("../x"), b"x", Mode::Public, true).is_err());
+    }
 
     fn mode_of(p: &Path) -> u32 {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777

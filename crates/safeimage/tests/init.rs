@@ -169,3 +169,31 @@ fn a_folder_without_dockerfiles_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Dockerfile"));
     assert!(!d.path().join("safeimage.toml").exists());
 }
+
+#[test]
+fn links_planted_in_the_repository_are_not_followed_even_with_force() {
+    let repo = sample();
+    let outside = tempfile::tempdir().unwrap();
+    // a dangling link where the config goes, and the workflow folder a link
+    std::os::unix::fs::symlink(
+        outside.path().join("planted.toml"),
+        repo.path().join("safeimage.toml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join(".github")).unwrap();
+    for args in [&["init"][..], &["init", "--force"][..]] {
+        let out = safeimage(repo.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "{args:?} wrote through a link"
+        );
+        assert!(
+            !repo.path().join(".safeimage-ignore.yaml").exists(),
+            "half-written"
+        );
+    }
+}

@@ -28,7 +28,14 @@ enum Sub {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Sub::Verify { config } = args.command;
-    let cfg = pipeline::FleetConfig::load(&config)?;
+    // verifying reads the store wherever the config keeps it: nothing is
+    // built or written, so paths outside the config's directory are fine
+    let cfg = pipeline::FleetConfig::load_with(
+        &config,
+        &pipeline::config::LoadOptions {
+            allow_outside_root: true,
+        },
+    )?;
     let key = cfg.audit_key()?;
     let store = cfg.open_store_read_only()?;
     let mut bad = 0;

@@ -1,12 +1,13 @@
 //! `safeimage init [DIR]`: writes `safeimage.toml` (one `[[image]]` per
 //! Dockerfile found), a GitHub workflow and an ignore-file skeleton into a
 //! repository. Nothing is overwritten without `--force`: when any of the
-//! files exists, none is written.
+//! files exists, none is written. The repository is not trusted: nothing
+//! is written through a symbolic link, on the way or at the file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// Arguments of `safeimage init`.
 #[derive(Debug, clap::Args)]
@@ -36,11 +37,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .output()
         .is_ok_and(|o| o.status.success());
     let plan = pipeline::init::plan(&args.dir, &dockerfiles, &args.registry, git);
+    // a link anywhere on the way: refused before anything is written
+    for (rel, _) in &plan.files {
+        let mut at = args.dir.clone();
+        for c in std::path::Path::new(rel).components() {
+            at.push(c);
+            if at
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+            {
+                bail!(
+                    "{} is a symbolic link; init writes nothing through links (the repository may not be yours): nothing written",
+                    at.display()
+                );
+            }
+        }
+    }
+    // a link counts as there (a dangling one too): init never writes through it
     let existing: Vec<String> = plan
         .files
         .iter()
         .map(|(p, _)| args.dir.join(p))
-        .filter(|p| p.exists())
+        .filter(|p| p.symlink_metadata().is_ok())
         .map(|p| p.display().to_string())
         .collect();
     if !existing.is_empty() && !args.force {
@@ -51,13 +69,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     for (rel, text) in &plan.files {
-        let path = args.dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        safefs::write(&path, text.as_bytes(), safefs::Mode::Public)?;
-        println!("wrote {}", path.display());
+        safefs::write_beneath(
+            &args.dir,
+            std::path::Path::new(rel),
+            text.as_bytes(),
+            safefs::Mode::Public,
+            args.force,
+        )?;
+        println!("wrote {}", args.dir.join(rel).display());
     }
     for (name, context, file) in &plan.images {
         println!("  image {name}: {context}/{file}");

@@ -77,7 +77,16 @@ fn settings(args: &Args) -> anyhow::Result<LintConfig> {
     let mut cfg = match &cfg_path {
         // The whole file is read (every section by its owner), so a
         // mistake anywhere in it is reported, not just in [lint].
-        Some(p) => pipeline::FleetConfig::load(p)?.lint,
+        // (lint builds and writes nothing: paths may be anywhere)
+        Some(p) => {
+            pipeline::FleetConfig::load_with(
+                p,
+                &pipeline::config::LoadOptions {
+                    allow_outside_root: true,
+                },
+            )?
+            .lint
+        }
         None => LintConfig::default(),
     };
     let hl = args.hadolint_config.clone().or_else(|| {
