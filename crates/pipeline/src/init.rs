@@ -198,6 +198,8 @@ permissions:\n\
 \x20 security-events: write\n\
 env:\n\
 \x20 SAFEIMAGE_GIT: https://example.invalid/safeimage   # where safeimage is built from\n\
+\x20 # the full commit SHA of the safeimage release you checked (never a tag or branch)\n\
+\x20 SAFEIMAGE_REV: 0000000000000000000000000000000000000000\n\
 jobs:\n\
 \x20 check:\n\
 \x20   if: github.event_name == 'pull_request'\n\
@@ -207,7 +209,7 @@ jobs:\n\
 \x20       with:\n\
 \x20         fetch-depth: 0\n\
 \x20     - run: sudo apt-get install -y nasm autoconf automake libtool make\n\
-\x20     - run: cargo install --locked --git \"$SAFEIMAGE_GIT\" safeimage\n\
+\x20     - run: cd /tmp && cargo install --locked --git \"$SAFEIMAGE_GIT\" --rev \"$SAFEIMAGE_REV\" safeimage\n\
 \x20     - run: safeimage lint --format sarif -o lint.sarif . || true\n\
 \x20     - run: safeimage secrets --git . --format sarif -o secrets.sarif || true\n\
 \x20     - uses: github/codeql-action/upload-sarif@v3\n\
@@ -220,7 +222,7 @@ jobs:\n\
 \x20   steps:\n\
 \x20     - uses: actions/checkout@v4\n\
 \x20     - run: sudo apt-get install -y buildah nasm autoconf automake libtool make\n\
-\x20     - run: cargo install --locked --git \"$SAFEIMAGE_GIT\" safeimage\n\
+\x20     - run: cd /tmp && cargo install --locked --git \"$SAFEIMAGE_GIT\" --rev \"$SAFEIMAGE_REV\" safeimage\n\
 \x20     - run: safeimage db update\n\
 \x20     - run: safeimage run --config safeimage.toml\n";
     Plan {

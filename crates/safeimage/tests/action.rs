@@ -20,9 +20,13 @@ fn action() -> serde_yaml_ng::Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(repo().join("action.yml")).unwrap()).unwrap()
 }
 
-/// Replaces `${{ inputs.X }}` and `${{ github.action_path }}`.
+/// Replaces `${{ inputs.X }}`, `${{ github.action_path }}`,
+/// `${{ github.action_ref }}` and `${{ steps.key.outputs.key }}`.
 fn expand(s: &str, inputs: &BTreeMap<String, String>) -> String {
-    let mut out = s.replace("${{ github.action_path }}", &repo().display().to_string());
+    let mut out = s
+        .replace("${{ github.action_path }}", &repo().display().to_string())
+        .replace("${{ github.action_ref }}", "v0-test")
+        .replace("${{ steps.key.outputs.key }}", "(the key step's output)");
     for (k, v) in inputs {
         out = out.replace(&format!("${{{{ inputs.{k} }}}}"), v);
     }
@@ -37,6 +41,8 @@ struct Ran {
     status: i32,
     outputs: BTreeMap<String, String>,
     summary: String,
+    /// What the key step gave the cache step.
+    cache_key: String,
 }
 
 /// Runs the action's steps with `given` inputs (the rest from their
@@ -55,18 +61,26 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> Ran {
     }
     let files = tempfile::tempdir().unwrap();
     let (out_file, summary_file) = (files.path().join("output"), files.path().join("summary"));
+    let path_file = files.path().join("path");
     std::fs::write(&out_file, "").unwrap();
     std::fs::write(&summary_file, "").unwrap();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_safeimage"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    std::fs::write(&path_file, "").unwrap();
+    // a cache hit: the action's own build where the install step keeps it
+    let home = files.path().join("home");
+    std::fs::create_dir_all(home.join(".safeimage-action/bin")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_safeimage"),
+        home.join(".safeimage-action/bin/safeimage"),
+    )
+    .unwrap();
+    // the job's PATH has whatever the repository put first on it
     let path = format!(
         "{}:{}",
-        bin_dir.display(),
+        workspace.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut outputs = BTreeMap::new();
+    let mut keys = Vec::new();
     let mut status = 0;
     for step in a["runs"]["steps"].as_sequence().unwrap() {
         if let Some(uses) = step["uses"].as_str() {
@@ -78,10 +92,25 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> Ran {
         }
         let script = expand(step["run"].as_str().unwrap(), &inputs);
         assert_eq!(step["shell"].as_str(), Some("bash"));
+        // GITHUB_PATH lines go in front of PATH for later steps, as the runner does
+        let added: Vec<String> = std::fs::read_to_string(&path_file)
+            .unwrap()
+            .lines()
+            .rev()
+            .map(str::to_string)
+            .collect();
+        let step_path = added
+            .iter()
+            .map(String::as_str)
+            .chain([path.as_str()])
+            .collect::<Vec<_>>()
+            .join(":");
         let mut cmd = Command::new("bash");
         cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
             .current_dir(workspace)
-            .env("PATH", &path)
+            .env("PATH", &step_path)
+            .env("HOME", &home)
+            .env("GITHUB_PATH", &path_file)
             .env("GITHUB_OUTPUT", &out_file)
             .env("GITHUB_STEP_SUMMARY", &summary_file)
             .env("GITHUB_WORKSPACE", workspace)
@@ -96,6 +125,11 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> Ran {
         }
         let out = cmd.output().expect("bash");
         status = out.status.code().unwrap_or(-1);
+        if step["id"].as_str() == Some("key") {
+            let key = std::fs::read_to_string(&out_file).unwrap();
+            keys.push(key.trim().to_string());
+            std::fs::write(&out_file, "").unwrap();
+        }
         if step["id"].as_str() == Some("run") {
             for line in std::fs::read_to_string(&out_file).unwrap().lines() {
                 if let Some((k, v)) = line.split_once('=') {
@@ -124,6 +158,7 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> Ran {
         status,
         outputs: declared,
         summary: std::fs::read_to_string(&summary_file).unwrap(),
+        cache_key: keys.pop().unwrap_or_default(),
     }
 }
 
@@ -270,4 +305,43 @@ fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
         }
     }
     assert_eq!(uses, 4);
+}
+
+#[test]
+fn the_cache_is_keyed_on_the_actions_own_source_and_no_repository_binary_runs() {
+    let ws = sample();
+    // the repository puts its own `safeimage` first on PATH
+    let marker = ws.path().join("tripped");
+    std::fs::create_dir_all(ws.path().join("bin")).unwrap();
+    std::fs::write(
+        ws.path().join("bin/safeimage"),
+        format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        ws.path().join("bin/safeimage"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let r = run_action(ws.path(), &[("command", "lint"), ("fail", "false")]);
+    assert_eq!(r.status, 0);
+    assert!(!marker.exists(), "the repository's safeimage ran");
+    assert_eq!(r.outputs["decision"], "fail", "{:?}", r.outputs);
+    // the key: the action's ref and a hash of its sources, not a constant
+    let key = r.cache_key.strip_prefix("key=").unwrap_or_default();
+    let hash = key.rsplit('-').next().unwrap();
+    assert!(key.contains("-v0-test-"), "{key}");
+    assert!(
+        hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    let text = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    assert!(
+        !text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .any(|l| l.contains("hashFiles(")),
+        "hashFiles() cannot see the action's files"
+    );
 }

@@ -294,3 +294,37 @@ fn container_scanning_job_reads_the_project_registry_and_gates() {
     assert_ne!(denied.status, 0, "{}", denied.log);
     assert!(denied.log.contains(&reg.addr), "{}", denied.log);
 }
+
+#[test]
+fn no_binary_from_the_project_tree_runs_and_only_a_full_commit_sha_is_installed() {
+    let project = git_project();
+    let p = project.path();
+    // what a merge request could commit: a safeimage where the template used
+    // to look for its cached build, and one in a bin folder
+    let marker = p.join("tripped");
+    for dir in [".safeimage-cargo/bin", "bin"] {
+        std::fs::create_dir_all(p.join(dir)).unwrap();
+        let f = p.join(dir).join("safeimage");
+        std::fs::write(&f, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // a tag is refused: tags can be moved
+    let job = run_job(
+        "safeimage-lint",
+        p,
+        &[],
+        &[
+            ("PATH", "/usr/bin:/bin"),
+            ("SAFEIMAGE_GIT_URL", "https://git.example/safeimage.git"),
+            ("SAFEIMAGE_GIT_REV", "v0.1.0"),
+        ],
+    );
+    assert_eq!(job.status, 1, "{}", job.log);
+    assert!(job.log.contains("a full 40-hex commit SHA"), "{}", job.log);
+    // nothing to install from: stops, naming what to set
+    let job = run_job("safeimage-secrets", p, &[], &[("PATH", "/usr/bin:/bin")]);
+    assert_eq!(job.status, 1, "{}", job.log);
+    assert!(job.log.contains("safeimage is not on PATH"), "{}", job.log);
+    assert!(!marker.exists(), "a binary from the project tree ran");
+}

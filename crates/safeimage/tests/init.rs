@@ -131,6 +131,19 @@ fn the_workflow_has_the_pull_request_checks_and_the_daily_run() {
     );
     assert!(check.contains("safeimage secrets --git"), "{check}");
     assert!(steps("daily").contains("safeimage run --config safeimage.toml"));
+    // safeimage is installed from a full commit SHA, from outside the
+    // repository (whose .cargo/config.toml could change the build)
+    let rev = wf["env"]["SAFEIMAGE_REV"].as_str().unwrap();
+    assert!(
+        rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{rev}"
+    );
+    for job in ["check", "daily"] {
+        assert!(
+            steps(job).contains("cd /tmp && cargo install --locked --git \"$SAFEIMAGE_GIT\" --rev \"$SAFEIMAGE_REV\" safeimage"),
+            "{job}"
+        );
+    }
     assert_eq!(wf["on"]["schedule"][0]["cron"].as_str(), Some("0 4 * * *"));
 }
 
