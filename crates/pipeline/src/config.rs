@@ -560,7 +560,31 @@ fn image(
                     );
                 }
             }
-            "secrets" => secrets = v.string_list(x, &what),
+            "secrets" => {
+                // a build secret's file is read by the engine into the build:
+                // its path is resolved here, against the config's directory,
+                // and must stay in it like the context
+                secrets = v
+                    .string_list(x, &what)
+                    .into_iter()
+                    .map(|spec| {
+                        let mut parts = Vec::new();
+                        for part in spec.split(',') {
+                            match part.split_once('=') {
+                                Some((k @ ("src" | "source"), p)) => {
+                                    let abs = settings::resolve_path(dir, p);
+                                    if !opts.allow_outside_root && !inside(dir, &abs) {
+                                        v.err(x.span, outside("image.secrets", &abs, dir));
+                                    }
+                                    parts.push(format!("{k}={}", abs.display()));
+                                }
+                                _ => parts.push(part.to_string()),
+                            }
+                        }
+                        parts.join(",")
+                    })
+                    .collect()
+            }
             "rebuild" => match v.string(x, &what).as_deref() {
                 Some("always") => rebuild = Rebuild::Always,
                 Some("on-change") => rebuild = Rebuild::OnChange,
