@@ -667,3 +667,62 @@ fn a_procfs_inside_the_scanned_tree_is_not_entered_and_the_scan_ends() {
         "{err}"
     );
 }
+
+#[test]
+fn sigterm_ends_a_run_scanning_a_context_of_the_whole_host() {
+    // The red team's config: `context = "/"` (allowed here explicitly).
+    // The scan must not enter /proc (where /proc/kmsg blocks a read) and
+    // must stop at SIGTERM instead of reading the whole disk.
+    let f = SecretFleet::new(QUICK, "", "");
+    let cfg = std::fs::read_to_string(f.dir.path().join("fleet.toml")).unwrap();
+    let dockerfile = f.dir.path().join("app/Dockerfile");
+    std::fs::write(
+        f.dir.path().join("fleet.toml"),
+        cfg.replace(
+            "context = \"app\"",
+            &format!("context = \"/\"\ndockerfile = \"{}\"", dockerfile.display()),
+        ),
+    )
+    .unwrap();
+    // without the flag the config is refused, naming the line
+    let refused = safeimage_in(f.dir.path(), &["run", "--config", "fleet.toml"], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("`image.context` / is outside"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .args([
+            "run",
+            "--config",
+            "fleet.toml",
+            "--allow-outside-root",
+            "--cache-dir",
+            "cache",
+        ])
+        .current_dir(f.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the signal"
+    );
+    sh(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("SIGTERM did not end the run's context scan");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(!f.tagged());
+}
