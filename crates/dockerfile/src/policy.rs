@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use globset::GlobMatcher;
 use oci::ImageRef;
 use serde::Serialize;
 
@@ -55,78 +54,7 @@ impl fmt::Display for Tier {
     }
 }
 
-/// One glob pattern on `registry/repository`.
-#[derive(Debug, Clone)]
-pub struct Pattern {
-    /// As written in the config.
-    pub text: String,
-    /// Normalised (`alpine` → `docker.io/library/alpine`).
-    pub normalized: String,
-    matcher: GlobMatcher,
-}
-
-/// Why a pattern is unusable.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid pattern `{pattern}`: {reason}")]
-pub struct PatternError {
-    /// The pattern.
-    pub pattern: String,
-    /// Why.
-    pub reason: String,
-}
-
-impl Pattern {
-    /// Compiles a pattern. `*` stays inside one path segment, `**` crosses them.
-    pub fn new(text: &str) -> Result<Self, PatternError> {
-        let normalized = normalize_pattern(text);
-        let glob = globset::GlobBuilder::new(&normalized)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| PatternError {
-                pattern: text.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(Pattern {
-            text: text.to_string(),
-            normalized,
-            matcher: glob.compile_matcher(),
-        })
-    }
-
-    fn specificity(&self) -> usize {
-        self.normalized
-            .chars()
-            .filter(|c| !matches!(c, '*' | '?' | '[' | ']'))
-            .count()
-    }
-
-    /// Whether the pattern matches a fully qualified repository name.
-    pub fn matches(&self, full_name: &str) -> bool {
-        self.matcher.is_match(full_name)
-    }
-}
-
-fn normalize_pattern(p: &str) -> String {
-    let p = p.trim();
-    let first = p.split('/').next().unwrap_or("");
-    let has_registry = p.contains('/')
-        && (first.contains(['.', ':']) || first == "localhost" || first.contains('*'));
-    let p = p
-        .strip_prefix("index.docker.io/")
-        .map(|r| format!("docker.io/{r}"))
-        .unwrap_or_else(|| p.to_string());
-    if has_registry || p.starts_with("docker.io/") {
-        let rest = p.strip_prefix("docker.io/");
-        match rest {
-            Some(r) if !r.contains('/') && !r.contains("**") => format!("docker.io/library/{r}"),
-            _ => p,
-        }
-    } else if p.contains('/') || p.contains("**") {
-        format!("docker.io/{p}")
-    } else {
-        format!("docker.io/library/{p}")
-    }
-}
+pub use oci::pattern::{Pattern, PatternError};
 
 /// The base-image policy.
 #[derive(Debug, Clone)]
@@ -361,17 +289,23 @@ mod tests {
 
     #[test]
     fn normalizes_patterns() {
-        assert_eq!(normalize_pattern("alpine"), "docker.io/library/alpine");
-        assert_eq!(normalize_pattern("bitnami/*"), "docker.io/bitnami/*");
         assert_eq!(
-            normalize_pattern("docker.io/node"),
+            oci::pattern::normalize("alpine"),
+            "docker.io/library/alpine"
+        );
+        assert_eq!(oci::pattern::normalize("bitnami/*"), "docker.io/bitnami/*");
+        assert_eq!(
+            oci::pattern::normalize("docker.io/node"),
             "docker.io/library/node"
         );
         assert_eq!(
-            normalize_pattern("gcr.io/distroless/*"),
+            oci::pattern::normalize("gcr.io/distroless/*"),
             "gcr.io/distroless/*"
         );
-        assert_eq!(normalize_pattern("localhost:5000/*"), "localhost:5000/*");
+        assert_eq!(
+            oci::pattern::normalize("localhost:5000/*"),
+            "localhost:5000/*"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod elf;
 pub mod output;
 pub mod packages;
 pub mod plan;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

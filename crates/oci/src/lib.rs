@@ -9,12 +9,14 @@ pub mod analyze;
 mod digest;
 pub mod image;
 pub mod layer;
+pub mod pattern;
 mod platform;
 #[cfg(feature = "registry")]
 pub mod push;
 mod reference;
 #[cfg(feature = "registry")]
 pub mod registry;
+pub mod settings;
 pub mod source;
 pub mod tree;
 pub mod verify;

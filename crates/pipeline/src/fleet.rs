@@ -124,7 +124,7 @@ pub enum FleetError {
     Notifier(#[from] notify::NotifyError),
     /// A registry credential is not set.
     #[error(transparent)]
-    Credential(#[from] crate::config::MissingCredential),
+    Credential(#[from] oci::settings::MissingCredential),
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -433,7 +433,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         _ => None,
     };
     let registry_options = cfg.registry_options()?;
-    let ttl = cfg.lease_seconds as i64;
+    let ttl = cfg.store.lease_seconds as i64;
 
     let store = deps.store;
     let mut notes = store.recover(started, ttl, &crate::origin::gone)?;

@@ -8,6 +8,7 @@
 pub mod dsse;
 pub mod keys;
 pub mod layout;
+pub mod settings;
 pub mod sign;
 pub mod simple;
 pub mod store;

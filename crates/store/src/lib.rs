@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod memory;
 mod postgres;
+pub mod settings;
 mod sqlite;
 
 use std::path::PathBuf;

@@ -36,8 +36,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             allow_outside_root: true,
         },
     )?;
-    let key = cfg.audit_key()?;
-    let store = cfg.open_store_read_only()?;
+    let key = cfg.store.audit_key()?;
+    let store = cfg.store.open_read_only()?;
     let mut bad = 0;
     for v in store::verify(&*store, key.as_ref())? {
         if v.problems.is_empty() {
