@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
     let req = provenance::verify::Requirements {
         annotations: [("k".to_string(), "v".to_string())].into(),
         attestations: vec![provenance::predicate::CYCLONEDX.to_string()],
+        allow_other_repository: data.first().is_some_and(|b| b & 1 == 1),
     };
     if let Ok(r) = provenance::verify::verify(&store, "fuzz/repo", &digest, &[key().clone()], &req)
         && let Some(f) = r.failure(&req)

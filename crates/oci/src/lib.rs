@@ -7,6 +7,7 @@
 
 pub mod analyze;
 mod digest;
+pub mod error;
 pub mod image;
 pub mod layer;
 pub mod pattern;

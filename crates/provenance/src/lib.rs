@@ -55,7 +55,7 @@ pub mod predicate {
 pub enum ProvenanceError {
     /// The registry.
     #[error(transparent)]
-    Registry(#[from] oci::registry::RegistryError),
+    Registry(#[from] oci::error::RegistryError),
     /// A key.
     #[error(transparent)]
     Key(#[from] KeyError),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use oci::Digest;
-use oci::registry::RegistryError;
+use oci::error::RegistryError;
 
 /// The most a signature payload, bundle or attachment blob may be.
 pub const MAX_BLOB: u64 = 16 << 20;
@@ -32,6 +32,7 @@ pub trait Artifacts {
     fn referrers(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RegistryError>;
 }
 
+#[cfg(feature = "registry")]
 impl Artifacts for oci::push::Repo {
     fn manifest(&self, at: &str) -> Result<Option<(Vec<u8>, String)>, RegistryError> {
         self.fetch_manifest(at)
