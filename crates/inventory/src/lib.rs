@@ -7,10 +7,12 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod image;
 pub mod license;
 pub mod model;
 pub mod sbom;
 pub mod sbom_in;
 
 pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};
+pub use image::{Inventoried, Loaded, inventory, load};
 pub use model::{Distro, Inventory, Location, Note, Package, PackageType, Relations};

@@ -195,7 +195,7 @@ fn platform(
     t: &mut Laps,
 ) -> Result<PlatformOutcome, Stop> {
     use steps::inputs::Plan;
-    let mut p = match plan {
+    let p = match plan {
         Plan::Reuse(platform, digest) => {
             let findings = cx
                 .history
@@ -204,7 +204,8 @@ fn platform(
                 .and_then(|h| h.findings_for(&platform))
                 .cloned()
                 .unwrap_or_default();
-            let (counts, fixable) = steps::scan::counts(&findings);
+            let (counts, fixable) = scan::session::counts(&findings);
+            let reasons = steps::gate::evaluate(cx, &findings);
             PlatformOutcome {
                 platform,
                 digest: Some(digest),
@@ -212,7 +213,7 @@ fn platform(
                 counts,
                 fixable,
                 baseline: None,
-                reasons: Vec::new(),
+                reasons,
                 findings,
                 hardened: None,
             }
@@ -265,13 +266,12 @@ fn platform(
                 counts: s.counts,
                 fixable: s.fixable,
                 baseline: s.baseline,
-                reasons: Vec::new(),
+                reasons: s.reasons,
                 findings: s.findings,
                 hardened,
             }
         }
     };
-    p.reasons = steps::gate::evaluate(cx, &p);
     t.lap(o, Step::Gate);
     Ok(p)
 }
@@ -299,7 +299,7 @@ fn summarise(o: &mut ImageOutcome) {
         }
     }
     scan::sort_findings(&mut all);
-    let (counts, fixable) = steps::scan::counts(&all);
+    let (counts, fixable) = scan::session::counts(&all);
     o.counts = counts;
     o.fixable = fixable;
     o.findings = all;

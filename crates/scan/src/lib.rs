@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod gate;
 pub mod matching;
+pub mod session;
 pub mod settings;
 pub mod severity;
 pub mod suppress;

@@ -9,9 +9,11 @@ use model::PlatformOutcome;
 use crate::image::ImageCx;
 use crate::steps::Stop;
 
-/// Gate one platform: its reasons (empty when it passes).
-pub fn evaluate(cx: &ImageCx<'_>, p: &PlatformOutcome) -> Vec<String> {
-    let d = scan::gate::evaluate(&cx.spec.gate, &p.findings, p.baseline.as_ref());
+/// Gate findings reused from the last promotion (a rebuilt platform is
+/// gated when it is judged, in the scan step): the reasons, empty when
+/// they pass.
+pub fn evaluate(cx: &ImageCx<'_>, findings: &[scan::Finding]) -> Vec<String> {
+    let d = scan::gate::evaluate(&cx.spec.gate, findings, None);
     if d.failed { d.reasons } else { Vec::new() }
 }
 

@@ -1,6 +1,7 @@
 //! Inventory and match the built image, read from the same layout bytes
-//! that were pushed; then the ignore rules and VEX statements, and the
-//! comparison with the last promoted image's findings.
+//! that were pushed, and judge it (`scan::session`): the ignore rules and
+//! VEX statements, the comparison with the last promoted image's findings,
+//! and the image's gate.
 
 use std::collections::BTreeMap;
 
@@ -13,16 +14,6 @@ use crate::engine::Built;
 use crate::image::ImageCx;
 use crate::steps::StepError;
 
-/// Counted findings by severity and how many have a fix.
-pub fn counts(findings: &[Finding]) -> (BTreeMap<Severity, usize>, usize) {
-    let counted: Vec<&Finding> = findings.iter().filter(|f| f.suppressed.is_none()).collect();
-    let counts = Severity::ALL
-        .iter()
-        .map(|s| (*s, counted.iter().filter(|f| f.severity == *s).count()))
-        .collect();
-    (counts, counted.iter().filter(|f| f.has_fix()).count())
-}
-
 /// What the scan found.
 #[derive(Debug, Clone)]
 pub struct Scanned {
@@ -34,6 +25,8 @@ pub struct Scanned {
     pub fixable: usize,
     /// Against the last promoted image.
     pub baseline: Option<Diff>,
+    /// Why the gate blocks this platform (empty: it passes).
+    pub reasons: Vec<String>,
 }
 
 /// The step, for one platform's build.
@@ -54,12 +47,7 @@ pub fn run(
         verify_diff_ids: true,
         ..Default::default()
     };
-    let want = oci::Want {
-        select: inventory::select(),
-        key: inventory::CATALOGER_VERSION,
-    };
-    let analysis = oci::analyze(&source, &opts, &want, &|_| {})?;
-    let inv = inventory::catalog(&analysis);
+    let inv = inventory::inventory(&source, &opts, &|_| {})?.inventory;
     if cx.signer.is_some() {
         // Kept for the signed SBOM attachment.
         let subject = inventory::sbom::Subject {
@@ -73,30 +61,40 @@ pub fn run(
         let file = crate::steps::provenance::sbom_file(cx, platform);
         std::fs::write(&file, bom).map_err(|source| StepError::Work { path: file, source })?;
     }
-    let mut m = cx.advisories.matches(&inv, cx.scan_opts)?;
-    scan::suppress::apply_rules(&mut m.findings, &cx.suppress.rules, &cx.today.date());
-    let full = format!(
+    let m = cx.advisories.matches(&inv, cx.scan_opts)?;
+    let subject = format!(
         "{}/{}@{digest}",
         cx.spec.repository.registry(),
         cx.spec.repository.repository()
     );
-    scan::suppress::apply_vex(
-        &mut m.findings,
-        &cx.suppress.vex,
-        &full,
-        Some(&digest.to_string()),
+    let digest = digest.to_string();
+    let today = cx.today.date();
+    let j = scan::session::judge(
+        m,
+        &scan::session::Judging {
+            rules: &cx.suppress.rules,
+            vex: &cx.suppress.vex,
+            today: &today,
+            subject: &subject,
+            digest: Some(&digest),
+            baseline: cx
+                .history
+                .promoted
+                .as_ref()
+                .and_then(|p| p.findings_for(platform))
+                .map(Vec::as_slice),
+            gate: &cx.spec.gate,
+        },
     );
-    let (counts, fixable) = counts(&m.findings);
-    let baseline = cx
-        .history
-        .promoted
-        .as_ref()
-        .and_then(|p| p.findings_for(platform))
-        .map(|before| scan::baseline::diff(&m.findings, before));
     Ok(Scanned {
-        findings: m.findings,
-        counts,
-        fixable,
-        baseline,
+        findings: j.findings,
+        counts: j.counts,
+        fixable: j.fixable,
+        baseline: j.baseline,
+        reasons: if j.decision.failed {
+            j.decision.reasons
+        } else {
+            Vec::new()
+        },
     })
 }

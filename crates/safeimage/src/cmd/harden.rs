@@ -190,12 +190,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Vulnerabilities before and after, and a proof the result is scannable.
     let mut vulns = None;
     if let Some(db) = &db {
-        let before = inventory::catalog(&sbom_analysis(&src, &opts)?);
+        let before = inventory::inventory(&src, &opts, &|_| {})?.inventory;
         let out_src = oci::Source::OciLayout {
             dir: layout.clone(),
             tag: Some(tag.clone()),
         };
-        let after = inventory::catalog(&sbom_analysis(&out_src, &opts)?);
+        let after = inventory::inventory(&out_src, &opts, &|_| {})?.inventory;
         vulns = Some((counts(&before, db)?, counts(&after, db)?));
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -212,14 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Table => print_table(&h.report, &args.output, vulns, &pushed, seconds),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn sbom_analysis(src: &oci::Source, opts: &oci::Options) -> anyhow::Result<oci::Analysis> {
-    let want = oci::Want {
-        select: inventory::select(),
-        key: inventory::CATALOGER_VERSION,
-    };
-    Ok(oci::analyze(src, opts, &want, &|_| {})?)
 }
 
 fn print_table(

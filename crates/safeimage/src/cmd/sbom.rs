@@ -75,38 +75,10 @@ pub struct Args {
     image: ImageArgs,
 }
 
-/// An image inventoried.
-pub struct Inventoried {
-    /// The resolved image.
-    pub image: oci::Image,
-    /// What reading the layers noted (skipped entries, capture limits).
-    pub layer_notes: Vec<oci::layer::Note>,
-    /// The inventory.
-    pub inventory: inventory::Inventory,
-}
-
-/// Analyses an image and catalogs it, with a progress bar on a terminal; an
-/// image whose layers were all inventoried before comes from the cache.
-pub fn inventory(source: &str, image: &ImageArgs) -> anyhow::Result<Inventoried> {
-    let src: oci::Source = source
-        .parse()
-        .with_context(|| format!("image source `{source}`"))?;
-    let opts = image.options();
-    let opened = oci::open(&src, &opts)?;
-    // the image-level cache, of checked runs only
-    let cache_dir = opts.cache_dir.as_ref().filter(|_| opts.verify_diff_ids);
-    if let (Some(dir), Some(img)) = (cache_dir, opened.image())
-        && let Some(hit) = inventory::cache::load(dir, img)
-        && let oci::Opened::Image { image, .. } = opened
-    {
-        return Ok(Inventoried {
-            image,
-            layer_notes: hit.layer_notes,
-            inventory: hit.inventory,
-        });
-    }
-    let is_image = opened.image().is_some();
-    let bar = std::io::stderr().is_terminal().then(|| {
+/// A progress bar on a terminal for reading `source` (none elsewhere), and
+/// the callback that feeds it.
+pub fn progress(source: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -117,34 +89,27 @@ pub fn inventory(source: &str, image: &ImageArgs) -> anyhow::Result<Inventoried>
         );
         b.set_message(format!("reading {source}"));
         b
-    });
-    let progress = |p: oci::Progress| {
-        if let Some(b) = &bar {
-            match p {
-                oci::Progress::Resolved { bytes, .. } => b.set_length(bytes),
-                oci::Progress::LayerDone { bytes, .. } => b.inc(bytes),
-            }
+    })
+}
+
+/// Feeds `bar` from the analysis' progress events.
+pub fn feed(bar: &Option<indicatif::ProgressBar>, p: oci::Progress) {
+    if let Some(b) = bar {
+        match p {
+            oci::Progress::Resolved { bytes, .. } => b.set_length(bytes),
+            oci::Progress::LayerDone { bytes, .. } => b.inc(bytes),
         }
-    };
-    let want = oci::Want {
-        select: inventory::select(),
-        key: inventory::CATALOGER_VERSION,
-    };
-    let analysis = oci::analyze_opened(opened, &opts, &want, &progress)?;
+    }
+}
+
+/// Loads an image or SBOM file through the library, with a progress bar.
+pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<inventory::Loaded> {
+    let bar = progress(source);
+    let loaded = inventory::load(source, &image.options(), &|p| feed(&bar, p));
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let inv = inventory::catalog(&analysis);
-    let oci::Analysis { image, layers, .. } = analysis;
-    let layer_notes: Vec<oci::layer::Note> = layers.into_iter().flat_map(|r| r.notes).collect();
-    if let (Some(dir), true) = (cache_dir, is_image) {
-        inventory::cache::store(dir, &image, &inv, layer_notes.clone());
-    }
-    Ok(Inventoried {
-        image,
-        layer_notes,
-        inventory: inv,
-    })
+    Ok(loaded?)
 }
 
 /// Prints, once each, what the catalogers could not read: the SBOM is
@@ -161,11 +126,21 @@ pub fn warn_incomplete(inv: &inventory::Inventory) {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Inventoried {
+    let src: oci::Source = args
+        .source
+        .parse()
+        .with_context(|| format!("image source `{}`", args.source))?;
+    let bar = progress(&args.source);
+    let done = inventory::inventory(&src, &args.image.options(), &|p| feed(&bar, p));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let inventory::Inventoried {
         image: analysed,
         layer_notes,
         inventory: inv,
-    } = inventory(&args.source, &args.image)?;
+        ..
+    } = done?;
     for n in &layer_notes {
         eprintln!(
             "note: {}: {}",

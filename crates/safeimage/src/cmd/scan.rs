@@ -3,14 +3,13 @@
 //! and decide the exit code from the gate. No network access happens here
 //! beyond reading the image itself.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::ValueEnum;
 use findings::time::Timestamp;
 use report::vulns::{DbInfo, ScanReport, Target};
-use scan::gate::{Gate, evaluate};
+use scan::gate::Gate;
 use scan::severity::Source;
 use vulndb::{Db, Severity};
 
@@ -109,45 +108,6 @@ pub struct Args {
     image: ImageArgs,
 }
 
-/// What `scan` (and later `run`) needs from one source.
-pub struct Scanned {
-    /// Display name.
-    pub name: String,
-    /// Manifest digest.
-    pub digest: Option<String>,
-    /// The inventory.
-    pub inventory: inventory::Inventory,
-}
-
-/// Inventory a source: an SBOM file or an image.
-pub fn load(source: &str, image: &ImageArgs) -> anyhow::Result<Scanned> {
-    let p = Path::new(source);
-    if p.is_file() {
-        let mut head = vec![0u8; 4096];
-        let n = std::io::Read::read(&mut std::fs::File::open(p)?, &mut head)?;
-        if inventory::sbom_in::looks_like_sbom(&head[..n]) {
-            let bytes = std::fs::read(p)?;
-            let r = inventory::sbom_in::read(&bytes)
-                .with_context(|| format!("SBOM {}", p.display()))?;
-            return Ok(Scanned {
-                name: r.subject.unwrap_or_else(|| source.to_string()),
-                digest: r.digest,
-                inventory: r.inventory,
-            });
-        }
-    }
-    let done = super::sbom::inventory(source, image)?;
-    Ok(Scanned {
-        name: done
-            .image
-            .reference
-            .as_ref()
-            .map_or_else(|| source.to_string(), |r| r.to_string()),
-        digest: done.image.manifest_digest.as_ref().map(|d| d.to_string()),
-        inventory: done.inventory,
-    })
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = super::output_time().to_string();
@@ -189,40 +149,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(scan::baseline::read)
         .transpose()?;
 
-    let scanned = load(&args.source, &args.image)?;
+    let scanned = super::sbom::load(&args.source, &args.image)?;
     let opts = scan::Options {
         show_unimportant: args.show_unimportant,
         severity_priority: priority,
     };
-    let mut m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
-    let today = &Timestamp::now().date();
-    let expired = scan::suppress::apply_rules(&mut m.findings, &rules, today);
-    scan::suppress::apply_vex(
-        &mut m.findings,
-        &vex,
-        &scanned.name,
-        scanned.digest.as_deref(),
-    );
-    m.notes.extend(expired);
-    m.notes.extend(feed_warnings);
-    super::sbom::warn_incomplete(&scanned.inventory);
-    m.notes.extend(
-        scanned
-            .inventory
-            .notes
-            .iter()
-            .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
-    );
-    let diff = baseline
-        .as_ref()
-        .map(|b| scan::baseline::diff(&m.findings, b));
+    let m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
     let gate = Gate {
         fail_on: args.fail_on,
         only_fixed: args.only_fixed,
         fail_on_new: args.fail_on_new,
         fail_on_increase: args.fail_on_increase,
     };
-    let mut decision = evaluate(&gate, &m.findings, diff.as_ref());
+    let today = Timestamp::now().date();
+    let mut j = scan::session::judge(
+        m,
+        &scan::session::Judging {
+            rules: &rules,
+            vex: &vex,
+            today: &today,
+            subject: &scanned.name,
+            digest: scanned.digest.as_deref(),
+            baseline: baseline.as_deref(),
+            gate: &gate,
+        },
+    );
+    j.notes.extend(feed_warnings);
+    super::sbom::warn_incomplete(&scanned.inventory);
+    j.notes.extend(
+        scanned
+            .inventory
+            .notes
+            .iter()
+            .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
+    );
+    let mut decision = j.decision.clone();
     let gated = gate != Gate::default() || args.fail_on_unreadable;
     if args.fail_on_unreadable && !scanned.inventory.notes.is_empty() {
         decision.failed = true;
@@ -256,12 +217,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             built_at: db.status().built_at.to_string(),
             schema_version: db.status().schema_version,
         },
-        &m.findings,
-        m.packages_checked,
-        m.hidden_unimportant,
-        &m.notes,
+        &j.findings,
+        j.packages_checked,
+        j.hidden_unimportant,
+        &j.notes,
     );
-    report.baseline = diff.as_ref();
+    report.baseline = j.baseline.as_ref();
     report.gate = gated.then_some(&decision);
     let text = match args.format {
         Format::Table => {
