@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::sbom::ImageArgs;
+use crate::shared::image::ImageArgs;
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -111,10 +111,6 @@ fn counts(inv: &inventory::Inventory, db: &vulndb::Db) -> anyhow::Result<[usize;
     Ok(c)
 }
 
-fn mb(n: u64) -> String {
-    format!("{:.1} MB", n as f64 / 1e6)
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -209,77 +205,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Table => print_table(&h.report, &args.output, vulns, &pushed, seconds),
+        Format::Table => print!(
+            "{}",
+            report::harden::table(&h.report, &args.output, vulns, &pushed, seconds)
+        ),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_table(
-    r: &harden::Report,
-    output: &str,
-    vulns: Option<([usize; 4], [usize; 4])>,
-    pushed: &[String],
-    seconds: f64,
-) {
-    let ratio = |b: u64, a: u64| {
-        if a == 0 {
-            String::new()
-        } else {
-            format!("{:.1}x smaller", b as f64 / a as f64)
-        }
-    };
-    println!(
-        "hardened {} ({}) from {}{}",
-        r.entrypoint,
-        r.user,
-        r.source,
-        r.source_digest
-            .as_deref()
-            .map(|d| format!("@{d}"))
-            .unwrap_or_default()
-    );
-    println!("{:<16}{:>12}{:>12}", "", "before", "after");
-    println!(
-        "{:<16}{:>12}{:>12}  {}",
-        "compressed",
-        mb(r.before.compressed),
-        mb(r.after.compressed),
-        ratio(r.before.compressed, r.after.compressed)
-    );
-    println!(
-        "{:<16}{:>12}{:>12}  {}",
-        "uncompressed",
-        mb(r.before.uncompressed),
-        mb(r.after.uncompressed),
-        ratio(r.before.uncompressed, r.after.uncompressed)
-    );
-    if let Some((b, a)) = vulns {
-        let f = |c: [usize; 4]| format!("{}/{}/{}/{}", c[0], c[1], c[2], c[3]);
-        println!(
-            "{:<16}{:>12}{:>12}  (critical/high/medium/low)",
-            "vulnerabilities",
-            f(b),
-            f(a)
-        );
-    }
-    println!("files kept      {}", r.files);
-    let pk: Vec<String> = r.packages.iter().map(|(n, v)| format!("{n} {v}")).collect();
-    println!("packages kept   {}: {}", pk.len(), pk.join(", "));
-    let mut command = r.entrypoint_cmd.clone();
-    command.extend(r.cmd.iter().cloned());
-    println!("runs            {}", command.join(" "));
-    for (c, said) in &r.checks {
-        println!("check           {c}: ok ({said})");
-    }
-    for n in &r.notes {
-        println!("note            {n}");
-    }
-    println!("written         {output} ({})", r.digest);
-    if let (Some(d), Some(s)) = (&r.debug_digest, &r.debug) {
-        println!("debug sibling   -debug tag ({d}, {})", mb(s.compressed));
-    }
-    for p in pushed {
-        println!("pushed          {p}");
-    }
-    println!("in {seconds:.1} s");
 }

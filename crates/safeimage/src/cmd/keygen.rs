@@ -3,12 +3,10 @@
 //! The private key is never written unsealed. Also the password reading
 //! shared by `sign` and `keygen`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use zeroize::Zeroizing;
 
 /// Arguments of `safeimage keygen`.
 #[derive(Debug, clap::Args)]
@@ -19,32 +17,6 @@ pub struct Args {
     /// Replace existing files.
     #[arg(long)]
     force: bool,
-}
-
-/// The key password: `COSIGN_PASSWORD` when set (empty allowed), else
-/// asked on the terminal (twice when `confirm`).
-pub fn password(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-    if let Some(p) = settings::env::named(settings::env::COSIGN_PASSWORD.name) {
-        return Ok(Zeroizing::new(p));
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "no key password: set {} (an empty value means an empty password) or run on a terminal",
-            settings::env::COSIGN_PASSWORD.name
-        );
-    }
-    let p = Zeroizing::new(rpassword::prompt_password(
-        "Enter password for private key: ",
-    )?);
-    if confirm {
-        let again = Zeroizing::new(rpassword::prompt_password(
-            "Enter password for private key again: ",
-        )?);
-        if *again != *p {
-            bail!("the passwords do not match");
-        }
-    }
-    Ok(p)
 }
 
 /// Runs `safeimage keygen`.
@@ -63,7 +35,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let pw = password(true)?;
+    let pw = crate::shared::keys::password(true)?;
     let key = provenance::PrivateKey::generate();
     let sealed = key.to_encrypted_pem(pw.as_bytes())?;
     safefs::write(&key_path, sealed.as_bytes(), safefs::Mode::Private)

@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         path: if args.dry_run {
             db_location
         } else {
-            super::db::resolve_location(
+            crate::shared::db::resolve_location(
                 &db_location,
                 &cfg.registry_options()?.insecure,
                 &cfg.scan.db_keys,

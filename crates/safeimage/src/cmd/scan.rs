@@ -13,8 +13,8 @@ use scan::gate::Gate;
 use scan::severity::Source;
 use vulndb::{Db, Severity};
 
-use super::db::DbArg;
-use super::sbom::ImageArgs;
+use crate::shared::db::DbArg;
+use crate::shared::image::ImageArgs;
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(scan::baseline::read)
         .transpose()?;
 
-    let scanned = super::sbom::load(&args.source, &args.image)?;
+    let scanned = crate::shared::image::load(&args.source, &args.image)?;
     let opts = scan::Options {
         show_unimportant: args.show_unimportant,
         severity_priority: priority,
@@ -175,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     );
     j.notes.extend(feed_warnings);
-    super::sbom::warn_incomplete(&scanned.inventory);
+    crate::shared::image::warn_incomplete(&scanned.inventory);
     j.notes.extend(
         scanned
             .inventory

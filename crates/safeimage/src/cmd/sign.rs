@@ -3,7 +3,6 @@
 //! and optionally attach files as signed attestations (OCI 1.1 referrers).
 //! A tag is resolved to its digest once; the digest is what is signed.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,42 +33,9 @@ pub struct Args {
     insecure_registry: Vec<String>,
 }
 
-/// `-a k=v` flags as a map.
-pub fn annotations(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    flags
-        .iter()
-        .map(|f| match f.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => bail!("annotation `{f}`: expected KEY=VALUE"),
-        })
-        .collect()
-}
-
-/// The image's repository connection, digest, size and media type.
-pub fn locate(
-    image: &oci::ImageRef,
-    insecure: &[String],
-) -> anyhow::Result<(oci::push::Repo, oci::Digest, u64, String)> {
-    let opts = oci::source::RegistryOptions {
-        insecure: insecure.to_vec(),
-        ..Default::default()
-    };
-    let repo = oci::push::Repo::connect(image, &opts)?;
-    let digest = match image.digest() {
-        Some(d) => d.clone(),
-        None => {
-            let tag = image.tag().unwrap_or("latest");
-            repo.head(tag)?
-                .with_context(|| format!("{image}: not found in the registry"))?
-        }
-    };
-    let (size, media_type) = repo.describe(&digest)?;
-    Ok((repo, digest, size, media_type))
-}
-
 /// Runs `safeimage sign`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let ann = annotations(&a.annotations)?;
+    let ann = crate::shared::keys::annotations(&a.annotations)?;
     let mut attach = Vec::new();
     for x in &a.attach {
         let Some((kind, file)) = x.split_once('=') else {
@@ -86,10 +52,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--attach: {file} is not JSON"))?;
         attach.push((predicate_type, value));
     }
-    let pw = super::keygen::password(false)?;
+    let pw = crate::shared::keys::password(false)?;
     let key = provenance::keys::load_private(&a.key, pw.as_bytes())?;
     drop(pw);
-    let (repo, digest, size, media_type) = locate(&a.image, &a.insecure_registry)?;
+    let (repo, digest, size, media_type) =
+        crate::shared::keys::locate(&a.image, &a.insecure_registry)?;
     let repository = a.image.full_name();
     let subject = provenance::sign::Subject {
         repository: &repository,

@@ -54,7 +54,7 @@ pub struct Args {
 /// Runs `safeimage verify`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut req = provenance::verify::Requirements {
-        annotations: super::sign::annotations(&a.annotations)?,
+        annotations: crate::shared::keys::annotations(&a.annotations)?,
         attestations: Vec::new(),
         allow_other_repository: a.allow_other_repository,
     };
@@ -71,7 +71,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| provenance::keys::load_public(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let (repo, digest, _, _) = super::sign::locate(&a.image, &a.insecure_registry)?;
+    let (repo, digest, _, _) = crate::shared::keys::locate(&a.image, &a.insecure_registry)?;
     let repository = a.image.full_name();
     let report = provenance::verify::verify(&repo, &repository, &digest, &keys, &req)?;
     let failure = report.failure(&req);

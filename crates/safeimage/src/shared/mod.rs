@@ -1,0 +1,6 @@
+//! What several commands share (argument groups and helpers); no command
+//! calls another, they all come here.
+
+pub mod db;
+pub mod image;
+pub mod keys;
