@@ -24,6 +24,7 @@ pub mod origin;
 // rare, and each step's `Result` stays readable without boxing every variant.
 #[allow(clippy::result_large_err)]
 pub mod steps;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use config::{FleetConfig, ImageSpec};

@@ -13,6 +13,7 @@
 //! before they were killed.
 
 pub mod audit;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod postgres;
 pub mod settings;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 use model::{History, ImageOutcome, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 
+#[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use postgres::{Postgres, redact_url};
 pub use sqlite::Sqlite;
