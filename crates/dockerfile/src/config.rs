@@ -63,45 +63,7 @@ impl Default for LintConfig {
     }
 }
 
-/// The type a label's value must have in the label schema (Hadolint's
-/// names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelType {
-    /// Any non-empty text.
-    Text,
-    /// A URL.
-    Url,
-    /// A semantic version.
-    Semver,
-    /// A git commit hash.
-    Hash,
-    /// An RFC 3339 date-time.
-    Rfc3339,
-    /// An SPDX license expression.
-    Spdx,
-    /// An email address.
-    Email,
-}
-
-impl std::str::FromStr for LabelType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "text" => LabelType::Text,
-            "url" => LabelType::Url,
-            "semver" => LabelType::Semver,
-            "hash" => LabelType::Hash,
-            "rfc3339" => LabelType::Rfc3339,
-            "spdx" => LabelType::Spdx,
-            "email" => LabelType::Email,
-            other => {
-                return Err(format!(
-                    "unknown label type `{other}` (expected text, url, semver, hash, rfc3339, spdx, email)"
-                ));
-            }
-        })
-    }
-}
+pub use crate::rules::LabelType;
 
 /// Short name inside this file.
 type V<'t> = Reader<'t>;

@@ -1,6 +1,7 @@
 //! A Dockerfile's text with its line index: byte offsets to line/column.
 
 use findings::Location;
+use serde::Serialize;
 
 /// A Dockerfile as read from disk: BOM removed, line starts indexed.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub struct SourceFile {
     /// Heredoc bodies taken over from the parser.
     pub extra_heredocs: Vec<crate::heredoc::ExtraHeredoc>,
     /// Parser directives at the top of the file.
-    pub directives: crate::model::Directives,
+    pub directives: Directives,
     /// For a file with no `FROM` before its first instruction (a fragment, a
     /// template, an `ONBUILD` base): the parser reads a `FROM scratch` line
     /// inserted at this byte offset, so every instruction can still be
@@ -39,7 +40,7 @@ impl SourceFile {
         }
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let directives = crate::model::Directives::read(&text);
+        let directives = Directives::read(&text);
         let escape = directives.escape.map_or(b'\\', |c| c as u8);
         let (masked, mut extra_heredocs) = crate::heredoc::prepass(&text, escape);
         let base = masked.as_deref().unwrap_or(&text);
@@ -221,5 +222,54 @@ mod tests {
         let args_only = SourceFile::new("D", "ARG A=1");
         assert_eq!(args_only.virtual_from, Some(7));
         assert!(args_only.parse_text().ends_with("ARG A=1\nFROM scratch\n"));
+    }
+}
+
+/// Parser directives at the top of a Dockerfile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Directives {
+    /// `# syntax=` frontend image.
+    pub syntax: Option<String>,
+    /// `# escape=` character (`\\` or `` ` ``).
+    pub escape: Option<char>,
+    /// `# check=` build-check settings.
+    pub check: Option<String>,
+}
+
+impl Directives {
+    /// Reads directives: leading `# key=value` comment lines, stopping at the
+    /// first line that is not one (as BuildKit does). Keys are case-insensitive.
+    pub fn read(text: &str) -> Self {
+        let mut d = Directives::default();
+        for line in text.lines() {
+            let Some(rest) = line.trim_start().strip_prefix('#') else {
+                break;
+            };
+            let Some((k, v)) = rest.split_once('=') else {
+                break;
+            };
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim().to_string();
+            if k.contains(char::is_whitespace) {
+                break;
+            }
+            match k.as_str() {
+                "syntax" => d.syntax = Some(v),
+                "escape" => d.escape = v.chars().next(),
+                "check" => d.check = Some(v),
+                _ => break,
+            }
+        }
+        d
+    }
+
+    /// Build checks skipped with `# check=skip=A,B` (or `all`).
+    pub fn skipped_checks(&self) -> Vec<String> {
+        let Some(c) = &self.check else { return vec![] };
+        c.split(';')
+            .filter_map(|part| part.trim().strip_prefix("skip="))
+            .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }

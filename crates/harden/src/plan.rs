@@ -39,42 +39,7 @@ pub enum Kept {
     },
 }
 
-/// The user the hardened image runs as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum User {
-    /// A numeric uid and gid.
-    Id(u32, u32),
-    /// A user name from the image's `etc/passwd`.
-    Name(String),
-}
-
-impl std::str::FromStr for User {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (u, g) = match s.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (s, None),
-        };
-        match u.parse::<u32>() {
-            Ok(uid) => {
-                let gid = match g {
-                    Some(g) => g
-                        .parse::<u32>()
-                        .map_err(|_| format!("`{s}`: the group must be a number"))?,
-                    None => uid,
-                };
-                if uid == 0 {
-                    return Err(format!("`{s}`: a hardened image never runs as root"));
-                }
-                Ok(User::Id(uid, gid))
-            }
-            Err(_) if !u.is_empty() && g.is_none() && !u.contains(['/', ' ']) => {
-                Ok(User::Name(u.to_string()))
-            }
-            Err(_) => Err(format!("`{s}` is not UID[:GID] or a user name")),
-        }
-    }
-}
+pub use crate::accounts::User;
 
 /// What to harden.
 #[derive(Debug, Clone)]

@@ -169,7 +169,7 @@ impl Inventory {
 /// A name as its package manager compares them (PEP 503 for Python).
 fn dep_key(kind: PackageType, name: &str) -> String {
     match kind {
-        PackageType::Python => crate::catalog::python::normalize(name),
+        PackageType::Python => normalize_python(name),
         _ => name.to_string(),
     }
 }
@@ -226,4 +226,22 @@ fn resolve(packages: &mut [Package]) {
     for (p, deps) in packages.iter_mut().zip(resolved) {
         p.relations.depends_on = deps;
     }
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-_.` become `-`.
+pub fn normalize_python(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }

@@ -65,7 +65,7 @@ pub enum SourceError {
     /// Registry problem.
     #[cfg(feature = "registry")]
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] crate::error::RegistryError),
     /// Built without registry support.
     #[error("{0}: this build of safeimage cannot pull from registries")]
     NoRegistrySupport(String),

@@ -19,9 +19,9 @@ use oci::Digest;
 use store::{Decision, Lease, RunStatus, StateStore};
 
 use crate::config::{FleetConfig, ImageSpec};
+use crate::cx::{ImageCx, Suppressions};
 use crate::deps::{Advisories, Clock, Event, Observer, Registry};
 use crate::engine::Engine;
-use crate::image::{ImageCx, Suppressions};
 
 /// The side effects a run uses.
 pub struct Deps<'a> {
@@ -133,7 +133,7 @@ pub enum FleetError {
     Secrets(#[from] secrets::settings::SettingsError),
     /// The `[sign]` key could not be opened.
     #[error("[sign]: {0}")]
-    SignKey(String),
+    SignKey(#[from] crate::signer::SignKeyError),
     /// A worker thread panicked while holding the store.
     #[error("a worker thread failed while holding the state store")]
     Poisoned,
@@ -176,8 +176,8 @@ struct Shared<'a> {
     observer: &'a dyn Observer,
     suppress: Suppressions,
     scan_opts: scan::Options,
-    secrets: crate::steps::secrets::Scanner,
-    signer: Option<crate::steps::provenance::Signer>,
+    secrets: crate::scanner::Scanner,
+    signer: Option<crate::signer::Signer>,
     registry_options: oci::source::RegistryOptions,
     work: PathBuf,
     /// Images this run holds a lease on.
@@ -420,7 +420,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     }
     let (rules, vex) = cfg.scan.suppressions()?;
     let (secret_engine, ignored) = cfg.secrets.engine()?;
-    let secrets = crate::steps::secrets::Scanner {
+    let secrets = crate::scanner::Scanner {
         engine: secret_engine,
         ignored,
         settings: cfg.secrets.clone(),
@@ -429,7 +429,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         r.target.check()?;
     }
     let signer = match &cfg.sign {
-        Some(spec) if !opts.dry_run => Some(crate::steps::provenance::Signer::open(spec)?),
+        Some(spec) if !opts.dry_run => Some(crate::signer::Signer::open(spec)?),
         _ => None,
     };
     let registry_options = cfg.registry_options()?;

@@ -597,7 +597,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         Err("this run's lease on app expired and another run took it; nothing promoted".to_string())
     };
     let cancel = crate::deps::Cancel::default();
-    let cx = crate::image::ImageCx {
+    let cx = crate::cx::ImageCx {
         run: model::RunId(1),
         spec: &cfg.images[0],
         config: &cfg,
@@ -615,7 +615,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         stage: &stage,
         cancel: &cancel,
         fence: &fence,
-        secrets: &crate::steps::secrets::Scanner::builtin(),
+        secrets: &crate::scanner::Scanner::builtin(),
         signer: None,
     };
     let o = crate::image::run(&cx);

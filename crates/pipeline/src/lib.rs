@@ -14,12 +14,15 @@
 //! (`store`, `notify`, `report`) over the shared `model`.
 
 pub mod config;
+pub mod cx;
 pub mod deps;
 pub mod engine;
 pub mod fleet;
 pub mod image;
 pub mod init;
 pub mod origin;
+pub mod scanner;
+pub mod signer;
 // Step errors carry typed context (references, registry errors); they are
 // rare, and each step's `Result` stays readable without boxing every variant.
 #[allow(clippy::result_large_err)]

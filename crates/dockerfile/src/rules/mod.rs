@@ -5,6 +5,7 @@
 pub mod docs;
 mod instructions;
 mod labels;
+pub use labels::LabelType;
 mod run;
 mod stages;
 
@@ -221,7 +222,7 @@ pub fn check(src: &SourceFile, parsed: &Parsed<'_>) -> Vec<Hit> {
 pub fn check_label_schema(
     src: &SourceFile,
     parsed: &Parsed<'_>,
-    schema: &std::collections::BTreeMap<String, crate::config::LabelType>,
+    schema: &std::collections::BTreeMap<String, labels::LabelType>,
     strict: bool,
 ) -> Vec<Hit> {
     let mut ctx = Ctx {

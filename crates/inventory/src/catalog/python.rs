@@ -7,23 +7,7 @@
 use super::{Ctx, field, paragraphs, purl};
 use crate::model::{Package, PackageType};
 
-/// PEP 503 normalisation: lowercase, runs of `-_.` become `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+pub use crate::model::normalize_python as normalize;
 
 /// Whether `path` ends with `suffix`, ASCII case ignored.
 fn ends_with_ci(path: &str, suffix: &str) -> bool {

@@ -8,8 +8,8 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
+use crate::cx::ImageCx;
 use crate::engine::{BuildSpec, Built};
-use crate::image::ImageCx;
 use crate::steps::StepError;
 use crate::steps::dockerfile::Dockerfile;
 use crate::steps::resolve::{Resolved, pin_dockerfile};

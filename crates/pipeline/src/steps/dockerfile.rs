@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use dockerfile::{BaseRef, Parsed, SourceFile};
 
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::StepError;
 
 /// A parsed Dockerfile.

@@ -6,7 +6,7 @@
 
 use model::PlatformOutcome;
 
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::Stop;
 
 /// Gate findings reused from the last promotion (a rebuilt platform is

@@ -11,8 +11,8 @@ use model::{Hardening, Step};
 use oci::Platform;
 
 use crate::config::HardenSpec;
+use crate::cx::ImageCx;
 use crate::engine::Built;
-use crate::image::ImageCx;
 use crate::steps::{StepError, Stop};
 
 /// The hardened image, and its `-debug` sibling when asked for.

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use oci::{Digest, Platform};
 
 use crate::config::Rebuild;
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::dockerfile::Dockerfile;
 use crate::steps::resolve::Resolved;
 use crate::steps::{StepError, Stop};

@@ -5,7 +5,7 @@
 
 use dockerfile::LintConfig;
 
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::dockerfile::Dockerfile;
 
 /// What lint found.

@@ -5,7 +5,7 @@
 
 use oci::Digest;
 
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::StepError;
 
 /// The step: moves each set of tags to its digest (the image first);

@@ -15,36 +15,10 @@ use oci::Digest;
 use provenance::predicate;
 use provenance::sign::Subject;
 
-use crate::config::SignSpec;
-use crate::fleet::FleetError;
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
+use crate::signer::Signer;
 use crate::steps::resolve::Resolved;
 use crate::steps::{StepError, Stop};
-
-/// The `[sign]` key, opened once per run.
-pub struct Signer {
-    key: provenance::PrivateKey,
-    spec: SignSpec,
-}
-
-impl Signer {
-    /// Opens the key with the password in `spec.password_env`.
-    pub fn open(spec: &SignSpec) -> Result<Signer, FleetError> {
-        let pw = settings::env::named(&spec.password_env).ok_or_else(|| {
-            FleetError::SignKey(format!(
-                "{} is not set (the password of {}; an empty value means an empty password)",
-                spec.password_env,
-                spec.key.display()
-            ))
-        })?;
-        let key = provenance::keys::load_private(&spec.key, pw.as_bytes())
-            .map_err(|e| FleetError::SignKey(e.to_string()))?;
-        Ok(Signer {
-            key,
-            spec: spec.clone(),
-        })
-    }
-}
 
 fn failed(e: impl Into<StepError>, step: Step) -> Stop {
     Stop::Failed(step, Box::new(e.into()))

@@ -5,8 +5,8 @@
 
 use oci::{Digest, Platform};
 
+use crate::cx::ImageCx;
 use crate::engine::Built;
-use crate::image::ImageCx;
 use crate::steps::StepError;
 
 /// The index over per-platform manifests, pushed by digest.

@@ -7,7 +7,7 @@ use dockerfile::{BaseRef, BaseRefKind};
 use model::{BaseDigest, PlatformDigest};
 use oci::Digest;
 
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::StepError;
 use crate::steps::dockerfile::Dockerfile;
 

@@ -10,8 +10,8 @@ use scan::Finding;
 use scan::baseline::Diff;
 use vulndb::Severity;
 
+use crate::cx::ImageCx;
 use crate::engine::Built;
-use crate::image::ImageCx;
 use crate::steps::StepError;
 
 /// What the scan found.

@@ -9,34 +9,12 @@
 use std::path::Path;
 
 use secrets::found::Found;
-use secrets::settings::{Action, Settings};
+use secrets::settings::Action;
 
+use crate::cx::ImageCx;
 use crate::engine::Built;
-use crate::image::ImageCx;
+use crate::scanner::Scanner;
 use crate::steps::{StepError, Stop};
-
-/// The run's secret scanner: the engine built once from `[secrets]`, the
-/// fingerprints to ignore, and what blocks.
-#[derive(Debug)]
-pub struct Scanner {
-    /// The rules.
-    pub engine: secrets::Engine,
-    /// Fingerprints to leave out.
-    pub ignored: Vec<String>,
-    /// What each kind does.
-    pub settings: Settings,
-}
-
-impl Scanner {
-    /// The built-in rules, everything blocking (tests).
-    pub fn builtin() -> Scanner {
-        Scanner {
-            engine: secrets::Engine::builtin().expect("the built-in rules compile"),
-            ignored: Vec::new(),
-            settings: Settings::default(),
-        }
-    }
-}
 
 /// What a scan found, and the reasons it blocks for.
 #[derive(Debug, Default)]

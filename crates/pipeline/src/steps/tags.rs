@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::{ImageSpec, is_tag};
-use crate::image::ImageCx;
+use crate::cx::ImageCx;
 use crate::steps::StepError;
 
 /// Render the image's tag templates for today and build number `n`.
