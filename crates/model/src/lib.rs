@@ -29,6 +29,76 @@ impl fmt::Display for RunId {
     }
 }
 
+/// Declares a string newtype with the conversions every seam needs.
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value already checked where it was read.
+            pub fn new(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// An image of the fleet by its configured name (`[[image]] name`,
+    /// checked when the config is read): what the store, the leases and the
+    /// audit logs are keyed by.
+    ImageName
+);
+
+name_type!(
+    /// Who holds an image's lease: the run's process as `host:pid`.
+    Holder
+);
+
+name_type!(
+    /// The process doing a run, in the form the caller's `gone` test reads
+    /// (`host:pid:start-time`); empty when unknown.
+    Origin
+);
+
 /// The run's decision for an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -12,6 +12,15 @@ use crate::source::RegistryOptions;
 use crate::verify::sha256;
 use crate::{Digest, ImageRef, Platform};
 
+/// A manifest as an OCI descriptor needs it: its size and media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// Bytes.
+    pub size: u64,
+    /// Its media type (image manifest, index, Docker's).
+    pub media_type: String,
+}
+
 /// A repository in a registry, connected.
 pub struct Repo {
     conn: Conn,
@@ -227,13 +236,15 @@ impl Repo {
     }
 
     /// Size and media type of a manifest in this repository.
-    pub fn describe(&self, digest: &Digest) -> Result<(u64, String), RegistryError> {
+    pub fn describe(&self, digest: &Digest) -> Result<Described, RegistryError> {
         let shown = self.display(&digest.to_string());
         let (bytes, _) = self
             .conn
             .manifest_for(&shown, &self.at(&digest.to_string()))?;
-        let ct = media_type_of(&bytes);
-        Ok((bytes.len() as u64, ct))
+        Ok(Described {
+            size: bytes.len() as u64,
+            media_type: media_type_of(&bytes),
+        })
     }
 
     /// A manifest (or index) by tag or digest, with its media type;

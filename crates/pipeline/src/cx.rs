@@ -21,8 +21,24 @@ pub struct Suppressions {
     pub vex: Vec<scan::suppress::VexStatement>,
 }
 
+/// Why this run may not move the image's tags any more.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FenceError {
+    /// Another run took the image (this run's lease expired).
+    #[error("this run's lease on {0} expired and another run took it; nothing promoted")]
+    Taken(model::ImageName),
+    /// The store could not say.
+    #[error("{image}: checking its lease: {message}")]
+    Store {
+        /// The image.
+        image: model::ImageName,
+        /// What the store said.
+        message: String,
+    },
+}
+
 /// Records a stage (in the store, and for the observer).
-pub type StageFn<'a> = dyn Fn(&str, Stage, Option<&Digest>) + Sync + 'a;
+pub type StageFn<'a> = dyn Fn(&model::ImageName, Stage, Option<&Digest>) + Sync + 'a;
 
 /// Everything one image's run reads.
 pub struct ImageCx<'a> {
@@ -59,7 +75,7 @@ pub struct ImageCx<'a> {
     /// Set when the run must stop.
     pub cancel: &'a crate::deps::Cancel,
     /// Checks (renewing it) that this run still holds the image's lease.
-    pub fence: &'a (dyn Fn() -> Result<(), String> + Sync),
+    pub fence: &'a (dyn Fn() -> Result<(), FenceError> + Sync),
     /// The secret scanner (`[secrets]`).
     pub secrets: &'a crate::scanner::Scanner,
     /// The `[sign]` key, opened (none on dry runs or without `[sign]`).

@@ -35,7 +35,11 @@ pub trait Registry: Sync {
         media_type: &str,
     ) -> Result<Digest, RegistryError>;
     /// Size and media type of a manifest in `repo`.
-    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError>;
+    fn describe(
+        &self,
+        repo: &ImageRef,
+        digest: &Digest,
+    ) -> Result<oci::push::Described, RegistryError>;
     /// Signatures and attachments in `repo`.
     fn artifacts(
         &self,
@@ -196,7 +200,11 @@ impl Registry for OciRegistry {
     ) -> Result<Digest, RegistryError> {
         oci::push::Repo::connect(repo, &self.opts)?.push_manifest(bytes, media_type)
     }
-    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError> {
+    fn describe(
+        &self,
+        repo: &ImageRef,
+        digest: &Digest,
+    ) -> Result<oci::push::Described, RegistryError> {
         oci::push::Repo::connect(repo, &self.opts)?.describe(digest)
     }
     fn artifacts(

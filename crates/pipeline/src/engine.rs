@@ -227,7 +227,7 @@ impl Cli {
         } else {
             Err(EngineError::Failed {
                 engine: self.name,
-                image: spec.image.name.clone(),
+                image: spec.image.name.to_string(),
                 status: status.to_string(),
                 log: spec.log.display().to_string(),
                 tail: tail(spec.log, 20),

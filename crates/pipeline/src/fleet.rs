@@ -19,9 +19,10 @@ use oci::Digest;
 use store::{Decision, Lease, RunStatus, StateStore};
 
 use crate::config::{FleetConfig, ImageSpec};
-use crate::cx::{ImageCx, Suppressions};
+use crate::cx::{FenceError, ImageCx, Suppressions};
 use crate::deps::{Advisories, Clock, Event, Observer, Registry};
 use crate::engine::Engine;
+use model::ImageName;
 
 /// The side effects a run uses.
 pub struct Deps<'a> {
@@ -153,11 +154,11 @@ pub fn html_report(cfg: &FleetConfig, run: RunId) -> PathBuf {
 }
 
 /// Who this process is, for lease messages (`host:pid`).
-fn holder() -> String {
+fn holder() -> model::Holder {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
-    format!("{host}:{}", std::process::id())
+    format!("{host}:{}", std::process::id()).into()
 }
 
 /// What the workers share.
@@ -167,7 +168,7 @@ struct Shared<'a> {
     run: RunId,
     started: Timestamp,
     ttl: i64,
-    holder: String,
+    holder: model::Holder,
     store: Mutex<&'a mut dyn StateStore>,
     registry: &'a dyn Registry,
     engine: &'a dyn Engine,
@@ -181,7 +182,7 @@ struct Shared<'a> {
     registry_options: oci::source::RegistryOptions,
     work: PathBuf,
     /// Images this run holds a lease on.
-    held: Mutex<Vec<String>>,
+    held: Mutex<Vec<ImageName>>,
     errors: Mutex<Vec<String>>,
     results: Mutex<Vec<ImageOutcome>>,
 }
@@ -205,7 +206,7 @@ impl Shared<'_> {
         f(&mut **st).map_err(|e| e.to_string())
     }
 
-    fn stage(&self, image: &str, s: Stage, d: Option<&Digest>) {
+    fn stage(&self, image: &ImageName, s: Stage, d: Option<&Digest>) {
         if !self.opts.dry_run
             && let Err(e) = self.with_store(|st| st.stage(self.run, image, s, d))
         {
@@ -214,20 +215,25 @@ impl Shared<'_> {
                 s.as_str()
             ));
         }
-        self.observer.event(&Event::Stage(image, s));
+        self.observer.event(&Event::Stage(image.as_str(), s));
     }
 
     /// Renews the image's lease now; an error when another run has it.
-    fn fence(&self, image: &str) -> Result<(), String> {
+    fn fence(&self, image: &ImageName) -> Result<(), FenceError> {
         if self.opts.dry_run {
             return Ok(());
         }
         let now = self.clock.now();
-        match self.with_store(|st| st.renew(image, self.run, now, self.ttl))? {
-            true => Ok(()),
-            false => Err(format!(
-                "this run's lease on {image} expired and another run took it; nothing promoted"
-            )),
+        let renewed = self
+            .with_store(|st| st.renew(image, self.run, now, self.ttl))
+            .map_err(|message| FenceError::Store {
+                image: image.clone(),
+                message,
+            })?;
+        if renewed {
+            Ok(())
+        } else {
+            Err(FenceError::Taken(image.clone()))
         }
     }
 
@@ -254,7 +260,7 @@ impl Shared<'_> {
         }
     }
 
-    fn unlease(&self, image: &str) {
+    fn unlease(&self, image: &ImageName) {
         if self.opts.dry_run {
             return;
         }
@@ -269,7 +275,7 @@ impl Shared<'_> {
     /// Renews the run's heartbeat and every lease it holds.
     fn beat(&self) {
         let now = self.clock.now();
-        let held: Vec<String> = self.held.lock().map(|h| h.clone()).unwrap_or_default();
+        let held: Vec<ImageName> = self.held.lock().map(|h| h.clone()).unwrap_or_default();
         let r = self.with_store(|st| {
             st.heartbeat(self.run, now)?;
             for image in &held {
@@ -334,7 +340,7 @@ impl Shared<'_> {
                 .event(&Event::ImageDone(&spec.name, o.outcome));
             return o;
         }
-        let stage = |image: &str, s: Stage, d: Option<&Digest>| self.stage(image, s, d);
+        let stage = |image: &ImageName, s: Stage, d: Option<&Digest>| self.stage(image, s, d);
         let fence = || self.fence(&spec.name);
         let cx = ImageCx {
             run: self.run,
@@ -347,7 +353,7 @@ impl Shared<'_> {
             suppress: &self.suppress,
             scan_opts: &self.scan_opts,
             registry_options: &self.registry_options,
-            work: self.work.join(&spec.name),
+            work: self.work.join(spec.name.as_str()),
             cache_dir: self.opts.cache_dir.clone(),
             today: self.started,
             dry_run: self.opts.dry_run,
@@ -392,7 +398,7 @@ impl Shared<'_> {
 pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunReport, FleetError> {
     let wall = Instant::now();
     for o in &opts.only {
-        if !cfg.images.iter().any(|i| &i.name == o) {
+        if !cfg.images.iter().any(|i| i.name.as_str() == o) {
             return Err(FleetError::UnknownImage {
                 name: o.clone(),
                 config: cfg.path.display().to_string(),
@@ -408,7 +414,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     let images: Vec<&ImageSpec> = cfg
         .images
         .iter()
-        .filter(|i| opts.only.is_empty() || opts.only.contains(&i.name))
+        .filter(|i| opts.only.is_empty() || opts.only.iter().any(|o| o == i.name.as_str()))
         .filter(|i| opts.shard.is_none_or(|s| s.has(&i.name)))
         .collect();
     // Everything that can be checked before building is checked first.
@@ -517,7 +523,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         }
     });
     let mut outcomes = sh.results.into_inner().unwrap_or_default();
-    outcomes.sort_by_key(|o| images.iter().position(|i| i.name == o.name));
+    outcomes.sort_by_key(|o| images.iter().position(|i| i.name.as_str() == o.name));
     let errors = sh.errors.into_inner().unwrap_or_default();
     let store = sh.store.into_inner().map_err(|_| FleetError::Poisoned)?;
     let mut report = RunReport {

@@ -159,7 +159,7 @@ impl World {
 
     fn promoted(&self) -> Option<Digest> {
         self.store
-            .history("app", None)
+            .history(&"app".into(), None)
             .unwrap()
             .promoted
             .map(|p| p.digest)
@@ -362,10 +362,10 @@ fn an_interrupted_run_is_recovered_and_the_next_run_completes() {
     // never finished, no heartbeat since.
     let killed = w
         .store
-        .begin_run(model::Timestamp(DAY - 3600), "fleet.toml", "")
+        .begin_run(model::Timestamp(DAY - 3600), "fleet.toml", &"".into())
         .unwrap();
     w.store
-        .stage(killed, "app", model::Stage::Pushed, Some(&dg('f')))
+        .stage(killed, &"app".into(), model::Stage::Pushed, Some(&dg('f')))
         .unwrap();
     let r = w.run();
     assert!(
@@ -552,11 +552,17 @@ fn an_image_another_live_run_holds_is_skipped_and_taken_after_its_lease_expires(
     // Another run (alive: fresh heartbeat) holds `app`.
     let other = w
         .store
-        .begin_run(model::Timestamp(DAY), "fleet.toml", "")
+        .begin_run(model::Timestamp(DAY), "fleet.toml", &"".into())
         .unwrap();
     let lease = w
         .store
-        .acquire("app", other, "ci-7:4242", model::Timestamp(DAY), 900)
+        .acquire(
+            &"app".into(),
+            other,
+            &"ci-7:4242".into(),
+            model::Timestamp(DAY),
+            900,
+        )
         .unwrap();
     assert_eq!(lease, store::Lease::Acquired);
     let r = w.run();
@@ -591,11 +597,9 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
     let w = world("", "");
     let cfg = w.config();
     let history = model::History::default();
-    let stage = |_: &str, _: model::Stage, _: Option<&Digest>| {};
+    let stage = |_: &model::ImageName, _: model::Stage, _: Option<&Digest>| {};
     // A fence that fails, as when another run took the image over.
-    let fence = || {
-        Err("this run's lease on app expired and another run took it; nothing promoted".to_string())
-    };
+    let fence = || Err(crate::cx::FenceError::Taken("app".into()));
     let cancel = crate::deps::Cancel::default();
     let cx = crate::cx::ImageCx {
         run: model::RunId(1),
@@ -707,7 +711,7 @@ fn a_two_platform_image_is_pushed_as_an_index_and_tagged_as_one() {
         .map(|p| p.digest.clone())
         .collect();
     assert_eq!(bp, vec![dg('a'), dg('b')]);
-    let h = w.store.history("app", None).unwrap();
+    let h = w.store.history(&"app".into(), None).unwrap();
     assert_eq!(h.promoted.unwrap().platforms.len(), 2);
 }
 
@@ -796,7 +800,7 @@ fn an_image_an_overlapping_run_already_decided_is_left_alone() {
     // Another run, still going, promoted `app` after this one started.
     let other = w
         .store
-        .begin_run(model::Timestamp(DAY - 10), "fleet.toml", "")
+        .begin_run(model::Timestamp(DAY - 10), "fleet.toml", &"".into())
         .unwrap();
     let mut done = model::ImageOutcome::new("app", &"r.example/fleet/app".parse().unwrap(), None);
     done.outcome = Outcome::Promoted;

@@ -34,7 +34,6 @@ impl Laps {
 /// The sequence. Adding a step is one module in `steps/` and one line here.
 fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     let mut t = Laps(Instant::now());
-    let name = cx.spec.name.as_str();
     let tags = steps::tags::run(cx).at(Step::Tags)?;
     let df = steps::dockerfile::run(cx).at(Step::Dockerfile)?;
     // A prohibited base is blocked before anything contacts its registry.
@@ -59,7 +58,7 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         o.bases_verified = steps::provenance::verify_bases(cx, &resolved)?;
         t.lap(o, Step::Verify);
     }
-    (cx.stage)(name, Stage::Checked, None);
+    (cx.stage)(&cx.spec.name, Stage::Checked, None);
     if cx.dry_run {
         o.tags = tags;
         return Err(Stop::DryRun);
@@ -97,10 +96,10 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         [(_, one)] if o.platforms.len() == 1 => Some(one.clone()),
         several => Some(steps::push::index(cx, several).at(Step::Push)?),
     };
-    (cx.stage)(name, Stage::Pushed, Some(&digest));
+    (cx.stage)(&cx.spec.name, Stage::Pushed, Some(&digest));
     summarise(o);
     steps::gate::run(&o.platforms)?;
-    (cx.stage)(name, Stage::Gated, Some(&digest));
+    (cx.stage)(&cx.spec.name, Stage::Gated, Some(&digest));
     if let Some(signer) = cx.signer {
         // Signed before any tag moves: no tag ever names an unsigned image.
         go_on(cx, Step::Sign)?;
@@ -111,8 +110,7 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
         t.lap(o, Step::Sign);
     }
     go_on(cx, Step::Promote)?;
-    (cx.fence)()
-        .map_err(|m| Stop::Failed(Step::Promote, Box::new(steps::StepError::LeaseLost(m))))?;
+    (cx.fence)().map_err(|e| Stop::Failed(Step::Promote, Box::new(e.into())))?;
     let mut moves = vec![(digest.clone(), tags.clone())];
     if let Some(d) = &o.debug_digest {
         moves.push((

@@ -11,21 +11,21 @@
 use std::path::Path;
 
 /// This process's origin, as stored with the run.
-pub fn current() -> String {
+pub fn current() -> model::Origin {
     let pid = std::process::id();
-    format!(
+    model::Origin::new(format!(
         "host={} boot={} pidns={} pid={pid} start={}",
         host(),
         boot_id().unwrap_or_default(),
         pid_namespace(Path::new("/proc/self/ns/pid")).unwrap_or_default(),
         start_time(Path::new("/proc/self/stat")).unwrap_or_default(),
-    )
+    ))
 }
 
 /// `true` only when the origin is from this machine's current boot and PID
 /// namespace and its process no longer exists (or the pid now belongs to a
 /// later process, or to a zombie). Anything it cannot judge is not gone.
-pub fn gone(origin: &str) -> bool {
+pub fn gone(origin: &model::Origin) -> bool {
     judge(origin, &current(), Path::new("/proc"))
 }
 

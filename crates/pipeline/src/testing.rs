@@ -193,7 +193,11 @@ impl Registry for FakeRegistry {
         Ok(d)
     }
 
-    fn describe(&self, repo: &ImageRef, digest: &Digest) -> Result<(u64, String), RegistryError> {
+    fn describe(
+        &self,
+        repo: &ImageRef,
+        digest: &Digest,
+    ) -> Result<oci::push::Described, RegistryError> {
         let s = self.state.lock().unwrap();
         if !s
             .manifests
@@ -204,7 +208,10 @@ impl Registry for FakeRegistry {
                 reference: format!("{repo}@{digest}"),
             });
         }
-        Ok((1234, oci::write::media::MANIFEST.into()))
+        Ok(oci::push::Described {
+            size: 1234,
+            media_type: oci::write::media::MANIFEST.into(),
+        })
     }
 
     fn tag(&self, repo: &ImageRef, digest: &Digest, tag: &str) -> Result<(), RegistryError> {
@@ -331,11 +338,14 @@ impl Engine for FakeEngine {
             engine: "fake",
             message: e.to_string(),
         };
-        self.builds.lock().unwrap().push(spec.image.name.clone());
+        self.builds
+            .lock()
+            .unwrap()
+            .push(spec.image.name.to_string());
         if let Some(tail) = self.fail.lock().unwrap().clone() {
             return Err(EngineError::Failed {
                 engine: "fake",
-                image: spec.image.name.clone(),
+                image: spec.image.name.to_string(),
                 status: "exit status: 1".into(),
                 log: spec.log.display().to_string(),
                 tail,

@@ -41,16 +41,17 @@ fn outcome(name: &str, i: usize) -> ImageOutcome {
 fn pass(s: &mut dyn StateStore, images: usize, round: usize) -> f64 {
     let t0 = Instant::now();
     let now = Timestamp(1_800_000_000 + round as i64 * 100_000);
-    let run = s.begin_run(now, "fleet.toml", "").expect("begin");
+    let run = s.begin_run(now, "fleet.toml", &"".into()).expect("begin");
     for i in 0..images {
-        let name = format!("img{i:03}");
-        s.acquire(&name, run, "bench:1", now, 900).expect("acquire");
+        let name = model::ImageName::new(format!("img{i:03}"));
+        s.acquire(&name, run, &"bench:1".into(), now, 900)
+            .expect("acquire");
         s.decided_since(&name, run).expect("decided_since");
         s.history(&name, None).expect("history");
         for st in [Stage::Checked, Stage::Pushed, Stage::Gated] {
             s.stage(run, &name, st, None).expect("stage");
         }
-        let o = outcome(&name, i + round * images);
+        let o = outcome(name.as_str(), i + round * images);
         s.decide(&Decision {
             run,
             time: now,

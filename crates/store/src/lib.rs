@@ -21,7 +21,7 @@ mod sqlite;
 
 use std::path::PathBuf;
 
-use model::{History, ImageOutcome, RunId, Stage, Timestamp};
+use model::{History, Holder, ImageName, ImageOutcome, Origin, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 
 #[cfg(any(test, feature = "testing"))]
@@ -157,7 +157,7 @@ pub enum Lease {
         /// That run.
         run: RunId,
         /// Who it is (`host:pid`).
-        holder: String,
+        holder: Holder,
     },
 }
 
@@ -172,7 +172,7 @@ pub trait StateStore: Send {
         &mut self,
         now: Timestamp,
         stale_secs: i64,
-        gone: &dyn Fn(&str) -> bool,
+        gone: &dyn Fn(&Origin) -> bool,
     ) -> Result<Vec<String>, StoreError>;
     /// The run is alive.
     fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError>;
@@ -180,22 +180,22 @@ pub trait StateStore: Send {
     /// run holds an unexpired lease on it.
     fn acquire(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
-        holder: &str,
+        holder: &Holder,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<Lease, StoreError>;
     /// Extend `run`'s lease; `false` when it no longer holds it.
     fn renew(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<bool, StoreError>;
     /// Give the image up.
-    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError>;
+    fn release(&mut self, image: &ImageName, run: RunId) -> Result<(), StoreError>;
     /// Start a run. `origin` names the process doing it, in a form the
     /// caller's `gone` test in [`StateStore::recover`] understands (empty:
     /// unknown, so only the heartbeat can tell the run stopped).
@@ -203,13 +203,13 @@ pub trait StateStore: Send {
         &mut self,
         started: Timestamp,
         config: &str,
-        origin: &str,
+        origin: &Origin,
     ) -> Result<RunId, StoreError>;
     /// Record an intermediate stage.
     fn stage(
         &mut self,
         run: RunId,
-        image: &str,
+        image: &ImageName,
         stage: Stage,
         digest: Option<&Digest>,
     ) -> Result<(), StoreError>;
@@ -225,10 +225,10 @@ pub trait StateStore: Send {
     ) -> Result<(), StoreError>;
     /// What earlier runs left for an image: the last promotion, known
     /// platform digests, and the `{n}` for `version`.
-    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError>;
+    fn history(&self, image: &ImageName, version: Option<&str>) -> Result<History, StoreError>;
     /// The run, other than `run`, that decided `image` after `run` began
     /// (an overlapping run got there first), if any.
-    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError>;
+    fn decided_since(&self, image: &ImageName, run: RunId) -> Result<Option<RunId>, StoreError>;
     /// Remember a platform digest.
     fn remember_platform(
         &mut self,

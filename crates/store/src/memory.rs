@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use model::{History, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp};
+use model::{
+    History, Holder, ImageName, Origin, Outcome, Promoted, PromotedBase, RunId, Stage, Timestamp,
+};
 use oci::{Digest, Platform};
 use serde_json::Value;
 
@@ -94,13 +96,13 @@ impl StateStore for MemoryStore {
         &mut self,
         now: Timestamp,
         stale_secs: i64,
-        gone: &dyn Fn(&str) -> bool,
+        gone: &dyn Fn(&Origin) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let beats = self.heartbeats.clone();
         let stale = |r: &RunRow| {
             r.status == RunStatus::Running
                 && (beats.get(&r.id).is_none_or(|b| *b < now.0 - stale_secs)
-                    || (!r.origin.is_empty() && gone(&r.origin)))
+                    || (!r.origin.is_empty() && gone(&Origin::from(r.origin.as_str()))))
         };
         let interrupted: Vec<RunId> = self
             .runs
@@ -160,8 +162,9 @@ impl StateStore for MemoryStore {
         &mut self,
         started: Timestamp,
         _config: &str,
-        origin: &str,
+        origin: &Origin,
     ) -> Result<RunId, StoreError> {
+        let origin = origin.as_str();
         let id = RunId(self.runs.len() as i64 + 1);
         self.runs.push(RunRow {
             id,
@@ -181,19 +184,21 @@ impl StateStore for MemoryStore {
 
     fn acquire(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
-        holder: &str,
+        holder: &Holder,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<Lease, StoreError> {
+        let image = image.as_str();
+        let holder = holder.as_str();
         if let Some((other, who, expires)) = self.leases.get(image)
             && *other != run
             && *expires > now.0
         {
             return Ok(Lease::Held {
                 run: *other,
-                holder: who.clone(),
+                holder: Holder::new(who.clone()),
             });
         }
         self.leases
@@ -203,11 +208,12 @@ impl StateStore for MemoryStore {
 
     fn renew(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<bool, StoreError> {
+        let image = image.as_str();
         match self.leases.get_mut(image) {
             Some(l) if l.0 == run => {
                 l.2 = now.0 + ttl_secs;
@@ -217,7 +223,8 @@ impl StateStore for MemoryStore {
         }
     }
 
-    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+    fn release(&mut self, image: &ImageName, run: RunId) -> Result<(), StoreError> {
+        let image = image.as_str();
         if self.leases.get(image).is_some_and(|l| l.0 == run) {
             self.leases.remove(image);
         }
@@ -227,10 +234,11 @@ impl StateStore for MemoryStore {
     fn stage(
         &mut self,
         run: RunId,
-        image: &str,
+        image: &ImageName,
         stage: Stage,
         _digest: Option<&Digest>,
     ) -> Result<(), StoreError> {
+        let image = image.as_str();
         if let Some(r) = self.run_mut(run) {
             r.images.insert(image.into(), ImageState::At(stage));
         }
@@ -330,7 +338,8 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
-    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+    fn decided_since(&self, image: &ImageName, run: RunId) -> Result<Option<RunId>, StoreError> {
+        let image = image.as_str();
         let mark = self.marks.get(&run).copied().unwrap_or(0);
         Ok(self
             .decisions
@@ -339,7 +348,8 @@ impl StateStore for MemoryStore {
             .map(|(other, _)| *other))
     }
 
-    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+    fn history(&self, image: &ImageName, version: Option<&str>) -> Result<History, StoreError> {
+        let image = image.as_str();
         Ok(History {
             promoted: self.promoted.get(image).cloned(),
             platform_cache: self.platforms.clone(),

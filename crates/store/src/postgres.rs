@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use model::{History, Outcome, RunId, Stage, Timestamp};
+use model::{History, Holder, ImageName, Origin, Outcome, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 use postgres::{Client, NoTls, Transaction};
 
@@ -206,7 +206,7 @@ impl StateStore for Postgres {
         &mut self,
         now: Timestamp,
         stale_secs: i64,
-        gone: &dyn Fn(&str) -> bool,
+        gone: &dyn Fn(&Origin) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let cutoff = now.0 - stale_secs;
         let shown = self.shown.clone();
@@ -225,7 +225,7 @@ impl StateStore for Postgres {
             .iter()
             .filter(|r| {
                 let o: String = r.get(1);
-                !o.is_empty() && gone(&o)
+                !o.is_empty() && gone(&Origin::new(o.clone()))
             })
             .map(|r| r.get(0))
             .collect();
@@ -273,12 +273,14 @@ impl StateStore for Postgres {
 
     fn acquire(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
-        holder: &str,
+        holder: &Holder,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<Lease, StoreError> {
+        let image = image.as_str();
+        let holder = holder.as_str();
         // Taken when free, expired, or already ours; in one statement.
         let taken = self
             .c()?
@@ -301,20 +303,27 @@ impl StateStore for Postgres {
         Ok(match row {
             Some(r) => Lease::Held {
                 run: RunId(r.get(0)),
-                holder: r.get(1),
+                holder: Holder::new(r.get::<_, String>(1)),
             },
             // Released in between: try once more.
-            None => self.acquire(image, run, holder, now, ttl_secs)?,
+            None => self.acquire(
+                &ImageName::from(image),
+                run,
+                &Holder::from(holder),
+                now,
+                ttl_secs,
+            )?,
         })
     }
 
     fn renew(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<bool, StoreError> {
+        let image = image.as_str();
         let n = self
             .c()?
             .execute(
@@ -325,7 +334,8 @@ impl StateStore for Postgres {
         Ok(n == 1)
     }
 
-    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+    fn release(&mut self, image: &ImageName, run: RunId) -> Result<(), StoreError> {
+        let image = image.as_str();
         self.c()?
             .execute(
                 "DELETE FROM leases WHERE image = $1 AND run = $2",
@@ -339,8 +349,9 @@ impl StateStore for Postgres {
         &mut self,
         started: Timestamp,
         config: &str,
-        origin: &str,
+        origin: &Origin,
     ) -> Result<RunId, StoreError> {
+        let origin = origin.as_str();
         let row = self
             .c()?
             .query_one(
@@ -355,10 +366,11 @@ impl StateStore for Postgres {
     fn stage(
         &mut self,
         run: RunId,
-        image: &str,
+        image: &ImageName,
         stage: Stage,
         digest: Option<&Digest>,
     ) -> Result<(), StoreError> {
+        let image = image.as_str();
         self.c()?
             .execute(
                 "INSERT INTO images (run, name, status, digest, detail) VALUES ($1, $2, $3, $4, '{}')
@@ -502,7 +514,8 @@ impl StateStore for Postgres {
         Ok(())
     }
 
-    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+    fn decided_since(&self, image: &ImageName, run: RunId) -> Result<Option<RunId>, StoreError> {
+        let image = image.as_str();
         Ok(self
             .c()?
             .query_opt(
@@ -515,7 +528,8 @@ impl StateStore for Postgres {
             .map(|r| RunId(r.get(0))))
     }
 
-    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+    fn history(&self, image: &ImageName, version: Option<&str>) -> Result<History, StoreError> {
+        let image = image.as_str();
         let mut c = self.c()?;
         fn pairs(
             c: &mut Client,

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use model::{History, Outcome, RunId, Stage, Timestamp};
+use model::{History, Holder, ImageName, Origin, Outcome, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
@@ -311,7 +311,7 @@ impl StateStore for Sqlite {
         &mut self,
         now: Timestamp,
         stale_secs: i64,
-        gone: &dyn Fn(&str) -> bool,
+        gone: &dyn Fn(&Origin) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let mut notes = Vec::new();
         let cutoff = now.0 - stale_secs;
@@ -328,7 +328,9 @@ impl StateStore for Sqlite {
             rows.into_iter()
                 .filter(|(_, beat, origin)| {
                     beat.is_none_or(|b| b < cutoff)
-                        || origin.as_deref().is_some_and(|o| !o.is_empty() && gone(o))
+                        || origin
+                            .as_deref()
+                            .is_some_and(|o| !o.is_empty() && gone(&Origin::from(o)))
                 })
                 .map(|(id, _, _)| id)
                 .collect()
@@ -425,8 +427,9 @@ impl StateStore for Sqlite {
         &mut self,
         started: Timestamp,
         config: &str,
-        origin: &str,
+        origin: &Origin,
     ) -> Result<RunId, StoreError> {
+        let origin = origin.as_str();
         self.conn
             .execute(
                 "INSERT INTO runs (started, status, config, heartbeat, mark, origin)
@@ -449,12 +452,14 @@ impl StateStore for Sqlite {
 
     fn acquire(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
-        holder: &str,
+        holder: &Holder,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<Lease, StoreError> {
+        let image = image.as_str();
+        let holder = holder.as_str();
         let path = self.path.clone();
         let e = move |source| StoreError::Sqlite {
             path: path.clone(),
@@ -480,7 +485,7 @@ impl StateStore for Sqlite {
         {
             return Ok(Lease::Held {
                 run: RunId(other),
-                holder: who,
+                holder: Holder::new(who),
             });
         }
         tx.execute(
@@ -494,11 +499,12 @@ impl StateStore for Sqlite {
 
     fn renew(
         &mut self,
-        image: &str,
+        image: &ImageName,
         run: RunId,
         now: Timestamp,
         ttl_secs: i64,
     ) -> Result<bool, StoreError> {
+        let image = image.as_str();
         let n = self
             .conn
             .execute(
@@ -509,7 +515,8 @@ impl StateStore for Sqlite {
         Ok(n == 1)
     }
 
-    fn release(&mut self, image: &str, run: RunId) -> Result<(), StoreError> {
+    fn release(&mut self, image: &ImageName, run: RunId) -> Result<(), StoreError> {
+        let image = image.as_str();
         self.conn
             .execute(
                 "DELETE FROM leases WHERE image = ?1 AND run = ?2",
@@ -522,10 +529,11 @@ impl StateStore for Sqlite {
     fn stage(
         &mut self,
         run: RunId,
-        image: &str,
+        image: &ImageName,
         stage: Stage,
         digest: Option<&Digest>,
     ) -> Result<(), StoreError> {
+        let image = image.as_str();
         self.conn
             .execute(
                 "INSERT INTO images (run, name, status, digest, detail) VALUES (?1, ?2, ?3, ?4, '{}')
@@ -666,7 +674,8 @@ impl StateStore for Sqlite {
         Ok(())
     }
 
-    fn decided_since(&self, image: &str, run: RunId) -> Result<Option<RunId>, StoreError> {
+    fn decided_since(&self, image: &ImageName, run: RunId) -> Result<Option<RunId>, StoreError> {
+        let image = image.as_str();
         self.conn
             .query_row(
                 "SELECT i.run FROM images i, runs r
@@ -679,7 +688,8 @@ impl StateStore for Sqlite {
             .map_err(self.sq())
     }
 
-    fn history(&self, image: &str, version: Option<&str>) -> Result<History, StoreError> {
+    fn history(&self, image: &ImageName, version: Option<&str>) -> Result<History, StoreError> {
+        let image = image.as_str();
         let pairs = |sql: &str, arg: &str| -> Result<Vec<(String, String)>, StoreError> {
             let mut st = self.conn.prepare(sql).map_err(self.sq())?;
             st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -834,18 +844,24 @@ mod tests {
             std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let r = s.begin_run(Timestamp(0), "fleet.toml", "").unwrap();
+        let r = s.begin_run(Timestamp(0), "fleet.toml", &"".into()).unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         decide(&mut s, r, "worker", Outcome::Blocked, 'b');
         s.finish_run(r, Timestamp(1), RunStatus::Completed).unwrap();
-        let h = s.history("api", Some("1.0")).unwrap();
+        let h = s.history(&"api".into(), Some("1.0")).unwrap();
         let p = h.promoted.unwrap();
         assert_eq!(p.digest, dg('a'));
         assert_eq!(p.bases[0].digest, dg('e'));
         assert_eq!(h.n, 2);
-        assert!(s.history("worker", None).unwrap().promoted.is_none());
-        let r2 = s.begin_run(Timestamp(2), "fleet.toml", "").unwrap();
-        s.stage(r2, "api", Stage::Pushed, Some(&dg('c'))).unwrap();
+        assert!(
+            s.history(&"worker".into(), None)
+                .unwrap()
+                .promoted
+                .is_none()
+        );
+        let r2 = s.begin_run(Timestamp(2), "fleet.toml", &"".into()).unwrap();
+        s.stage(r2, &"api".into(), Stage::Pushed, Some(&dg('c')))
+            .unwrap();
         drop(s); // killed mid-run
 
         // Opening read-only changes nothing and still verifies.
@@ -866,7 +882,7 @@ mod tests {
                 .is_empty(),
             "recovery happens once"
         );
-        let r3 = s.begin_run(Timestamp(3), "fleet.toml", "").unwrap();
+        let r3 = s.begin_run(Timestamp(3), "fleet.toml", &"".into()).unwrap();
         decide(&mut s, r3, "api", Outcome::Promoted, 'd');
         assert!(
             verify(&s, None)
@@ -878,7 +894,7 @@ mod tests {
         // A record appended by a run that was then killed is anchored by
         // the next run's recovery...
         let (seq, hash) = audit::read_chain(&audit::file_for(&audit, "api")).head();
-        let r4 = s.begin_run(Timestamp(4), "fleet.toml", "").unwrap();
+        let r4 = s.begin_run(Timestamp(4), "fleet.toml", &"".into()).unwrap();
         let mut f = serde_json::Map::new();
         f.insert("run".into(), Value::from(r4.0));
         audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
@@ -899,7 +915,7 @@ mod tests {
         f.insert("outcome".into(), Value::from("promoted"));
         f.insert("run".into(), Value::from(r3.0));
         audit::append(&audit, "api", seq + 1, &hash, f, None).unwrap();
-        let r5 = s.begin_run(Timestamp(5), "fleet.toml", "").unwrap();
+        let r5 = s.begin_run(Timestamp(5), "fleet.toml", &"".into()).unwrap();
         drop(s);
         let mut s = Sqlite::open(&db, &audit).unwrap();
         let notes = s.recover(Timestamp(1 << 40), 900, &|_| false).unwrap();
@@ -940,7 +956,7 @@ mod tests {
         let mut s = Sqlite::open(&db, &audit)
             .unwrap()
             .with_audit_key(Some(key.clone()));
-        let r = s.begin_run(Timestamp(0), "f", "").unwrap();
+        let r = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         decide(&mut s, r, "worker", Outcome::Blocked, 'b');
         decide(&mut s, r, "api", Outcome::Promoted, 'c');
@@ -1032,7 +1048,7 @@ mod tests {
             .unwrap();
         }
         let s = Sqlite::open(&db, &d.path().join("audit")).unwrap();
-        let p = s.history("api", None).unwrap().promoted.unwrap();
+        let p = s.history(&"api".into(), None).unwrap().promoted.unwrap();
         assert_eq!(p.digest, dg('a'));
         assert_eq!(
             p.bases,
@@ -1048,12 +1064,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("state.db");
         let mut s = Sqlite::open(&db, &d.path().join("audit")).unwrap();
-        let r = s.begin_run(Timestamp(0), "f", "").unwrap();
+        let r = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
         decide(&mut s, r, "api", Outcome::Promoted, 'a');
         s.conn
             .execute("UPDATE promoted SET digest = 'sha256:nothex'", [])
             .unwrap();
-        let e = s.history("api", None).unwrap_err().to_string();
+        let e = s.history(&"api".into(), None).unwrap_err().to_string();
         assert!(e.contains("digest `sha256:nothex` cannot be read"), "{e}");
     }
 }

@@ -100,8 +100,9 @@ fn decide(s: &mut dyn StateStore, run: RunId, o: &ImageOutcome, version: Option<
 fn decisions_history_and_verification() {
     each("history", |b| {
         let mut s = b.open();
-        let r = s.begin_run(Timestamp(0), "fleet.toml", "").unwrap();
-        s.stage(r, "api", Stage::Pushed, Some(&dg('a'))).unwrap();
+        let r = s.begin_run(Timestamp(0), "fleet.toml", &"".into()).unwrap();
+        s.stage(r, &"api".into(), Stage::Pushed, Some(&dg('a')))
+            .unwrap();
         decide(
             &mut *s,
             r,
@@ -118,7 +119,7 @@ fn decisions_history_and_verification() {
             .unwrap();
         s.finish_run(r, Timestamp(20), RunStatus::Completed)
             .unwrap();
-        let h = s.history("api", Some("1.0")).unwrap();
+        let h = s.history(&"api".into(), Some("1.0")).unwrap();
         let p = h.promoted.as_ref().unwrap();
         assert_eq!(p.digest, dg('a'), "{}", b.name());
         assert_eq!(p.bases[0].digest, dg('e'));
@@ -128,7 +129,12 @@ fn decisions_history_and_verification() {
                 .get(&(dg('e'), "linux/amd64".parse().unwrap())),
             Some(&dg('f'))
         );
-        assert!(s.history("worker", None).unwrap().promoted.is_none());
+        assert!(
+            s.history(&"worker".into(), None)
+                .unwrap()
+                .promoted
+                .is_none()
+        );
         // A second connection sees the same state, and the chains verify.
         let other = b.open();
         let v = verify(&*other, None).unwrap();
@@ -145,9 +151,9 @@ fn decisions_history_and_verification() {
 fn only_stale_runs_are_recovered() {
     each("recover", |b| {
         let mut s = b.open();
-        let dead = s.begin_run(Timestamp(1000), "f", "").unwrap();
-        s.stage(dead, "api", Stage::Pushed, None).unwrap();
-        let alive = s.begin_run(Timestamp(1000), "f", "").unwrap();
+        let dead = s.begin_run(Timestamp(1000), "f", &"".into()).unwrap();
+        s.stage(dead, &"api".into(), Stage::Pushed, None).unwrap();
+        let alive = s.begin_run(Timestamp(1000), "f", &"".into()).unwrap();
         s.heartbeat(alive, Timestamp(1900)).unwrap();
         let notes = s.recover(Timestamp(2000), 300, &|_| false).unwrap();
         assert_eq!(
@@ -169,19 +175,19 @@ fn only_stale_runs_are_recovered() {
 fn a_run_whose_process_is_gone_is_recovered_before_its_heartbeat_is_stale() {
     each("gone", |b| {
         let mut s = b.open();
-        let killed = s.begin_run(Timestamp(1000), "f", "proc-a").unwrap();
-        s.stage(killed, "api", Stage::Pushed, None).unwrap();
+        let killed = s.begin_run(Timestamp(1000), "f", &"proc-a".into()).unwrap();
+        s.stage(killed, &"api".into(), Stage::Pushed, None).unwrap();
         assert_eq!(
-            s.acquire("api", killed, "vm:1", Timestamp(1000), 900)
+            s.acquire(&"api".into(), killed, &"vm:1".into(), Timestamp(1000), 900)
                 .unwrap(),
             Lease::Acquired
         );
-        let other = s.begin_run(Timestamp(1000), "f", "proc-b").unwrap();
-        let unknown = s.begin_run(Timestamp(1000), "f", "").unwrap();
+        let other = s.begin_run(Timestamp(1000), "f", &"proc-b".into()).unwrap();
+        let unknown = s.begin_run(Timestamp(1000), "f", &"".into()).unwrap();
         let asked = std::sync::Mutex::new(Vec::new());
-        let gone = |o: &str| {
+        let gone = |o: &model::Origin| {
             asked.lock().unwrap().push(o.to_string());
-            o == "proc-a"
+            o.as_str() == "proc-a"
         };
         let notes = s.recover(Timestamp(1001), 900, &gone).unwrap();
         assert_eq!(
@@ -199,7 +205,7 @@ fn a_run_whose_process_is_gone_is_recovered_before_its_heartbeat_is_stale() {
         );
         // Its lease went with it: the image is free for the next run.
         assert_eq!(
-            s.acquire("api", other, "vm:2", Timestamp(1002), 900)
+            s.acquire(&"api".into(), other, &"vm:2".into(), Timestamp(1002), 900)
                 .unwrap(),
             Lease::Acquired,
             "{}",
@@ -213,7 +219,7 @@ fn a_run_whose_process_is_gone_is_recovered_before_its_heartbeat_is_stale() {
 fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
     each("since", |b| {
         let mut s = b.open();
-        let before = s.begin_run(Timestamp(0), "f", "").unwrap();
+        let before = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
         decide(
             &mut *s,
             before,
@@ -221,9 +227,9 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             None,
         );
         // Began after that decision: nothing happened meanwhile.
-        let during = s.begin_run(Timestamp(0), "f", "").unwrap();
+        let during = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
         assert_eq!(
-            s.decided_since("api", during).unwrap(),
+            s.decided_since(&"api".into(), during).unwrap(),
             None,
             "{}",
             b.name()
@@ -236,12 +242,12 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             None,
         );
         assert_eq!(
-            s.decided_since("api", during).unwrap(),
+            s.decided_since(&"api".into(), during).unwrap(),
             Some(before),
             "{}",
             b.name()
         );
-        assert_eq!(s.decided_since("web", during).unwrap(), None);
+        assert_eq!(s.decided_since(&"web".into(), during).unwrap(), None);
         // Its own decisions do not count; a later run sees none of these.
         decide(
             &mut *s,
@@ -249,10 +255,10 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             &outcome("web", Outcome::Promoted, 'd', 'b'),
             None,
         );
-        assert_eq!(s.decided_since("web", during).unwrap(), None);
-        let after = s.begin_run(Timestamp(0), "f", "").unwrap();
-        assert_eq!(s.decided_since("api", after).unwrap(), None);
-        assert_eq!(s.decided_since("web", after).unwrap(), None);
+        assert_eq!(s.decided_since(&"web".into(), during).unwrap(), None);
+        let after = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
+        assert_eq!(s.decided_since(&"api".into(), after).unwrap(), None);
+        assert_eq!(s.decided_since(&"web".into(), after).unwrap(), None);
         // A decision by a run that began later counts too.
         decide(
             &mut *s,
@@ -261,7 +267,7 @@ fn a_decision_made_while_a_run_was_going_is_seen_by_that_run_only() {
             None,
         );
         assert_eq!(
-            s.decided_since("web", during).unwrap(),
+            s.decided_since(&"web".into(), during).unwrap(),
             Some(after),
             "{}",
             b.name()
@@ -274,16 +280,18 @@ fn leases_exclude_expire_renew_and_release() {
     each("lease", |b| {
         let mut s = b.open();
         let (r1, r2) = (
-            s.begin_run(Timestamp(0), "f", "").unwrap(),
-            s.begin_run(Timestamp(0), "f", "").unwrap(),
+            s.begin_run(Timestamp(0), "f", &"".into()).unwrap(),
+            s.begin_run(Timestamp(0), "f", &"".into()).unwrap(),
         );
         let t = |x| Timestamp(x);
         assert_eq!(
-            s.acquire("api", r1, "a:1", t(100), 60).unwrap(),
+            s.acquire(&"api".into(), r1, &"a:1".into(), t(100), 60)
+                .unwrap(),
             Lease::Acquired
         );
         assert_eq!(
-            s.acquire("api", r2, "b:2", t(120), 60).unwrap(),
+            s.acquire(&"api".into(), r2, &"b:2".into(), t(120), 60)
+                .unwrap(),
             Lease::Held {
                 run: r1,
                 holder: "a:1".into()
@@ -292,27 +300,31 @@ fn leases_exclude_expire_renew_and_release() {
             b.name()
         );
         // Renewing keeps it; the other run still cannot take it.
-        assert!(s.renew("api", r1, t(150), 60).unwrap());
+        assert!(s.renew(&"api".into(), r1, t(150), 60).unwrap());
         assert!(matches!(
-            s.acquire("api", r2, "b:2", t(200), 60).unwrap(),
+            s.acquire(&"api".into(), r2, &"b:2".into(), t(200), 60)
+                .unwrap(),
             Lease::Held { .. }
         ));
         // Expired: taken over; the old holder's renewal now fails.
         assert_eq!(
-            s.acquire("api", r2, "b:2", t(211), 60).unwrap(),
+            s.acquire(&"api".into(), r2, &"b:2".into(), t(211), 60)
+                .unwrap(),
             Lease::Acquired
         );
-        assert!(!s.renew("api", r1, t(212), 60).unwrap());
+        assert!(!s.renew(&"api".into(), r1, t(212), 60).unwrap());
         // Releasing by the holder frees it at once.
-        s.release("api", r2).unwrap();
+        s.release(&"api".into(), r2).unwrap();
         assert_eq!(
-            s.acquire("api", r1, "a:1", t(213), 60).unwrap(),
+            s.acquire(&"api".into(), r1, &"a:1".into(), t(213), 60)
+                .unwrap(),
             Lease::Acquired
         );
         // Finishing a run drops its leases.
         s.finish_run(r1, t(214), RunStatus::Completed).unwrap();
         assert_eq!(
-            s.acquire("api", r2, "b:2", t(215), 60).unwrap(),
+            s.acquire(&"api".into(), r2, &"b:2".into(), t(215), 60)
+                .unwrap(),
             Lease::Acquired
         );
     });
@@ -323,7 +335,7 @@ fn concurrent_lease_requests_have_one_winner() {
     each("race", |b| {
         let mut s = b.open();
         let runs: Vec<RunId> = (0..4)
-            .map(|_| s.begin_run(Timestamp(0), "f", "").unwrap())
+            .map(|_| s.begin_run(Timestamp(0), "f", &"".into()).unwrap())
             .collect();
         drop(s);
         for round in 0..5 {
@@ -334,7 +346,10 @@ fn concurrent_lease_requests_have_one_winner() {
                     .map(|r| {
                         let mut st = b.open();
                         let image = image.clone();
-                        sc.spawn(move || st.acquire(&image, *r, "h", Timestamp(100), 60).unwrap())
+                        sc.spawn(move || {
+                            st.acquire(&image.as_str().into(), *r, &"h".into(), Timestamp(100), 60)
+                                .unwrap()
+                        })
                     })
                     .collect();
                 hs.into_iter()
@@ -355,7 +370,7 @@ fn runners_opening_a_new_store_at_once_migrate_it_once() {
                 .map(|_| {
                     sc.spawn(|| {
                         let mut s = b.open();
-                        s.begin_run(Timestamp(0), "f", "")
+                        s.begin_run(Timestamp(0), "f", &"".into())
                             .map(drop)
                             .map_err(|e| e.to_string())
                     })
@@ -381,7 +396,7 @@ fn keyed_audit_detects_a_deleted_log_with_its_head() {
         .unwrap()
         .with_audit_key(Some(key.clone()));
     for st in [&mut s as &mut dyn StateStore, &mut p as &mut dyn StateStore] {
-        let r = st.begin_run(Timestamp(0), "f", "").unwrap();
+        let r = st.begin_run(Timestamp(0), "f", &"".into()).unwrap();
         decide(st, r, &outcome("api", Outcome::Promoted, 'a', 'e'), None);
         decide(st, r, &outcome("worker", Outcome::Blocked, 'b', 'e'), None);
         assert!(

@@ -30,7 +30,7 @@ pub enum Rebuild {
 #[derive(Debug, Clone)]
 pub struct ImageSpec {
     /// Name (unique; used by `--only`, the store and the audit log).
-    pub name: String,
+    pub name: model::ImageName,
     /// Build context.
     pub context: PathBuf,
     /// Dockerfile (default `context/Dockerfile`).
@@ -324,7 +324,7 @@ pub(super) fn image(
         );
     }
     Some(ImageSpec {
-        name,
+        name: model::ImageName::new(name),
         context,
         dockerfile,
         target,

@@ -111,8 +111,8 @@ pub enum StepError {
     #[error(transparent)]
     Provenance(#[from] ::provenance::ProvenanceError),
     /// Another run took over the image (this run's lease expired).
-    #[error("{0}")]
-    LeaseLost(String),
+    #[error(transparent)]
+    LeaseLost(#[from] crate::cx::FenceError),
     /// The run was asked to stop before this step.
     #[error("interrupted before the {0} step: the run was stopped (SIGINT/SIGTERM)")]
     Interrupted(Step),

@@ -93,7 +93,7 @@ pub fn sign(
         .registry
         .artifacts(repo)
         .map_err(|e| failed(StepError::Provenance(e.into()), step))?;
-    let (size, media_type) = cx
+    let oci::push::Described { size, media_type } = cx
         .registry
         .describe(repo, digest)
         .map_err(|e| failed(StepError::Provenance(e.into()), step))?;
@@ -104,7 +104,7 @@ pub fn sign(
         size,
     };
     let mut ann = BTreeMap::from([("safeimage.run".to_string(), cx.run.to_string())]);
-    ann.insert("safeimage.image".into(), cx.spec.name.clone());
+    ann.insert("safeimage.image".into(), cx.spec.name.to_string());
     provenance::sign::sign(store.as_ref(), &signer.key, &subject, &ann)
         .map_err(|e| failed(e, step))?;
     let created = cx.today.to_string();
@@ -114,9 +114,11 @@ pub fn sign(
     for p in &o.platforms {
         let Some(pd) = &p.digest else { continue };
         let (psize, pmt) = if multi {
-            cx.registry
+            let d = cx
+                .registry
                 .describe(repo, pd)
-                .map_err(|e| failed(StepError::Provenance(e.into()), step))?
+                .map_err(|e| failed(StepError::Provenance(e.into()), step))?;
+            (d.size, d.media_type)
         } else {
             (size, media_type.clone())
         };

@@ -18,8 +18,8 @@ pub fn index(cx: &ImageCx<'_>, manifests: &[(Platform, Digest)]) -> Result<Diges
     };
     let mut entries = Vec::new();
     for (p, d) in manifests {
-        let (size, mt) = cx.registry.describe(repo, d).map_err(err)?;
-        entries.push((d.clone(), size, mt, p.clone()));
+        let m = cx.registry.describe(repo, d).map_err(err)?;
+        entries.push((d.clone(), m.size, m.media_type, p.clone()));
     }
     let bytes = oci::write::index_json(&entries);
     cx.registry

@@ -53,7 +53,7 @@ fn git_sha(context: &Path) -> Result<String, String> {
 pub fn run(cx: &ImageCx<'_>) -> Result<Vec<String>, StepError> {
     render_tags(cx.spec, &cx.today.date_compact(), cx.history.n).map_err(|message| {
         StepError::Tags {
-            image: cx.spec.name.clone(),
+            image: cx.spec.name.to_string(),
             message,
         }
     })

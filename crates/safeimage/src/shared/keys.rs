@@ -64,6 +64,6 @@ pub fn locate(
                 .with_context(|| format!("{image}: not found in the registry"))?
         }
     };
-    let (size, media_type) = repo.describe(&digest)?;
-    Ok((repo, digest, size, media_type))
+    let d = repo.describe(&digest)?;
+    Ok((repo, digest, d.size, d.media_type))
 }
