@@ -572,5 +572,5 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
 }
 
 #[cfg(test)]
-#[path = "fleet_tests.rs"]
+#[path = "fleet_tests/mod.rs"]
 mod tests;

@@ -13,6 +13,7 @@
 //! before they were killed.
 
 pub mod audit;
+mod decide;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod postgres;

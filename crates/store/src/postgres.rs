@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use model::{History, Holder, ImageName, Origin, Outcome, RunId, Stage, Timestamp};
+use model::{History, Holder, ImageName, Origin, RunId, Stage, Timestamp};
 use oci::{Digest, Platform};
 use postgres::{Client, NoTls, Transaction};
 
 use crate::audit;
+use crate::decide::{self, Arg, Tx};
 use crate::{AuditHead, Decision, Lease, Log, RunStatus, StateStore, StoreError};
 
 /// PostgreSQL state. The client sits behind a mutex because the store's
@@ -191,13 +192,100 @@ impl Postgres {
         tx.commit().map_err(&e)?;
         Ok(())
     }
+}
 
-    fn heads_in(tx: &mut Transaction<'_>) -> Result<Vec<(String, u64, String)>, postgres::Error> {
-        Ok(tx
-            .query("SELECT image, seq, hash FROM audit_head", &[])?
+/// A write transaction of this store, for [`crate::decide`]: `{now}` is
+/// `now()`, and the audit log is a table written in the same transaction.
+struct PgTx<'a> {
+    tx: Transaction<'a>,
+    url: &'a str,
+}
+
+fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<Box<dyn postgres::types::ToSql + Sync + 'a>> {
+    args.iter()
+        .map(|a| -> Box<dyn postgres::types::ToSql + Sync + 'a> {
+            match a {
+                Arg::Int(i) => Box::new(*i),
+                Arg::Text(t) => Box::new(*t),
+                Arg::Opt(t) => Box::new(*t),
+            }
+        })
+        .collect()
+}
+
+impl PgTx<'_> {
+    fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<postgres::Row>, StoreError> {
+        let boxed = pg_args(args);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            boxed.iter().map(|b| b.as_ref()).collect();
+        let sql = sql.replace("{now}", "now()");
+        let url = self.url.to_string();
+        self.tx
+            .query(sql.as_str(), &refs)
+            .map_err(|x| StoreError::Postgres {
+                url,
+                message: x.to_string(),
+            })
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<(), StoreError> {
+        let boxed = pg_args(args);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            boxed.iter().map(|b| b.as_ref()).collect();
+        let sql = sql.replace("{now}", "now()");
+        let url = self.url.to_string();
+        self.tx
+            .execute(sql.as_str(), &refs)
+            .map(|_| ())
+            .map_err(|x| StoreError::Postgres {
+                url,
+                message: x.to_string(),
+            })
+    }
+
+    fn int_text(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .rows(sql, args)?
+            .first()
+            .map(|r| (r.get::<_, i64>(0), r.get(1))))
+    }
+
+    fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
+        Ok(self.rows(sql, args)?.first().map(|r| r.get::<_, i64>(0)))
+    }
+
+    fn heads(&mut self) -> Result<Vec<(String, u64, String)>, StoreError> {
+        Ok(self
+            .rows("SELECT image, seq, hash FROM audit_head", &[])?
             .iter()
             .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get(2)))
             .collect())
+    }
+
+    fn append_audit(
+        &mut self,
+        image: &str,
+        seq: u64,
+        prev: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+        signing: Option<(&audit::AuditKey, u64)>,
+    ) -> Result<String, StoreError> {
+        let (line, hash) = audit::line_for(image, seq, prev, fields, signing);
+        self.exec(
+            "INSERT INTO audit_log (image, seq, line) VALUES ($1, $2, $3)",
+            &[
+                Arg::Text(image),
+                Arg::Int(seq as i64),
+                Arg::Text(line.trim_end()),
+            ],
+        )?;
+        Ok(hash)
     }
 }
 
@@ -245,9 +333,11 @@ impl StateStore for Postgres {
         }
         let n = tx
             .execute(
-                "UPDATE images SET status = 'interrupted'
-                 WHERE status NOT IN ('promoted','blocked','failed','unchanged','skipped','dry-run','interrupted')
-                 AND run = ANY($1)",
+                &format!(
+                    "UPDATE images SET status = 'interrupted'
+                     WHERE status NOT IN ({}) AND run = ANY($1)",
+                    decide::FINAL_STATES
+                ),
                 &[&ids],
             )
             .map_err(&e)?;
@@ -255,10 +345,7 @@ impl StateStore for Postgres {
             .map_err(&e)?;
         tx.commit().map_err(&e)?;
         // Audit records commit with their heads here: nothing to anchor.
-        Ok(vec![format!(
-            "{} interrupted run(s) marked ({n} image(s) had not finished)",
-            ids.len()
-        )])
+        Ok(vec![decide::recovered_note(ids.len(), n)])
     }
 
     fn heartbeat(&mut self, run: RunId, now: Timestamp) -> Result<(), StoreError> {
@@ -383,118 +470,23 @@ impl StateStore for Postgres {
     }
 
     fn decide(&mut self, d: &Decision<'_>) -> Result<(), StoreError> {
-        let o = d.outcome;
-        let detail = serde_json::to_string(o).map_err(|x| self.corrupt("outcome", &o.name, x))?;
-        let findings = serde_json::to_string(&crate::findings_document(o))
-            .map_err(|x| self.corrupt("findings", &o.name, x))?;
+        let (detail, findings) =
+            decide::documents(d).map_err(|(what, m)| self.corrupt(what, &d.outcome.name, m))?;
         let shown = self.shown.clone();
         let e = move |x: postgres::Error| StoreError::Postgres {
             url: shown.clone(),
             message: x.to_string(),
         };
         let key = self.key.clone();
+        let url = self.shown.clone();
         let mut c = self.c()?;
         let mut tx = c.transaction().map_err(&e)?;
         // Serialise decisions: the global sequence and the head set move together.
         tx.batch_execute("SELECT pg_advisory_xact_lock(7284520)")
             .map_err(&e)?;
-        let (seq, prev) = tx
-            .query_opt(
-                "SELECT seq, hash FROM audit_head WHERE image = $1",
-                &[&o.name],
-            )
-            .map_err(&e)?
-            .map_or((0, audit::GENESIS.to_string()), |r| {
-                (r.get::<_, i64>(0) as u64, r.get(1))
-            });
-        let gseq: u64 = match &key {
-            Some(_) => {
-                tx.query_opt("SELECT seq FROM audit_global WHERE id = 1", &[])
-                    .map_err(&e)?
-                    .map_or(0, |r| r.get::<_, i64>(0) as u64)
-                    + 1
-            }
-            None => 0,
-        };
-        let (line, hash) = audit::line_for(
-            &o.name,
-            seq + 1,
-            &prev,
-            audit::record_fields(d.run, d.time, o),
-            key.as_ref().map(|k| (k, gseq)),
-        );
-        tx.execute(
-            "INSERT INTO audit_log (image, seq, line) VALUES ($1, $2, $3)",
-            &[&o.name, &((seq + 1) as i64), &line.trim_end()],
-        )
-        .map_err(&e)?;
-        tx.execute(
-            "INSERT INTO images (run, name, status, digest, detail, seq)
-             VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM images))
-             ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
-             detail = excluded.detail, seq = excluded.seq, updated = now()",
-            &[
-                &d.run.0,
-                &o.name,
-                &o.outcome.as_str(),
-                &o.digest.as_ref().map(|x| x.to_string()),
-                &detail,
-            ],
-        )
-        .map_err(&e)?;
-        if o.outcome == Outcome::Promoted
-            && let Some(dg) = &o.digest
-        {
-            tx.execute(
-                "INSERT INTO promoted (name, digest, run, findings, version, inputs) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, run = excluded.run,
-                 findings = excluded.findings, version = excluded.version, inputs = excluded.inputs",
-                &[&o.name, &dg.to_string(), &d.run.0, &findings, &d.version, &o.inputs],
-            )
-            .map_err(&e)?;
-            tx.execute("DELETE FROM promoted_bases WHERE name = $1", &[&o.name])
-                .map_err(&e)?;
-            tx.execute("DELETE FROM promoted_platforms WHERE name = $1", &[&o.name])
-                .map_err(&e)?;
-            for (p, pd) in crate::platform_rows(o) {
-                tx.execute(
-                    "INSERT INTO promoted_platforms (name, platform, digest) VALUES ($1, $2, $3)",
-                    &[&o.name, &p, &pd],
-                )
-                .map_err(&e)?;
-            }
-            for b in &o.bases {
-                tx.execute(
-                    "INSERT INTO promoted_bases (name, reference, digest) VALUES ($1, $2, $3)
-                     ON CONFLICT (name, reference) DO UPDATE SET digest = excluded.digest",
-                    &[&o.name, &b.reference.to_string(), &b.digest.to_string()],
-                )
-                .map_err(&e)?;
-            }
-            tx.execute(
-                "INSERT INTO promotions (name, version, run, digest) VALUES ($1, $2, $3, $4)",
-                &[&o.name, &d.version, &d.run.0, &dg.to_string()],
-            )
-            .map_err(&e)?;
-        }
-        tx.execute(
-            "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
-             ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            &[&o.name, &((seq + 1) as i64), &hash],
-        )
-        .map_err(&e)?;
-        if let Some(k) = &key {
-            let heads = Postgres::heads_in(&mut tx).map_err(&e)?;
-            let mac = k.mac(&audit::global_message(gseq, &heads));
-            tx.execute(
-                "INSERT INTO audit_global (id, seq, mac) VALUES (1, $1, $2)
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac",
-                &[&(gseq as i64), &mac],
-            )
-            .map_err(&e)?;
-        }
-        tx.commit().map_err(&e)?;
-        Ok(())
+        let mut t = PgTx { tx, url: &url };
+        decide::record(&mut t, d, key.as_ref(), &detail, &findings)?;
+        t.tx.commit().map_err(&e)
     }
 
     fn finish_run(

@@ -1,0 +1,178 @@
+//! How a decision is recorded, once for every SQL store: inside the
+//! store's transaction (which it opens holding its write lock), the image's
+//! audit head is read, the next record is appended where the store keeps
+//! its audit log, the image's row and, for a promotion, the promoted rows
+//! (the digest, the bases, every platform, the promotion history) are
+//! written, the head moves, and with an audit key the head set is signed
+//! under the next global number. A store supplies the seam ([`Tx`]): its
+//! SQL dialect (statements here use `$1`… placeholders and `{now}`), its
+//! parameter types and its audit log's home. Also the text both stores
+//! give for recovered runs.
+
+use serde_json::{Map, Value};
+
+use crate::audit::{self, AuditKey};
+use crate::{Decision, StoreError};
+
+/// A statement parameter, in terms every dialect has.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(&'a str),
+    /// Text or NULL.
+    Opt(Option<&'a str>),
+}
+
+/// A store's open transaction, as recording a decision needs it.
+pub(crate) trait Tx {
+    /// Runs a statement (`$1`… placeholders, `{now}` for the time now).
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<(), StoreError>;
+    /// The first row's integer and text columns, if there is a row.
+    fn int_text(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<(i64, String)>, StoreError>;
+    /// The first row's integer column, if there is a row.
+    fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError>;
+    /// Every audit head: image, seq, hash.
+    fn heads(&mut self) -> Result<Vec<(String, u64, String)>, StoreError>;
+    /// Appends the image's next audit record where this store keeps the
+    /// log; returns the record's hash.
+    fn append_audit(
+        &mut self,
+        image: &str,
+        seq: u64,
+        prev: &str,
+        fields: Map<String, Value>,
+        signing: Option<(&AuditKey, u64)>,
+    ) -> Result<String, StoreError>;
+}
+
+const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE image = $1";
+const GLOBAL_SEQ: &str = "SELECT seq FROM audit_global WHERE id = 1";
+const UPSERT_IMAGE: &str = "INSERT INTO images (run, name, status, digest, detail, seq)
+     VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM images))
+     ON CONFLICT (run, name) DO UPDATE SET status = excluded.status, digest = excluded.digest,
+     detail = excluded.detail, seq = excluded.seq, updated = {now}";
+const UPSERT_PROMOTED: &str = "INSERT INTO promoted (name, digest, run, findings, version, inputs)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, run = excluded.run,
+     findings = excluded.findings, version = excluded.version, inputs = excluded.inputs";
+const CLEAR_BASES: &str = "DELETE FROM promoted_bases WHERE name = $1";
+const CLEAR_PLATFORMS: &str = "DELETE FROM promoted_platforms WHERE name = $1";
+const INSERT_PLATFORM: &str =
+    "INSERT INTO promoted_platforms (name, platform, digest) VALUES ($1, $2, $3)";
+const UPSERT_BASE: &str = "INSERT INTO promoted_bases (name, reference, digest) VALUES ($1, $2, $3)
+     ON CONFLICT (name, reference) DO UPDATE SET digest = excluded.digest";
+const INSERT_PROMOTION: &str =
+    "INSERT INTO promotions (name, version, run, digest) VALUES ($1, $2, $3, $4)";
+const SET_HEAD: &str = "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
+     ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+const SET_GLOBAL: &str = "INSERT INTO audit_global (id, seq, mac) VALUES (1, $1, $2)
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac";
+
+/// The documents a decision stores as JSON: the outcome and the findings.
+pub(crate) fn documents(d: &Decision<'_>) -> Result<(String, String), (&'static str, String)> {
+    let detail = serde_json::to_string(d.outcome).map_err(|e| ("outcome", e.to_string()))?;
+    let findings = serde_json::to_string(&crate::findings_document(d.outcome))
+        .map_err(|e| ("findings", e.to_string()))?;
+    Ok((detail, findings))
+}
+
+/// Records `d` in `tx` (see the module doc); `detail` and `findings` are
+/// [`documents`]. The caller commits.
+pub(crate) fn record(
+    tx: &mut dyn Tx,
+    d: &Decision<'_>,
+    key: Option<&AuditKey>,
+    detail: &str,
+    findings: &str,
+) -> Result<(), StoreError> {
+    use Arg::{Int, Opt, Text};
+    let o = d.outcome;
+    let name = o.name.as_str();
+    let (seq, prev) = tx
+        .int_text(HEAD, &[Text(name)])?
+        .map_or((0, audit::GENESIS.to_string()), |(s, h)| (s as u64, h));
+    let gseq = match key {
+        Some(_) => tx.int(GLOBAL_SEQ, &[])?.unwrap_or(0) as u64 + 1,
+        None => 0,
+    };
+    let hash = tx.append_audit(
+        name,
+        seq + 1,
+        &prev,
+        audit::record_fields(d.run, d.time, o),
+        key.map(|k| (k, gseq)),
+    )?;
+    let digest = o.digest.as_ref().map(ToString::to_string);
+    tx.exec(
+        UPSERT_IMAGE,
+        &[
+            Int(d.run.0),
+            Text(name),
+            Text(o.outcome.as_str()),
+            Opt(digest.as_deref()),
+            Text(detail),
+        ],
+    )?;
+    if o.outcome == model::Outcome::Promoted
+        && let Some(dg) = &digest
+    {
+        tx.exec(
+            UPSERT_PROMOTED,
+            &[
+                Text(name),
+                Text(dg),
+                Int(d.run.0),
+                Text(findings),
+                Opt(d.version),
+                Opt(o.inputs.as_deref()),
+            ],
+        )?;
+        tx.exec(CLEAR_BASES, &[Text(name)])?;
+        tx.exec(CLEAR_PLATFORMS, &[Text(name)])?;
+        for (p, pd) in crate::platform_rows(o) {
+            tx.exec(INSERT_PLATFORM, &[Text(name), Text(&p), Text(&pd)])?;
+        }
+        for b in &o.bases {
+            tx.exec(
+                UPSERT_BASE,
+                &[
+                    Text(name),
+                    Text(&b.reference.to_string()),
+                    Text(&b.digest.to_string()),
+                ],
+            )?;
+        }
+        tx.exec(
+            INSERT_PROMOTION,
+            &[Text(name), Opt(d.version), Int(d.run.0), Text(dg)],
+        )?;
+    }
+    tx.exec(SET_HEAD, &[Text(name), Int((seq + 1) as i64), Text(&hash)])?;
+    if let Some(k) = key {
+        sign_heads(tx, k, gseq)?;
+    }
+    Ok(())
+}
+
+/// Signs the whole head set under global number `gseq`.
+pub(crate) fn sign_heads(tx: &mut dyn Tx, key: &AuditKey, gseq: u64) -> Result<(), StoreError> {
+    let heads = tx.heads()?;
+    let mac = key.mac(&audit::global_message(gseq, &heads));
+    tx.exec(SET_GLOBAL, &[Arg::Int(gseq as i64), Arg::Text(&mac)])
+}
+
+/// Image states a decision ends in: anything else a recovered run left
+/// is marked interrupted.
+pub(crate) const FINAL_STATES: &str =
+    "'promoted','blocked','failed','unchanged','skipped','dry-run','interrupted'";
+
+/// What recovery says it did.
+pub(crate) fn recovered_note(runs: usize, images: u64) -> String {
+    format!("{runs} interrupted run(s) marked ({images} image(s) had not finished)")
+}
