@@ -6,8 +6,8 @@
 //! written, the head moves, and with an audit key the head set is signed
 //! under the next global number. A store supplies the seam ([`Tx`]): its
 //! SQL dialect (statements here use `$1`… placeholders and `{now}`), its
-//! parameter types and its audit log's home. Also the text both stores
-//! give for recovered runs.
+//! parameter types and its audit log's home. Also which migrations a
+//! store still needs, and the text both stores give for recovered runs.
 
 use serde_json::{Map, Value};
 
@@ -165,6 +165,25 @@ pub(crate) fn sign_heads(tx: &mut dyn Tx, key: &AuditKey, gseq: u64) -> Result<(
     let heads = tx.heads()?;
     let mac = key.mac(&audit::global_message(gseq, &heads));
     tx.exec(SET_GLOBAL, &[Arg::Int(gseq as i64), Arg::Text(&mac)])
+}
+
+/// The migrations a store at schema `found` still needs of `all` (the
+/// n-th applied makes the schema n+1); a schema newer than this build
+/// knows is refused, naming the store.
+pub(crate) fn pending<'a>(
+    all: &'a [&'a str],
+    found: i64,
+    store: &std::path::Path,
+) -> Result<&'a [&'a str], StoreError> {
+    let known = all.len() as i64;
+    if found > known {
+        return Err(StoreError::Newer {
+            path: store.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    Ok(&all[found.max(0) as usize..])
 }
 
 /// Image states a decision ends in: anything else a recovered run left

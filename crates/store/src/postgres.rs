@@ -169,14 +169,7 @@ impl Postgres {
             .map_err(&e)?
             .map_or(0, |r| r.get(0));
         let known = MIGRATIONS.len() as i32;
-        if v > known {
-            return Err(StoreError::Newer {
-                path: PathBuf::from(&self.shown),
-                found: i64::from(v),
-                known: i64::from(known),
-            });
-        }
-        for m in &MIGRATIONS[v as usize..] {
+        for m in decide::pending(MIGRATIONS, i64::from(v), &PathBuf::from(&self.shown))? {
             tx.batch_execute(m).map_err(&e)?;
         }
         if v == 0 {

@@ -5,8 +5,9 @@
 
 use super::*;
 
-/// The busybox helpers share names in buildah's store and target/: one at
-/// a time per test binary.
+/// The busybox helpers share containers in buildah's store and files in
+/// target/: one at a time per test binary (images are named per process,
+/// as test binaries run side by side).
 static BUILDERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A tiny Debian-like root for `arch` (`amd64`, `arm64`): Debian's static
@@ -56,7 +57,11 @@ fn busybox_root(arch: &str) -> PathBuf {
     )
     .unwrap();
     let _ = std::fs::remove_dir_all(&dl);
-    std::fs::rename(&tmp, &dir).unwrap();
+    // another test binary may have made it meanwhile: theirs is as good
+    if let Err(e) = std::fs::rename(&tmp, &dir) {
+        assert!(dir.join("bin/busybox").exists(), "{}: {e}", dir.display());
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     dir
 }
 
@@ -118,7 +123,10 @@ pub fn busybox_index(reg: &Registry, repo_tag: &str) -> String {
             "[\"/bin/sh\"]",
             &c,
         ]));
-        let name = format!("localhost/safeimage-test/busybox-{arch}:t");
+        let name = format!(
+            "localhost/safeimage-test/busybox-{arch}-{}:t",
+            std::process::id()
+        );
         sh(Command::new("buildah").args(["commit", "-q", &c, &name]));
         sh(Command::new("buildah").args(["rm", &c]));
         sh(Command::new("buildah").args(["manifest", "add", &list, &name]));
@@ -152,17 +160,14 @@ pub fn busybox_image(reg: &Registry, repo_tag: &str) -> String {
         .arg(format!("{}/", root.display()))
         .arg("/"));
     sh(Command::new("buildah").args(["config", "--cmd", "[\"/bin/sh\"]", &c]));
+    // named per process: test binaries run side by side
+    let name = format!("localhost/safeimage-test/busybox-{}:t", std::process::id());
     sh(Command::new("buildah")
         .args(["commit", "-q", "--format", "oci", &c])
-        .arg("localhost/safeimage-test/busybox:t"));
+        .arg(&name));
     sh(Command::new("buildah").args(["rm", &c]));
     sh(Command::new("buildah")
-        .args([
-            "push",
-            "-q",
-            "--tls-verify=false",
-            "localhost/safeimage-test/busybox:t",
-        ])
+        .args(["push", "-q", "--tls-verify=false", &name])
         .arg(format!("docker://{target}")));
     target
 }

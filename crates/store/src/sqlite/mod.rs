@@ -171,14 +171,7 @@ impl Sqlite {
         s.conn
             .execute_batch("PRAGMA busy_timeout = 10000;")
             .map_err(s.sq())?;
-        let v = s.user_version()?;
-        if v > MIGRATIONS.len() as i64 {
-            return Err(StoreError::Newer {
-                path: s.path.clone(),
-                found: v,
-                known: MIGRATIONS.len() as i64,
-            });
-        }
+        decide::pending(MIGRATIONS, s.user_version()?, &s.path)?;
         Ok(s)
     }
 
@@ -189,17 +182,7 @@ impl Sqlite {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let known = MIGRATIONS.len() as i64;
-        let newer = |path: &Path, found| StoreError::Newer {
-            path: path.into(),
-            found,
-            known,
-        };
-        let v = self.user_version()?;
-        if v > known {
-            return Err(newer(&self.path, v));
-        }
-        if v == known {
+        if decide::pending(MIGRATIONS, self.user_version()?, &self.path)?.is_empty() {
             return Ok(());
         }
         // Another process may be migrating the same file right now: take
@@ -216,12 +199,14 @@ impl Sqlite {
         let v: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(&e)?;
-        if v > known {
-            return Err(newer(&self.path, v));
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+        for (i, m) in decide::pending(MIGRATIONS, v, &self.path)?
+            .iter()
+            .enumerate()
+        {
             tx.execute_batch(m)
-                .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)))
+                .and_then(|_| {
+                    tx.execute_batch(&format!("PRAGMA user_version = {}", v as usize + i + 1))
+                })
                 .map_err(&e)?;
         }
         tx.commit().map_err(&e)
