@@ -345,3 +345,29 @@ fn the_cache_is_keyed_on_the_actions_own_source_and_no_repository_binary_runs() 
         "hashFiles() cannot see the action's files"
     );
 }
+
+#[test]
+fn the_example_workflows_pin_safeimage_by_commit_and_keep_expressions_out_of_scripts() {
+    for name in ["github-pr.yml", "github-daily.yml"] {
+        let text = std::fs::read_to_string(repo().join("docs/ci").join(name)).unwrap();
+        let wf: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        for (_, job) in wf["jobs"].as_mapping().unwrap() {
+            for step in job["steps"].as_sequence().unwrap() {
+                // secrets and step outputs reach a script through env:, never its text
+                if let Some(run) = step["run"].as_str() {
+                    assert!(
+                        !run.contains("${{"),
+                        "{name}: an expression in a script: {run}"
+                    );
+                }
+                if let Some(u) = step["uses"].as_str().filter(|u| u.contains("/safeimage@")) {
+                    let rev = u.rsplit('@').next().unwrap();
+                    assert!(
+                        rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()),
+                        "{name}: safeimage pinned by `{rev}`, not a full commit SHA"
+                    );
+                }
+            }
+        }
+    }
+}
