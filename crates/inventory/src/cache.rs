@@ -26,6 +26,10 @@ pub struct Entry {
     relations: Vec<Relations>,
     /// What reading the layers noted, layer by layer (`path`, `reason`).
     pub layer_notes: Vec<oci::layer::Note>,
+    /// Bytes of the layers' files, all layers together (entries written
+    /// before this was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked_bytes: Option<u64>,
 }
 
 fn path(dir: &Path, image: &oci::Image) -> PathBuf {
@@ -68,6 +72,7 @@ pub fn store(
     image: &oci::Image,
     inventory: &Inventory,
     layer_notes: Vec<oci::layer::Note>,
+    unpacked_bytes: u64,
 ) {
     let entry = Entry {
         inventory: inventory.clone(),
@@ -77,6 +82,7 @@ pub fn store(
             .map(|p| p.relations.clone())
             .collect(),
         layer_notes,
+        unpacked_bytes: Some(unpacked_bytes),
     };
     oci::analyze::store_json(&path(dir, image), &entry);
 }
@@ -110,6 +116,7 @@ mod tests {
                     created_by: None,
                 })
                 .collect(),
+            annotations: Default::default(),
         }
     }
 
@@ -144,10 +151,11 @@ mod tests {
             path: "x".into(),
             reason: "y".into(),
         }];
-        store(dir.path(), &img, &inv, notes.clone());
+        store(dir.path(), &img, &inv, notes.clone(), 7);
         let back = load(dir.path(), &img).unwrap();
         assert_eq!(back.inventory.packages, inv.packages);
         assert_eq!(back.layer_notes, notes);
+        assert_eq!(back.unpacked_bytes, Some(7));
         // another order, another layer or diffID: a miss
         assert!(load(dir.path(), &image(&[(&c, &c), (&a, &b)])).is_none());
         assert!(load(dir.path(), &image(&[(&a, &a), (&c, &c)])).is_none());

@@ -18,6 +18,10 @@ pub struct Inventoried {
     pub layer_notes: Vec<oci::layer::Note>,
     /// The inventory.
     pub inventory: Inventory,
+    /// Bytes of the layers' files, all layers together (what the image
+    /// takes unpacked, before one layer hides another's files); unknown
+    /// for a cache entry written before this was kept.
+    pub unpacked_bytes: Option<u64>,
     /// It came whole from the image-level cache (no layer was read).
     pub cached: bool,
 }
@@ -39,6 +43,7 @@ pub fn inventory(
             image,
             layer_notes: hit.layer_notes,
             inventory: hit.inventory,
+            unpacked_bytes: hit.unpacked_bytes,
             cached: true,
         });
     }
@@ -50,14 +55,21 @@ pub fn inventory(
     let analysis = oci::analyze_opened(opened, opts, &want, progress)?;
     let inventory = crate::catalog(&analysis);
     let oci::Analysis { image, layers, .. } = analysis;
+    let unpacked_bytes = layers
+        .iter()
+        .flat_map(|r| &r.entries)
+        .filter(|e| e.kind == oci::layer::EntryKind::File)
+        .map(|e| e.size)
+        .sum();
     let layer_notes: Vec<oci::layer::Note> = layers.into_iter().flat_map(|r| r.notes).collect();
     if let (Some(dir), true) = (cache_dir, is_image) {
-        crate::cache::store(dir, &image, &inventory, layer_notes.clone());
+        crate::cache::store(dir, &image, &inventory, layer_notes.clone(), unpacked_bytes);
     }
     Ok(Inventoried {
         image,
         layer_notes,
         inventory,
+        unpacked_bytes: Some(unpacked_bytes),
         cached: false,
     })
 }
@@ -75,6 +87,9 @@ pub struct Loaded {
     pub image: Option<oci::Image>,
     /// What reading the layers noted.
     pub layer_notes: Vec<oci::layer::Note>,
+    /// Bytes of the layers' files (an image read now or cached since this
+    /// was kept; never for an SBOM).
+    pub unpacked_bytes: Option<u64>,
 }
 
 /// Why a source could not be loaded.
@@ -138,6 +153,7 @@ pub fn load(
                 inventory: r.inventory,
                 image: None,
                 layer_notes: Vec::new(),
+                unpacked_bytes: None,
             });
         }
     }
@@ -159,5 +175,6 @@ pub fn load(
         inventory: done.inventory,
         image: Some(done.image),
         layer_notes: done.layer_notes,
+        unpacked_bytes: done.unpacked_bytes,
     })
 }

@@ -451,6 +451,7 @@ fn analyze_dir(
         config_digest: None,
         config: ImageConfig::default(),
         layers: Vec::new(),
+        annotations: Default::default(),
     };
     Ok(Analysis {
         image,

@@ -65,6 +65,10 @@ pub struct Manifest {
     /// Layers, base first.
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// Annotations (buildah and BuildKit name the base image here:
+    /// `org.opencontainers.image.base.name` / `.base.digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
 }
 
 /// An image index / manifest list.
@@ -201,7 +205,16 @@ pub struct Image {
     pub config: ImageConfig,
     /// Layers, base first.
     pub layers: Vec<Layer>,
+    /// The platform manifest's annotations (empty when it has none, or for
+    /// sources without a manifest).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
+
+/// The manifest annotation naming the base image (OCI image spec).
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// The manifest annotation giving the base image's manifest digest.
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 /// Errors resolving an image's structure.
 #[derive(Debug, thiserror::Error)]

@@ -496,6 +496,7 @@ pub fn open(
         config_digest: Some(sha256(&cbytes)),
         config,
         layers,
+        annotations: manifest.annotations.unwrap_or_default(),
     };
     Ok((
         image,

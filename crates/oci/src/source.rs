@@ -304,6 +304,7 @@ impl OciLayout {
             config_digest: Some(cdigest),
             config,
             layers,
+            annotations: manifest.annotations.unwrap_or_default(),
         };
         Ok((image, layout))
     }
@@ -452,6 +453,7 @@ impl DockerArchive {
             config_digest: Some(sha256(&cbytes)),
             config,
             layers,
+            annotations: Default::default(),
         };
         Ok((image, this))
     }

@@ -2,6 +2,7 @@
 //! and a caret, JSON, and SARIF 2.1.0 (as accepted by GitHub code scanning).
 //! One stream of findings, several renderers; nothing here decides exit codes.
 
+pub mod diff;
 pub mod gitlab;
 pub mod harden;
 mod human;

@@ -31,6 +31,8 @@ enum Command {
     Sbom(cmd::sbom::Args),
     /// Match an image or SBOM against the advisory DB; gate on the result.
     Scan(cmd::scan::Args),
+    /// What changed between two images: packages, vulnerabilities, size, layers, base.
+    Diff(cmd::diff::Args),
     /// Build, import and inspect the advisory DB.
     Db(cmd::db::Args),
     /// Make an image minimal and non-root, check it runs, keep it scannable.
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => cmd::rules::run(a),
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Scan(a) => cmd::scan::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
         Command::Db(a) => cmd::db::run(a),
         Command::Harden(a) => cmd::harden::run(a),
         Command::Secrets(a) => cmd::secrets::run(a),

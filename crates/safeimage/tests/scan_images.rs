@@ -5,15 +5,19 @@
 //!   the same image on a base with bookworm-security reports none. The
 //!   expectation is computed from `dpkg-query` inside the image and
 //!   `dpkg --compare-versions` on the host, not from our own code.
+//! - `diff` of that stale image against its rebuild on bookworm-security
+//!   lists exactly the packages dpkg says changed and exactly the fixture
+//!   CVEs the stale one had, all fixed.
 //! - a venv with requests 2.25.0, urllib3 1.26.4, jinja2 2.11.2, pyyaml 5.3.1
 //!   and django 3.2.0 reports exactly the PyPA advisories whose ranges
 //!   contain the installed versions, as Python's `packaging` decides.
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use support::*;
@@ -157,17 +161,28 @@ fn found(v: &Value, kind: &str) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// nginx-light built on the main-only base and on the security base, once
+/// for every test here.
+fn nginx_main_and_security() -> &'static (String, String) {
+    static PAIR: OnceLock<(String, String)> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let nginx = repo().join("crates/safeimage/tests/images/nginx");
+        (
+            build_on(Base::Main, "scan-nginx-main", &nginx, &[]),
+            build_on(Base::Security, "scan-nginx-security", &nginx, &[]),
+        )
+    })
+}
+
 #[test]
 fn debian_fixtures_on_main_only_and_security_bases() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let db = import(d, &osv_fixtures().join("Debian-12"));
-    let nginx = repo().join("crates/safeimage/tests/images/nginx");
-
-    let main = build_on(Base::Main, "scan-nginx-main", &nginx, &[]);
-    let (expected, all_cves) = debian_expected(&main);
+    let (main, sec) = nginx_main_and_security();
+    let (expected, all_cves) = debian_expected(main);
     assert_eq!(all_cves.len(), 40);
-    let main_oci = to_oci(&main, d);
+    let main_oci = to_oci(main, d);
     let v = scan(d, &db, &main_oci);
     gitlab_matches(d, &db, &main_oci, &v);
     let got = found(&v, "deb");
@@ -186,13 +201,12 @@ fn debian_fixtures_on_main_only_and_security_bases() {
             .all(|f| f["state"] == "fixed")
     );
 
-    let sec = build_on(Base::Security, "scan-nginx-security", &nginx, &[]);
-    let (expected, _) = debian_expected(&sec);
+    let (expected, _) = debian_expected(sec);
     assert!(
         expected.is_empty(),
         "bookworm-security has every fix: {expected:?}"
     );
-    let v = scan(d, &db, &to_oci(&sec, d));
+    let v = scan(d, &db, &to_oci(sec, d));
     assert_eq!(
         v["findings"].as_array().unwrap().len(),
         0,
@@ -200,6 +214,131 @@ fn debian_fixtures_on_main_only_and_security_bases() {
         v["findings"]
     );
     assert!(v["summary"]["packages_checked"].as_u64().unwrap() > 50);
+}
+
+/// Package name → version, as dpkg says inside the image.
+fn dpkg_versions(image: &str) -> BTreeMap<String, String> {
+    run_in(
+        image,
+        &["dpkg-query", "-W", "-f", "${Package}\t${Version}\n"],
+    )
+    .lines()
+    .filter_map(|l| l.split_once('\t'))
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect()
+}
+
+fn diff(dir: &Path, db: &Path, a: &str, b: &str, extra: &[&str]) -> (Value, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .current_dir(dir)
+        .args(["diff", a, b, "--db"])
+        .arg(db)
+        .args(["--db-max-age", "0", "-f", "json", "--cache-dir"])
+        .arg(dir.join("cache"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code < 2,
+        "diff {a} {b}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), code)
+}
+
+#[test]
+fn diff_of_the_stale_image_and_its_rebuild_lists_exactly_dpkgs_upgrades_and_the_fixed_cves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &osv_fixtures().join("Debian-12"));
+    let (main, sec) = nginx_main_and_security();
+    let (before, after) = (dpkg_versions(main), dpkg_versions(sec));
+    let changed: BTreeSet<(String, String, String)> = before
+        .iter()
+        .filter_map(|(n, v)| {
+            after
+                .get(n)
+                .filter(|w| *w != v)
+                .map(|w| (n.clone(), v.clone(), w.clone()))
+        })
+        .collect();
+    assert!(
+        changed.len() >= 5,
+        "the security base upgrades packages: {changed:?}"
+    );
+    let (stale_cves, _) = debian_expected(main);
+
+    let (a, b) = (to_oci(main, d), to_oci(sec, d));
+    let (v, code) = diff(
+        d,
+        &db,
+        &a,
+        &b,
+        &["--fail-on", "new-critical,count-up,any-new"],
+    );
+    assert_eq!(code, 0, "nothing new, fewer findings: {:#}", v["failures"]);
+    let deb = |key: &str| -> Vec<Value> {
+        v["packages"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] == "deb")
+            .cloned()
+            .collect()
+    };
+    let got: BTreeSet<(String, String, String)> = deb("changed")
+        .iter()
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap().to_string();
+            (s("name"), s("from"), s("to"))
+        })
+        .collect();
+    assert_eq!(got, changed, "upgrades differ from dpkg's status");
+    let only = |x: &BTreeMap<String, String>, y: &BTreeMap<String, String>| -> BTreeSet<String> {
+        x.keys().filter(|k| !y.contains_key(*k)).cloned().collect()
+    };
+    let names = |key: &str| -> BTreeSet<String> {
+        deb(key)
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("added"), only(&after, &before));
+    assert_eq!(names("removed"), only(&before, &after));
+
+    let fixed: BTreeSet<(String, String, String)> = v["vulnerabilities"]["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            (s("id"), s("package"), s("fixed_version"))
+        })
+        .collect();
+    assert_eq!(fixed, stale_cves, "fixed CVEs differ from the labeled set");
+    assert_eq!(v["vulnerabilities"]["new"].as_array().unwrap().len(), 0);
+    assert_eq!(v["security"]["verdict"], "improved");
+    assert_eq!(v["b"]["total"], 0);
+    assert!(v["a"]["compressed_bytes"].as_u64().unwrap() > 1_000_000);
+    assert!(
+        v["b"]["unpacked_bytes"].as_u64().unwrap() > v["b"]["compressed_bytes"].as_u64().unwrap()
+    );
+    assert!(
+        v["a"]["base"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    // the other way round the count goes up: blocked, and --fail-on fails
+    let (back, code) = diff(d, &db, &b, &a, &["--fail-on", "count-up"]);
+    assert_eq!(code, 1);
+    assert_eq!(back["security"]["verdict"], "blocked");
+    assert_eq!(
+        back["vulnerabilities"]["new"].as_array().unwrap().len(),
+        stale_cves.len()
+    );
 }
 
 const ORACLE: &str = r#"

@@ -32,14 +32,43 @@ pub enum BaselineError {
     },
 }
 
-#[derive(Deserialize)]
-struct Report {
+/// What an earlier report says it scanned.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReportTarget {
+    /// Image reference, source or SBOM path.
+    pub name: String,
+    /// Digest, when known.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// `debian 12`.
+    #[serde(default)]
+    pub distro: Option<String>,
+}
+
+/// An earlier `safeimage scan --format json` report, as read back.
+#[derive(Debug, Deserialize)]
+pub struct Report {
     schema: String,
-    findings: Vec<Finding>,
+    /// What it scanned.
+    #[serde(default)]
+    pub target: ReportTarget,
+    /// Its findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Whether `bytes` (a file's first bytes) look like one of our scan reports.
+pub fn looks_like_report(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(bytes);
+    head.trim_start().starts_with('{') && head.contains(&format!("\"{REPORT_SCHEMA}\""))
 }
 
 /// Read the findings of an earlier `safeimage scan --format json` report.
 pub fn read(path: &Path) -> Result<Vec<Finding>, BaselineError> {
+    read_report(path).map(|r| r.findings)
+}
+
+/// Read an earlier `safeimage scan --format json` report whole.
+pub fn read_report(path: &Path) -> Result<Report, BaselineError> {
     let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
         path: path.into(),
         source,
@@ -58,7 +87,7 @@ pub fn read(path: &Path) -> Result<Vec<Finding>, BaselineError> {
             message: format!("schema `{}`, expected `{REPORT_SCHEMA}`", r.schema),
         });
     }
-    Ok(r.findings)
+    Ok(r)
 }
 
 /// A finding in the diff.

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod completions;
 pub mod db;
+pub mod diff;
 pub mod harden;
 pub mod init;
 pub mod keygen;

@@ -547,4 +547,5 @@ fn gitlab_report_is_valid_and_stable() {
     );
 }
 
+mod diff;
 mod suppress;
