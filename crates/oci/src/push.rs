@@ -94,6 +94,38 @@ impl Repo {
         }
     }
 
+    /// Every tag of the repository (the registry's tag list, page by page;
+    /// at most `limit` tags, an error beyond).
+    pub fn tags(&self, limit: usize) -> Result<Vec<String>, RegistryError> {
+        const PAGE: usize = 1000;
+        let r = self.at("latest");
+        let shown = self.display("latest");
+        let mut out: Vec<String> = Vec::new();
+        loop {
+            let last = out.last().cloned();
+            let page = self.conn.retry_for(&shown, || {
+                self.conn
+                    .client
+                    .list_tags(&r, &self.conn.auth, Some(PAGE), last.as_deref())
+            })?;
+            let n = page.tags.len();
+            // A registry that ignores `last` repeats its first page.
+            let fresh: Vec<String> = page
+                .tags
+                .into_iter()
+                .filter(|t| last.as_deref().is_none_or(|l| t.as_str() > l))
+                .collect();
+            let added = fresh.len();
+            out.extend(fresh);
+            if out.len() > limit {
+                return Err(other(&shown, format!("more than {limit} tags; not listed")));
+            }
+            if n < PAGE || added == 0 {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The manifest digest for `platform` under `digest`: the digest itself
     /// for a single-platform image, the matching entry of an index otherwise.
     pub fn platform_digest(

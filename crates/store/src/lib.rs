@@ -237,6 +237,16 @@ pub trait StateStore: Send {
         platform: &Platform,
         platform_digest: &Digest,
     ) -> Result<(), StoreError>;
+    /// When `digest` was first seen under `subject` (a repository and
+    /// platform, as the caller names it): recorded as `now` the first time
+    /// it is asked, returned unchanged after. Registries give no push time;
+    /// this is what a stability window counts from.
+    fn first_seen(
+        &mut self,
+        subject: &str,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError>;
     /// The recorded audit heads.
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError>;
     /// Every audit log there is (including ones the store has no head for).

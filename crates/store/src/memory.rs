@@ -50,6 +50,8 @@ pub struct MemoryStore {
     pub promotions: BTreeMap<(String, Option<String>), u64>,
     /// Platform digests.
     pub platforms: BTreeMap<(Digest, Platform), Digest>,
+    /// First-seen times by (subject, digest).
+    pub seen: BTreeMap<(String, Digest), Timestamp>,
     /// Audit log text per image.
     pub logs: BTreeMap<String, String>,
     /// Audit heads.
@@ -375,6 +377,18 @@ impl StateStore for MemoryStore {
         self.platforms
             .insert((digest.clone(), platform.clone()), platform_digest.clone());
         Ok(())
+    }
+
+    fn first_seen(
+        &mut self,
+        subject: &str,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        Ok(*self
+            .seen
+            .entry((subject.to_string(), digest.clone()))
+            .or_insert(now))
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {

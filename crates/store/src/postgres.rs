@@ -55,6 +55,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE runs ADD COLUMN mark BIGINT NOT NULL DEFAULT 0;",
     // 4: the process doing each run (see the SQLite store's migration 7).
     "ALTER TABLE runs ADD COLUMN origin TEXT;",
+    // 5: when each base digest was first seen (the SQLite store's migration 8).
+    "CREATE TABLE seen_digests (subject TEXT NOT NULL, digest TEXT NOT NULL, first_seen BIGINT NOT NULL,
+                                PRIMARY KEY (subject, digest));",
 ];
 
 /// The URL with any password removed, for messages.
@@ -592,6 +595,28 @@ impl StateStore for Postgres {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    fn first_seen(
+        &mut self,
+        subject: &str,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        let row = self
+            .c()?
+            .query_one(
+                "WITH ins AS (
+                   INSERT INTO seen_digests (subject, digest, first_seen) VALUES ($1, $2, $3)
+                   ON CONFLICT (subject, digest) DO NOTHING RETURNING first_seen)
+                 SELECT first_seen FROM ins
+                 UNION ALL
+                 SELECT first_seen FROM seen_digests WHERE subject = $1 AND digest = $2
+                 LIMIT 1",
+                &[&subject, &digest.to_string(), &now.0],
+            )
+            .map_err(self.err())?;
+        Ok(Timestamp(row.get(0)))
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {

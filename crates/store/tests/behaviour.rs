@@ -433,3 +433,37 @@ fn sqlite_delete_head(db: &Path) {
         .unwrap();
     assert!(out.success());
 }
+
+#[test]
+fn first_seen_is_recorded_once_per_subject_and_digest() {
+    each("seen", |b| {
+        let mut s = b.open();
+        let subject = "r.example/base linux/amd64";
+        assert_eq!(
+            s.first_seen(subject, &dg('a'), Timestamp(100)).unwrap(),
+            Timestamp(100)
+        );
+        assert_eq!(
+            s.first_seen(subject, &dg('a'), Timestamp(900)).unwrap(),
+            Timestamp(100),
+            "{}: a later look keeps the first time",
+            b.name()
+        );
+        assert_eq!(
+            s.first_seen(subject, &dg('b'), Timestamp(900)).unwrap(),
+            Timestamp(900)
+        );
+        assert_eq!(
+            s.first_seen("r.example/base linux/arm64", &dg('a'), Timestamp(500))
+                .unwrap(),
+            Timestamp(500),
+            "another subject has its own time"
+        );
+        drop(s);
+        let mut again = b.open();
+        assert_eq!(
+            again.first_seen(subject, &dg('a'), Timestamp(999)).unwrap(),
+            Timestamp(100)
+        );
+    });
+}

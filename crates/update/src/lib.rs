@@ -4,5 +4,7 @@
 //! window counted from when safeimage first saw each digest, and written
 //! into the Dockerfiles with nothing else touched ([`rewrite`]).
 
+pub mod plan;
 pub mod rewrite;
+pub mod settings;
 pub mod tag;

@@ -58,6 +58,9 @@ const MIGRATIONS: &[&str] = &[
     // 7: the process doing each run (a run whose process is gone is
     // recovered without waiting for its heartbeat to go stale).
     "ALTER TABLE runs ADD COLUMN origin TEXT;",
+    // 8: when each base digest was first seen (update's stability window).
+    "CREATE TABLE seen_digests (subject TEXT NOT NULL, digest TEXT NOT NULL, first_seen INTEGER NOT NULL,
+                                PRIMARY KEY (subject, digest));",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -641,6 +644,28 @@ impl StateStore for Sqlite {
             )
             .map_err(self.sq())?;
         Ok(())
+    }
+
+    fn first_seen(
+        &mut self,
+        subject: &str,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO seen_digests (subject, digest, first_seen) VALUES (?1, ?2, ?3)",
+                params![subject, digest.to_string(), now.0],
+            )
+            .map_err(self.sq())?;
+        self.conn
+            .query_row(
+                "SELECT first_seen FROM seen_digests WHERE subject = ?1 AND digest = ?2",
+                params![subject, digest.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(Timestamp)
+            .map_err(self.sq())
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {
