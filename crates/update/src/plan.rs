@@ -341,6 +341,11 @@ impl Ctx<'_> {
     }
 }
 
+/// A ready update with its file's text and build args.
+type Found = (BaseUpdate, String, HashMap<String, String>);
+/// A file's text, build args and the edits to make in it.
+type FileEdits = (String, HashMap<String, String>, Vec<Edit>);
+
 /// Plans the updates of `images`.
 pub fn plan(
     images: &[FleetImage],
@@ -359,7 +364,7 @@ pub fn plan(
         now,
         notes: Vec::new(),
     };
-    let mut ready: Vec<(BaseUpdate, String, HashMap<String, String>)> = Vec::new();
+    let mut ready: Vec<Found> = Vec::new();
     let mut waiting = Vec::new();
     for img in images {
         let text = match std::fs::read_to_string(&img.dockerfile) {
@@ -393,8 +398,7 @@ pub fn plan(
             }
         }
     }
-    let mut groups: BTreeMap<String, Vec<(BaseUpdate, String, HashMap<String, String>)>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for u in ready {
         let key = match settings.group {
             Group::Image => format!("{}{}", settings.branch_prefix, branch_part(&u.0.image)),
@@ -405,8 +409,7 @@ pub fn plan(
     let mut proposals = Vec::new();
     for (branch, us) in groups {
         let mut files: Vec<(PathBuf, String)> = Vec::new();
-        let mut by_file: BTreeMap<PathBuf, (String, HashMap<String, String>, Vec<Edit>)> =
-            BTreeMap::new();
+        let mut by_file: BTreeMap<PathBuf, FileEdits> = BTreeMap::new();
         for (u, text, args) in &us {
             let e = by_file
                 .entry(u.file.clone())
