@@ -4,7 +4,10 @@
 //! window counted from when safeimage first saw each digest, and written
 //! into the Dockerfiles with nothing else touched ([`rewrite`]).
 
+pub mod git;
 pub mod plan;
+pub mod propose;
+pub mod registry;
 pub mod rewrite;
 pub mod settings;
 pub mod tag;

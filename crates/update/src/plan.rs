@@ -29,6 +29,9 @@ pub struct FleetImage {
     pub build_args: HashMap<String, String>,
     /// Platforms it builds.
     pub platforms: Vec<Platform>,
+    /// The base-image policy that applies to it (a newer tag it refuses is
+    /// not proposed).
+    pub policy: Option<Policy>,
 }
 
 /// What a reference points at: its digest and each platform's manifest.
@@ -206,14 +209,13 @@ struct Ctx<'a> {
     lookup: &'a dyn Lookup,
     store: &'a mut dyn StateStore,
     settings: &'a UpdateSettings,
-    policy: Option<&'a Policy>,
     now: i64,
     notes: Vec<String>,
 }
 
 impl Ctx<'_> {
     /// The newest allowed tag for `r`, if one is newer than its own.
-    fn newer_tag(&mut self, b: &BaseRef, tag: &str) -> Option<String> {
+    fn newer_tag(&mut self, policy: Option<&Policy>, b: &BaseRef, tag: &str) -> Option<String> {
         if !self.settings.tags {
             return None;
         }
@@ -232,7 +234,7 @@ impl Ctx<'_> {
                 reference: b.reference.with_tag(t),
                 ..b.clone()
             };
-            let refused = self.policy.and_then(|p| p.check(&probe).into_iter().next());
+            let refused = policy.and_then(|p| p.check(&probe).into_iter().next());
             match refused {
                 None => return Some(t.to_string()),
                 Some(v) => {
@@ -260,7 +262,7 @@ impl Ctx<'_> {
             // pinned by digest only: nothing says what it should follow
             (None, Some(_)) => return Ok(None),
         };
-        let new_tag = self.newer_tag(b, &tag);
+        let new_tag = self.newer_tag(img.policy.as_ref(), b, &tag);
         let target_tag = new_tag.clone().unwrap_or_else(|| tag.clone());
         let target_ref = r.with_tag(&target_tag);
         let target = match self.lookup.manifests(&target_ref) {
@@ -352,7 +354,6 @@ pub fn plan(
     lookup: &dyn Lookup,
     store: &mut dyn StateStore,
     settings: &UpdateSettings,
-    policy: Option<&Policy>,
     now: i64,
 ) -> Result<Plan, PlanError> {
     let once = Once::new(lookup);
@@ -360,7 +361,6 @@ pub fn plan(
         lookup: &once,
         store,
         settings,
-        policy,
         now,
         notes: Vec::new(),
     };

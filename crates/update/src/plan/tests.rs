@@ -101,6 +101,7 @@ fn fleet(files: &[(&str, &str)], platforms: &[Platform]) -> Fleet {
                 dockerfile: p,
                 build_args: HashMap::new(),
                 platforms: platforms.to_vec(),
+                policy: None,
             }
         })
         .collect();
@@ -110,7 +111,7 @@ fn fleet(files: &[(&str, &str)], platforms: &[Platform]) -> Fleet {
 const DAY: i64 = 86_400;
 
 fn run(f: &Fleet, reg: &Fake, store: &mut MemoryStore, s: &UpdateSettings, now: i64) -> Plan {
-    plan(&f.images, reg, store, s, None, now).unwrap()
+    plan(&f.images, reg, store, s, now).unwrap()
 }
 
 #[test]

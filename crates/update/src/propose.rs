@@ -1,0 +1,138 @@
+//! Making a plan's proposals real in the fleet repository: one branch per
+//! proposal, committed on the current base branch and pushed; a rerun with
+//! the same files leaves the branch alone, a newer digest replaces it (the
+//! same branch, so the same pull request). When the proposal's judgement
+//! allows it and the forge is git itself, the commit is pushed to the base
+//! branch as a fast-forward and the proposal's branch deleted.
+
+use serde::Serialize;
+
+use crate::git::{Author, GitError, Repo};
+use crate::plan::{Change, Proposal};
+use crate::settings::UpdateSettings;
+
+/// What happened to a proposal's branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchState {
+    /// Pushed for the first time.
+    Created,
+    /// Replaced with newer content.
+    Updated,
+    /// Already had exactly this content on the current base.
+    Unchanged,
+}
+
+/// Whether a proposal may be merged, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Judgement {
+    /// Merge allowed.
+    pub merge: bool,
+    /// Why (shown in the pull request and the report).
+    pub reason: String,
+    /// The pull request body (the diff's Markdown), when it was evaluated.
+    #[serde(skip)]
+    pub body: Option<String>,
+}
+
+/// A proposal after it was pushed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pushed {
+    /// The branch.
+    pub branch: String,
+    /// The commit it points at.
+    pub commit: String,
+    /// Created, updated or unchanged.
+    pub state: BranchState,
+    /// The judgement.
+    pub judgement: Judgement,
+    /// Merged into the base branch (git mode).
+    pub merged: bool,
+}
+
+/// Pushing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    /// Git.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The author setting.
+    #[error("`update.author` = `{0}` is not `Name <email>`")]
+    Author(String),
+}
+
+/// The commit message of a proposal.
+pub fn message(p: &Proposal, s: &UpdateSettings, author: &Author) -> String {
+    let title = match p.images.as_slice() {
+        [one] => format!("safeimage: update the base images of {one}"),
+        more => format!("safeimage: update the base images of {} images", more.len()),
+    };
+    let mut m = format!("{title}\n\n");
+    for u in &p.updates {
+        let what = match u.change {
+            Change::Digest => "new digest",
+            Change::Tag => "newer tag",
+            Change::Pin => "pinned",
+        };
+        let file = u.file.file_name().unwrap_or_default().to_string_lossy();
+        m.push_str(&format!(
+            "- {} ({file}:{}, {what}): {} -> {}\n",
+            u.image, u.line, u.from, u.to
+        ));
+    }
+    if s.signoff {
+        m.push_str(&format!(
+            "\nSigned-off-by: {} <{}>\n",
+            author.name, author.email
+        ));
+    }
+    m
+}
+
+/// Pushes each proposal; `judge` decides each merge (called only for a
+/// proposal whose content is new or changed, or not merged yet).
+pub fn push(
+    repo: &Repo,
+    proposals: &[Proposal],
+    s: &UpdateSettings,
+    now: i64,
+    judge: &mut dyn FnMut(&Proposal) -> Judgement,
+) -> Result<Vec<Pushed>, ProposeError> {
+    let author = Author::parse(&s.author).ok_or_else(|| ProposeError::Author(s.author.clone()))?;
+    let mut out = Vec::new();
+    for p in proposals {
+        let base = repo.fetch(&s.base_branch)?;
+        let existing = repo.remote_branch(&p.branch)?;
+        let (commit, tree) = repo.commit(&base, &p.files, &message(p, s, &author), &author, now)?;
+        let (state, commit) = match existing {
+            Some(old) => {
+                let (old_tree, old_parent) = repo.tree_and_parent(&old)?;
+                if old_tree == tree && old_parent.as_deref() == Some(base.as_str()) {
+                    (BranchState::Unchanged, old)
+                } else {
+                    repo.push_branch(&commit, &p.branch)?;
+                    (BranchState::Updated, commit)
+                }
+            }
+            None => {
+                repo.push_branch(&commit, &p.branch)?;
+                (BranchState::Created, commit)
+            }
+        };
+        let judgement = judge(p);
+        let mut merged = false;
+        if judgement.merge && s.forge == crate::settings::ForgeKind::Git {
+            repo.push_fast_forward(&commit, &s.base_branch)?;
+            repo.delete_branch(&p.branch)?;
+            merged = true;
+        }
+        out.push(Pushed {
+            branch: p.branch.clone(),
+            commit,
+            state,
+            judgement,
+            merged,
+        });
+    }
+    Ok(out)
+}
