@@ -116,17 +116,21 @@ pub enum Outcome {
     Skipped,
     /// `--dry-run`: resolved and checked only.
     DryRun,
+    /// An update's evaluation: built, pushed by digest, scanned and gated;
+    /// no tag moved, nothing signed.
+    Evaluated,
 }
 
 impl Outcome {
     /// Every outcome.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Promoted,
         Outcome::Blocked,
         Outcome::Failed,
         Outcome::Unchanged,
         Outcome::Skipped,
         Outcome::DryRun,
+        Outcome::Evaluated,
     ];
 
     /// Kebab-case name.
@@ -138,12 +142,16 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Skipped => "skipped",
             Outcome::DryRun => "dry-run",
+            Outcome::Evaluated => "evaluated",
         }
     }
 
     /// Whether this is a final decision the store and audit log record.
     pub fn is_decision(self) -> bool {
-        !matches!(self, Outcome::DryRun | Outcome::Skipped)
+        !matches!(
+            self,
+            Outcome::DryRun | Outcome::Skipped | Outcome::Evaluated
+        )
     }
 }
 

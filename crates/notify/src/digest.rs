@@ -158,7 +158,9 @@ pub fn slack_message(d: &RunDigest) -> serde_json::Value {
             Outcome::Promoted => ":white_check_mark:",
             Outcome::Blocked => ":no_entry:",
             Outcome::Failed => ":x:",
-            Outcome::Unchanged | Outcome::Skipped | Outcome::DryRun => ":grey_question:",
+            Outcome::Unchanged | Outcome::Skipped | Outcome::DryRun | Outcome::Evaluated => {
+                ":grey_question:"
+            }
         };
         let mut text = format!(
             "{icon} *{}* {}\n{}",

@@ -70,6 +70,8 @@ pub struct ImageCx<'a> {
     pub today: Timestamp,
     /// Resolve and check only.
     pub dry_run: bool,
+    /// Stop after the gate (an update's evaluation).
+    pub evaluate: bool,
     /// Stage recorder.
     pub stage: &'a StageFn<'a>,
     /// Set when the run must stop.

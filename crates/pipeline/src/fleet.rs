@@ -51,6 +51,9 @@ pub struct Options {
     pub jobs: usize,
     /// Resolve bases, lint and check policy only.
     pub dry_run: bool,
+    /// Build, push by digest, scan and gate, then stop: no signature, no
+    /// tag (an update's evaluation).
+    pub evaluate: bool,
     /// Layer cache.
     pub cache_dir: Option<PathBuf>,
     /// Set from a signal handler to stop the run.
@@ -357,6 +360,7 @@ impl Shared<'_> {
             cache_dir: self.opts.cache_dir.clone(),
             today: self.started,
             dry_run: self.opts.dry_run,
+            evaluate: self.opts.evaluate,
             stage: &stage,
             cancel: &self.opts.cancel,
             fence: &fence,

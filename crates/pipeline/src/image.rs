@@ -100,6 +100,9 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     summarise(o);
     steps::gate::run(&o.platforms)?;
     (cx.stage)(&cx.spec.name, Stage::Gated, Some(&digest));
+    if cx.evaluate {
+        return Err(Stop::Evaluated);
+    }
     if let Some(signer) = cx.signer {
         // Signed before any tag moves: no tag ever names an unsigned image.
         go_on(cx, Step::Sign)?;
@@ -256,6 +259,7 @@ pub fn run(cx: &ImageCx<'_>) -> ImageOutcome {
             o.reasons = reasons;
         }
         Err(Stop::DryRun) => o.outcome = Outcome::DryRun,
+        Err(Stop::Evaluated) => o.outcome = Outcome::Evaluated,
         Err(Stop::Unchanged(why)) => {
             o.outcome = Outcome::Unchanged;
             o.digest = o.previous_digest.clone();

@@ -8,7 +8,9 @@
 //!   lint and policy, resolve, build, push, scan, gate, promote;
 //! - [`deps`] and [`engine`]: the side-effect traits and their real
 //!   implementations; [`testing`]: in-memory doubles for unit tests;
-//! - [`origin`]: which process does a run, and whether it is gone.
+//! - [`origin`]: which process does a run, and whether it is gone;
+//! - [`update`]: base-image updates planned, evaluated with the run's own
+//!   steps (no tag moved) and pushed as branches.
 //!
 //! Storing, notifying and rendering reports happen in their own crates
 //! (`store`, `notify`, `report`) over the shared `model`.
@@ -29,6 +31,7 @@ pub mod signer;
 pub mod steps;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod update;
 
 pub use config::{FleetConfig, ImageSpec};
 pub use fleet::{Deps, FleetError, Options};

@@ -47,6 +47,8 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// The daily job: rebuild, scan, gate, promote, record, notify, report.
     Run(cmd::run::Args),
+    /// Propose base-image updates as branches; merge them when security improves.
+    Update(cmd::update::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
     /// Set up a repository: safeimage.toml (one image per Dockerfile), a GitHub workflow, an ignore file.
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Update(a) => cmd::update::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),

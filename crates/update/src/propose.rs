@@ -31,7 +31,7 @@ pub struct Judgement {
     /// Why (shown in the pull request and the report).
     pub reason: String,
     /// The pull request body (the diff's Markdown), when it was evaluated.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 

@@ -66,9 +66,13 @@ pub fn manifests(r: &ImageRef, bytes: &[u8]) -> Result<Manifests, LookupError> {
 
 impl Lookup for Registries {
     fn tags(&self, repo: &ImageRef) -> Result<Vec<String>, LookupError> {
-        oci::push::Repo::connect(repo, &self.opts)
-            .and_then(|c| c.tags(MAX_TAGS))
-            .map_err(|e| err(repo, e))
+        match oci::push::Repo::connect(repo, &self.opts).and_then(|c| c.tags(MAX_TAGS)) {
+            Ok(t) => Ok(t),
+            // a repository that is gone has no tags; its manifest lookup
+            // says so with the Dockerfile's line
+            Err(oci::registry::RegistryError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(err(repo, e)),
+        }
     }
 
     fn manifests(&self, r: &ImageRef) -> Result<Option<Manifests>, LookupError> {

@@ -69,6 +69,8 @@ pub struct FleetConfig {
     pub sign: Option<SignSpec>,
     /// `[[base_signatures]]`: base images that must be signed, and by whom.
     pub base_signatures: Vec<BaseSignatures>,
+    /// `[update]`: base-image update proposals (read by `update`).
+    pub update: update::settings::UpdateSettings,
 }
 
 type V<'t> = Reader<'t>;
@@ -168,7 +170,11 @@ impl FleetConfig {
             secrets: Default::default(),
             sign: None,
             base_signatures: Vec::new(),
+            update: Default::default(),
         };
+        if let Some(x) = doc.take("update") {
+            cfg.update = update::settings::read(&mut doc.reader, &x);
+        }
         if let Some(x) = doc.take("sign") {
             cfg.sign = provenance::settings::read_sign(&mut doc.reader, &dir, &x);
         }

@@ -616,6 +616,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         cache_dir: None,
         today: model::Timestamp(DAY),
         dry_run: false,
+        evaluate: false,
         stage: &stage,
         cancel: &cancel,
         fence: &fence,

@@ -141,6 +141,8 @@ pub enum Stop {
     Blocked(Vec<String>),
     /// `--dry-run`: resolved and checked only.
     DryRun,
+    /// Evaluated: gated, nothing signed or tagged.
+    Evaluated,
     /// Nothing changed since the last promotion (why).
     Unchanged(String),
 }

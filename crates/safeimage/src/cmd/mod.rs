@@ -16,6 +16,7 @@ pub mod scan;
 pub mod secrets;
 pub mod sign;
 pub mod signals;
+pub mod update;
 pub mod verify;
 
 use std::io::{IsTerminal, Write};

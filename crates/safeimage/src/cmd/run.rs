@@ -99,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         only: args.only,
         jobs: args.jobs,
         dry_run: args.dry_run,
+        evaluate: false,
         cache_dir: args.cache_dir.or_else(super::default_cache_dir),
         cancel: Default::default(),
         shard: args.shard,

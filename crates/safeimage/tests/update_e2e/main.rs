@@ -1,0 +1,265 @@
+//! `safeimage update` end to end: a fleet repository with a bare remote on
+//! disk, a loopback registry where the test publishes new digests and tags
+//! of the bases, real builds (buildah) and the OSV fixtures. The evaluation
+//! builds with the run's own steps and moves no tag; git mode merges only
+//! when the hard rules say security improved.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::*;
+
+/// git for the test itself: no hooks, no global config.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "core.hooksPath=/dev/null"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A fleet repository (a clone of a bare remote) with one image.
+pub struct Fleet {
+    pub work: tempfile::TempDir,
+    pub reg: Registry,
+}
+
+impl Fleet {
+    /// `dockerfile` and `fleet.toml` (with `update` as its `[update]` body)
+    /// committed and pushed to the remote's `main`.
+    pub fn new(dockerfile: &str, update: &str, platforms: &str) -> Fleet {
+        let work = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let f = Fleet { work, reg };
+        let (remote, clone) = (f.remote(), f.clone_dir());
+        git(
+            f.work.path(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "main",
+                remote.to_str().unwrap(),
+            ],
+        );
+        git(
+            f.work.path(),
+            &[
+                "clone",
+                "-q",
+                remote.to_str().unwrap(),
+                clone.to_str().unwrap(),
+            ],
+        );
+        git(&clone, &["checkout", "-q", "-b", "main"]);
+        std::fs::create_dir_all(clone.join("app")).unwrap();
+        f.write_dockerfile(&dockerfile.replace("{reg}", f.r()));
+        let reg = f.r().to_string();
+        std::fs::write(
+            clone.join("fleet.toml"),
+            format!(
+                r#"
+[[image]]
+name = "app"
+context = "app"
+repository = "{reg}/fleet/app"
+tags = ["latest"]
+{platforms}
+
+[gate]
+fail_on = "critical"
+
+[scan]
+db = "advisories.db"
+max_age_hours = 0
+
+[store]
+path = "state/state.db"
+audit_dir = "state/audit"
+
+[report]
+dir = "reports"
+
+[update]
+{update}
+"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            clone.join(".gitignore"),
+            "state/\nreports/\ncache/\nadvisories.db\n*.json\n",
+        )
+        .unwrap();
+        import_fixture_db(&clone);
+        git(&clone, &["add", "."]);
+        git(&clone, &["commit", "-q", "-m", "fleet"]);
+        git(&clone, &["push", "-q", "origin", "main"]);
+        f
+    }
+
+    pub fn r(&self) -> &str {
+        &self.reg.addr
+    }
+
+    pub fn remote(&self) -> PathBuf {
+        self.work.path().join("remote.git")
+    }
+
+    pub fn clone_dir(&self) -> PathBuf {
+        self.work.path().join("clone")
+    }
+
+    pub fn write_dockerfile(&self, text: &str) {
+        std::fs::write(self.clone_dir().join("app/Dockerfile"), text).unwrap();
+    }
+
+    /// The remote's `branch:path`.
+    pub fn remote_file(&self, branch: &str, path: &str) -> String {
+        git(&self.remote(), &["show", &format!("{branch}:{path}")])
+    }
+
+    pub fn remote_branches(&self) -> Vec<String> {
+        git(
+            &self.remote(),
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    pub fn push_base(&self, base: Base, to: &str) -> String {
+        sh(Command::new("buildah")
+            .args(["push", "-q", "--tls-verify=false", base_image(base)])
+            .arg(format!("docker://{}/{to}", self.r())));
+        remote_digest(&format!("{}/{to}", self.r())).unwrap()
+    }
+
+    /// `safeimage ARGS --config fleet.toml` in the clone, its output printed.
+    #[allow(clippy::print_stderr)]
+    pub fn safeimage(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["--config", "fleet.toml", "--cache-dir", "cache"]);
+        let out = safeimage_in(&self.clone_dir(), &all, &[]);
+        eprintln!(
+            "--- safeimage {args:?}: {:?}\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `safeimage update -f json` (plus `extra`), its report.
+    pub fn update(&self, extra: &[&str]) -> Value {
+        let mut args = vec!["update", "-f", "json"];
+        args.extend(extra);
+        let out = self.safeimage(&args);
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+const SMALL: &str = "# the app\nFROM {reg}/base/debian:bookworm@{digest}\nRUN echo built > /etc/built-by-safeimage\nUSER 10001\n";
+
+#[test]
+fn security_improved_is_merged_in_git_mode_and_no_tag_moves() {
+    let f = Fleet::new("FROM scratch\n", "automerge = \"security-improved\"", "");
+    let d1 = f.push_base(Base::Main, "base/debian:bookworm");
+    f.write_dockerfile(&SMALL.replace("{reg}", f.r()).replace("{digest}", &d1));
+    git(&f.clone_dir(), &["commit", "-qam", "pin the base"]);
+    git(&f.clone_dir(), &["push", "-q", "origin", "main"]);
+    assert_eq!(f.safeimage(&["run"]).status.code(), Some(0));
+    let promoted = remote_digest(&format!("{}/fleet/app:latest", f.r())).unwrap();
+
+    let d2 = f.push_base(Base::Security, "base/debian:bookworm");
+    let r = f.update(&[]);
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["merged"], true, "{r:#}");
+    assert!(
+        pushed["judgement"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("security improved"),
+        "{r:#}"
+    );
+    let df = f.remote_file("main", "app/Dockerfile");
+    assert_eq!(
+        df,
+        SMALL
+            .replace("{reg}", f.r())
+            .replace("{digest}", &d2)
+            .trim_end(),
+        "main has the new digest and nothing else changed"
+    );
+    assert_eq!(
+        f.remote_branches(),
+        vec!["main".to_string()],
+        "the branch is gone after the merge"
+    );
+    assert_eq!(
+        remote_digest(&format!("{}/fleet/app:latest", f.r())).unwrap(),
+        promoted,
+        "the evaluation moved no tag"
+    );
+    let e = &r["evaluations"][0]["images"][0];
+    assert_eq!(e["outcome"], "evaluated");
+    assert_eq!(e["promoted"], promoted.as_str());
+    assert_ne!(e["built"], promoted.as_str());
+    let body = r["evaluations"][0]["judgement"]["body"].as_str().unwrap();
+    assert!(body.contains("**Security: improved**"), "{body}");
+    assert!(
+        body.contains("<summary>Packages:") && body.contains("`perl-base`"),
+        "the package changes are in the body: {body}"
+    );
+}
+
+#[test]
+fn findings_going_up_block_the_merge_and_the_branch_waits_with_the_reason() {
+    let f = Fleet::new("FROM scratch\n", "automerge = \"security-improved\"", "");
+    let d1 = f.push_base(Base::Security, "base/debian:bookworm");
+    f.write_dockerfile(&SMALL.replace("{reg}", f.r()).replace("{digest}", &d1));
+    git(&f.clone_dir(), &["commit", "-qam", "pin the base"]);
+    git(&f.clone_dir(), &["push", "-q", "origin", "main"]);
+    assert_eq!(f.safeimage(&["run"]).status.code(), Some(0));
+
+    let d2 = f.push_base(Base::Main, "base/debian:bookworm");
+    let r = f.update(&[]);
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["merged"], false);
+    assert_eq!(pushed["state"], "created");
+    let reason = pushed["judgement"]["reason"].as_str().unwrap();
+    assert!(reason.contains("went up"), "{reason}");
+    assert!(
+        f.remote_file("safeimage/update/app", "app/Dockerfile")
+            .contains(&d2)
+    );
+    assert!(
+        f.remote_file("main", "app/Dockerfile").contains(&d1),
+        "main keeps the old base"
+    );
+
+    // a second update with nothing new leaves the branch as it is
+    let again = f.update(&[]);
+    assert_eq!(again["pushed"][0]["state"], "unchanged", "{again:#}");
+}
