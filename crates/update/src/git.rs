@@ -210,6 +210,55 @@ impl Repo {
         ))
     }
 
+    /// The files that differ between two revisions (repository-relative).
+    pub fn changed(&self, base: &str, head: &str) -> Result<Vec<PathBuf>, GitError> {
+        let rev = |r: &str| {
+            sandbox::git::revision(r)
+                .map(str::to_string)
+                .map_err(|m| GitError::Failed {
+                    what: "diff".into(),
+                    dir: self.top.clone(),
+                    message: m,
+                })
+        };
+        let mut c = self.git();
+        c.args(["diff", "--name-only", "--no-renames", "-z"])
+            .args(sandbox::git::DIFF_FLAGS)
+            .arg("--end-of-options")
+            .arg(rev(base)?)
+            .arg(rev(head)?);
+        let out = self.run("diff", c)?;
+        Ok(out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect())
+    }
+
+    /// Writes the tree of `rev` into `dest` (through `git archive` and a tar
+    /// reader that never writes outside `dest`): no checkout, so no filter,
+    /// hook or attribute-driven command runs.
+    pub fn export(&self, rev: &str, dest: &Path) -> Result<(), GitError> {
+        let rev = sandbox::git::revision(rev).map_err(|m| GitError::Failed {
+            what: "archive".into(),
+            dir: self.top.clone(),
+            message: m,
+        })?;
+        let mut c = self.git();
+        c.args(["archive", "--format=tar", "--end-of-options", rev]);
+        let out = self.run("archive", c)?;
+        std::fs::create_dir_all(dest).map_err(GitError::Spawn)?;
+        let mut a = tar::Archive::new(std::io::Cursor::new(out.stdout));
+        a.set_preserve_permissions(false);
+        a.set_overwrite(false);
+        for entry in a.entries().map_err(GitError::Spawn)? {
+            let mut e = entry.map_err(GitError::Spawn)?;
+            e.unpack_in(dest).map_err(GitError::Spawn)?;
+        }
+        Ok(())
+    }
+
     /// Commits `files` (absolute paths inside the repository, with their
     /// new text) on top of `base`; returns (commit, tree). Nothing in the
     /// working tree or the index changes.

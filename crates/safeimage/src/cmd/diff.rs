@@ -31,9 +31,26 @@ pub enum Format {
 pub struct Args {
     /// Before: an image (oci:DIR[:TAG], docker-archive:FILE, registry:REF or
     /// REF), a CycloneDX/SPDX JSON SBOM, or a `scan --format json` report.
-    a: String,
+    #[arg(required_unless_present = "git_base")]
+    a: Option<String>,
     /// After, as A.
-    b: String,
+    #[arg(required_unless_present = "git_base")]
+    b: Option<String>,
+    /// Check mode: the fleet at this revision (e.g. the pull request's
+    /// base) against --git-head; the images whose Dockerfile, context or
+    /// config changed are built and scanned at both (nothing tagged) and
+    /// compared; exits by the hard rules (CRITICAL present or more findings).
+    #[arg(long, value_name = "REV", requires_all = ["git_head"], conflicts_with_all = ["a", "b"])]
+    git_base: Option<String>,
+    /// Check mode: the revision to judge (e.g. the pull request's head).
+    #[arg(long, value_name = "REV", requires = "git_base")]
+    git_head: Option<String>,
+    /// Check mode: the fleet config in this repository.
+    #[arg(long, short = 'c', env = settings::env::SAFEIMAGE_CONFIG.name, default_value = "safeimage.toml", value_name = "FILE")]
+    config: PathBuf,
+    /// Check mode: the build engine's program (never read from the config file).
+    #[arg(long, env = settings::env::SAFEIMAGE_ENGINE_PROGRAM.name, value_name = "PATH")]
+    engine_program: Option<PathBuf>,
     #[command(flatten)]
     db: DbArg,
     /// Refuse a DB older than this many hours (0: no limit).
@@ -113,10 +130,65 @@ impl Judge {
     }
 }
 
+/// Check mode: two revisions of the fleet.
+fn check(args: &Args, base: &str, head: &str) -> anyhow::Result<ExitCode> {
+    let mut cfg = pipeline::FleetConfig::load_fleet(&args.config)?;
+    cfg.engine_program = args.engine_program.clone();
+    let parts = crate::shared::fleet::parts(&cfg, true)?;
+    let dir = cfg.path.parent().filter(|p| !p.as_os_str().is_empty());
+    let repo = update::git::Repo::open(dir.unwrap_or(Path::new(".")), &cfg.update.remote)?;
+    let observer = pipeline::deps::Quiet;
+    let r = pipeline::update::check::check(
+        &repo,
+        &args.config,
+        &cfg,
+        base,
+        head,
+        &pipeline::update::EvalDeps {
+            registry: &parts.registry,
+            engine: parts.engine.as_ref(),
+            advisories: &parts.advisories,
+            clock: &pipeline::deps::SystemClock,
+            observer: &observer,
+        },
+        &pipeline::update::UpdateOptions {
+            dry_run: false,
+            jobs: 2,
+            cache_dir: args
+                .image
+                .cache_dir
+                .clone()
+                .or_else(super::default_cache_dir),
+        },
+    )?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&r)? + "\n",
+        Format::Markdown | Format::Table => r.markdown.clone(),
+    };
+    super::write_output(args.output.as_deref(), &text)?;
+    if r.blocked {
+        for c in r.images.iter().filter(|c| !c.security.improved()) {
+            eprintln!(
+                "check: {}: {}",
+                c.image,
+                findings::text::clean(c.security.reason())
+            );
+        }
+        return Ok(ExitCode::from(args.exit_code));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(base), Some(head)) = (&args.git_base, &args.git_head) {
+        return check(&args, base, head);
+    }
+    let (Some(a_src), Some(b_src)) = (args.a.clone(), args.b.clone()) else {
+        anyhow::bail!("give two sources to compare, or --git-base and --git-head");
+    };
     // Everything that can fail on bad input is read before the images.
-    let db = if is_report(&args.a) && is_report(&args.b) {
+    let db = if is_report(&a_src) && is_report(&b_src) {
         None
     } else {
         Some(Db::open_fresh(
@@ -136,8 +208,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for f in &args.vex {
         judge.vex.extend(scan::suppress::read_openvex(f)?);
     }
-    let a = judge.side(&args.a, &args.image)?;
-    let b = judge.side(&args.b, &args.image)?;
+    let a = judge.side(&a_src, &args.image)?;
+    let b = judge.side(&b_src, &args.image)?;
     let c = compare::compare(&a, &b);
     let security = compare::security(&c);
     let failures = compare::failures(&c, &args.fail_on);

@@ -8,9 +8,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use pipeline::FleetConfig;
-use pipeline::deps::{DbFile, OciRegistry, SystemClock};
+use pipeline::deps::SystemClock;
 use pipeline::update::{UpdateDeps, UpdateOptions, UpdateReport};
 use settings::env;
 use update::settings::ForgeKind;
@@ -116,27 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     cfg.engine_program = args.engine_program.clone();
-    let engine = pipeline::engine::engine(cfg.engine, cfg.engine_program.as_deref());
-    let opts = cfg.registry_options()?;
-    let registry = OciRegistry { opts: opts.clone() };
-    let lookup = update::registry::Registries::new(opts.clone());
-    let db_location = (cfg.scan.db.clone())
-        .or_else(env::default_db_path)
-        .context("no [scan] db and neither XDG_CACHE_HOME nor HOME is set")?;
-    let advisories = DbFile {
-        path: if args.dry_run {
-            db_location
-        } else {
-            crate::shared::db::resolve_location(
-                &db_location,
-                &opts.insecure,
-                &cfg.scan.db_keys,
-                cfg.scan.db_max_mib,
-            )?
-        },
-        max_age_hours: cfg.scan.max_age_hours,
-        max_feed_age_days: cfg.scan.max_feed_age_days,
-    };
+    let parts = crate::shared::fleet::parts(&cfg, !args.dry_run)?;
     let repo = if args.dry_run {
         None
     } else {
@@ -151,11 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = pipeline::update::run(
         &cfg,
         UpdateDeps {
-            lookup: &lookup,
+            lookup: &parts.lookup,
             store: &mut *store,
-            registry: &registry,
-            engine: engine.as_ref(),
-            advisories: &advisories,
+            registry: &parts.registry,
+            engine: parts.engine.as_ref(),
+            advisories: &parts.advisories,
             clock: &SystemClock,
             observer: &observer,
             git: repo.as_ref(),

@@ -2,5 +2,6 @@
 //! calls another, they all come here.
 
 pub mod db;
+pub mod fleet;
 pub mod image;
 pub mod keys;

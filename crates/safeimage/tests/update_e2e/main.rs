@@ -263,3 +263,55 @@ fn findings_going_up_block_the_merge_and_the_branch_waits_with_the_reason() {
     let again = f.update(&[]);
     assert_eq!(again["pushed"][0]["state"], "unchanged", "{again:#}");
 }
+
+#[test]
+fn a_renovate_style_branch_is_judged_by_the_check_mode_with_the_hard_rules_exit_code() {
+    let f = Fleet::new("FROM scratch\n", "", "");
+    let d_main = f.push_base(Base::Main, "base/debian:bookworm-main");
+    let d_sec = f.push_base(Base::Security, "base/debian:bookworm");
+    let pinned = |tag: &str, d: &str| {
+        SMALL
+            .replace("{reg}", f.r())
+            .replace("bookworm@{digest}", &format!("{tag}@{d}"))
+    };
+    let c = f.clone_dir();
+    f.write_dockerfile(&pinned("bookworm-main", &d_main));
+    git(&c, &["commit", "-qam", "on the main-only base"]);
+    // what Renovate would push: the digest bumped on a branch
+    git(&c, &["checkout", "-q", "-b", "renovate/base"]);
+    f.write_dockerfile(&pinned("bookworm", &d_sec));
+    git(&c, &["commit", "-qam", "chore(deps): update base digest"]);
+    git(&c, &["checkout", "-q", "main"]);
+
+    let check = |base: &str, head: &str| {
+        let out = f.safeimage(&["diff", "--git-base", base, "--git-head", head, "-f", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), v)
+    };
+    let (code, v) = check("main", "renovate/base");
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["images"][0]["image"], "app");
+    assert_eq!(v["images"][0]["security"]["verdict"], "improved", "{v:#}");
+    assert!(v["markdown"].as_str().unwrap().contains("**improved**"));
+
+    // the other way round: more findings, blocked, exit 1
+    let (code, v) = check("renovate/base", "main");
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v["images"][0]["security"]["verdict"], "blocked");
+    assert!(
+        v["images"][0]["security"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("went up")
+    );
+
+    // nothing of the image changed: no build, exit 0
+    git(&c, &["checkout", "-q", "-b", "docs"]);
+    std::fs::write(c.join("README.md"), "docs\n").unwrap();
+    git(&c, &["add", "README.md"]);
+    git(&c, &["commit", "-qm", "docs"]);
+    let (code, v) = check("main", "docs");
+    assert_eq!(code, Some(0));
+    assert_eq!(v["images"], serde_json::json!([]));
+    assert_eq!(v["unchanged"][0], "app");
+}

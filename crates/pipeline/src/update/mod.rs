@@ -17,6 +17,8 @@ use update::plan::{FleetImage, Lookup, Plan, Proposal};
 use update::propose::{Judgement, Pushed};
 use update::settings::Automerge;
 
+pub mod check;
+
 use crate::config::FleetConfig;
 use crate::deps::{Advisories, Clock, Observer, Registry};
 use crate::engine::Engine;
@@ -40,6 +42,33 @@ pub struct UpdateDeps<'a> {
     pub observer: &'a dyn Observer,
     /// The fleet repository (none for a dry run).
     pub git: Option<&'a update::git::Repo>,
+}
+
+/// What an evaluation uses.
+pub struct EvalDeps<'a> {
+    /// Registry (pushes by digest).
+    pub registry: &'a dyn Registry,
+    /// Build engine.
+    pub engine: &'a dyn Engine,
+    /// Advisory DB.
+    pub advisories: &'a dyn Advisories,
+    /// Clock.
+    pub clock: &'a dyn Clock,
+    /// Progress.
+    pub observer: &'a dyn Observer,
+}
+
+impl UpdateDeps<'_> {
+    /// The part an evaluation uses.
+    pub fn eval(&self) -> EvalDeps<'_> {
+        EvalDeps {
+            registry: self.registry,
+            engine: self.engine,
+            advisories: self.advisories,
+            clock: self.clock,
+            observer: self.observer,
+        }
+    }
 }
 
 /// How to update.
@@ -104,6 +133,20 @@ pub enum UpdateError {
     /// The store.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// A registry credential the config names is missing.
+    #[error(transparent)]
+    Credential(#[from] oci::settings::MissingCredential),
+    /// A revision's fleet config (check mode).
+    #[error("the fleet config at {what}: {message}")]
+    Revision {
+        /// Which revision.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// Git.
+    #[error(transparent)]
+    Git(#[from] update::git::GitError),
     /// The evaluation's scratch space.
     #[error("evaluation: {0}")]
     Scratch(std::io::Error),
@@ -193,36 +236,97 @@ fn side_of_findings(name: &str, digest: Option<String>, findings: Vec<scan::Find
     }
 }
 
-/// Compares one image's evaluation with its promotion, platform by
-/// platform (the findings each run judged), and for the pull request body
-/// its first platform in full (packages, sizes, layers).
-fn verdict(
-    store: &dyn StateStore,
+/// What an image is compared with: per platform, the findings and the
+/// manifest digest (the promotion, or the other side of a check).
+pub struct Before {
+    /// How it is named in reasons.
+    pub name: String,
+    /// The index or manifest digest, when there is one.
+    pub digest: Option<String>,
+    /// Per platform: findings and manifest.
+    pub platforms: Vec<(oci::Platform, Vec<scan::Finding>, Option<oci::Digest>)>,
+}
+
+impl Before {
+    /// The last promotion of `o`'s image in `store`.
+    pub fn promoted(
+        store: &dyn StateStore,
+        cfg: &FleetConfig,
+        image: &str,
+    ) -> Result<Option<Before>, UpdateError> {
+        let version = cfg
+            .images
+            .iter()
+            .find(|s| s.name.as_str() == image)
+            .and_then(|s| s.version.as_deref());
+        let Some(h) = store
+            .history(&model::ImageName::from(image), version)?
+            .promoted
+        else {
+            return Ok(None);
+        };
+        let mut platforms = Vec::new();
+        for (key, findings) in &h.findings {
+            let platform = match key.parse::<oci::Platform>() {
+                Ok(p) => p,
+                Err(_) => oci::Platform::host(),
+            };
+            let digest = h.digest_for(&platform).cloned();
+            platforms.push((platform, findings.clone(), digest));
+        }
+        Ok(Some(Before {
+            name: "promoted".into(),
+            digest: Some(h.digest.to_string()),
+            platforms,
+        }))
+    }
+
+    /// What an evaluation built.
+    pub fn built(o: &ImageOutcome) -> Before {
+        Before {
+            name: "base".into(),
+            digest: o.digest.as_ref().map(ToString::to_string),
+            platforms: o
+                .platforms
+                .iter()
+                .map(|p| (p.platform.clone(), p.findings.clone(), p.digest.clone()))
+                .collect(),
+        }
+    }
+
+    fn for_platform(
+        &self,
+        p: &oci::Platform,
+    ) -> Option<&(oci::Platform, Vec<scan::Finding>, Option<oci::Digest>)> {
+        self.platforms
+            .iter()
+            .find(|(q, _, _)| q == p)
+            .or_else(|| self.platforms.iter().find(|(q, _, _)| q.matches(p)))
+    }
+}
+
+/// Compares an image's evaluation with `before`, platform by platform (the
+/// findings each run judged), and for the pull request body its first
+/// platform in full (packages, sizes, layers).
+pub fn verdict(
     cfg: &FleetConfig,
     o: &ImageOutcome,
+    before: Option<&Before>,
     image_opts: &oci::Options,
-) -> Result<(ImageVerdict, Option<String>), UpdateError> {
+) -> (ImageVerdict, Option<String>) {
     let spec = cfg.images.iter().find(|s| s.name.as_str() == o.name);
-    let version = spec.and_then(|s| s.version.as_deref());
-    let promoted = store
-        .history(&model::ImageName::from(o.name.as_str()), version)?
-        .promoted;
     let mut securities = Vec::new();
     let mut body = None;
     for p in &o.platforms {
-        let before = promoted
-            .as_ref()
-            .and_then(|h| h.findings_for(&p.platform))
-            .cloned();
-        let Some(before) = before else {
+        let Some((_, findings, old)) = before.and_then(|b| b.for_platform(&p.platform)) else {
             securities.push(Security::Unchanged(format!(
-                "{}: nothing promoted to compare with",
+                "{}: nothing to compare with",
                 p.platform
             )));
             continue;
         };
-        let a = side_of_findings("promoted", None, before.clone());
-        let b = side_of_findings("proposed", None, p.findings.clone());
+        let a = side_of_findings("before", None, findings.clone());
+        let b = side_of_findings("after", None, p.findings.clone());
         let c = compare::compare(&a, &b);
         securities.push(match compare::security(&c) {
             Security::Improved(r) => Security::Improved(format!("{}: {r}", p.platform)),
@@ -230,16 +334,35 @@ fn verdict(
             Security::Blocked(r) => Security::Blocked(format!("{}: {r}", p.platform)),
         });
         if body.is_none()
-            && let (Some(old), Some(new), Some(spec)) = (
-                promoted.as_ref().and_then(|h| h.digest_for(&p.platform)),
-                p.digest.as_ref(),
-                spec,
-            )
+            && let (Some(old), Some(new), Some(spec)) = (old, p.digest.as_ref(), spec)
         {
-            body = full_diff(spec, old, new, (before, p.findings.clone()), image_opts);
+            body = full_diff(
+                spec,
+                old,
+                new,
+                (findings.clone(), p.findings.clone()),
+                image_opts,
+            );
         }
     }
-    let security = if let Some(b) = securities
+    let security = combine(&securities);
+    (
+        ImageVerdict {
+            image: o.name.clone(),
+            outcome: o.outcome,
+            reasons: o.reasons.clone(),
+            promoted: before.and_then(|b| b.digest.clone()),
+            built: o.digest.as_ref().map(ToString::to_string),
+            security,
+        },
+        body,
+    )
+}
+
+/// Platforms' verdicts as one: any blocked blocks; improved when all
+/// improved; otherwise unchanged.
+fn combine(securities: &[Security]) -> Security {
+    if let Some(b) = securities
         .iter()
         .find(|s| matches!(s, Security::Blocked(_)))
     {
@@ -263,18 +386,7 @@ fn verdict(
                 .collect::<Vec<_>>()
                 .join("; "),
         )
-    };
-    Ok((
-        ImageVerdict {
-            image: o.name.clone(),
-            outcome: o.outcome,
-            reasons: o.reasons.clone(),
-            promoted: promoted.map(|h| h.digest.to_string()),
-            built: o.digest.as_ref().map(ToString::to_string),
-            security,
-        },
-        body,
-    ))
+    }
 }
 
 /// The Markdown diff of the promoted and proposed manifests of one
@@ -305,6 +417,51 @@ fn full_diff(
     }))
 }
 
+/// Runs `images` of `cfg` through the fleet's steps up to the gate
+/// (nothing signed or tagged), on a private store in `scratch`, with no
+/// notification and the reports kept in `scratch`.
+pub fn evaluate_images(
+    cfg: &FleetConfig,
+    images: &[String],
+    scratch: &Path,
+    deps: &EvalDeps<'_>,
+    opts: &UpdateOptions,
+) -> Result<Result<model::RunReport, FleetError>, UpdateError> {
+    let mut eval_cfg = cfg.clone();
+    eval_cfg.report_dir = scratch.join("reports");
+    eval_cfg.notify.clear();
+    eval_cfg.sign = None;
+    let mut private = store::Sqlite::open(&scratch.join("evaluate.db"), &scratch.join("audit"))?;
+    Ok(crate::fleet::run(
+        &eval_cfg,
+        Deps {
+            registry: deps.registry,
+            engine: deps.engine,
+            store: &mut private,
+            notifier: &Silent,
+            advisories: deps.advisories,
+            clock: deps.clock,
+            observer: deps.observer,
+        },
+        &Options {
+            only: images.to_vec(),
+            jobs: opts.jobs.max(1),
+            evaluate: true,
+            cache_dir: opts.cache_dir.clone(),
+            ..Default::default()
+        },
+    ))
+}
+
+/// How images are read for a diff: the fleet's registries and the cache.
+pub fn image_options(cfg: &FleetConfig, opts: &UpdateOptions) -> Result<oci::Options, UpdateError> {
+    Ok(oci::Options {
+        registry: cfg.registry_options()?,
+        cache_dir: opts.cache_dir.clone(),
+        ..Default::default()
+    })
+}
+
 /// Evaluates one proposal: its files written to a scratch directory, the
 /// images it changes run through the fleet's steps up to the gate on a
 /// private store, each compared with its promotion.
@@ -333,43 +490,15 @@ pub fn evaluate(
             spec.dockerfile = copy.clone();
         }
     }
-    eval_cfg.report_dir = scratch.path().join("reports");
-    eval_cfg.notify.clear();
-    eval_cfg.sign = None;
-    let mut private = store::Sqlite::open(
-        &scratch.path().join("evaluate.db"),
-        &scratch.path().join("audit"),
-    )?;
-    let report = crate::fleet::run(
-        &eval_cfg,
-        Deps {
-            registry: deps.registry,
-            engine: deps.engine,
-            store: &mut private,
-            notifier: &Silent,
-            advisories: deps.advisories,
-            clock: deps.clock,
-            observer: deps.observer,
-        },
-        &Options {
-            only: p.images.clone(),
-            jobs: opts.jobs.max(1),
-            evaluate: true,
-            cache_dir: opts.cache_dir.clone(),
-            ..Default::default()
-        },
-    );
+    let report = evaluate_images(&eval_cfg, &p.images, scratch.path(), &deps.eval(), opts)?;
     let mut images = Vec::new();
     let mut bodies = Vec::new();
-    let image_opts = oci::Options {
-        registry: cfg.registry_options().unwrap_or_default(),
-        cache_dir: opts.cache_dir.clone(),
-        ..Default::default()
-    };
+    let image_opts = image_options(cfg, opts)?;
     match report {
         Ok(r) => {
             for o in &r.images {
-                let (v, body) = verdict(&*deps.store, cfg, o, &image_opts)?;
+                let before = Before::promoted(&*deps.store, cfg, &o.name)?;
+                let (v, body) = verdict(cfg, o, before.as_ref(), &image_opts);
                 images.push(v);
                 bodies.extend(body);
             }
