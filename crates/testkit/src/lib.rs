@@ -3,7 +3,10 @@
 //! loopback port, as the `postgres` user when the tests run as root, since
 //! `initdb` refuses root), stopped when dropped. Panics with the install
 //! command when the server binaries are missing: a test that needs them
-//! fails loudly.
+//! fails loudly. [`openapi`]: a forge's API served locally and held to
+//! the forge's own OpenAPI description.
+
+pub mod openapi;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

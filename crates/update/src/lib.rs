@@ -4,6 +4,7 @@
 //! window counted from when safeimage first saw each digest, and written
 //! into the Dockerfiles with nothing else touched ([`rewrite`]).
 
+pub mod forge;
 pub mod git;
 pub mod plan;
 pub mod propose;

@@ -400,10 +400,7 @@ pub fn plan(
     }
     let mut groups: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for u in ready {
-        let key = match settings.group {
-            Group::Image => format!("{}{}", settings.branch_prefix, branch_part(&u.0.image)),
-            Group::Fleet => format!("{}fleet", settings.branch_prefix),
-        };
+        let key = branch_for(settings, &u.0.image);
         groups.entry(key).or_default().push(u);
     }
     let mut proposals = Vec::new();
@@ -454,6 +451,14 @@ pub fn plan(
         waiting,
         notes: cx.notes,
     })
+}
+
+/// The branch an image's updates are proposed on.
+pub fn branch_for(settings: &UpdateSettings, image: &str) -> String {
+    match settings.group {
+        Group::Image => format!("{}{}", settings.branch_prefix, branch_part(image)),
+        Group::Fleet => format!("{}fleet", settings.branch_prefix),
+    }
 }
 
 /// An image name as a branch name component.

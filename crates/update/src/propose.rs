@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::forge::{Forge, ForgeError};
 use crate::git::{Author, GitError, Repo};
 use crate::plan::{Change, Proposal};
 use crate::settings::UpdateSettings;
@@ -46,8 +47,20 @@ pub struct Pushed {
     pub state: BranchState,
     /// The judgement.
     pub judgement: Judgement,
-    /// Merged into the base branch (git mode).
+    /// Merged into the base branch (by git, or by the forge).
     pub merged: bool,
+    /// The pull request, on a forge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<String>,
+}
+
+/// A pull request closed because its update is no longer proposed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Closed {
+    /// Its branch (deleted).
+    pub branch: String,
+    /// Where it was.
+    pub url: String,
 }
 
 /// Pushing failed.
@@ -56,6 +69,9 @@ pub enum ProposeError {
     /// Git.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// The forge.
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
     /// The author setting.
     #[error("`update.author` = `{0}` is not `Name <email>`")]
     Author(String),
@@ -89,21 +105,28 @@ pub fn message(p: &Proposal, s: &UpdateSettings, author: &Author) -> String {
     m
 }
 
-/// Pushes each proposal; `judge` decides each merge (called only for a
-/// proposal whose content is new or changed, or not merged yet).
+/// Pushes each proposal; `judge` decides each merge. With a forge, each
+/// proposal's pull request is opened once and then edited (never a second
+/// one for the same branch), merged by the forge when allowed; open pull
+/// requests of ours whose branch is neither proposed nor in `keep` (still
+/// waiting) are closed and their branches deleted. Without one (git mode),
+/// an allowed proposal is merged by a fast-forward push.
 pub fn push(
     repo: &Repo,
     proposals: &[Proposal],
     s: &UpdateSettings,
     now: i64,
     judge: &mut dyn FnMut(&Proposal) -> Judgement,
-) -> Result<Vec<Pushed>, ProposeError> {
+    forge: Option<&dyn Forge>,
+    keep: &[String],
+) -> Result<(Vec<Pushed>, Vec<Closed>), ProposeError> {
     let author = Author::parse(&s.author).ok_or_else(|| ProposeError::Author(s.author.clone()))?;
     let mut out = Vec::new();
     for p in proposals {
         let base = repo.fetch(&s.base_branch)?;
         let existing = repo.remote_branch(&p.branch)?;
-        let (commit, tree) = repo.commit(&base, &p.files, &message(p, s, &author), &author, now)?;
+        let message = message(p, s, &author);
+        let (commit, tree) = repo.commit(&base, &p.files, &message, &author, now)?;
         let (state, commit) = match existing {
             Some(old) => {
                 let (old_tree, old_parent) = repo.tree_and_parent(&old)?;
@@ -121,10 +144,32 @@ pub fn push(
         };
         let judgement = judge(p);
         let mut merged = false;
-        if judgement.merge && s.forge == crate::settings::ForgeKind::Git {
-            repo.push_fast_forward(&commit, &s.base_branch)?;
-            repo.delete_branch(&p.branch)?;
-            merged = true;
+        let mut pull_request = None;
+        match forge {
+            Some(f) => {
+                let title = message.lines().next().unwrap_or_default().to_string();
+                let body = judgement.body.clone().unwrap_or_else(|| message.clone());
+                let pr = match f.find(&p.branch)? {
+                    Some(pr) => {
+                        if pr.title != title || pr.body != body {
+                            f.edit(&pr, &title, &body)?;
+                        }
+                        pr
+                    }
+                    None => f.open(&p.branch, &s.base_branch, &title, &body, &s.labels)?,
+                };
+                if judgement.merge {
+                    f.merge(&pr, &commit)?;
+                    merged = true;
+                }
+                pull_request = Some(pr.url);
+            }
+            None if judgement.merge => {
+                repo.push_fast_forward(&commit, &s.base_branch)?;
+                repo.delete_branch(&p.branch)?;
+                merged = true;
+            }
+            None => {}
         }
         out.push(Pushed {
             branch: p.branch.clone(),
@@ -132,7 +177,22 @@ pub fn push(
             state,
             judgement,
             merged,
+            pull_request,
         });
     }
-    Ok(out)
+    let mut closed = Vec::new();
+    if let Some(f) = forge {
+        for pr in f.list(&s.branch_prefix)? {
+            if proposals.iter().any(|p| p.branch == pr.branch) || keep.contains(&pr.branch) {
+                continue;
+            }
+            f.close(&pr)?;
+            repo.delete_branch(&pr.branch)?;
+            closed.push(Closed {
+                branch: pr.branch,
+                url: pr.url,
+            });
+        }
+    }
+    Ok((out, closed))
 }

@@ -42,6 +42,8 @@ pub struct UpdateDeps<'a> {
     pub observer: &'a dyn Observer,
     /// The fleet repository (none for a dry run).
     pub git: Option<&'a update::git::Repo>,
+    /// The forge pull requests are opened on (none: git mode).
+    pub forge: Option<&'a dyn update::forge::Forge>,
 }
 
 /// What an evaluation uses.
@@ -119,6 +121,8 @@ pub struct UpdateReport {
     pub evaluations: Vec<Evaluation>,
     /// Branches pushed.
     pub pushed: Vec<Pushed>,
+    /// Pull requests closed because their update is no longer proposed.
+    pub closed: Vec<update::propose::Closed>,
 }
 
 /// `update` failed as a whole.
@@ -613,8 +617,23 @@ pub fn run(
                     body: None,
                 })
         };
-        out.pushed =
-            update::propose::push(repo, &out.plan.proposals, &cfg.update, now, &mut judge)?;
+        let keep: Vec<String> = out
+            .plan
+            .waiting
+            .iter()
+            .map(|u| update::plan::branch_for(&cfg.update, &u.image))
+            .collect();
+        let (pushed, closed) = update::propose::push(
+            repo,
+            &out.plan.proposals,
+            &cfg.update,
+            now,
+            &mut judge,
+            deps.forge,
+            &keep,
+        )?;
+        out.pushed = pushed;
+        out.closed = closed;
     }
     Ok(out)
 }

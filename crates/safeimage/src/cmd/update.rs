@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use pipeline::FleetConfig;
 use pipeline::deps::SystemClock;
 use pipeline::update::{UpdateDeps, UpdateOptions, UpdateReport};
@@ -107,13 +108,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             allow_outside_root: args.allow_outside_root,
         },
     )?;
-    if !args.dry_run && cfg.update.forge != ForgeKind::Git {
-        anyhow::bail!(
-            "{}: `update.forge` = {:?}: pull requests through the forge's API are not built yet; use forge = \"git\" (branches pushed, merged by git) or --dry-run",
-            args.config.display(),
-            cfg.update.forge
-        );
-    }
+    let forge: Option<Box<dyn update::forge::Forge>> = match (args.dry_run, cfg.update.forge) {
+        (true, _) | (_, ForgeKind::Git) => None,
+        (false, ForgeKind::Github) => {
+            let project = cfg.update.project.as_deref().with_context(|| {
+                format!(
+                    "{}: `update.forge` = \"github\" needs `update.project` = \"owner/name\"",
+                    args.config.display()
+                )
+            })?;
+            let token = update::forge::token("GitHub", &cfg.update.token_env)?;
+            let api = cfg
+                .update
+                .api_url
+                .as_deref()
+                .unwrap_or(update::forge::github::API);
+            Some(Box::new(update::forge::github::GitHub::new(
+                api, project, &token,
+            )?))
+        }
+        (false, ForgeKind::Gitlab) => anyhow::bail!(
+            "{}: `update.forge` = \"gitlab\": merge requests through GitLab's API are not built yet; use \"github\" or \"git\", or --dry-run",
+            args.config.display()
+        ),
+    };
     cfg.engine_program = args.engine_program.clone();
     let parts = crate::shared::fleet::parts(&cfg, !args.dry_run)?;
     let repo = if args.dry_run {
@@ -138,6 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             clock: &SystemClock,
             observer: &observer,
             git: repo.as_ref(),
+            forge: forge.as_deref(),
         },
         &UpdateOptions {
             dry_run: args.dry_run,
