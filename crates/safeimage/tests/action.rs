@@ -27,6 +27,13 @@ fn expand(s: &str, inputs: &BTreeMap<String, String>) -> String {
         .replace("${{ github.action_path }}", &repo().display().to_string())
         .replace("${{ github.action_ref }}", "v0-test")
         .replace("${{ steps.key.outputs.key }}", "(the key step's output)");
+    // the triggering event (a pull request's commits), given as `@pr_base`/`@pr_head`
+    for (expr, key) in [
+        ("${{ github.event.pull_request.base.sha }}", "@pr_base"),
+        ("${{ github.event.pull_request.head.sha }}", "@pr_head"),
+    ] {
+        out = out.replace(expr, inputs.get(key).map_or("", String::as_str));
+    }
     for (k, v) in inputs {
         out = out.replace(&format!("${{{{ inputs.{k} }}}}"), v);
     }
@@ -56,7 +63,10 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> Ran {
         inputs.insert(k.as_str().unwrap().to_string(), default);
     }
     for (k, v) in given {
-        assert!(inputs.contains_key(*k), "no input `{k}`");
+        assert!(
+            inputs.contains_key(*k) || k.starts_with('@'),
+            "no input `{k}`"
+        );
         inputs.insert(k.to_string(), v.to_string());
     }
     let files = tempfile::tempdir().unwrap();
@@ -304,7 +314,7 @@ fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
             assert!(outputs.contains(&key.as_str()), "{name}: output `{key}`");
         }
     }
-    assert_eq!(uses, 4);
+    assert_eq!(uses, 5, "lint, secrets, scan and check in the PR workflow, run in the daily one");
 }
 
 #[test]
@@ -370,4 +380,68 @@ fn the_example_workflows_pin_safeimage_by_commit_and_keep_expressions_out_of_scr
             }
         }
     }
+}
+
+#[test]
+fn the_check_step_judges_a_pull_request_and_leaves_its_comment() {
+    // a fleet whose pull request changes only its docs: nothing to build,
+    // the check passes and says which image it left alone
+    let ws = tempfile::tempdir().unwrap();
+    let d = ws.path();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(d)
+            .args(["-c", "user.email=t@e", "-c", "user.name=t"])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    std::fs::create_dir_all(d.join("app")).unwrap();
+    std::fs::write(d.join("app/Dockerfile"), "FROM debian:12\nUSER 65534\n").unwrap();
+    std::fs::write(
+        d.join("safeimage.toml"),
+        "[[image]]\nname = \"app\"\ncontext = \"app\"\nrepository = \"registry.invalid/app\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join(".gitignore"), "safeimage-reports/\n").unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "fleet"]);
+    let base = git(&["rev-parse", "HEAD"]);
+    std::fs::write(d.join("README.md"), "docs\n").unwrap();
+    git(&["add", "README.md"]);
+    git(&["commit", "-qm", "docs"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let r = run_action(
+        d,
+        &[
+            ("command", "check"),
+            ("@pr_base", &base),
+            ("@pr_head", &head),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.summary);
+    assert_eq!(r.outputs["decision"], "pass");
+    let comment = std::fs::read_to_string(d.join(&r.outputs["comment"])).unwrap();
+    assert!(
+        comment.contains("No image's Dockerfile, context or config changed"),
+        "{comment}"
+    );
+    assert!(comment.contains("Not affected: `app`"), "{comment}");
+    assert!(
+        r.summary.contains(&comment),
+        "the summary carries the comment: {}",
+        r.summary
+    );
+
+    // without a pull request and without revisions, the step says what it needs
+    let r = run_action(d, &[("command", "check")]);
+    assert_ne!(r.status, 0);
 }

@@ -328,3 +328,62 @@ fn no_binary_from_the_project_tree_runs_and_only_a_full_commit_sha_is_installed(
     assert!(job.log.contains("safeimage is not on PATH"), "{}", job.log);
     assert!(!marker.exists(), "a binary from the project tree ran");
 }
+
+#[test]
+fn the_check_job_runs_on_merge_requests_and_passes_a_change_no_image_depends_on() {
+    let t = template();
+    assert_eq!(
+        serde_json::to_value(&t["safeimage-check"]["rules"]).unwrap(),
+        serde_json::json!([
+            {"if": "$SAFEIMAGE_CHECK_DISABLED", "when": "never"},
+            {"if": "$CI_PIPELINE_SOURCE == \"merge_request_event\""}
+        ])
+    );
+    let p = tempfile::tempdir().unwrap();
+    let d = p.path();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(d)
+            .args(["-c", "user.email=t@e", "-c", "user.name=t"])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    std::fs::create_dir_all(d.join("app")).unwrap();
+    std::fs::write(d.join("app/Dockerfile"), "FROM debian:12\nUSER 65534\n").unwrap();
+    std::fs::write(
+        d.join("safeimage.toml"),
+        "[[image]]\nname = \"app\"\ncontext = \"app\"\nrepository = \"registry.invalid/app\"\n",
+    )
+    .unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "fleet"]);
+    let base = git(&["rev-parse", "HEAD"]);
+    std::fs::write(d.join("README.md"), "docs\n").unwrap();
+    git(&["add", "README.md"]);
+    git(&["commit", "-qm", "docs"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    std::fs::create_dir_all(d.join("safeimage-reports")).unwrap();
+    let job = run_job(
+        "safeimage-check",
+        d,
+        &[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", &base),
+            ("CI_COMMIT_SHA", &head),
+        ],
+        &[("SAFEIMAGE_DB_UPDATE", "false")],
+    );
+    assert_eq!(job.status, 0, "{}", job.log);
+    assert!(job.log.contains("Not affected: `app`"), "{}", job.log);
+    let md = std::fs::read_to_string(d.join("safeimage-reports/check.md")).unwrap();
+    assert!(md.contains("safeimage check"), "{md}");
+}
