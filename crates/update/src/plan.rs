@@ -281,6 +281,8 @@ impl Ctx<'_> {
             }
         };
         let current = match r.digest() {
+            // pinned to what the tag still names: the same manifests, no request
+            Some(d) if *d == target.digest => Some(target.clone()),
             Some(d) => match self.lookup.manifests(&r.with_digest(d.clone())) {
                 Ok(m) => m,
                 Err(e) => {
