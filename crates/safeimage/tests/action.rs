@@ -314,7 +314,10 @@ fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
             assert!(outputs.contains(&key.as_str()), "{name}: output `{key}`");
         }
     }
-    assert_eq!(uses, 5, "lint, secrets, scan and check in the PR workflow, run in the daily one");
+    assert_eq!(
+        uses, 5,
+        "lint, secrets, scan and check in the PR workflow, run in the daily one"
+    );
 }
 
 #[test]

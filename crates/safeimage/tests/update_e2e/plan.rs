@@ -64,3 +64,114 @@ fn a_base_tag_that_disappeared_is_a_note_naming_the_line() {
         "{note}"
     );
 }
+
+/// Pushes a two-platform index of busybox images labelled per platform
+/// (each new label, a new manifest for that platform) as `repo_tag`;
+/// returns the index digest.
+fn publish_index(f: &Fleet, repo_tag: &str, amd64: &str, arm64: &str) -> String {
+    busybox_index(&f.reg, &format!("scratch/bbi-{}", std::process::id()));
+    let list = format!(
+        "localhost/safeimage-test/stagger-{}-{amd64}-{arm64}",
+        std::process::id()
+    );
+    let _ = Command::new("buildah")
+        .args(["manifest", "rm", &list])
+        .output();
+    sh(Command::new("buildah").args(["manifest", "create", &list]));
+    for (arch, label) in [("amd64", amd64), ("arm64", arm64)] {
+        let from = format!(
+            "localhost/safeimage-test/busybox-{arch}-{}:t",
+            std::process::id()
+        );
+        let c = sh(Command::new("buildah").args([
+            "--isolation",
+            "chroot",
+            "from",
+            "--pull=never",
+            &from,
+        ]))
+        .trim()
+        .to_string();
+        sh(Command::new("buildah").args(["config", "--label", &format!("v={label}"), &c]));
+        let name = format!(
+            "localhost/safeimage-test/stagger-{arch}-{label}-{}:t",
+            std::process::id()
+        );
+        sh(Command::new("buildah").args(["commit", "-q", &c, &name]));
+        sh(Command::new("buildah").args(["rm", &c]));
+        sh(Command::new("buildah").args(["manifest", "add", &list, &name]));
+    }
+    sh(Command::new("buildah")
+        .args([
+            "manifest",
+            "push",
+            "-q",
+            "--all",
+            "--tls-verify=false",
+            &list,
+        ])
+        .arg(format!("docker://{}/{repo_tag}", f.r())));
+    let _ = Command::new("buildah")
+        .args(["manifest", "rm", &list])
+        .output();
+    remote_digest(&format!("{}/{repo_tag}", f.r())).unwrap()
+}
+
+#[test]
+fn staggered_platform_pushes_inside_the_window_make_one_proposal_of_the_final_index() {
+    let f = Fleet::new(
+        "FROM scratch\n",
+        "min_age = \"1h\"",
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+    );
+    let first = publish_index(&f, "base/multi:1", "a1", "r1");
+    std::fs::write(
+        f.clone_dir().join("app/Dockerfile"),
+        format!("FROM {}/base/multi:1@{first}\nRUN true\n", f.r()),
+    )
+    .unwrap();
+    assert_eq!(
+        f.update(&["--dry-run"])["plan"]["proposals"],
+        serde_json::json!([])
+    );
+
+    // amd64 rebuilt first, arm64 later: two new index digests
+    publish_index(&f, "base/multi:1", "a2", "r1");
+    let r = f.update(&["--dry-run"]);
+    assert_eq!(
+        r["plan"]["proposals"],
+        serde_json::json!([]),
+        "inside the window"
+    );
+    assert_eq!(r["plan"]["waiting"].as_array().unwrap().len(), 1);
+    let last = publish_index(&f, "base/multi:1", "a2", "r2");
+    let r = f.update(&["--dry-run"]);
+    assert_eq!(r["plan"]["proposals"], serde_json::json!([]));
+    let waiting = &r["plan"]["waiting"][0];
+    assert!(
+        waiting["to"].as_str().unwrap().ends_with(&last),
+        "{waiting:#}"
+    );
+
+    // the window passes (first-seen times moved back, as time would)
+    let db = f.clone_dir().join("state/state.db");
+    sh(Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE seen_digests SET first_seen = first_seen - 7200"));
+    let r = f.update(&["--dry-run"]);
+    let proposals = r["plan"]["proposals"].as_array().unwrap();
+    assert_eq!(proposals.len(), 1, "one proposal: {r:#}");
+    let u = &proposals[0]["updates"][0];
+    assert_eq!(
+        u["to"],
+        format!("{}/base/multi:1@{last}", f.r()),
+        "the final index"
+    );
+    let platforms: Vec<&str> = u["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+}
