@@ -52,6 +52,10 @@ pub struct Pushed {
     /// The pull request, on a forge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<String>,
+    /// What the forge refused, when it did (the branch is pushed; the next
+    /// run finds the branch's pull request or opens it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A pull request closed because its update is no longer proposed.
@@ -105,6 +109,37 @@ pub fn message(p: &Proposal, s: &UpdateSettings, author: &Author) -> String {
     m
 }
 
+/// The proposal's pull request: found (edited when its title or body
+/// changed) or opened, merged when the judgement allows; its URL and
+/// whether it was merged.
+fn pull_request_for(
+    f: &dyn Forge,
+    p: &Proposal,
+    s: &UpdateSettings,
+    message: &str,
+    judgement: &Judgement,
+    commit: &str,
+) -> Result<(String, bool), ForgeError> {
+    let title = message.lines().next().unwrap_or_default().to_string();
+    let body = judgement
+        .body
+        .clone()
+        .unwrap_or_else(|| message.to_string());
+    let pr = match f.find(&p.branch)? {
+        Some(pr) => {
+            if pr.title != title || pr.body != body {
+                f.edit(&pr, &title, &body)?;
+            }
+            pr
+        }
+        None => f.open(&p.branch, &s.base_branch, &title, &body, &s.labels)?,
+    };
+    if judgement.merge {
+        f.merge(&pr, commit)?;
+    }
+    Ok((pr.url, judgement.merge))
+}
+
 /// Pushes each proposal; `judge` decides each merge. With a forge, each
 /// proposal's pull request is opened once and then edited (never a second
 /// one for the same branch), merged by the forge when allowed; open pull
@@ -145,25 +180,17 @@ pub fn push(
         let judgement = judge(p);
         let mut merged = false;
         let mut pull_request = None;
+        let mut error = None;
         match forge {
-            Some(f) => {
-                let title = message.lines().next().unwrap_or_default().to_string();
-                let body = judgement.body.clone().unwrap_or_else(|| message.clone());
-                let pr = match f.find(&p.branch)? {
-                    Some(pr) => {
-                        if pr.title != title || pr.body != body {
-                            f.edit(&pr, &title, &body)?;
-                        }
-                        pr
-                    }
-                    None => f.open(&p.branch, &s.base_branch, &title, &body, &s.labels)?,
-                };
-                if judgement.merge {
-                    f.merge(&pr, &commit)?;
-                    merged = true;
+            Some(f) => match pull_request_for(f, p, s, &message, &judgement, &commit) {
+                Ok((url, m)) => {
+                    pull_request = Some(url);
+                    merged = m;
                 }
-                pull_request = Some(pr.url);
-            }
+                // one proposal's forge error is reported with it; the
+                // others go on
+                Err(e) => error = Some(e.to_string()),
+            },
             None if judgement.merge => {
                 repo.push_fast_forward(&commit, &s.base_branch)?;
                 repo.delete_branch(&p.branch)?;
@@ -178,6 +205,7 @@ pub fn push(
             judgement,
             merged,
             pull_request,
+            error,
         });
     }
     let mut closed = Vec::new();

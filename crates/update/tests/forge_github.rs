@@ -101,6 +101,12 @@ fn handle(spec: &Spec, state: &Mutex<State>, r: &Request) -> Response {
         }
         ("POST", ["repos", "o", "r", "pulls"]) => {
             let b = r.body.clone().unwrap();
+            if b["head"] == "safeimage/update/refused" {
+                return Response::json(
+                    422,
+                    json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com"}),
+                );
+            }
             let p = Pr {
                 number: st.prs.len() as u64 + 1,
                 branch: b["head"].as_str().unwrap().to_string(),
@@ -412,4 +418,37 @@ fn the_local_github_refuses_what_githubs_description_does_not_allow() {
         spec.check_response("POST", "/repos/o/r/pulls", 201, Some(&full))
             .is_empty()
     );
+}
+
+#[test]
+fn a_proposal_the_forge_refuses_is_reported_and_the_others_go_on() {
+    let f = fleet();
+    let state = Arc::new(Mutex::new(State::default()));
+    let gh = github(state.clone());
+    let forge = GitHub::new(&gh.url, "o/r", "tok").unwrap();
+    let repo = update::git::Repo::open(&f.clone, "origin").unwrap();
+    let mut refused = proposal(&f, A);
+    refused.branch = "safeimage/update/refused".into();
+    let (out, _) = push(
+        &repo,
+        &[refused, proposal(&f, B)],
+        &settings(),
+        1_790_000_000,
+        &mut with_body,
+        Some(&forge),
+        &[],
+    )
+    .unwrap();
+    let e = out[0].error.as_deref().unwrap();
+    assert!(
+        e.contains("GitHub") && e.contains("POST /repos/o/r/pulls") && e.contains("422"),
+        "{e}"
+    );
+    assert!(e.contains("Validation Failed"), "{e}");
+    assert!(out[1].error.is_none());
+    assert_eq!(
+        out[1].pull_request.as_deref(),
+        Some("https://github.invalid/o/r/pull/1")
+    );
+    assert_eq!(gh.violations(), Vec::<String>::new());
 }

@@ -3,7 +3,8 @@
 //! evaluated with the run's own steps (nothing tagged), pushed as one
 //! branch per proposal and, in git mode, merged when `[update] automerge`
 //! allows. Renders the plan and what was done; exit 0 when it ran (blocked
-//! proposals are results, not errors), 2 on an error.
+//! proposals are results, not errors), 2 on an error (a proposal the forge
+//! refused is reported with the others first).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,11 +89,21 @@ fn table(r: &UpdateReport) -> String {
     }
     for p in &r.pushed {
         o.push_str(&format!(
-            "branch {}: {:?}{}\n",
+            "branch {}: {:?}{}{}\n",
             p.branch,
             p.state,
-            if p.merged { ", merged" } else { "" }
+            if p.merged { ", merged" } else { "" },
+            p.pull_request
+                .as_deref()
+                .map(|u| format!(", {u}"))
+                .unwrap_or_default()
         ));
+        if let Some(e) = &p.error {
+            o.push_str(&format!("  error: {}\n", findings::text::clean(e)));
+        }
+    }
+    for c in &r.closed {
+        o.push_str(&format!("closed {} ({})\n", c.url, c.branch));
     }
     for n in &r.plan.notes {
         o.push_str(&format!("note: {}\n", findings::text::clean(n)));
@@ -169,5 +180,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
     };
     super::write_output(None, &text)?;
-    Ok(ExitCode::SUCCESS)
+    // a proposal the forge refused: reported above with the others, and
+    // the run is not a success
+    Ok(if report.pushed.iter().any(|p| p.error.is_some()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

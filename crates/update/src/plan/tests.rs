@@ -297,3 +297,30 @@ fn a_base_shared_by_many_images_is_asked_once_and_grouped_per_fleet() {
             .contains(&format!("COPY --from=r.example/base:1@{}", dg('a')))
     );
 }
+
+#[test]
+fn a_file_the_rewrite_cannot_reproduce_gets_a_note_and_no_proposal() {
+    let reg = Fake::default();
+    reg.publish("base", "1", 'a', &[(amd64(), '1')]);
+    let f = fleet(
+        &[("app", "ARG V=1\nFROM r.example/base:${V}\n")],
+        &[amd64()],
+    );
+    let p = run(
+        &f,
+        &reg,
+        &mut MemoryStore::default(),
+        &UpdateSettings::default(),
+        0,
+    );
+    assert!(p.proposals.is_empty(), "{p:#?}");
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.contains("cannot be rewritten"))
+        .unwrap();
+    assert!(
+        note.contains(":2:") && note.contains("no proposal"),
+        "{note}"
+    );
+}

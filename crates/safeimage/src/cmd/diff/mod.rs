@@ -12,6 +12,8 @@ use findings::time::Timestamp;
 use scan::gate::Gate;
 use vulndb::Db;
 
+mod check;
+
 use crate::shared::db::DbArg;
 use crate::shared::image::ImageArgs;
 
@@ -130,59 +132,10 @@ impl Judge {
     }
 }
 
-/// Check mode: two revisions of the fleet.
-fn check(args: &Args, base: &str, head: &str) -> anyhow::Result<ExitCode> {
-    let mut cfg = pipeline::FleetConfig::load_fleet(&args.config)?;
-    cfg.engine_program = args.engine_program.clone();
-    let parts = crate::shared::fleet::parts(&cfg, true)?;
-    let dir = cfg.path.parent().filter(|p| !p.as_os_str().is_empty());
-    let repo = update::git::Repo::open(dir.unwrap_or(Path::new(".")), &cfg.update.remote)?;
-    let observer = pipeline::deps::Quiet;
-    let r = pipeline::update::check::check(
-        &repo,
-        &args.config,
-        &cfg,
-        base,
-        head,
-        &pipeline::update::EvalDeps {
-            registry: &parts.registry,
-            engine: parts.engine.as_ref(),
-            advisories: &parts.advisories,
-            clock: &pipeline::deps::SystemClock,
-            observer: &observer,
-        },
-        &pipeline::update::UpdateOptions {
-            dry_run: false,
-            jobs: 2,
-            cache_dir: args
-                .image
-                .cache_dir
-                .clone()
-                .or_else(super::default_cache_dir),
-        },
-    )?;
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&r)? + "\n",
-        Format::Markdown | Format::Table => r.markdown.clone(),
-    };
-    super::write_output(args.output.as_deref(), &text)?;
-    if r.blocked {
-        for c in r.images.iter().filter(|c| !c.security.improved()) {
-            eprintln!(
-                "check: {}: {}",
-                c.image,
-                findings::text::clean(c.security.reason())
-            );
-        }
-        return Ok(ExitCode::from(args.exit_code));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(base), Some(head)) = (&args.git_base, &args.git_head) {
-        return check(&args, base, head);
+        return check::run(&args, base, head);
     }
     let (Some(a_src), Some(b_src)) = (args.a.clone(), args.b.clone()) else {
         anyhow::bail!("give two sources to compare, or --git-base and --git-head");
