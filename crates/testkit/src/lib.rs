@@ -6,6 +6,7 @@
 //! fails loudly. [`openapi`]: a forge's API served locally and held to
 //! the forge's own OpenAPI description.
 
+pub mod github;
 pub mod openapi;
 
 use std::path::PathBuf;

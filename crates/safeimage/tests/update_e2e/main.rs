@@ -172,9 +172,22 @@ dir = "reports"
 
     /// `safeimage update -f json` (plus `extra`), its report.
     pub fn update(&self, extra: &[&str]) -> Value {
+        self.update_with(extra, &[])
+    }
+
+    /// As [`Fleet::update`], with environment variables.
+    #[allow(clippy::print_stderr)]
+    pub fn update_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Value {
         let mut args = vec!["update", "-f", "json"];
         args.extend(extra);
-        let out = self.safeimage(&args);
+        args.extend(["--config", "fleet.toml", "--cache-dir", "cache"]);
+        let out = safeimage_in(&self.clone_dir(), &args, env);
+        eprintln!(
+            "--- safeimage {args:?}: {:?}\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(out.status.code(), Some(0));
         serde_json::from_slice(&out.stdout).unwrap()
     }
@@ -314,4 +327,63 @@ fn a_renovate_style_branch_is_judged_by_the_check_mode_with_the_hard_rules_exit_
     assert_eq!(code, Some(0));
     assert_eq!(v["images"], serde_json::json!([]));
     assert_eq!(v["unchanged"][0], "app");
+}
+
+#[test]
+fn on_github_the_pull_request_carries_the_diff_and_is_merged_when_security_improves() {
+    let state = std::sync::Arc::new(std::sync::Mutex::new(testkit::github::State::default()));
+    let gh = testkit::github::github(state.clone());
+    let update = format!(
+        "automerge = \"security-improved\"\nforge = \"github\"\nproject = \"o/r\"\napi_url = \"{}\"\ntoken_env = \"SAFEIMAGE_TEST_FORGE_TOKEN\"\nlabels = [\"base-image\"]",
+        gh.url
+    );
+    let f = Fleet::new("FROM scratch\n", &update, "");
+    let d1 = f.push_base(Base::Main, "base/debian:bookworm");
+    f.write_dockerfile(&SMALL.replace("{reg}", f.r()).replace("{digest}", &d1));
+    git(&f.clone_dir(), &["commit", "-qam", "pin the base"]);
+    git(&f.clone_dir(), &["push", "-q", "origin", "main"]);
+    assert_eq!(f.safeimage(&["run"]).status.code(), Some(0));
+    f.push_base(Base::Security, "base/debian:bookworm");
+
+    let r = f.update_with(&[], &[("SAFEIMAGE_TEST_FORGE_TOKEN", "tok")]);
+    let pushed = &r["pushed"][0];
+    assert_eq!(
+        pushed["pull_request"], "https://github.invalid/o/r/pull/1",
+        "{r:#}"
+    );
+    assert_eq!(pushed["merged"], true);
+    let st = state.lock().unwrap();
+    assert_eq!(st.prs.len(), 1);
+    assert_eq!(st.prs[0].branch, "safeimage/update/app");
+    assert_eq!(
+        st.prs[0].merged_at.as_deref(),
+        pushed["commit"].as_str(),
+        "merged at the pushed commit"
+    );
+    assert!(
+        st.prs[0].body.contains("**Security: improved**"),
+        "{}",
+        st.prs[0].body
+    );
+    assert!(
+        st.prs[0].body.contains("<summary>Packages:"),
+        "{}",
+        st.prs[0].body
+    );
+    drop(st);
+    let labels = gh
+        .requests()
+        .into_iter()
+        .find(|q| q.path.ends_with("/labels"))
+        .expect("labels set");
+    assert_eq!(
+        labels.body.unwrap()["labels"],
+        serde_json::json!(["base-image"])
+    );
+    assert_eq!(gh.violations(), Vec::<String>::new());
+
+    // without the token the run stops before anything is built, naming the variable
+    let out = f.safeimage(&["update"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SAFEIMAGE_TEST_FORGE_TOKEN"));
 }
