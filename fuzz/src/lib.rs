@@ -47,6 +47,7 @@ pub fn analysis(files: &[(&str, &[u8])], summaries: &[(&str, String)]) -> oci::A
             config_digest: None,
             config: Default::default(),
             layers: Vec::new(),
+            annotations: Default::default(),
         },
         layers: vec![rec],
         tree,
