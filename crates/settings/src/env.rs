@@ -153,6 +153,12 @@ pub const SAFEIMAGE_ENGINE_PROGRAM: Var = Var {
     meaning: "the build engine's program for `run` (`--engine-program`; never read from the fleet config)",
     default: "buildah, docker or podman on PATH, by `[engine] kind`",
 };
+/// GitLab CI's API root.
+pub const CI_API_V4_URL: Var = Var {
+    name: "CI_API_V4_URL",
+    meaning: "the GitLab API `update` opens merge requests through when `[update] forge = \"gitlab\"` names no `api_url` (GitLab CI sets it)",
+    default: "https://gitlab.com/api/v4",
+};
 
 /// Every variable safeimage reads by a fixed name.
 pub const ALL: &[Var] = &[
@@ -176,6 +182,7 @@ pub const ALL: &[Var] = &[
     SAFEIMAGE_DB_MAX_MIB,
     SAFEIMAGE_BWRAP,
     SAFEIMAGE_ENGINE_PROGRAM,
+    CI_API_V4_URL,
 ];
 
 /// A variable the config names (`username_env`, `secret_env`...): its

@@ -7,6 +7,7 @@
 //! the forge's own OpenAPI description.
 
 pub mod github;
+pub mod gitlab;
 pub mod openapi;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub mod github;
+pub mod gitlab;
 
 /// A pull (or merge) request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,4 +208,91 @@ pub fn token(forge: &'static str, var: &str) -> Result<String, ForgeError> {
             status: None,
             message: format!("the environment variable {var} (update.token_env) is not set"),
         })
+}
+
+/// The forge `settings` name, with its token from the environment: `None`
+/// for `forge = "git"`. `api_url` defaults to the forge's public API
+/// (GitLab: `$CI_API_V4_URL` inside GitLab CI, else gitlab.com).
+pub fn connect(
+    settings: &crate::settings::UpdateSettings,
+) -> Result<Option<Box<dyn Forge>>, ForgeError> {
+    use crate::settings::ForgeKind;
+    let (name, default_api, shape) = match settings.forge {
+        ForgeKind::Git => return Ok(None),
+        ForgeKind::Github => ("GitHub", github::API.to_string(), "owner/name"),
+        ForgeKind::Gitlab => (
+            "GitLab",
+            settings::env::CI_API_V4_URL
+                .get()
+                .unwrap_or_else(|| gitlab::API.to_string()),
+            "group/name",
+        ),
+    };
+    let project = settings.project.as_deref().ok_or_else(|| ForgeError {
+        forge: name,
+        call: "config".into(),
+        status: None,
+        message: format!(
+            "`update.forge` = \"{}\" needs `update.project` = \"{shape}\"",
+            name.to_ascii_lowercase()
+        ),
+    })?;
+    let token = token(name, &settings.token_env)?;
+    let api = settings.api_url.clone().unwrap_or(default_api);
+    Ok(Some(match settings.forge {
+        ForgeKind::Github => Box::new(github::GitHub::new(&api, project, &token)?),
+        _ => Box::new(gitlab::GitLab::new(&api, project, &token)?),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{ForgeKind, UpdateSettings};
+
+    fn with(forge: ForgeKind, project: Option<&str>) -> UpdateSettings {
+        UpdateSettings {
+            forge,
+            project: project.map(str::to_string),
+            token_env: "SAFEIMAGE_UNIT_TEST_TOKEN_NEVER_SET".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn git_mode_needs_no_forge() {
+        assert!(connect(&with(ForgeKind::Git, None)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_forge_without_a_project_says_what_the_project_looks_like() {
+        let e = connect(&with(ForgeKind::Gitlab, None)).err().unwrap();
+        assert_eq!(e.forge, "GitLab");
+        assert!(
+            e.message.contains("update.project") && e.message.contains("group/name"),
+            "{e}"
+        );
+        let e = connect(&with(ForgeKind::Github, None)).err().unwrap();
+        assert!(e.message.contains("owner/name"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_token_names_the_variable() {
+        let e = connect(&with(ForgeKind::Gitlab, Some("group/app")))
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("SAFEIMAGE_UNIT_TEST_TOKEN_NEVER_SET"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_gitlab_project_path_must_have_no_empty_part() {
+        let e = gitlab::GitLab::new(gitlab::API, "group//app", "t")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("group//app"), "{e}");
+        assert!(gitlab::GitLab::new(gitlab::API, "1234", "t").is_ok());
+    }
 }

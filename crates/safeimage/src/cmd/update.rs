@@ -14,7 +14,6 @@ use pipeline::FleetConfig;
 use pipeline::deps::SystemClock;
 use pipeline::update::{UpdateDeps, UpdateOptions, UpdateReport};
 use settings::env;
-use update::settings::ForgeKind;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,29 +118,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             allow_outside_root: args.allow_outside_root,
         },
     )?;
-    let forge: Option<Box<dyn update::forge::Forge>> = match (args.dry_run, cfg.update.forge) {
-        (true, _) | (_, ForgeKind::Git) => None,
-        (false, ForgeKind::Github) => {
-            let project = cfg.update.project.as_deref().with_context(|| {
-                format!(
-                    "{}: `update.forge` = \"github\" needs `update.project` = \"owner/name\"",
-                    args.config.display()
-                )
-            })?;
-            let token = update::forge::token("GitHub", &cfg.update.token_env)?;
-            let api = cfg
-                .update
-                .api_url
-                .as_deref()
-                .unwrap_or(update::forge::github::API);
-            Some(Box::new(update::forge::github::GitHub::new(
-                api, project, &token,
-            )?))
-        }
-        (false, ForgeKind::Gitlab) => anyhow::bail!(
-            "{}: `update.forge` = \"gitlab\": merge requests through GitLab's API are not built yet; use \"github\" or \"git\", or --dry-run",
-            args.config.display()
-        ),
+    let forge = if args.dry_run {
+        None
+    } else {
+        update::forge::connect(&cfg.update)
+            .with_context(|| format!("{}: [update]", args.config.display()))?
     };
     cfg.engine_program = args.engine_program.clone();
     let parts = crate::shared::fleet::parts(&cfg, !args.dry_run)?;

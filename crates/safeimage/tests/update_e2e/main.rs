@@ -387,3 +387,75 @@ fn on_github_the_pull_request_carries_the_diff_and_is_merged_when_security_impro
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SAFEIMAGE_TEST_FORGE_TOKEN"));
 }
+
+#[test]
+fn on_gitlab_a_merge_request_no_longer_proposed_is_closed_through_gitlabs_api() {
+    // the binary's GitLab wiring (api_url with /api/v4, the project path,
+    // PRIVATE-TOKEN from the named variable) end to end, with nothing to
+    // build: the base is current, so the only work is closing the stale
+    // merge request and deleting its branch
+    let state = std::sync::Arc::new(std::sync::Mutex::new(testkit::gitlab::State::default()));
+    state.lock().unwrap().mrs.push(testkit::gitlab::Mr {
+        iid: 1,
+        source_branch: "safeimage/update/old".into(),
+        target_branch: "main".into(),
+        title: "update the base of old".into(),
+        description: String::new(),
+        labels: vec![],
+        state: "opened".into(),
+        auto_merge_sha: None,
+        remove_source_branch: true,
+    });
+    let gl = testkit::gitlab::gitlab(state.clone());
+    let update = format!(
+        "forge = \"gitlab\"\nproject = \"{}\"\napi_url = \"{}/api/v4\"\ntoken_env = \"SAFEIMAGE_TEST_FORGE_TOKEN\"",
+        testkit::gitlab::PROJECT,
+        gl.url
+    );
+    let f = Fleet::new("FROM scratch\n", &update, "");
+    let d1 = f.push_base(Base::Main, "base/debian:bookworm");
+    f.write_dockerfile(&SMALL.replace("{reg}", f.r()).replace("{digest}", &d1));
+    git(&f.clone_dir(), &["commit", "-qam", "pin the base"]);
+    git(&f.clone_dir(), &["push", "-q", "origin", "main"]);
+    git(
+        &f.clone_dir(),
+        &["push", "-q", "origin", "main:safeimage/update/old"],
+    );
+
+    let r = f.update_with(&[], &[("SAFEIMAGE_TEST_FORGE_TOKEN", "tok")]);
+    assert_eq!(r["plan"]["proposals"], serde_json::json!([]), "{r:#}");
+    assert_eq!(r["closed"][0]["branch"], "safeimage/update/old", "{r:#}");
+    assert_eq!(
+        r["closed"][0]["url"],
+        "https://gitlab.invalid/group/app/-/merge_requests/1"
+    );
+    assert_eq!(state.lock().unwrap().mrs[0].state, "closed");
+    assert_eq!(f.remote_branches(), vec!["main".to_string()]);
+    let calls: Vec<String> = gl
+        .requests()
+        .iter()
+        .map(|q| format!("{} {}", q.method, q.path.split('?').next().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /api/v4/projects/group%2Fapp/merge_requests",
+            "PUT /api/v4/projects/group%2Fapp/merge_requests/1"
+        ]
+    );
+    assert!(
+        gl.requests()
+            .iter()
+            .all(|q| q.headers.get("private-token").map(String::as_str) == Some("tok"))
+    );
+    assert_eq!(gl.violations(), Vec::<String>::new());
+
+    // without the token the run stops naming the variable, not its value
+    let out = f.safeimage(&["update"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SAFEIMAGE_TEST_FORGE_TOKEN") && err.contains("GitLab"),
+        "{err}"
+    );
+}
