@@ -637,3 +637,6 @@ pub fn run(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
