@@ -9,9 +9,12 @@
 //! parameter types and its audit log's home. Also which migrations a
 //! store still needs, and the text both stores give for recovered runs.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::audit::{self, AuditKey};
+use crate::lifecycle;
 use crate::{Decision, StoreError};
 
 /// A statement parameter, in terms every dialect has.
@@ -23,6 +26,8 @@ pub(crate) enum Arg<'a> {
     Text(&'a str),
     /// Text or NULL.
     Opt(Option<&'a str>),
+    /// An integer or NULL.
+    OptInt(Option<i64>),
 }
 
 /// A store's open transaction, as recording a decision needs it.
@@ -37,6 +42,12 @@ pub(crate) trait Tx {
     ) -> Result<Option<(i64, String)>, StoreError>;
     /// The first row's integer column, if there is a row.
     fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError>;
+    /// Every row, each column text or NULL (the statement casts others).
+    fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError>;
     /// Every audit head: image, seq, hash.
     fn heads(&mut self) -> Result<Vec<(String, u64, String)>, StoreError>;
     /// Appends the image's next audit record where this store keeps the
@@ -69,6 +80,19 @@ const UPSERT_BASE: &str = "INSERT INTO promoted_bases (name, reference, digest) 
      ON CONFLICT (name, reference) DO UPDATE SET digest = excluded.digest";
 const INSERT_PROMOTION: &str =
     "INSERT INTO promotions (name, version, run, digest) VALUES ($1, $2, $3, $4)";
+const OPEN_FINDINGS: &str = "SELECT platform, advisory, package, CAST(occurrence AS TEXT), state
+     FROM findings WHERE image = $1 AND fixed_at IS NULL";
+const INSERT_FINDING: &str = "INSERT INTO findings (image, platform, advisory, package, occurrence,
+       severity, state, reason, expires, first_seen, last_seen, fix_available, digest)
+     VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(occurrence), 0) + 1 FROM findings
+       WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4),
+       $5, $6, $7, $8, $9, $9, $10, $11)";
+const UPDATE_FINDING: &str =
+    "UPDATE findings SET severity = $5, state = $6, reason = $7, expires = $8,
+       last_seen = $9, fix_available = COALESCE(fix_available, $10), digest = $11
+     WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $12";
+const FIX_FINDING: &str = "UPDATE findings SET state = 'fixed', fixed_at = $5
+     WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $6";
 const SET_HEAD: &str = "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
      ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 const SET_GLOBAL: &str = "INSERT INTO audit_global (id, seq, mac) VALUES (1, $1, $2)
@@ -152,10 +176,97 @@ pub(crate) fn record(
             INSERT_PROMOTION,
             &[Text(name), Opt(d.version), Int(d.run.0), Text(dg)],
         )?;
+        track(tx, d, dg)?;
     }
     tx.exec(SET_HEAD, &[Text(name), Int((seq + 1) as i64), Text(&hash)])?;
     if let Some(k) = key {
         sign_heads(tx, k, gseq)?;
+    }
+    Ok(())
+}
+
+/// Moves the image's tracked findings to what the promoted image `digest`
+/// has (see [`crate::lifecycle`]).
+fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreError> {
+    use Arg::{Int, Opt, OptInt, Text};
+    use lifecycle::{Change, OpenRow, TrackState};
+    let name = d.outcome.name.as_str();
+    let now = d.time.0;
+    let mut open: BTreeMap<String, Vec<OpenRow>> = BTreeMap::new();
+    for r in tx.texts(OPEN_FINDINGS, &[Text(name)])? {
+        let col = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+        open.entry(col(0)).or_default().push(OpenRow {
+            advisory: col(1),
+            package: col(2),
+            occurrence: col(3).parse().unwrap_or(1),
+            state: TrackState::parse(&col(4)).unwrap_or(TrackState::Open),
+        });
+    }
+    let document = crate::findings_document(d.outcome);
+    let mut platforms: Vec<String> = document.keys().cloned().collect();
+    platforms.extend(open.keys().filter(|p| !document.contains_key(*p)).cloned());
+    for platform in platforms {
+        let seen = document
+            .get(&platform)
+            .map(|f| lifecycle::seen(f))
+            .unwrap_or_default();
+        let rows = open.remove(&platform).unwrap_or_default();
+        for c in lifecycle::changes(&rows, &seen) {
+            match c {
+                Change::Insert { seen: s, state } => tx.exec(
+                    INSERT_FINDING,
+                    &[
+                        Text(name),
+                        Text(&platform),
+                        Text(&s.advisory),
+                        Text(&s.package),
+                        Text(&s.severity),
+                        Text(state.as_str()),
+                        Opt(s.ignored.as_ref().map(|i| i.0.as_str())),
+                        Opt(s.ignored.as_ref().and_then(|i| i.1.as_deref())),
+                        Int(now),
+                        OptInt(s.has_fix.then_some(now)),
+                        Text(digest),
+                    ],
+                )?,
+                Change::Update {
+                    occurrence,
+                    seen: s,
+                    state,
+                } => tx.exec(
+                    UPDATE_FINDING,
+                    &[
+                        Text(name),
+                        Text(&platform),
+                        Text(&s.advisory),
+                        Text(&s.package),
+                        Text(&s.severity),
+                        Text(state.as_str()),
+                        Opt(s.ignored.as_ref().map(|i| i.0.as_str())),
+                        Opt(s.ignored.as_ref().and_then(|i| i.1.as_deref())),
+                        Int(now),
+                        OptInt(s.has_fix.then_some(now)),
+                        Text(digest),
+                        Int(occurrence),
+                    ],
+                )?,
+                Change::Fix {
+                    advisory,
+                    package,
+                    occurrence,
+                } => tx.exec(
+                    FIX_FINDING,
+                    &[
+                        Text(name),
+                        Text(&platform),
+                        Text(&advisory),
+                        Text(&package),
+                        Int(now),
+                        Int(occurrence),
+                    ],
+                )?,
+            }
+        }
     }
     Ok(())
 }

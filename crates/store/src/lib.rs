@@ -14,10 +14,12 @@
 
 pub mod audit;
 mod decide;
+pub mod lifecycle;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod postgres;
 pub mod settings;
+pub mod sla;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -247,6 +249,20 @@ pub trait StateStore: Send {
         digest: &Digest,
         now: Timestamp,
     ) -> Result<Timestamp, StoreError>;
+    /// Tracked findings ([`lifecycle`]) of `image`, or of every image;
+    /// fixed ones too when `with_fixed`. Ordered by image, platform,
+    /// advisory, package, occurrence.
+    fn tracked(
+        &self,
+        image: Option<&str>,
+        with_fixed: bool,
+    ) -> Result<Vec<lifecycle::Tracked>, StoreError>;
+    /// Records that `rows` were notified as overdue at `now`.
+    fn mark_notified(
+        &mut self,
+        rows: &[lifecycle::Tracked],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// The recorded audit heads.
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError>;
     /// Every audit log there is (including ones the store has no head for).

@@ -71,6 +71,8 @@ pub struct MemoryStore {
     pub heartbeats: BTreeMap<RunId, i64>,
     /// The signed global head.
     pub global: Option<(u64, String)>,
+    /// Findings over time.
+    pub tracked: Vec<crate::lifecycle::Tracked>,
 }
 
 impl MemoryStore {
@@ -279,6 +281,13 @@ impl StateStore for MemoryStore {
         if o.outcome == Outcome::Promoted
             && let Some(dg) = &o.digest
         {
+            crate::lifecycle::apply(
+                &mut self.tracked,
+                &o.name,
+                &crate::findings_document(o),
+                &dg.to_string(),
+                d.time,
+            );
             self.promoted.insert(
                 o.name.clone(),
                 Promoted {
@@ -389,6 +398,38 @@ impl StateStore for MemoryStore {
             .seen
             .entry((subject.to_string(), digest.clone()))
             .or_insert(now))
+    }
+
+    fn tracked(
+        &self,
+        image: Option<&str>,
+        with_fixed: bool,
+    ) -> Result<Vec<crate::lifecycle::Tracked>, StoreError> {
+        let mut v: Vec<_> = self
+            .tracked
+            .iter()
+            .filter(|r| image.is_none_or(|i| r.image == i))
+            .filter(|r| with_fixed || r.fixed_at.is_none())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.key(), a.occurrence).cmp(&(b.key(), b.occurrence)));
+        Ok(v)
+    }
+
+    fn mark_notified(
+        &mut self,
+        rows: &[crate::lifecycle::Tracked],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        for r in &mut self.tracked {
+            if rows
+                .iter()
+                .any(|x| x.key() == r.key() && x.occurrence == r.occurrence)
+            {
+                r.notified_at = Some(now);
+            }
+        }
+        Ok(())
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {

@@ -58,6 +58,14 @@ const MIGRATIONS: &[&str] = &[
     // 5: when each base digest was first seen (the SQLite store's migration 8).
     "CREATE TABLE seen_digests (subject TEXT NOT NULL, digest TEXT NOT NULL, first_seen BIGINT NOT NULL,
                                 PRIMARY KEY (subject, digest));",
+    // 6: findings over time (the SQLite store's migration 9).
+    "CREATE TABLE findings (image TEXT NOT NULL, platform TEXT NOT NULL, advisory TEXT NOT NULL,
+                            package TEXT NOT NULL, occurrence BIGINT NOT NULL, severity TEXT NOT NULL,
+                            state TEXT NOT NULL, reason TEXT, expires TEXT, first_seen BIGINT NOT NULL,
+                            last_seen BIGINT NOT NULL, fixed_at BIGINT, fix_available BIGINT,
+                            digest TEXT NOT NULL, notified_at BIGINT,
+                            PRIMARY KEY (image, platform, advisory, package, occurrence));
+     CREATE INDEX findings_open ON findings (image, fixed_at);",
 ];
 
 /// The URL with any password removed, for messages.
@@ -204,6 +212,7 @@ fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<Box<dyn postgres::types::ToSql + Sync
                 Arg::Int(i) => Box::new(*i),
                 Arg::Text(t) => Box::new(*t),
                 Arg::Opt(t) => Box::new(*t),
+                Arg::OptInt(i) => Box::new(*i),
             }
         })
         .collect()
@@ -254,6 +263,22 @@ impl Tx for PgTx<'_> {
 
     fn int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
         Ok(self.rows(sql, args)?.first().map(|r| r.get::<_, i64>(0)))
+    }
+
+    fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        Ok(self
+            .rows(sql, args)?
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            })
+            .collect())
     }
 
     fn heads(&mut self) -> Result<Vec<(String, u64, String)>, StoreError> {
@@ -617,6 +642,54 @@ impl StateStore for Postgres {
             )
             .map_err(self.err())?;
         Ok(Timestamp(row.get(0)))
+    }
+
+    fn tracked(
+        &self,
+        image: Option<&str>,
+        with_fixed: bool,
+    ) -> Result<Vec<crate::lifecycle::Tracked>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM findings WHERE ($1 = '' OR image = $1) AND ($2 OR fixed_at IS NULL)
+             ORDER BY image, platform, advisory, package, occurrence",
+            crate::lifecycle::COLUMNS
+        );
+        let rows = self
+            .c()?
+            .query(sql.as_str(), &[&image.unwrap_or(""), &with_fixed])
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let texts: Vec<Option<String>> = (0..r.len()).map(|i| r.get(i)).collect();
+                crate::lifecycle::from_texts(&texts)
+            })
+            .collect())
+    }
+
+    fn mark_notified(
+        &mut self,
+        rows: &[crate::lifecycle::Tracked],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(self.err())?;
+        for r in rows {
+            tx.execute(
+                "UPDATE findings SET notified_at = $1 WHERE image = $2 AND platform = $3
+                   AND advisory = $4 AND package = $5 AND occurrence = $6",
+                &[
+                    &now.0,
+                    &r.image,
+                    &r.platform,
+                    &r.advisory,
+                    &r.package,
+                    &r.occurrence,
+                ],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {

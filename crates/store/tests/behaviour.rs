@@ -467,3 +467,130 @@ fn first_seen_is_recorded_once_per_subject_and_digest() {
         );
     });
 }
+
+fn finding(id: &str, pkg: &str, sev: &str, ignored: bool) -> scan::Finding {
+    let mut v = serde_json::json!({
+        "id": id, "aliases": [], "advisories": [id],
+        "package": {"type": "deb", "name": pkg, "version": "1", "purl": ""},
+        "ecosystem": "Debian:12", "matched": "", "state": "fixed",
+        "fixed_version": "9", "severity": sev,
+        "severity_source": "debian", "severity_detail": "",
+        "summary": "", "references": []
+    });
+    if ignored {
+        v["suppressed"] = serde_json::json!({"kind": "ignore-file", "file": ".safeimage-ignore",
+            "reason": "not reachable", "expires": "2030-01-01"});
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+const DAY: i64 = 86_400;
+
+#[test]
+fn findings_are_tracked_over_many_runs_with_deadlines_notices_fixes_and_returns() {
+    use store::lifecycle::TrackState;
+    use store::sla::Sla;
+    each("lifecycle", |b| {
+        let mut s = b.open();
+        let sla = Sla::default();
+        let promote = |s: &mut dyn StateStore,
+                       day: i64,
+                       d: char,
+                       findings: Vec<scan::Finding>,
+                       o: Outcome| {
+            let run = s.begin_run(Timestamp(day * DAY), "f", &"".into()).unwrap();
+            let mut x = outcome("app", o, d, 'b');
+            x.findings = findings;
+            s.decide(&Decision {
+                run,
+                time: Timestamp(day * DAY),
+                outcome: &x,
+                version: None,
+            })
+            .unwrap();
+        };
+        let open = |s: &dyn StateStore| s.tracked(Some("app"), false).unwrap();
+        let high = || finding("CVE-1", "openssl", "HIGH", false);
+        let low = || finding("CVE-2", "zlib", "LOW", false);
+
+        promote(&mut *s, 0, '1', vec![high(), low()], Outcome::Promoted);
+        // a rebuild that changes nothing keeps first-seen; the digest moves
+        promote(&mut *s, 3, '2', vec![high(), low()], Outcome::Promoted);
+        let rows = open(&*s);
+        assert_eq!(rows.len(), 2, "{}", b.name());
+        assert_eq!(rows[0].advisory, "CVE-1");
+        assert_eq!(rows[0].first_seen, Timestamp(0));
+        assert_eq!(rows[0].last_seen, Timestamp(3 * DAY));
+        assert_eq!(rows[0].digest, dg('2').to_string());
+        assert_eq!(rows[0].fix_available, Some(Timestamp(0)));
+        // a blocked image changes nothing
+        promote(&mut *s, 4, '3', vec![], Outcome::Blocked);
+        assert_eq!(open(&*s).len(), 2);
+
+        // day 8: the HIGH is a day past its 7 days; notified once
+        let now = Timestamp(8 * DAY);
+        let due = sla.due_notice(&open(&*s), now);
+        assert_eq!(due.len(), 1, "{}", b.name());
+        assert_eq!(due[0].finding.advisory, "CVE-1");
+        assert_eq!(due[0].deadline, Timestamp(7 * DAY));
+        let rows: Vec<_> = due.iter().map(|o| o.finding.clone()).collect();
+        s.mark_notified(&rows, now).unwrap();
+        assert!(
+            sla.due_notice(&open(&*s), Timestamp(9 * DAY)).is_empty(),
+            "not every run"
+        );
+        assert_eq!(
+            sla.due_notice(&open(&*s), Timestamp(15 * DAY)).len(),
+            1,
+            "again after renotify"
+        );
+        assert_eq!(sla.overdue(&open(&*s), Timestamp(9 * DAY)).len(), 1);
+
+        // day 16: fixed; it stops counting
+        promote(&mut *s, 16, '4', vec![low()], Outcome::Promoted);
+        assert!(sla.overdue(&open(&*s), Timestamp(16 * DAY)).is_empty());
+        let all = s.tracked(Some("app"), true).unwrap();
+        let fixed = all.iter().find(|t| t.advisory == "CVE-1").unwrap();
+        assert_eq!(fixed.state, TrackState::Fixed);
+        assert_eq!(fixed.fixed_at, Some(Timestamp(16 * DAY)));
+
+        // day 20: it returns, a new occurrence with its own first-seen; an
+        // ignored MEDIUM has no deadline
+        promote(
+            &mut *s,
+            20,
+            '5',
+            vec![high(), low(), finding("CVE-3", "curl", "MEDIUM", true)],
+            Outcome::Promoted,
+        );
+        let rows = open(&*s);
+        let back = rows.iter().find(|t| t.advisory == "CVE-1").unwrap();
+        assert_eq!((back.occurrence, back.first_seen), (2, Timestamp(20 * DAY)));
+        let ignored = rows.iter().find(|t| t.advisory == "CVE-3").unwrap();
+        assert_eq!(ignored.state, TrackState::Ignored);
+        assert_eq!(ignored.reason.as_deref(), Some("not reachable"));
+        assert_eq!(sla.deadline(ignored), None);
+
+        // day 25: the ignore is gone (expired): it counts again, from its first-seen
+        promote(
+            &mut *s,
+            25,
+            '6',
+            vec![high(), low(), finding("CVE-3", "curl", "MEDIUM", false)],
+            Outcome::Promoted,
+        );
+        let rows = open(&*s);
+        let reopened = rows.iter().find(|t| t.advisory == "CVE-3").unwrap();
+        assert_eq!(reopened.state, TrackState::IgnoreExpired);
+        assert_eq!(sla.deadline(reopened), Some(Timestamp(50 * DAY)));
+        assert_eq!(
+            s.tracked(None, true).unwrap().len(),
+            4,
+            "two occurrences of CVE-1, CVE-2, CVE-3"
+        );
+
+        // another process sees the same state
+        let other = b.open();
+        assert_eq!(other.tracked(Some("app"), false).unwrap(), rows);
+    });
+}

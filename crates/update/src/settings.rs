@@ -115,24 +115,7 @@ const KEYS: &[&str] = &[
     "token_env",
 ];
 
-/// `3d`, `12h`, `30m`, `0` as seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(0);
-    }
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = n.parse().ok()?;
-    let mul = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mul)
-}
+pub use settings::parse_duration;
 
 fn is_ref_safe(s: &str) -> bool {
     !s.is_empty()

@@ -61,6 +61,15 @@ const MIGRATIONS: &[&str] = &[
     // 8: when each base digest was first seen (update's stability window).
     "CREATE TABLE seen_digests (subject TEXT NOT NULL, digest TEXT NOT NULL, first_seen INTEGER NOT NULL,
                                 PRIMARY KEY (subject, digest));",
+    // 9: findings over time: each (image, platform, advisory, package)
+    // occurrence with first/last seen, fixed-at, state, digest (lifecycle.rs).
+    "CREATE TABLE findings (image TEXT NOT NULL, platform TEXT NOT NULL, advisory TEXT NOT NULL,
+                            package TEXT NOT NULL, occurrence INTEGER NOT NULL, severity TEXT NOT NULL,
+                            state TEXT NOT NULL, reason TEXT, expires TEXT, first_seen INTEGER NOT NULL,
+                            last_seen INTEGER NOT NULL, fixed_at INTEGER, fix_available INTEGER,
+                            digest TEXT NOT NULL, notified_at INTEGER,
+                            PRIMARY KEY (image, platform, advisory, package, occurrence));
+     CREATE INDEX findings_open ON findings (image, fixed_at);",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -666,6 +675,65 @@ impl StateStore for Sqlite {
             )
             .map(Timestamp)
             .map_err(self.sq())
+    }
+
+    fn tracked(
+        &self,
+        image: Option<&str>,
+        with_fixed: bool,
+    ) -> Result<Vec<crate::lifecycle::Tracked>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM findings WHERE (?1 = '' OR image = ?1) AND (?2 = 1 OR fixed_at IS NULL)
+             ORDER BY image, platform, advisory, package, occurrence",
+            crate::lifecycle::COLUMNS
+        );
+        let mut st = self.conn.prepare(&sql).map_err(self.sq())?;
+        let n = st.column_count();
+        let rows = st
+            .query_map(params![image.unwrap_or(""), i64::from(with_fixed)], |r| {
+                (0..n)
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(self.sq())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sq())?;
+        Ok(rows
+            .iter()
+            .map(|r| crate::lifecycle::from_texts(r))
+            .collect())
+    }
+
+    fn mark_notified(
+        &mut self,
+        rows: &[crate::lifecycle::Tracked],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        for r in rows {
+            tx.execute(
+                "UPDATE findings SET notified_at = ?1 WHERE image = ?2 AND platform = ?3
+                   AND advisory = ?4 AND package = ?5 AND occurrence = ?6",
+                params![
+                    now.0,
+                    r.image,
+                    r.platform,
+                    r.advisory,
+                    r.package,
+                    r.occurrence
+                ],
+            )
+            .map_err(&e)?;
+        }
+        tx.commit().map_err(&e)
     }
 
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError> {

@@ -29,7 +29,8 @@ fn sqlite_args(args: &[Arg<'_>]) -> Vec<rusqlite::types::Value> {
             Arg::Int(i) => V::Integer(*i),
             Arg::Text(t) => V::Text(t.to_string()),
             Arg::Opt(Some(t)) => V::Text(t.to_string()),
-            Arg::Opt(None) => V::Null,
+            Arg::Opt(None) | Arg::OptInt(None) => V::Null,
+            Arg::OptInt(Some(i)) => V::Integer(*i),
         })
         .collect()
 }
@@ -71,6 +72,22 @@ impl Tx for SqliteTx<'_> {
             })
             .optional()
             .map_err(self.e())
+    }
+
+    fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let e = self.e();
+        let mut st = self.tx.prepare(&sqlite_sql(sql)).map_err(&e)?;
+        let n = st.column_count();
+        st.query_map(params_from_iter(sqlite_args(args)), |r| {
+            (0..n).map(|i| r.get::<_, Option<String>>(i)).collect()
+        })
+        .map_err(&e)?
+        .collect::<Result<_, _>>()
+        .map_err(&e)
     }
 
     fn heads(&mut self) -> Result<Vec<(String, u64, String)>, StoreError> {
