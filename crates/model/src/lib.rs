@@ -5,6 +5,8 @@
 //! inside scan findings, [`dockerfile::BaseRefKind`]); decisions are enums
 //! ([`Outcome`], [`Step`], [`Stage`]), never strings compared by value.
 
+pub mod tracked;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -494,6 +496,9 @@ pub struct RunReport {
     pub interrupted: bool,
     /// Wall time of the run (seconds).
     pub wall_seconds: f64,
+    /// Findings of the fleet's promoted images past their `[sla]` deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<tracked::Overdue>,
 }
 
 impl RunReport {
@@ -631,6 +636,7 @@ mod tests {
             errors: vec![],
             interrupted: false,
             wall_seconds: 60.0,
+            overdue: Vec::new(),
         };
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["images"][0]["steps"]["build"], 1.5);

@@ -57,6 +57,26 @@ impl From<&ImageOutcome> for ImageLine {
     }
 }
 
+/// A finding past its patch deadline, notified this run (the first time it
+/// is overdue, then every `[sla] renotify`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OverdueLine {
+    /// Image.
+    pub image: String,
+    /// Platform (`*`: the image's only results).
+    pub platform: String,
+    /// Advisory.
+    pub advisory: String,
+    /// `type/name`.
+    pub package: String,
+    /// Severity.
+    pub severity: String,
+    /// First seen (RFC 3339).
+    pub first_seen: String,
+    /// The deadline it passed (RFC 3339).
+    pub deadline: String,
+}
+
 /// The run digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDigest {
@@ -74,6 +94,9 @@ pub struct RunDigest {
     pub images: Vec<ImageLine>,
     /// HTML report path.
     pub report: Option<String>,
+    /// Findings overdue and due a notice this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<OverdueLine>,
 }
 
 impl RunDigest {
@@ -87,6 +110,20 @@ impl RunDigest {
             summary: r.summary(),
             images: r.images.iter().map(ImageLine::from).collect(),
             report,
+            overdue: r
+                .overdue
+                .iter()
+                .filter(|o| o.notice)
+                .map(|o| OverdueLine {
+                    image: o.finding.image.clone(),
+                    platform: o.finding.platform.clone(),
+                    advisory: o.finding.advisory.clone(),
+                    package: o.finding.package.clone(),
+                    severity: o.finding.severity.clone(),
+                    first_seen: o.finding.first_seen.to_string(),
+                    deadline: o.deadline.to_string(),
+                })
+                .collect(),
         }
     }
 
@@ -122,11 +159,36 @@ impl RunDigest {
                 s.push_str(&format!("  why: {r}\n"));
             }
         }
+        if !self.overdue.is_empty() {
+            s.push_str(&format!(
+                "\npast their patch deadline ({}):\n",
+                self.overdue.len()
+            ));
+            for o in &self.overdue {
+                s.push_str(&format!("  {}\n", overdue_line(o)));
+            }
+        }
         if let Some(r) = &self.report {
             s.push_str(&format!("\nreport: {r}\n"));
         }
         s
     }
+}
+
+fn overdue_line(o: &OverdueLine) -> String {
+    format!(
+        "{} {} in {} ({}{}), due {}",
+        o.severity,
+        o.advisory,
+        o.image,
+        o.package,
+        if o.platform == "*" {
+            String::new()
+        } else {
+            format!(", {}", o.platform)
+        },
+        o.deadline
+    )
 }
 
 fn counts(i: &ImageLine) -> Option<String> {
@@ -177,6 +239,17 @@ pub fn slack_message(d: &RunDigest) -> serde_json::Value {
         blocks
             .push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
+    if !d.overdue.is_empty() {
+        let mut text = format!(
+            ":alarm_clock: *{} past their patch deadline*",
+            d.overdue.len()
+        );
+        for o in d.overdue.iter().take(20) {
+            text.push_str(&format!("\n• {}", slack_escape(&overdue_line(o))));
+        }
+        blocks
+            .push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
+    }
     if let Some(r) = &d.report {
         blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("report: {}", slack_escape(r))}]}));
     }
@@ -205,7 +278,58 @@ mod tests {
             errors: vec![],
             interrupted: false,
             wall_seconds: 1.0,
+            overdue: vec![],
         }
+    }
+
+    fn overdue(advisory: &str, image: &str, notice: bool) -> model::tracked::Overdue {
+        model::tracked::Overdue {
+            finding: model::tracked::Tracked {
+                image: image.into(),
+                platform: "*".into(),
+                advisory: advisory.into(),
+                package: "deb/openssl".into(),
+                occurrence: 1,
+                severity: "HIGH".into(),
+                state: model::tracked::TrackState::Open,
+                reason: None,
+                expires: None,
+                first_seen: Timestamp(0),
+                last_seen: Timestamp(0),
+                fixed_at: None,
+                fix_available: None,
+                digest: "sha256:00".into(),
+                notified_at: None,
+            },
+            deadline: Timestamp(7 * 86_400),
+            notice,
+        }
+    }
+
+    #[test]
+    fn only_findings_due_a_notice_are_in_the_digest_escaped_for_slack() {
+        let mut r = report("app", "gate");
+        r.overdue = vec![
+            overdue("CVE-2024-1", "<!channel>", true),
+            overdue("CVE-2024-2", "app", false),
+        ];
+        let d = RunDigest::new(&r, None);
+        assert_eq!(d.overdue.len(), 1);
+        let text = d.text();
+        assert!(
+            text.contains("past their patch deadline (1)")
+                && text.contains("HIGH CVE-2024-1 in <!channel> (deb/openssl), due 1970-01-08"),
+            "{text}"
+        );
+        assert!(!text.contains("CVE-2024-2"));
+        let slack = slack_message(&d).to_string();
+        assert!(
+            slack.contains("&lt;!channel&gt;") && !slack.contains("<!channel>"),
+            "{slack}"
+        );
+        // nothing overdue: the payload has no `overdue` key (unchanged shape)
+        let j = serde_json::to_value(RunDigest::new(&report("app", "gate"), None)).unwrap();
+        assert!(j.get("overdue").is_none());
     }
 
     #[test]

@@ -82,4 +82,7 @@ pub struct ImageCx<'a> {
     pub secrets: &'a crate::scanner::Scanner,
     /// The `[sign]` key, opened (none on dry runs or without `[sign]`).
     pub signer: Option<&'a crate::signer::Signer>,
+    /// The image's tracked findings already past their `[sla]` deadline
+    /// (read only when its gate has `block_on_overdue`).
+    pub overdue: Vec<model::tracked::Overdue>,
 }

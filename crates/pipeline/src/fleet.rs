@@ -345,6 +345,23 @@ impl Shared<'_> {
         }
         let stage = |image: &ImageName, s: Stage, d: Option<&Digest>| self.stage(image, s, d);
         let fence = || self.fence(&spec.name);
+        let overdue = if spec.gate.block_on_overdue && !self.opts.dry_run {
+            match self.with_store(|st| st.tracked(Some(spec.name.as_str()), false)) {
+                Ok(rows) => self.cfg.sla.overdue(&rows, self.started),
+                Err(e) => {
+                    let mut o = ImageOutcome::new(&spec.name, &spec.repository, None);
+                    o.reasons
+                        .push(format!("reading its findings over time: {e}"));
+                    self.error(format!(
+                        "{}: reading its findings over time: {e}",
+                        spec.name
+                    ));
+                    return o;
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let cx = ImageCx {
             run: self.run,
             spec,
@@ -366,6 +383,7 @@ impl Shared<'_> {
             fence: &fence,
             secrets: &self.secrets,
             signer: self.signer.as_ref(),
+            overdue,
         };
         let mut outcome = crate::image::run(&cx);
         if self.opts.cancel.is_set() && outcome.outcome == Outcome::Failed {
@@ -542,19 +560,51 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         errors,
         interrupted: false,
         wall_seconds: 0.0,
+        overdue: Vec::new(),
     };
-    // One digest per notifier, routed by outcome; failures are reported
-    // and never change a decision.
+    // the fleet's findings past their [sla] deadline, from the store's
+    // findings over time
+    if !opts.dry_run {
+        match store.tracked(None, false) {
+            Ok(rows) => {
+                let rows: Vec<_> = rows
+                    .into_iter()
+                    .filter(|r| cfg.images.iter().any(|i| i.name.as_str() == r.image))
+                    .collect();
+                report.overdue = cfg.sla.overdue_marked(&rows, deps.clock.now());
+            }
+            Err(e) => notes.push(format!("findings over time: {e}")),
+        }
+    }
+    // One digest per notifier, routed by outcome (and to every notifier
+    // when findings are newly overdue); failures are reported and never
+    // change a decision. Overdue findings count as notified once a
+    // notifier took them.
     if !opts.dry_run {
         let digest = RunDigest::new(&report, Some(html_report(cfg, run).display().to_string()));
+        let mut delivered = false;
         for r in &cfg.notify {
-            if !r.wants(report.images.iter().map(|i| i.outcome)) {
+            if !r.wants(report.images.iter().map(|i| i.outcome)) && digest.overdue.is_empty() {
                 continue;
             }
-            if let Err(e) = deps.notifier.send(&r.target, &digest) {
-                let msg = e.to_string();
-                deps.observer.event(&Event::Warning(&msg));
-                notes.push(msg);
+            match deps.notifier.send(&r.target, &digest) {
+                Ok(()) => delivered = true,
+                Err(e) => {
+                    let msg = e.to_string();
+                    deps.observer.event(&Event::Warning(&msg));
+                    notes.push(msg);
+                }
+            }
+        }
+        if delivered && !digest.overdue.is_empty() {
+            let noticed: Vec<_> = report
+                .overdue
+                .iter()
+                .filter(|o| o.notice)
+                .map(|o| o.finding.clone())
+                .collect();
+            if let Err(e) = store.mark_notified(&noticed, deps.clock.now()) {
+                notes.push(format!("findings over time: {e}"));
             }
         }
     }

@@ -98,6 +98,9 @@ fn sequence(cx: &ImageCx<'_>, o: &mut ImageOutcome) -> Result<(), Stop> {
     };
     (cx.stage)(&cx.spec.name, Stage::Pushed, Some(&digest));
     summarise(o);
+    if cx.spec.gate.block_on_overdue {
+        steps::gate::overdue(&cx.overdue, &mut o.platforms);
+    }
     steps::gate::run(&o.platforms)?;
     (cx.stage)(&cx.spec.name, Stage::Gated, Some(&digest));
     if cx.evaluate {

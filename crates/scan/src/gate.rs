@@ -19,6 +19,9 @@ pub struct Gate {
     pub fail_on_new: Option<Severity>,
     /// Fail when the counted total went up against the baseline.
     pub fail_on_increase: bool,
+    /// (The run) fail when a finding still in the image is past its
+    /// `[sla]` patch deadline.
+    pub block_on_overdue: bool,
 }
 
 impl Gate {
@@ -30,6 +33,7 @@ impl Gate {
             only_fixed: true,
             fail_on_new: Some(Severity::Critical),
             fail_on_increase: true,
+            block_on_overdue: false,
         }
     }
 
@@ -44,7 +48,13 @@ impl Gate {
         let Some(t) = v.table(val, section) else {
             return g;
         };
-        const KEYS: &[&str] = &["fail_on", "only_fixed", "fail_on_new", "fail_on_increase"];
+        const KEYS: &[&str] = &[
+            "fail_on",
+            "only_fixed",
+            "fail_on_new",
+            "fail_on_increase",
+            "block_on_overdue",
+        ];
         let severity = |v: &mut settings::Reader<'_>, x: &settings::Value<'_>, what: &str| {
             let s = v.string(x, what)?;
             if s == "none" || s.is_empty() {
@@ -74,6 +84,9 @@ impl Gate {
                 "only_fixed" => g.only_fixed = v.boolean(x, &what).unwrap_or(g.only_fixed),
                 "fail_on_increase" => {
                     g.fail_on_increase = v.boolean(x, &what).unwrap_or(g.fail_on_increase)
+                }
+                "block_on_overdue" => {
+                    g.block_on_overdue = v.boolean(x, &what).unwrap_or(g.block_on_overdue)
                 }
                 other => v.unknown(k.span, section, other, KEYS),
             }
@@ -197,6 +210,7 @@ mod tests {
         let g = Gate {
             fail_on_new: Some(Severity::Critical),
             fail_on_increase: true,
+            block_on_overdue: false,
             ..Gate::default()
         };
         assert!(!evaluate(&g, &cur, Some(&diff(&cur, &base))).failed);

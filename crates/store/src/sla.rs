@@ -61,15 +61,7 @@ impl Default for Sla {
     }
 }
 
-/// A finding past its deadline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Overdue {
-    /// The finding.
-    #[serde(flatten)]
-    pub finding: Tracked,
-    /// Its deadline.
-    pub deadline: Timestamp,
-}
+pub use model::tracked::Overdue;
 
 impl Sla {
     /// The time allowed for `severity` (`CRITICAL`...), if any.
@@ -106,6 +98,7 @@ impl Sla {
                 (d <= now).then(|| Overdue {
                     finding: t.clone(),
                     deadline: d,
+                    notice: false,
                 })
             })
             .collect()
@@ -114,14 +107,22 @@ impl Sla {
     /// Of `rows`, the overdue ones to notify at `now`: never notified, or
     /// last notified `renotify` ago or more.
     pub fn due_notice(&self, rows: &[Tracked], now: Timestamp) -> Vec<Overdue> {
-        self.overdue(rows, now)
+        self.overdue_marked(rows, now)
             .into_iter()
-            .filter(|o| {
-                o.finding
-                    .notified_at
-                    .is_none_or(|n| now.0 - n.0 >= self.renotify_secs)
-            })
+            .filter(|o| o.notice)
             .collect()
+    }
+
+    /// [`Sla::overdue`], each marked whether a notice is due now.
+    pub fn overdue_marked(&self, rows: &[Tracked], now: Timestamp) -> Vec<Overdue> {
+        let mut v = self.overdue(rows, now);
+        for o in &mut v {
+            o.notice = o
+                .finding
+                .notified_at
+                .is_none_or(|n| now.0 - n.0 >= self.renotify_secs);
+        }
+        v
     }
 
     /// Reads `[sla]` (absent: the defaults).

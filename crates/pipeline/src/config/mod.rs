@@ -71,6 +71,8 @@ pub struct FleetConfig {
     pub base_signatures: Vec<BaseSignatures>,
     /// `[update]`: base-image update proposals (read by `update`).
     pub update: update::settings::UpdateSettings,
+    /// `[sla]`: patch deadlines by severity (read by `store`).
+    pub sla: store::sla::Sla,
 }
 
 type V<'t> = Reader<'t>;
@@ -171,7 +173,10 @@ impl FleetConfig {
             sign: None,
             base_signatures: Vec::new(),
             update: Default::default(),
+            sla: Default::default(),
         };
+        let sla_val = doc.take("sla");
+        cfg.sla = store::sla::Sla::read(&mut doc.reader, sla_val.as_ref());
         if let Some(x) = doc.take("update") {
             cfg.update = update::settings::read(&mut doc.reader, &x);
         }

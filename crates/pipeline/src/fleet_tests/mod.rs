@@ -622,6 +622,7 @@ fn a_lease_lost_before_promotion_moves_no_tag() {
         fence: &fence,
         secrets: &crate::scanner::Scanner::builtin(),
         signer: None,
+        overdue: Vec::new(),
     };
     let o = crate::image::run(&cx);
     assert_eq!(o.outcome, Outcome::Failed);
@@ -657,3 +658,4 @@ fn shards_partition_the_fleet_exactly() {
 
 mod platforms;
 mod signing;
+mod sla;

@@ -17,6 +17,33 @@ pub fn evaluate(cx: &ImageCx<'_>, findings: &[scan::Finding]) -> Vec<String> {
     if d.failed { d.reasons } else { Vec::new() }
 }
 
+/// `[gate] block_on_overdue`: each platform's findings that are still
+/// there and already past their `[sla]` deadline become reasons.
+pub fn overdue(overdue: &[model::tracked::Overdue], platforms: &mut [PlatformOutcome]) {
+    for p in platforms {
+        let name = p.platform.to_string();
+        let mut hits: Vec<String> = overdue
+            .iter()
+            .filter(|o| o.finding.platform == name || o.finding.platform == "*")
+            .filter(|o| {
+                p.findings.iter().any(|f| {
+                    f.id.to_string() == o.finding.advisory
+                        && format!("{}/{}", f.package.kind, f.package.name) == o.finding.package
+                })
+            })
+            .map(|o| {
+                format!(
+                    "{} {} in {} is past its patch deadline ({})",
+                    o.finding.severity, o.finding.advisory, o.finding.package, o.deadline
+                )
+            })
+            .collect();
+        hits.sort();
+        hits.dedup();
+        p.reasons.extend(hits);
+    }
+}
+
 /// The step: blocks when any platform's gate fails.
 pub fn run(platforms: &[PlatformOutcome]) -> Result<(), Stop> {
     let several = platforms.len() > 1;

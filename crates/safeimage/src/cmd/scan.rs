@@ -160,6 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         only_fixed: args.only_fixed,
         fail_on_new: args.fail_on_new,
         fail_on_increase: args.fail_on_increase,
+        block_on_overdue: false,
     };
     let today = Timestamp::now().date();
     let mut j = scan::session::judge(

@@ -1,0 +1,112 @@
+//! Findings over time, as the store tracks them and reports show them:
+//! one occurrence of an (image, platform, advisory, package) with its
+//! first/last-seen times and state (`store::lifecycle` keeps them), and an
+//! overdue one with its deadline (`store::sla`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// Where a tracked finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackState {
+    /// In the promoted image, not ignored.
+    Open,
+    /// Ignored by a rule or a VEX statement.
+    Ignored,
+    /// Was ignored; the rule expired, so it counts again.
+    IgnoreExpired,
+    /// No longer in the promoted image.
+    Fixed,
+}
+
+impl TrackState {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackState::Open => "open",
+            TrackState::Ignored => "ignored",
+            TrackState::IgnoreExpired => "ignore-expired",
+            TrackState::Fixed => "fixed",
+        }
+    }
+
+    /// The stored word read back.
+    pub fn parse(s: &str) -> Option<TrackState> {
+        Some(match s {
+            "open" => TrackState::Open,
+            "ignored" => TrackState::Ignored,
+            "ignore-expired" => TrackState::IgnoreExpired,
+            "fixed" => TrackState::Fixed,
+            _ => return None,
+        })
+    }
+
+    /// Whether it still needs fixing (open, or its ignore expired).
+    pub fn counts(self) -> bool {
+        matches!(self, TrackState::Open | TrackState::IgnoreExpired)
+    }
+}
+
+/// One occurrence of a finding in an image's promoted history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    /// The image.
+    pub image: String,
+    /// The platform (`*` when the run had no per-platform results).
+    pub platform: String,
+    /// The advisory's primary id.
+    pub advisory: String,
+    /// `type/name` of the package (no version: an upgrade without a fix is
+    /// the same finding).
+    pub package: String,
+    /// 1, then 2 if it came back after being fixed, ...
+    pub occurrence: i64,
+    /// Severity as last seen.
+    pub severity: String,
+    /// Where it stands.
+    pub state: TrackState,
+    /// Why it is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the ignore ends (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// First seen (this occurrence).
+    pub first_seen: Timestamp,
+    /// Last seen in a promoted image.
+    pub last_seen: Timestamp,
+    /// When it left the promoted image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_at: Option<Timestamp>,
+    /// When a fixed version was first known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_available: Option<Timestamp>,
+    /// The promoted digest it was last seen in.
+    pub digest: String,
+    /// When it was last notified as overdue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<Timestamp>,
+}
+
+impl Tracked {
+    /// Its identity, without the occurrence.
+    pub fn key(&self) -> (&str, &str, &str, &str) {
+        (&self.image, &self.platform, &self.advisory, &self.package)
+    }
+}
+
+/// A finding past its deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overdue {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Tracked,
+    /// Its deadline.
+    pub deadline: Timestamp,
+    /// Notified this run (first time overdue, or `renotify` since the last
+    /// notice).
+    #[serde(default)]
+    pub notice: bool,
+}
