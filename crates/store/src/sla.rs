@@ -212,7 +212,7 @@ mod tests {
         let s = Sla::default();
         let t = high(now - 8 * DAY, None);
         assert_eq!(s.deadline(&t), Some(Timestamp(now - DAY)));
-        assert_eq!(s.overdue(&[t.clone()], Timestamp(now)).len(), 1);
+        assert_eq!(s.overdue(std::slice::from_ref(&t), Timestamp(now)).len(), 1);
         assert!(
             s.overdue(&[high(now - 6 * DAY, None)], Timestamp(now))
                 .is_empty()
@@ -243,9 +243,15 @@ mod tests {
         let s = Sla::default();
         let now = 100 * DAY;
         let mut t = high(now - 8 * DAY, None);
-        assert_eq!(s.due_notice(&[t.clone()], Timestamp(now)).len(), 1);
+        assert_eq!(
+            s.due_notice(std::slice::from_ref(&t), Timestamp(now)).len(),
+            1
+        );
         t.notified_at = Some(Timestamp(now));
-        assert!(s.due_notice(&[t.clone()], Timestamp(now + DAY)).is_empty());
+        assert!(
+            s.due_notice(std::slice::from_ref(&t), Timestamp(now + DAY))
+                .is_empty()
+        );
         assert_eq!(s.due_notice(&[t], Timestamp(now + 7 * DAY)).len(), 1);
     }
 
