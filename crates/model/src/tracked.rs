@@ -85,6 +85,9 @@ pub struct Tracked {
     pub fix_available: Option<Timestamp>,
     /// The promoted digest it was last seen in.
     pub digest: String,
+    /// CISA's KEV due date for it (`YYYY-MM-DD`), when the catalog lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev_due: Option<String>,
     /// When it was last notified as overdue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified_at: Option<Timestamp>,

@@ -299,6 +299,7 @@ mod tests {
                 fixed_at: None,
                 fix_available: None,
                 digest: "sha256:00".into(),
+                kev_due: None,
                 notified_at: None,
             },
             deadline: Timestamp(7 * 86_400),

@@ -481,6 +481,8 @@ impl Advisories for FakeAdvisories {
                     cvss: vec![],
                     summary: format!("{} in {}", v.id, v.package),
                     references: vec![],
+                    kev: None,
+                    epss: None,
                     suppressed: None,
                 });
             }

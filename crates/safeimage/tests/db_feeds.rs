@@ -616,3 +616,85 @@ fn nvd_files_import_offline() {
     );
     assert_eq!(finding(&w, &alpine, &[])["severity_source"], "nvd");
 }
+
+#[test]
+fn kev_and_epss_download_with_osv_and_mark_the_debian_finding() {
+    let b = bucket(&[]);
+    let w = b.work();
+    // the pinned extracts, served as CISA and FIRST serve them (EPSS gzip)
+    let feeds = repo().join("testdata/feeds");
+    let www = b.dir.path().join("www");
+    std::fs::create_dir_all(www.join("kev")).unwrap();
+    std::fs::copy(
+        feeds.join("kev-2025.08.25-extract.json"),
+        www.join("kev/known_exploited_vulnerabilities.json"),
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(feeds.join("epss-2025-03-16-extract.csv")).unwrap())
+        .unwrap();
+    std::fs::write(
+        www.join("kev/epss_scores-current.csv.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let kev = format!("{}/kev/known_exploited_vulnerabilities.json", b.base);
+    let epss = format!("{}/kev/epss_scores-current.csv.gz", b.base);
+    ok(&update(
+        &b,
+        &[
+            "--feed",
+            "osv:Debian",
+            "--feed",
+            "kev",
+            "--feed",
+            "epss",
+            "--kev-url",
+            &kev,
+            "--epss-url",
+            &epss,
+        ],
+    ));
+    let st = status(&b);
+    let names: Vec<&str> = st["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["osv:Debian", "kev", "epss"]);
+    assert!(st["sources"][1]["fetched_at"].is_string());
+    assert_eq!(st["kev"]["entries"], 3);
+    let sbom = os_sbom(
+        &w,
+        ("debian", "12"),
+        "deb",
+        ("nginx-common", "1.22.1-9", "nginx"),
+    );
+    let out = safeimage_in(&w, &["scan", &sbom, "--db", "db", "-f", "json"], &[]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "CVE-2023-44487")
+        .expect("the nginx finding");
+    assert_eq!(f["kev"]["due_date"], "2023-10-31");
+    assert_eq!(f["epss"]["percentile"], 0.98843);
+
+    // a feed that is not what it says: named, the DB kept
+    let before = std::fs::read(w.join("db")).unwrap();
+    std::fs::write(
+        www.join("kev/known_exploited_vulnerabilities.json"),
+        b"{\"catalogVersion\": \"x\"}",
+    )
+    .unwrap();
+    let out = update(&b, &["--feed", "kev", "--kev-url", &kev]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("kev") && e.contains("not CISA's KEV catalog"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(w.join("db")).unwrap(), before);
+}

@@ -117,6 +117,30 @@ pub struct Suppression {
     pub expires: Option<String>,
 }
 
+/// What CISA's KEV catalog says of a finding's CVE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KevMark {
+    /// The CVE the catalog lists.
+    pub cve: String,
+    /// Added to the catalog (`YYYY-MM-DD`).
+    pub date_added: String,
+    /// CISA's remediation due date (`YYYY-MM-DD`).
+    pub due_date: String,
+    /// Known to be used in ransomware campaigns.
+    pub ransomware: bool,
+}
+
+/// A finding's EPSS score (the highest of its CVEs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpssMark {
+    /// Probability of exploitation activity in the next 30 days.
+    pub score: f64,
+    /// Its percentile.
+    pub percentile: f64,
+    /// The scores' date.
+    pub date: String,
+}
+
 /// One vulnerability in one package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -156,6 +180,12 @@ pub struct Finding {
     /// Reference URLs.
     #[serde(default)]
     pub references: Vec<String>,
+    /// In CISA's Known Exploited Vulnerabilities catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<KevMark>,
+    /// Its EPSS score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<EpssMark>,
     /// Set when an ignore rule or VEX statement suppresses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
@@ -212,6 +242,41 @@ fn primary_id(ids: &BTreeSet<AdvisoryId>, advisories: &[AdvisoryId]) -> Advisory
         .cloned()
         .or_else(|| advisories.first().cloned())
         .unwrap_or_default()
+}
+
+/// What KEV and EPSS say of a finding's CVEs: the KEV entry with the
+/// earliest due date, the highest EPSS score.
+fn exploitation(db: &Db, cves: &[String]) -> Result<(Option<KevMark>, Option<EpssMark>), DbError> {
+    let mut kev: Option<KevMark> = None;
+    let mut epss: Option<EpssMark> = None;
+    let date = db
+        .status()
+        .epss
+        .as_ref()
+        .map(|e| e.date.clone())
+        .unwrap_or_default();
+    for cve in cves {
+        if let Some(k) = db.kev(cve)?
+            && kev.as_ref().is_none_or(|x| k.due_date < x.due_date)
+        {
+            kev = Some(KevMark {
+                cve: k.cve,
+                date_added: k.date_added,
+                due_date: k.due_date,
+                ransomware: k.ransomware,
+            });
+        }
+        if let Some(s) = db.epss(cve)?
+            && epss.as_ref().is_none_or(|x| s.score > x.score)
+        {
+            epss = Some(EpssMark {
+                score: s.score,
+                percentile: s.percentile,
+                date: date.clone(),
+            });
+        }
+    }
+    Ok((kev, epss))
 }
 
 fn state_of(status: Status, fixed: &Option<String>) -> FixState {
@@ -366,6 +431,7 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                 .filter(|i| i.is_cve())
                 .map(|i| i.to_string())
                 .collect();
+            let (kev, epss) = exploitation(db, &cves)?;
             for cve in cves {
                 if !nvd_cache.contains_key(&cve) {
                     let found = db.advisory_by_id(&vulndb::feed::nvd::advisory_id(&cve))?;
@@ -434,6 +500,8 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                 cvss: scores,
                 summary,
                 references: refs.into_iter().collect(),
+                kev,
+                epss,
                 suppressed: None,
             });
         }
@@ -452,6 +520,35 @@ pub fn sort_findings(f: &mut [Finding]) {
     f.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then_with(|| a.package.name.cmp(&b.package.name))
+            .then_with(|| a.package.version.cmp(&b.package.version))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// The risk order (`scan --sort risk`, as Grype ranks): findings in CISA's
+/// KEV catalog first (ransomware use first among them), then by EPSS score
+/// times a severity weight, then most severe, package, id.
+pub fn sort_by_risk(f: &mut [Finding]) {
+    let weight = |s: Severity| match s {
+        Severity::Critical => 1.0,
+        Severity::High => 0.75,
+        Severity::Medium => 0.5,
+        Severity::Low => 0.25,
+        Severity::Unknown => 0.1,
+    };
+    let risk = |x: &Finding| x.epss.as_ref().map_or(0.0, |e| e.score) * weight(x.severity);
+    f.sort_by(|a, b| {
+        let kev = |x: &Finding| {
+            (
+                x.kev.is_some(),
+                x.kev.as_ref().is_some_and(|k| k.ransomware),
+            )
+        };
+        kev(b)
+            .cmp(&kev(a))
+            .then_with(|| risk(b).total_cmp(&risk(a)))
+            .then_with(|| b.severity.cmp(&a.severity))
             .then_with(|| a.package.name.cmp(&b.package.name))
             .then_with(|| a.package.version.cmp(&b.package.version))
             .then_with(|| a.id.cmp(&b.id))

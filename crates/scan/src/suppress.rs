@@ -423,6 +423,8 @@ pub(crate) mod tests {
             cvss: vec![],
             summary: String::new(),
             references: vec![],
+            kev: None,
+            epss: None,
             suppressed: None,
         }
     }

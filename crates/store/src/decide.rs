@@ -83,13 +83,13 @@ const INSERT_PROMOTION: &str =
 const OPEN_FINDINGS: &str = "SELECT platform, advisory, package, CAST(occurrence AS TEXT), state
      FROM findings WHERE image = $1 AND fixed_at IS NULL";
 const INSERT_FINDING: &str = "INSERT INTO findings (image, platform, advisory, package, occurrence,
-       severity, state, reason, expires, first_seen, last_seen, fix_available, digest)
+       severity, state, reason, expires, first_seen, last_seen, fix_available, digest, kev_due)
      VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(occurrence), 0) + 1 FROM findings
        WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4),
-       $5, $6, $7, $8, $9, $9, $10, $11)";
+       $5, $6, $7, $8, $9, $9, $10, $11, $12)";
 const UPDATE_FINDING: &str =
     "UPDATE findings SET severity = $5, state = $6, reason = $7, expires = $8,
-       last_seen = $9, fix_available = COALESCE(fix_available, $10), digest = $11
+       last_seen = $9, fix_available = COALESCE(fix_available, $10), digest = $11, kev_due = $13
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $12";
 const FIX_FINDING: &str = "UPDATE findings SET state = 'fixed', fixed_at = $5
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $6";
@@ -227,6 +227,7 @@ fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreErr
                         Int(now),
                         OptInt(s.has_fix.then_some(now)),
                         Text(digest),
+                        Opt(s.kev_due.as_deref()),
                     ],
                 )?,
                 Change::Update {
@@ -248,6 +249,7 @@ fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreErr
                         OptInt(s.has_fix.then_some(now)),
                         Text(digest),
                         Int(occurrence),
+                        Opt(s.kev_due.as_deref()),
                     ],
                 )?,
                 Change::Fix {

@@ -24,6 +24,8 @@ pub(crate) struct Seen {
     /// Reason and expiry, when ignored.
     pub ignored: Option<(String, Option<String>)>,
     pub has_fix: bool,
+    /// CISA's KEV due date.
+    pub kev_due: Option<String>,
 }
 
 /// What a promotion does to one platform's tracked findings.
@@ -73,6 +75,7 @@ pub(crate) fn seen(findings: &[scan::Finding]) -> Vec<Seen> {
                 .as_ref()
                 .map(|x| (x.reason.clone(), x.expires.clone())),
             has_fix: f.has_fix(),
+            kev_due: f.kev.as_ref().map(|k| k.due_date.clone()),
         };
         let k = (s.advisory.clone(), s.package.clone());
         match by.get(&k) {
@@ -187,6 +190,7 @@ pub(crate) fn apply(
                         fixed_at: None,
                         fix_available: s.has_fix.then_some(now),
                         digest: digest.to_string(),
+                        kev_due: s.kev_due,
                         notified_at: None,
                     });
                 }
@@ -214,6 +218,7 @@ pub(crate) fn apply(
                             r.fix_available = Some(now);
                         }
                         r.digest = digest.to_string();
+                        r.kev_due = s.kev_due;
                     }
                 }
                 Change::Fix {
@@ -244,7 +249,7 @@ pub(crate) fn apply(
 pub(crate) const COLUMNS: &str =
     "image, platform, advisory, package, CAST(occurrence AS TEXT), severity, state,
      reason, expires, CAST(first_seen AS TEXT), CAST(last_seen AS TEXT), CAST(fixed_at AS TEXT),
-     CAST(fix_available AS TEXT), digest, CAST(notified_at AS TEXT)";
+     CAST(fix_available AS TEXT), digest, CAST(notified_at AS TEXT), kev_due";
 
 /// A row of [`COLUMNS`] as text.
 pub(crate) fn from_texts(r: &[Option<String>]) -> Tracked {
@@ -267,6 +272,7 @@ pub(crate) fn from_texts(r: &[Option<String>]) -> Tracked {
         fix_available: t(12),
         digest: s(13),
         notified_at: t(14),
+        kev_due: o(15),
     }
 }
 
@@ -281,6 +287,7 @@ mod tests {
             severity: "HIGH".into(),
             ignored: ignored.then(|| ("not reachable".to_string(), None)),
             has_fix: true,
+            kev_due: None,
         }
     }
 

@@ -63,7 +63,7 @@ const MIGRATIONS: &[&str] = &[
                             package TEXT NOT NULL, occurrence BIGINT NOT NULL, severity TEXT NOT NULL,
                             state TEXT NOT NULL, reason TEXT, expires TEXT, first_seen BIGINT NOT NULL,
                             last_seen BIGINT NOT NULL, fixed_at BIGINT, fix_available BIGINT,
-                            digest TEXT NOT NULL, notified_at BIGINT,
+                            digest TEXT NOT NULL, notified_at BIGINT, kev_due TEXT,
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
      CREATE INDEX findings_open ON findings (image, fixed_at);",
 ];

@@ -81,13 +81,24 @@ impl Sla {
         if !t.state.counts() {
             return None;
         }
-        let start = match self.from {
-            From::FirstSeen => t.first_seen,
-            From::FixAvailable => t.fix_available?,
-        };
-        Some(Timestamp(
-            start.0.saturating_add(self.allowed(&t.severity)?),
-        ))
+        let by_severity = match self.from {
+            From::FirstSeen => Some(t.first_seen),
+            From::FixAvailable => t.fix_available,
+        }
+        .and_then(|start| {
+            Some(Timestamp(
+                start.0.saturating_add(self.allowed(&t.severity)?),
+            ))
+        });
+        // a KEV due date wins when earlier (the end of that day, UTC)
+        let kev = t
+            .kev_due
+            .as_deref()
+            .and_then(|d| format!("{d}T23:59:59Z").parse::<Timestamp>().ok());
+        match (by_severity, kev) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The findings of `rows` past their deadline at `now`.
@@ -202,8 +213,25 @@ mod tests {
             fixed_at: None,
             fix_available: fix.map(Timestamp),
             digest: "sha256:00".into(),
+            kev_due: None,
             notified_at: None,
         }
+    }
+
+    #[test]
+    fn an_earlier_kev_due_date_wins_even_where_the_severity_has_none() {
+        let s = Sla::default();
+        let mut t = high(0, None);
+        t.kev_due = Some("1970-01-03".into());
+        assert_eq!(s.deadline(&t), Some(Timestamp(3 * DAY - 1)));
+        t.kev_due = Some("1970-03-01".into());
+        assert_eq!(
+            s.deadline(&t),
+            Some(Timestamp(7 * DAY)),
+            "the severity's is earlier"
+        );
+        t.severity = "LOW".into();
+        assert_eq!(s.deadline(&t), Some(Timestamp(60 * DAY - 1)));
     }
 
     #[test]

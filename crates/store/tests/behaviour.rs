@@ -594,3 +594,40 @@ fn findings_are_tracked_over_many_runs_with_deadlines_notices_fixes_and_returns(
         assert_eq!(other.tracked(Some("app"), false).unwrap(), rows);
     });
 }
+
+#[test]
+fn a_kev_due_date_is_kept_with_the_finding_and_wins_when_earlier() {
+    each("kevdue", |b| {
+        let mut s = b.open();
+        let run = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
+        let mut f = finding("CVE-2023-44487", "nginx", "HIGH", false);
+        f.kev = Some(scan::KevMark {
+            cve: "CVE-2023-44487".into(),
+            date_added: "1970-01-01".into(),
+            due_date: "1970-01-03".into(),
+            ransomware: false,
+        });
+        let mut x = outcome("web", Outcome::Promoted, '1', 'b');
+        x.findings = vec![f];
+        s.decide(&Decision {
+            run,
+            time: Timestamp(0),
+            outcome: &x,
+            version: None,
+        })
+        .unwrap();
+        let rows = s.tracked(Some("web"), false).unwrap();
+        assert_eq!(
+            rows[0].kev_due.as_deref(),
+            Some("1970-01-03"),
+            "{}",
+            b.name()
+        );
+        let sla = store::sla::Sla::default();
+        assert_eq!(
+            sla.deadline(&rows[0]),
+            Some(Timestamp(3 * DAY - 1)),
+            "before HIGH's 7 days"
+        );
+    });
+}

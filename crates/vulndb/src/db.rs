@@ -130,6 +130,23 @@ pub struct DbStatus {
     pub ecosystems: Vec<(String, u64)>,
     /// Imported sources.
     pub sources: Vec<SourceInfo>,
+    /// CISA KEV catalog imported: its version and entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<FeedSummary>,
+    /// EPSS scores imported: their model, date and rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<FeedSummary>,
+}
+
+/// A KEV or EPSS import, as `db status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedSummary {
+    /// KEV: `catalogVersion`; EPSS: `model_version`.
+    pub version: String,
+    /// KEV: `dateReleased`; EPSS: `score_date`.
+    pub date: String,
+    /// Entries.
+    pub entries: u64,
 }
 
 fn sq(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
@@ -148,6 +165,8 @@ pub struct DbBuilder {
     rows: u64,
     sources: Vec<SourceInfo>,
     ecosystems: std::collections::BTreeMap<String, u64>,
+    kev: Option<FeedSummary>,
+    epss: Option<FeedSummary>,
 }
 
 impl DbBuilder {
@@ -183,6 +202,8 @@ impl DbBuilder {
              CREATE TABLE advisory (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
              CREATE TABLE affected (ecosystem TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, advisory INTEGER NOT NULL, data TEXT NOT NULL,
                                     PRIMARY KEY (ecosystem, name, seq)) WITHOUT ROWID;
+             CREATE TABLE kev (cve TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE epss (cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL) WITHOUT ROWID;
              BEGIN;",
         )
         .map_err(sq(dest))?;
@@ -194,7 +215,52 @@ impl DbBuilder {
             rows: 0,
             sources: Vec::new(),
             ecosystems: Default::default(),
+            kev: None,
+            epss: None,
         })
+    }
+
+    /// Adds CISA's KEV catalog (a later catalog replaces earlier entries).
+    pub fn add_kev(&mut self, kev: &crate::feed::kev::Kev) -> Result<u64, DbError> {
+        let e = sq(&self.dest);
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO kev (cve, data) VALUES (?1, ?2)")
+            .map_err(&e)?;
+        for k in &kev.entries {
+            let data = serde_json::to_string(k).map_err(|x| DbError::Corrupt {
+                path: self.dest.clone(),
+                message: x.to_string(),
+            })?;
+            st.execute(params![k.cve, data]).map_err(&e)?;
+        }
+        self.kev = Some(FeedSummary {
+            version: kev.version.clone(),
+            date: kev.released.clone(),
+            entries: kev.entries.len() as u64,
+        });
+        Ok(kev.entries.len() as u64)
+    }
+
+    /// Adds a day's EPSS scores (a later file replaces earlier scores).
+    pub fn add_epss(&mut self, epss: &crate::feed::epss::Epss) -> Result<u64, DbError> {
+        let e = sq(&self.dest);
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO epss (cve, score, percentile) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(&e)?;
+        for (cve, s) in &epss.scores {
+            st.execute(params![cve, s.score, s.percentile])
+                .map_err(&e)?;
+        }
+        self.epss = Some(FeedSummary {
+            version: epss.model.clone(),
+            date: epss.date.clone(),
+            entries: epss.scores.len() as u64,
+        });
+        Ok(epss.scores.len() as u64)
     }
 
     /// Add one record. An advisory id seen before keeps its first text; its
@@ -265,6 +331,8 @@ impl DbBuilder {
             affected_rows: self.rows,
             ecosystems: self.ecosystems.into_iter().collect(),
             sources: self.sources,
+            kev: self.kev,
+            epss: self.epss,
         };
         let meta = serde_json::to_string(&status).map_err(|x| DbError::Corrupt {
             path: self.dest.clone(),
@@ -305,6 +373,9 @@ impl DbBuilder {
 pub struct Db {
     conn: Connection,
     status: DbStatus,
+    /// The file has KEV and EPSS tables (DBs built before them do not).
+    has_kev: bool,
+    has_epss: bool,
 }
 
 impl Db {
@@ -362,7 +433,63 @@ impl Db {
             message: x.to_string(),
         })?;
         status.path = path.to_path_buf();
-        Ok(Db { conn, status })
+        let table = |name: &str| -> Result<bool, DbError> {
+            conn.query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|x| x.is_some())
+            .map_err(sq(path))
+        };
+        let (has_kev, has_epss) = (table("kev")?, table("epss")?);
+        Ok(Db {
+            conn,
+            status,
+            has_kev,
+            has_epss,
+        })
+    }
+
+    /// The KEV catalog's entry for `cve`, if the DB has the catalog and it
+    /// lists the CVE.
+    pub fn kev(&self, cve: &str) -> Result<Option<crate::feed::kev::KevEntry>, DbError> {
+        if !self.has_kev {
+            return Ok(None);
+        }
+        let path = &self.status.path;
+        let data: Option<String> = self
+            .conn
+            .prepare_cached("SELECT data FROM kev WHERE cve = ?1")
+            .and_then(|mut s| s.query_row([cve], |r| r.get(0)).optional())
+            .map_err(sq(path))?;
+        data.map(|d| {
+            serde_json::from_str(&d).map_err(|x| DbError::Corrupt {
+                path: path.clone(),
+                message: x.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// `cve`'s EPSS score, if the DB has scores and one for it.
+    pub fn epss(&self, cve: &str) -> Result<Option<crate::feed::epss::EpssScore>, DbError> {
+        if !self.has_epss {
+            return Ok(None);
+        }
+        self.conn
+            .prepare_cached("SELECT score, percentile FROM epss WHERE cve = ?1")
+            .and_then(|mut s| {
+                s.query_row([cve], |r| {
+                    Ok(crate::feed::epss::EpssScore {
+                        score: r.get(0)?,
+                        percentile: r.get(1)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(sq(&self.status.path))
     }
 
     /// Metadata.

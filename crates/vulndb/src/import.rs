@@ -108,6 +108,7 @@ fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut Ctx<'_>) -> Result<(), Import
                 e.eq_ignore_ascii_case("json")
                     || e.eq_ignore_ascii_case("zip")
                     || e.eq_ignore_ascii_case("gz")
+                    || e.eq_ignore_ascii_case("csv")
             })
         {
             file(b, &p, stats)?;
@@ -123,11 +124,38 @@ fn add_all(
     entry: Option<&str>,
     ctx: &mut Ctx<'_>,
 ) -> Result<(), ImportError> {
-    let recs = parse_bytes(bytes).map_err(|source| ImportError::Feed {
+    let feed_err = |source| ImportError::Feed {
         path: path.to_path_buf(),
         entry: entry.map(str::to_string),
         source,
-    })?;
+    };
+    // the day's date of a KEV release or an EPSS file, for the stale-feed rules
+    let day = |s: &str| {
+        s.get(..10)
+            .and_then(|d| format!("{d}T00:00:00Z").parse::<Timestamp>().ok())
+    };
+    if crate::feed::epss::sniff(bytes) {
+        let e = crate::feed::epss::parse(bytes).map_err(feed_err)?;
+        ctx.stats.documents += 1;
+        ctx.stats.records += b.add_epss(&e)?;
+        ctx.stats.newest_modified = ctx.stats.newest_modified.max(day(&e.date));
+        return Ok(());
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    if head.windows(16).any(|w| w == b"\"catalogVersion\"") {
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| feed_err(crate::feed::FeedError::from(e)))?;
+        // a document that names a catalog version is read as the catalog,
+        // so one of the wrong shape is told as such
+        if v.get("catalogVersion").is_some() {
+            let k = crate::feed::kev::parse(v).map_err(feed_err)?;
+            ctx.stats.documents += 1;
+            ctx.stats.records += b.add_kev(&k)?;
+            ctx.stats.newest_modified = ctx.stats.newest_modified.max(day(&k.released));
+            return Ok(());
+        }
+    }
+    let recs = parse_bytes(bytes).map_err(feed_err)?;
     ctx.stats.documents += 1;
     for r in recs {
         if let Some(m) = r

@@ -85,12 +85,16 @@ pub enum Feed {
     /// One of NVD's CVE JSON 2.0 feed files (`2024`, `modified`, `recent`):
     /// CVSS scores for CVE findings.
     Nvd(String),
+    /// CISA's Known Exploited Vulnerabilities catalog.
+    Kev,
+    /// FIRST's EPSS scores of the day.
+    Epss,
 }
 
 /// A feed name that is not one of the forms above.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker, alpine:v3.NN[/REPO] or nvd:YEAR|modified|recent)"
+    "unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker, alpine:v3.NN[/REPO], nvd:YEAR|modified|recent, kev or epss)"
 )]
 pub struct BadFeed(pub String);
 
@@ -112,6 +116,10 @@ impl FromStr for Feed {
             Ok(Feed::Nvd(which.into()))
         } else if s == "debian-tracker" {
             Ok(Feed::DebianTracker)
+        } else if s == "kev" {
+            Ok(Feed::Kev)
+        } else if s == "epss" {
+            Ok(Feed::Epss)
         } else if let Some(rest) = s.strip_prefix("alpine:") {
             let (rel, repo) = rest.split_once('/').unwrap_or((rest, "main"));
             if !rel.starts_with('v') || repo.is_empty() || repo.contains('/') {
@@ -134,6 +142,8 @@ impl fmt::Display for Feed {
             Feed::DebianTracker => f.write_str("debian-tracker"),
             Feed::Alpine { release, repo } => write!(f, "alpine:{release}/{repo}"),
             Feed::Nvd(w) => write!(f, "nvd:{w}"),
+            Feed::Kev => f.write_str("kev"),
+            Feed::Epss => f.write_str("epss"),
         }
     }
 }
@@ -149,7 +159,17 @@ pub struct Mirrors {
     pub alpine_secdb: String,
     /// Base URL of NVD's JSON 2.0 feeds.
     pub nvd: String,
+    /// URL of CISA's KEV catalog (JSON).
+    pub kev: String,
+    /// URL of the current EPSS scores (CSV, gzip).
+    pub epss: String,
 }
+
+/// Where CISA publishes the KEV catalog.
+pub const KEV_URL: &str =
+    "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json";
+/// Where FIRST's EPSS scores of the day are published.
+pub const EPSS_URL: &str = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz";
 
 impl Default for Mirrors {
     fn default() -> Self {
@@ -158,6 +178,8 @@ impl Default for Mirrors {
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".into(),
             alpine_secdb: "https://secdb.alpinelinux.org".into(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".into(),
+            kev: KEV_URL.into(),
+            epss: EPSS_URL.into(),
         }
     }
 }
@@ -185,6 +207,8 @@ impl Mirrors {
                 self.alpine_secdb.trim_end_matches('/')
             ),
             Feed::Nvd(w) => format!("{}/nvdcve-2.0-{w}.json.gz", self.nvd.trim_end_matches('/')),
+            Feed::Kev => self.kev.clone(),
+            Feed::Epss => self.epss.clone(),
         }
     }
 }
@@ -561,7 +585,11 @@ mod tests {
             debian_tracker: "http://d/json".into(),
             alpine_secdb: "http://a".into(),
             nvd: "http://n/feeds".into(),
+            kev: "http://k/kev.json".into(),
+            epss: "http://e/epss.csv.gz".into(),
         };
+        assert_eq!(m.url(&"kev".parse().unwrap()), "http://k/kev.json");
+        assert_eq!(m.url(&"epss".parse().unwrap()), "http://e/epss.csv.gz");
         let f: Feed = "nvd:2024".parse().unwrap();
         assert_eq!(m.url(&f), "http://n/feeds/nvdcve-2.0-2024.json.gz");
         assert!("nvd:24".parse::<Feed>().is_err());

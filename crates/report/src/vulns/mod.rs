@@ -42,6 +42,10 @@ pub struct ScanReport<'a> {
     pub gate: Option<&'a Decision>,
     /// Notes (expired ignore rules, unreadable versions).
     pub notes: &'a [String],
+    /// The findings are in risk order (`--sort risk`): packages are listed
+    /// in the order of their riskiest finding.
+    #[serde(skip)]
+    pub by_risk: bool,
 }
 
 /// The scanned thing.
@@ -132,6 +136,7 @@ impl<'a> ScanReport<'a> {
             baseline: None,
             gate: None,
             notes,
+            by_risk: false,
         }
     }
 }
@@ -160,8 +165,24 @@ fn paint(sev: Severity, text: &str, color: bool) -> String {
 /// (name, version, type) of a package.
 type PackageKey = (String, String, String);
 
-/// Findings grouped by package, most severe package first.
-fn by_package(findings: &[Finding]) -> Vec<(PackageKey, Vec<&Finding>)> {
+/// Findings grouped by package, most severe package first (or, in risk
+/// order, in the order the findings come).
+fn by_package(findings: &[Finding], by_risk: bool) -> Vec<(PackageKey, Vec<&Finding>)> {
+    if by_risk {
+        let mut v: Vec<(PackageKey, Vec<&Finding>)> = Vec::new();
+        for f in findings {
+            let k = (
+                f.package.name.clone(),
+                f.package.version.clone(),
+                f.package.kind.clone(),
+            );
+            match v.iter_mut().find(|(x, _)| *x == k) {
+                Some((_, list)) => list.push(f),
+                None => v.push((k, vec![f])),
+            }
+        }
+        return v;
+    }
     let mut groups: BTreeMap<PackageKey, Vec<&Finding>> = BTreeMap::new();
     for f in findings {
         groups
@@ -205,7 +226,7 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
         .filter(|f| f.suppressed.is_none())
         .cloned()
         .collect();
-    for ((name, version, kind), list) in by_package(&live) {
+    for ((name, version, kind), list) in by_package(&live, r.by_risk) {
         let src = list[0]
             .package
             .source_name
@@ -230,6 +251,18 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
             if f.summary.chars().count() > 70 {
                 summary.push('…');
             }
+            let mut marks = String::new();
+            if let Some(k) = &f.kev {
+                marks.push_str(&format!(
+                    "[KEV{} due {}] ",
+                    if k.ransomware { ", ransomware" } else { "" },
+                    clean(&k.due_date)
+                ));
+            }
+            if let Some(e) = &f.epss {
+                marks.push_str(&format!("[EPSS {:.2}] ", e.score));
+            }
+            let summary = format!("{marks}{summary}");
             let _ = writeln!(
                 out,
                 "  {} {:<20} {:<28} {}",
@@ -412,6 +445,13 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
                 "severitySource": f.severity_source,
             }
         });
+        if let Some(k) = &f.kev {
+            res["properties"]["kev"] = json!({"dueDate": k.due_date, "dateAdded": k.date_added, "ransomware": k.ransomware});
+        }
+        if let Some(e) = &f.epss {
+            res["properties"]["epss"] =
+                json!({"score": e.score, "percentile": e.percentile, "date": e.date});
+        }
         if let Some(s) = &f.suppressed {
             res["suppressions"] = json!([{
                 "kind": "external",
@@ -457,7 +497,7 @@ fn xml(s: &str) -> String {
 /// (skipped when suppressed); a clean scan is one passing case.
 pub fn junit(r: &ScanReport<'_>) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let groups = by_package(r.findings);
+    let groups = by_package(r.findings, r.by_risk);
     let failures = r.findings.iter().filter(|f| f.suppressed.is_none()).count();
     let tests = r.findings.len().max(1);
     let _ = writeln!(
@@ -547,7 +587,7 @@ pub fn html(r: &ScanReport<'_>) -> String {
     if env.add_template("scan.html", HTML).is_err() {
         return String::new();
     }
-    let groups: Vec<Value> = by_package(r.findings)
+    let groups: Vec<Value> = by_package(r.findings, r.by_risk)
         .into_iter()
         .map(|((name, version, kind), list)| {
             json!({

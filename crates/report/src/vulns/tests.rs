@@ -35,6 +35,8 @@ fn finding(id: &str, pkg: &str, sev: Severity, fixed: Option<&str>) -> Finding {
         cvss: vec![],
         summary: format!("{id} in openssl <b>& friends</b>"),
         references: vec![format!("https://security-tracker.debian.org/tracker/{id}")],
+        kev: None,
+        epss: None,
         suppressed: None,
     }
 }

@@ -62,7 +62,8 @@ pub struct UpdateArgs {
     db: crate::shared::db::DbArg,
     /// Feeds: `osv:ECOSYSTEM` (a main OSV ecosystem's all.zip: osv:Debian,
     /// osv:PyPI...), `debian-tracker`, `alpine:v3.NN/REPO` (secdb),
-    /// `nvd:YEAR|modified|recent` (NVD's CVSS scores, checked against its .meta);
+    /// `nvd:YEAR|modified|recent` (NVD's CVSS scores, checked against its .meta),
+    /// `kev` (CISA's Known Exploited Vulnerabilities), `epss` (FIRST's EPSS scores);
     /// repeatable; default: Debian, Ubuntu, Alpine, PyPI, npm, Go,
     /// crates.io, Maven.
     #[arg(long = "feed", value_name = "FEED")]
@@ -90,6 +91,12 @@ pub struct UpdateArgs {
     /// Base URL of NVD's CVE JSON 2.0 feeds (`--feed nvd:2024`, `nvd:modified`).
     #[arg(long, default_value = "https://nvd.nist.gov/feeds/json/cve/2.0")]
     nvd_url: String,
+    /// URL of CISA's KEV catalog (`--feed kev`).
+    #[arg(long, default_value = vulndb::update::KEV_URL)]
+    kev_url: String,
+    /// URL of the day's EPSS scores (`--feed epss`; CSV, gzip or not).
+    #[arg(long, default_value = vulndb::update::EPSS_URL)]
+    epss_url: String,
 }
 
 /// `db import`.
@@ -254,6 +261,18 @@ fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
         });
         out.push_str(&format!("    newest record {newest}; {fetched}\n"));
     }
+    if let Some(k) = &st.kev {
+        out.push_str(&format!(
+            "KEV:         catalog {} of {} ({} entries)\n",
+            k.version, k.date, k.entries
+        ));
+    }
+    if let Some(e) = &st.epss {
+        out.push_str(&format!(
+            "EPSS:        model {}, scores of {} ({} CVEs)\n",
+            e.version, e.date, e.entries
+        ));
+    }
     super::write_output(None, &out)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -278,6 +297,8 @@ fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
         debian_tracker: a.debian_tracker_url,
         alpine_secdb: a.alpine_secdb_url,
         nvd: a.nvd_url,
+        kev: a.kev_url,
+        epss: a.epss_url,
     };
     let st = vulndb::update::update(
         &path,

@@ -33,6 +33,15 @@ pub enum Format {
     Gitlab,
 }
 
+/// Finding order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sort {
+    /// Most severe first.
+    Severity,
+    /// CISA KEV first, then EPSS × severity (the DB needs `db update --feed kev --feed epss`).
+    Risk,
+}
+
 fn severity(s: &str) -> Result<Severity, String> {
     s.parse::<Severity>().map_err(|e| e.to_string())
 }
@@ -104,6 +113,9 @@ pub struct Args {
     /// is present but cannot be read, so the scan cannot be complete.
     #[arg(long)]
     fail_on_unreadable: bool,
+    /// Finding order in every format.
+    #[arg(long, value_enum, default_value_t = Sort::Severity)]
+    sort: Sort,
     #[command(flatten)]
     image: ImageArgs,
 }
@@ -199,6 +211,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .join(", ")
         ));
     }
+    if args.sort == Sort::Risk {
+        scan::sort_by_risk(&mut j.findings);
+    }
     let mut report = ScanReport::new(
         report::ToolInfo {
             name: "safeimage".into(),
@@ -224,6 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &j.notes,
     );
     report.baseline = j.baseline.as_ref();
+    report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
     let text = match args.format {
         Format::Table => {

@@ -548,4 +548,5 @@ fn gitlab_report_is_valid_and_stable() {
 }
 
 mod diff;
+mod exploited;
 mod suppress;

@@ -67,7 +67,7 @@ const MIGRATIONS: &[&str] = &[
                             package TEXT NOT NULL, occurrence INTEGER NOT NULL, severity TEXT NOT NULL,
                             state TEXT NOT NULL, reason TEXT, expires TEXT, first_seen INTEGER NOT NULL,
                             last_seen INTEGER NOT NULL, fixed_at INTEGER, fix_available INTEGER,
-                            digest TEXT NOT NULL, notified_at INTEGER,
+                            digest TEXT NOT NULL, notified_at INTEGER, kev_due TEXT,
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
      CREATE INDEX findings_open ON findings (image, fixed_at);",
 ];

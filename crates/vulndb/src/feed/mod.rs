@@ -3,6 +3,8 @@
 
 pub mod alpine;
 pub mod debian;
+pub mod epss;
+pub mod kev;
 pub mod nvd;
 pub mod osv;
 
@@ -108,7 +110,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Record>, FeedError> {
     let v: serde_json::Value = serde_json::from_slice(bytes)?;
     let kind = sniff(&v).ok_or_else(|| {
         FeedError::Invalid(
-            "not an OSV record, a Debian tracker dump, an Alpine secdb file or NVD CVE JSON".into(),
+            "not an OSV record, a Debian tracker dump, an Alpine secdb file, NVD CVE JSON, CISA's KEV catalog or an EPSS file".into(),
         )
     })?;
     parse(kind, v)
