@@ -327,6 +327,11 @@ pub struct PlatformOutcome {
     /// What hardening did (when `[image.harden]` is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardened: Option<Hardening>,
+    /// The platform's inventory as JSON, when it was built this run (kept
+    /// with the promotion so `rematch` can match it again without the
+    /// image); not part of the report.
+    #[serde(skip)]
+    pub inventory: Option<String>,
 }
 
 /// What hardening did to one platform's image.

@@ -161,6 +161,7 @@ fn platform(
                 reasons,
                 findings,
                 hardened: None,
+                inventory: None,
             }
         }
         Plan::Build(platform) => {
@@ -214,6 +215,7 @@ fn platform(
                 reasons: s.reasons,
                 findings: s.findings,
                 hardened,
+                inventory: Some(s.inventory),
             }
         }
     };

@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod image;
 pub mod init;
 pub mod origin;
+pub mod rematch;
 pub mod scanner;
 pub mod signer;
 // Step errors carry typed context (references, registry errors); they are

@@ -49,6 +49,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Propose base-image updates as branches; merge them when security improves.
     Update(cmd::update::Args),
+    /// Match the promoted images' kept inventories against the DB again (no pull, no build).
+    Rematch(cmd::rematch::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
     /// Set up a repository: safeimage.toml (one image per Dockerfile), a GitHub workflow, an ignore file.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Update(a) => cmd::update::run(a),
+        Command::Rematch(a) => cmd::rematch::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),

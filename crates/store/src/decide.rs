@@ -93,6 +93,10 @@ const UPDATE_FINDING: &str =
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $12";
 const FIX_FINDING: &str = "UPDATE findings SET state = 'fixed', fixed_at = $5
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $6";
+const UPSERT_INVENTORY: &str = "INSERT INTO promoted_inventories (name, platform, digest, inventory)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (name, platform) DO UPDATE SET digest = excluded.digest, inventory = excluded.inventory";
+const SET_FINDINGS: &str = "UPDATE promoted SET findings = $2 WHERE name = $1";
 const SET_HEAD: &str = "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
      ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 const SET_GLOBAL: &str = "INSERT INTO audit_global (id, seq, mac) VALUES (1, $1, $2)
@@ -176,7 +180,21 @@ pub(crate) fn record(
             INSERT_PROMOTION,
             &[Text(name), Opt(d.version), Int(d.run.0), Text(dg)],
         )?;
-        track(tx, d, dg)?;
+        for p in &o.platforms {
+            if let Some(inv) = &p.inventory {
+                let pd = p.digest.as_ref().map_or(dg.clone(), ToString::to_string);
+                tx.exec(
+                    UPSERT_INVENTORY,
+                    &[
+                        Text(name),
+                        Text(&p.platform.to_string()),
+                        Text(&pd),
+                        Text(inv),
+                    ],
+                )?;
+            }
+        }
+        track(tx, name, d.time, &crate::findings_document(o), dg)?;
     }
     tx.exec(SET_HEAD, &[Text(name), Int((seq + 1) as i64), Text(&hash)])?;
     if let Some(k) = key {
@@ -187,11 +205,16 @@ pub(crate) fn record(
 
 /// Moves the image's tracked findings to what the promoted image `digest`
 /// has (see [`crate::lifecycle`]).
-fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreError> {
+fn track(
+    tx: &mut dyn Tx,
+    name: &str,
+    time: model::Timestamp,
+    document: &BTreeMap<String, &[scan::Finding]>,
+    digest: &str,
+) -> Result<(), StoreError> {
     use Arg::{Int, Opt, OptInt, Text};
     use lifecycle::{Change, OpenRow, TrackState};
-    let name = d.outcome.name.as_str();
-    let now = d.time.0;
+    let now = time.0;
     let mut open: BTreeMap<String, Vec<OpenRow>> = BTreeMap::new();
     for r in tx.texts(OPEN_FINDINGS, &[Text(name)])? {
         let col = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
@@ -202,7 +225,6 @@ fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreErr
             state: TrackState::parse(&col(4)).unwrap_or(TrackState::Open),
         });
     }
-    let document = crate::findings_document(d.outcome);
     let mut platforms: Vec<String> = document.keys().cloned().collect();
     platforms.extend(open.keys().filter(|p| !document.contains_key(*p)).cloned());
     for platform in platforms {
@@ -271,6 +293,25 @@ fn track(tx: &mut dyn Tx, d: &Decision<'_>, digest: &str) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+/// Records a re-match of `image`'s promoted digest `digest`: its findings
+/// document becomes `document` (JSON in `text`), and its tracked findings
+/// move to it (new ones first seen `time`). The caller commits.
+pub(crate) fn record_rematch(
+    tx: &mut dyn Tx,
+    image: &str,
+    digest: &str,
+    time: model::Timestamp,
+    document: &BTreeMap<String, Vec<scan::Finding>>,
+    text: &str,
+) -> Result<(), StoreError> {
+    tx.exec(SET_FINDINGS, &[Arg::Text(image), Arg::Text(text)])?;
+    let view: BTreeMap<String, &[scan::Finding]> = document
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_slice()))
+        .collect();
+    track(tx, image, time, &view, digest)
 }
 
 /// Signs the whole head set under global number `gseq`.

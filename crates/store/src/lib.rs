@@ -257,6 +257,18 @@ pub trait StateStore: Send {
         image: Option<&str>,
         with_fixed: bool,
     ) -> Result<Vec<lifecycle::Tracked>, StoreError>;
+    /// The inventories kept with each promotion (JSON), for `rematch`.
+    fn promoted_inventories(&self) -> Result<Vec<StoredInventory>, StoreError>;
+    /// Records a re-match of `image`'s promoted digest `digest` at `time`:
+    /// the promotion's findings become `document` and its tracked findings
+    /// follow (new ones first seen now).
+    fn record_rematch(
+        &mut self,
+        image: &str,
+        digest: &str,
+        time: Timestamp,
+        document: &std::collections::BTreeMap<String, Vec<scan::Finding>>,
+    ) -> Result<(), StoreError>;
     /// Records that `rows` were notified as overdue at `now`.
     fn mark_notified(
         &mut self,
@@ -270,6 +282,19 @@ pub trait StateStore: Send {
     /// With an audit key: the last global record number and the HMAC over
     /// it and every head.
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// An inventory kept with a promotion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInventory {
+    /// The image.
+    pub image: String,
+    /// The platform.
+    pub platform: String,
+    /// The promoted manifest of that platform.
+    pub digest: String,
+    /// The inventory (JSON).
+    pub inventory: String,
 }
 
 /// The findings document of a promotion: per platform (`*` when the

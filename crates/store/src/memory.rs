@@ -73,6 +73,8 @@ pub struct MemoryStore {
     pub global: Option<(u64, String)>,
     /// Findings over time.
     pub tracked: Vec<crate::lifecycle::Tracked>,
+    /// Inventories kept with promotions.
+    pub inventories: Vec<crate::StoredInventory>,
 }
 
 impl MemoryStore {
@@ -281,6 +283,19 @@ impl StateStore for MemoryStore {
         if o.outcome == Outcome::Promoted
             && let Some(dg) = &o.digest
         {
+            for p in &o.platforms {
+                if let Some(inv) = &p.inventory {
+                    let platform = p.platform.to_string();
+                    self.inventories
+                        .retain(|x| !(x.image == o.name && x.platform == platform));
+                    self.inventories.push(crate::StoredInventory {
+                        image: o.name.clone(),
+                        platform,
+                        digest: p.digest.as_ref().unwrap_or(dg).to_string(),
+                        inventory: inv.clone(),
+                    });
+                }
+            }
             crate::lifecycle::apply(
                 &mut self.tracked,
                 &o.name,
@@ -414,6 +429,28 @@ impl StateStore for MemoryStore {
             .collect();
         v.sort_by(|a, b| (a.key(), a.occurrence).cmp(&(b.key(), b.occurrence)));
         Ok(v)
+    }
+
+    fn promoted_inventories(&self) -> Result<Vec<crate::StoredInventory>, StoreError> {
+        Ok(self.inventories.clone())
+    }
+
+    fn record_rematch(
+        &mut self,
+        image: &str,
+        digest: &str,
+        time: Timestamp,
+        document: &BTreeMap<String, Vec<scan::Finding>>,
+    ) -> Result<(), StoreError> {
+        if let Some(p) = self.promoted.get_mut(image) {
+            p.findings = document.clone();
+        }
+        let view: BTreeMap<String, &[scan::Finding]> = document
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_slice()))
+            .collect();
+        crate::lifecycle::apply(&mut self.tracked, image, &view, digest, time);
+        Ok(())
     }
 
     fn mark_notified(

@@ -65,7 +65,9 @@ const MIGRATIONS: &[&str] = &[
                             last_seen BIGINT NOT NULL, fixed_at BIGINT, fix_available BIGINT,
                             digest TEXT NOT NULL, notified_at BIGINT, kev_due TEXT,
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
-     CREATE INDEX findings_open ON findings (image, fixed_at);",
+     CREATE INDEX findings_open ON findings (image, fixed_at);
+     CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
+                                        inventory TEXT NOT NULL, PRIMARY KEY (name, platform));",
 ];
 
 /// The URL with any password removed, for messages.
@@ -665,6 +667,48 @@ impl StateStore for Postgres {
                 crate::lifecycle::from_texts(&texts)
             })
             .collect())
+    }
+
+    fn promoted_inventories(&self) -> Result<Vec<crate::StoredInventory>, StoreError> {
+        Ok(self
+            .c()?
+            .query(
+                "SELECT name, platform, digest, inventory FROM promoted_inventories ORDER BY name, platform",
+                &[],
+            )
+            .map_err(self.err())?
+            .iter()
+            .map(|r| crate::StoredInventory {
+                image: r.get(0),
+                platform: r.get(1),
+                digest: r.get(2),
+                inventory: r.get(3),
+            })
+            .collect())
+    }
+
+    fn record_rematch(
+        &mut self,
+        image: &str,
+        digest: &str,
+        time: Timestamp,
+        document: &std::collections::BTreeMap<String, Vec<scan::Finding>>,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(document)
+            .map_err(|x| self.corrupt("findings", image, x.to_string()))?;
+        let shown = self.shown.clone();
+        let e = move |x: postgres::Error| StoreError::Postgres {
+            url: shown.clone(),
+            message: x.to_string(),
+        };
+        let url = self.shown.clone();
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7284520)")
+            .map_err(&e)?;
+        let mut t = PgTx { tx, url: &url };
+        decide::record_rematch(&mut t, image, digest, time, document, &text)?;
+        t.tx.commit().map_err(&e)
     }
 
     fn mark_notified(

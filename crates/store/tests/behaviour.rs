@@ -631,3 +631,53 @@ fn a_kev_due_date_is_kept_with_the_finding_and_wins_when_earlier() {
         );
     });
 }
+
+#[test]
+fn a_promotion_keeps_its_inventories_and_a_rematch_moves_its_findings() {
+    each("rematch", |b| {
+        let mut s = b.open();
+        let run = s.begin_run(Timestamp(0), "f", &"".into()).unwrap();
+        let mut x = outcome("web", Outcome::Promoted, '1', 'b');
+        let old = finding("CVE-1", "openssl", "HIGH", false);
+        x.platforms.push(model::PlatformOutcome {
+            platform: "linux/amd64".parse().unwrap(),
+            digest: Some(dg('2')),
+            rebuilt: true,
+            counts: Default::default(),
+            fixable: 0,
+            baseline: None,
+            reasons: vec![],
+            findings: vec![old.clone()],
+            hardened: None,
+            inventory: Some("{\"distro\":null,\"packages\":[]}".into()),
+        });
+        x.findings = vec![old.clone()];
+        s.decide(&Decision {
+            run,
+            time: Timestamp(0),
+            outcome: &x,
+            version: None,
+        })
+        .unwrap();
+        let kept = s.promoted_inventories().unwrap();
+        assert_eq!(kept.len(), 1, "{}", b.name());
+        assert_eq!(
+            (kept[0].image.as_str(), kept[0].platform.as_str()),
+            ("web", "linux/amd64")
+        );
+        assert_eq!(kept[0].digest, dg('2').to_string());
+
+        let new = finding("CVE-2", "zlib", "LOW", false);
+        let doc: std::collections::BTreeMap<String, Vec<scan::Finding>> =
+            [("linux/amd64".to_string(), vec![old.clone(), new])].into();
+        s.record_rematch("web", &dg('1').to_string(), Timestamp(5 * DAY), &doc)
+            .unwrap();
+        let h = s.history(&"web".into(), None).unwrap().promoted.unwrap();
+        assert_eq!(h.findings["linux/amd64"].len(), 2);
+        let t = s.tracked(Some("web"), false).unwrap();
+        let added = t.iter().find(|t| t.advisory == "CVE-2").unwrap();
+        assert_eq!(added.first_seen, Timestamp(5 * DAY));
+        let kept_first = t.iter().find(|t| t.advisory == "CVE-1").unwrap();
+        assert_eq!(kept_first.first_seen, Timestamp(0));
+    });
+}

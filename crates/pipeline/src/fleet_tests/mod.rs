@@ -657,5 +657,6 @@ fn shards_partition_the_fleet_exactly() {
 }
 
 mod platforms;
+mod rematch;
 mod signing;
 mod sla;

@@ -27,6 +27,8 @@ pub struct Scanned {
     pub baseline: Option<Diff>,
     /// Why the gate blocks this platform (empty: it passes).
     pub reasons: Vec<String>,
+    /// The inventory, as JSON (kept with a promotion for `rematch`).
+    pub inventory: String,
 }
 
 /// The step, for one platform's build.
@@ -62,6 +64,7 @@ pub fn run(
         std::fs::write(&file, bom).map_err(|source| StepError::Work { path: file, source })?;
     }
     let m = cx.advisories.matches(&inv, cx.scan_opts)?;
+    let inventory = serde_json::to_string(&inv).expect("an inventory serialises");
     let subject = format!(
         "{}/{}@{digest}",
         cx.spec.repository.registry(),
@@ -96,5 +99,6 @@ pub fn run(
         } else {
             Vec::new()
         },
+        inventory,
     })
 }

@@ -9,6 +9,7 @@ pub mod init;
 pub mod keygen;
 pub mod lint;
 pub mod progress;
+pub mod rematch;
 pub mod rules;
 pub mod run;
 pub mod sbom;

@@ -69,7 +69,9 @@ const MIGRATIONS: &[&str] = &[
                             last_seen INTEGER NOT NULL, fixed_at INTEGER, fix_available INTEGER,
                             digest TEXT NOT NULL, notified_at INTEGER, kev_due TEXT,
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
-     CREATE INDEX findings_open ON findings (image, fixed_at);",
+     CREATE INDEX findings_open ON findings (image, fixed_at);
+     CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
+                                        inventory TEXT NOT NULL, PRIMARY KEY (name, platform));",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -702,6 +704,53 @@ impl StateStore for Sqlite {
             .iter()
             .map(|r| crate::lifecycle::from_texts(r))
             .collect())
+    }
+
+    fn promoted_inventories(&self) -> Result<Vec<crate::StoredInventory>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT name, platform, digest, inventory FROM promoted_inventories ORDER BY name, platform",
+            )
+            .map_err(self.sq())?;
+        st.query_map([], |r| {
+            Ok(crate::StoredInventory {
+                image: r.get(0)?,
+                platform: r.get(1)?,
+                digest: r.get(2)?,
+                inventory: r.get(3)?,
+            })
+        })
+        .map_err(self.sq())?
+        .collect::<Result<_, _>>()
+        .map_err(self.sq())
+    }
+
+    fn record_rematch(
+        &mut self,
+        image: &str,
+        digest: &str,
+        time: Timestamp,
+        document: &std::collections::BTreeMap<String, Vec<scan::Finding>>,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(document)
+            .map_err(|x| self.corrupt("findings", image, x.to_string()))?;
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let mut t = SqliteTx {
+            tx,
+            path: &self.path,
+            audit_dir: &self.audit_dir,
+        };
+        decide::record_rematch(&mut t, image, digest, time, document, &text)?;
+        t.tx.commit().map_err(&e)
     }
 
     fn mark_notified(
