@@ -60,6 +60,152 @@ fn key(f: &scan::Finding) -> (String, String, String, String) {
     )
 }
 
+/// A package as a finding names it (its locations aside).
+type PackageKey = (String, String, String, String);
+
+fn package_key(p: &inventory::Package) -> PackageKey {
+    (
+        p.kind.as_str().to_string(),
+        p.name.clone(),
+        p.version.clone(),
+        p.purl.clone(),
+    )
+}
+
+fn finding_key(f: &scan::Finding) -> PackageKey {
+    let p = &f.package;
+    (
+        p.kind.clone(),
+        p.name.clone(),
+        p.version.clone(),
+        p.purl.clone(),
+    )
+}
+
+type DistroKey = Option<(String, String)>;
+
+/// The findings of every distinct package, per distro.
+struct Found(BTreeMap<DistroKey, BTreeMap<PackageKey, Vec<scan::Finding>>>);
+
+fn distro_key(inv: &inventory::Inventory) -> DistroKey {
+    inv.distro
+        .as_ref()
+        .map(|d| (d.id.clone(), d.version_id.clone()))
+}
+
+impl Found {
+    /// The findings of one inventory's packages, without copying them.
+    fn of<'a>(
+        &'a self,
+        inv: &'a inventory::Inventory,
+    ) -> impl Iterator<Item = (&'a inventory::Package, &'a scan::Finding)> + 'a {
+        let slot = self.0.get(&distro_key(inv));
+        inv.packages.iter().flat_map(move |p| {
+            slot.and_then(|s| s.get(&package_key(p)))
+                .into_iter()
+                .flatten()
+                .map(move |f| (p, f))
+        })
+    }
+
+    /// The fingerprint of one inventory's findings (see
+    /// [`store::findings_fingerprint`]).
+    fn fingerprint(&self, inv: &inventory::Inventory) -> String {
+        store::fingerprint_keys(self.of(inv).map(|(_, f)| {
+            (
+                f.id.as_str(),
+                f.package.kind.as_str(),
+                f.package.name.as_str(),
+                f.package.version.as_str(),
+            )
+        }))
+    }
+
+    /// One inventory's findings, as matching it alone gives them.
+    fn matched(&self, inv: &inventory::Inventory) -> scan::Matched {
+        let mut findings: Vec<scan::Finding> = self
+            .of(inv)
+            .map(|(p, f)| {
+                let mut f = f.clone();
+                f.package.locations = p.locations.iter().map(scan::LocationRef::from).collect();
+                f
+            })
+            .collect();
+        scan::sort_findings(&mut findings);
+        scan::Matched {
+            packages_checked: inv.packages.len(),
+            findings,
+            ..Default::default()
+        }
+    }
+}
+
+/// Matches many inventories, each distinct package once: a fleet's images
+/// share most of their packages (their bases), so the packages of all
+/// inventories of one distro are matched as one inventory, on every core,
+/// and each inventory gets the findings of its own packages back (with its
+/// own locations).
+fn match_many(
+    advisories: &dyn Advisories,
+    inventories: &[Result<inventory::Inventory, String>],
+    opts: &scan::Options,
+) -> Result<Found, vulndb::DbError> {
+    // distinct packages per distro
+    let mut by_distro: BTreeMap<
+        DistroKey,
+        (
+            Option<inventory::Distro>,
+            BTreeMap<PackageKey, inventory::Package>,
+        ),
+    > = BTreeMap::new();
+    for inv in inventories.iter().flatten() {
+        let d = inv
+            .distro
+            .as_ref()
+            .map(|d| (d.id.clone(), d.version_id.clone()));
+        let e = by_distro
+            .entry(d)
+            .or_insert_with(|| (inv.distro.clone(), BTreeMap::new()));
+        for p in &inv.packages {
+            e.1.entry(package_key(p)).or_insert_with(|| p.clone());
+        }
+    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut found: BTreeMap<Option<(String, String)>, BTreeMap<PackageKey, Vec<scan::Finding>>> =
+        BTreeMap::new();
+    for (d, (distro, packages)) in by_distro {
+        let all: Vec<(PackageKey, inventory::Package)> = packages.into_iter().collect();
+        let chunk = all.len().div_ceil(workers).max(1);
+        let parts: Vec<Result<scan::Matched, vulndb::DbError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = all
+                .chunks(chunk)
+                .map(|part| {
+                    let distro = distro.clone();
+                    s.spawn(move || {
+                        let inv = inventory::Inventory {
+                            distro,
+                            packages: part.iter().map(|(_, p)| p.clone()).collect(),
+                            notes: Vec::new(),
+                        };
+                        advisories.matches(&inv, opts)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a matching thread panicked"))
+                .collect()
+        });
+        let slot = found.entry(d).or_default();
+        for m in parts {
+            for f in m?.findings {
+                slot.entry(finding_key(&f)).or_default().push(f);
+            }
+        }
+    }
+    Ok(Found(found))
+}
+
 /// Matches every promoted platform of the fleet in `cfg` again.
 pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport, FleetError> {
     let now = deps.clock.now();
@@ -76,53 +222,14 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
         .filter(|k| cfg.images.iter().any(|i| i.name.as_str() == k.image))
         .collect();
     let today = now.date();
-    // match in parallel: the DB reads are the work
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunk = kept.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<scan::Finding>, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = kept
-            .chunks(chunk)
-            .map(|part| {
-                let (rules, vex, opts, today) = (&rules, &vex, &opts, &today);
-                let advisories = deps.advisories;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|k| {
-                            let inv: inventory::Inventory = serde_json::from_str(&k.inventory)
-                                .map_err(|e| {
-                                    format!("{} {}: its kept inventory: {e}", k.image, k.platform)
-                                })?;
-                            let m = advisories
-                                .matches(&inv, opts)
-                                .map_err(|e| format!("{} {}: {e}", k.image, k.platform))?;
-                            let subject = format!("{}@{}", k.image, k.digest);
-                            let spec = cfg.images.iter().find(|i| i.name.as_str() == k.image);
-                            let gate = spec
-                                .map(|s| s.gate.clone())
-                                .unwrap_or_else(scan::gate::Gate::daily);
-                            Ok(scan::session::judge(
-                                m,
-                                &scan::session::Judging {
-                                    rules,
-                                    vex,
-                                    today,
-                                    subject: &subject,
-                                    digest: Some(&k.digest),
-                                    baseline: None,
-                                    gate: &gate,
-                                },
-                            )
-                            .findings)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let parsed: Vec<Result<inventory::Inventory, String>> = kept
+        .iter()
+        .map(|k| {
+            serde_json::from_str(&k.inventory)
+                .map_err(|e| format!("{} {}: its kept inventory: {e}", k.image, k.platform))
+        })
+        .collect();
+    let found = match_many(deps.advisories, &parsed, &opts)?;
     let mut report = RematchReport {
         matched: kept.len(),
         ..Default::default()
@@ -130,14 +237,34 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
     // per image: the new findings document, when anything changed
     let mut documents: BTreeMap<String, (String, BTreeMap<String, Vec<scan::Finding>>)> =
         BTreeMap::new();
-    for (k, r) in kept.iter().zip(results) {
-        let findings = match r {
-            Ok(f) => f,
+    for (k, inv) in kept.iter().zip(&parsed) {
+        let inv = match inv {
+            Ok(i) => i,
             Err(e) => {
-                report.errors.push(e);
+                report.errors.push(e.clone());
                 continue;
             }
         };
+        // the same findings as last time: nothing to read or write
+        if !k.fingerprint.is_empty() && found.fingerprint(inv) == k.fingerprint {
+            continue;
+        }
+        let subject = format!("{}@{}", k.image, k.digest);
+        let spec = cfg.images.iter().find(|i| i.name.as_str() == k.image);
+        let gate = spec.map_or_else(scan::gate::Gate::daily, |s| s.gate.clone());
+        let findings = scan::session::judge(
+            found.matched(inv),
+            &scan::session::Judging {
+                rules: &rules,
+                vex: &vex,
+                today: &today,
+                subject: &subject,
+                digest: Some(&k.digest),
+                baseline: None,
+                gate: &gate,
+            },
+        )
+        .findings;
         let history = deps.store.history(&k.image.as_str().into(), None)?;
         let Some(promoted) = history.promoted else {
             continue;
@@ -148,8 +275,8 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
             .or_else(|| promoted.findings.get("*"))
             .cloned()
             .unwrap_or_default();
-        let old_keys: Vec<_> = old.iter().map(key).collect();
-        let new_keys: Vec<_> = findings.iter().map(key).collect();
+        let old_keys: std::collections::HashSet<_> = old.iter().map(key).collect();
+        let new_keys: std::collections::HashSet<_> = findings.iter().map(key).collect();
         let new: Vec<scan::Finding> = findings
             .iter()
             .filter(|f| !old_keys.contains(&key(f)))
@@ -160,9 +287,6 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
             .filter(|f| !new_keys.contains(&key(f)))
             .cloned()
             .collect();
-        if new.is_empty() && gone.is_empty() {
-            continue;
-        }
         let entry = documents
             .entry(k.image.clone())
             .or_insert_with(|| (promoted.digest.to_string(), promoted.findings.clone()));
@@ -173,16 +297,95 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
             "*".to_string()
         };
         entry.1.insert(slot, findings);
-        report.changed.push(Changed {
-            image: k.image.clone(),
-            platform: k.platform.clone(),
-            digest: k.digest.clone(),
-            new,
-            gone,
-        });
+        if !new.is_empty() || !gone.is_empty() {
+            report.changed.push(Changed {
+                image: k.image.clone(),
+                platform: k.platform.clone(),
+                digest: k.digest.clone(),
+                new,
+                gone,
+            });
+        }
     }
     for (image, (digest, document)) in documents {
         deps.store.record_rematch(&image, &digest, now, &document)?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inventory::{Distro, Inventory, Location, Package, PackageType};
+
+    fn deb(name: &str, version: &str, source: &str, path: &str) -> Package {
+        Package {
+            kind: PackageType::Deb,
+            name: name.into(),
+            version: version.into(),
+            source_name: Some(source.into()),
+            source_version: Some(version.into()),
+            arch: None,
+            purl: format!("pkg:deb/debian/{name}@{version}?distro=debian-12"),
+            licenses: vec![],
+            locations: vec![Location {
+                path: path.into(),
+                layer: None,
+            }],
+            owned_by: None,
+            supplier: None,
+            relations: Default::default(),
+        }
+    }
+
+    fn inv(packages: Vec<Package>) -> Inventory {
+        Inventory::new(
+            Some(Distro {
+                id: "debian".into(),
+                version_id: "12".into(),
+                codename: None,
+                detected_from: "test".into(),
+            }),
+            packages,
+        )
+    }
+
+    #[test]
+    fn matching_a_fleet_together_gives_each_inventory_what_matching_it_alone_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut b = vulndb::DbBuilder::create(&path).unwrap();
+        vulndb::import::import_path(&mut b, &testkit::data_dir().join("fixtures/osv/Debian-12"))
+            .unwrap();
+        b.finish("2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
+        let db = crate::deps::DbFile {
+            path,
+            max_age_hours: 0,
+            max_feed_age_days: None,
+        };
+        let a = inv(vec![
+            deb("nginx-common", "1.22.1-9", "nginx", "var/lib/dpkg/status"),
+            deb(
+                "libssl3",
+                "3.0.15-1~deb12u1",
+                "openssl",
+                "var/lib/dpkg/status",
+            ),
+        ]);
+        let b2 = inv(vec![
+            deb("nginx-common", "1.22.1-9", "nginx", "other/status"),
+            deb("perl-base", "5.36.0-7+deb12u3", "perl", "other/status"),
+        ]);
+        let opts = scan::Options::default();
+        let together = match_many(&db, &[Ok(a.clone()), Ok(b2.clone())], &opts).unwrap();
+        for inv in [&a, &b2] {
+            let alone = db.matches(inv, &opts).unwrap();
+            assert!(!alone.findings.is_empty());
+            assert_eq!(together.matched(inv).findings, alone.findings);
+            assert_eq!(
+                together.fingerprint(inv),
+                store::findings_fingerprint(&alone.findings)
+            );
+        }
+    }
 }

@@ -93,9 +93,12 @@ const UPDATE_FINDING: &str =
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $12";
 const FIX_FINDING: &str = "UPDATE findings SET state = 'fixed', fixed_at = $5
      WHERE image = $1 AND platform = $2 AND advisory = $3 AND package = $4 AND occurrence = $6";
-const UPSERT_INVENTORY: &str = "INSERT INTO promoted_inventories (name, platform, digest, inventory)
-     VALUES ($1, $2, $3, $4)
-     ON CONFLICT (name, platform) DO UPDATE SET digest = excluded.digest, inventory = excluded.inventory";
+const UPSERT_INVENTORY: &str = "INSERT INTO promoted_inventories (name, platform, digest, inventory, fingerprint)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (name, platform) DO UPDATE SET digest = excluded.digest, inventory = excluded.inventory,
+       fingerprint = excluded.fingerprint";
+const SET_FINGERPRINT: &str = "UPDATE promoted_inventories SET fingerprint = $3
+     WHERE name = $1 AND (platform = $2 OR $2 = '*')";
 const SET_FINDINGS: &str = "UPDATE promoted SET findings = $2 WHERE name = $1";
 const SET_HEAD: &str = "INSERT INTO audit_head (image, seq, hash) VALUES ($1, $2, $3)
      ON CONFLICT (image) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
@@ -190,6 +193,7 @@ pub(crate) fn record(
                         Text(&p.platform.to_string()),
                         Text(&pd),
                         Text(inv),
+                        Text(&crate::findings_fingerprint(&p.findings)),
                     ],
                 )?;
             }
@@ -307,6 +311,16 @@ pub(crate) fn record_rematch(
     text: &str,
 ) -> Result<(), StoreError> {
     tx.exec(SET_FINDINGS, &[Arg::Text(image), Arg::Text(text)])?;
+    for (platform, findings) in document {
+        tx.exec(
+            SET_FINGERPRINT,
+            &[
+                Arg::Text(image),
+                Arg::Text(platform),
+                Arg::Text(&crate::findings_fingerprint(findings)),
+            ],
+        )?;
+    }
     let view: BTreeMap<String, &[scan::Finding]> = document
         .iter()
         .map(|(k, v)| (k.clone(), v.as_slice()))

@@ -295,6 +295,41 @@ pub struct StoredInventory {
     pub digest: String,
     /// The inventory (JSON).
     pub inventory: String,
+    /// [`findings_fingerprint`] of the findings last recorded for it.
+    pub fingerprint: String,
+}
+
+/// A fingerprint of a set of findings by (advisory, package type, name,
+/// version): equal for the same findings in any order, whatever their
+/// details. `rematch` skips a platform whose findings keep it.
+pub fn findings_fingerprint(findings: &[scan::Finding]) -> String {
+    fingerprint_keys(findings.iter().map(|f| {
+        (
+            f.id.as_str(),
+            f.package.kind.as_str(),
+            f.package.name.as_str(),
+            f.package.version.as_str(),
+        )
+    }))
+}
+
+/// [`findings_fingerprint`] over the keys themselves.
+pub fn fingerprint_keys<'a>(
+    keys: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+) -> String {
+    use sha2::Digest as _;
+    let mut v: Vec<(&str, &str, &str, &str)> = keys.collect();
+    v.sort_unstable();
+    v.dedup();
+    let mut h = sha2::Sha256::new();
+    for (a, b, c, d) in v {
+        for part in [a, b, c, d] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        h.update([b'\n']);
+    }
+    hex::encode(h.finalize())
 }
 
 /// The findings document of a promotion: per platform (`*` when the

@@ -293,6 +293,7 @@ impl StateStore for MemoryStore {
                         platform,
                         digest: p.digest.as_ref().unwrap_or(dg).to_string(),
                         inventory: inv.clone(),
+                        fingerprint: crate::findings_fingerprint(&p.findings),
                     });
                 }
             }
@@ -444,6 +445,13 @@ impl StateStore for MemoryStore {
     ) -> Result<(), StoreError> {
         if let Some(p) = self.promoted.get_mut(image) {
             p.findings = document.clone();
+        }
+        for (platform, findings) in document {
+            for k in &mut self.inventories {
+                if k.image == image && (k.platform == *platform || platform == "*") {
+                    k.fingerprint = crate::findings_fingerprint(findings);
+                }
+            }
         }
         let view: BTreeMap<String, &[scan::Finding]> = document
             .iter()

@@ -67,7 +67,8 @@ const MIGRATIONS: &[&str] = &[
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
      CREATE INDEX findings_open ON findings (image, fixed_at);
      CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
-                                        inventory TEXT NOT NULL, PRIMARY KEY (name, platform));",
+                                        inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                                        PRIMARY KEY (name, platform));",
 ];
 
 /// The URL with any password removed, for messages.
@@ -673,7 +674,7 @@ impl StateStore for Postgres {
         Ok(self
             .c()?
             .query(
-                "SELECT name, platform, digest, inventory FROM promoted_inventories ORDER BY name, platform",
+                "SELECT name, platform, digest, inventory, fingerprint FROM promoted_inventories ORDER BY name, platform",
                 &[],
             )
             .map_err(self.err())?
@@ -683,6 +684,7 @@ impl StateStore for Postgres {
                 platform: r.get(1),
                 digest: r.get(2),
                 inventory: r.get(3),
+                fingerprint: r.get(4),
             })
             .collect())
     }

@@ -71,7 +71,8 @@ const MIGRATIONS: &[&str] = &[
                             PRIMARY KEY (image, platform, advisory, package, occurrence));
      CREATE INDEX findings_open ON findings (image, fixed_at);
      CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
-                                        inventory TEXT NOT NULL, PRIMARY KEY (name, platform));",
+                                        inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                                        PRIMARY KEY (name, platform));",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -710,7 +711,7 @@ impl StateStore for Sqlite {
         let mut st = self
             .conn
             .prepare(
-                "SELECT name, platform, digest, inventory FROM promoted_inventories ORDER BY name, platform",
+                "SELECT name, platform, digest, inventory, fingerprint FROM promoted_inventories ORDER BY name, platform",
             )
             .map_err(self.sq())?;
         st.query_map([], |r| {
@@ -719,6 +720,7 @@ impl StateStore for Sqlite {
                 platform: r.get(1)?,
                 digest: r.get(2)?,
                 inventory: r.get(3)?,
+                fingerprint: r.get(4)?,
             })
         })
         .map_err(self.sq())?
