@@ -84,8 +84,10 @@ fn finding_key(f: &scan::Finding) -> PackageKey {
 
 type DistroKey = Option<(String, String)>;
 
+type FoundMap = BTreeMap<DistroKey, BTreeMap<PackageKey, Vec<scan::Finding>>>;
+
 /// The findings of every distinct package, per distro.
-struct Found(BTreeMap<DistroKey, BTreeMap<PackageKey, Vec<scan::Finding>>>);
+struct Found(FoundMap);
 
 fn distro_key(inv: &inventory::Inventory) -> DistroKey {
     inv.distro
@@ -159,20 +161,15 @@ fn match_many(
         ),
     > = BTreeMap::new();
     for inv in inventories.iter().flatten() {
-        let d = inv
-            .distro
-            .as_ref()
-            .map(|d| (d.id.clone(), d.version_id.clone()));
         let e = by_distro
-            .entry(d)
+            .entry(distro_key(inv))
             .or_insert_with(|| (inv.distro.clone(), BTreeMap::new()));
         for p in &inv.packages {
             e.1.entry(package_key(p)).or_insert_with(|| p.clone());
         }
     }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut found: BTreeMap<Option<(String, String)>, BTreeMap<PackageKey, Vec<scan::Finding>>> =
-        BTreeMap::new();
+    let mut found: FoundMap = BTreeMap::new();
     for (d, (distro, packages)) in by_distro {
         let all: Vec<(PackageKey, inventory::Package)> = packages.into_iter().collect();
         let chunk = all.len().div_ceil(workers).max(1);
