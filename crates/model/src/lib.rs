@@ -504,6 +504,9 @@ pub struct RunReport {
     /// Findings of the fleet's promoted images past their `[sla]` deadline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overdue: Vec<tracked::Overdue>,
+    /// What this run did to the images' security issues.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<tracked::IssueChange>,
 }
 
 impl RunReport {
@@ -642,6 +645,7 @@ mod tests {
             interrupted: false,
             wall_seconds: 60.0,
             overdue: Vec::new(),
+            issues: Vec::new(),
         };
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["images"][0]["steps"]["build"], 1.5);

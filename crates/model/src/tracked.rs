@@ -113,3 +113,57 @@ pub struct Overdue {
     #[serde(default)]
     pub notice: bool,
 }
+
+/// One image's security issue, kept in the store (and mirrored to a forge
+/// when configured): opened when findings at or above the threshold exist,
+/// appended with a dated block when they change, closed when none remain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityIssue {
+    /// The image.
+    pub image: String,
+    /// Open or closed.
+    pub open: bool,
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// When it was closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+    /// The findings it last described (`severity advisory package platform`
+    /// lines, `overdue` marked), to tell what changed.
+    pub keys: Vec<String>,
+    /// Its text: the header and every dated block, oldest first.
+    pub blocks: Vec<String>,
+    /// Where the forge keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_url: Option<String>,
+    /// Its number there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_number: Option<u64>,
+}
+
+/// What happened to one image's issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssueAction {
+    /// Opened.
+    Opened,
+    /// A block was added.
+    Appended,
+    /// Closed.
+    Closed,
+}
+
+/// One image's issue after a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueChange {
+    /// The image.
+    pub image: String,
+    /// What happened.
+    pub action: IssueAction,
+    /// The forge's issue, when mirrored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A forge error (the store's issue moved anyway; the next run retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

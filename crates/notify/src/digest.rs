@@ -279,6 +279,7 @@ mod tests {
             interrupted: false,
             wall_seconds: 1.0,
             overdue: vec![],
+            issues: vec![],
         }
     }
 

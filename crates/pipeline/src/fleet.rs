@@ -40,6 +40,8 @@ pub struct Deps<'a> {
     pub clock: &'a dyn Clock,
     /// Progress.
     pub observer: &'a dyn Observer,
+    /// The forge security issues are mirrored to (`[issues] mirror`).
+    pub issues: Option<&'a dyn update::forge::IssueTracker>,
 }
 
 /// How to run.
@@ -561,6 +563,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         interrupted: false,
         wall_seconds: 0.0,
         overdue: Vec::new(),
+        issues: Vec::new(),
     };
     // the fleet's findings past their [sla] deadline, from the store's
     // findings over time
@@ -606,6 +609,28 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
             if let Err(e) = store.mark_notified(&noticed, deps.clock.now()) {
                 notes.push(format!("findings over time: {e}"));
             }
+        }
+    }
+    // one security issue per image, from the findings the store tracks
+    if !opts.dry_run && !opts.evaluate {
+        let names: Vec<String> = images.iter().map(|i| i.name.to_string()).collect();
+        match crate::issues::update_issues(
+            &names,
+            &mut *store,
+            &cfg.sla,
+            &cfg.issues,
+            deps.issues,
+            deps.clock.now(),
+        ) {
+            Ok(changes) => {
+                for c in &changes {
+                    if let Some(e) = &c.error {
+                        notes.push(format!("security issue of {}: {e}", c.image));
+                    }
+                }
+                report.issues = changes;
+            }
+            Err(e) => notes.push(format!("security issues: {e}")),
         }
     }
     report.notes = notes;

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod fleet;
 pub mod image;
 pub mod init;
+pub mod issues;
 pub mod origin;
 pub mod rematch;
 pub mod scanner;

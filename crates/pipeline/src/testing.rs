@@ -548,3 +548,77 @@ impl Observer for RecordingObserver {
         self.0.lock().unwrap().push(format!("{e:?}"));
     }
 }
+
+/// An issue on the recording forge: number, title, body, comments, open.
+pub type ForgeIssue = (u64, String, String, Vec<String>, bool);
+
+/// A forge's issues, in memory.
+#[derive(Debug, Default)]
+pub struct RecordingTracker {
+    /// In order.
+    pub issues: Mutex<Vec<ForgeIssue>>,
+}
+
+impl update::forge::IssueTracker for RecordingTracker {
+    fn find_issue(
+        &self,
+        marker: &str,
+        _label: &str,
+    ) -> Result<Option<update::forge::Issue>, update::forge::ForgeError> {
+        Ok(self
+            .issues
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|i| i.4 && i.2.contains(marker))
+            .map(|i| update::forge::Issue {
+                number: i.0,
+                url: format!("https://forge.invalid/issues/{}", i.0),
+            }))
+    }
+
+    fn open_issue(
+        &self,
+        title: &str,
+        body: &str,
+        _labels: &[String],
+    ) -> Result<update::forge::Issue, update::forge::ForgeError> {
+        let mut v = self.issues.lock().unwrap();
+        let n = v.len() as u64 + 1;
+        v.push((n, title.into(), body.into(), vec![], true));
+        Ok(update::forge::Issue {
+            number: n,
+            url: format!("https://forge.invalid/issues/{n}"),
+        })
+    }
+
+    fn comment(
+        &self,
+        issue: &update::forge::Issue,
+        body: &str,
+    ) -> Result<(), update::forge::ForgeError> {
+        if let Some(i) = self
+            .issues
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|i| i.0 == issue.number)
+        {
+            i.3.push(body.into());
+        }
+        Ok(())
+    }
+
+    fn close_issue(&self, issue: &update::forge::Issue) -> Result<(), update::forge::ForgeError> {
+        if let Some(i) = self
+            .issues
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|i| i.0 == issue.number)
+        {
+            i.4 = false;
+        }
+        Ok(())
+    }
+}

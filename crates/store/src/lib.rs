@@ -269,6 +269,16 @@ pub trait StateStore: Send {
         time: Timestamp,
         document: &std::collections::BTreeMap<String, Vec<scan::Finding>>,
     ) -> Result<(), StoreError>;
+    /// `image`'s security issue (the last one, open or closed), if any.
+    fn security_issue(
+        &self,
+        image: &str,
+    ) -> Result<Option<model::tracked::SecurityIssue>, StoreError>;
+    /// Keeps `issue` as its image's security issue.
+    fn save_security_issue(
+        &mut self,
+        issue: &model::tracked::SecurityIssue,
+    ) -> Result<(), StoreError>;
     /// Records that `rows` were notified as overdue at `now`.
     fn mark_notified(
         &mut self,

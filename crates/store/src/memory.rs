@@ -75,6 +75,8 @@ pub struct MemoryStore {
     pub tracked: Vec<crate::lifecycle::Tracked>,
     /// Inventories kept with promotions.
     pub inventories: Vec<crate::StoredInventory>,
+    /// Security issues per image.
+    pub issues: BTreeMap<String, model::tracked::SecurityIssue>,
 }
 
 impl MemoryStore {
@@ -458,6 +460,21 @@ impl StateStore for MemoryStore {
             .map(|(k, v)| (k.clone(), v.as_slice()))
             .collect();
         crate::lifecycle::apply(&mut self.tracked, image, &view, digest, time);
+        Ok(())
+    }
+
+    fn security_issue(
+        &self,
+        image: &str,
+    ) -> Result<Option<model::tracked::SecurityIssue>, StoreError> {
+        Ok(self.issues.get(image).cloned())
+    }
+
+    fn save_security_issue(
+        &mut self,
+        issue: &model::tracked::SecurityIssue,
+    ) -> Result<(), StoreError> {
+        self.issues.insert(issue.image.clone(), issue.clone());
         Ok(())
     }
 

@@ -68,7 +68,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX findings_open ON findings (image, fixed_at);
      CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
                                         inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
-                                        PRIMARY KEY (name, platform));",
+                                        PRIMARY KEY (name, platform));
+     CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
 ];
 
 /// The URL with any password removed, for messages.
@@ -711,6 +712,41 @@ impl StateStore for Postgres {
         let mut t = PgTx { tx, url: &url };
         decide::record_rematch(&mut t, image, digest, time, document, &text)?;
         t.tx.commit().map_err(&e)
+    }
+
+    fn security_issue(
+        &self,
+        image: &str,
+    ) -> Result<Option<model::tracked::SecurityIssue>, StoreError> {
+        let row = self
+            .c()?
+            .query_opt(
+                "SELECT data FROM security_issues WHERE image = $1",
+                &[&image],
+            )
+            .map_err(self.err())?;
+        row.map(|r| {
+            let d: String = r.get(0);
+            serde_json::from_str(&d)
+                .map_err(|x| self.corrupt("security issue", image, x.to_string()))
+        })
+        .transpose()
+    }
+
+    fn save_security_issue(
+        &mut self,
+        issue: &model::tracked::SecurityIssue,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_string(issue)
+            .map_err(|x| self.corrupt("security issue", &issue.image, x.to_string()))?;
+        self.c()?
+            .execute(
+                "INSERT INTO security_issues (image, data) VALUES ($1, $2)
+                 ON CONFLICT (image) DO UPDATE SET data = excluded.data",
+                &[&issue.image, &data],
+            )
+            .map_err(self.err())?;
+        Ok(())
     }
 
     fn mark_notified(

@@ -49,6 +49,21 @@ pub struct State {
     pub prs: Vec<Pr>,
     /// Answers given before the real one (status, Retry-After).
     pub forced: VecDeque<(u16, Option<u64>)>,
+    /// Issues: (number, title, body, labels, comments, open).
+    pub issues: Vec<IssueRow>,
+}
+
+/// An issue: number, title, body, labels, comments, open.
+pub type IssueRow = (u64, String, String, Vec<String>, Vec<String>, bool);
+
+fn issue_json(spec: &Spec, i: &IssueRow) -> Value {
+    let mut v = spec.example("issue");
+    v["number"] = json!(i.0);
+    v["title"] = json!(i.1);
+    v["body"] = json!(i.2);
+    v["state"] = json!(if i.5 { "open" } else { "closed" });
+    v["html_url"] = json!(format!("https://github.invalid/o/r/issues/{}", i.0));
+    v
 }
 
 fn pr_json(spec: &Spec, kind: &str, p: &Pr) -> Value {
@@ -171,6 +186,69 @@ fn handle(spec: &Spec, state: &Mutex<State>, r: &Request) -> Response {
                 200,
                 json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
             )
+        }
+        ("GET", ["repos", "o", "r", "issues"]) => {
+            let label = r
+                .path
+                .split("labels=")
+                .nth(1)
+                .map(|l| l.split('&').next().unwrap().to_string());
+            let list: Vec<Value> = st
+                .issues
+                .iter()
+                .filter(|i| i.5 && label.as_ref().is_none_or(|l| i.3.contains(l)))
+                .map(|i| issue_json(spec, i))
+                .collect();
+            Response::json(200, json!(list))
+        }
+        ("POST", ["repos", "o", "r", "issues"]) => {
+            let b = r.body.clone().unwrap();
+            let n = st.prs.len() as u64 + st.issues.len() as u64 + 1;
+            let row: IssueRow = (
+                n,
+                b["title"].as_str().unwrap_or_default().into(),
+                b["body"].as_str().unwrap_or_default().into(),
+                b["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l.as_str().map(str::to_string))
+                    .collect(),
+                vec![],
+                true,
+            );
+            st.issues.push(row.clone());
+            Response::json(201, issue_json(spec, &row))
+        }
+        ("POST", ["repos", "o", "r", "issues", n, "comments"]) => {
+            let body = r.body.as_ref().unwrap()["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let Some(i) = st.issues.iter_mut().find(|i| i.0.to_string() == *n) else {
+                return Response::json(
+                    404,
+                    json!({"message": "Not Found", "documentation_url": "https://docs.github.com"}),
+                );
+            };
+            i.4.push(body.clone());
+            let mut v = spec.example("issue-comment");
+            v["body"] = json!(body);
+            Response::json(201, v)
+        }
+        ("PATCH", ["repos", "o", "r", "issues", n]) => {
+            let b = r.body.clone().unwrap();
+            let Some(i) = st.issues.iter_mut().find(|i| i.0.to_string() == *n) else {
+                return Response::json(
+                    404,
+                    json!({"message": "Not Found", "documentation_url": "https://docs.github.com"}),
+                );
+            };
+            if b["state"] == "closed" {
+                i.5 = false;
+            }
+            let i = i.clone();
+            Response::json(200, issue_json(spec, &i))
         }
         _ => Response::json(
             404,

@@ -296,3 +296,55 @@ mod tests {
         assert!(gitlab::GitLab::new(gitlab::API, "1234", "t").is_ok());
     }
 }
+
+/// An issue on a forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Its number (GitLab: iid).
+    pub number: u64,
+    /// Where people see it.
+    pub url: String,
+}
+
+/// What per-image security issues need of a forge: found again by a marker
+/// in their text (so reruns, shards and replicas never open a second one),
+/// opened, appended to, closed.
+pub trait IssueTracker {
+    /// The open issue labelled `label` whose text contains `marker`.
+    fn find_issue(&self, marker: &str, label: &str) -> Result<Option<Issue>, ForgeError>;
+    /// Opens one.
+    fn open_issue(&self, title: &str, body: &str, labels: &[String]) -> Result<Issue, ForgeError>;
+    /// Adds a comment.
+    fn comment(&self, issue: &Issue, body: &str) -> Result<(), ForgeError>;
+    /// Closes it.
+    fn close_issue(&self, issue: &Issue) -> Result<(), ForgeError>;
+}
+
+/// The issue tracker `settings` name (the forge `[update]` names), with its
+/// token: `None` for `forge = "git"`.
+pub fn connect_issues(
+    settings: &crate::settings::UpdateSettings,
+) -> Result<Option<Box<dyn IssueTracker>>, ForgeError> {
+    use crate::settings::ForgeKind;
+    match settings.forge {
+        ForgeKind::Git => Ok(None),
+        ForgeKind::Github => {
+            let project = settings.project.as_deref().ok_or_else(|| ForgeError {
+                forge: "GitHub",
+                call: "config".into(),
+                status: None,
+                message: "`update.project` = \"owner/name\" is needed for security issues"
+                    .into(),
+            })?;
+            let token = token("GitHub", &settings.token_env)?;
+            let api = settings.api_url.clone().unwrap_or(github::API.to_string());
+            Ok(Some(Box::new(github::GitHub::new(&api, project, &token)?)))
+        }
+        ForgeKind::Gitlab => Err(ForgeError {
+            forge: "GitLab",
+            call: "config".into(),
+            status: None,
+            message: "security issues are mirrored to GitHub only so far; GitLab issues are not built yet".into(),
+        }),
+    }
+}

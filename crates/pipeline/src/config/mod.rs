@@ -73,6 +73,8 @@ pub struct FleetConfig {
     pub update: update::settings::UpdateSettings,
     /// `[sla]`: patch deadlines by severity (read by `store`).
     pub sla: store::sla::Sla,
+    /// `[issues]`: one security issue per image (read by `issues`).
+    pub issues: crate::issues::IssueSettings,
 }
 
 type V<'t> = Reader<'t>;
@@ -174,7 +176,10 @@ impl FleetConfig {
             base_signatures: Vec::new(),
             update: Default::default(),
             sla: Default::default(),
+            issues: Default::default(),
         };
+        let issues_val = doc.take("issues");
+        cfg.issues = crate::issues::IssueSettings::read(&mut doc.reader, issues_val.as_ref());
         let sla_val = doc.take("sla");
         cfg.sla = store::sla::Sla::read(&mut doc.reader, sla_val.as_ref());
         if let Some(x) = doc.take("update") {

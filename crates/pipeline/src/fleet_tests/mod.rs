@@ -31,6 +31,7 @@ struct World {
     notifier: RecordingNotifier,
     clock: FixedClock,
     store: MemoryStore,
+    tracker: Option<RecordingTracker>,
 }
 
 fn world(extra_image: &str, extra: &str) -> World {
@@ -109,6 +110,7 @@ on = ["blocked"]
         notifier: RecordingNotifier::default(),
         clock: FixedClock::at(DAY),
         store: MemoryStore::new(),
+        tracker: None,
     }
 }
 
@@ -134,6 +136,10 @@ impl World {
                 advisories: &self.advisories,
                 clock: &self.clock,
                 observer: &observer,
+                issues: self
+                    .tracker
+                    .as_ref()
+                    .map(|t| t as &dyn update::forge::IssueTracker),
             },
             &opts,
         );
@@ -656,6 +662,7 @@ fn shards_partition_the_fleet_exactly() {
     }
 }
 
+mod issues;
 mod platforms;
 mod rematch;
 mod signing;

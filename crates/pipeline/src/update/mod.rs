@@ -446,6 +446,7 @@ pub fn evaluate_images(
             advisories: deps.advisories,
             clock: deps.clock,
             observer: deps.observer,
+            issues: None,
         },
         &Options {
             only: images.to_vec(),

@@ -81,6 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_feed_age_days: cfg.scan.max_feed_age_days,
     };
     let mut store = cfg.open_store()?;
+    // the forge security issues are mirrored to: checked before anything is built
+    let tracker = if cfg.issues.mirror && !args.dry_run {
+        update::forge::connect_issues(&cfg.update)
+            .with_context(|| format!("{}: [issues] mirror", args.config.display()))?
+    } else {
+        None
+    };
     let observer = super::progress::Progress {
         pause: env::SAFEIMAGE_TEST_PAUSE_BEFORE_TAG
             .get_os()
@@ -94,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         advisories: &advisories,
         clock: &SystemClock,
         observer: &observer,
+        issues: tracker.as_deref(),
     };
     let opts = Options {
         only: args.only,

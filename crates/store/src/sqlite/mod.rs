@@ -72,7 +72,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX findings_open ON findings (image, fixed_at);
      CREATE TABLE promoted_inventories (name TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL,
                                         inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
-                                        PRIMARY KEY (name, platform));",
+                                        PRIMARY KEY (name, platform));
+     CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -753,6 +754,42 @@ impl StateStore for Sqlite {
         };
         decide::record_rematch(&mut t, image, digest, time, document, &text)?;
         t.tx.commit().map_err(&e)
+    }
+
+    fn security_issue(
+        &self,
+        image: &str,
+    ) -> Result<Option<model::tracked::SecurityIssue>, StoreError> {
+        let data: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data FROM security_issues WHERE image = ?1",
+                [image],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sq())?;
+        data.map(|d| {
+            serde_json::from_str(&d)
+                .map_err(|x| self.corrupt("security issue", image, x.to_string()))
+        })
+        .transpose()
+    }
+
+    fn save_security_issue(
+        &mut self,
+        issue: &model::tracked::SecurityIssue,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_string(issue)
+            .map_err(|x| self.corrupt("security issue", &issue.image, x.to_string()))?;
+        self.conn
+            .execute(
+                "INSERT INTO security_issues (image, data) VALUES (?1, ?2)
+                 ON CONFLICT (image) DO UPDATE SET data = excluded.data",
+                params![issue.image, data],
+            )
+            .map_err(self.sq())?;
+        Ok(())
     }
 
     fn mark_notified(

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Forge, ForgeError, Http, PullRequest};
+use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest};
 
 /// A repository on GitHub (or GitHub Enterprise: another API URL).
 pub struct GitHub {
@@ -168,6 +168,65 @@ impl Forge for GitHub {
             Method::PATCH,
             &self.path(&format!("/pulls/{}", pr.number)),
             Some(&json!({"state": "closed"})),
+        )?;
+        Ok(())
+    }
+}
+
+impl IssueTracker for GitHub {
+    fn find_issue(&self, marker: &str, label: &str) -> Result<Option<Issue>, ForgeError> {
+        for page in 1..=10 {
+            let (_, v) = self.http.call(
+                Method::GET,
+                &self.path(&format!(
+                    "/issues?state=open&labels={}&per_page=100&page={page}",
+                    enc(label)
+                )),
+                None,
+            )?;
+            let items = v.as_array().cloned().unwrap_or_default();
+            if let Some(i) = items.iter().find(|i| {
+                i.get("pull_request").is_none()
+                    && i["body"].as_str().is_some_and(|b| b.contains(marker))
+            }) {
+                return Ok(Some(Issue {
+                    number: i["number"].as_u64().unwrap_or_default(),
+                    url: i["html_url"].as_str().unwrap_or_default().to_string(),
+                }));
+            }
+            if items.len() < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    fn open_issue(&self, title: &str, body: &str, labels: &[String]) -> Result<Issue, ForgeError> {
+        let (_, v) = self.http.call(
+            Method::POST,
+            &self.path("/issues"),
+            Some(&json!({"title": title, "body": body, "labels": labels})),
+        )?;
+        Ok(Issue {
+            number: v["number"].as_u64().unwrap_or_default(),
+            url: v["html_url"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    fn comment(&self, issue: &Issue, body: &str) -> Result<(), ForgeError> {
+        self.http.call(
+            Method::POST,
+            &self.path(&format!("/issues/{}/comments", issue.number)),
+            Some(&json!({ "body": body })),
+        )?;
+        Ok(())
+    }
+
+    fn close_issue(&self, issue: &Issue) -> Result<(), ForgeError> {
+        self.http.call(
+            Method::PATCH,
+            &self.path(&format!("/issues/{}", issue.number)),
+            Some(&json!({"state": "closed", "state_reason": "completed"})),
         )?;
         Ok(())
     }
