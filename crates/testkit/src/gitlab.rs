@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::openapi::{Request, Response, Server, Spec};
 
 /// The extract's SHA-256: a changed file fails every GitLab test.
-pub const SPEC_SHA256: &str = "a447b036db0015f8deca38b08f0c97a4ec8982eba5af92c8c0fde800e4d62680";
+pub const SPEC_SHA256: &str = "6213b9e89208b794c15fb60657f8c235bdc254a24518ebc5e861a7ec2b2d8fb9";
 
 /// The project's path.
 pub const PROJECT: &str = "group/app";
@@ -27,8 +27,7 @@ pub const PROJECT: &str = "group/app";
 pub fn spec() -> Arc<Spec> {
     static SPEC: OnceLock<Arc<Spec>> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let p =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/gitlab-merge-requests.yaml");
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/gitlab-api-extract.yaml");
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let got = hex::encode(Sha256::digest(&bytes));
         assert_eq!(got, SPEC_SHA256, "{}: not the pinned extract", p.display());
@@ -68,6 +67,24 @@ pub struct State {
     /// The rate limiter's answers given before the real one (status,
     /// Retry-After).
     pub forced: VecDeque<(u16, Option<u64>)>,
+    /// Issues: (iid, title, description, labels, open).
+    pub issues: Vec<IssueRow>,
+}
+
+/// An issue: iid, title, description, labels, open.
+pub type IssueRow = (u64, String, String, Vec<String>, bool);
+
+fn issue_json(spec: &Spec, i: &IssueRow) -> Value {
+    let mut v = spec.example("APIEntitiesIssue");
+    v["id"] = json!(5000 + i.0);
+    v["iid"] = json!(i.0);
+    v["project_id"] = json!(7);
+    v["title"] = json!(i.1);
+    v["description"] = json!(i.2);
+    v["labels"] = json!(i.3);
+    v["state"] = json!(if i.4 { "opened" } else { "closed" });
+    v["web_url"] = json!(format!("https://gitlab.invalid/{PROJECT}/-/issues/{}", i.0));
+    v
 }
 
 fn mr_json(spec: &Spec, kind: &str, m: &Mr) -> Value {
@@ -198,6 +215,65 @@ fn handle(spec: &Spec, state: &Mutex<State>, r: &Request) -> Response {
             }
             let m = m.clone();
             Response::json(200, mr_json(spec, "APIEntitiesMergeRequest", &m))
+        }
+        ("GET", ["api", "v4", "projects", _, "issues"]) => {
+            let (state_q, labels) = (q("state"), q("labels"));
+            // as GitLab's description declares it: one issue (the first
+            // that matches), or an issue with nothing in it
+            let first = st
+                .issues
+                .iter()
+                .filter(|i| {
+                    state_q
+                        .as_ref()
+                        .is_none_or(|s| s == "all" || (s == "opened") == i.4)
+                })
+                .find(|i| {
+                    labels
+                        .as_ref()
+                        .is_none_or(|l| l.split(',').all(|x| i.3.iter().any(|y| y == x)))
+                });
+            Response::json(
+                200,
+                first.map_or_else(|| json!({}), |i| issue_json(spec, i)),
+            )
+        }
+        ("POST", ["api", "v4", "projects", _, "issues"]) => {
+            let b = r.body.clone().unwrap();
+            let row: IssueRow = (
+                st.issues.len() as u64 + 1,
+                b["title"].as_str().unwrap_or_default().into(),
+                b["description"].as_str().unwrap_or_default().into(),
+                b["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l.as_str().map(str::to_string))
+                    .collect(),
+                true,
+            );
+            st.issues.push(row.clone());
+            Response::json(201, issue_json(spec, &row))
+        }
+        ("GET", ["api", "v4", "projects", _, "issues", n]) => {
+            match st.issues.iter().find(|i| i.0.to_string() == *n) {
+                Some(i) => Response::json(200, issue_json(spec, i)),
+                None => Response::empty(404),
+            }
+        }
+        ("PUT", ["api", "v4", "projects", _, "issues", n]) => {
+            let b = r.body.clone().unwrap_or(Value::Null);
+            let Some(i) = st.issues.iter_mut().find(|i| i.0.to_string() == *n) else {
+                return Response::empty(404);
+            };
+            if let Some(d) = b["description"].as_str() {
+                i.2 = d.into();
+            }
+            if b["state_event"] == "close" {
+                i.4 = false;
+            }
+            let i = i.clone();
+            Response::json(200, issue_json(spec, &i))
         }
         _ => Response::empty(404),
     }

@@ -333,18 +333,26 @@ pub fn connect_issues(
                 forge: "GitHub",
                 call: "config".into(),
                 status: None,
-                message: "`update.project` = \"owner/name\" is needed for security issues"
-                    .into(),
+                message: "`update.project` = \"owner/name\" is needed for security issues".into(),
             })?;
             let token = token("GitHub", &settings.token_env)?;
             let api = settings.api_url.clone().unwrap_or(github::API.to_string());
             Ok(Some(Box::new(github::GitHub::new(&api, project, &token)?)))
         }
-        ForgeKind::Gitlab => Err(ForgeError {
-            forge: "GitLab",
-            call: "config".into(),
-            status: None,
-            message: "security issues are mirrored to GitHub only so far; GitLab issues are not built yet".into(),
-        }),
+        ForgeKind::Gitlab => {
+            let project = settings.project.as_deref().ok_or_else(|| ForgeError {
+                forge: "GitLab",
+                call: "config".into(),
+                status: None,
+                message: "`update.project` = \"group/name\" is needed for security issues".into(),
+            })?;
+            let token = token("GitLab", &settings.token_env)?;
+            let api = settings.api_url.clone().unwrap_or_else(|| {
+                settings::env::CI_API_V4_URL
+                    .get()
+                    .unwrap_or_else(|| gitlab::API.to_string())
+            });
+            Ok(Some(Box::new(gitlab::GitLab::new(&api, project, &token)?)))
+        }
     }
 }

@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Forge, ForgeError, Http, PullRequest};
+use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest};
 
 /// A project on GitLab.com or a self-managed GitLab.
 pub struct GitLab {
@@ -157,6 +157,90 @@ impl Forge for GitLab {
         self.http.call(
             Method::PUT,
             &self.path(&format!("/{}", pr.number)),
+            Some(&json!({"state_event": "close"})),
+        )?;
+        Ok(())
+    }
+}
+
+impl GitLab {
+    fn issues(&self, rest: &str) -> String {
+        format!("/projects/{}/issues{rest}", self.id)
+    }
+}
+
+/// The issues a list answers: an array, as GitLab returns it, or one issue
+/// object, as its OpenAPI description declares (an object without an `iid`
+/// is none).
+fn issue_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) if o.contains_key("iid") => vec![v.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn issue(v: &Value) -> Issue {
+    Issue {
+        number: v["iid"].as_u64().unwrap_or_default(),
+        url: v["web_url"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+impl IssueTracker for GitLab {
+    fn find_issue(&self, marker: &str, label: &str) -> Result<Option<Issue>, ForgeError> {
+        for page in 1..=10 {
+            let (_, v) = self.http.call(
+                Method::GET,
+                &self.issues(&format!(
+                    "?state=opened&labels={}&per_page={PER_PAGE}&page={page}",
+                    enc(label)
+                )),
+                None,
+            )?;
+            let items = issue_list(&v);
+            if let Some(i) = items.iter().find(|i| {
+                i["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(marker))
+            }) {
+                return Ok(Some(issue(i)));
+            }
+            if items.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    fn open_issue(&self, title: &str, body: &str, labels: &[String]) -> Result<Issue, ForgeError> {
+        let (_, v) = self.http.call(
+            Method::POST,
+            &self.issues(""),
+            Some(&json!({"title": title, "description": body, "labels": labels})),
+        )?;
+        Ok(issue(&v))
+    }
+
+    /// GitLab keeps the blocks in the issue's description (appended), as
+    /// its merge-request-style notes are another API.
+    fn comment(&self, i: &Issue, body: &str) -> Result<(), ForgeError> {
+        let (_, v) = self
+            .http
+            .call(Method::GET, &self.issues(&format!("/{}", i.number)), None)?;
+        let old = v["description"].as_str().unwrap_or_default();
+        self.http.call(
+            Method::PUT,
+            &self.issues(&format!("/{}", i.number)),
+            Some(&json!({ "description": format!("{old}\n\n{body}") })),
+        )?;
+        Ok(())
+    }
+
+    fn close_issue(&self, i: &Issue) -> Result<(), ForgeError> {
+        self.http.call(
+            Method::PUT,
+            &self.issues(&format!("/{}", i.number)),
             Some(&json!({"state_event": "close"})),
         )?;
         Ok(())
