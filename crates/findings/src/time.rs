@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A point in time, in Unix seconds (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -24,6 +24,38 @@ impl Timestamp {
     /// `YYYY-MM-DD`.
     pub fn date(self) -> String {
         self.to_string()[..10].to_string()
+    }
+
+    /// Its ISO 8601 week: (week-numbering year, week 1..=53).
+    pub fn iso_week(self) -> (i32, u32) {
+        let days = self.0.div_euclid(86_400);
+        // 1970-01-01 was a Thursday: Monday = 0
+        let weekday = (days + 3).rem_euclid(7);
+        // the week's Thursday decides its year
+        let thursday = Timestamp((days - weekday + 3) * 86_400);
+        let year: i32 = thursday.to_string()[..4].parse().unwrap_or(1970);
+        let start = Timestamp::iso_week_start(year, 1).unwrap_or(Timestamp(0));
+        let week = (thursday.0 - start.0).div_euclid(7 * 86_400) as u32 + 1;
+        (year, week)
+    }
+
+    /// `YYYY-Www`.
+    pub fn iso_week_label(self) -> String {
+        let (y, w) = self.iso_week();
+        format!("{y}-W{w:02}")
+    }
+
+    /// Monday 00:00 UTC of ISO week `week` of `year` (no check of 53).
+    pub fn iso_week_start(year: i32, week: u32) -> Option<Timestamp> {
+        if !(1..=53).contains(&week) {
+            return None;
+        }
+        let jan4: Timestamp = format!("{year:04}-01-04T00:00:00Z").parse().ok()?;
+        let days = jan4.0.div_euclid(86_400);
+        let weekday = (days + 3).rem_euclid(7);
+        Some(Timestamp(
+            (days - weekday + 7 * (i64::from(week) - 1)) * 86_400,
+        ))
     }
 
     /// `YYYYMMDD` (for `{date}` tags).
@@ -159,5 +191,28 @@ mod tests {
         ] {
             assert!(s.parse::<Timestamp>().is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn iso_weeks_follow_the_thursday_rule() {
+        let w = |s: &str| s.parse::<Timestamp>().unwrap().iso_week();
+        assert_eq!(w("2026-12-07T10:00:00Z"), (2026, 50));
+        assert_eq!(w("2021-01-03T00:00:00Z"), (2020, 53));
+        assert_eq!(w("2024-12-30T00:00:00Z"), (2025, 1));
+        assert_eq!(
+            Timestamp::iso_week_start(2026, 50).unwrap().to_string(),
+            "2026-12-07T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::iso_week_start(2020, 53).unwrap().to_string(),
+            "2020-12-28T00:00:00Z"
+        );
+        assert_eq!(
+            "2026-12-07T10:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .iso_week_label(),
+            "2026-W50"
+        );
     }
 }

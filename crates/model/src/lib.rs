@@ -6,6 +6,7 @@
 //! ([`Outcome`], [`Step`], [`Stage`]), never strings compared by value.
 
 pub mod tracked;
+pub mod weekly;
 
 use std::collections::BTreeMap;
 use std::fmt;

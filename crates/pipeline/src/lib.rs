@@ -34,6 +34,7 @@ pub mod steps;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod update;
+pub mod weekly;
 
 pub use config::{FleetConfig, ImageSpec};
 pub use fleet::{Deps, FleetError, Options};

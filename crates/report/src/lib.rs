@@ -9,6 +9,7 @@ mod human;
 pub mod runs;
 mod sarif;
 pub mod vulns;
+pub mod weekly;
 
 pub use human::{human, summary};
 pub use sarif::{ToolInfo, sarif};

@@ -51,6 +51,8 @@ enum Command {
     Update(cmd::update::Args),
     /// Match the promoted images' kept inventories against the DB again (no pull, no build).
     Rematch(cmd::rematch::Args),
+    /// Reports over time: the weekly security summary.
+    Report(cmd::report::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
     /// Set up a repository: safeimage.toml (one image per Dockerfile), a GitHub workflow, an ignore file.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Update(a) => cmd::update::run(a),
         Command::Rematch(a) => cmd::rematch::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),

@@ -667,3 +667,4 @@ mod platforms;
 mod rematch;
 mod signing;
 mod sla;
+mod weekly;

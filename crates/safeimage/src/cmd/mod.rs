@@ -10,6 +10,7 @@ pub mod keygen;
 pub mod lint;
 pub mod progress;
 pub mod rematch;
+pub mod report;
 pub mod rules;
 pub mod run;
 pub mod sbom;
