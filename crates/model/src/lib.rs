@@ -5,6 +5,7 @@
 //! inside scan findings, [`dockerfile::BaseRefKind`]); decisions are enums
 //! ([`Outcome`], [`Step`], [`Stage`]), never strings compared by value.
 
+pub mod dossier;
 pub mod tracked;
 pub mod weekly;
 

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod cx;
 pub mod deps;
+pub mod dossier;
 pub mod engine;
 pub mod fleet;
 pub mod image;

@@ -3,6 +3,7 @@
 //! One stream of findings, several renderers; nothing here decides exit codes.
 
 pub mod diff;
+pub mod dossier;
 pub mod gitlab;
 pub mod harden;
 mod human;

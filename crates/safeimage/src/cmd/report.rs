@@ -1,6 +1,9 @@
 //! `safeimage report weekly`: the weekly security summary of the fleet
 //! (`pipeline::weekly`) from the store's findings over time and audit log,
-//! as Markdown, a self-contained HTML page or JSON. Reads only.
+//! as Markdown, a self-contained HTML page or JSON. `safeimage report
+//! image NAME`: one promoted image's report for its consumers
+//! (`pipeline::dossier`) as HTML, JSON, or PDF printed by headless Chromium
+//! from our own page (no script runs in it). Both read only.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,40 @@ enum Sub {
     /// change, new and fixed, days to fix, overdue, builds, blocked; twelve
     /// weeks of history.
     Weekly(WeeklyArgs),
+    /// One promoted image's security report for its consumers: what it is,
+    /// what it contains, its findings with status, deadline and
+    /// justification, its verified audit trail.
+    Image(ImageArgs),
+}
+
+/// Formats of `report image`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImageFormat {
+    /// A self-contained page.
+    Html,
+    /// The page printed by headless Chromium (needs -o).
+    Pdf,
+    /// The data.
+    Json,
+}
+
+/// `safeimage report image`.
+#[derive(Debug, clap::Args)]
+pub struct ImageArgs {
+    /// The image's name in the fleet config.
+    image: String,
+    /// Fleet config.
+    #[arg(long, short = 'c', env = env::SAFEIMAGE_CONFIG.name, default_value = "safeimage.toml", value_name = "FILE")]
+    config: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "html")]
+    format: ImageFormat,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Let paths the config names be outside its directory.
+    #[arg(long)]
+    allow_outside_root: bool,
 }
 
 /// `safeimage report weekly`.
@@ -57,7 +94,10 @@ pub struct WeeklyArgs {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Sub::Weekly(a) = args.command;
+    let a = match args.command {
+        Sub::Weekly(a) => a,
+        Sub::Image(a) => return image(a),
+    };
     let cfg = FleetConfig::load_fleet_with(
         &a.config,
         &pipeline::config::LoadOptions {
@@ -82,5 +122,74 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => report::weekly::json(&s),
     };
     super::write_output(a.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
+    let cfg = FleetConfig::load_fleet_with(
+        &a.config,
+        &pipeline::config::LoadOptions {
+            allow_outside_root: a.allow_outside_root,
+        },
+    )?;
+    let spec = cfg
+        .images
+        .iter()
+        .find(|i| i.name.as_str() == a.image)
+        .with_context(|| {
+            format!(
+                "{}: no image named {} in the config",
+                a.config.display(),
+                a.image
+            )
+        })?;
+    let store = cfg.open_store()?;
+    let d = pipeline::dossier::dossier(
+        &a.image,
+        &spec.repository.to_string(),
+        &*store,
+        &cfg.sla,
+        findings::time::Timestamp::now(),
+    )?
+    .with_context(|| format!("{}: never promoted, so there is nothing to report", a.image))?;
+    match a.format {
+        ImageFormat::Json => super::write_output(a.output.as_deref(), &report::dossier::json(&d))?,
+        ImageFormat::Html => super::write_output(a.output.as_deref(), &report::dossier::html(&d))?,
+        ImageFormat::Pdf => {
+            let out = a.output.as_deref().context("-f pdf needs -o FILE")?;
+            let page = tempfile::Builder::new()
+                .prefix(".safeimage-report-")
+                .suffix(".html")
+                .tempfile()?;
+            std::fs::write(page.path(), report::dossier::html(&d))?;
+            let bin = ["chromium", "chromium-browser", "google-chrome"]
+                .into_iter()
+                .find_map(env::on_path)
+                .context("-f pdf prints with headless Chromium: install chromium")?;
+            let profile = tempfile::tempdir()?;
+            let dest = std::path::absolute(out)?;
+            let status = std::process::Command::new(bin)
+                .args([
+                    "--headless",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--no-pdf-header-footer",
+                ])
+                // as root Chromium refuses its own sandbox; the page is ours
+                // and runs no script (its CSP forbids any)
+                .arg("--no-sandbox")
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg(format!("--print-to-pdf={}", dest.display()))
+                .arg(format!("file://{}", page.path().display()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()?;
+            anyhow::ensure!(
+                status.success() && dest.is_file(),
+                "headless Chromium did not print {}",
+                dest.display()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

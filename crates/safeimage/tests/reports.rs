@@ -1,7 +1,9 @@
-//! `safeimage report weekly` end to end: a fleet's SQLite store holding a
-//! promotion with a CRITICAL and a HIGH, the summary of that week as
+//! `safeimage report` end to end on a fleet's SQLite store holding a
+//! promotion with a CRITICAL and a HIGH: the weekly summary of that week as
 //! Markdown and as HTML rendered by headless Chromium (the counts, the
-//! trend drawn as SVG, a hostile image name inert), and a bad week named.
+//! trend drawn as SVG) and a bad week named; the image's report as a PDF
+//! printed by Chromium whose text (pdftotext) holds the digest, the counts
+//! and each finding, a hostile package name as inert text.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -22,8 +24,7 @@ fn finding(id: &str, pkg: &str, sev: &str) -> scan::Finding {
     .unwrap()
 }
 
-#[test]
-fn the_weekly_summary_renders_in_chromium_with_the_weeks_counts() {
+fn fleet() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join("app")).unwrap();
@@ -42,7 +43,7 @@ fn the_weekly_summary_renders_in_chromium_with_the_weeks_counts() {
     o.digest = Some(format!("sha256:{}", "a".repeat(64)).parse().unwrap());
     o.findings = vec![
         finding("CVE-1", "openssl", "CRITICAL"),
-        finding("CVE-2", "zlib", "HIGH"),
+        finding("CVE-2", "<script>alert(1)</script>", "HIGH"),
     ];
     s.decide(&Decision {
         run,
@@ -52,7 +53,13 @@ fn the_weekly_summary_renders_in_chromium_with_the_weeks_counts() {
     })
     .unwrap();
     drop(s);
+    dir
+}
 
+#[test]
+fn the_weekly_summary_renders_in_chromium_with_the_weeks_counts() {
+    let dir = fleet();
+    let d = dir.path();
     let out = safeimage_in(
         d,
         &[
@@ -116,4 +123,63 @@ fn the_weekly_summary_renders_in_chromium_with_the_weeks_counts() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--week 2026-49"));
+}
+
+#[test]
+fn the_image_report_prints_to_a_pdf_holding_the_digest_counts_and_findings() {
+    let dir = fleet();
+    let d = dir.path();
+    let pdf = d.join("app.pdf");
+    let out = safeimage_in(
+        d,
+        &[
+            "report",
+            "image",
+            "app-x",
+            "--config",
+            "fleet.toml",
+            "-f",
+            "pdf",
+            "-o",
+            pdf.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Security report: app-x"), "{flat}");
+    assert!(
+        flat.contains(&format!("sha256:{}", "a".repeat(64))),
+        "{flat}"
+    );
+    assert!(flat.contains("Vulnerabilities (2)"), "{flat}");
+    assert!(flat.contains("CRITICAL CVE-1 deb/openssl"), "{flat}");
+    // the hostile name is text in the PDF (the table may wrap it)
+    assert!(
+        flat.contains("HIGH CVE-2 deb/<script>alert(1)") && flat.contains("</script>"),
+        "inert text: {flat}"
+    );
+    assert!(
+        flat.contains("audit log of this image verifies: 1 record(s)"),
+        "{flat}"
+    );
+
+    let out = safeimage_in(
+        d,
+        &["report", "image", "nope", "--config", "fleet.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no image named nope"));
 }
