@@ -681,3 +681,28 @@ fn a_promotion_keeps_its_inventories_and_a_rematch_moves_its_findings() {
         assert_eq!(kept_first.first_seen, Timestamp(0));
     });
 }
+
+#[test]
+fn a_security_issue_is_kept_replaced_and_read_back() {
+    each("issues", |b| {
+        let mut s = b.open();
+        assert!(s.security_issue("web").unwrap().is_none(), "{}", b.name());
+        let mut i = model::tracked::SecurityIssue {
+            image: "web".into(),
+            open: true,
+            opened_at: Timestamp(DAY),
+            closed_at: None,
+            keys: vec!["HIGH CVE-1 deb/openssl linux/amd64".into()],
+            blocks: vec!["### 1970-01-02\n\n| a | b |".into()],
+            forge_url: Some("https://forge.invalid/issues/1".into()),
+            forge_number: Some(1),
+        };
+        s.save_security_issue(&i).unwrap();
+        i.open = false;
+        i.closed_at = Some(Timestamp(2 * DAY));
+        i.blocks.push("closed".into());
+        s.save_security_issue(&i).unwrap();
+        let other = b.open();
+        assert_eq!(other.security_issue("web").unwrap(), Some(i));
+    });
+}
