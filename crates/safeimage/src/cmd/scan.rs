@@ -38,7 +38,7 @@ pub enum Format {
 pub enum Sort {
     /// Most severe first.
     Severity,
-    /// CISA KEV first, then EPSS × severity (the DB needs `db update --feed kev --feed epss`).
+    /// CISA KEV first, then EPSS times severity (the DB needs `db update --feed kev --feed epss`).
     Risk,
 }
 
