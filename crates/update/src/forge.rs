@@ -65,6 +65,20 @@ pub trait Forge {
     fn close(&self, pr: &PullRequest) -> Result<(), ForgeError>;
 }
 
+/// `s` percent-encoded for a URL path segment or query value (unreserved
+/// characters kept).
+pub(crate) fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Attempts per call (the first and two retries).
 pub const ATTEMPTS: u32 = 3;
 /// The longest wait a `Retry-After` is honoured for.

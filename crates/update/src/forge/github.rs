@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest};
+use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest, enc};
 
 /// A repository on GitHub (or GitHub Enterprise: another API URL).
 pub struct GitHub {
@@ -24,18 +24,6 @@ fn bad(message: String) -> ForgeError {
         status: None,
         message,
     }
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl GitHub {

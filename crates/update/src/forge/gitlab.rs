@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest};
+use super::{Forge, ForgeError, Http, Issue, IssueTracker, PullRequest, enc};
 
 /// A project on GitLab.com or a self-managed GitLab.
 pub struct GitLab {
@@ -20,18 +20,6 @@ pub const API: &str = "https://gitlab.com/api/v4";
 
 /// How many merge requests one list call asks for.
 const PER_PAGE: usize = 100;
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 impl GitLab {
     /// `project` is the project's path (`group/sub/name`) or numeric ID;
