@@ -157,19 +157,36 @@ impl Target {
     }
 }
 
-/// A target and the outcomes that trigger it.
+/// A target and the outcomes and events that trigger it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// Where.
     pub target: Target,
-    /// Send when any image has one of these outcomes.
+    /// Send a run's digest when any image has one of these outcomes.
     pub on: Vec<Outcome>,
+    /// Send the weekly summary (`on` lists `weekly`, or has no `on`).
+    pub weekly: bool,
+    /// Send new findings of a re-match (`on` lists `rematch`, or has no
+    /// `on`).
+    pub rematch: bool,
 }
 
 impl Route {
     /// Whether a run with these outcomes is sent here.
     pub fn wants(&self, outcomes: impl IntoIterator<Item = Outcome>) -> bool {
         outcomes.into_iter().any(|o| self.on.contains(&o))
+    }
+
+    /// Whether this message is sent here (a run digest by its outcomes,
+    /// and to every notifier when it carries newly overdue findings).
+    pub fn wants_message(&self, m: &crate::Message) -> bool {
+        match m {
+            crate::Message::Run(d) => {
+                !d.overdue.is_empty() || self.wants(d.images.iter().map(|i| i.outcome))
+            }
+            crate::Message::Weekly(_) => self.weekly,
+            crate::Message::Rematch(_) => self.rematch,
+        }
     }
 }
 
@@ -236,6 +253,7 @@ fn route(v: &mut Reader<'_>, kind: &str, val: &Value<'_>) -> Option<Route> {
     };
     let mut strings: Vec<(String, String, Span)> = Vec::new();
     let mut on: Option<Vec<Outcome>> = None;
+    let mut events: Option<(bool, bool)> = None;
     let mut to = Vec::new();
     let mut port = None;
     let mut allow_plaintext = false;
@@ -248,14 +266,26 @@ fn route(v: &mut Reader<'_>, kind: &str, val: &Value<'_>) -> Option<Route> {
         match k.name.as_ref() {
             "on" => {
                 let mut l = Vec::new();
+                let mut ev = (false, false);
                 for (o, span) in v.strings(x, &what) {
+                    if o == "weekly" {
+                        ev.0 = true;
+                        continue;
+                    }
+                    if o == "rematch" {
+                        ev.1 = true;
+                        continue;
+                    }
                     match o.parse::<Outcome>() {
                         Ok(o) if o.is_decision() => l.push(o),
                         Ok(o) => v.err(span, format!("`{what}`: `{o}` is not sent")),
-                        Err(e) => v.err(span, format!("`{what}`: {e}")),
+                        Err(e) => {
+                            v.err(span, format!("`{what}`: {e}; or an event: weekly, rematch"))
+                        }
                     }
                 }
                 on = Some(l);
+                events = Some(ev);
             }
             "to" => to = v.string_list(x, &what),
             "port" => port = v.integer(x, &what).map(|p| (p, x.span)),
@@ -274,6 +304,7 @@ fn route(v: &mut Reader<'_>, kind: &str, val: &Value<'_>) -> Option<Route> {
             .map(|s| (s.1.clone(), s.2))
     };
     let on = on.unwrap_or_else(|| DEFAULT_ON.to_vec());
+    let (weekly, rematch) = events.unwrap_or((true, true));
     let target = match kind {
         "webhook" => {
             let Some((url, _)) = get("url") else {
@@ -362,12 +393,28 @@ fn route(v: &mut Reader<'_>, kind: &str, val: &Value<'_>) -> Option<Route> {
             }
         }
     };
-    Some(Route { target, on })
+    Some(Route {
+        target,
+        on,
+        weekly,
+        rematch,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_chosen_in_on_beside_outcomes() {
+        let text =
+            "[[notify.webhook]]\nurl = \"http://127.0.0.1:9/h\"\non = [\"blocked\", \"weekly\"]\n";
+        let mut doc = Document::parse("f.toml", text);
+        let routes = read(&mut doc);
+        doc.finish().unwrap();
+        assert_eq!(routes[0].on, vec![Outcome::Blocked]);
+        assert!(routes[0].weekly && !routes[0].rematch);
+    }
 
     #[test]
     fn routes_and_problems() {
@@ -414,8 +461,13 @@ colour = 1
         assert_eq!(hook.on, vec![Outcome::Promoted]);
         assert!(hook.wants([Outcome::Blocked, Outcome::Promoted]));
         assert!(!hook.wants([Outcome::Blocked]));
+        assert!(
+            !hook.weekly && !hook.rematch,
+            "an explicit `on` names the events too"
+        );
         let slack = of("slack").next().unwrap();
         assert_eq!(slack.on, DEFAULT_ON.to_vec());
+        assert!(slack.weekly && slack.rematch, "no `on`: every event");
         let err = slack.target.check().unwrap_err().to_string();
         assert!(err.contains("SLACK_URL_FOR_TEST_UNSET is not set"), "{err}");
         assert!(of("email").any(|r| matches!(&r.target, Target::Email { port: 2525, .. })));

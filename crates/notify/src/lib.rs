@@ -1,4 +1,5 @@
-//! Notifications: one digest message per run (never one per image), sent to
+//! Notifications: one digest message per run (never one per image), the
+//! weekly summary and a re-match's new findings ([`Message`]), sent to
 //! a generic webhook (documented JSON, optional `X-Safeimage-Signature-256:
 //! sha256=<HMAC-SHA256 of the body>`), a Slack incoming webhook (Block Kit)
 //! or email over SMTP (STARTTLS, TLS, or plain to a relay on loopback).
@@ -15,10 +16,12 @@
 
 pub mod config;
 pub mod digest;
+pub mod message;
 mod send;
 
 pub use config::{Route, Security, Target, read};
 pub use digest::{ImageLine, RunDigest, SCHEMA, slack_message};
+pub use message::{Message, NewFinding, RematchDigest, RematchLine, WeeklyDigest};
 pub use send::{Live, redact, signature};
 
 /// A notifier failed.
@@ -33,8 +36,8 @@ pub struct NotifyError {
     pub message: String,
 }
 
-/// Sends a run digest to a target.
+/// Sends a message to a target.
 pub trait Notifier: Sync {
     /// Send, or say why not.
-    fn send(&self, target: &Target, digest: &RunDigest) -> Result<(), NotifyError>;
+    fn send(&self, target: &Target, message: &Message) -> Result<(), NotifyError>;
 }

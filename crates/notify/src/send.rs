@@ -8,19 +8,18 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::{Security, Target};
-use crate::digest::{RunDigest, slack_message};
-use crate::{Notifier, NotifyError};
+use crate::{Message, Notifier, NotifyError};
 
 /// Sends over the network.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Live;
 
 impl Notifier for Live {
-    fn send(&self, target: &Target, d: &RunDigest) -> Result<(), NotifyError> {
+    fn send(&self, target: &Target, d: &Message) -> Result<(), NotifyError> {
         match target {
             Target::Webhook { url, .. } => {
-                let body = serde_json::to_vec(d).unwrap_or_default();
-                let mut headers = vec![("X-Safeimage-Event", "run".to_string())];
+                let body = d.body();
+                let mut headers = vec![("X-Safeimage-Event", d.event().to_string())];
                 if let Some(s) = target.webhook_secret()? {
                     headers.push(("X-Safeimage-Signature-256", signature(&s, &body)));
                 }
@@ -35,7 +34,7 @@ impl Notifier for Live {
                 http(
                     "slack",
                     &url,
-                    serde_json::to_vec(&slack_message(d)).unwrap_or_default(),
+                    serde_json::to_vec(&d.slack()).unwrap_or_default(),
                     &[],
                 )
             }
@@ -129,7 +128,7 @@ fn email(
     from: &str,
     to: &[String],
     credentials: Option<&(String, String)>,
-    d: &RunDigest,
+    d: &Message,
 ) -> Result<(), NotifyError> {
     use lettre::message::header::ContentType;
     use lettre::transport::smtp::authentication::Credentials;

@@ -585,12 +585,14 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
     // notifier took them.
     if !opts.dry_run {
         let digest = RunDigest::new(&report, Some(html_report(cfg, run).display().to_string()));
+        let overdue_sent = !digest.overdue.is_empty();
+        let message = notify::Message::Run(digest);
         let mut delivered = false;
         for r in &cfg.notify {
-            if !r.wants(report.images.iter().map(|i| i.outcome)) && digest.overdue.is_empty() {
+            if !r.wants_message(&message) {
                 continue;
             }
-            match deps.notifier.send(&r.target, &digest) {
+            match deps.notifier.send(&r.target, &message) {
                 Ok(()) => delivered = true,
                 Err(e) => {
                     let msg = e.to_string();
@@ -599,7 +601,7 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
                 }
             }
         }
-        if delivered && !digest.overdue.is_empty() {
+        if delivered && overdue_sent {
             let noticed: Vec<_> = report
                 .overdue
                 .iter()

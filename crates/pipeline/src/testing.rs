@@ -516,14 +516,16 @@ impl Clock for FixedClock {
 /// A notifier that records what it was sent, and can fail.
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
-    /// (target kind, headline) per message.
+    /// (target kind, digest) per run digest.
     pub sent: Mutex<Vec<(String, RunDigest)>>,
+    /// (target kind, message) per other message (weekly, re-match).
+    pub other: Mutex<Vec<(String, notify::Message)>>,
     /// When set, every send fails.
     pub fail: bool,
 }
 
 impl Notifier for RecordingNotifier {
-    fn send(&self, target: &Target, digest: &RunDigest) -> Result<(), NotifyError> {
+    fn send(&self, target: &Target, message: &notify::Message) -> Result<(), NotifyError> {
         if self.fail {
             return Err(NotifyError {
                 kind: target.kind(),
@@ -531,10 +533,18 @@ impl Notifier for RecordingNotifier {
                 message: "HTTP 503 Service Unavailable".into(),
             });
         }
-        self.sent
-            .lock()
-            .unwrap()
-            .push((target.kind().into(), digest.clone()));
+        match message {
+            notify::Message::Run(d) => self
+                .sent
+                .lock()
+                .unwrap()
+                .push((target.kind().into(), d.clone())),
+            m => self
+                .other
+                .lock()
+                .unwrap()
+                .push((target.kind().into(), m.clone())),
+        }
         Ok(())
     }
 }
@@ -605,6 +615,23 @@ impl update::forge::IssueTracker for RecordingTracker {
             .find(|i| i.0 == issue.number)
         {
             i.3.push(body.into());
+        }
+        Ok(())
+    }
+
+    fn set_body(
+        &self,
+        issue: &update::forge::Issue,
+        body: &str,
+    ) -> Result<(), update::forge::ForgeError> {
+        if let Some(i) = self
+            .issues
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|i| i.0 == issue.number)
+        {
+            i.2 = body.into();
         }
         Ok(())
     }

@@ -2,7 +2,9 @@
 //! what the store keeps: the findings over time (open at a week's end:
 //! first seen before it and not fixed by then; new and fixed in the week;
 //! days to fix; past the `[sla]` deadline) and the audit log (the week's
-//! builds and blocked promotions). Read only: nothing is written.
+//! builds and blocked promotions). Read only: nothing is written to the
+//! store. [`send`] hands it to the notifiers that take `weekly` and keeps it
+//! as one issue on the forge, its text replaced each time.
 
 use std::collections::BTreeMap;
 
@@ -130,6 +132,56 @@ pub fn summary(
         });
     }
     Ok(out)
+}
+
+/// The marker that finds the weekly summary's forge issue again.
+pub const MARKER: &str = "<!-- safeimage-weekly-summary -->";
+
+/// Where a summary went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Notifiers that took it (their redacted targets).
+    pub notified: Vec<String>,
+    /// The forge issue holding it.
+    pub issue: Option<String>,
+    /// What failed (a notifier, the forge); nothing else is undone by it.
+    pub errors: Vec<String>,
+}
+
+/// Sends `summary` to every notifier whose `on` takes `weekly`, and keeps
+/// it as one issue on the forge (found by [`MARKER`] under `label`; opened
+/// the first time, its text replaced afterwards: never a second one).
+pub fn send(
+    summary: &model::weekly::WeeklySummary,
+    routes: &[notify::Route],
+    notifier: &dyn notify::Notifier,
+    tracker: Option<&dyn update::forge::IssueTracker>,
+    labels: &[String],
+) -> Sent {
+    let mut out = Sent::default();
+    let message = notify::Message::Weekly(notify::WeeklyDigest::new(summary.clone()));
+    for r in routes.iter().filter(|r| r.wants_message(&message)) {
+        match notifier.send(&r.target, &message) {
+            Ok(()) => out.notified.push(r.target.shown()),
+            Err(e) => out.errors.push(e.to_string()),
+        }
+    }
+    if let Some(t) = tracker {
+        let body = format!(
+            "{MARKER}\n{}\n_Kept up to date by safeimage (`safeimage report weekly --send`); earlier weeks are in this issue's history._\n",
+            report::weekly::markdown(summary)
+        );
+        let label = labels.first().map(String::as_str).unwrap_or("security");
+        let kept = t.find_issue(MARKER, label).and_then(|found| match found {
+            Some(i) => t.set_body(&i, &body).map(|()| i),
+            None => t.open_issue("Weekly security summary", &body, labels),
+        });
+        match kept {
+            Ok(i) => out.issue = Some(i.url),
+            Err(e) => out.errors.push(format!("weekly summary issue: {e}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -183,3 +183,101 @@ fn the_image_report_prints_to_a_pdf_holding_the_digest_counts_and_findings() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no image named nope"));
 }
+
+/// A webhook receiver on loopback keeping each request's event header and
+/// body.
+const RECEIVER: &str = r#"
+import http.server, json, os, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        n = len(os.listdir(out))
+        with open(os.path.join(out, f"{n:03}.json"), "w") as f:
+            json.dump({"event": self.headers.get("X-Safeimage-Event"), "body": json.loads(body)}, f)
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+#[test]
+fn the_weekly_summary_is_sent_as_a_weekly_event_and_kept_as_one_github_issue() {
+    use std::io::BufRead as _;
+    let dir = fleet();
+    let d = dir.path();
+    let got = d.join("hook");
+    std::fs::create_dir(&got).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", RECEIVER])
+        .arg(&got)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let state = std::sync::Arc::new(std::sync::Mutex::new(testkit::github::State::default()));
+    let gh = testkit::github::github(state.clone());
+    let mut cfg = std::fs::read_to_string(d.join("fleet.toml")).unwrap();
+    cfg.push_str(&format!(
+        "\n[[notify.webhook]]\nurl = \"http://127.0.0.1:{}/weekly\"\non = [\"weekly\"]\n\n[[notify.webhook]]\nurl = \"http://127.0.0.1:{}/runs\"\non = [\"blocked\"]\n\n[issues]\nmirror = true\n\n[update]\nforge = \"github\"\nproject = \"o/r\"\napi_url = \"{}\"\ntoken_env = \"SAFEIMAGE_TEST_FORGE_TOKEN\"\n",
+        port.trim(),
+        port.trim(),
+        gh.url
+    ));
+    std::fs::write(d.join("fleet.toml"), cfg).unwrap();
+    for _ in 0..2 {
+        let out = safeimage_in(
+            d,
+            &[
+                "report",
+                "weekly",
+                "--config",
+                "fleet.toml",
+                "--week",
+                "2026-W48",
+                "--send",
+                "-o",
+                "weekly.md",
+            ],
+            &[("SAFEIMAGE_TEST_FORGE_TOKEN", "tok")],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains("kept in https://github.invalid/o/r/issues/1"),
+            "{err}"
+        );
+        assert!(!err.contains("tok"), "no token printed: {err}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut sent: Vec<_> = std::fs::read_dir(&got)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent.len(),
+        2,
+        "only the notifier that takes weekly, once per send"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sent[0]).unwrap()).unwrap();
+    assert_eq!(v["event"], "weekly");
+    assert_eq!(v["body"]["schema"], "safeimage-weekly/1");
+    assert_eq!(v["body"]["week"], "2026-W48");
+    assert_eq!(v["body"]["images"][0]["image"], "app-x");
+    assert_eq!(v["body"]["images"][0]["open"]["CRITICAL"], 1);
+    let st = state.lock().unwrap();
+    assert_eq!(st.issues.len(), 1, "one issue, its body replaced");
+    assert!(st.issues[0].2.contains("<!-- safeimage-weekly-summary -->"));
+    assert!(
+        st.issues[0]
+            .2
+            .contains("## Weekly security summary 2026-W48")
+    );
+}

@@ -247,6 +247,9 @@ fn handle(spec: &Spec, state: &Mutex<State>, r: &Request) -> Response {
             if b["state"] == "closed" {
                 i.5 = false;
             }
+            if let Some(body) = b["body"].as_str() {
+                i.2 = body.into();
+            }
             let i = i.clone();
             Response::json(200, issue_json(spec, &i))
         }

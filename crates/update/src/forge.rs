@@ -332,6 +332,8 @@ pub trait IssueTracker {
     fn comment(&self, issue: &Issue, body: &str) -> Result<(), ForgeError>;
     /// Closes it.
     fn close_issue(&self, issue: &Issue) -> Result<(), ForgeError>;
+    /// Replaces its text (an issue kept up to date in place).
+    fn set_body(&self, issue: &Issue, body: &str) -> Result<(), ForgeError>;
 }
 
 /// The issue tracker `settings` name (the forge `[update]` names), with its

@@ -58,3 +58,27 @@ fn an_issue_is_opened_once_found_again_by_its_marker_appended_and_closed() {
     );
     assert_eq!(gl.violations(), Vec::<String>::new());
 }
+
+#[test]
+fn an_issue_kept_in_place_has_its_description_replaced_and_stays_findable() {
+    let state = Arc::new(Mutex::new(State::default()));
+    let gl = gitlab(state.clone());
+    let forge = GitLab::new(&format!("{}/api/v4", gl.url), PROJECT, "tok").unwrap();
+    let marker = "<!-- safeimage-weekly-summary -->";
+    let i = forge
+        .open_issue(
+            "Weekly",
+            &format!("{marker}\nweek 49"),
+            &["security".to_string()],
+        )
+        .unwrap();
+    forge.set_body(&i, &format!("{marker}\nweek 50")).unwrap();
+    assert_eq!(forge.find_issue(marker, "security").unwrap(), Some(i));
+    let st = state.lock().unwrap();
+    assert_eq!(st.issues.len(), 1);
+    assert_eq!(
+        st.issues[0].2,
+        format!("{marker}\nweek 50"),
+        "replaced, not appended"
+    );
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use compare::{Security, Side};
 use model::{ImageOutcome, Outcome};
-use notify::{NotifyError, RunDigest, Target};
+use notify::{NotifyError, Target};
 use serde::Serialize;
 use store::StateStore;
 use update::plan::{FleetImage, Lookup, Plan, Proposal};
@@ -177,7 +177,7 @@ pub fn fleet_images(cfg: &FleetConfig) -> Vec<FleetImage> {
 struct Silent;
 
 impl notify::Notifier for Silent {
-    fn send(&self, _: &Target, _: &RunDigest) -> Result<(), NotifyError> {
+    fn send(&self, _: &Target, _: &notify::Message) -> Result<(), NotifyError> {
         Ok(())
     }
 }

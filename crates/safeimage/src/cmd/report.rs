@@ -1,6 +1,7 @@
 //! `safeimage report weekly`: the weekly security summary of the fleet
 //! (`pipeline::weekly`) from the store's findings over time and audit log,
-//! as Markdown, a self-contained HTML page or JSON. `safeimage report
+//! as Markdown, a self-contained HTML page or JSON, and with `--send`
+//! through the notifiers and into one forge issue. `safeimage report
 //! image NAME`: one promoted image's report for its consumers
 //! (`pipeline::dossier`) as HTML, JSON, or PDF printed by headless Chromium
 //! from our own page (no script runs in it). Both read only.
@@ -87,6 +88,10 @@ pub struct WeeklyArgs {
     /// Write here instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also send it to the notifiers that take `weekly`, and keep it as one
+    /// issue on the forge when `[issues] mirror` is on.
+    #[arg(long)]
+    send: bool,
     /// Let paths the config names be outside its directory.
     #[arg(long)]
     allow_outside_root: bool,
@@ -122,7 +127,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => report::weekly::json(&s),
     };
     super::write_output(a.output.as_deref(), &text)?;
-    Ok(ExitCode::SUCCESS)
+    if !a.send {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tracker = if cfg.issues.mirror {
+        update::forge::connect_issues(&cfg.update)
+            .with_context(|| format!("{}: [issues] mirror", a.config.display()))?
+    } else {
+        None
+    };
+    let sent = pipeline::weekly::send(
+        &s,
+        &cfg.notify,
+        &notify::Live,
+        tracker.as_deref(),
+        &cfg.issues.labels,
+    );
+    for n in &sent.notified {
+        eprintln!("sent to {n}");
+    }
+    if let Some(u) = &sent.issue {
+        eprintln!("kept in {u}");
+    }
+    for e in &sent.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if sent.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {

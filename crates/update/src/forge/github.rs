@@ -210,6 +210,15 @@ impl IssueTracker for GitHub {
         Ok(())
     }
 
+    fn set_body(&self, issue: &Issue, body: &str) -> Result<(), ForgeError> {
+        self.http.call(
+            Method::PATCH,
+            &self.path(&format!("/issues/{}", issue.number)),
+            Some(&json!({ "body": body })),
+        )?;
+        Ok(())
+    }
+
     fn close_issue(&self, issue: &Issue) -> Result<(), ForgeError> {
         self.http.call(
             Method::PATCH,

@@ -225,6 +225,15 @@ impl IssueTracker for GitLab {
         Ok(())
     }
 
+    fn set_body(&self, i: &Issue, body: &str) -> Result<(), ForgeError> {
+        self.http.call(
+            Method::PUT,
+            &self.issues(&format!("/{}", i.number)),
+            Some(&json!({ "description": body })),
+        )?;
+        Ok(())
+    }
+
     fn close_issue(&self, i: &Issue) -> Result<(), ForgeError> {
         self.http.call(
             Method::PUT,
