@@ -142,6 +142,7 @@ fn main() {
                 store: &mut *st,
                 advisories: &advisories,
                 clock: &At(Timestamp(86_400 * round as i64)),
+                notifier: &notify::Live,
             },
         )
         .unwrap();

@@ -53,6 +53,11 @@ pub trait Advisories: Sync {
     /// is older than allowed (checked before anything is built); returns
     /// warnings for the run report (a feed that looks stale).
     fn check(&self, now: Timestamp) -> Result<Vec<String>, DbError>;
+    /// When the DB was built (it changes with every `db update`, `db pull`
+    /// and `db import`); `None` when unknown.
+    fn built(&self) -> Result<Option<Timestamp>, DbError> {
+        Ok(None)
+    }
     /// Match an inventory.
     fn matches(
         &self,
@@ -150,6 +155,9 @@ impl Advisories for DbFile {
     fn check(&self, now: Timestamp) -> Result<Vec<String>, DbError> {
         Db::open_fresh(&self.path, self.max_age_hours, now)?
             .check_feeds(now, self.max_feed_age_days)
+    }
+    fn built(&self) -> Result<Option<Timestamp>, DbError> {
+        Ok(Some(Db::open(&self.path)?.status().built_at))
     }
     fn matches(
         &self,

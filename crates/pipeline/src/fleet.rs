@@ -565,6 +565,38 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
         overdue: Vec::new(),
         issues: Vec::new(),
     };
+    // after the advisory DB changed: the promoted images this run did not
+    // replace are matched again from their kept inventories (the ones it
+    // promoted match their fingerprint and are skipped)
+    if !opts.dry_run && !opts.evaluate && !opts.cancel.is_set() {
+        match crate::rematch::due(&*store, deps.advisories) {
+            Ok(false) => {}
+            Ok(true) => match crate::rematch::rematch(
+                cfg,
+                crate::rematch::RematchDeps {
+                    store: &mut *store,
+                    advisories: deps.advisories,
+                    clock: deps.clock,
+                    notifier: deps.notifier,
+                },
+            ) {
+                Ok(r) => {
+                    let new: usize = r.changed.iter().map(|c| c.new.len()).sum();
+                    let gone: usize = r.changed.iter().map(|c| c.gone.len()).sum();
+                    if new + gone > 0 {
+                        notes.push(format!(
+                            "the advisory DB changed: {} promoted platform(s) matched again, {new} new finding(s), {gone} no longer reported",
+                            r.matched
+                        ));
+                    }
+                    notes.extend(r.errors.iter().map(|e| format!("re-match: {e}")));
+                    notes.extend(r.notify_errors.iter().cloned());
+                }
+                Err(e) => notes.push(format!("re-match: {e}")),
+            },
+            Err(e) => notes.push(format!("re-match: {e}")),
+        }
+    }
     // the fleet's findings past their [sla] deadline, from the store's
     // findings over time
     if !opts.dry_run {

@@ -4,8 +4,11 @@
 //! built. Where the findings differ from what the promotion recorded, the
 //! store takes the new findings: new ones enter the lifecycle first seen
 //! now (and so the `[sla]` clock starts), ones the DB no longer has leave
-//! it. Unchanged images are silent. The matching runs on every core; the
-//! store is written once per changed image.
+//! it. Unchanged images are silent; new findings go to the notifiers that
+//! take `rematch` (one message). The matching runs on every core; the
+//! store is written once per changed image, and keeps which DB it matched
+//! last ([`store::MATCHED_DB`]) so `run` re-matches only after the DB
+//! changed ([`due`]).
 
 use std::collections::BTreeMap;
 
@@ -39,6 +42,15 @@ pub struct RematchReport {
     pub changed: Vec<Changed>,
     /// Platforms that could not be matched (an unreadable kept inventory).
     pub errors: Vec<String>,
+    /// When the DB matched against was built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_built: Option<model::Timestamp>,
+    /// Notifiers told of the new findings (redacted targets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notified: Vec<String>,
+    /// Notifiers that failed (nothing else is undone by it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify_errors: Vec<String>,
 }
 
 /// What a re-match needs.
@@ -49,6 +61,48 @@ pub struct RematchDeps<'a> {
     pub advisories: &'a dyn Advisories,
     /// The time.
     pub clock: &'a dyn Clock,
+    /// Where new findings are told.
+    pub notifier: &'a dyn notify::Notifier,
+}
+
+/// Whether the DB changed since the promoted findings were last matched
+/// (or they never were): `run` re-matches then.
+pub fn due(store: &dyn store::StateStore, advisories: &dyn Advisories) -> Result<bool, FleetError> {
+    let Some(built) = advisories.built()? else {
+        return Ok(false);
+    };
+    Ok(store.meta(store::MATCHED_DB)?.as_deref() != Some(built.to_string().as_str()))
+}
+
+fn digest(r: &RematchReport, built: Option<model::Timestamp>) -> notify::RematchDigest {
+    notify::RematchDigest {
+        schema: notify::message::REMATCH_SCHEMA,
+        db_built: built.map(|b| b.to_string()).unwrap_or_default(),
+        matched: r.matched,
+        images: r
+            .changed
+            .iter()
+            .filter(|c| !c.new.is_empty())
+            .map(|c| notify::RematchLine {
+                image: c.image.clone(),
+                platform: c.platform.clone(),
+                digest: c.digest.clone(),
+                new: c
+                    .new
+                    .iter()
+                    .map(|f| notify::NewFinding {
+                        advisory: f.id.to_string(),
+                        package: format!("{}/{}", f.package.kind, f.package.name),
+                        version: f.package.version.clone(),
+                        severity: f.severity.as_str().to_string(),
+                        fixed: f.fixed_version.clone(),
+                        kev: f.kev.is_some(),
+                    })
+                    .collect(),
+                gone: c.gone.iter().map(|f| f.id.to_string()).collect(),
+            })
+            .collect(),
+    }
 }
 
 fn key(f: &scan::Finding) -> (String, String, String, String) {
@@ -306,6 +360,20 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
     }
     for (image, (digest, document)) in documents {
         deps.store.record_rematch(&image, &digest, now, &document)?;
+    }
+    let built = deps.advisories.built()?;
+    report.db_built = built;
+    if let Some(b) = built {
+        deps.store.set_meta(store::MATCHED_DB, &b.to_string())?;
+    }
+    if report.changed.iter().any(|c| !c.new.is_empty()) {
+        let message = notify::Message::Rematch(digest(&report, built));
+        for r in cfg.notify.iter().filter(|r| r.wants_message(&message)) {
+            match deps.notifier.send(&r.target, &message) {
+                Ok(()) => report.notified.push(r.target.shown()),
+                Err(e) => report.notify_errors.push(e.to_string()),
+            }
+        }
     }
     Ok(report)
 }

@@ -426,6 +426,8 @@ pub struct FakeAdvisories {
     pub stale: bool,
     /// What `check` warns about (stale feeds).
     pub warnings: Vec<String>,
+    /// When it was "built" (`None`: unknown).
+    pub built: Option<Timestamp>,
 }
 
 impl Advisories for FakeAdvisories {
@@ -439,6 +441,10 @@ impl Advisories for FakeAdvisories {
             });
         }
         Ok(self.warnings.clone())
+    }
+
+    fn built(&self) -> Result<Option<Timestamp>, DbError> {
+        Ok(self.built)
     }
 
     fn matches(

@@ -279,6 +279,18 @@ pub trait StateStore: Send {
         &mut self,
         issue: &model::tracked::SecurityIssue,
     ) -> Result<(), StoreError>;
+    /// A value kept under `key` ([`MATCHED_DB`]: the advisory DB the
+    /// promoted findings were last matched against).
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Keeps `value` under `key`.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// The store's own time, when it has one every writer shares
+    /// (PostgreSQL's `now()`): deadlines and first-seen times then come
+    /// from it, not from each replica's clock. `None`: the store is on
+    /// this machine and its clock is the caller's (SQLite).
+    fn time(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(None)
+    }
     /// Records that `rows` were notified as overdue at `now`.
     fn mark_notified(
         &mut self,
@@ -293,6 +305,10 @@ pub trait StateStore: Send {
     /// it and every head.
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
 }
+
+/// The [`StateStore::meta`] key of the advisory DB (its build time) the
+/// promoted findings were last matched against.
+pub const MATCHED_DB: &str = "matched-db";
 
 /// An inventory kept with a promotion.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,8 @@ pub struct MemoryStore {
     pub inventories: Vec<crate::StoredInventory>,
     /// Security issues per image.
     pub issues: BTreeMap<String, model::tracked::SecurityIssue>,
+    /// Values kept by key.
+    pub meta: BTreeMap<String, String>,
 }
 
 impl MemoryStore {
@@ -475,6 +477,15 @@ impl StateStore for MemoryStore {
         issue: &model::tracked::SecurityIssue,
     ) -> Result<(), StoreError> {
         self.issues.insert(issue.image.clone(), issue.clone());
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.meta.get(key).cloned())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.insert(key.into(), value.into());
         Ok(())
     }
 

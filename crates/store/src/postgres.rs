@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
                                         inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
                                         PRIMARY KEY (name, platform));
      CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
+    // 7: small values the store keeps (the SQLite store's migration 10).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The URL with any password removed, for messages.
@@ -747,6 +749,36 @@ impl StateStore for Postgres {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .c()?
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .map_err(self.err())?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn time(&self) -> Result<Option<Timestamp>, StoreError> {
+        let row = self
+            .c()?
+            .query_one(
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)",
+                &[],
+            )
+            .map_err(self.err())?;
+        Ok(Some(Timestamp(row.get(0))))
     }
 
     fn mark_notified(

@@ -88,6 +88,7 @@ on = ["blocked"]
         registry,
         engine,
         advisories: FakeAdvisories {
+            built: None,
             vulns: vec![
                 FakeVuln {
                     id: "CVE-2099-0001",

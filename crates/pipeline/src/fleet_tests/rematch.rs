@@ -1,7 +1,9 @@
 //! Re-matching the kept inventories when the advisory DB changes: a new
 //! advisory reaches the promoted image without a rebuild and enters the
 //! lifecycle first seen now; a re-match with nothing new changes nothing;
-//! a withdrawn advisory leaves the image's findings.
+//! a withdrawn advisory leaves the image's findings. `run` re-matches the
+//! promoted images it did not replace when the DB changed since the last
+//! match, and only then.
 
 use super::*;
 use crate::rematch::{RematchDeps, rematch};
@@ -14,6 +16,7 @@ fn again(w: &mut World) -> crate::rematch::RematchReport {
             store: &mut w.store,
             advisories: &w.advisories,
             clock: &w.clock,
+            notifier: &w.notifier,
         },
     )
     .unwrap()
@@ -46,6 +49,20 @@ fn a_new_advisory_reaches_the_promoted_image_without_a_rebuild() {
     let r = again(&mut w);
     assert_eq!(r.changed.len(), 1);
     assert_eq!(r.changed[0].new.len(), 1);
+    assert_eq!(
+        r.notified,
+        ["http://hooks.example/…"],
+        "told to the notifier taking rematch, not to the one on blocked runs only"
+    );
+    {
+        let other = w.notifier.other.lock().unwrap();
+        assert_eq!(other.len(), 1);
+        let notify::Message::Rematch(d) = &other[0].1 else {
+            panic!("{:?}", other[0].1)
+        };
+        assert_eq!(d.images[0].new[0].advisory, "CVE-2099-0003");
+        assert_eq!(d.images[0].new[0].severity, "HIGH");
+    }
     assert_eq!(r.changed[0].new[0].id.to_string(), "CVE-2099-0003");
     assert!(r.changed[0].gone.is_empty());
     assert_eq!(w.engine.build_count(), builds, "nothing built or pulled");
@@ -77,6 +94,7 @@ fn a_new_advisory_reaches_the_promoted_image_without_a_rebuild() {
         0,
         "only the change is reported"
     );
+    assert_eq!(w.notifier.other.lock().unwrap().len(), 1, "and told once");
 
     // the advisory withdrawn: it leaves, and is fixed in the lifecycle
     w.advisories.vulns.retain(|v| v.id != "CVE-2099-0003");
@@ -85,4 +103,49 @@ fn a_new_advisory_reaches_the_promoted_image_without_a_rebuild() {
     let all = w.store.tracked(Some("app"), true).unwrap();
     let t = all.iter().find(|t| t.advisory == "CVE-2099-0003").unwrap();
     assert_eq!(t.state, store::lifecycle::TrackState::Fixed);
+}
+
+#[test]
+fn a_run_after_the_db_changed_matches_the_promoted_image_its_gate_kept() {
+    let mut w = world("", "");
+    w.advisories.built = Some("2026-11-24T00:00:00Z".parse().unwrap());
+    assert_eq!(app(&w.run()).outcome, Outcome::Promoted);
+    let first = w.promoted();
+    assert_eq!(
+        w.store.meta(store::MATCHED_DB).unwrap().as_deref(),
+        Some("2026-11-24T00:00:00Z"),
+        "the first run matched (nothing changed) and kept the DB it used"
+    );
+    // a new DB with a CRITICAL in zlib 1.3: the rebuild is blocked as new
+    w.advisories.vulns.push(FakeVuln {
+        id: "CVE-2099-0009",
+        package: "zlib",
+        versions: &["1.3"],
+        severity: Severity::Critical,
+        fixed: Some("1.4"),
+    });
+    w.advisories.built = Some("2026-11-25T00:00:00Z".parse().unwrap());
+    w.clock.advance(86_400);
+    let r = w.run();
+    assert_eq!(app(&r).outcome, Outcome::Blocked);
+    assert_eq!(w.promoted(), first, "latest stays");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("the advisory DB changed") && n.contains("1 new finding")),
+        "{:?}",
+        r.notes
+    );
+    let t = w.store.tracked(Some("app"), false).unwrap();
+    assert!(
+        t.iter().any(|t| t.advisory == "CVE-2099-0009"),
+        "the promoted image carries it now, and its deadline runs"
+    );
+    let told = w.notifier.other.lock().unwrap().len();
+    assert_eq!(told, 1);
+    // the same DB again: no re-match
+    w.clock.advance(86_400);
+    let r = w.run();
+    assert!(!r.notes.iter().any(|n| n.contains("advisory DB changed")));
+    assert_eq!(w.notifier.other.lock().unwrap().len(), told);
 }

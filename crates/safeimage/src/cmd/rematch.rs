@@ -62,7 +62,10 @@ fn table(r: &RematchReport) -> String {
             ));
         }
     }
-    for e in &r.errors {
+    for n in &r.notified {
+        o.push_str(&format!("told {n}\n"));
+    }
+    for e in r.errors.iter().chain(&r.notify_errors) {
         o.push_str(&format!("error: {}\n", findings::text::clean(e)));
     }
     o
@@ -84,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             store: &mut *store,
             advisories: &parts.advisories,
             clock: &SystemClock,
+            notifier: &notify::Live,
         },
     )?;
     let text = match args.format {
@@ -91,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&r)? + "\n",
     };
     super::write_output(None, &text)?;
-    Ok(if r.errors.is_empty() {
+    Ok(if r.errors.is_empty() && r.notify_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

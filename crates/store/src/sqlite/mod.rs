@@ -74,6 +74,8 @@ const MIGRATIONS: &[&str] = &[
                                         inventory TEXT NOT NULL, fingerprint TEXT NOT NULL,
                                         PRIMARY KEY (name, platform));
      CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
+    // 10: small values the store keeps (the advisory DB last matched).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -787,6 +789,24 @@ impl StateStore for Sqlite {
                 "INSERT INTO security_issues (image, data) VALUES (?1, ?2)
                  ON CONFLICT (image) DO UPDATE SET data = excluded.data",
                 params![issue.image, data],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
             )
             .map_err(self.sq())?;
         Ok(())
