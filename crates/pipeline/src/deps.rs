@@ -70,6 +70,42 @@ pub trait Advisories: Sync {
 pub trait Clock: Sync {
     /// Now.
     fn now(&self) -> Timestamp;
+    /// Whether this is the machine's own clock, which a run corrects to a
+    /// shared store's time ([`StoreClock`]); a given time (tests, replays)
+    /// is used as it is.
+    fn is_system(&self) -> bool {
+        false
+    }
+}
+
+/// This machine's clock corrected to the store's: on a store shared by
+/// replicas (PostgreSQL) first-seen times, deadlines, leases and notices
+/// all come from one clock, whatever each machine's says.
+pub struct StoreClock<'a> {
+    inner: &'a dyn Clock,
+    offset: i64,
+}
+
+impl<'a> StoreClock<'a> {
+    /// `inner` corrected by the store's time, when the store has one and
+    /// `inner` is the system clock; also the seconds this machine is ahead
+    /// of the store (0 when not corrected).
+    pub fn follow(
+        inner: &'a dyn Clock,
+        store: &dyn store::StateStore,
+    ) -> Result<(StoreClock<'a>, i64), store::StoreError> {
+        let offset = match store.time()? {
+            Some(t) if inner.is_system() => t.0 - inner.now().0,
+            _ => 0,
+        };
+        Ok((StoreClock { inner, offset }, -offset))
+    }
+}
+
+impl Clock for StoreClock<'_> {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.inner.now().0 + self.offset)
+    }
 }
 
 /// What happens during a run, for a progress display (the binary prints
@@ -138,6 +174,9 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+    fn is_system(&self) -> bool {
+        true
     }
 }
 

@@ -420,6 +420,32 @@ impl Shared<'_> {
 
 /// One pass of the daily job.
 pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunReport, FleetError> {
+    // times come from the store's clock when it has one (replicas may
+    // disagree); a machine far off is named in the report
+    let (store_clock, ahead) = crate::deps::StoreClock::follow(deps.clock, &*deps.store)?;
+    run_on(
+        cfg,
+        Deps {
+            registry: deps.registry,
+            engine: deps.engine,
+            store: &mut *deps.store,
+            notifier: deps.notifier,
+            advisories: deps.advisories,
+            clock: &store_clock,
+            observer: deps.observer,
+            issues: deps.issues,
+        },
+        opts,
+        ahead,
+    )
+}
+
+fn run_on(
+    cfg: &FleetConfig,
+    deps: Deps<'_>,
+    opts: &Options,
+    ahead: i64,
+) -> Result<RunReport, FleetError> {
     let wall = Instant::now();
     for o in &opts.only {
         if !cfg.images.iter().any(|i| i.name.as_str() == o) {
@@ -467,6 +493,13 @@ pub fn run(cfg: &FleetConfig, deps: Deps<'_>, opts: &Options) -> Result<RunRepor
 
     let store = deps.store;
     let mut notes = store.recover(started, ttl, &crate::origin::gone)?;
+    if ahead.abs() > 60 {
+        notes.push(format!(
+            "this machine's clock is {} s {} the store's; the run's times are the store's",
+            ahead.abs(),
+            if ahead > 0 { "ahead of" } else { "behind" }
+        ));
+    }
     notes.extend(feed_warnings);
     if !opts.dry_run {
         notes.extend(crate::steps::build::remove_stale_authfiles());

@@ -259,7 +259,9 @@ fn match_many(
 
 /// Matches every promoted platform of the fleet in `cfg` again.
 pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport, FleetError> {
-    let now = deps.clock.now();
+    let now = crate::deps::StoreClock::follow(deps.clock, &*deps.store)?
+        .0
+        .now();
     deps.advisories.check(now)?;
     let (rules, vex) = cfg.scan.suppressions()?;
     let opts = scan::Options {

@@ -79,6 +79,9 @@ pub struct MemoryStore {
     pub issues: BTreeMap<String, model::tracked::SecurityIssue>,
     /// Values kept by key.
     pub meta: BTreeMap<String, String>,
+    /// The store's own time, as a shared store has one (`None`: the
+    /// caller's clock, as SQLite).
+    pub time: Option<Timestamp>,
 }
 
 impl MemoryStore {
@@ -487,6 +490,10 @@ impl StateStore for MemoryStore {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         self.meta.insert(key.into(), value.into());
         Ok(())
+    }
+
+    fn time(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.time)
     }
 
     fn mark_notified(

@@ -706,3 +706,29 @@ fn a_security_issue_is_kept_replaced_and_read_back() {
         assert_eq!(other.security_issue("web").unwrap(), Some(i));
     });
 }
+
+#[test]
+fn kept_values_survive_reopening_and_only_a_shared_store_has_its_own_time() {
+    each("meta", |b| {
+        let mut s = b.open();
+        assert_eq!(s.meta(store::MATCHED_DB).unwrap(), None, "{}", b.name());
+        s.set_meta(store::MATCHED_DB, "2026-12-01T00:00:00Z")
+            .unwrap();
+        s.set_meta(store::MATCHED_DB, "2026-12-07T00:00:00Z")
+            .unwrap();
+        let other = b.open();
+        assert_eq!(
+            other.meta(store::MATCHED_DB).unwrap().as_deref(),
+            Some("2026-12-07T00:00:00Z")
+        );
+        let local = Timestamp::now().0;
+        match (b.name(), other.time().unwrap()) {
+            ("sqlite", None) => {}
+            ("postgres", Some(t)) => {
+                // the server's clock, on this machine the same as ours
+                assert!((t.0 - local).abs() <= 5, "{} vs {local}", t.0)
+            }
+            (name, t) => panic!("{name}: time {t:?}"),
+        }
+    });
+}

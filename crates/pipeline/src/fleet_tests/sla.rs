@@ -114,3 +114,61 @@ fn without_block_on_overdue_an_overdue_finding_does_not_block() {
     assert_eq!(app(&r).outcome, Outcome::Promoted, "{:?}", app(&r).reasons);
     assert_eq!(r.overdue.len(), 1);
 }
+
+/// A replica whose clock runs three days ahead.
+struct AheadClock(model::Timestamp);
+
+impl crate::deps::Clock for AheadClock {
+    fn now(&self) -> model::Timestamp {
+        self.0
+    }
+    fn is_system(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_replica_whose_clock_is_ahead_takes_first_seen_and_deadlines_from_the_stores_time() {
+    let mut w = world("", "[sla]\ncritical = \"48h\"\n");
+    let first = crate::deps::Clock::now(&w.clock);
+    assert_eq!(app(&w.run()).outcome, Outcome::Promoted);
+    // an hour later by the store, 73 hours later by this replica
+    let store_now = crate::deps::Clock::now(&w.clock);
+    w.store.time = Some(store_now);
+    let ahead = AheadClock(model::Timestamp(store_now.0 + 3 * 86_400));
+    let cfg = w.config();
+    let r = crate::fleet::run(
+        &cfg,
+        Deps {
+            registry: &w.registry,
+            engine: &w.engine,
+            store: &mut w.store,
+            notifier: &w.notifier,
+            advisories: &w.advisories,
+            clock: &ahead,
+            observer: &RecordingObserver::default(),
+            issues: None,
+        },
+        &Options {
+            jobs: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        r.overdue.is_empty(),
+        "by its own clock 73 h passed since first seen, by the store's one: {:?}",
+        r.overdue
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("259200 s ahead of the store's")),
+        "{:?}",
+        r.notes
+    );
+    let t = w.store.tracked(Some("app"), false).unwrap();
+    assert_eq!(t[0].first_seen, first, "kept");
+    assert_eq!(t[0].last_seen, store_now, "seen again at the store's time");
+    assert_eq!(r.started, store_now);
+}

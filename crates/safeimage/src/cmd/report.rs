@@ -109,7 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             allow_outside_root: a.allow_outside_root,
         },
     )?;
-    let now = findings::time::Timestamp::now();
+    let store = cfg.open_store()?;
+    // a shared store's clock, as the runs that wrote it used
+    let now = store.time()?.unwrap_or_else(findings::time::Timestamp::now);
     let monday = match &a.week {
         Some(w) => pipeline::weekly::parse_week(w)
             .with_context(|| format!("--week {w}: expected an ISO week such as 2026-W49"))?,
@@ -118,7 +120,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             findings::time::Timestamp::iso_week_start(y, w).context("this week")?
         }
     };
-    let store = cfg.open_store()?;
     let images: Vec<String> = cfg.images.iter().map(|i| i.name.to_string()).collect();
     let s = pipeline::weekly::summary(&images, &*store, &cfg.sla, monday, now)?;
     let text = match a.format {
@@ -183,7 +184,7 @@ fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
         &spec.repository.to_string(),
         &*store,
         &cfg.sla,
-        findings::time::Timestamp::now(),
+        store.time()?.unwrap_or_else(findings::time::Timestamp::now),
     )?
     .with_context(|| format!("{}: never promoted, so there is nothing to report", a.image))?;
     match a.format {
