@@ -19,6 +19,7 @@ pub mod config;
 pub mod cx;
 pub mod deps;
 pub mod dossier;
+pub mod due;
 pub mod engine;
 pub mod fleet;
 pub mod image;

@@ -489,6 +489,7 @@ impl Advisories for FakeAdvisories {
                     references: vec![],
                     kev: None,
                     epss: None,
+                    due: None,
                     suppressed: None,
                 });
             }

@@ -130,6 +130,22 @@ pub struct KevMark {
     pub ransomware: bool,
 }
 
+/// A finding's patch deadline, from a fleet's findings over time and its
+/// `[sla]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueMark {
+    /// The promoted image carries it and the store tracks it (false: it
+    /// would be first seen now).
+    pub tracked: bool,
+    /// First seen (RFC 3339).
+    pub first_seen: String,
+    /// The deadline (RFC 3339); none for severities without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// Past the deadline.
+    pub overdue: bool,
+}
+
 /// A finding's EPSS score (the highest of its CVEs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpssMark {
@@ -186,6 +202,9 @@ pub struct Finding {
     /// Its EPSS score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epss: Option<EpssMark>,
+    /// Its patch deadline, as a fleet's store tracks it (`scan --tracked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DueMark>,
     /// Set when an ignore rule or VEX statement suppresses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
@@ -502,6 +521,7 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                 references: refs.into_iter().collect(),
                 kev,
                 epss,
+                due: None,
                 suppressed: None,
             });
         }

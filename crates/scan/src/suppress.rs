@@ -425,6 +425,7 @@ pub(crate) mod tests {
             references: vec![],
             kev: None,
             epss: None,
+            due: None,
             suppressed: None,
         }
     }

@@ -87,6 +87,13 @@ pub struct Summary {
     pub packages_checked: usize,
     /// Debian `unimportant` findings hidden.
     pub hidden_unimportant: usize,
+    /// Past their patch deadline (`scan --tracked`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub overdue: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -108,6 +115,10 @@ impl Summary {
             suppressed: findings.len() - live.len(),
             packages_checked,
             hidden_unimportant,
+            overdue: live
+                .iter()
+                .filter(|f| f.due.as_ref().is_some_and(|d| d.overdue))
+                .count(),
         }
     }
 }
@@ -262,6 +273,14 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
             if let Some(e) = &f.epss {
                 marks.push_str(&format!("[EPSS {:.2}] ", e.score));
             }
+            if let Some(d) = f.due.as_ref().filter(|d| d.overdue) {
+                marks.push_str(&format!(
+                    "[OVERDUE since {}] ",
+                    d.deadline
+                        .as_deref()
+                        .map_or("", |x| x.get(..10).unwrap_or(x))
+                ));
+            }
             let summary = format!("{marks}{summary}");
             let _ = writeln!(
                 out,
@@ -294,6 +313,9 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
         s.fixable,
         s.not_fixable
     );
+    if s.overdue > 0 {
+        let _ = writeln!(out, "{} past their patch deadline ([sla])", s.overdue);
+    }
     if s.suppressed > 0 {
         let _ = writeln!(out, "{} suppressed by ignore rules or VEX", s.suppressed);
     }
@@ -451,6 +473,9 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
         if let Some(e) = &f.epss {
             res["properties"]["epss"] =
                 json!({"score": e.score, "percentile": e.percentile, "date": e.date});
+        }
+        if let Some(d) = &f.due {
+            res["properties"]["patchDeadline"] = json!({"firstSeen": d.first_seen, "deadline": d.deadline, "overdue": d.overdue, "tracked": d.tracked});
         }
         if let Some(s) = &f.suppressed {
             res["suppressions"] = json!([{

@@ -37,6 +37,7 @@ fn finding(id: &str, pkg: &str, sev: Severity, fixed: Option<&str>) -> Finding {
         references: vec![format!("https://security-tracker.debian.org/tracker/{id}")],
         kev: None,
         epss: None,
+        due: None,
         suppressed: None,
     }
 }

@@ -116,6 +116,18 @@ pub struct Args {
     /// Finding order in every format.
     #[arg(long, value_enum, default_value_t = Sort::Severity)]
     sort: Sort,
+    /// Mark each finding with its patch deadline as the fleet tracks it in
+    /// the promoted image NAME (first seen, `[sla]` deadline, overdue),
+    /// from the store and `[sla]` of --config.
+    #[arg(long, value_name = "NAME")]
+    tracked: Option<String>,
+    /// The fleet config --tracked reads.
+    #[arg(long, short = 'c', env = settings::env::SAFEIMAGE_CONFIG.name, default_value = "safeimage.toml", value_name = "FILE", requires = "tracked")]
+    config: PathBuf,
+    /// With --tracked: fail (exit with --exit-code) when a finding is past
+    /// its patch deadline.
+    #[arg(long, requires = "tracked")]
+    fail_on_overdue: bool,
     #[command(flatten)]
     image: ImageArgs,
 }
@@ -160,6 +172,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(scan::baseline::read)
         .transpose()?;
+    let tracking = match &args.tracked {
+        Some(name) => {
+            let cfg = pipeline::FleetConfig::load_fleet(&args.config)?;
+            anyhow::ensure!(
+                cfg.images.iter().any(|i| i.name.as_str() == name),
+                "{}: --tracked {name}: no image of that name in the config",
+                args.config.display()
+            );
+            let store = cfg.open_store()?;
+            Some((name.clone(), cfg.sla.clone(), store))
+        }
+        None => None,
+    };
 
     let scanned = crate::shared::image::load(&args.source, &args.image)?;
     let opts = scan::Options {
@@ -197,7 +222,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
     );
     let mut decision = j.decision.clone();
-    let gated = gate != Gate::default() || args.fail_on_unreadable;
+    if let Some((name, sla, store)) = &tracking {
+        let now = store.time()?.unwrap_or_else(Timestamp::now);
+        let late = pipeline::due::annotate(&mut j.findings, name, &**store, sla, now)?;
+        if args.fail_on_overdue && late > 0 {
+            decision.failed = true;
+            decision.reasons.push(format!(
+                "{late} finding(s) past their patch deadline (--fail-on-overdue)"
+            ));
+        }
+    }
+    let gated = gate != Gate::default() || args.fail_on_unreadable || args.fail_on_overdue;
     if args.fail_on_unreadable && !scanned.inventory.notes.is_empty() {
         decision.failed = true;
         decision.reasons.push(format!(

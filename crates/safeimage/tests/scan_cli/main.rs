@@ -550,3 +550,4 @@ fn gitlab_report_is_valid_and_stable() {
 mod diff;
 mod exploited;
 mod suppress;
+mod tracked;
