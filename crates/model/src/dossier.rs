@@ -56,4 +56,27 @@ pub struct Dossier {
     pub trail: Vec<TrailEntry>,
     /// The audit chain's problems (empty: it holds).
     pub trail_problems: Vec<String>,
+    /// Signed and attached when it was promoted (its audit record): the
+    /// signature and each attestation's type.
+    #[serde(default)]
+    pub signed: Vec<String>,
+    /// What hardening did, per platform (its audit record).
+    #[serde(default)]
+    pub hardened: BTreeMap<String, crate::Hardening>,
+    /// The signatures and attestations checked in the registry with the
+    /// given keys (`report image --key`); `None`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+}
+
+/// Signatures and attestations found valid in the registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    /// Each valid signature: where it was found and the key's SHA-256.
+    pub signatures: Vec<String>,
+    /// Each valid attestation's predicate type.
+    pub attestations: Vec<String>,
+    /// Why verification failed (none: it holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }

@@ -59,6 +59,8 @@ pub fn dossier(
             .then_with(|| a.finding.key().cmp(&b.finding.key()))
     });
     let mut trail = Vec::new();
+    let mut signed = Vec::new();
+    let mut hardened = BTreeMap::new();
     let mut trail_problems = Vec::new();
     for v in store::verify(store, None)?
         .into_iter()
@@ -74,6 +76,22 @@ pub fn dossier(
                     .unwrap_or_default()
                     .to_string()
             };
+            // the record that promoted this digest says what was attached
+            if s("outcome") == "promoted" && s("digest") == p.digest.to_string() {
+                signed = r
+                    .get("signed")
+                    .and_then(|v| v.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                hardened = r
+                    .get("hardened")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+            }
             trail.push(TrailEntry {
                 time: s("time"),
                 outcome: s("outcome"),
@@ -109,5 +127,117 @@ pub fn dossier(
         findings,
         trail,
         trail_problems,
+        signed,
+        hardened,
+        verified: None,
     }))
+}
+
+/// Checks the promoted digest's signatures and attestations in the
+/// registry with `keys`, requiring every attestation its promotion record
+/// says was attached; the report states what holds, or why not.
+pub fn verify_in_registry(
+    d: &mut Dossier,
+    repository: &oci::ImageRef,
+    opts: &oci::source::RegistryOptions,
+    keys: &[provenance::keys::PublicKey],
+) {
+    let req = provenance::verify::Requirements {
+        attestations: d
+            .signed
+            .iter()
+            .filter(|s| *s != "signature")
+            // `TYPE (PLATFORM)` for an index's platforms
+            .map(|s| s.split(" (").next().unwrap_or(s).to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let checked = (|| -> Result<provenance::verify::Report, String> {
+        let digest: oci::Digest = d.digest.parse().map_err(|e| format!("{e}"))?;
+        let repo = oci::push::Repo::connect(repository, opts).map_err(|e| e.to_string())?;
+        provenance::verify::verify(&repo, &repository.full_name(), &digest, keys, &req)
+            .map_err(|e| e.to_string())
+    })();
+    d.verified = Some(match checked {
+        Ok(r) => model::dossier::Verified {
+            signatures: r
+                .signatures
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} (key {}, SHA-256 {})",
+                        s.source,
+                        s.key,
+                        s.fingerprint.get(..16).unwrap_or(&s.fingerprint)
+                    )
+                })
+                .collect(),
+            attestations: r
+                .attestations
+                .iter()
+                .map(|a| a.predicate_type.clone())
+                .collect(),
+            failure: r.failure(&req).map(|f| r.message(&f)),
+        },
+        Err(e) => model::dossier::Verified {
+            failure: Some(e),
+            ..Default::default()
+        },
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::StateStore as _;
+
+    #[test]
+    fn the_promotion_record_says_what_was_signed_and_what_hardening_did() {
+        let mut s = store::MemoryStore::new();
+        let t0 = Timestamp(1_795_478_400);
+        let run = s.begin_run(t0, "f", &"".into()).unwrap();
+        let mut o = model::ImageOutcome::new("app", &"r.example/app".parse().unwrap(), None);
+        o.outcome = model::Outcome::Promoted;
+        let digest: oci::Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        o.digest = Some(digest.clone());
+        o.signed = vec!["signature".into(), "https://slsa.dev/provenance/v1".into()];
+        o.platforms = vec![model::PlatformOutcome {
+            platform: "linux/amd64".parse().unwrap(),
+            digest: Some(digest),
+            rebuilt: true,
+            counts: Default::default(),
+            fixable: 0,
+            baseline: None,
+            reasons: vec![],
+            findings: vec![],
+            hardened: Some(model::Hardening {
+                before_compressed: 1000,
+                after_compressed: 250,
+                files: 40,
+                packages: 5,
+                checks: vec!["starts".into()],
+                ..Default::default()
+            }),
+            inventory: None,
+        }];
+        s.decide(&store::Decision {
+            run,
+            time: t0,
+            outcome: &o,
+            version: None,
+        })
+        .unwrap();
+        let d = dossier("app", "r.example/app", &s, &store::sla::Sla::default(), t0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.signed, ["signature", "https://slsa.dev/provenance/v1"]);
+        let h = &d.hardened["linux/amd64"];
+        assert_eq!(
+            (h.before_compressed, h.after_compressed, h.files),
+            (1000, 250, 40)
+        );
+        assert!(d.trail_problems.is_empty(), "{:?}", d.trail_problems);
+    }
 }

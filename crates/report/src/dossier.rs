@@ -92,5 +92,48 @@ mod tests {
         );
         assert!(h.contains("class=\"overdue\">1970-01-08"), "{h}");
         assert!(h.contains("none edited, removed or reordered"));
+        assert!(h.contains("Nothing was signed at promotion.") && h.contains("Not hardened."));
+        assert!(h.contains("Not verified by this report"));
+    }
+
+    #[test]
+    fn signatures_verified_and_hardening_are_stated() {
+        let d = Dossier {
+            image: "app".into(),
+            signed: vec!["signature".into(), "<sbom>".into()],
+            hardened: [(
+                "linux/amd64".to_string(),
+                model::Hardening {
+                    before_compressed: 900,
+                    after_compressed: 300,
+                    files: 12,
+                    packages: 3,
+                    checks: vec!["runs".into()],
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            verified: Some(model::dossier::Verified {
+                signatures: vec!["registry key 0f00".into()],
+                attestations: vec!["https://slsa.dev/provenance/v1".into()],
+                failure: None,
+            }),
+            ..Default::default()
+        };
+        let h = html(&d);
+        assert!(
+            h.contains("Signed and attached at promotion: signature, &lt;sbom&gt;."),
+            "{h}"
+        );
+        assert!(h.contains("900 → 300 bytes"), "{h}");
+        assert!(h.contains("1 signature(s), 1 attestation(s)"), "{h}");
+        let failed = Dossier {
+            verified: Some(model::dossier::Verified {
+                failure: Some("no signature".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(html(&failed).contains("Verification in the registry failed: no signature"));
     }
 }

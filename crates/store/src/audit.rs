@@ -140,6 +140,28 @@ pub fn record_fields(run: RunId, time: Timestamp, o: &ImageOutcome) -> Map<Strin
                 .collect(),
         ),
     );
+    // what was signed and attached, and what hardening did (newer
+    // records; absent when nothing was)
+    if !o.signed.is_empty() {
+        m.insert(
+            "signed".into(),
+            Value::Array(o.signed.iter().map(|t| Value::from(t.as_str())).collect()),
+        );
+    }
+    let hardened: Map<String, Value> = o
+        .platforms
+        .iter()
+        .filter_map(|p| {
+            let h = p.hardened.as_ref()?;
+            Some((
+                p.platform.to_string(),
+                serde_json::to_value(h).unwrap_or(Value::Null),
+            ))
+        })
+        .collect();
+    if !hardened.is_empty() {
+        m.insert("hardened".into(), Value::Object(hardened));
+    }
     m.insert(
         "counts".into(),
         Value::Object(

@@ -68,6 +68,11 @@ pub struct ImageArgs {
     /// Write here instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Check the promoted digest's signature and attestations in the
+    /// registry with this public key (repeatable); the report says what
+    /// holds.
+    #[arg(long, value_name = "FILE")]
+    key: Vec<PathBuf>,
     /// Let paths the config names be outside its directory.
     #[arg(long)]
     allow_outside_root: bool,
@@ -179,7 +184,7 @@ fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     let store = cfg.open_store()?;
-    let d = pipeline::dossier::dossier(
+    let mut d = pipeline::dossier::dossier(
         &a.image,
         &spec.repository.to_string(),
         &*store,
@@ -187,6 +192,19 @@ fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
         store.time()?.unwrap_or_else(findings::time::Timestamp::now),
     )?
     .with_context(|| format!("{}: never promoted, so there is nothing to report", a.image))?;
+    if !a.key.is_empty() {
+        let keys = a
+            .key
+            .iter()
+            .map(|p| provenance::keys::load_public(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        pipeline::dossier::verify_in_registry(
+            &mut d,
+            &spec.repository,
+            &cfg.registry_options()?,
+            &keys,
+        );
+    }
     match a.format {
         ImageFormat::Json => super::write_output(a.output.as_deref(), &report::dossier::json(&d))?,
         ImageFormat::Html => super::write_output(a.output.as_deref(), &report::dossier::html(&d))?,
@@ -225,6 +243,10 @@ fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
                 dest.display()
             );
         }
+    }
+    if let Some(f) = d.verified.as_ref().and_then(|v| v.failure.as_ref()) {
+        eprintln!("verification failed: {}", findings::text::clean(f));
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

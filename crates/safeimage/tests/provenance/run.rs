@@ -172,6 +172,66 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
     let base_digest = remote_digest(&base).unwrap();
     let slsa_deps = app["bases"][0]["digest"].as_str().unwrap();
     assert_eq!(slsa_deps, base_digest);
+    // The image's report checks the registry with the key and says so.
+    let out = si(
+        d,
+        &[
+            "report",
+            "image",
+            "app",
+            "--config",
+            "fleet.toml",
+            "-f",
+            "json",
+            "--key",
+            "cosign.pub",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["digest"], digest);
+    assert_eq!(
+        rep["signed"].as_array().unwrap().len(),
+        5,
+        "{}",
+        rep["signed"]
+    );
+    assert_eq!(rep["verified"]["signatures"].as_array().unwrap().len(), 1);
+    assert_eq!(rep["verified"]["attestations"].as_array().unwrap().len(), 4);
+    assert!(
+        rep["verified"].get("failure").is_none(),
+        "{}",
+        rep["verified"]
+    );
+    // with another key it does not hold, and the report says why
+    let out = si(
+        d,
+        &[
+            "report",
+            "image",
+            "app",
+            "--config",
+            "fleet.toml",
+            "-f",
+            "json",
+            "--key",
+            "base.pub",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        rep["verified"]["failure"].is_string(),
+        "{}",
+        rep["verified"]
+    );
 }
 
 #[test]
