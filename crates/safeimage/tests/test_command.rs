@@ -50,6 +50,8 @@ for line in open(manifest):
         continue
     path, digest, method, origin = line.rstrip('\n').split('\t')
     args = origin.split(' ')
+    if method == 'committed':
+        continue
     u = urllib.parse.urlsplit(args[0])
     dest = os.path.join(out, u.netloc, urllib.parse.unquote(u.path).lstrip('/'))
     os.makedirs(os.path.dirname(dest), exist_ok=True)
