@@ -10,7 +10,12 @@
 //!   implementations; [`testing`]: in-memory doubles for unit tests;
 //! - [`origin`]: which process does a run, and whether it is gone;
 //! - [`update`]: base-image updates planned, evaluated with the run's own
-//!   steps (no tag moved) and pushed as branches.
+//!   steps (no tag moved) and pushed as branches;
+//! - findings over time: [`rematch`] (kept inventories matched again after
+//!   the DB changed), [`issues`] (one security issue per image),
+//!   [`weekly`] (the weekly summary, sent and kept as a forge issue),
+//!   [`dossier`] (one image's report for its consumers), [`due`] (a scan's
+//!   findings marked with the fleet's deadlines).
 //!
 //! Storing, notifying and rendering reports happen in their own crates
 //! (`store`, `notify`, `report`) over the shared `model`.

@@ -20,6 +20,8 @@ fn bare_clone(root: &Path) -> PathBuf {
         "scripts/fetch-test-data",
         "scripts/derive-debian-osv",
         "testdata/origins.tsv",
+        "testdata/feeds/kev-2025.08.25-extract.json",
+        "testdata/feeds/epss-2025-03-16-extract.csv",
     ] {
         std::fs::create_dir_all(clone.join(f).parent().unwrap()).unwrap();
         std::fs::copy(repo().join(f), clone.join(f)).unwrap();
