@@ -34,7 +34,11 @@ fn promote(s: &mut dyn StateStore, day: i64, d: char, findings: Vec<scan::Findin
     let run = s.begin_run(t, "fleet.toml", &"".into()).unwrap();
     let mut o = ImageOutcome::new("app", &"r.example/fleet/app".parse().unwrap(), None);
     o.outcome = Outcome::Promoted;
-    o.digest = Some(format!("sha256:{}", d.to_string().repeat(64)).parse().unwrap());
+    o.digest = Some(
+        format!("sha256:{}", d.to_string().repeat(64))
+            .parse()
+            .unwrap(),
+    );
     o.findings = findings;
     s.decide(&Decision {
         run,
@@ -57,7 +61,15 @@ fn scenario(name: &str, open: &dyn Fn() -> Box<dyn StateStore>) {
     let images = vec!["app".to_string()];
     let mut s = open();
     let mut step = |s: &mut dyn StateStore, day: i64| {
-        update_issues(&images, s, &sla, &settings, Some(&forge), Timestamp(day * DAY)).unwrap()
+        update_issues(
+            &images,
+            s,
+            &sla,
+            &settings,
+            Some(&forge),
+            Timestamp(day * DAY),
+        )
+        .unwrap()
     };
     let high = || finding("CVE-1", "openssl", "HIGH");
     let medium = || finding("CVE-2", "curl", "MEDIUM");
@@ -71,7 +83,10 @@ fn scenario(name: &str, open: &dyn Fn() -> Box<dyn StateStore>) {
     let c = step(&mut *s, 1);
     assert_eq!(c.len(), 1, "{name}");
     assert_eq!(c[0].action, IssueAction::Opened);
-    assert_eq!(c[0].url.as_deref(), Some("https://github.invalid/o/r/issues/1"));
+    assert_eq!(
+        c[0].url.as_deref(),
+        Some("https://github.invalid/o/r/issues/1")
+    );
     assert!(c[0].error.is_none(), "{:?}", c[0].error);
     // day 3: a rebuild with the same findings: nothing to say
     promote(&mut *s, 3, '3', vec![low(), high()]);
@@ -98,12 +113,20 @@ fn scenario(name: &str, open: &dyn Fn() -> Box<dyn StateStore>) {
     let kept = open().security_issue("app").unwrap().unwrap();
     assert!(!kept.open, "{name}");
     assert_eq!(kept.blocks.len(), 4, "opened, overdue, medium, closed");
-    assert!(kept.blocks[1].contains("1 past the patch deadline"), "{}", kept.blocks[1]);
+    assert!(
+        kept.blocks[1].contains("1 past the patch deadline"),
+        "{}",
+        kept.blocks[1]
+    );
     let st = state.lock().unwrap();
     assert_eq!(st.issues.len(), 1, "{name}: one issue on the forge");
     assert!(!st.issues[0].5, "closed on the forge");
     assert_eq!(st.issues[0].4.len(), 3, "the later blocks as comments");
-    assert!(st.issues[0].2.contains("<!-- safeimage-security-issue: app -->"));
+    assert!(
+        st.issues[0]
+            .2
+            .contains("<!-- safeimage-security-issue: app -->")
+    );
 }
 
 #[test]

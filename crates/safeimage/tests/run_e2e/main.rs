@@ -406,6 +406,22 @@ fn a_patched_base_is_promoted_with_fewer_findings_and_the_base_change() {
         before >= 40,
         "the main-only base has the fixture CVEs: {before}"
     );
+    // the inventory kept with the promotion matches as the image did
+    // (trivy#4219): a re-match against the same DB changes nothing
+    let out = safeimage_in(
+        f.dir(),
+        &["rematch", "--config", "fleet.toml", "-f", "json"],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["matched"], 1, "{r}");
+    assert_eq!(r["changed"], serde_json::json!([]), "{r}");
 
     f.push_base(Base::Security, "base/debian:bookworm");
     assert_eq!(f.run(&[], &[]).status.code(), Some(0));
