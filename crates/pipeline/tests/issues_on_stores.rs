@@ -60,7 +60,7 @@ fn scenario(name: &str, open: &dyn Fn() -> Box<dyn StateStore>) {
     let sla = store::sla::Sla::default();
     let images = vec!["app".to_string()];
     let mut s = open();
-    let mut step = |s: &mut dyn StateStore, day: i64| {
+    let step = |s: &mut dyn StateStore, day: i64| {
         update_issues(
             &images,
             s,
