@@ -16,7 +16,20 @@ use serde::Serialize;
 
 use crate::config::FleetConfig;
 use crate::deps::{Advisories, Clock};
-use crate::fleet::FleetError;
+
+/// Why a re-match could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RematchError {
+    /// The advisory DB is missing, unreadable or too old.
+    #[error(transparent)]
+    Db(#[from] vulndb::DbError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// An ignore file or VEX document of the fleet cannot be read.
+    #[error(transparent)]
+    Suppress(#[from] scan::suppress::SuppressError),
+}
 
 /// What changed for one promoted platform.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +80,10 @@ pub struct RematchDeps<'a> {
 
 /// Whether the DB changed since the promoted findings were last matched
 /// (or they never were): `run` re-matches then.
-pub fn due(store: &dyn store::StateStore, advisories: &dyn Advisories) -> Result<bool, FleetError> {
+pub fn due(
+    store: &dyn store::StateStore,
+    advisories: &dyn Advisories,
+) -> Result<bool, RematchError> {
     let Some(built) = advisories.built()? else {
         return Ok(false);
     };
@@ -258,7 +274,7 @@ fn match_many(
 }
 
 /// Matches every promoted platform of the fleet in `cfg` again.
-pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport, FleetError> {
+pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport, RematchError> {
     let now = crate::deps::StoreClock::follow(deps.clock, &*deps.store)?
         .0
         .now();
