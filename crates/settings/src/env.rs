@@ -159,6 +159,13 @@ pub const CI_API_V4_URL: Var = Var {
     meaning: "the GitLab API `update` opens merge requests through when `[update] forge = \"gitlab\"` names no `api_url` (GitLab CI sets it)",
     default: "https://gitlab.com/api/v4",
 };
+/// The token `safeimage serve` requires for state changes (unless
+/// `[serve] token_env` or `token_file` names another source).
+pub const SAFEIMAGE_SERVE_TOKEN: Var = Var {
+    name: "SAFEIMAGE_SERVE_TOKEN",
+    meaning: "the bearer token `safeimage serve` requires to trigger runs and ignore findings (none: read-only, and only on loopback)",
+    default: "",
+};
 
 /// Every variable safeimage reads by a fixed name.
 pub const ALL: &[Var] = &[
@@ -183,6 +190,7 @@ pub const ALL: &[Var] = &[
     SAFEIMAGE_BWRAP,
     SAFEIMAGE_ENGINE_PROGRAM,
     CI_API_V4_URL,
+    SAFEIMAGE_SERVE_TOKEN,
 ];
 
 /// A variable the config names (`username_env`, `secret_env`...): its

@@ -253,6 +253,19 @@ impl<'t> Document<'t> {
         self.top.remove(name)
     }
 
+    /// Returns the problems of what was taken, leaving the other sections
+    /// to their owners (a crate reading its own section of a file another
+    /// crate reads whole).
+    pub fn finish_taken(self) -> Result<(), ConfigErrors> {
+        let mut errors = self.reader.errors;
+        errors.sort_by_key(|e| (e.line, e.column));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
     /// Reports every top-level key nobody took, then returns all problems.
     pub fn finish(mut self) -> Result<(), ConfigErrors> {
         let mut known = self.taken.clone();

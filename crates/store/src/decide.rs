@@ -328,6 +328,33 @@ pub(crate) fn record_rematch(
     track(tx, image, time, &view, digest)
 }
 
+/// Appends an event record (not a decision: a finding ignored through
+/// `serve`, say) to `image`'s audit log and moves its head. The caller
+/// commits.
+pub(crate) fn record_event(
+    tx: &mut dyn Tx,
+    image: &str,
+    fields: Map<String, Value>,
+    key: Option<&AuditKey>,
+) -> Result<(), StoreError> {
+    let (seq, prev) = tx
+        .int_text(HEAD, &[Arg::Text(image)])?
+        .map_or((0, audit::GENESIS.to_string()), |(s, h)| (s as u64, h));
+    let gseq = match key {
+        Some(_) => tx.int(GLOBAL_SEQ, &[])?.unwrap_or(0) as u64 + 1,
+        None => 0,
+    };
+    let hash = tx.append_audit(image, seq + 1, &prev, fields, key.map(|k| (k, gseq)))?;
+    tx.exec(
+        SET_HEAD,
+        &[Arg::Text(image), Arg::Int((seq + 1) as i64), Arg::Text(&hash)],
+    )?;
+    if let Some(k) = key {
+        sign_heads(tx, k, gseq)?;
+    }
+    Ok(())
+}
+
 /// Signs the whole head set under global number `gseq`.
 pub(crate) fn sign_heads(tx: &mut dyn Tx, key: &AuditKey, gseq: u64) -> Result<(), StoreError> {
     let heads = tx.heads()?;

@@ -284,6 +284,36 @@ pub trait StateStore: Send {
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Keeps `value` under `key`.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Appends an event (not a decision) to `image`'s hash-chained audit
+    /// log: `fields` plus `time` and `event` (what happened).
+    fn audit_event(
+        &mut self,
+        image: &str,
+        time: Timestamp,
+        event: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError>;
+    /// Claims tick `tick` of scheduled job `job` for `holder`: `true` for
+    /// exactly one caller however many ask (replicas on one store), so a
+    /// tick runs once; a tick claimed before is never claimed again.
+    fn claim_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Records how a claimed tick ended (its log's tail kept).
+    fn finish_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        ok: bool,
+        log: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The last `limit` job ticks, newest first.
+    fn jobs(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError>;
     /// The store's own time, when it has one every writer shares
     /// (PostgreSQL's `now()`): deadlines and first-seen times then come
     /// from it, not from each replica's clock. `None`: the store is on
@@ -304,6 +334,38 @@ pub trait StateStore: Send {
     /// With an audit key: the last global record number and the HMAC over
     /// it and every head.
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// One tick of a scheduled job (`safeimage serve`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobRecord {
+    /// The job (`run`, `update`, `db-update`, `rematch`, `weekly`, or
+    /// `run:IMAGE` when asked for one image).
+    pub job: String,
+    /// The tick it ran for.
+    pub tick: Timestamp,
+    /// Who ran it (`host:pid`).
+    pub holder: String,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it ended (none: running, or its process died).
+    pub finished: Option<Timestamp>,
+    /// Whether it succeeded.
+    pub ok: Option<bool>,
+    /// The end of its output.
+    pub log: String,
+}
+
+/// The most of a job's output kept.
+pub const JOB_LOG_BYTES: usize = 64 * 1024;
+
+/// The end of `log`, at most [`JOB_LOG_BYTES`], cut at a character.
+pub fn log_tail(log: &str) -> &str {
+    let mut start = log.len().saturating_sub(JOB_LOG_BYTES);
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
 }
 
 /// The [`StateStore::meta`] key of the advisory DB (its build time) the

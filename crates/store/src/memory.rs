@@ -79,6 +79,8 @@ pub struct MemoryStore {
     pub issues: BTreeMap<String, model::tracked::SecurityIssue>,
     /// Values kept by key.
     pub meta: BTreeMap<String, String>,
+    /// Scheduled jobs' ticks.
+    pub jobs: Vec<crate::JobRecord>,
     /// The store's own time, as a shared store has one (`None`: the
     /// caller's clock, as SQLite).
     pub time: Option<Timestamp>,
@@ -481,6 +483,90 @@ impl StateStore for MemoryStore {
     ) -> Result<(), StoreError> {
         self.issues.insert(issue.image.clone(), issue.clone());
         Ok(())
+    }
+
+    fn audit_event(
+        &mut self,
+        image: &str,
+        time: Timestamp,
+        event: &str,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        fields.insert("time".into(), time.to_string().into());
+        fields.insert("event".into(), event.into());
+        let (seq, prev) = self
+            .heads
+            .get(image)
+            .cloned()
+            .unwrap_or((0, audit::GENESIS.into()));
+        let gseq = self.global.as_ref().map_or(0, |g| g.0) + 1;
+        let (line, hash) = audit::line_for(
+            image,
+            seq + 1,
+            &prev,
+            fields,
+            self.key.as_ref().map(|k| (k, gseq)),
+        );
+        self.logs.entry(image.to_string()).or_default().push_str(&line);
+        self.heads.insert(image.to_string(), (seq + 1, hash));
+        if let Some(key) = &self.key {
+            let heads: Vec<(String, u64, String)> = self
+                .heads
+                .iter()
+                .map(|(i, (s, h))| (i.clone(), *s, h.clone()))
+                .collect();
+            self.global = Some((gseq, key.mac(&audit::global_message(gseq, &heads))));
+        }
+        Ok(())
+    }
+
+    fn claim_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        if self.jobs.iter().any(|j| j.job == job && j.tick == tick) {
+            return Ok(false);
+        }
+        self.jobs.push(crate::JobRecord {
+            job: job.into(),
+            tick,
+            holder: holder.into(),
+            started: now,
+            finished: None,
+            ok: None,
+            log: String::new(),
+        });
+        Ok(true)
+    }
+
+    fn finish_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        ok: bool,
+        log: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(j) = self
+            .jobs
+            .iter_mut()
+            .find(|j| j.job == job && j.tick == tick)
+        {
+            j.finished = Some(now);
+            j.ok = Some(ok);
+            j.log = crate::log_tail(log).to_string();
+        }
+        Ok(())
+    }
+
+    fn jobs(&self, limit: usize) -> Result<Vec<crate::JobRecord>, StoreError> {
+        let mut v = self.jobs.clone();
+        v.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.job.cmp(&b.job)));
+        v.truncate(limit);
+        Ok(v)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

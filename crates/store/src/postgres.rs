@@ -72,6 +72,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
     // 7: small values the store keeps (the SQLite store's migration 10).
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 8: scheduled jobs' ticks (the SQLite store's migration 11).
+    "CREATE TABLE jobs (job TEXT NOT NULL, tick BIGINT NOT NULL, holder TEXT NOT NULL,
+                        started BIGINT NOT NULL, finished BIGINT, ok BOOLEAN, log TEXT NOT NULL DEFAULT '',
+                        PRIMARY KEY (job, tick));",
 ];
 
 /// The URL with any password removed, for messages.
@@ -749,6 +753,89 @@ impl StateStore for Postgres {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    fn audit_event(
+        &mut self,
+        image: &str,
+        time: Timestamp,
+        event: &str,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        fields.insert("time".into(), time.to_string().into());
+        fields.insert("event".into(), event.into());
+        let shown = self.shown.clone();
+        let e = move |x: postgres::Error| StoreError::Postgres {
+            url: shown.clone(),
+            message: x.to_string(),
+        };
+        let key = self.key.clone();
+        let url = self.shown.clone();
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7284520)")
+            .map_err(&e)?;
+        let mut t = PgTx { tx, url: &url };
+        decide::record_event(&mut t, image, fields, key.as_ref())?;
+        t.tx.commit().map_err(&e)
+    }
+
+    fn claim_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .c()?
+            .execute(
+                "INSERT INTO jobs (job, tick, holder, started) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (job, tick) DO NOTHING",
+                &[&job, &tick.0, &holder, &now.0],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    fn finish_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        ok: bool,
+        log: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.c()?
+            .execute(
+                "UPDATE jobs SET finished = $3, ok = $4, log = $5 WHERE job = $1 AND tick = $2",
+                &[&job, &tick.0, &now.0, &ok, &crate::log_tail(log)],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn jobs(&self, limit: usize) -> Result<Vec<crate::JobRecord>, StoreError> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT job, tick, holder, started, finished, ok, log FROM jobs
+                 ORDER BY started DESC, job LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| crate::JobRecord {
+                job: r.get(0),
+                tick: Timestamp(r.get(1)),
+                holder: r.get(2),
+                started: Timestamp(r.get(3)),
+                finished: r.get::<_, Option<i64>>(4).map(Timestamp),
+                ok: r.get(5),
+                log: r.get(6),
+            })
+            .collect())
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

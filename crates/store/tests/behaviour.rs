@@ -732,3 +732,63 @@ fn kept_values_survive_reopening_and_only_a_shared_store_has_its_own_time() {
         }
     });
 }
+
+#[test]
+fn a_job_tick_is_claimed_once_whoever_asks_and_its_end_is_kept() {
+    each("jobs", |b| {
+        let t = Timestamp(100 * DAY);
+        let claims: Vec<bool> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|i| {
+                    s.spawn(move || {
+                        b.open()
+                            .claim_job("run", t, &format!("replica-{i}"), t)
+                            .unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{}", b.name());
+        let mut s = b.open();
+        assert!(!s.claim_job("run", t, "late", t).unwrap(), "never again");
+        assert!(s.claim_job("weekly", t, "r", t).unwrap(), "another job");
+        s.finish_job("run", t, false, "exit status 2\nbuild failed", Timestamp(t.0 + 60))
+            .unwrap();
+        let jobs = b.open().jobs(10).unwrap();
+        assert_eq!(jobs.len(), 2, "{}", b.name());
+        let run = jobs.iter().find(|j| j.job == "run").unwrap();
+        assert_eq!(run.ok, Some(false));
+        assert_eq!(run.finished, Some(Timestamp(t.0 + 60)));
+        assert!(run.log.ends_with("build failed"));
+        let weekly = jobs.iter().find(|j| j.job == "weekly").unwrap();
+        assert_eq!((weekly.ok, weekly.finished), (None, None), "still running");
+    });
+}
+
+#[test]
+fn an_event_joins_the_images_audit_chain_which_still_verifies() {
+    each("events", |b| {
+        let mut s = b.open();
+        let run = s.begin_run(Timestamp(DAY), "f", &"".into()).unwrap();
+        decide(&mut *s, run, &outcome("web", Outcome::Promoted, '1', 'b'), None);
+        let mut f = serde_json::Map::new();
+        f.insert("advisory".into(), "CVE-2026-1".into());
+        f.insert("reason".into(), "not reachable".into());
+        s.audit_event("web", Timestamp(2 * DAY), "ignored", f).unwrap();
+        let run = s.begin_run(Timestamp(3 * DAY), "f", &"".into()).unwrap();
+        decide(&mut *s, run, &outcome("web", Outcome::Promoted, '2', 'b'), None);
+        let other = b.open();
+        let logs = other.audit_logs().unwrap();
+        let web = logs.iter().find(|l| l.image == "web").unwrap();
+        assert_eq!(web.chain.records.len(), 3, "{}", b.name());
+        assert_eq!(web.chain.records[1]["event"], "ignored");
+        let v = store::verify(&*other, None).unwrap();
+        assert!(
+            v.iter().all(|x| x.problems.is_empty()),
+            "{}: {:?}",
+            b.name(),
+            v.iter().flat_map(|x| &x.problems).map(|p| &p.message).collect::<Vec<_>>()
+        );
+    });
+}

@@ -266,6 +266,8 @@ impl FleetConfig {
                 }
             }
         }
+        // `[serve]` is read by the `serve` crate (`safeimage serve`)
+        let _ = doc.take("serve");
         if let Some(s) = doc.take("schedule") {
             each_key(&mut doc.reader, &s, "schedule", &["cron"], |v, _, x| {
                 if let Some(c) = v.string(x, "schedule.cron") {

@@ -76,6 +76,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE security_issues (image TEXT PRIMARY KEY, data TEXT NOT NULL);",
     // 10: small values the store keeps (the advisory DB last matched).
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 11: scheduled jobs' ticks (`serve`: each claimed once).
+    "CREATE TABLE jobs (job TEXT NOT NULL, tick INTEGER NOT NULL, holder TEXT NOT NULL,
+                        started INTEGER NOT NULL, finished INTEGER, ok INTEGER, log TEXT NOT NULL DEFAULT '',
+                        PRIMARY KEY (job, tick));",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -792,6 +796,92 @@ impl StateStore for Sqlite {
             )
             .map_err(self.sq())?;
         Ok(())
+    }
+
+    fn audit_event(
+        &mut self,
+        image: &str,
+        time: Timestamp,
+        event: &str,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        fields.insert("time".into(), time.to_string().into());
+        fields.insert("event".into(), event.into());
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let mut t = SqliteTx {
+            tx,
+            path: &self.path,
+            audit_dir: &self.audit_dir,
+        };
+        decide::record_event(&mut t, image, fields, self.key.as_ref())?;
+        t.tx.commit().map_err(&e)
+    }
+
+    fn claim_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO jobs (job, tick, holder, started) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job, tick) DO NOTHING",
+                params![job, tick.0, holder, now.0],
+            )
+            .map_err(self.sq())?;
+        Ok(n == 1)
+    }
+
+    fn finish_job(
+        &mut self,
+        job: &str,
+        tick: Timestamp,
+        ok: bool,
+        log: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET finished = ?3, ok = ?4, log = ?5 WHERE job = ?1 AND tick = ?2",
+                params![job, tick.0, now.0, ok, crate::log_tail(log)],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    fn jobs(&self, limit: usize) -> Result<Vec<crate::JobRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT job, tick, holder, started, finished, ok, log FROM jobs
+                 ORDER BY started DESC, job LIMIT ?1",
+            )
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([limit as i64], |r| {
+                Ok(crate::JobRecord {
+                    job: r.get(0)?,
+                    tick: Timestamp(r.get(1)?),
+                    holder: r.get(2)?,
+                    started: Timestamp(r.get(3)?),
+                    finished: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+                    ok: r.get(5)?,
+                    log: r.get(6)?,
+                })
+            })
+            .map_err(self.sq())?;
+        rows.collect::<Result<_, _>>().map_err(self.sq())
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
