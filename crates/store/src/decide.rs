@@ -347,7 +347,11 @@ pub(crate) fn record_event(
     let hash = tx.append_audit(image, seq + 1, &prev, fields, key.map(|k| (k, gseq)))?;
     tx.exec(
         SET_HEAD,
-        &[Arg::Text(image), Arg::Int((seq + 1) as i64), Arg::Text(&hash)],
+        &[
+            Arg::Text(image),
+            Arg::Int((seq + 1) as i64),
+            Arg::Text(&hash),
+        ],
     )?;
     if let Some(k) = key {
         sign_heads(tx, k, gseq)?;

@@ -293,6 +293,10 @@ pub trait StateStore: Send {
         event: &str,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), StoreError>;
+    /// The last `limit` runs, newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
+    /// What each image of `run` came to (its latest state in that run).
+    fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError>;
     /// Claims tick `tick` of scheduled job `job` for `holder`: `true` for
     /// exactly one caller however many ask (replicas on one store), so a
     /// tick runs once; a tick claimed before is never claimed again.
@@ -334,6 +338,21 @@ pub trait StateStore: Send {
     /// With an audit key: the last global record number and the HMAC over
     /// it and every head.
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// A run as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: RunId,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// When it ended.
+    pub finished: Option<String>,
+    /// `running`, `finished`, `interrupted`, ...
+    pub status: String,
+    /// The config it ran.
+    pub config: String,
 }
 
 /// One tick of a scheduled job (`safeimage serve`).

@@ -37,6 +37,12 @@ pub struct RunRow {
     pub status: RunStatus,
     /// Latest state per image.
     pub images: BTreeMap<String, ImageState>,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it ended.
+    pub finished: Option<Timestamp>,
+    /// The outcome decided per image (JSON, as the stores keep it).
+    pub outcomes: BTreeMap<String, String>,
 }
 
 /// State in memory.
@@ -186,6 +192,9 @@ impl StateStore for MemoryStore {
             origin: origin.into(),
             status: RunStatus::Running,
             images: BTreeMap::new(),
+            started,
+            finished: None,
+            outcomes: BTreeMap::new(),
         });
         self.heartbeats.insert(id, started.0);
         self.marks.insert(id, self.decision_count);
@@ -285,6 +294,8 @@ impl StateStore for MemoryStore {
         if let Some(r) = self.run_mut(d.run) {
             r.images
                 .insert(o.name.clone(), ImageState::Decided(o.outcome));
+            r.outcomes
+                .insert(o.name.clone(), serde_json::to_string(o).unwrap_or_default());
         }
         self.decision_count += 1;
         self.decisions
@@ -364,11 +375,12 @@ impl StateStore for MemoryStore {
     fn finish_run(
         &mut self,
         run: RunId,
-        _finished: Timestamp,
+        finished: Timestamp,
         status: RunStatus,
     ) -> Result<(), StoreError> {
         if let Some(r) = self.run_mut(run) {
             r.status = status;
+            r.finished = Some(finished);
         }
         self.leases.retain(|_, l| l.0 != run);
         Ok(())
@@ -507,7 +519,10 @@ impl StateStore for MemoryStore {
             fields,
             self.key.as_ref().map(|k| (k, gseq)),
         );
-        self.logs.entry(image.to_string()).or_default().push_str(&line);
+        self.logs
+            .entry(image.to_string())
+            .or_default()
+            .push_str(&line);
         self.heads.insert(image.to_string(), (seq + 1, hash));
         if let Some(key) = &self.key {
             let heads: Vec<(String, u64, String)> = self
@@ -518,6 +533,36 @@ impl StateStore for MemoryStore {
             self.global = Some((gseq, key.mac(&audit::global_message(gseq, &heads))));
         }
         Ok(())
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
+        Ok(self
+            .runs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| crate::RunSummary {
+                id: r.id,
+                started: r.started.to_string(),
+                finished: r.finished.map(|f| f.to_string()),
+                status: r.status.as_str().to_string(),
+                config: String::new(),
+            })
+            .collect())
+    }
+
+    fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError> {
+        Ok(self
+            .runs
+            .iter()
+            .find(|r| r.id == run)
+            .map(|r| {
+                r.outcomes
+                    .values()
+                    .filter_map(|d| serde_json::from_str(d).ok())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     fn claim_job(

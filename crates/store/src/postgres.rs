@@ -780,6 +780,44 @@ impl StateStore for Postgres {
         t.tx.commit().map_err(&e)
     }
 
+    fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT id, started, finished, status, config FROM runs ORDER BY id DESC LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .map_err(self.err())?;
+        Ok(rows
+            .iter()
+            .map(|r| crate::RunSummary {
+                id: RunId(r.get(0)),
+                started: r.get(1),
+                finished: r.get(2),
+                status: r.get(3),
+                config: r.get(4),
+            })
+            .collect())
+    }
+
+    fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT name, detail FROM images WHERE run = $1 ORDER BY name",
+                &[&run.0],
+            )
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .filter(|(_, d)| d.starts_with('{'))
+            .map(|(n, d)| {
+                serde_json::from_str(&d)
+                    .map_err(|x| self.corrupt("image outcome", &n, x.to_string()))
+            })
+            .collect()
+    }
+
     fn claim_job(
         &mut self,
         job: &str,

@@ -753,8 +753,14 @@ fn a_job_tick_is_claimed_once_whoever_asks_and_its_end_is_kept() {
         let mut s = b.open();
         assert!(!s.claim_job("run", t, "late", t).unwrap(), "never again");
         assert!(s.claim_job("weekly", t, "r", t).unwrap(), "another job");
-        s.finish_job("run", t, false, "exit status 2\nbuild failed", Timestamp(t.0 + 60))
-            .unwrap();
+        s.finish_job(
+            "run",
+            t,
+            false,
+            "exit status 2\nbuild failed",
+            Timestamp(t.0 + 60),
+        )
+        .unwrap();
         let jobs = b.open().jobs(10).unwrap();
         assert_eq!(jobs.len(), 2, "{}", b.name());
         let run = jobs.iter().find(|j| j.job == "run").unwrap();
@@ -771,13 +777,24 @@ fn an_event_joins_the_images_audit_chain_which_still_verifies() {
     each("events", |b| {
         let mut s = b.open();
         let run = s.begin_run(Timestamp(DAY), "f", &"".into()).unwrap();
-        decide(&mut *s, run, &outcome("web", Outcome::Promoted, '1', 'b'), None);
+        decide(
+            &mut *s,
+            run,
+            &outcome("web", Outcome::Promoted, '1', 'b'),
+            None,
+        );
         let mut f = serde_json::Map::new();
         f.insert("advisory".into(), "CVE-2026-1".into());
         f.insert("reason".into(), "not reachable".into());
-        s.audit_event("web", Timestamp(2 * DAY), "ignored", f).unwrap();
+        s.audit_event("web", Timestamp(2 * DAY), "ignored", f)
+            .unwrap();
         let run = s.begin_run(Timestamp(3 * DAY), "f", &"".into()).unwrap();
-        decide(&mut *s, run, &outcome("web", Outcome::Promoted, '2', 'b'), None);
+        decide(
+            &mut *s,
+            run,
+            &outcome("web", Outcome::Promoted, '2', 'b'),
+            None,
+        );
         let other = b.open();
         let logs = other.audit_logs().unwrap();
         let web = logs.iter().find(|l| l.image == "web").unwrap();
@@ -788,7 +805,49 @@ fn an_event_joins_the_images_audit_chain_which_still_verifies() {
             v.iter().all(|x| x.problems.is_empty()),
             "{}: {:?}",
             b.name(),
-            v.iter().flat_map(|x| &x.problems).map(|p| &p.message).collect::<Vec<_>>()
+            v.iter()
+                .flat_map(|x| &x.problems)
+                .map(|p| &p.message)
+                .collect::<Vec<_>>()
         );
+    });
+}
+
+#[test]
+fn runs_are_listed_newest_first_with_what_each_image_came_to() {
+    each("runs", |b| {
+        let mut s = b.open();
+        let r1 = s
+            .begin_run(Timestamp(DAY), "fleet.toml", &"".into())
+            .unwrap();
+        decide(
+            &mut *s,
+            r1,
+            &outcome("web", Outcome::Promoted, '1', 'b'),
+            None,
+        );
+        s.finish_run(r1, Timestamp(DAY + 60), RunStatus::Completed)
+            .unwrap();
+        let r2 = s
+            .begin_run(Timestamp(2 * DAY), "fleet.toml", &"".into())
+            .unwrap();
+        let mut blocked = outcome("web", Outcome::Blocked, '2', 'b');
+        blocked.reasons.push("1 CRITICAL <script>".into());
+        decide(&mut *s, r2, &blocked, None);
+        let other = b.open();
+        let runs = other.runs(10).unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [r2, r1],
+            "{}",
+            b.name()
+        );
+        assert_eq!(runs[1].status, "completed");
+        assert_eq!(runs[0].status, "running");
+        assert_eq!(runs[1].started, Timestamp(DAY).to_string());
+        let images = other.run_images(r2).unwrap();
+        assert_eq!(images.len(), 1);
+        assert_eq!(images[0].outcome, Outcome::Blocked);
+        assert_eq!(images[0].reasons, ["1 CRITICAL <script>"]);
     });
 }

@@ -825,6 +825,46 @@ impl StateStore for Sqlite {
         t.tx.commit().map_err(&e)
     }
 
+    fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, started, finished, status, config FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([limit as i64], |r| {
+                Ok(crate::RunSummary {
+                    id: RunId(r.get(0)?),
+                    started: r.get(1)?,
+                    finished: r.get(2)?,
+                    status: r.get(3)?,
+                    config: r.get(4)?,
+                })
+            })
+            .map_err(self.sq())?;
+        rows.collect::<Result<_, _>>().map_err(self.sq())
+    }
+
+    fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, detail FROM images WHERE run = ?1 ORDER BY name")
+            .map_err(self.sq())?;
+        let rows: Vec<(String, String)> = st
+            .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.sq())?
+            .collect::<Result<_, _>>()
+            .map_err(self.sq())?;
+        rows.into_iter()
+            .filter(|(_, d)| d.starts_with('{'))
+            .map(|(n, d)| {
+                serde_json::from_str(&d)
+                    .map_err(|x| self.corrupt("image outcome", &n, x.to_string()))
+            })
+            .collect()
+    }
+
     fn claim_job(
         &mut self,
         job: &str,
