@@ -273,8 +273,27 @@ fn match_many(
     Ok(Found(found))
 }
 
+/// Which promoted platforms a re-match looks at.
+#[derive(Debug, Clone, Default)]
+pub struct RematchOptions {
+    /// Only this image (none: the fleet).
+    pub only: Option<String>,
+    /// Judge again even where the DB gives the same findings (after the
+    /// ignore rules or VEX changed).
+    pub rejudge: bool,
+}
+
 /// Matches every promoted platform of the fleet in `cfg` again.
 pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport, RematchError> {
+    rematch_with(cfg, deps, &RematchOptions::default())
+}
+
+/// [`rematch`], limited or forced by `opts`.
+pub fn rematch_with(
+    cfg: &FleetConfig,
+    deps: RematchDeps<'_>,
+    which: &RematchOptions,
+) -> Result<RematchReport, RematchError> {
     let now = crate::deps::StoreClock::follow(deps.clock, &*deps.store)?
         .0
         .now();
@@ -289,6 +308,7 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
         .promoted_inventories()?
         .into_iter()
         .filter(|k| cfg.images.iter().any(|i| i.name.as_str() == k.image))
+        .filter(|k| which.only.as_deref().is_none_or(|o| o == k.image))
         .collect();
     let today = now.date();
     let parsed: Vec<Result<inventory::Inventory, String>> = kept
@@ -315,7 +335,7 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
             }
         };
         // the same findings as last time: nothing to read or write
-        if !k.fingerprint.is_empty() && found.fingerprint(inv) == k.fingerprint {
+        if !which.rejudge && !k.fingerprint.is_empty() && found.fingerprint(inv) == k.fingerprint {
             continue;
         }
         let subject = format!("{}@{}", k.image, k.digest);
@@ -381,7 +401,8 @@ pub fn rematch(cfg: &FleetConfig, deps: RematchDeps<'_>) -> Result<RematchReport
     }
     let built = deps.advisories.built()?;
     report.db_built = built;
-    if let Some(b) = built {
+    // the fleet as a whole now matches this DB (one image does not say so)
+    if let Some(b) = built.filter(|_| which.only.is_none()) {
         deps.store.set_meta(store::MATCHED_DB, &b.to_string())?;
     }
     if report.changed.iter().any(|c| !c.new.is_empty()) {

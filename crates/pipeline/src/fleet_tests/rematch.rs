@@ -149,3 +149,49 @@ fn a_run_after_the_db_changed_matches_the_promoted_image_its_gate_kept() {
     assert!(!r.notes.iter().any(|n| n.contains("advisory DB changed")));
     assert_eq!(w.notifier.other.lock().unwrap().len(), told);
 }
+
+#[test]
+fn rejudging_one_image_after_its_ignore_file_changed_marks_the_finding_ignored() {
+    let mut w = world("", "[scan]\nignore_files = [\"ignore.yaml\"]\n");
+    std::fs::write(w.dir.path().join("ignore.yaml"), "ignore: []\n").unwrap();
+    assert_eq!(app(&w.run()).outcome, Outcome::Promoted);
+    let open = |w: &World| {
+        w.store
+            .tracked(Some("app"), false)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.advisory == "CVE-2099-0001")
+            .unwrap()
+    };
+    assert_eq!(open(&w).state, store::lifecycle::TrackState::Open);
+    std::fs::write(
+        w.dir.path().join("ignore.yaml"),
+        "ignore:\n  - id: CVE-2099-0001\n    reason: not reachable\n    expires: \"2099-01-01\"\n",
+    )
+    .unwrap();
+    w.advisories.built = Some("2026-11-30T00:00:00Z".parse().unwrap());
+    let cfg = w.config();
+    let r = crate::rematch::rematch_with(
+        &cfg,
+        RematchDeps {
+            store: &mut w.store,
+            advisories: &w.advisories,
+            clock: &w.clock,
+            notifier: &w.notifier,
+        },
+        &crate::rematch::RematchOptions {
+            only: Some("app".into()),
+            rejudge: true,
+        },
+    )
+    .unwrap();
+    assert!(r.changed.is_empty(), "the DB gives the same findings");
+    let t = open(&w);
+    assert_eq!(t.state, store::lifecycle::TrackState::Ignored);
+    assert_eq!(t.reason.as_deref(), Some("not reachable"));
+    assert_eq!(
+        w.store.meta(store::MATCHED_DB).unwrap(),
+        None,
+        "one image does not stand for the fleet"
+    );
+}

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use pipeline::FleetConfig;
 use pipeline::deps::SystemClock;
-use pipeline::rematch::{RematchDeps, RematchReport, rematch};
+use pipeline::rematch::{RematchDeps, RematchOptions, RematchReport, rematch_with};
 use settings::env;
 
 /// Output formats.
@@ -30,6 +30,13 @@ pub struct Args {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
+    /// Only this image of the fleet.
+    #[arg(long, value_name = "NAME")]
+    image: Option<String>,
+    /// Judge every kept inventory again, also where the DB gives the same
+    /// findings (after the ignore rules or VEX documents changed).
+    #[arg(long)]
+    rejudge: bool,
     /// Let paths the config names be outside its directory.
     #[arg(long)]
     allow_outside_root: bool,
@@ -81,13 +88,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let parts = crate::shared::fleet::parts(&cfg, true)?;
     let mut store = cfg.open_store()?;
-    let r = rematch(
+    if let Some(name) = &args.image {
+        anyhow::ensure!(
+            cfg.images.iter().any(|i| i.name.as_str() == name),
+            "{}: --image {name}: no image of that name in the config",
+            args.config.display()
+        );
+    }
+    let r = rematch_with(
         &cfg,
         RematchDeps {
             store: &mut *store,
             advisories: &parts.advisories,
             clock: &SystemClock,
             notifier: &notify::Live,
+        },
+        &RematchOptions {
+            only: args.image.clone(),
+            rejudge: args.rejudge,
         },
     )?;
     let text = match args.format {
