@@ -55,6 +55,8 @@ enum Command {
     Report(cmd::report::Args),
     /// Check the audit logs.
     Audit(cmd::audit::Args),
+    /// The fleet on its schedule, a dashboard and a JSON API over the store.
+    Serve(cmd::serve::Args),
     /// Set up a repository: safeimage.toml (one image per Dockerfile), a GitHub workflow, an ignore file.
     Init(cmd::init::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Update(a) => cmd::update::run(a),
         Command::Rematch(a) => cmd::rematch::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Init(a) => cmd::init::run(a),

@@ -16,6 +16,7 @@ pub mod run;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
+pub mod serve;
 pub mod sign;
 pub mod signals;
 pub mod update;

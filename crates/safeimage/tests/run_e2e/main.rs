@@ -640,3 +640,4 @@ fn a_dry_run_moves_nothing_and_a_missing_engine_is_named() {
 }
 
 mod recovery;
+mod serve;
