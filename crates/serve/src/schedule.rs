@@ -81,12 +81,53 @@ pub trait Jobs: Send + Sync {
     fn run(&self, job: &Job, stop: &AtomicBool) -> JobResult;
 }
 
+/// How long an unfinished tick holds its job (a replica that died while
+/// running one on another machine): no other tick of the job starts before.
+pub const BUSY_SECS: i64 = 12 * 3600;
+
 /// Who this process is (`host:pid`).
 pub fn holder() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
     format!("{host}:{}", std::process::id())
+}
+
+/// Whether `holder` (`host:pid`) names a process of this machine that is
+/// gone.
+pub fn holder_gone(holder: &str) -> bool {
+    let me = self::holder();
+    let here = me.rsplit_once(':').map(|(h, _)| h);
+    match holder.rsplit_once(':') {
+        Some((host, pid)) if Some(host) == here => pid
+            .parse::<u32>()
+            .is_ok_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()),
+        _ => false,
+    }
+}
+
+/// Ticks left unfinished by a process of this machine that is gone (a
+/// crashed or killed `serve`) are recorded as failed, so their job runs
+/// again at its next tick; returns how many.
+pub fn recover_lost(
+    store: &mut dyn store::StateStore,
+    now: Timestamp,
+) -> Result<usize, store::StoreError> {
+    let lost: Vec<store::JobRecord> = store
+        .jobs(1000)?
+        .into_iter()
+        .filter(|j| j.finished.is_none() && holder_gone(&j.holder))
+        .collect();
+    for j in &lost {
+        store.finish_job(
+            &j.job,
+            j.tick,
+            false,
+            &format!("{}its serve process ({}) is gone", j.log, j.holder),
+            now,
+        )?;
+    }
+    Ok(lost.len())
 }
 
 /// Claims `tick` of `job` and runs it when the claim is ours; returns
@@ -102,7 +143,7 @@ pub fn run_claimed(
     stop: &AtomicBool,
 ) -> Result<Option<JobResult>, store::StoreError> {
     let name = job.name();
-    if !store.claim_job(&name, tick, holder, now())? {
+    if !store.claim_job(&name, tick, holder, now(), BUSY_SECS)? {
         return Ok(None);
     }
     let r = jobs.run(job, stop);
@@ -193,6 +234,9 @@ impl Scheduler {
     /// Passes until `stop`, sleeping to the next tick (at most 30 s, so a
     /// changed clock is noticed).
     pub fn run(mut self) {
+        if let Err(e) = recover_lost(&mut *self.store, (self.now)()) {
+            (self.on_error)(format!("scheduler: {e}"));
+        }
         while !self.stop.load(Ordering::SeqCst) {
             if let Err(e) = self.pass() {
                 (self.on_error)(format!("scheduler: {e}"));
@@ -239,6 +283,36 @@ mod tests {
             text: text.into(),
             cron: parse_cron(text).unwrap(),
         }
+    }
+
+    #[test]
+    fn a_tick_left_by_a_gone_process_of_this_machine_is_recorded_failed() {
+        use store::StateStore as _;
+        let mut s = store::MemoryStore::new();
+        let t = Timestamp(1_000_000);
+        let host = holder().rsplit_once(':').unwrap().0.to_string();
+        let dead = format!("{host}:{}", u32::MAX - 7);
+        assert!(s.claim_job("run", t, &dead, t, BUSY_SECS).unwrap());
+        assert!(s.claim_job("weekly", t, &holder(), t, BUSY_SECS).unwrap());
+        assert!(
+            s.claim_job("update", t, "elsewhere:1", t, BUSY_SECS)
+                .unwrap()
+        );
+        assert_eq!(recover_lost(&mut s, t).unwrap(), 1);
+        let jobs = s.jobs(10).unwrap();
+        let run = jobs.iter().find(|j| j.job == "run").unwrap();
+        assert_eq!(run.ok, Some(false));
+        assert!(run.log.contains("is gone"));
+        assert!(
+            jobs.iter()
+                .filter(|j| j.job != "run")
+                .all(|j| j.finished.is_none())
+        );
+        let next = Timestamp(t.0 + 60);
+        assert!(
+            s.claim_job("run", next, &holder(), next, BUSY_SECS)
+                .unwrap()
+        );
     }
 
     #[test]

@@ -299,13 +299,16 @@ pub trait StateStore: Send {
     fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError>;
     /// Claims tick `tick` of scheduled job `job` for `holder`: `true` for
     /// exactly one caller however many ask (replicas on one store), so a
-    /// tick runs once; a tick claimed before is never claimed again.
+    /// tick runs once; a tick claimed before is never claimed again, and
+    /// none is claimed while another tick of the same job is unfinished
+    /// and started less than `busy_secs` ago (never two at once).
     fn claim_job(
         &mut self,
         job: &str,
         tick: Timestamp,
         holder: &str,
         now: Timestamp,
+        busy_secs: i64,
     ) -> Result<bool, StoreError>;
     /// Records how a claimed tick ended (its log's tail kept).
     fn finish_job(

@@ -571,8 +571,12 @@ impl StateStore for MemoryStore {
         tick: Timestamp,
         holder: &str,
         now: Timestamp,
+        busy_secs: i64,
     ) -> Result<bool, StoreError> {
-        if self.jobs.iter().any(|j| j.job == job && j.tick == tick) {
+        if self.jobs.iter().any(|j| {
+            j.job == job
+                && (j.tick == tick || (j.finished.is_none() && j.started.0 > now.0 - busy_secs))
+        }) {
             return Ok(false);
         }
         self.jobs.push(crate::JobRecord {

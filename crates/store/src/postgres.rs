@@ -824,15 +824,27 @@ impl StateStore for Postgres {
         tick: Timestamp,
         holder: &str,
         now: Timestamp,
+        busy_secs: i64,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .c()?
+        let e = self.err();
+        let mut c = self.c()?;
+        let mut tx = c.transaction().map_err(&e)?;
+        // claims of one job are serialised: the check and the insert hold together
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(7284521, hashtext($1))",
+            &[&job],
+        )
+        .map_err(&e)?;
+        let n = tx
             .execute(
-                "INSERT INTO jobs (job, tick, holder, started) VALUES ($1, $2, $3, $4)
+                "INSERT INTO jobs (job, tick, holder, started)
+                 SELECT $1, $2, $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE job = $1 AND finished IS NULL AND started > $5)
                  ON CONFLICT (job, tick) DO NOTHING",
-                &[&job, &tick.0, &holder, &now.0],
+                &[&job, &tick.0, &holder, &now.0, &(now.0 - busy_secs)],
             )
-            .map_err(self.err())?;
+            .map_err(&e)?;
+        tx.commit().map_err(&e)?;
         Ok(n == 1)
     }
 

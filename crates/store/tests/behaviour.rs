@@ -742,7 +742,7 @@ fn a_job_tick_is_claimed_once_whoever_asks_and_its_end_is_kept() {
                 .map(|i| {
                     s.spawn(move || {
                         b.open()
-                            .claim_job("run", t, &format!("replica-{i}"), t)
+                            .claim_job("run", t, &format!("replica-{i}"), t, 3600)
                             .unwrap()
                     })
                 })
@@ -751,8 +751,19 @@ fn a_job_tick_is_claimed_once_whoever_asks_and_its_end_is_kept() {
         });
         assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{}", b.name());
         let mut s = b.open();
-        assert!(!s.claim_job("run", t, "late", t).unwrap(), "never again");
-        assert!(s.claim_job("weekly", t, "r", t).unwrap(), "another job");
+        assert!(
+            !s.claim_job("run", t, "late", t, 3600).unwrap(),
+            "never again"
+        );
+        let next = Timestamp(t.0 + 60);
+        assert!(
+            !s.claim_job("run", next, "r", next, 3600).unwrap(),
+            "not while the last tick is unfinished"
+        );
+        assert!(
+            s.claim_job("weekly", t, "r", t, 3600).unwrap(),
+            "another job"
+        );
         s.finish_job(
             "run",
             t,
@@ -769,6 +780,16 @@ fn a_job_tick_is_claimed_once_whoever_asks_and_its_end_is_kept() {
         assert!(run.log.ends_with("build failed"));
         let weekly = jobs.iter().find(|j| j.job == "weekly").unwrap();
         assert_eq!((weekly.ok, weekly.finished), (None, None), "still running");
+        let later = Timestamp(t.0 + 120);
+        assert!(
+            s.claim_job("run", later, "r", later, 3600).unwrap(),
+            "the next tick once the last one ended"
+        );
+        let stale = Timestamp(t.0 + 7200);
+        assert!(
+            s.claim_job("weekly", stale, "r", stale, 3600).unwrap(),
+            "a tick unfinished for longer than busy_secs no longer holds the job"
+        );
     });
 }
 

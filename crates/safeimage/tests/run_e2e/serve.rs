@@ -487,3 +487,79 @@ fn serving_beyond_loopback_without_a_token_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn two_replicas_on_one_postgresql_run_each_tick_once_never_two_at_once_and_stop_on_sigterm() {
+    let pg = postgres();
+    let f = Fleet::new(SMALL);
+    f.push_base(Base::Main, "base/debian:bookworm");
+    let cfg = std::fs::read_to_string(f.dir().join("fleet.toml")).unwrap();
+    let cfg = cfg.replacen(
+        "[store]\npath = \"state/state.db\"\naudit_dir = \"state/audit\"\n",
+        &format!(
+            "[store]\nurl = \"{}\"\naudit_dir = \"state/audit\"\n",
+            pg.url
+        ),
+        1,
+    );
+    assert!(cfg.contains("url = \"postgres"), "{cfg}");
+    std::fs::write(
+        f.dir().join("fleet.toml"),
+        format!("{cfg}\n[serve]\nschedule = \"*/4 * * * * *\"\n"),
+    )
+    .unwrap();
+    let a = serve(&f, &[]);
+    let b = serve(&f, &[]);
+    std::thread::sleep(std::time::Duration::from_secs(40));
+    // SIGTERM to both: no new job, a running one stops as `run` does
+    for s in [&a, &b] {
+        sh(Command::new("kill").args(["-TERM", &s.child.id().to_string()]));
+    }
+    for mut s in [a, b] {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = s.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        assert!(status.success(), "{status}");
+    }
+    use store::StateStore as _;
+    let st = store::Postgres::connect(&pg.url).unwrap();
+    let mut jobs: Vec<store::JobRecord> = st
+        .jobs(1000)
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.job == "run")
+        .collect();
+    jobs.sort_by_key(|j| j.started);
+    assert!(jobs.len() >= 2, "{jobs:?}");
+    for w in jobs.windows(2) {
+        let end = w[0]
+            .finished
+            .expect("each tick ended (SIGTERM waited for it)");
+        assert!(
+            end <= w[1].started,
+            "two runs at once: {:?} and {:?}",
+            w[0],
+            w[1]
+        );
+        assert!(w[0].tick < w[1].tick);
+    }
+    let runs = st.runs(1000).unwrap();
+    assert_eq!(
+        runs.len(),
+        jobs.len(),
+        "one run per claimed tick: {runs:?}\n{jobs:?}"
+    );
+    assert!(
+        runs.iter().all(|r| r.status != "running"),
+        "no run left running: {runs:?}"
+    );
+    assert_eq!(f.verify().status.code(), Some(0), "the audit logs verify");
+}

@@ -871,13 +871,17 @@ impl StateStore for Sqlite {
         tick: Timestamp,
         holder: &str,
         now: Timestamp,
+        busy_secs: i64,
     ) -> Result<bool, StoreError> {
+        // one statement: SQLite runs it under its write lock
         let n = self
             .conn
             .execute(
-                "INSERT INTO jobs (job, tick, holder, started) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO jobs (job, tick, holder, started)
+                 SELECT ?1, ?2, ?3, ?4
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE job = ?1 AND finished IS NULL AND started > ?5)
                  ON CONFLICT (job, tick) DO NOTHING",
-                params![job, tick.0, holder, now.0],
+                params![job, tick.0, holder, now.0, now.0 - busy_secs],
             )
             .map_err(self.sq())?;
         Ok(n == 1)
