@@ -94,7 +94,10 @@ pub fn dossier(
             }
             trail.push(TrailEntry {
                 time: s("time"),
-                outcome: s("outcome"),
+                // a decision's outcome, or an event (`ignored` through serve)
+                outcome: Some(s("outcome"))
+                    .filter(|o| !o.is_empty())
+                    .unwrap_or_else(|| s("event")),
                 digest: s("digest"),
                 tags: r
                     .get("tags")
