@@ -118,6 +118,7 @@ pub fn serve(
         holder: holder.clone(),
         db: opts.db.clone(),
         overview: std::sync::Mutex::new(None),
+        refreshing: AtomicBool::new(false),
         busy: std::sync::Mutex::new(Default::default()),
         stop: stop.clone(),
         templates: web::templates(),

@@ -342,13 +342,7 @@ fn row(
     sla: &store::sla::Sla,
     now: Timestamp,
 ) -> ImageRow {
-    let mut counts = BTreeMap::new();
-    let (mut overdue, mut kev) = (0, 0);
-    for t in mine.iter().filter(|t| t.state.counts()) {
-        *counts.entry(t.severity.clone()).or_insert(0) += 1;
-        overdue += usize::from(sla.deadline(t).is_some_and(|d| d <= now));
-        kev += usize::from(t.kev_due.is_some());
-    }
+    let (counts, overdue, kev) = counts(mine, sla, now);
     let promoted = digest.as_deref().and_then(|d| promoting(log, d));
     ImageRow {
         name: name.to_string(),
@@ -363,32 +357,87 @@ fn row(
     }
 }
 
-/// The overview.
+/// What the overview reads of a decision's outcome (its findings are
+/// skipped, not built).
+#[derive(serde::Deserialize, Default)]
+struct Slim {
+    #[serde(default)]
+    reasons: Vec<String>,
+    #[serde(default)]
+    signed: Vec<String>,
+    #[serde(default)]
+    platforms: Vec<SlimPlatform>,
+}
+
+#[derive(serde::Deserialize)]
+struct SlimPlatform {
+    #[serde(default)]
+    hardened: Option<serde::de::IgnoredAny>,
+}
+
+fn counts(
+    mine: &[&Tracked],
+    sla: &store::sla::Sla,
+    now: Timestamp,
+) -> (BTreeMap<String, usize>, usize, usize) {
+    let mut counts = BTreeMap::new();
+    let (mut overdue, mut kev) = (0, 0);
+    for t in mine.iter().filter(|t| t.state.counts()) {
+        *counts.entry(t.severity.clone()).or_insert(0) += 1;
+        overdue += usize::from(sla.deadline(t).is_some_and(|d| d <= now));
+        kev += usize::from(t.kev_due.is_some());
+    }
+    (counts, overdue, kev)
+}
+
+/// The overview: one read of the decisions and one of the findings,
+/// whatever the fleet's size.
 pub fn overview(
     fleet: &Fleet<'_>,
     store: &dyn store::StateStore,
     now: Timestamp,
 ) -> Result<Overview, store::StoreError> {
     let rows = store.tracked(None, true)?;
-    let logs = store.audit_logs()?;
+    let summaries: BTreeMap<String, store::ImageSummary> = store
+        .image_summaries()?
+        .into_iter()
+        .map(|s| (s.image.clone(), s))
+        .collect();
     let mut by_image: BTreeMap<&str, Vec<&Tracked>> = BTreeMap::new();
-    for t in &rows {
+    for t in rows.iter().filter(|t| t.fixed_at.is_none()) {
         by_image.entry(t.image.as_str()).or_default().push(t);
     }
     let mut images = Vec::new();
     for (name, repository) in fleet.images {
-        let all = by_image.get(name.as_str()).cloned().unwrap_or_default();
-        let open: Vec<&Tracked> = all
-            .iter()
-            .copied()
-            .filter(|t| t.fixed_at.is_none())
-            .collect();
-        let log = logs.iter().find(|l| &l.image == name);
-        let digest = store
-            .history(&name.as_str().into(), None)?
-            .promoted
-            .map(|p| p.digest.to_string());
-        images.push(row(name, repository, &open, log, digest, fleet.sla, now));
+        let open = by_image.get(name.as_str()).cloned().unwrap_or_default();
+        let (counts, overdue, kev) = counts(&open, fleet.sla, now);
+        let s = summaries.get(name);
+        let last = s
+            .and_then(|s| s.last.as_ref())
+            .map(|(run, outcome, time, detail)| {
+                let slim: Slim = serde_json::from_str(detail).unwrap_or_default();
+                LastDecision {
+                    time: time.clone(),
+                    outcome: outcome.clone(),
+                    run: run.0,
+                    reasons: slim.reasons,
+                }
+            });
+        let promoted = s.and_then(|s| s.promoted.as_ref());
+        let pslim: Slim = promoted
+            .and_then(|(_, d)| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        images.push(ImageRow {
+            name: name.clone(),
+            repository: repository.clone(),
+            last,
+            digest: promoted.map(|(d, _)| d.clone()),
+            counts,
+            overdue,
+            kev,
+            signed: !pslim.signed.is_empty(),
+            hardened: pslim.platforms.iter().any(|p| p.hardened.is_some()),
+        });
     }
     let mine: Vec<&Tracked> = rows
         .iter()
@@ -414,8 +463,8 @@ pub fn image(
     let all = store.tracked(Some(name), true)?;
     let all_refs: Vec<&Tracked> = all.iter().collect();
     let open: Vec<&Tracked> = all.iter().filter(|t| t.fixed_at.is_none()).collect();
-    let logs = store.audit_logs()?;
-    let log = logs.iter().find(|l| l.image == name);
+    let log = store.audit_log(name)?;
+    let log = log.as_ref();
     let promoted = store.history(&name.into(), None)?.promoted;
     let digest = promoted.as_ref().map(|p| p.digest.to_string());
     let image = row(name, repository, &open, log, digest, fleet.sla, now);

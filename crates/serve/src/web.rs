@@ -54,6 +54,8 @@ pub struct AppState {
     pub db: Option<PathBuf>,
     /// The overview last read, and when.
     pub overview: Mutex<Option<(Instant, Arc<view::Overview>)>>,
+    /// A read of the overview is under way.
+    pub refreshing: AtomicBool,
     /// Jobs started from the API and still running here.
     pub busy: Mutex<HashSet<String>>,
     /// Set on SIGTERM.
@@ -157,22 +159,35 @@ impl AppState {
         }
     }
 
-    fn overview_cached(
-        &self,
-        store: &dyn store::StateStore,
-    ) -> Result<Arc<view::Overview>, Failure> {
-        if let Ok(c) = self.overview.lock()
-            && let Some((at, o)) = c.as_ref()
-            && at.elapsed() < OVERVIEW_TTL
-        {
-            return Ok(o.clone());
-        }
+    /// Reads the overview and keeps it.
+    fn read_overview(&self, store: &dyn store::StateStore) -> Result<Arc<view::Overview>, Failure> {
         let o =
             Arc::new(view::overview(&self.fleet(), store, Self::now(store)).map_err(store_err)?);
         if let Ok(mut c) = self.overview.lock() {
             *c = Some((Instant::now(), o.clone()));
         }
         Ok(o)
+    }
+
+    /// The overview: the kept one while fresh; when stale, the kept one
+    /// still, while one read runs in the background (requests never wait
+    /// for it); read in place only when none is kept.
+    async fn overview(self: &Arc<Self>) -> Result<Arc<view::Overview>, Failure> {
+        let kept = self.overview.lock().ok().and_then(|c| c.clone());
+        match kept {
+            Some((at, o)) if at.elapsed() < OVERVIEW_TTL => Ok(o),
+            Some((_, o)) => {
+                if !self.refreshing.swap(true, Ordering::SeqCst) {
+                    let st = self.clone();
+                    tokio::spawn(async move {
+                        let _ = st.with_store(|st, s| st.read_overview(s)).await;
+                        st.refreshing.store(false, Ordering::SeqCst);
+                    });
+                }
+                Ok(o)
+            }
+            None => self.with_store(|st, s| st.read_overview(s)).await,
+        }
     }
 
     fn forget_overview(&self) {
@@ -242,7 +257,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 // ---- pages ----
 
 async fn overview_page(State(st): State<Arc<AppState>>) -> Result<Html<String>, Failure> {
-    let o = st.with_store(|st, s| st.overview_cached(s)).await?;
+    let o = st.overview().await?;
     let chart = crate::chart::svg(&o.trend, 900, 160);
     st.page(
         "overview.html",
@@ -393,7 +408,7 @@ fn percent(s: &str) -> String {
 async fn api_overview(
     State(st): State<Arc<AppState>>,
 ) -> Result<axum::Json<view::Overview>, Failure> {
-    let o = st.with_store(|st, s| st.overview_cached(s)).await?;
+    let o = st.overview().await?;
     Ok(axum::Json((*o).clone()))
 }
 
@@ -636,7 +651,7 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Result<axum::Json<Health>, 
 async fn metrics(State(st): State<Arc<AppState>>) -> Result<Response, Failure> {
     let text = st
         .with_store(|st, s| {
-            let o = st.overview_cached(s)?;
+            let o = st.read_overview(s)?;
             let runs = s.runs(1000).map_err(store_err)?;
             let jobs = s.jobs(1000).map_err(store_err)?;
             Ok(crate::metrics::text(

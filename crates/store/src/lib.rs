@@ -293,6 +293,9 @@ pub trait StateStore: Send {
         event: &str,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), StoreError>;
+    /// Every image's last decision and its promotion, in one read (the
+    /// dashboard's fleet view).
+    fn image_summaries(&self) -> Result<Vec<ImageSummary>, StoreError>;
     /// The last `limit` runs, newest first.
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
     /// What each image of `run` came to (its latest state in that run).
@@ -338,9 +341,26 @@ pub trait StateStore: Send {
     fn audit_heads(&self) -> Result<Vec<AuditHead>, StoreError>;
     /// Every audit log there is (including ones the store has no head for).
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError>;
+    /// One image's audit log, if it has one (the stores read only it).
+    fn audit_log(&self, image: &str) -> Result<Option<Log>, StoreError> {
+        Ok(self.audit_logs()?.into_iter().find(|l| l.image == image))
+    }
     /// With an audit key: the last global record number and the HMAC over
     /// it and every head.
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// An image's last decision and its promotion, as the store keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSummary {
+    /// The image.
+    pub image: String,
+    /// Its last decision: run, outcome, when (RFC 3339), the image
+    /// outcome as JSON.
+    pub last: Option<(RunId, String, String, String)>,
+    /// Its promotion: digest, and the promoting decision's image outcome as
+    /// JSON (empty when that run's row is gone).
+    pub promoted: Option<(String, String)>,
 }
 
 /// A run as the store keeps it.

@@ -535,6 +535,54 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn image_summaries(&self) -> Result<Vec<crate::ImageSummary>, StoreError> {
+        let mut out: BTreeMap<String, crate::ImageSummary> = BTreeMap::new();
+        for (name, (run, _)) in &self.decisions {
+            let row = self.runs.iter().find(|r| r.id == *run);
+            let detail = row
+                .and_then(|r| r.outcomes.get(name))
+                .cloned()
+                .unwrap_or_default();
+            let status = row
+                .and_then(|r| r.images.get(name))
+                .map(|s| match s {
+                    ImageState::Decided(o) => o.as_str().to_string(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            out.insert(
+                name.clone(),
+                crate::ImageSummary {
+                    image: name.clone(),
+                    last: Some((
+                        *run,
+                        status,
+                        row.map(|r| r.started.to_string()).unwrap_or_default(),
+                        detail,
+                    )),
+                    promoted: None,
+                },
+            );
+        }
+        for (name, p) in &self.promoted {
+            let detail = self
+                .runs
+                .iter()
+                .find(|r| r.id == p.run)
+                .and_then(|r| r.outcomes.get(name))
+                .cloned()
+                .unwrap_or_default();
+            out.entry(name.clone())
+                .or_insert_with(|| crate::ImageSummary {
+                    image: name.clone(),
+                    last: None,
+                    promoted: None,
+                })
+                .promoted = Some((p.digest.to_string(), detail));
+        }
+        Ok(out.into_values().collect())
+    }
+
     fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
         Ok(self
             .runs

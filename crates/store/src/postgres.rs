@@ -76,6 +76,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (job TEXT NOT NULL, tick BIGINT NOT NULL, holder TEXT NOT NULL,
                         started BIGINT NOT NULL, finished BIGINT, ok BOOLEAN, log TEXT NOT NULL DEFAULT '',
                         PRIMARY KEY (job, tick));",
+    // 9: MAX(seq) by index (the SQLite store's migration 12).
+    "CREATE INDEX images_seq_all ON images (seq);",
 ];
 
 /// The URL with any password removed, for messages.
@@ -780,6 +782,48 @@ impl StateStore for Postgres {
         t.tx.commit().map_err(&e)
     }
 
+    fn image_summaries(&self) -> Result<Vec<crate::ImageSummary>, StoreError> {
+        let mut out: std::collections::BTreeMap<String, crate::ImageSummary> = Default::default();
+        let mut c = self.c()?;
+        for r in c
+            .query(
+                "SELECT i.name, i.run, i.status, i.detail,
+                        to_char(i.updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM images i
+                 JOIN (SELECT name, MAX(seq) AS m FROM images GROUP BY name) l
+                   ON l.name = i.name AND l.m = i.seq",
+                &[],
+            )
+            .map_err(self.err())?
+        {
+            let name: String = r.get(0);
+            out.entry(name.clone())
+                .or_insert_with(|| crate::ImageSummary {
+                    image: name,
+                    last: None,
+                    promoted: None,
+                })
+                .last = Some((RunId(r.get(1)), r.get(2), r.get(4), r.get(3)));
+        }
+        for r in c
+            .query(
+                "SELECT p.name, p.digest, COALESCE(i.detail, '') FROM promoted p
+                 LEFT JOIN images i ON i.run = p.run AND i.name = p.name",
+                &[],
+            )
+            .map_err(self.err())?
+        {
+            let name: String = r.get(0);
+            out.entry(name.clone())
+                .or_insert_with(|| crate::ImageSummary {
+                    image: name,
+                    last: None,
+                    promoted: None,
+                })
+                .promoted = Some((r.get(1), r.get(2)));
+        }
+        Ok(out.into_values().collect())
+    }
+
     fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
         let rows = self
             .c()?
@@ -958,6 +1002,30 @@ impl StateStore for Postgres {
                 hash: r.get(2),
             })
             .collect())
+    }
+
+    fn audit_log(&self, image: &str) -> Result<Option<Log>, StoreError> {
+        let rows = self
+            .c()?
+            .query(
+                "SELECT line FROM audit_log WHERE image = $1 ORDER BY seq",
+                &[&image],
+            )
+            .map_err(self.err())?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut t = String::new();
+        for r in rows {
+            t.push_str(&r.get::<_, String>(0));
+            t.push('\n');
+        }
+        let file = PathBuf::from(format!("{}#audit_log/{image}", self.shown));
+        Ok(Some(Log {
+            chain: audit::parse_chain(&t, &file),
+            image: image.to_string(),
+            file,
+        }))
     }
 
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {

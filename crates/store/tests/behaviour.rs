@@ -821,6 +821,9 @@ fn an_event_joins_the_images_audit_chain_which_still_verifies() {
         let web = logs.iter().find(|l| l.image == "web").unwrap();
         assert_eq!(web.chain.records.len(), 3, "{}", b.name());
         assert_eq!(web.chain.records[1]["event"], "ignored");
+        let one = other.audit_log("web").unwrap().unwrap();
+        assert_eq!(one.chain.records, web.chain.records, "{}", b.name());
+        assert!(other.audit_log("nope").unwrap().is_none());
         let v = store::verify(&*other, None).unwrap();
         assert!(
             v.iter().all(|x| x.problems.is_empty()),
@@ -870,5 +873,39 @@ fn runs_are_listed_newest_first_with_what_each_image_came_to() {
         assert_eq!(images.len(), 1);
         assert_eq!(images[0].outcome, Outcome::Blocked);
         assert_eq!(images[0].reasons, ["1 CRITICAL <script>"]);
+    });
+}
+
+#[test]
+fn image_summaries_give_each_images_last_decision_and_its_promotion() {
+    each("summaries", |b| {
+        let mut s = b.open();
+        let r1 = s.begin_run(Timestamp(DAY), "f", &"".into()).unwrap();
+        let mut web = outcome("web", Outcome::Promoted, '1', 'b');
+        web.signed = vec!["signature".into()];
+        decide(&mut *s, r1, &web, None);
+        decide(
+            &mut *s,
+            r1,
+            &outcome("api", Outcome::Failed, '2', 'b'),
+            None,
+        );
+        let r2 = s.begin_run(Timestamp(2 * DAY), "f", &"".into()).unwrap();
+        let mut blocked = outcome("web", Outcome::Blocked, '3', 'b');
+        blocked.reasons.push("new CRITICAL".into());
+        decide(&mut *s, r2, &blocked, None);
+        let mut v = b.open().image_summaries().unwrap();
+        v.sort_by(|a, b| a.image.cmp(&b.image));
+        assert_eq!(v.len(), 2, "{}", b.name());
+        let (api, web) = (&v[0], &v[1]);
+        assert_eq!(api.last.as_ref().unwrap().1, "failed");
+        assert!(api.promoted.is_none());
+        let (run, status, time, detail) = web.last.as_ref().unwrap();
+        assert_eq!((*run, status.as_str()), (r2, "blocked"));
+        assert!(time.parse::<Timestamp>().is_ok(), "{time}");
+        assert!(detail.contains("new CRITICAL"));
+        let (digest, pdetail) = web.promoted.as_ref().unwrap();
+        assert_eq!(digest, &dg('1').to_string());
+        assert!(pdetail.contains("\"signed\":[\"signature\"]"), "{pdetail}");
     });
 }

@@ -80,6 +80,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE jobs (job TEXT NOT NULL, tick INTEGER NOT NULL, holder TEXT NOT NULL,
                         started INTEGER NOT NULL, finished INTEGER, ok INTEGER, log TEXT NOT NULL DEFAULT '',
                         PRIMARY KEY (job, tick));",
+    // 12: the next decision's number is MAX(seq): by index, not a scan
+    // (a fleet of 1,000 images decides 365,000 times a year).
+    "CREATE INDEX images_seq_all ON images (seq);",
 ];
 
 /// `promoted`: digest, run, findings, version, inputs.
@@ -825,6 +828,66 @@ impl StateStore for Sqlite {
         t.tx.commit().map_err(&e)
     }
 
+    fn image_summaries(&self) -> Result<Vec<crate::ImageSummary>, StoreError> {
+        let mut out: std::collections::BTreeMap<String, crate::ImageSummary> = Default::default();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT i.name, i.run, i.status, i.detail, i.updated FROM images i
+                 JOIN (SELECT name, MAX(seq) AS m FROM images GROUP BY name) l
+                   ON l.name = i.name AND l.m = i.seq",
+            )
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(self.sq())?;
+        for r in rows {
+            let (name, run, status, detail, time) = r.map_err(self.sq())?;
+            out.entry(name.clone())
+                .or_insert_with(|| crate::ImageSummary {
+                    image: name,
+                    last: None,
+                    promoted: None,
+                })
+                .last = Some((RunId(run), status, time, detail));
+        }
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT p.name, p.digest, COALESCE(i.detail, '') FROM promoted p
+                 LEFT JOIN images i ON i.run = p.run AND i.name = p.name",
+            )
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.sq())?;
+        for r in rows {
+            let (name, digest, detail) = r.map_err(self.sq())?;
+            out.entry(name.clone())
+                .or_insert_with(|| crate::ImageSummary {
+                    image: name,
+                    last: None,
+                    promoted: None,
+                })
+                .promoted = Some((digest, detail));
+        }
+        Ok(out.into_values().collect())
+    }
+
     fn runs(&self, limit: usize) -> Result<Vec<crate::RunSummary>, StoreError> {
         let mut st = self
             .conn
@@ -997,6 +1060,15 @@ impl StateStore for Sqlite {
 
     fn audit_global(&self) -> Result<Option<(u64, String)>, StoreError> {
         self.global()
+    }
+
+    fn audit_log(&self, image: &str) -> Result<Option<Log>, StoreError> {
+        let file = audit::file_for(&self.audit_dir, image);
+        Ok(file.exists().then(|| Log {
+            chain: audit::read_chain(&file),
+            image: image.to_string(),
+            file,
+        }))
     }
 
     fn audit_logs(&self) -> Result<Vec<Log>, StoreError> {
