@@ -6,6 +6,7 @@
 //! and the SQLite store and audit logs under DIR/state.
 //!
 //! usage: bench_store DIR [IMAGES] [FINDINGS] [DAYS]
+#![allow(clippy::print_stderr)]
 
 use model::{ImageOutcome, Outcome, Timestamp};
 use store::{Decision, Sqlite, StateStore};
