@@ -352,6 +352,135 @@ async fn image_report(
     }
 }
 
+/// `?platform=` of a download.
+#[derive(Debug, serde::Deserialize)]
+struct PlatformQuery {
+    #[serde(default)]
+    platform: Option<String>,
+}
+
+fn download(body: String, media: &'static str, file: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media)),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+                    .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The promoted image's SBOM (CycloneDX, from the inventory kept with the
+/// promotion; `?platform=` for one of several).
+async fn image_sbom(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PlatformQuery>,
+) -> Result<Response, Failure> {
+    if !st.images.iter().any(|(n, _)| *n == name) {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("no image named {name} in the fleet"),
+        ));
+    }
+    let n = name.clone();
+    let kept = st
+        .with_store(move |_, s| {
+            Ok(s.promoted_inventories()
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|k| k.image == n)
+                .find(|k| q.platform.as_deref().is_none_or(|p| p == k.platform)))
+        })
+        .await?
+        .ok_or_else(|| {
+            fail(
+                StatusCode::NOT_FOUND,
+                format!("{name}: no inventory kept for that platform"),
+            )
+        })?;
+    let inv: inventory::Inventory = serde_json::from_str(&kept.inventory).map_err(|e| {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{name} {}: its kept inventory: {e}", kept.platform),
+        )
+    })?;
+    let subject = inventory::sbom::Subject {
+        name: st
+            .images
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default(),
+        digest: Some(kept.digest.clone()),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created: Timestamp::now().to_string(),
+    };
+    let body = serde_json::to_string_pretty(&inventory::sbom::cyclonedx(&inv, &subject))
+        .unwrap_or_default();
+    Ok(download(
+        body,
+        "application/vnd.cyclonedx+json",
+        format!("{name}.cdx.json"),
+    ))
+}
+
+/// The promoted image's findings as SARIF.
+async fn image_sarif(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, Failure> {
+    let n = name.clone();
+    let promoted = st
+        .with_store(move |st, s| {
+            if !st.images.iter().any(|(i, _)| *i == n) {
+                return Ok(None);
+            }
+            Ok(s.history(&n.as_str().into(), None)
+                .map_err(store_err)?
+                .promoted)
+        })
+        .await?
+        .ok_or_else(|| {
+            fail(
+                StatusCode::NOT_FOUND,
+                format!("{name}: no promoted image of that name"),
+            )
+        })?;
+    let findings: Vec<scan::Finding> = promoted.findings.values().flatten().cloned().collect();
+    let notes = Vec::new();
+    let r = report::vulns::ScanReport::new(
+        report::ToolInfo {
+            name: "safeimage".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        Timestamp::now().to_string(),
+        report::vulns::Target {
+            name: name.clone(),
+            digest: Some(promoted.digest.to_string()),
+            distro: None,
+        },
+        report::vulns::DbInfo {
+            built_at: String::new(),
+            schema_version: 0,
+        },
+        &findings,
+        0,
+        0,
+        &notes,
+    );
+    let body = serde_json::to_string_pretty(&report::vulns::sarif(&r)).unwrap_or_default();
+    Ok(download(
+        body,
+        "application/sarif+json",
+        format!("{name}.sarif"),
+    ))
+}
+
 /// The form's fields.
 #[derive(Debug, serde::Deserialize)]
 struct IgnoreForm {
@@ -716,6 +845,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(overview_page))
         .route("/images/{name}", get(image_page))
         .route("/images/{name}/report.html", get(image_report))
+        .route("/images/{name}/sbom.cdx.json", get(image_sbom))
+        .route("/images/{name}/findings.sarif", get(image_sarif))
         .route("/images/{name}/ignore", post(ignore_form))
         .route("/runs", get(runs_page))
         .route("/runs/{id}", get(run_page))

@@ -166,6 +166,34 @@ fn the_dashboard_shows_the_run_and_a_finding_is_ignored_through_its_form_only_wi
     assert_eq!(series.split(' ').count(), 90, "a point per day");
     assert!(dom.contains(app["digest"].as_str().unwrap()));
 
+    // the image's downloads: its SBOM from the kept inventory, its findings as SARIF
+    let (code, sbom) = get(&format!("{}/images/app/sbom.cdx.json", s.url));
+    assert_eq!(code, 200);
+    let sbom: Value = serde_json::from_str(&sbom).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert!(
+        sbom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "nginx-light"),
+        "the image's packages"
+    );
+    let (code, sarif) = get(&format!("{}/images/app/findings.sarif", s.url));
+    assert_eq!(code, 200);
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len() as u64,
+        app["findings"].as_array().unwrap().len() as u64,
+        "every finding of the promotion"
+    );
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+
     // a finding of the promoted image, ignored through the form
     let (_, api) = get(&format!("{}/api/v1/images/app", s.url));
     let api: Value = serde_json::from_str(&api).unwrap();
