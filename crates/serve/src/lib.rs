@@ -117,8 +117,10 @@ pub fn serve(
         jobs: opts.jobs.clone(),
         holder: holder.clone(),
         db: opts.db.clone(),
-        overview: std::sync::Mutex::new(None),
-        refreshing: AtomicBool::new(false),
+        cache: std::sync::Mutex::new(Default::default()),
+        refreshing: std::sync::Mutex::new(Default::default()),
+        permits: tokio::sync::Semaphore::new(3),
+        background: tokio::sync::Semaphore::new(1),
         busy: std::sync::Mutex::new(Default::default()),
         stop: stop.clone(),
         templates: web::templates(),
@@ -146,6 +148,7 @@ pub fn serve(
         .build()
         .map_err(ServeError::Runtime)?;
     let router = web::router(state.clone());
+    rt.spawn(state.clone().warm());
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -526,9 +526,7 @@ pub fn image(
     // what the promoting run recorded against the promotion before it
     let change = match &promoted {
         Some(p) => store
-            .run_images(p.run)?
-            .into_iter()
-            .find(|o| o.name == name)
+            .run_image(p.run, name)?
             .and_then(|o| o.baseline)
             .map(|b| Change {
                 new: b

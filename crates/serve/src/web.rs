@@ -52,16 +52,29 @@ pub struct AppState {
     pub holder: String,
     /// The advisory DB, for its age.
     pub db: Option<PathBuf>,
-    /// The overview last read, and when.
-    pub overview: Mutex<Option<(Instant, Arc<view::Overview>)>>,
-    /// A read of the overview is under way.
-    pub refreshing: AtomicBool,
+    /// Pages read lately, by key (`""`: the overview; an image's name).
+    pub cache: Mutex<std::collections::HashMap<String, Cached>>,
+    /// Keys being read again in the background.
+    pub refreshing: Mutex<HashSet<String>>,
+    /// Store work for requests at once (the rest wait their turn, not the
+    /// store).
+    pub permits: tokio::sync::Semaphore,
+    /// Store work for background refreshes at once.
+    pub background: tokio::sync::Semaphore,
     /// Jobs started from the API and still running here.
     pub busy: Mutex<HashSet<String>>,
     /// Set on SIGTERM.
     pub stop: Arc<AtomicBool>,
     /// The pages' templates.
     pub templates: minijinja::Environment<'static>,
+}
+
+/// A page as last read: its HTML and its JSON.
+#[derive(Clone)]
+pub struct Cached {
+    at: Instant,
+    html: Arc<String>,
+    json: Arc<String>,
 }
 
 /// An error as the API returns it.
@@ -136,6 +149,27 @@ impl AppState {
         self: &Arc<Self>,
         f: impl FnOnce(&AppState, &mut dyn store::StateStore) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
+        self.with_store_on(&self.permits, f).await
+    }
+
+    /// As [`Self::with_store`], for refreshes nobody waits for: they take
+    /// their own turns, so a request never queues behind them.
+    async fn with_store_later<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&AppState, &mut dyn store::StateStore) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        self.with_store_on(&self.background, f).await
+    }
+
+    async fn with_store_on<T: Send + 'static>(
+        self: &Arc<Self>,
+        turns: &tokio::sync::Semaphore,
+        f: impl FnOnce(&AppState, &mut dyn store::StateStore) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let _turn = turns
+            .acquire()
+            .await
+            .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
         let st = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut s = match st.pool.lock().ok().and_then(|mut p| p.pop()) {
@@ -159,40 +193,94 @@ impl AppState {
         }
     }
 
-    /// Reads the overview and keeps it.
-    fn read_overview(&self, store: &dyn store::StateStore) -> Result<Arc<view::Overview>, Failure> {
-        let o =
-            Arc::new(view::overview(&self.fleet(), store, Self::now(store)).map_err(store_err)?);
-        if let Ok(mut c) = self.overview.lock() {
-            *c = Some((Instant::now(), o.clone()));
+    /// Reads page `key` (`""`: the overview, else an image) and keeps it;
+    /// `None` for an image the fleet does not have.
+    fn read_page(
+        &self,
+        store: &dyn store::StateStore,
+        key: &str,
+    ) -> Result<Option<Cached>, Failure> {
+        let now = Self::now(store);
+        let (html, json) = if key.is_empty() {
+            let o = view::overview(&self.fleet(), store, now).map_err(store_err)?;
+            let chart = crate::chart::svg(&o.trend, 900, 160);
+            let html = self.render(
+                "overview.html",
+                serde_json::json!({"o": &o, "chart": chart}),
+            )?;
+            (html, serde_json::to_string(&o).unwrap_or_default())
+        } else {
+            let Some(d) = view::image(&self.fleet(), key, store, now).map_err(store_err)? else {
+                return Ok(None);
+            };
+            let chart = crate::chart::svg(&d.trend, 900, 140);
+            let html = self.render("image.html", serde_json::json!({"d": &d, "chart": chart}))?;
+            (html, serde_json::to_string(&d).unwrap_or_default())
+        };
+        let c = Cached {
+            at: Instant::now(),
+            html: Arc::new(html),
+            json: Arc::new(json),
+        };
+        if let Ok(mut m) = self.cache.lock() {
+            m.insert(key.to_string(), c.clone());
         }
-        Ok(o)
+        Ok(Some(c))
     }
 
-    /// The overview: the kept one while fresh; when stale, the kept one
+    /// Page `key`: the kept one while fresh; when stale, the kept one
     /// still, while one read runs in the background (requests never wait
     /// for it); read in place only when none is kept.
-    async fn overview(self: &Arc<Self>) -> Result<Arc<view::Overview>, Failure> {
-        let kept = self.overview.lock().ok().and_then(|c| c.clone());
+    async fn page_of(self: &Arc<Self>, key: &str) -> Result<Option<Cached>, Failure> {
+        let kept = self.cache.lock().ok().and_then(|m| m.get(key).cloned());
         match kept {
-            Some((at, o)) if at.elapsed() < OVERVIEW_TTL => Ok(o),
-            Some((_, o)) => {
-                if !self.refreshing.swap(true, Ordering::SeqCst) {
+            Some(c) if c.at.elapsed() < OVERVIEW_TTL => Ok(Some(c)),
+            Some(c) => {
+                let first = self
+                    .refreshing
+                    .lock()
+                    .map(|mut r| r.insert(key.to_string()))
+                    .unwrap_or(false);
+                if first {
                     let st = self.clone();
+                    let key = key.to_string();
                     tokio::spawn(async move {
-                        let _ = st.with_store(|st, s| st.read_overview(s)).await;
-                        st.refreshing.store(false, Ordering::SeqCst);
+                        let k = key.clone();
+                        let _ = st.with_store_later(move |st, s| st.read_page(s, &k)).await;
+                        if let Ok(mut r) = st.refreshing.lock() {
+                            r.remove(&key);
+                        }
                     });
                 }
-                Ok(o)
+                Ok(Some(c))
             }
-            None => self.with_store(|st, s| st.read_overview(s)).await,
+            None => {
+                let k = key.to_string();
+                self.with_store(move |st, s| st.read_page(s, &k)).await
+            }
         }
     }
 
-    fn forget_overview(&self) {
-        if let Ok(mut c) = self.overview.lock() {
-            *c = None;
+    /// Reads every page once in the background after start (the
+    /// overview, then each image), so the first visitors find them read.
+    pub async fn warm(self: Arc<Self>) {
+        let keys: Vec<String> = std::iter::once(String::new())
+            .chain(self.images.iter().map(|(n, _)| n.clone()))
+            .collect();
+        for k in keys {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = self
+                .with_store_later(move |st, s| st.read_page(s, &k))
+                .await;
+        }
+    }
+
+    /// Forgets kept pages (after a change).
+    fn forget_pages(&self) {
+        if let Ok(mut m) = self.cache.lock() {
+            m.clear();
         }
     }
 
@@ -207,10 +295,13 @@ impl AppState {
     }
 
     fn page(&self, name: &str, ctx: impl Serialize) -> Result<Html<String>, Failure> {
+        self.render(name, ctx).map(Html)
+    }
+
+    fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, Failure> {
         self.templates
             .get_template(name)
             .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
-            .map(Html)
             .map_err(|e| {
                 fail(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -256,39 +347,43 @@ fn cross_site(headers: &HeaderMap) -> bool {
 
 // ---- pages ----
 
-async fn overview_page(State(st): State<Arc<AppState>>) -> Result<Html<String>, Failure> {
-    let o = st.overview().await?;
-    let chart = crate::chart::svg(&o.trend, 900, 160);
-    st.page(
-        "overview.html",
-        serde_json::json!({"o": &*o, "chart": chart}),
+fn json_response(body: &Arc<String>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.as_ref().clone(),
     )
+        .into_response()
+}
+
+async fn overview_page(State(st): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let c = st
+        .page_of("")
+        .await?
+        .ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR, "no overview"))?;
+    Ok(Html(c.html.as_ref().clone()).into_response())
 }
 
 async fn image_page(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, Failure> {
-    let n = name.clone();
-    let d = st
-        .with_store(move |st, s| {
-            view::image(&st.fleet(), &n, s, AppState::now(s)).map_err(store_err)
-        })
-        .await?;
-    let Some(d) = d else {
-        return Ok((
+    if name.is_empty() {
+        return Err(fail(StatusCode::NOT_FOUND, "no image named"));
+    }
+    match st.page_of(&name).await? {
+        Some(c) => Ok(Html(c.html.as_ref().clone()).into_response()),
+        None => Ok((
             StatusCode::NOT_FOUND,
             st.page(
                 "missing.html",
                 serde_json::json!({"what": format!("image {name}")}),
             )?,
         )
-            .into_response());
-    };
-    let chart = crate::chart::svg(&d.trend, 900, 140);
-    Ok(st
-        .page("image.html", serde_json::json!({"d": d, "chart": chart}))?
-        .into_response())
+            .into_response()),
+    }
 }
 
 async fn runs_page(State(st): State<Arc<AppState>>) -> Result<Html<String>, Failure> {
@@ -534,27 +629,29 @@ fn percent(s: &str) -> String {
 
 // ---- API ----
 
-async fn api_overview(
-    State(st): State<Arc<AppState>>,
-) -> Result<axum::Json<view::Overview>, Failure> {
-    let o = st.overview().await?;
-    Ok(axum::Json((*o).clone()))
+async fn api_overview(State(st): State<Arc<AppState>>) -> Result<Response, Failure> {
+    let c = st
+        .page_of("")
+        .await?
+        .ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR, "no overview"))?;
+    Ok(json_response(&c.json))
 }
 
 async fn api_image(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-) -> Result<axum::Json<view::ImageDetail>, Failure> {
-    let n = name.clone();
-    st.with_store(move |st, s| view::image(&st.fleet(), &n, s, AppState::now(s)).map_err(store_err))
-        .await?
-        .map(axum::Json)
-        .ok_or_else(|| {
-            fail(
-                StatusCode::NOT_FOUND,
-                format!("no image named {name} in the fleet"),
-            )
-        })
+) -> Result<Response, Failure> {
+    let found = if name.is_empty() {
+        None
+    } else {
+        st.page_of(&name).await?
+    };
+    found.map(|c| json_response(&c.json)).ok_or_else(|| {
+        fail(
+            StatusCode::NOT_FOUND,
+            format!("no image named {name} in the fleet"),
+        )
+    })
 }
 
 async fn api_runs(State(st): State<Arc<AppState>>) -> Result<axum::Json<view::Runs>, Failure> {
@@ -657,7 +754,7 @@ async fn api_start_run(
                 &st2.stop,
             );
         }
-        st2.forget_overview();
+        st2.forget_pages();
         if let Ok(mut b) = st2.busy.lock() {
             b.remove(&n2);
         }
@@ -743,7 +840,7 @@ async fn ignore(
             })
         })
         .await?;
-    st.forget_overview();
+    st.forget_pages();
     Ok(out)
 }
 
@@ -780,7 +877,7 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Result<axum::Json<Health>, 
 async fn metrics(State(st): State<Arc<AppState>>) -> Result<Response, Failure> {
     let text = st
         .with_store(|st, s| {
-            let o = st.read_overview(s)?;
+            let o = view::overview(&st.fleet(), s, AppState::now(s)).map_err(store_err)?;
             let runs = s.runs(1000).map_err(store_err)?;
             let jobs = s.jobs(1000).map_err(store_err)?;
             Ok(crate::metrics::text(

@@ -300,6 +300,14 @@ pub trait StateStore: Send {
     fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
     /// What each image of `run` came to (its latest state in that run).
     fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError>;
+    /// What `image` came to in `run` (one row read, not the run's all).
+    fn run_image(
+        &self,
+        run: RunId,
+        image: &str,
+    ) -> Result<Option<model::ImageOutcome>, StoreError> {
+        Ok(self.run_images(run)?.into_iter().find(|o| o.name == image))
+    }
     /// Claims tick `tick` of scheduled job `job` for `holder`: `true` for
     /// exactly one caller however many ask (replicas on one store), so a
     /// tick runs once; a tick claimed before is never claimed again, and

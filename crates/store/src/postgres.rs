@@ -844,6 +844,27 @@ impl StateStore for Postgres {
             .collect())
     }
 
+    fn run_image(
+        &self,
+        run: RunId,
+        image: &str,
+    ) -> Result<Option<model::ImageOutcome>, StoreError> {
+        let row = self
+            .c()?
+            .query_opt(
+                "SELECT detail FROM images WHERE run = $1 AND name = $2",
+                &[&run.0, &image],
+            )
+            .map_err(self.err())?;
+        row.map(|r| r.get::<_, String>(0))
+            .filter(|d| d.starts_with('{'))
+            .map(|d| {
+                serde_json::from_str(&d)
+                    .map_err(|x| self.corrupt("image outcome", image, x.to_string()))
+            })
+            .transpose()
+    }
+
     fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError> {
         let rows = self
             .c()?

@@ -869,6 +869,9 @@ fn runs_are_listed_newest_first_with_what_each_image_came_to() {
         assert_eq!(runs[1].status, "completed");
         assert_eq!(runs[0].status, "running");
         assert_eq!(runs[1].started, Timestamp(DAY).to_string());
+        let one = other.run_image(r2, "web").unwrap().unwrap();
+        assert_eq!(one.reasons, ["1 CRITICAL <script>"]);
+        assert!(other.run_image(r2, "api").unwrap().is_none());
         let images = other.run_images(r2).unwrap();
         assert_eq!(images.len(), 1);
         assert_eq!(images[0].outcome, Outcome::Blocked);

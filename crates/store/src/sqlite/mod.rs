@@ -909,6 +909,28 @@ impl StateStore for Sqlite {
         rows.collect::<Result<_, _>>().map_err(self.sq())
     }
 
+    fn run_image(
+        &self,
+        run: RunId,
+        image: &str,
+    ) -> Result<Option<model::ImageOutcome>, StoreError> {
+        let d: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT detail FROM images WHERE run = ?1 AND name = ?2",
+                params![run.0, image],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sq())?;
+        d.filter(|d| d.starts_with('{'))
+            .map(|d| {
+                serde_json::from_str(&d)
+                    .map_err(|x| self.corrupt("image outcome", image, x.to_string()))
+            })
+            .transpose()
+    }
+
     fn run_images(&self, run: RunId) -> Result<Vec<model::ImageOutcome>, StoreError> {
         let mut st = self
             .conn
