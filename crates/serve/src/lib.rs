@@ -12,9 +12,11 @@
 //! - [`view`]: what pages and the API show, from the store;
 //! - [`web`]: routes, handlers, templates, security headers;
 //! - [`ignore`]: an ignore written into the fleet's ignore file;
+//! - [`api`]: the API's own request and response types;
 //! - [`chart`], [`metrics`], [`openapi`]: the trend SVG, the Prometheus
 //!   text, the OpenAPI description.
 
+pub mod api;
 pub mod chart;
 pub mod ignore;
 pub mod metrics;

@@ -6,9 +6,9 @@
 use schemars::JsonSchema;
 use serde_json::{Value, json};
 
+use crate::api::{Health, Ignored, Problem, RunRequest, Started};
 use crate::ignore::IgnoreRequest;
 use crate::view;
-use crate::web::{Health, Ignored, Problem, RunRequest, Started};
 
 /// A documented endpoint.
 pub struct Route {

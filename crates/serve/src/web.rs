@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::api::{Health, Ignored, Problem, RunRequest, Started};
 use crate::ignore::{IgnoreError, IgnoreRequest};
 use crate::schedule::{Job, Jobs};
 use crate::view;
@@ -75,50 +76,6 @@ pub struct Cached {
     at: Instant,
     html: Arc<String>,
     json: Arc<String>,
-}
-
-/// An error as the API returns it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Problem {
-    /// What went wrong.
-    pub error: String,
-    /// The request field at fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-/// A job started.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Started {
-    /// Its name (`run`, `run:IMAGE`).
-    pub job: String,
-    /// Its tick (RFC 3339), under which the store records it.
-    pub tick: String,
-}
-
-/// An ignore written.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Ignored {
-    /// The ignore file it was written to.
-    pub file: String,
-    /// Whether the image's findings were judged again (they show as
-    /// ignored at once).
-    pub rejudged: bool,
-}
-
-/// A run asked for.
-#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
-pub struct RunRequest {
-    /// Only this image (none: the fleet).
-    #[serde(default)]
-    pub image: Option<String>,
-}
-
-/// Health.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Health {
-    /// `ok` when the store answers.
-    pub status: String,
 }
 
 struct Failure(StatusCode, Problem);
