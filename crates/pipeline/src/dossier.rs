@@ -191,6 +191,58 @@ pub fn verify_in_registry(
     });
 }
 
+/// The report could not be printed.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// No Chromium on `PATH`.
+    #[error("a PDF is printed with headless Chromium: install chromium")]
+    NoChromium,
+    /// A file could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Chromium ran and printed nothing.
+    #[error("headless Chromium did not print {0}")]
+    NotPrinted(String),
+}
+
+/// Prints `html` (our own page: it runs no script, its CSP forbids any) to
+/// the PDF `out` with headless Chromium's print-to-PDF.
+pub fn print_pdf(html: &str, out: &std::path::Path) -> Result<(), PdfError> {
+    let page = tempfile::Builder::new()
+        .prefix(".safeimage-report-")
+        .suffix(".html")
+        .tempfile()?;
+    std::fs::write(page.path(), html)?;
+    let bin = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(settings::env::on_path)
+        .ok_or(PdfError::NoChromium)?;
+    let profile = tempfile::tempdir()?;
+    let dest = std::path::absolute(out)?;
+    let status = std::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        // as root Chromium refuses its own sandbox; the page is ours and
+        // runs no script
+        .arg("--no-sandbox")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", dest.display()))
+        .arg(format!("file://{}", page.path().display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if status.success() && dest.is_file() {
+        Ok(())
+    } else {
+        Err(PdfError::NotPrinted(dest.display().to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

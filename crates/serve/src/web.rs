@@ -404,6 +404,61 @@ async fn image_report(
     }
 }
 
+/// The report for consumers as a PDF (printed by headless Chromium on the
+/// service's machine).
+async fn image_pdf(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, Failure> {
+    let n = name.clone();
+    let bytes = st
+        .with_store(move |st, s| {
+            let Some((_, repo)) = st.images.iter().find(|(i, _)| *i == n) else {
+                return Ok(None);
+            };
+            let Some(d) = pipeline::dossier::dossier(&n, repo, s, &st.sla, AppState::now(s))
+                .map_err(store_err)?
+            else {
+                return Ok(None);
+            };
+            let dir = tempfile::tempdir()
+                .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let out = dir.path().join("report.pdf");
+            pipeline::dossier::print_pdf(&report::dossier::html(&d), &out).map_err(|e| {
+                let code = match e {
+                    pipeline::dossier::PdfError::NoChromium => StatusCode::NOT_IMPLEMENTED,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                fail(code, e.to_string())
+            })?;
+            std::fs::read(&out)
+                .map(Some)
+                .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await?
+        .ok_or_else(|| {
+            fail(
+                StatusCode::NOT_FOUND,
+                format!("{name}: no promoted image of that name"),
+            )
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}.pdf\""))
+                    .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// `?platform=` of a download.
 #[derive(Debug, serde::Deserialize)]
 struct PlatformQuery {
@@ -899,6 +954,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(overview_page))
         .route("/images/{name}", get(image_page))
         .route("/images/{name}/report.html", get(image_report))
+        .route("/images/{name}/report.pdf", get(image_pdf))
         .route("/images/{name}/sbom.cdx.json", get(image_sbom))
         .route("/images/{name}/findings.sarif", get(image_sarif))
         .route("/images/{name}/ignore", post(ignore_form))

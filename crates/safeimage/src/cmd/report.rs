@@ -210,38 +210,7 @@ fn image(a: ImageArgs) -> anyhow::Result<ExitCode> {
         ImageFormat::Html => super::write_output(a.output.as_deref(), &report::dossier::html(&d))?,
         ImageFormat::Pdf => {
             let out = a.output.as_deref().context("-f pdf needs -o FILE")?;
-            let page = tempfile::Builder::new()
-                .prefix(".safeimage-report-")
-                .suffix(".html")
-                .tempfile()?;
-            std::fs::write(page.path(), report::dossier::html(&d))?;
-            let bin = ["chromium", "chromium-browser", "google-chrome"]
-                .into_iter()
-                .find_map(env::on_path)
-                .context("-f pdf prints with headless Chromium: install chromium")?;
-            let profile = tempfile::tempdir()?;
-            let dest = std::path::absolute(out)?;
-            let status = std::process::Command::new(bin)
-                .args([
-                    "--headless",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--no-pdf-header-footer",
-                ])
-                // as root Chromium refuses its own sandbox; the page is ours
-                // and runs no script (its CSP forbids any)
-                .arg("--no-sandbox")
-                .arg(format!("--user-data-dir={}", profile.path().display()))
-                .arg(format!("--print-to-pdf={}", dest.display()))
-                .arg(format!("file://{}", page.path().display()))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()?;
-            anyhow::ensure!(
-                status.success() && dest.is_file(),
-                "headless Chromium did not print {}",
-                dest.display()
-            );
+            pipeline::dossier::print_pdf(&report::dossier::html(&d), out)?;
         }
     }
     if let Some(f) = d.verified.as_ref().and_then(|v| v.failure.as_ref()) {

@@ -193,6 +193,20 @@ fn the_dashboard_shows_the_run_and_a_finding_is_ignored_through_its_form_only_wi
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+    // the report for consumers as a PDF, printed on the service's machine
+    let pdf = f.dir().join("app.pdf");
+    sh(Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&pdf)
+        .arg(format!("{}/images/app/report.pdf", s.url)));
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    let text = sh(Command::new("pdftotext").arg(&pdf).arg("-"));
+    // a long digest wraps in its table cell: compared without line breaks
+    let joined: String = text.split_whitespace().collect();
+    assert!(
+        joined.contains(app["digest"].as_str().unwrap()),
+        "the PDF names the digest: {text}"
+    );
 
     // a finding of the promoted image, ignored through the form
     let (_, api) = get(&format!("{}/api/v1/images/app", s.url));
