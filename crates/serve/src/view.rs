@@ -133,6 +133,23 @@ pub struct Base {
     pub digest: String,
 }
 
+/// A base-image update `safeimage update` proposed for the image.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Proposal {
+    /// The branch.
+    pub branch: String,
+    /// The reference today.
+    pub from: String,
+    /// What it becomes.
+    pub to: String,
+    /// `proposed`, `merged`, or `waiting` (its stability window).
+    pub state: String,
+    /// Its pull request (an `http(s)` URL), on a forge.
+    pub pull_request: Option<String>,
+    /// Why it was or was not merged.
+    pub verdict: Option<String>,
+}
+
 /// One image in full.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ImageDetail {
@@ -148,6 +165,65 @@ pub struct ImageDetail {
     pub change: Option<Change>,
     /// Its bases.
     pub bases: Vec<Base>,
+    /// The last `update`'s proposals for its bases (and when it ran).
+    pub proposals: Vec<Proposal>,
+    /// When `update` last ran.
+    pub proposals_time: Option<String>,
+}
+
+fn proposals_for(record: Option<String>, name: &str) -> (Vec<Proposal>, Option<String>) {
+    let Some(v) = record.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()) else {
+        return (Vec::new(), None);
+    };
+    let text = |x: &serde_json::Value, k: &str| {
+        x.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut out = Vec::new();
+    for p in v["proposals"].as_array().into_iter().flatten() {
+        for u in p["updates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|u| u["image"] == name)
+        {
+            out.push(Proposal {
+                branch: text(p, "branch"),
+                from: text(u, "from"),
+                to: text(u, "to"),
+                state: if p["merged"] == true {
+                    "merged"
+                } else {
+                    "proposed"
+                }
+                .into(),
+                // only a web address becomes a link
+                pull_request: p["pull_request"]
+                    .as_str()
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                    .map(str::to_string),
+                verdict: p["verdict"].as_str().map(str::to_string),
+            });
+        }
+    }
+    for u in v["waiting"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|u| u["image"] == name)
+    {
+        out.push(Proposal {
+            branch: String::new(),
+            from: text(u, "from"),
+            to: text(u, "to"),
+            state: "waiting".into(),
+            pull_request: None,
+            verdict: None,
+        });
+    }
+    (out, v["time"].as_str().map(str::to_string))
 }
 
 /// A run in the list.
@@ -542,7 +618,10 @@ pub fn image(
             }),
         None => None,
     };
+    let (proposals, proposals_time) = proposals_for(store.meta(store::UPDATE_PROPOSALS)?, name);
     Ok(Some(ImageDetail {
+        proposals,
+        proposals_time,
         image,
         promotions,
         trend: trend(&all_refs, now),
@@ -677,4 +756,42 @@ pub fn audit(store: &dyn store::StateStore) -> Result<Audit, store::StoreError> 
         })
         .collect();
     Ok(Audit { logs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_images_proposals_and_waiting_updates_are_read_and_only_web_links_kept() {
+        let record = serde_json::json!({
+            "time": "2026-12-07T07:00:00Z",
+            "proposals": [
+                {"branch": "safeimage/update/app", "images": ["app"], "merged": false,
+                 "pull_request": "javascript:alert(1)", "verdict": "security unchanged",
+                 "updates": [{"image": "app", "from": "r/debian:12", "to": "r/debian:12@sha256:bb"}]},
+                {"branch": "safeimage/update/web", "images": ["web"], "merged": true,
+                 "pull_request": "https://forge.example/pr/2", "verdict": null,
+                 "updates": [{"image": "web", "from": "r/node:22", "to": "r/node:22@sha256:cc"}]}
+            ],
+            "waiting": [{"image": "app", "from": "r/py:3", "to": "r/py:3@sha256:dd", "ready_at": 0}]
+        })
+        .to_string();
+        let (app, time) = proposals_for(Some(record.clone()), "app");
+        assert_eq!(time.as_deref(), Some("2026-12-07T07:00:00Z"));
+        assert_eq!(app.len(), 2);
+        assert_eq!(
+            (app[0].state.as_str(), app[0].pull_request.as_deref()),
+            ("proposed", None)
+        );
+        assert_eq!(app[0].verdict.as_deref(), Some("security unchanged"));
+        assert_eq!(app[1].state, "waiting");
+        let (web, _) = proposals_for(Some(record), "web");
+        assert_eq!(web[0].state, "merged");
+        assert_eq!(
+            web[0].pull_request.as_deref(),
+            Some("https://forge.example/pr/2")
+        );
+        assert!(proposals_for(None, "app").0.is_empty());
+    }
 }

@@ -422,6 +422,10 @@ pub fn log_tail(log: &str) -> &str {
 /// promoted findings were last matched against.
 pub const MATCHED_DB: &str = "matched-db";
 
+/// The [`StateStore::meta`] key of the last `update`'s proposals (JSON:
+/// `pipeline::update::proposals_record`), shown by the service.
+pub const UPDATE_PROPOSALS: &str = "update-proposals";
+
 /// An inventory kept with a promotion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredInventory {

@@ -636,7 +636,48 @@ pub fn run(
         out.pushed = pushed;
         out.closed = closed;
     }
+    // what was proposed, for the service's image pages
+    deps.store
+        .set_meta(store::UPDATE_PROPOSALS, &proposals_record(&out, now))?;
     Ok(out)
+}
+
+/// The [`store::UPDATE_PROPOSALS`] record of an update: when, and per
+/// proposal its branch, images, each base's change, whether it was merged
+/// and its pull request; the updates still waiting for their stability
+/// window.
+pub fn proposals_record(r: &UpdateReport, now: i64) -> String {
+    let proposals: Vec<serde_json::Value> = r
+        .plan
+        .proposals
+        .iter()
+        .map(|p| {
+            let pushed = r.pushed.iter().find(|x| x.branch == p.branch);
+            let judged = r.evaluations.iter().find(|e| e.branch == p.branch);
+            serde_json::json!({
+                "branch": p.branch,
+                "images": p.images,
+                "updates": p.updates.iter().map(|u| serde_json::json!({
+                    "image": u.image, "from": u.from, "to": u.to,
+                })).collect::<Vec<_>>(),
+                "merged": pushed.is_some_and(|x| x.merged),
+                "pull_request": pushed.and_then(|x| x.pull_request.clone()),
+                "verdict": judged.map(|e| e.judgement.reason.clone()),
+            })
+        })
+        .collect();
+    let waiting: Vec<serde_json::Value> = r
+        .plan
+        .waiting
+        .iter()
+        .map(|u| serde_json::json!({"image": u.image, "from": u.from, "to": u.to, "ready_at": u.ready_at}))
+        .collect();
+    serde_json::json!({
+        "time": model::Timestamp(now).to_string(),
+        "proposals": proposals,
+        "waiting": waiting,
+    })
+    .to_string()
 }
 
 #[cfg(test)]

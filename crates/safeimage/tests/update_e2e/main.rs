@@ -382,6 +382,24 @@ fn on_github_the_pull_request_carries_the_diff_and_is_merged_when_security_impro
     );
     assert_eq!(gh.violations(), Vec::<String>::new());
 
+    // the proposal is kept in the store for the service's image page
+    use store::StateStore as _;
+    let kept = store::Sqlite::open(
+        &f.clone_dir().join("state/state.db"),
+        &f.clone_dir().join("state/audit"),
+    )
+    .unwrap()
+    .meta(store::UPDATE_PROPOSALS)
+    .unwrap()
+    .expect("the last update's proposals");
+    let kept: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(kept["proposals"][0]["merged"], true, "{kept}");
+    assert_eq!(
+        kept["proposals"][0]["pull_request"],
+        "https://github.invalid/o/r/pull/1"
+    );
+    assert_eq!(kept["proposals"][0]["updates"][0]["image"], "app");
+
     // without the token the run stops before anything is built, naming the variable
     let out = f.safeimage(&["update"]);
     assert_eq!(out.status.code(), Some(2));
