@@ -163,8 +163,8 @@ pub const CI_API_V4_URL: Var = Var {
 /// `[serve] token_env` or `token_file` names another source).
 pub const SAFEIMAGE_SERVE_TOKEN: Var = Var {
     name: "SAFEIMAGE_SERVE_TOKEN",
-    meaning: "the bearer token `safeimage serve` requires to trigger runs and ignore findings (none: read-only, and only on loopback)",
-    default: "",
+    meaning: "the bearer token `safeimage serve` requires to trigger runs and ignore findings",
+    default: "none: the service is read-only, and only on loopback",
 };
 
 /// Every variable safeimage reads by a fixed name.
