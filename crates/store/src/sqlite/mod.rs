@@ -295,6 +295,34 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    /// Runs `f` in one write transaction (the write lock held from its
+    /// first read to the commit: another process's write cannot
+    /// interleave), and commits.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        let mut t = SqliteTx {
+            tx,
+            path: &self.path,
+            audit_dir: &self.audit_dir,
+        };
+        let out = f(&mut t)?;
+        t.tx.commit().map_err(&e)?;
+        Ok(out)
+    }
+}
+
 impl StateStore for Sqlite {
     fn recover(
         &mut self,
@@ -542,22 +570,8 @@ impl StateStore for Sqlite {
             decide::documents(d).map_err(|(what, m)| self.corrupt(what, &d.outcome.name, m))?;
         // Hold the write lock from reading the heads to committing them:
         // another process's decision cannot interleave.
-        let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        let mut t = SqliteTx {
-            tx,
-            path: &self.path,
-            audit_dir: &self.audit_dir,
-        };
-        decide::record(&mut t, d, self.key.as_ref(), &detail, &findings)?;
-        t.tx.commit().map_err(&e)
+        let key = self.key.clone();
+        self.write(|t| decide::record(t, d, key.as_ref(), &detail, &findings))
     }
 
     fn finish_run(
@@ -747,22 +761,7 @@ impl StateStore for Sqlite {
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(document)
             .map_err(|x| self.corrupt("findings", image, x.to_string()))?;
-        let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        let mut t = SqliteTx {
-            tx,
-            path: &self.path,
-            audit_dir: &self.audit_dir,
-        };
-        decide::record_rematch(&mut t, image, digest, time, document, &text)?;
-        t.tx.commit().map_err(&e)
+        self.write(|t| decide::record_rematch(t, image, digest, time, document, &text))
     }
 
     fn security_issue(
@@ -810,22 +809,8 @@ impl StateStore for Sqlite {
     ) -> Result<(), StoreError> {
         fields.insert("time".into(), time.to_string().into());
         fields.insert("event".into(), event.into());
-        let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&e)?;
-        let mut t = SqliteTx {
-            tx,
-            path: &self.path,
-            audit_dir: &self.audit_dir,
-        };
-        decide::record_event(&mut t, image, fields, self.key.as_ref())?;
-        t.tx.commit().map_err(&e)
+        let key = self.key.clone();
+        self.write(|t| decide::record_event(t, image, fields, key.as_ref()))
     }
 
     fn image_summaries(&self) -> Result<Vec<crate::ImageSummary>, StoreError> {
