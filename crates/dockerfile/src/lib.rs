@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use findings::{Finding, Level};
 
 pub use config::LintConfig;
-pub use model::{Base, BaseRef, BaseRefKind, Parsed, Stage, SyntaxError};
+pub use model::{Base, BaseRef, BaseRefKind, BuildStep, Parsed, Stage, SyntaxError};
 pub use policy::{Classification, Policy, Tier};
 pub use settings::{ConfigError, ConfigErrors};
 pub use source::SourceFile;

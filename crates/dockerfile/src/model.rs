@@ -96,6 +96,60 @@ pub enum BaseRefKind {
     MountFrom,
 }
 
+/// One instruction of the stages that end up in the image
+/// ([`Parsed::build_steps`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildStep {
+    /// The stage it belongs to.
+    pub stage: usize,
+    /// 1-based line of its keyword.
+    pub line: u32,
+    /// `RUN`, `COPY`, `ADD`, `WORKDIR`...
+    pub keyword: String,
+    /// Its first line as written.
+    pub text: String,
+    /// For `RUN`: the command with line continuations joined and blanks
+    /// collapsed, as image histories record it.
+    pub command: Option<String>,
+}
+
+/// A shell-form command as one line: escaped newlines removed, runs of
+/// blanks made one space.
+pub fn normalize_command(text: &str, escape: u8) -> String {
+    let esc = escape as char;
+    let mut joined = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == esc {
+            // an escape before the end of a line (blanks allowed) continues it
+            let mut ahead = chars.clone();
+            while ahead.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                ahead.next();
+            }
+            match ahead.peek() {
+                Some('\n') => {
+                    ahead.next();
+                    chars = ahead;
+                    joined.push(' ');
+                    continue;
+                }
+                Some('\r') => {
+                    ahead.next();
+                    if ahead.peek() == Some(&'\n') {
+                        ahead.next();
+                    }
+                    chars = ahead;
+                    joined.push(' ');
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        joined.push(c);
+    }
+    joined.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// An image the build pulls from a registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BaseRef {
@@ -346,6 +400,53 @@ impl<'a> Parsed<'a> {
             .map_or_else(Vec::new, |last| self.ancestry(last))
     }
 
+    /// The instructions whose results end up in the image, in build order:
+    /// those of the final stage and of the stages it is built `FROM` (not
+    /// `FROM` itself, nor global `ARG`s). An image's history has one entry
+    /// per such instruction after its base's entries, which is how
+    /// findings are traced to a line.
+    pub fn build_steps(&self, src: &SourceFile) -> Vec<BuildStep> {
+        let mut chain = self.final_chain();
+        chain.reverse();
+        let mut out = Vec::new();
+        for stage in chain {
+            let range = self.stages[stage].range.clone();
+            for ins in &self.instructions[range] {
+                if matches!(ins, Instruction::From(_)) {
+                    continue;
+                }
+                let span = keyword_span(ins);
+                let (line, _) = src.line_col(span.start);
+                let keyword = src
+                    .parse_text()
+                    .get(span.clone())
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                let command = match ins {
+                    Instruction::Run(r) => Some(match &r.arguments {
+                        Command::Shell(s) => normalize_command(s.value, self.escape),
+                        Command::Exec(e) => e
+                            .value
+                            .iter()
+                            .map(|a| a.value.as_ref())
+                            .collect::<Vec<&str>>()
+                            .join(" "),
+                        _ => String::new(),
+                    }),
+                    _ => None,
+                };
+                out.push(BuildStep {
+                    stage,
+                    line,
+                    keyword,
+                    text: src.line_text(line).trim().to_string(),
+                    command,
+                });
+            }
+        }
+        out
+    }
+
     /// The SHELL in effect for instruction `instruction` of `stage`: the last
     /// SHELL before it in the stage, else the one inherited from the stages it
     /// is built `FROM`.
@@ -507,3 +608,49 @@ impl<'a> Parsed<'a> {
 }
 
 pub use crate::source::Directives;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(text: &str) -> Vec<BuildStep> {
+        let src = SourceFile::new("Dockerfile", text);
+        let parsed = Parsed::parse(&src, &HashMap::new()).unwrap();
+        parsed.build_steps(&src)
+    }
+
+    #[test]
+    fn build_steps_are_the_final_stage_s_instructions_with_their_lines() {
+        let s = steps(
+            "FROM debian:12 AS build\nRUN make\n\nFROM debian:12\nWORKDIR /app\nRUN apt-get update && \\\n    apt-get install -y curl\nCOPY --from=build /out /app/\n",
+        );
+        let got: Vec<(u32, &str)> = s.iter().map(|s| (s.line, s.keyword.as_str())).collect();
+        assert_eq!(got, [(5, "WORKDIR"), (6, "RUN"), (8, "COPY")]);
+        assert_eq!(
+            s[1].command.as_deref(),
+            Some("apt-get update && apt-get install -y curl")
+        );
+        assert_eq!(s[1].text, "RUN apt-get update && \\");
+    }
+
+    #[test]
+    fn a_final_stage_built_from_another_stage_includes_that_stage_s_steps_first() {
+        let s = steps("FROM debian:12 AS base\nRUN one\nFROM base\nRUN two\n");
+        let got: Vec<(u32, Option<&str>)> =
+            s.iter().map(|s| (s.line, s.command.as_deref())).collect();
+        assert_eq!(got, [(2, Some("one")), (4, Some("two"))]);
+    }
+
+    #[test]
+    fn exec_form_runs_are_their_arguments_joined() {
+        let s = steps("FROM debian:12\nRUN [\"pip\", \"install\", \"x==1\"]\n");
+        assert_eq!(s[0].command.as_deref(), Some("pip install x==1"));
+    }
+
+    #[test]
+    fn continuations_with_a_custom_escape_are_joined() {
+        assert_eq!(normalize_command("a `\n  b\tc", b'`'), "a b c");
+        assert_eq!(normalize_command("a \\  \r\n b", b'\\'), "a b");
+        assert_eq!(normalize_command("echo a\\b", b'\\'), "echo a\\b");
+    }
+}

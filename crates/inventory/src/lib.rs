@@ -5,6 +5,7 @@
 //! Catalogers read the squashed [`oci::tree::FileTree`]; the files they need
 //! are declared up front ([`wanted`]) so layers are read once, streamed.
 
+pub mod attribution;
 pub mod cache;
 pub mod catalog;
 pub mod image;
