@@ -20,6 +20,7 @@
 //! Storing, notifying and rendering reports happen in their own crates
 //! (`store`, `notify`, `report`) over the shared `model`.
 
+pub mod attribution;
 pub mod config;
 pub mod cx;
 pub mod deps;

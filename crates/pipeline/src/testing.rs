@@ -491,6 +491,7 @@ impl Advisories for FakeAdvisories {
                     epss: None,
                     due: None,
                     suppressed: None,
+                    origin: None,
                 });
             }
         }

@@ -14,6 +14,8 @@ pub mod suppress;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+pub use inventory::attribution;
+pub use inventory::attribution::{Attribution, Origin, Part};
 use inventory::{Inventory, Location};
 use serde::{Deserialize, Serialize};
 use vulndb::model::{Rating, Severity, Status};
@@ -208,6 +210,10 @@ pub struct Finding {
     /// Set when an ignore rule or VEX statement suppresses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+    /// The layer its package came from: base or the image's own build, and
+    /// the Dockerfile instruction when known ([`attribute`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 impl Finding {
@@ -219,6 +225,43 @@ impl Finding {
     pub fn has_fix(&self) -> bool {
         self.state == FixState::Fixed
     }
+}
+
+/// Gives each finding the origin of its package's layer.
+pub fn attribute(findings: &mut [Finding], a: &Attribution) {
+    for f in findings {
+        f.origin = a
+            .of_layers(
+                f.package
+                    .locations
+                    .iter()
+                    .filter_map(|l| l.layer.as_deref()),
+            )
+            .cloned();
+    }
+}
+
+/// Which findings `scan --layers` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerFilter {
+    /// Those in the base image's layers.
+    Base,
+    /// Those in the image's own build.
+    App,
+    /// All.
+    All,
+}
+
+/// Keeps the findings `filter` asks for. Findings whose origin is not known
+/// are kept by `All` only; callers refuse `Base`/`App` when the base was not
+/// told apart.
+pub fn keep_layers(findings: &mut Vec<Finding>, filter: LayerFilter) {
+    let want = match filter {
+        LayerFilter::All => return,
+        LayerFilter::Base => Part::Base,
+        LayerFilter::App => Part::App,
+    };
+    findings.retain(|f| f.origin.as_ref().is_some_and(|o| o.part == want));
 }
 
 /// Matching options.
@@ -523,6 +566,7 @@ pub fn match_inventory(inv: &Inventory, db: &Db, opts: &Options) -> Result<Match
                 epss,
                 due: None,
                 suppressed: None,
+                origin: None,
             });
         }
     }

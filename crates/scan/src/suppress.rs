@@ -427,6 +427,7 @@ pub(crate) mod tests {
             epss: None,
             due: None,
             suppressed: None,
+            origin: None,
         }
     }
 

@@ -10,7 +10,7 @@ use findings::text::clean;
 
 use scan::baseline::Diff;
 use scan::gate::Decision;
-use scan::{Finding, REPORT_SCHEMA};
+use scan::{Attribution, Finding, Origin, Part, REPORT_SCHEMA};
 use serde::Serialize;
 use serde_json::{Value, json};
 use vulndb::Severity;
@@ -42,6 +42,10 @@ pub struct ScanReport<'a> {
     pub gate: Option<&'a Decision>,
     /// Notes (expired ignore rules, unreadable versions).
     pub notes: &'a [String],
+    /// Which layers are the base's and which instructions made the others
+    /// (findings carry their own `origin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<&'a Attribution>,
     /// The findings are in risk order (`--sort risk`): packages are listed
     /// in the order of their riskiest finding.
     #[serde(skip)]
@@ -147,6 +151,7 @@ impl<'a> ScanReport<'a> {
             baseline: None,
             gate: None,
             notes,
+            attribution: None,
             by_risk: false,
         }
     }
@@ -245,9 +250,14 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
             .filter(|s| **s != name)
             .map(|s| format!(", source {}", clean(s)))
             .unwrap_or_default();
+        let origin = list[0]
+            .origin
+            .as_ref()
+            .map(|o| format!("  [{}]", origin_text(o)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{} {} ({}{src})",
+            "\n{} {} ({}{src}){origin}",
             clean(&name),
             clean(&version),
             clean(&kind)
@@ -313,6 +323,22 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
         s.fixable,
         s.not_fixable
     );
+    if let Some(a) = r.attribution.filter(|a| a.knows_base()) {
+        let (base, app) = by_part(&live);
+        let _ = writeln!(
+            out,
+            "{base} in the base image's layers (fix by bumping the base{}), {app} in this image's own layers (fix in its Dockerfile)",
+            a.base
+                .as_deref()
+                .map(|b| format!(": {}", clean(b)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(a) = r.attribution {
+        for n in &a.notes {
+            let _ = writeln!(out, "note: {}", clean(n));
+        }
+    }
     if s.overdue > 0 {
         let _ = writeln!(out, "{} past their patch deadline ([sla])", s.overdue);
     }
@@ -346,6 +372,57 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
         }
     }
     out
+}
+
+/// `layer 3, app: Dockerfile:7 RUN apt-get install …`
+pub fn origin_text(o: &Origin) -> String {
+    let mut t = format!("layer {}, {}", o.layer, o.part.as_str());
+    if let Some(st) = &o.step {
+        let mut text: String = clean(&st.text).chars().take(60).collect();
+        if st.text.chars().count() > 60 {
+            text.push('…');
+        }
+        t.push_str(&format!(": {}:{} {text}", clean(&st.file), st.line));
+    }
+    t
+}
+
+/// Counted findings in base layers and in the image's own layers.
+fn by_part(findings: &[Finding]) -> (usize, usize) {
+    let part = |p: Part| {
+        findings
+            .iter()
+            .filter(|f| f.suppressed.is_none() && f.origin.as_ref().is_some_and(|o| o.part == p))
+            .count()
+    };
+    (part(Part::Base), part(Part::App))
+}
+
+/// Where code scanning shows a finding: the Dockerfile line that
+/// installed its package when that is known (an app-layer finding), else
+/// the package's path in the image.
+fn sarif_location(f: &Finding, path: &str, target: &str) -> Value {
+    if let Some(o) = f.origin.as_ref().filter(|o| o.part == Part::App)
+        && let Some(st) = &o.step
+    {
+        return json!({
+            "physicalLocation": {
+                "artifactLocation": {"uri": sarif_uri(&st.file)},
+                "region": {"startLine": st.line}
+            },
+            "message": {"text": format!(
+                "{} {} installed by this {} (layer {} of {target})",
+                f.package.name, f.package.version, st.keyword, o.layer
+            )}
+        });
+    }
+    json!({
+        "physicalLocation": {
+            "artifactLocation": {"uri": sarif_uri(path)},
+            "region": {"startLine": 1}
+        },
+        "message": {"text": format!("{} in {target}", f.package.purl)}
+    })
 }
 
 fn security_severity(s: Severity) -> &'static str {
@@ -448,13 +525,7 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
                 f.fixed_version.as_ref().map(|v| format!(", fixed in {v}")).unwrap_or_default(),
                 if f.summary.is_empty() { "no summary" } else { &f.summary }
             )},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": sarif_uri(&path)},
-                    "region": {"startLine": 1}
-                },
-                "message": {"text": format!("{} in {}", f.package.purl, r.target.name)}
-            }],
+            "locations": [sarif_location(f, &path, &r.target.name)],
             "partialFingerprints": {
                 "safeimageFinding/v1": format!("{}:{}:{}", f.id, f.package.kind, f.package.name)
             },
@@ -467,6 +538,12 @@ pub fn sarif(r: &ScanReport<'_>) -> Value {
                 "severitySource": f.severity_source,
             }
         });
+        if let Some(o) = &f.origin {
+            res["properties"]["layer"] = json!(o.layer);
+            res["properties"]["layerDiffId"] = json!(o.diff_id);
+            res["properties"]["layerPart"] = json!(o.part.as_str());
+            res["properties"]["remedy"] = json!(o.remedy());
+        }
         if let Some(k) = &f.kev {
             res["properties"]["kev"] = json!({"dueDate": k.due_date, "dateAdded": k.date_added, "ransomware": k.ransomware});
         }
@@ -620,6 +697,7 @@ pub fn html(r: &ScanReport<'_>) -> String {
                 "source": list[0].package.source_name,
                 "path": list[0].package.locations.first().map(|l| l.path.clone()),
                 "top": list.iter().map(|f| f.severity).max().map(|s| s.as_str()),
+                "origin": list[0].origin.as_ref().map(|o| format!("{} — {}", origin_text(o), o.remedy())),
                 "findings": list,
             })
         })

@@ -39,6 +39,7 @@ fn finding(id: &str, pkg: &str, sev: Severity, fixed: Option<&str>) -> Finding {
         epss: None,
         due: None,
         suppressed: None,
+        origin: None,
     }
 }
 
@@ -157,4 +158,90 @@ fn summary_counts_only_live_findings() {
         (2, 1, 1, 1)
     );
     assert_eq!(s.by_severity["HIGH"], 1);
+}
+
+fn attributed() -> (Vec<Finding>, Attribution) {
+    use scan::attribution::{Origin, Step};
+    let mut f = sample();
+    let base = Origin {
+        layer: 0,
+        diff_id: "sha256:aa".into(),
+        part: Part::Base,
+        step: None,
+    };
+    let app = Origin {
+        layer: 2,
+        diff_id: "sha256:cc".into(),
+        part: Part::App,
+        step: Some(Step {
+            file: "app/Dockerfile".into(),
+            line: 7,
+            keyword: "RUN".into(),
+            text: "RUN apt-get install -y openssl".into(),
+            command: Some("apt-get install -y openssl".into()),
+        }),
+    };
+    f[0].origin = Some(base.clone());
+    f[1].origin = Some(base.clone());
+    f[2].origin = Some(app.clone());
+    f[2].suppressed = None;
+    let a = Attribution {
+        base: Some("debian@sha256:aa".into()),
+        base_layers: Some(1),
+        layers: vec![base, app],
+        notes: vec![],
+    };
+    (f, a)
+}
+
+#[test]
+fn sarif_puts_an_app_layer_finding_on_its_dockerfile_line_and_a_base_one_on_its_path() {
+    let (f, a) = attributed();
+    let mut r = report(&f);
+    r.attribution = Some(&a);
+    let s = sarif(&r);
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    let app = results
+        .iter()
+        .find(|x| x["properties"]["package"] == "openssl")
+        .unwrap();
+    let loc = &app["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "app/Dockerfile");
+    assert_eq!(loc["region"]["startLine"], 7);
+    assert_eq!(app["properties"]["layerPart"], "app");
+    let base = results
+        .iter()
+        .find(|x| x["properties"]["package"] == "libssl3")
+        .unwrap();
+    assert_eq!(
+        base["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "var/lib/dpkg/status"
+    );
+    assert_eq!(
+        base["properties"]["remedy"],
+        "fix by bumping the base image"
+    );
+}
+
+#[test]
+fn table_names_each_package_s_layer_and_counts_base_against_app() {
+    let (f, a) = attributed();
+    let mut r = report(&f);
+    r.attribution = Some(&a);
+    let t = table(&r, false);
+    assert!(
+        t.contains("openssl 3.0.11-1~deb12u2 (deb)  [layer 2, app: app/Dockerfile:7 RUN apt-get install -y openssl]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("libssl3 3.0.11-1~deb12u2 (deb, source openssl)  [layer 0, base]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("2 in the base image's layers (fix by bumping the base: debian@sha256:aa), 1 in this image's own layers"),
+        "{t}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+    assert_eq!(j["attribution"]["base_layers"], 1);
+    assert_eq!(j["findings"][2]["origin"]["step"]["line"], 7);
 }

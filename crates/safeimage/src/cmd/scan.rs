@@ -1,7 +1,10 @@
 //! `safeimage scan`: match an image (any source) or an SBOM file against the
 //! advisory DB, apply ignore rules, VEX and a baseline, render the report
-//! and decide the exit code from the gate. No network access happens here
-//! beyond reading the image itself.
+//! and decide the exit code from the gate. Findings are attributed to the
+//! layer that brought their package, base or the image's own, and with
+//! `--dockerfile` to the instruction. No network access happens here beyond
+//! reading the image itself and its base (`--base`, the manifest's base
+//! annotations, the Dockerfile's FROM).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +43,17 @@ pub enum Sort {
     Severity,
     /// CISA KEV first, then EPSS times severity (the DB needs `db update --feed kev --feed epss`).
     Risk,
+}
+
+/// Which layers' findings to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layers {
+    /// Every finding.
+    All,
+    /// Only those in the base image's layers (fixed by bumping the base).
+    Base,
+    /// Only those in the image's own layers (fixed in its Dockerfile).
+    App,
 }
 
 fn severity(s: &str) -> Result<Severity, String> {
@@ -128,6 +142,20 @@ pub struct Args {
     /// its patch deadline.
     #[arg(long, requires = "tracked")]
     fail_on_overdue: bool,
+    /// The Dockerfile the image was built from: each finding is traced to
+    /// the instruction and line that installed its package (matched against
+    /// the image's history; a Dockerfile that does not match is a note).
+    #[arg(long, value_name = "FILE")]
+    dockerfile: Option<PathBuf>,
+    /// The base image (a reference or image source) whose layers are the
+    /// base's (default: the manifest's base annotations, else the
+    /// Dockerfile's final FROM).
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+    /// Report only the findings of the base's layers or of the image's own
+    /// (the gate judges those only).
+    #[arg(long, value_enum, default_value_t = Layers::All)]
+    layers: Layers,
     #[command(flatten)]
     image: ImageArgs,
 }
@@ -186,12 +214,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    if let Some(d) = &args.dockerfile {
+        pipeline::attribution::read_dockerfile(d)?;
+    }
+
     let scanned = crate::shared::image::load(&args.source, &args.image)?;
+    let attribution = match &scanned.image {
+        Some(image) => Some(pipeline::attribution::attribute_image(
+            image,
+            args.dockerfile.as_deref(),
+            &pipeline::attribution::BaseHint {
+                given: args.base.clone(),
+                known: None,
+            },
+            &args.image.options(),
+        )?),
+        None => {
+            anyhow::ensure!(
+                args.dockerfile.is_none() && args.base.is_none() && args.layers == Layers::All,
+                "{}: an SBOM has no layers: --dockerfile, --base and --layers need an image",
+                args.source
+            );
+            None
+        }
+    };
     let opts = scan::Options {
         show_unimportant: args.show_unimportant,
         severity_priority: priority,
     };
-    let m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
+    let mut m = scan::match_inventory(&scanned.inventory, &db, &opts)?;
+    if let Some(a) = &attribution {
+        scan::attribute(&mut m.findings, a);
+        if args.layers != Layers::All {
+            anyhow::ensure!(
+                a.knows_base(),
+                "{}: --layers {}: the base image's layers are not known: give --base REF or --dockerfile FILE{}",
+                scanned.name,
+                if args.layers == Layers::App {
+                    "app"
+                } else {
+                    "base"
+                },
+                a.notes
+                    .iter()
+                    .map(|n| format!("\n  note: {n}"))
+                    .collect::<String>()
+            );
+            scan::keep_layers(
+                &mut m.findings,
+                if args.layers == Layers::App {
+                    scan::LayerFilter::App
+                } else {
+                    scan::LayerFilter::Base
+                },
+            );
+        }
+    }
     let gate = Gate {
         fail_on: args.fail_on,
         only_fixed: args.only_fixed,
@@ -274,6 +352,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &j.notes,
     );
     report.baseline = j.baseline.as_ref();
+    report.attribution = attribution.as_ref();
     report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
     let text = match args.format {
