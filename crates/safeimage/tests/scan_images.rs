@@ -445,3 +445,215 @@ fn pypi_fixtures_on_a_real_venv() {
         assert!(got.iter().any(|(_, p)| p == n), "{n}");
     }
 }
+
+/// The layers of an OCI layout (`oci:DIR:TAG` as `to_oci` writes it): each
+/// layer's diffID and the paths its tar holds, listed by `tar` itself.
+fn layer_listing(oci: &str) -> Vec<(String, BTreeSet<String>)> {
+    let dir = Path::new(oci.trim_start_matches("oci:").rsplit_once(':').unwrap().0);
+    let blob = |digest: &str| {
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let config: Value = serde_json::from_slice(
+        &std::fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(config["rootfs"]["diff_ids"].as_array().unwrap())
+        .map(|(l, d)| {
+            let list = sh(Command::new("tar")
+                .arg("-tzf")
+                .arg(blob(l["digest"].as_str().unwrap())));
+            let paths = list
+                .lines()
+                .map(|p| p.trim_start_matches("./").trim_end_matches('/').to_string())
+                .collect();
+            (d.as_str().unwrap().to_string(), paths)
+        })
+        .collect()
+}
+
+/// 1-based line of the first line of `text` starting with `prefix` after
+/// line `after`.
+fn line_of(text: &str, prefix: &str, after: usize) -> u64 {
+    text.lines()
+        .enumerate()
+        .skip(after)
+        .find(|(_, l)| l.starts_with(prefix))
+        .map(|(i, _)| i as u64 + 1)
+        .unwrap_or_else(|| panic!("no line starting with {prefix}"))
+}
+
+#[test]
+fn findings_of_a_two_stage_image_are_traced_to_base_or_their_dockerfile_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &osv_fixtures());
+    let ctx = repo().join("crates/safeimage/tests/images/attrib");
+    let dockerfile = ctx.join("Dockerfile");
+    let image = build_on(Base::Main, "scan-attrib", &ctx, &["--layers"]);
+    let oci = to_oci(&image, d);
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    let final_from = line_of(&text, "FROM ${BASE}", 7) as usize;
+    let run_line = line_of(&text, "RUN apt-get", final_from);
+    let copy_line = line_of(&text, "COPY --from=build", final_from);
+    // the truth, from the layers' tars: the first layer holding each file
+    let layers = layer_listing(&oci);
+    let first_layer = |path: &str| {
+        layers
+            .iter()
+            .position(|(_, files)| files.contains(path))
+            .unwrap_or_else(|| panic!("{path} in no layer"))
+    };
+    let base_layers = 1; // minbase is one `buildah add` layer
+    let df = dockerfile.to_str().unwrap();
+    let scan_with = |extra: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+            .current_dir(d)
+            .args(["scan", &oci, "--db"])
+            .arg(&db)
+            .args(["--dockerfile", df, "--cache-dir"])
+            .arg(d.join("cache"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = scan_with(&["-f", "json"]);
+    assert_eq!(
+        v["attribution"]["base_layers"], base_layers,
+        "{}",
+        v["attribution"]
+    );
+    let findings = v["findings"].as_array().unwrap();
+    let (mut base, mut app_deb, mut app_py) = (0, 0, 0);
+    for f in findings {
+        let name = f["package"]["name"].as_str().unwrap();
+        let o = &f["origin"];
+        let truth = match f["package"]["type"].as_str().unwrap() {
+            "deb" => [
+                format!("var/lib/dpkg/info/{name}:amd64.list"),
+                format!("var/lib/dpkg/info/{name}.list"),
+            ]
+            .iter()
+            .filter_map(|p| layers.iter().position(|(_, fs)| fs.contains(p)))
+            .min()
+            .unwrap_or_else(|| panic!("{name}: no dpkg file list in any layer")),
+            "python" => first_layer(f["package"]["locations"][0]["path"].as_str().unwrap()),
+            other => panic!("unexpected {other} finding {name}"),
+        };
+        assert_eq!(o["layer"], truth, "{name}: {o}");
+        assert_eq!(o["diff_id"], layers[truth].0.as_str(), "{name}");
+        if truth < base_layers {
+            assert_eq!(o["part"], "base", "{name}: {o}");
+            assert!(o["step"].is_null(), "{name}: {o}");
+            base += 1;
+        } else {
+            assert_eq!(o["part"], "app", "{name}: {o}");
+            let want = if f["package"]["type"] == "python" {
+                copy_line
+            } else {
+                run_line
+            };
+            assert_eq!(o["step"]["line"], want, "{name}: {o}");
+            assert_eq!(o["step"]["file"], df);
+            if f["package"]["type"] == "python" {
+                app_py += 1;
+            } else {
+                app_deb += 1;
+            }
+        }
+    }
+    // perl-base in the base; libssl3 (openssl) and urllib3 in the build
+    assert!(
+        base > 0 && app_deb > 0 && app_py > 0,
+        "{base} {app_deb} {app_py}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["package"]["name"] == "libssl3" && f["origin"]["part"] == "app")
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["package"]["name"] == "urllib3" && f["origin"]["part"] == "app")
+    );
+
+    // --layers app keeps exactly the app's findings
+    let app = scan_with(&["-f", "json", "--layers", "app"]);
+    let app_findings = app["findings"].as_array().unwrap();
+    assert_eq!(app_findings.len(), app_deb + app_py);
+    assert!(app_findings.iter().all(|f| f["origin"]["part"] == "app"));
+    let base_only = scan_with(&["-f", "json", "--layers", "base"]);
+    assert_eq!(base_only["findings"].as_array().unwrap().len(), base);
+
+    // SARIF: app findings on their Dockerfile line, valid SARIF
+    let sarif = scan_with(&["-f", "sarif"]);
+    let errors = schema_errors(&sarif_validator(), &sarif);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ssl: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["properties"]["package"] == "libssl3")
+        .collect();
+    assert!(!ssl.is_empty());
+    for r in ssl {
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], df.trim_start_matches('/'));
+        assert_eq!(loc["region"]["startLine"], run_line);
+    }
+
+    // the base given by reference agrees, without a Dockerfile
+    let reg = registry();
+    push_minbase(&reg, "tests/minbase:attrib");
+    let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+        .current_dir(d)
+        .args(["scan", &oci, "--db"])
+        .arg(&db)
+        .args([
+            "-f",
+            "json",
+            "--layers",
+            "app",
+            "--insecure-registry",
+            &reg.addr,
+        ])
+        .arg("--base")
+        .arg(format!("{}/tests/minbase:attrib", reg.addr))
+        .arg("--cache-dir")
+        .arg(d.join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_ref: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_ref["findings"].as_array().unwrap().len(),
+        app_deb + app_py
+    );
+    assert!(
+        by_ref["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["origin"]["step"].is_null())
+    );
+}
