@@ -406,7 +406,13 @@ impl<'a> Parsed<'a> {
     /// per such instruction after its base's entries, which is how
     /// findings are traced to a line.
     pub fn build_steps(&self, src: &SourceFile) -> Vec<BuildStep> {
-        let mut chain = self.final_chain();
+        self.build_steps_to(src, self.stages.len().saturating_sub(1))
+    }
+
+    /// [`Parsed::build_steps`] of a build that stops at stage `last`
+    /// (`--target`).
+    pub fn build_steps_to(&self, src: &SourceFile, last: usize) -> Vec<BuildStep> {
+        let mut chain = self.ancestry(last);
         chain.reverse();
         let mut out = Vec::new();
         for stage in chain {

@@ -69,16 +69,30 @@ pub fn read_dockerfile(
         path: name.clone(),
         source: e,
     })?;
-    let src = SourceFile::new(name.clone(), text);
-    let parsed =
-        Parsed::parse(&src, &Default::default()).map_err(|e| AttributionError::Syntax {
-            path: e.path.clone(),
-            line: e.line,
-            column: e.column,
-            message: e.message.clone(),
-        })?;
+    let src = SourceFile::new(name, text);
+    dockerfile_steps(&src, &Default::default(), None)
+}
+
+/// The build steps of a Dockerfile already read (the run's), for a build
+/// that stops at `target` (the last stage when `None`), and the image the
+/// build's first stage starts from.
+pub fn dockerfile_steps(
+    src: &SourceFile,
+    build_args: &std::collections::HashMap<String, String>,
+    target: Option<&str>,
+) -> Result<(Vec<Step>, Option<oci::ImageRef>), AttributionError> {
+    let name = src.path.clone();
+    let parsed = Parsed::parse(src, build_args).map_err(|e| AttributionError::Syntax {
+        path: e.path.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message.clone(),
+    })?;
+    let last = target
+        .and_then(|t| parsed.find_stage(t, parsed.stages.len()))
+        .unwrap_or(parsed.stages.len().saturating_sub(1));
     let steps = parsed
-        .build_steps(&src)
+        .build_steps_to(src, last)
         .into_iter()
         .map(|s| Step {
             file: name.clone(),
@@ -89,7 +103,7 @@ pub fn read_dockerfile(
         })
         .collect();
     let from = parsed
-        .final_chain()
+        .ancestry(last)
         .last()
         .and_then(|&root| match &parsed.stages[root].base {
             dockerfile::Base::Image { reference } => Some(reference.clone()),
@@ -187,6 +201,20 @@ pub fn attribute_image(
         }
         found
     };
+    let mut a = attribute_with(image, base.as_ref(), steps.as_deref());
+    if !a.knows_base() {
+        a.notes.extend(unread);
+    }
+    Ok(a)
+}
+
+/// Attributes `image`'s layers given its base (when known) and the build
+/// steps (when known); nothing is read.
+pub fn attribute_with(
+    image: &oci::Image,
+    base: Option<&BaseImage>,
+    steps: Option<&[Step]>,
+) -> Attribution {
     let diff_ids: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let history: Vec<HistoryEntry> = image
         .config
@@ -197,9 +225,5 @@ pub fn attribute_image(
             empty_layer: h.empty_layer == Some(true),
         })
         .collect();
-    let mut a = attribute(&diff_ids, &history, base.as_ref(), steps.as_deref());
-    if !a.knows_base() {
-        a.notes.extend(unread);
-    }
-    Ok(a)
+    attribute(&diff_ids, &history, base, steps)
 }

@@ -23,6 +23,9 @@ pub trait Registry: Sync {
         digest: &Digest,
         platform: &Platform,
     ) -> Result<Digest, RegistryError>;
+    /// The layers (diffIDs) of the image manifest `digest` in `r`'s
+    /// repository: a base's, to tell its layers from the image's own.
+    fn diff_ids(&self, r: &ImageRef, digest: &Digest) -> Result<Vec<Digest>, RegistryError>;
     /// Push an OCI layout to `repo` by digest; no tag moves.
     fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError>;
     /// Point `tag` in `repo` at `digest`.
@@ -232,6 +235,16 @@ impl Registry for OciRegistry {
         p: &Platform,
     ) -> Result<Digest, RegistryError> {
         oci::push::Repo::connect(r, &self.opts)?.platform_digest(d, p)
+    }
+    fn diff_ids(&self, r: &ImageRef, digest: &Digest) -> Result<Vec<Digest>, RegistryError> {
+        let pinned = r.with_digest(digest.clone());
+        let (image, _) =
+            oci::registry::open(&pinned, &Platform::host(), &self.opts, &pinned.to_string())
+                .map_err(|e| RegistryError::Other {
+                    reference: pinned.to_string(),
+                    message: e.to_string(),
+                })?;
+        Ok(image.layers.into_iter().map(|l| l.diff_id).collect())
     }
     fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError> {
         oci::push::Repo::connect(repo, &self.opts)?.push_layout(layout, Some("latest"))

@@ -203,7 +203,8 @@ fn platform(
                 None => None,
             };
             t.lap(o, Step::Push);
-            let s = steps::scan::run(cx, &built, &digest, &platform).at(Step::Scan)?;
+            let s =
+                steps::scan::run(cx, &built, df, resolved, &digest, &platform).at(Step::Scan)?;
             t.lap(o, Step::Scan);
             PlatformOutcome {
                 platform,

@@ -162,6 +162,13 @@ impl Registry for FakeRegistry {
             .unwrap_or_else(|| digest.clone()))
     }
 
+    fn diff_ids(&self, r: &ImageRef, _digest: &Digest) -> Result<Vec<Digest>, RegistryError> {
+        // not a call the fleet tests count: attribution only
+        Err(RegistryError::Other {
+            reference: r.to_string(),
+            message: "the fake registry keeps no image configs".into(),
+        })
+    }
     fn push_layout(&self, repo: &ImageRef, layout: &Path) -> Result<Digest, RegistryError> {
         let mut s = self.state.lock().unwrap();
         s.calls.push(format!("push {repo}"));

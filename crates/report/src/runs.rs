@@ -85,6 +85,22 @@ pub fn table(r: &RunReport) -> String {
         if !i.signed.is_empty() {
             let _ = writeln!(out, "{:<14} signed: {}", "", clean(&i.signed.join(", ")));
         }
+        let live: Vec<&scan::Finding> = i
+            .findings
+            .iter()
+            .filter(|f| f.suppressed.is_none())
+            .collect();
+        let (base, app) = (
+            by_part(&live, scan::Part::Base),
+            by_part(&live, scan::Part::App),
+        );
+        if base + app > 0 {
+            let _ = writeln!(
+                out,
+                "{:<14} who fixes it: {base} by bumping the base, {app} in its Dockerfile",
+                ""
+            );
+        }
         if let Some(b) = &i.baseline {
             let _ = writeln!(
                 out,
@@ -113,6 +129,14 @@ pub fn table(r: &RunReport) -> String {
     out
 }
 
+/// How many of these findings sit in layers of this part.
+fn by_part(findings: &[&scan::Finding], part: scan::Part) -> usize {
+    findings
+        .iter()
+        .filter(|f| f.origin.as_ref().is_some_and(|o| o.part == part))
+        .count()
+}
+
 const HTML: &str = include_str!("../templates/run.html");
 
 /// The HTML page.
@@ -132,6 +156,8 @@ pub fn html(r: &RunReport) -> String {
                 "i": i,
                 "counts": Severity::ALL.iter().rev().map(|s| (s.as_str(), i.counts.get(s).copied().unwrap_or(0))).collect::<Vec<_>>(),
                 "total": live.len(),
+                "base_fix": by_part(&live, scan::Part::Base),
+                "app_fix": by_part(&live, scan::Part::App),
                 "findings": live.iter().take(200).collect::<Vec<_>>(),
                 "more": live.len().saturating_sub(200),
             })

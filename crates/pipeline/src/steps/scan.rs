@@ -10,9 +10,13 @@ use scan::Finding;
 use scan::baseline::Diff;
 use vulndb::Severity;
 
+use inventory::attribution::{Attribution, BaseImage};
+
 use crate::cx::ImageCx;
 use crate::engine::Built;
 use crate::steps::StepError;
+use crate::steps::dockerfile::Dockerfile;
+use crate::steps::resolve::Resolved;
 
 /// What the scan found.
 #[derive(Debug, Clone)]
@@ -29,12 +33,68 @@ pub struct Scanned {
     pub reasons: Vec<String>,
     /// The inventory, as JSON (kept with a promotion for `rematch`).
     pub inventory: String,
+    /// Which layers are the base's, which instructions made the others.
+    pub attribution: Attribution,
+}
+
+/// The layers of the build told as base or the image's own, and traced to
+/// the Dockerfile's lines (per-instruction layers: BuildKit, podman; a
+/// buildah build is one layer, told apart from the base only). The base's
+/// layers come from the registry by the digest the build was pinned to;
+/// what cannot be told is said in the attribution's notes, never an error.
+fn attribution(
+    cx: &ImageCx<'_>,
+    image: &oci::Image,
+    df: &Dockerfile,
+    resolved: &Resolved,
+    platform: &oci::Platform,
+) -> Attribution {
+    let (steps, from) =
+        match crate::attribution::dockerfile_steps(&df.src, &df.args, cx.spec.target.as_deref()) {
+            Ok(x) => x,
+            Err(e) => {
+                return Attribution {
+                    notes: vec![format!(
+                        "the Dockerfile could not be read for attribution: {e}"
+                    )],
+                    ..Default::default()
+                };
+            }
+        };
+    let mut notes = Vec::new();
+    let base = from.and_then(|r| {
+        let b = resolved.bases.iter().find(|b| {
+            b.kind == dockerfile::BaseRefKind::From && b.reference.to_string() == r.to_string()
+        })?;
+        let d = b
+            .platforms
+            .iter()
+            .find(|p| p.platform == *platform)
+            .map_or(&b.digest, |p| &p.digest);
+        match cx.registry.diff_ids(&b.reference, d) {
+            Ok(ids) => Some(BaseImage {
+                name: format!("{}@{d}", b.reference.full_name()),
+                diff_ids: ids.iter().map(ToString::to_string).collect(),
+            }),
+            Err(e) => {
+                notes.push(format!("the base {} could not be read: {e}", b.reference));
+                None
+            }
+        }
+    });
+    let mut a = crate::attribution::attribute_with(image, base.as_ref(), Some(&steps));
+    if !a.knows_base() {
+        a.notes.extend(notes);
+    }
+    a
 }
 
 /// The step, for one platform's build.
 pub fn run(
     cx: &ImageCx<'_>,
     built: &Built,
+    df: &Dockerfile,
+    resolved: &Resolved,
     digest: &Digest,
     platform: &oci::Platform,
 ) -> Result<Scanned, StepError> {
@@ -49,7 +109,9 @@ pub fn run(
         verify_diff_ids: true,
         ..Default::default()
     };
-    let inv = inventory::inventory(&source, &opts, &|_| {})?.inventory;
+    let done = inventory::inventory(&source, &opts, &|_| {})?;
+    let inv = done.inventory;
+    let attribution = attribution(cx, &done.image, df, resolved, platform);
     if cx.signer.is_some() {
         // Kept for the signed SBOM attachment.
         let subject = inventory::sbom::Subject {
@@ -63,7 +125,8 @@ pub fn run(
         let file = crate::steps::provenance::sbom_file(cx, platform);
         std::fs::write(&file, bom).map_err(|source| StepError::Work { path: file, source })?;
     }
-    let m = cx.advisories.matches(&inv, cx.scan_opts)?;
+    let mut m = cx.advisories.matches(&inv, cx.scan_opts)?;
+    scan::attribute(&mut m.findings, &attribution);
     let inventory = serde_json::to_string(&inv).expect("an inventory serialises");
     let subject = format!(
         "{}/{}@{digest}",
@@ -100,5 +163,6 @@ pub fn run(
             Vec::new()
         },
         inventory,
+        attribution,
     })
 }

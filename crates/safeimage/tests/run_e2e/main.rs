@@ -406,6 +406,22 @@ fn a_patched_base_is_promoted_with_fewer_findings_and_the_base_change() {
         before >= 40,
         "the main-only base has the fixture CVEs: {before}"
     );
+    // who fixes it (issue 29): the base's layers, read from the registry by
+    // the digest the build was pinned to, against the image's own layer
+    let findings = app1["findings"].as_array().unwrap();
+    let parts = |name: &str| -> std::collections::BTreeSet<String> {
+        findings
+            .iter()
+            .filter(|f| f["package"]["name"] == name)
+            .map(|f| f["origin"]["part"].as_str().unwrap_or("none").to_string())
+            .collect()
+    };
+    assert_eq!(parts("perl-base"), ["base".to_string()].into());
+    assert_eq!(parts("nginx-light"), ["app".to_string()].into());
+    assert!(
+        findings.iter().all(|f| f["origin"]["layer"].is_u64()),
+        "every finding names its layer"
+    );
     // the inventory kept with the promotion matches as the image did
     // (trivy#4219): a re-match against the same DB changes nothing
     let out = safeimage_in(
