@@ -1,4 +1,4 @@
-//! SBOM documents from an [`Inventory`]: CycloneDX 1.6 JSON, SPDX 2.3 JSON,
+//! SBOM documents from an [`Inventory`]: CycloneDX 1.6 (or 1.7) JSON, SPDX 2.3 JSON,
 //! our own JSON, and a table. Output is deterministic for the same image
 //! content (serial numbers and SPDX namespaces derive from the contents); the
 //! only varying field is the creation time the caller passes in.
@@ -59,8 +59,34 @@ fn bom_ref(p: &Package, i: usize) -> String {
     }
 }
 
+/// The CycloneDX specification versions written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CycloneDxSpec {
+    /// 1.6 (ECMA-424 1st edition), the default while consumers catch up.
+    #[default]
+    V1_6,
+    /// 1.7 (ECMA-424 2nd edition): the same content; nothing 1.6 has
+    /// changed meaning.
+    V1_7,
+}
+
+impl CycloneDxSpec {
+    /// `1.6`, `1.7`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycloneDxSpec::V1_6 => "1.6",
+            CycloneDxSpec::V1_7 => "1.7",
+        }
+    }
+}
+
 /// CycloneDX 1.6 JSON.
 pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
+    cyclonedx_spec(inv, subject, CycloneDxSpec::V1_6)
+}
+
+/// CycloneDX JSON of the given specification version.
+pub fn cyclonedx_spec(inv: &Inventory, subject: &Subject, spec: CycloneDxSpec) -> Value {
     let serial = format!("urn:uuid:{}", uuid(&content_hash(inv, subject)));
     let mut components: Vec<Value> = Vec::new();
     if let Some(d) = &inv.distro {
@@ -133,9 +159,9 @@ pub fn cyclonedx(inv: &Inventory, subject: &Subject) -> Value {
         meta_component["version"] = json!(d);
     }
     let mut bom = json!({
-        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "$schema": format!("http://cyclonedx.org/schema/bom-{}.schema.json", spec.as_str()),
         "bomFormat": "CycloneDX",
-        "specVersion": "1.6",
+        "specVersion": spec.as_str(),
         "serialNumber": serial,
         "version": 1,
         "metadata": {
@@ -545,6 +571,27 @@ mod tests {
             tool_version: "0.1.0".into(),
             created: "2026-11-23T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn cyclonedx_1_7_reads_back_to_the_same_packages_as_1_6_and_spdx() {
+        let i = inv();
+        let names = |doc: &Value| {
+            let bytes = serde_json::to_vec(doc).unwrap();
+            let mut v: Vec<(String, String, String)> = crate::sbom_in::read(&bytes)
+                .unwrap()
+                .inventory
+                .packages
+                .into_iter()
+                .map(|p| (p.kind.as_str().to_string(), p.name, p.version))
+                .collect();
+            v.sort();
+            v
+        };
+        let v17 = names(&cyclonedx_spec(&i, &subject(), CycloneDxSpec::V1_7));
+        assert!(!v17.is_empty());
+        assert_eq!(v17, names(&cyclonedx(&i, &subject())));
+        assert_eq!(v17, names(&spdx(&i, &subject())));
     }
 
     #[test]

@@ -51,6 +51,10 @@ fn rootfs() -> tempfile::TempDir {
 }
 
 fn sbom(root: &Path, format: &str) -> Value {
+    sbom_with(root, format, &[])
+}
+
+fn sbom_with(root: &Path, format: &str, extra: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
         .args([
             "sbom",
@@ -59,6 +63,7 @@ fn sbom(root: &Path, format: &str) -> Value {
             format,
             "--no-cache",
         ])
+        .args(extra)
         .env("SOURCE_DATE_EPOCH", "1795478400")
         .output()
         .unwrap();
@@ -125,6 +130,38 @@ fn cyclonedx_is_valid_against_the_official_schema() {
         ]
     );
     assert_eq!(bom["components"][0]["type"], "operating-system");
+}
+
+#[test]
+fn cyclonedx_1_7_is_valid_against_its_schema_and_says_what_1_6_says() {
+    let root = rootfs();
+    let bom = sbom_with(root.path(), "cyclonedx-json", &["--spec", "1.7"]);
+    let path = repo().join("target/test-schemas/bom-1.7.SNAPSHOT.schema.json");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-test-schemas", path.display())),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_retriever(LocalSchemas)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&bom)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(bom["specVersion"], "1.7");
+    // the same document as 1.6 but for the version it declares
+    let mut old = sbom(root.path(), "cyclonedx-json");
+    assert_eq!(old["specVersion"], "1.6");
+    old["specVersion"] = bom["specVersion"].clone();
+    old["$schema"] = bom["$schema"].clone();
+    assert_eq!(old, bom);
+    // and the 1.7 schema is not one that accepts anything
+    let mut bad = bom.clone();
+    bad["components"][0]["type"] = "no-such-type".into();
+    assert!(!validator.is_valid(&bad));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 /// SBOM formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// CycloneDX 1.6 JSON.
+    /// CycloneDX JSON (1.6; `--spec 1.7` for 1.7).
     CyclonedxJson,
     /// SPDX 2.3 JSON.
     SpdxJson,
@@ -17,6 +17,17 @@ pub enum Format {
     Json,
     /// A table.
     Table,
+}
+
+/// CycloneDX specification versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CdxSpec {
+    /// 1.6 (the default).
+    #[value(name = "1.6")]
+    V16,
+    /// 1.7 (ECMA-424 2nd edition).
+    #[value(name = "1.7")]
+    V17,
 }
 
 /// Arguments of `safeimage sbom`.
@@ -30,12 +41,19 @@ pub struct Args {
     /// Write to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// CycloneDX specification version (`-f cyclonedx-json` only).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    spec: Option<CdxSpec>,
     #[command(flatten)]
     image: crate::shared::image::ImageArgs,
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.spec.is_none() || args.format == Format::CyclonedxJson,
+        "--spec is a CycloneDX version: it needs -f cyclonedx-json"
+    );
     let src: oci::Source = args
         .source
         .parse()
@@ -72,7 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let text = match args.format {
         Format::CyclonedxJson => {
-            serde_json::to_string_pretty(&inventory::sbom::cyclonedx(&inv, &subject))?
+            let spec = match args.spec {
+                Some(CdxSpec::V17) => inventory::sbom::CycloneDxSpec::V1_7,
+                _ => inventory::sbom::CycloneDxSpec::V1_6,
+            };
+            serde_json::to_string_pretty(&inventory::sbom::cyclonedx_spec(&inv, &subject, spec))?
         }
         Format::SpdxJson => serde_json::to_string_pretty(&inventory::sbom::spdx(&inv, &subject))?,
         Format::Json => serde_json::to_string_pretty(&inventory::sbom::native(&inv, &subject))?,
