@@ -35,6 +35,12 @@ fn content_hash(inv: &Inventory, subject: &Subject) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A name-based UUID (`8-4-4-4-12` hex) for `data`: documents made from
+/// the same content get the same id.
+pub fn uuid_of(data: &[u8]) -> String {
+    uuid(&Sha256::digest(data).into())
+}
+
 fn uuid(bytes: &[u8; 32]) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&bytes[..16]);

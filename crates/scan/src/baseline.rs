@@ -133,6 +133,14 @@ pub struct Diff {
     pub after: BTreeMap<Severity, usize>,
 }
 
+/// The findings of `before` (counted there) that `now` no longer has.
+pub fn gone<'a>(now: &[Finding], before: &'a [Finding]) -> Vec<&'a Finding> {
+    before
+        .iter()
+        .filter(|b| b.suppressed.is_none() && !now.iter().any(|n| same(n, b)))
+        .collect()
+}
+
 fn same(a: &Finding, b: &Finding) -> bool {
     a.package.kind == b.package.kind
         && a.package.name == b.package.name

@@ -197,6 +197,7 @@ mod tests {
             file: "v".into(),
             reason: "r".into(),
             status: None,
+            justification: None,
             expires: None,
         });
         assert!(!evaluate(&g, &f, None).failed, "suppressed never counts");

@@ -11,6 +11,7 @@ pub mod session;
 pub mod settings;
 pub mod severity;
 pub mod suppress;
+pub mod vex;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -111,9 +112,13 @@ pub struct Suppression {
     pub file: String,
     /// The reason given (VEX: justification and impact statement).
     pub reason: String,
-    /// VEX status (`not_affected`, `fixed`).
+    /// VEX status (`not_affected`, `fixed`); an ignore rule that gives a
+    /// justification is `not_affected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The VEX justification (`vulnerable_code_not_present`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
     /// Expiry date of an ignore rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,

@@ -44,6 +44,9 @@ pub struct Rule {
     pub reason: String,
     /// `YYYY-MM-DD`; the rule stops applying after this day.
     pub expires: Option<String>,
+    /// An OpenVEX justification (`vulnerable_code_not_present`...), when
+    /// the rule gives one: `scan --vex-out` states it.
+    pub justification: Option<String>,
     /// `ignore-file` or `trivyignore`.
     pub kind: &'static str,
     /// Where it came from (`file:line`).
@@ -66,7 +69,19 @@ struct IgnoreEntry {
     reason: String,
     #[serde(default)]
     expires: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
 }
+
+/// OpenVEX's justifications for `not_affected` (VEX status justifications
+/// of CISA's minimum requirements).
+pub const JUSTIFICATIONS: &[&str] = &[
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+];
 
 fn valid_date(s: &str) -> bool {
     let b = s.as_bytes();
@@ -100,6 +115,19 @@ pub fn read_ignore_file(path: &Path) -> Result<Vec<Rule>, SuppressError> {
                 message: format!("ignore[{i}] ({}): expires `{x}` is not YYYY-MM-DD", e.id),
             });
         }
+        if let Some(j) = &e.justification
+            && !JUSTIFICATIONS.contains(&j.as_str())
+        {
+            return Err(SuppressError::Invalid {
+                path: path.into(),
+                line: None,
+                message: format!(
+                    "ignore[{i}] ({}): justification `{j}` is not one of {}",
+                    e.id,
+                    JUSTIFICATIONS.join(", ")
+                ),
+            });
+        }
         if e.reason.trim().is_empty() {
             return Err(SuppressError::Invalid {
                 path: path.into(),
@@ -112,6 +140,7 @@ pub fn read_ignore_file(path: &Path) -> Result<Vec<Rule>, SuppressError> {
             package: e.package,
             reason: e.reason,
             expires: e.expires,
+            justification: e.justification,
             kind: "ignore-file",
             origin: format!("{} ignore[{i}]", path.display()),
         });
@@ -162,6 +191,7 @@ pub fn read_trivyignore(path: &Path) -> Result<Vec<Rule>, SuppressError> {
             package: None,
             reason: "listed in .trivyignore".into(),
             expires,
+            justification: None,
             kind: "trivyignore",
             origin: format!("{}:{}", path.display(), n + 1),
         });
@@ -205,7 +235,8 @@ pub fn apply_rules(findings: &mut [Finding], rules: &[Rule], today: &str) -> Vec
                 kind: r.kind.into(),
                 file: r.origin.clone(),
                 reason: r.reason.clone(),
-                status: None,
+                status: r.justification.as_ref().map(|_| "not_affected".to_string()),
+                justification: r.justification.clone(),
                 expires: r.expires.clone(),
             });
             break;
@@ -229,6 +260,8 @@ pub struct VexStatement {
     pub status: String,
     /// Justification and impact statement.
     pub reason: String,
+    /// The justification alone, when the statement gives one.
+    pub justification: Option<String>,
     /// The document.
     pub origin: String,
 }
@@ -306,6 +339,7 @@ pub fn read_openvex(path: &Path) -> Result<Vec<VexStatement>, SuppressError> {
             subcomponents: subs,
             status,
             reason,
+            justification: s["justification"].as_str().map(str::to_string),
             origin: format!("{} statements[{i}]", path.display()),
         });
     }
@@ -386,6 +420,7 @@ pub fn apply_vex(
                 file: s.origin.clone(),
                 reason: s.reason.clone(),
                 status: Some(s.status.clone()),
+                justification: s.justification.clone(),
                 expires: None,
             });
         }

@@ -64,6 +64,7 @@ fn sample() -> Vec<Finding> {
         file: "vex.json statements[0]".into(),
         reason: "component_not_present".into(),
         status: Some("not_affected".into()),
+        justification: None,
         expires: None,
     });
     f

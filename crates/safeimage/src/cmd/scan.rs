@@ -34,6 +34,8 @@ pub enum Format {
     Junit,
     /// GitLab's container-scanning report (`artifacts:reports:container_scanning`).
     Gitlab,
+    /// An OpenVEX v0.2.0 document of what the scan decided (as --vex-out).
+    Openvex,
 }
 
 /// Finding order.
@@ -152,6 +154,12 @@ pub struct Args {
     /// Dockerfile's final FROM).
     #[arg(long, value_name = "REF")]
     base: Option<String>,
+    /// Also write an OpenVEX v0.2.0 document to FILE: `not_affected` for
+    /// findings an ignore rule (with its justification) or VEX suppressed,
+    /// `fixed` for the baseline's findings this image no longer has,
+    /// `under_investigation` for the rest.
+    #[arg(long, value_name = "FILE")]
+    vex_out: Option<PathBuf>,
     /// Report only the findings of the base's layers or of the image's own
     /// (the gate judges those only).
     #[arg(long, value_enum, default_value_t = Layers::All)]
@@ -355,7 +363,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.attribution = attribution.as_ref();
     report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
+    let vex = || {
+        let gone = baseline
+            .as_deref()
+            .map(|b| scan::baseline::gone(&j.findings, b))
+            .unwrap_or_default();
+        let doc = scan::vex::openvex(
+            &j.findings,
+            &gone,
+            &scan::vex::Product {
+                name: scanned.name.clone(),
+                digest: scanned.digest.clone(),
+            },
+            &super::output_time().to_string(),
+            concat!("safeimage ", env!("CARGO_PKG_VERSION")),
+        );
+        serde_json::to_string_pretty(&doc).map(|mut t| {
+            t.push('\n');
+            t
+        })
+    };
+    if let Some(file) = &args.vex_out {
+        super::write_output(Some(file), &vex()?)?;
+    }
     let text = match args.format {
+        Format::Openvex => vex()?,
         Format::Table => {
             let color = super::stdout_color(args.output.as_deref());
             report::vulns::table(&report, color)

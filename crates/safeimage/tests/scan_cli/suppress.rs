@@ -401,3 +401,133 @@ fn db_update_downloads_verifies_and_keeps_the_old_db_on_failure() {
     let out3 = safeimage_in(d, &["db", "update", "--db", dbs, "--feed", "nonsense"], &[]);
     assert!(stderr(&out3).contains("unknown feed `nonsense`"));
 }
+
+/// `scan --vex-out`: the OpenVEX document is valid against OpenVEX's own
+/// schema (pinned in testdata/schemas), says `not_affected` with the
+/// ignore rule's justification (or its reason as the impact statement) and
+/// `under_investigation` for the rest, and given back with `--vex` it
+/// suppresses exactly the findings the ignore rules did.
+#[test]
+fn vex_out_states_the_ignore_rules_and_suppresses_exactly_them_when_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = import(d, &[&osv_fixtures().join("Debian-12")]);
+    let sb = sbom(d, "app", &[]);
+    let (_, all) = scan_json(d, &db, &sb, &[]);
+    let all_ids = ids(&all);
+    let some: Vec<&str> = all_ids
+        .iter()
+        .map(|s| s.split(' ').next().unwrap())
+        .collect();
+    let (a, b) = (some[0], some[1]);
+    std::fs::write(
+        d.join("ignore.yaml"),
+        format!("ignore:\n  - id: {a}\n    reason: the module is not built\n    justification: vulnerable_code_not_present\n  - id: {b}\n    reason: behind a WAF\n"),
+    )
+    .unwrap();
+    let (out, v) = scan_json(
+        d,
+        &db,
+        &sb,
+        &["--ignore-file", "ignore.yaml", "--vex-out", "vex.json"],
+    );
+    ok(&out);
+    let suppressed: BTreeSet<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["suppressed"].is_null())
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["id"].as_str().unwrap(),
+                f["package"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(!suppressed.is_empty());
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("vex.json")).unwrap()).unwrap();
+    let schema_path = repo().join("testdata/schemas/openvex-0.2.0.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let statements = doc["statements"].as_array().unwrap();
+    let of = |id: &str| -> Vec<&Value> {
+        statements
+            .iter()
+            .filter(|s| s["vulnerability"]["name"] == id)
+            .collect()
+    };
+    assert!(
+        of(a).iter().all(|s| s["status"] == "not_affected"
+            && s["justification"] == "vulnerable_code_not_present")
+    );
+    assert!(of(b).iter().all(|s| s["status"] == "not_affected"
+        && s["impact_statement"] == "behind a WAF"
+        && s.get("justification").is_none()));
+    let live = statements
+        .iter()
+        .filter(|s| s["status"] == "under_investigation")
+        .count();
+    assert!(live > 0);
+    assert_eq!(
+        statements
+            .iter()
+            .filter(|s| s["status"] == "not_affected")
+            .count(),
+        of(a).len() + of(b).len()
+    );
+    // `-f openvex` is the same document
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--ignore-file",
+            "ignore.yaml",
+            "-f",
+            "openvex",
+        ],
+        &[],
+    );
+    ok(&out);
+    let same: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(same["statements"], doc["statements"]);
+
+    // read back instead of the ignore rules: exactly the same suppressed
+    let (out, again) = scan_json(d, &db, &sb, &["--vex", "vex.json"]);
+    ok(&out);
+    let by_vex: BTreeSet<String> = again["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["suppressed"]["kind"] == "vex")
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["id"].as_str().unwrap(),
+                f["package"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(by_vex, suppressed);
+
+    // a justification OpenVEX does not know is refused, naming the file
+    std::fs::write(
+        d.join("bad.yaml"),
+        format!("ignore:\n  - id: {a}\n    reason: x\n    justification: trust_me\n"),
+    )
+    .unwrap();
+    let (out, _) = scan_json(d, &db, &sb, &["--ignore-file", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("bad.yaml") && e.contains("trust_me"), "{e}");
+}

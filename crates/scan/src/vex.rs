@@ -1,0 +1,176 @@
+//! VEX out: what a scan decided about an image, as an OpenVEX v0.2.0
+//! document (or CycloneDX VEX), from evidence only: an ignore rule or VEX
+//! statement that suppressed a finding says `not_affected` (its
+//! justification when it gives one, its reason as the impact statement),
+//! a finding the baseline had and this image does not is `fixed`, and every
+//! finding still counted is `under_investigation`. Statements name the
+//! image by its `pkg:oci` purl and the packages as subcomponents, so
+//! `scan --vex` (ours) and other tools honouring OpenVEX suppress exactly
+//! the findings said not to apply.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::Finding;
+
+/// The image a VEX document speaks of.
+#[derive(Debug, Clone)]
+pub struct Product {
+    /// How reports name it (`registry/repo:tag`, `oci:DIR:TAG`).
+    pub name: String,
+    /// Its manifest digest, when known.
+    pub digest: Option<String>,
+}
+
+impl Product {
+    /// `pkg:oci/NAME@sha256%3A...?repository_url=REGISTRY/REPO` (the
+    /// package-url spec's OCI type), from a registry reference; other
+    /// sources by their last path component.
+    pub fn purl(&self) -> String {
+        let (name, repo) = match self.name.parse::<oci::ImageRef>() {
+            Ok(r) => (
+                r.repository()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(r.repository())
+                    .to_string(),
+                Some(r.full_name()),
+            ),
+            Err(_) => {
+                let base = self
+                    .name
+                    .trim_end_matches('/')
+                    .rsplit(['/', ':'])
+                    .find(|s| !s.is_empty())
+                    .unwrap_or("image");
+                (base.to_ascii_lowercase(), None)
+            }
+        };
+        let mut p = format!("pkg:oci/{}", enc(&name));
+        if let Some(d) = &self.digest {
+            p.push('@');
+            p.push_str(&enc(d));
+        }
+        if let Some(r) = repo {
+            p.push_str("?repository_url=");
+            p.push_str(&enc(&r));
+        }
+        p
+    }
+}
+
+/// Percent-encodes what a purl component may not hold.
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One statement before grouping: vulnerability, status, justification,
+/// impact statement.
+type Key = (String, Vec<String>, String, Option<String>, Option<String>);
+
+fn key_of(f: &Finding) -> Key {
+    let aliases: Vec<String> = f.aliases.iter().map(ToString::to_string).collect();
+    match &f.suppressed {
+        Some(s) => {
+            let status = match s.status.as_deref() {
+                Some("fixed") => "fixed",
+                _ => "not_affected",
+            };
+            let statement = (status == "not_affected").then(|| s.reason.clone());
+            (
+                f.id.to_string(),
+                aliases,
+                status.to_string(),
+                s.justification.clone(),
+                statement,
+            )
+        }
+        None => (
+            f.id.to_string(),
+            aliases,
+            "under_investigation".into(),
+            None,
+            None,
+        ),
+    }
+}
+
+/// The OpenVEX v0.2.0 document.
+pub fn openvex(
+    findings: &[Finding],
+    fixed: &[&Finding],
+    product: &Product,
+    created: &str,
+    tooling: &str,
+) -> Value {
+    let mut groups: BTreeMap<Key, Vec<String>> = BTreeMap::new();
+    for f in findings {
+        groups
+            .entry(key_of(f))
+            .or_default()
+            .push(f.package.purl.clone());
+    }
+    for f in fixed {
+        let aliases = f.aliases.iter().map(ToString::to_string).collect();
+        groups
+            .entry((f.id.to_string(), aliases, "fixed".into(), None, None))
+            .or_default()
+            .push(f.package.purl.clone());
+    }
+    let image = product.purl();
+    let statements: Vec<Value> = groups
+        .into_iter()
+        .map(
+            |((id, aliases, status, justification, impact), mut purls)| {
+                purls.retain(|p| !p.is_empty());
+                purls.sort();
+                purls.dedup();
+                let mut vuln = json!({ "name": id });
+                if !aliases.is_empty() {
+                    vuln["aliases"] = json!(aliases);
+                }
+                let mut prod = json!({ "@id": image });
+                if !purls.is_empty() {
+                    prod["subcomponents"] =
+                        json!(purls.iter().map(|p| json!({"@id": p})).collect::<Vec<_>>());
+                }
+                let mut s = json!({
+                    "vulnerability": vuln,
+                    "products": [prod],
+                    "status": status,
+                });
+                if let Some(j) = justification {
+                    s["justification"] = json!(j);
+                }
+                if let Some(i) = impact.filter(|i| !i.trim().is_empty()) {
+                    s["impact_statement"] = json!(i);
+                } else if status == "not_affected" && s.get("justification").is_none() {
+                    s["impact_statement"] = json!("suppressed by an ignore rule without a reason");
+                }
+                s
+            },
+        )
+        .collect();
+    let body = serde_json::to_vec(&statements).unwrap_or_default();
+    json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": format!("urn:uuid:{}", inventory::sbom::uuid_of(&[image.as_bytes(), &body].concat())),
+        "author": "safeimage",
+        "timestamp": created,
+        "version": 1,
+        "tooling": tooling,
+        "statements": statements,
+    })
+}
+
+#[cfg(test)]
+mod tests;
