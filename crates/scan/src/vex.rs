@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use std::str::FromStr;
+
 use serde_json::{Value, json};
 
 use crate::Finding;
@@ -170,6 +172,117 @@ pub fn openvex(
         "tooling": tooling,
         "statements": statements,
     })
+}
+
+/// CycloneDX's analysis justification for an OpenVEX one (CycloneDX has no
+/// "component not present": the code is not present either).
+fn cdx_justification(openvex: &str) -> &'static str {
+    match openvex {
+        "vulnerable_code_not_in_execute_path" => "code_not_reachable",
+        "vulnerable_code_cannot_be_controlled_by_adversary" => "requires_environment",
+        "inline_mitigations_already_exist" => "protected_by_mitigating_control",
+        _ => "code_not_present",
+    }
+}
+
+/// The same statements as a CycloneDX 1.6 VEX document: the image and the
+/// packages concerned as components, one vulnerability per advisory with
+/// its analysis (`not_affected`, `resolved`, `in_triage`) and the packages
+/// it affects by bom-ref.
+pub fn cyclonedx(
+    findings: &[Finding],
+    fixed: &[&Finding],
+    product: &Product,
+    created: &str,
+    tool_version: &str,
+) -> Value {
+    let open = openvex(findings, fixed, product, created, "safeimage");
+    let mut purls: Vec<String> = Vec::new();
+    let mut vulns = Vec::new();
+    for s in open["statements"].as_array().into_iter().flatten() {
+        let refs: Vec<String> = s["products"][0]["subcomponents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["@id"].as_str().map(str::to_string))
+            .collect();
+        for r in &refs {
+            if !purls.contains(r) {
+                purls.push(r.clone());
+            }
+        }
+        let status = s["status"].as_str().unwrap_or_default();
+        let mut analysis = json!({
+            "state": match status {
+                "not_affected" => "not_affected",
+                "fixed" => "resolved",
+                _ => "in_triage",
+            }
+        });
+        if status == "not_affected" {
+            analysis["justification"] = json!(cdx_justification(
+                s["justification"].as_str().unwrap_or_default()
+            ));
+        }
+        if let Some(d) = s["impact_statement"].as_str() {
+            analysis["detail"] = json!(d);
+        }
+        let mut v = json!({
+            "bom-ref": format!("vex-{}", vulns.len()),
+            "id": s["vulnerability"]["name"],
+            "analysis": analysis,
+            "affects": refs.iter().map(|r| json!({"ref": r})).collect::<Vec<_>>(),
+        });
+        if let Some(a) = s["vulnerability"]["aliases"].as_array() {
+            v["references"] = json!(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|id| json!({"id": id, "source": {"name": source_of(id)}}))
+                    .collect::<Vec<_>>()
+            );
+        }
+        vulns.push(v);
+    }
+    purls.sort();
+    let components: Vec<Value> = purls
+        .iter()
+        .map(|p| {
+            let name = packageurl::PackageUrl::from_str(p)
+                .map(|u| u.name().to_string())
+                .unwrap_or_else(|_| p.clone());
+            json!({"type": "library", "bom-ref": p, "name": name, "purl": p})
+        })
+        .collect();
+    let mut image = json!({"type": "container", "bom-ref": product.purl(), "name": product.name});
+    if let Some(d) = &product.digest {
+        image["version"] = json!(d);
+    }
+    json!({
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": open["@id"],
+        "version": 1,
+        "metadata": {
+            "timestamp": created,
+            "tools": {"components": [{"type": "application", "name": "safeimage", "version": tool_version}]},
+            "component": image,
+        },
+        "components": components,
+        "vulnerabilities": vulns,
+    })
+}
+
+fn source_of(id: &str) -> &'static str {
+    if id.starts_with("CVE-") {
+        "NVD"
+    } else if id.starts_with("GHSA-") {
+        "GitHub"
+    } else if id.starts_with("DSA-") || id.starts_with("DLA-") {
+        "Debian"
+    } else {
+        "OSV"
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub enum Format {
     Gitlab,
     /// An OpenVEX v0.2.0 document of what the scan decided (as --vex-out).
     Openvex,
+    /// The same statements as a CycloneDX 1.6 VEX document.
+    CyclonedxVex,
 }
 
 /// Finding order.
@@ -363,31 +365,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.attribution = attribution.as_ref();
     report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
-    let vex = || {
+    let vex = |cdx: bool| {
         let gone = baseline
             .as_deref()
             .map(|b| scan::baseline::gone(&j.findings, b))
             .unwrap_or_default();
-        let doc = scan::vex::openvex(
-            &j.findings,
-            &gone,
-            &scan::vex::Product {
-                name: scanned.name.clone(),
-                digest: scanned.digest.clone(),
-            },
-            &super::output_time().to_string(),
-            concat!("safeimage ", env!("CARGO_PKG_VERSION")),
-        );
+        let product = scan::vex::Product {
+            name: scanned.name.clone(),
+            digest: scanned.digest.clone(),
+        };
+        let created = super::output_time().to_string();
+        let doc = if cdx {
+            scan::vex::cyclonedx(
+                &j.findings,
+                &gone,
+                &product,
+                &created,
+                env!("CARGO_PKG_VERSION"),
+            )
+        } else {
+            scan::vex::openvex(
+                &j.findings,
+                &gone,
+                &product,
+                &created,
+                concat!("safeimage ", env!("CARGO_PKG_VERSION")),
+            )
+        };
         serde_json::to_string_pretty(&doc).map(|mut t| {
             t.push('\n');
             t
         })
     };
     if let Some(file) = &args.vex_out {
-        super::write_output(Some(file), &vex()?)?;
+        super::write_output(Some(file), &vex(false)?)?;
     }
     let text = match args.format {
-        Format::Openvex => vex()?,
+        Format::Openvex => vex(false)?,
+        Format::CyclonedxVex => vex(true)?,
         Format::Table => {
             let color = super::stdout_color(args.output.as_deref());
             report::vulns::table(&report, color)

@@ -502,6 +502,46 @@ fn vex_out_states_the_ignore_rules_and_suppresses_exactly_them_when_read_back() 
     let same: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(same["statements"], doc["statements"]);
 
+    // the same statements as CycloneDX VEX, valid against CycloneDX 1.6
+    let out = safeimage_in(
+        d,
+        &[
+            "scan",
+            &sb,
+            "--db",
+            &db,
+            "--ignore-file",
+            "ignore.yaml",
+            "-f",
+            "cyclonedx-vex",
+        ],
+        &[],
+    );
+    ok(&out);
+    let cdx: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = schema_errors(&cyclonedx_validator("1.6"), &cdx);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let vulns = cdx["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), statements.len());
+    for v in vulns.iter().filter(|v| v["id"] == a) {
+        assert_eq!(v["analysis"]["state"], "not_affected");
+        assert_eq!(v["analysis"]["justification"], "code_not_present");
+    }
+    assert!(vulns.iter().any(|v| v["analysis"]["state"] == "in_triage"));
+    let refs: BTreeSet<&str> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    assert!(vulns.iter().all(|v| {
+        v["affects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| refs.contains(x["ref"].as_str().unwrap()))
+    }));
+
     // read back instead of the ignore rules: exactly the same suppressed
     let (out, again) = scan_json(d, &db, &sb, &["--vex", "vex.json"]);
     ok(&out);

@@ -404,6 +404,36 @@ pub fn gitlab_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
+/// The official CycloneDX schema of `version` (`1.6`, `1.7`; fetched by
+/// scripts/fetch-test-schemas with the schemas it refers to) as a validator.
+pub fn cyclonedx_validator(version: &str) -> jsonschema::Validator {
+    struct Local;
+    impl jsonschema::Retrieve for Local {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+            let name = uri.as_str().rsplit('/').next().unwrap_or_default();
+            let path = repo().join("target/test-schemas").join(name);
+            Ok(serde_json::from_str(
+                &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )?)
+        }
+    }
+    let path = repo().join(format!(
+        "target/test-schemas/bom-{version}.SNAPSHOT.schema.json"
+    ));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-test-schemas", path.display())),
+    )
+    .unwrap();
+    jsonschema::options()
+        .with_retriever(Local)
+        .build(&schema)
+        .unwrap()
+}
+
 /// Schema errors of `doc` (at most five), empty when it is valid.
 pub fn schema_errors(v: &jsonschema::Validator, doc: &serde_json::Value) -> Vec<String> {
     v.iter_errors(doc)
