@@ -104,11 +104,38 @@ fn line(t: &Tracked, overdue: bool) -> String {
     )
 }
 
+/// Who fixes a tracked finding, from the promoted image's findings (their
+/// layer's origin): "bump the base", "Dockerfile line N", or unknown.
+fn who_fixes(t: &Tracked, promoted: Option<&model::Promoted>) -> String {
+    let origin = promoted.and_then(|p| {
+        p.findings
+            .get(&t.platform)
+            .or_else(|| p.findings.values().next())?
+            .iter()
+            .find(|f| {
+                f.id.as_str() == t.advisory
+                    && format!("{}/{}", f.package.kind, f.package.name) == t.package
+            })?
+            .origin
+            .clone()
+    });
+    match origin {
+        Some(o) => match (o.part, &o.step) {
+            (scan::Part::Base, _) => "bump the base".to_string(),
+            (scan::Part::App, Some(st)) => format!("Dockerfile line {}", st.line),
+            (scan::Part::App, None) => "Dockerfile".to_string(),
+            (scan::Part::Unknown, _) => format!("layer {}", o.layer),
+        },
+        None => "—".to_string(),
+    }
+}
+
 fn block(
     now: Timestamp,
     rows: &[(Tracked, Option<Timestamp>, bool)],
     new: &[String],
     fixed: &[String],
+    promoted: Option<&model::Promoted>,
 ) -> String {
     let mut b = format!("### {}\n\n", now.date());
     let overdue = rows.iter().filter(|r| r.2).count();
@@ -123,17 +150,18 @@ fn block(
             fixed.len()
         ));
     }
-    b.push_str(".\n\n| severity | advisory | package | platform | first seen | deadline |\n|---|---|---|---|---|---|\n");
+    b.push_str(".\n\n| severity | advisory | package | platform | first seen | deadline | who fixes it |\n|---|---|---|---|---|---|---|\n");
     for (t, deadline, od) in rows {
         b.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {}{} |\n",
+            "| {} | {} | {} | {} | {} | {}{} | {} |\n",
             t.severity,
             code(&t.advisory),
             code(&t.package),
             code(&t.platform),
             t.first_seen.date(),
             deadline.map_or("none".to_string(), |d| d.date()),
-            if *od { " **overdue**" } else { "" }
+            if *od { " **overdue**" } else { "" },
+            who_fixes(t, promoted)
         ));
     }
     for f in fixed {
@@ -174,6 +202,13 @@ pub fn update_issues(
                 .then_with(|| a.0.key().cmp(&b.0.key()))
         });
         let keys: Vec<String> = rows.iter().map(|(t, _, od)| line(t, *od)).collect();
+        let promoted = if rows.is_empty() {
+            None
+        } else {
+            store
+                .history(&model::ImageName::from(image.clone()), None)?
+                .promoted
+        };
         let existing = store.security_issue(image)?;
         let open = existing.as_ref().filter(|i| i.open);
         let (issue, action, text) = match (open, rows.is_empty()) {
@@ -192,7 +227,7 @@ pub fn update_issues(
                 (i, IssueAction::Closed, text)
             }
             (None, false) => {
-                let text = block(now, &rows, &[], &[]);
+                let text = block(now, &rows, &[], &[], promoted.as_ref());
                 let i = SecurityIssue {
                     image: image.clone(),
                     open: true,
@@ -220,7 +255,7 @@ pub fn update_issues(
                     .filter(|k| !keys.contains(k))
                     .cloned()
                     .collect();
-                let text = block(now, &rows, &new, &fixed);
+                let text = block(now, &rows, &new, &fixed, promoted.as_ref());
                 let mut i = i.clone();
                 i.keys = keys.clone();
                 i.blocks.push(text.clone());
@@ -289,4 +324,68 @@ fn mirror(
     issue.forge_number = Some(on_forge.number);
     let _: &Issue = &on_forge;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(advisory: &str, package: &str) -> Tracked {
+        serde_json::from_value(serde_json::json!({
+            "image": "app", "platform": "linux/amd64", "advisory": advisory,
+            "package": package, "occurrence": 1, "severity": "HIGH", "state": "open",
+            "first_seen": "2026-12-01T00:00:00Z", "last_seen": "2026-12-07T00:00:00Z",
+            "digest": "sha256:aa"
+        }))
+        .unwrap()
+    }
+
+    fn finding(id: &str, name: &str, origin: serde_json::Value) -> scan::Finding {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "aliases": [], "advisories": [id],
+            "package": {"type": "deb", "name": name, "version": "1", "purl": ""},
+            "ecosystem": "Debian:12", "matched": "x 1", "state": "fixed",
+            "severity": "HIGH", "severity_source": "debian", "origin": origin
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_issue_says_who_fixes_each_finding_from_the_promoted_image_s_layers() {
+        let base = serde_json::json!({"layer": 0, "diff_id": "sha256:0", "part": "base"});
+        let app = serde_json::json!({"layer": 2, "diff_id": "sha256:2", "part": "app",
+            "step": {"file": "Dockerfile", "line": 7, "keyword": "RUN", "text": "RUN apt-get install -y curl"}});
+        let promoted = model::Promoted {
+            run: model::RunId(1),
+            digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+                .parse()
+                .unwrap(),
+            findings: [(
+                "linux/amd64".to_string(),
+                vec![
+                    finding("CVE-2024-1", "perl-base", base),
+                    finding("CVE-2024-2", "curl", app),
+                ],
+            )]
+            .into(),
+            platforms: vec![],
+            bases: vec![],
+            version: None,
+            inputs: None,
+        };
+        let p = Some(&promoted);
+        assert_eq!(
+            who_fixes(&tracked("CVE-2024-1", "deb/perl-base"), p),
+            "bump the base"
+        );
+        assert_eq!(
+            who_fixes(&tracked("CVE-2024-2", "deb/curl"), p),
+            "Dockerfile line 7"
+        );
+        assert_eq!(who_fixes(&tracked("CVE-2024-3", "deb/zlib1g"), p), "—");
+        assert_eq!(
+            who_fixes(&tracked("CVE-2024-1", "deb/perl-base"), None),
+            "—"
+        );
+    }
 }
