@@ -204,6 +204,8 @@ impl DbBuilder {
                                     PRIMARY KEY (ecosystem, name, seq)) WITHOUT ROWID;
              CREATE TABLE kev (cve TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
              CREATE TABLE epss (cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL) WITHOUT ROWID;
+             CREATE TABLE eol (product TEXT NOT NULL, cycle TEXT NOT NULL, data TEXT NOT NULL,
+                               PRIMARY KEY (product, cycle)) WITHOUT ROWID;
              BEGIN;",
         )
         .map_err(sq(dest))?;
@@ -218,6 +220,23 @@ impl DbBuilder {
             kev: None,
             epss: None,
         })
+    }
+
+    /// Adds end-of-life dates (a later file replaces a product's cycles).
+    pub fn add_eol(&mut self, cycles: &[crate::feed::eol::Cycle]) -> Result<u64, DbError> {
+        let e = sq(&self.dest);
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO eol (product, cycle, data) VALUES (?1, ?2, ?3)")
+            .map_err(&e)?;
+        for c in cycles {
+            let data = serde_json::to_string(c).map_err(|x| DbError::Corrupt {
+                path: self.dest.clone(),
+                message: x.to_string(),
+            })?;
+            st.execute(params![c.product, c.cycle, data]).map_err(&e)?;
+        }
+        Ok(cycles.len() as u64)
     }
 
     /// Adds CISA's KEV catalog (a later catalog replaces earlier entries).
@@ -376,6 +395,7 @@ pub struct Db {
     /// The file has KEV and EPSS tables (DBs built before them do not).
     has_kev: bool,
     has_epss: bool,
+    has_eol: bool,
 }
 
 impl Db {
@@ -443,13 +463,55 @@ impl Db {
             .map(|x| x.is_some())
             .map_err(sq(path))
         };
-        let (has_kev, has_epss) = (table("kev")?, table("epss")?);
+        let (has_kev, has_epss, has_eol) = (table("kev")?, table("epss")?, table("eol")?);
         Ok(Db {
             conn,
             status,
             has_kev,
             has_epss,
+            has_eol,
         })
+    }
+
+    /// The end-of-life record of a product's release cycle (`debian`, `12`;
+    /// `ubuntu`, `22.04`), if the DB has end-of-life data for it. A
+    /// `VERSION_ID` with a point release (`12.5`) finds its major cycle.
+    pub fn eol(
+        &self,
+        product: &str,
+        version: &str,
+    ) -> Result<Option<crate::feed::eol::Cycle>, DbError> {
+        if !self.has_eol {
+            return Ok(None);
+        }
+        let path = &self.status.path;
+        let mut candidates = vec![version.to_string()];
+        if product == "debian"
+            && let Some((major, _)) = version.split_once('.')
+        {
+            candidates.push(major.to_string());
+        }
+        for c in candidates {
+            let data: Option<String> = self
+                .conn
+                .prepare_cached("SELECT data FROM eol WHERE product = ?1 AND cycle = ?2")
+                .and_then(|mut s| s.query_row([product, c.as_str()], |r| r.get(0)).optional())
+                .map_err(sq(path))?;
+            if let Some(d) = data {
+                return serde_json::from_str(&d)
+                    .map(Some)
+                    .map_err(|x| DbError::Corrupt {
+                        path: path.clone(),
+                        message: x.to_string(),
+                    });
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the DB holds end-of-life data at all.
+    pub fn has_eol(&self) -> bool {
+        self.has_eol
     }
 
     /// The KEV catalog's entry for `cve`, if the DB has the catalog and it

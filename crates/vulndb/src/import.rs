@@ -134,6 +134,26 @@ fn add_all(
         s.get(..10)
             .and_then(|d| format!("{d}T00:00:00Z").parse::<Timestamp>().ok())
     };
+    if crate::feed::eol::sniff(bytes) {
+        // distro-info-data's files are named after their product
+        let name = entry
+            .map(|e| e.rsplit('/').next().unwrap_or(e).to_string())
+            .or_else(|| path.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let product = match name.as_str() {
+            "debian.csv" => "debian",
+            "ubuntu.csv" => "ubuntu",
+            _ => {
+                return Err(feed_err(crate::feed::FeedError::Invalid(format!(
+                    "a distro-info-data CSV is named debian.csv or ubuntu.csv, not `{name}`"
+                ))));
+            }
+        };
+        let cycles = crate::feed::eol::parse_distro_info(bytes, product).map_err(feed_err)?;
+        ctx.stats.documents += 1;
+        ctx.stats.records += b.add_eol(&cycles)?;
+        return Ok(());
+    }
     if crate::feed::epss::sniff(bytes) {
         let e = crate::feed::epss::parse(bytes).map_err(feed_err)?;
         ctx.stats.documents += 1;

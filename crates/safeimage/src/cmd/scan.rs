@@ -162,6 +162,12 @@ pub struct Args {
     /// `under_investigation` for the rest.
     #[arg(long, value_name = "FILE")]
     vex_out: Option<PathBuf>,
+    /// Fail (exit with --exit-code) when the image's distribution release
+    /// reaches its end of life within DAYS days (0: only when it is past
+    /// it), from the DB's end-of-life data (`db import` of distro-info-data's
+    /// debian.csv / ubuntu.csv).
+    #[arg(long, value_name = "DAYS")]
+    fail_on_eol: Option<i64>,
     /// Report only the findings of the base's layers or of the image's own
     /// (the gate judges those only).
     #[arg(long, value_enum, default_value_t = Layers::All)]
@@ -309,7 +315,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
     );
+    let eol = match &scanned.inventory.distro {
+        Some(d) => db
+            .eol(&d.id, &d.version_id)?
+            .map(|c| c.status(&super::output_time().date())),
+        None => None,
+    };
     let mut decision = j.decision.clone();
+    if let Some(days) = args.fail_on_eol {
+        match &eol {
+            Some(e) if e.days_left.is_some_and(|d| d < days.max(0) || d < 0) => {
+                decision.failed = true;
+                decision
+                    .reasons
+                    .push(format!("{} (--fail-on-eol {days})", e.text()));
+            }
+            Some(_) => {}
+            None if db.has_eol() => j.notes.push(format!(
+                "--fail-on-eol: no end-of-life data for {}",
+                scanned.inventory.distro.as_ref().map_or(
+                    "an unknown distribution".to_string(),
+                    |d| format!("{} {}", d.id, d.version_id)
+                )
+            )),
+            None => anyhow::bail!(
+                "--fail-on-eol: the DB has no end-of-life data: `safeimage db import /usr/share/distro-info/debian.csv /usr/share/distro-info/ubuntu.csv` (Debian's distro-info-data)"
+            ),
+        }
+    }
     if let Some((name, sla, store)) = &tracking {
         let now = store.time()?.unwrap_or_else(Timestamp::now);
         let late = pipeline::due::annotate(&mut j.findings, name, &**store, sla, now)?;
@@ -320,7 +353,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let gated = gate != Gate::default() || args.fail_on_unreadable || args.fail_on_overdue;
+    let gated = gate != Gate::default()
+        || args.fail_on_unreadable
+        || args.fail_on_overdue
+        || args.fail_on_eol.is_some();
     if args.fail_on_unreadable && !scanned.inventory.notes.is_empty() {
         decision.failed = true;
         decision.reasons.push(format!(
@@ -363,6 +399,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     report.baseline = j.baseline.as_ref();
     report.attribution = attribution.as_ref();
+    report.eol = eol.as_ref();
     report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
     let vex = |cdx: bool| {

@@ -571,3 +571,102 @@ fn vex_out_states_the_ignore_rules_and_suppresses_exactly_them_when_read_back() 
     let e = stderr(&out);
     assert!(e.contains("bad.yaml") && e.contains("trust_me"), "{e}");
 }
+
+/// distro-info-data's dates, as Debian ships them in /usr/share/distro-info,
+/// imported into the DB; `scan` says where the image's release stands on
+/// the day SOURCE_DATE_EPOCH names (the clock of a reproducible report),
+/// and `--fail-on-eol` gates on it.
+#[test]
+fn eol_of_debian_11_12_and_ubuntu_from_distro_info_data_on_a_given_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let info = std::path::Path::new("/usr/share/distro-info");
+    assert!(
+        info.join("debian.csv").is_file(),
+        "distro-info-data is not installed (scripts/setup-test installs it)"
+    );
+    let db = import(
+        d,
+        &[
+            &osv_fixtures().join("Debian-12"),
+            &info.join("debian.csv"),
+            &info.join("ubuntu.csv"),
+        ],
+    );
+    // the expectation read straight from the CSVs
+    let row = |file: &str, version: &str| -> Vec<String> {
+        std::fs::read_to_string(info.join(file))
+            .unwrap()
+            .lines()
+            .find(|l| l.split(',').next() == Some(version))
+            .unwrap_or_else(|| panic!("{version} not in {file}"))
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let deb11 = row("debian.csv", "11");
+    let deb12 = row("debian.csv", "12");
+    let epoch = |date: &str| -> String {
+        let t: findings::time::Timestamp = format!("{date}T12:00:00Z").parse().unwrap();
+        t.0.to_string()
+    };
+    let scan_on = |sbom: &str, day: &str, extra: &[&str]| -> (Output, Value) {
+        let mut args = vec!["scan", sbom, "--db", &db, "-f", "json"];
+        args.extend(extra);
+        let out = safeimage_in(d, &args, &[("SOURCE_DATE_EPOCH", &epoch(day))]);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, v)
+    };
+    let with_os = |name: &str, id: &str, version: &str| -> String {
+        let doc = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+            "metadata": {"component": {"type": "container", "name": name}},
+            "components": [{"type": "operating-system", "name": id, "version": version}]});
+        let p = d.join(format!("{name}.cdx.json"));
+        std::fs::write(&p, doc.to_string()).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // Debian 12: the end of free updates is the LTS end (column eol-lts)
+    let b12 = with_os("bookworm", "debian", "12");
+    let (out, v) = scan_on(&b12, &deb12[4], &[]);
+    ok(&out);
+    assert_eq!(v["eol"]["release"], "debian 12 (bookworm)");
+    assert_eq!(v["eol"]["end"], deb12[6].as_str());
+    assert_eq!(v["eol"]["eol"], false);
+    // Debian 11 the day after its LTS ended: EOL, and the gate says so
+    let b11 = with_os("bullseye", "debian", "11");
+    let after: findings::time::Timestamp = format!("{}T00:00:00Z", deb11[6]).parse().unwrap();
+    let day_after = findings::time::Timestamp(after.0 + 86_400).date();
+    let (out, v) = scan_on(&b11, &day_after, &["--fail-on-eol", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(v["eol"]["eol"], true);
+    assert_eq!(v["eol"]["days_left"], -1);
+    assert!(
+        stderr(&out).contains(&format!("EOL since {}", deb11[6])),
+        "{}",
+        stderr(&out)
+    );
+    // ... and 30 days before, --fail-on-eol 31 blocks while 29 passes
+    let before = findings::time::Timestamp(after.0 - 30 * 86_400).date();
+    let (out, _) = scan_on(&b11, &before, &["--fail-on-eol", "31"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (out, v) = scan_on(&b11, &before, &["--fail-on-eol", "29"]);
+    ok(&out);
+    assert_eq!(v["eol"]["days_left"], 30);
+    // Ubuntu 22.04 LTS: found by VERSION_ID, marked LTS
+    let jammy = with_os("jammy", "ubuntu", "22.04");
+    let (out, v) = scan_on(&jammy, "2026-12-07", &[]);
+    ok(&out);
+    assert_eq!(v["eol"]["release"], "ubuntu 22.04 LTS (jammy)");
+    // an unknown distribution: no claim, and the gate says there is none
+    let other = with_os("other", "plan9", "4");
+    let (out, v) = scan_on(&other, "2026-12-07", &["--fail-on-eol", "0"]);
+    ok(&out);
+    assert!(v["eol"].is_null());
+    assert!(
+        v["notes"]
+            .to_string()
+            .contains("no end-of-life data for plan9 4"),
+        "{}",
+        v["notes"]
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod alpine;
 pub mod debian;
+pub mod eol;
 pub mod epss;
 pub mod kev;
 pub mod nvd;
