@@ -580,27 +580,6 @@ mod tests {
     }
 
     #[test]
-    fn cyclonedx_1_7_reads_back_to_the_same_packages_as_1_6_and_spdx() {
-        let i = inv();
-        let names = |doc: &Value| {
-            let bytes = serde_json::to_vec(doc).unwrap();
-            let mut v: Vec<(String, String, String)> = crate::sbom_in::read(&bytes)
-                .unwrap()
-                .inventory
-                .packages
-                .into_iter()
-                .map(|p| (p.kind.as_str().to_string(), p.name, p.version))
-                .collect();
-            v.sort();
-            v
-        };
-        let v17 = names(&cyclonedx_spec(&i, &subject(), CycloneDxSpec::V1_7));
-        assert!(!v17.is_empty());
-        assert_eq!(v17, names(&cyclonedx(&i, &subject())));
-        assert_eq!(v17, names(&spdx(&i, &subject())));
-    }
-
-    #[test]
     fn table_escapes_hostile_names_and_versions() {
         let mut i = inv();
         i.packages[0].name = "evil\x1b]8;;http://x\x07link".into();

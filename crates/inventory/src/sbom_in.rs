@@ -343,6 +343,36 @@ mod tests {
     }
 
     #[test]
+    fn cyclonedx_1_7_reads_back_to_the_same_packages_as_1_6_and_spdx() {
+        let inv = sample();
+        let s = Subject {
+            name: "img".into(),
+            digest: Some("sha256:bb".into()),
+            tool_version: "0".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+        };
+        let names = |doc: &serde_json::Value| {
+            let mut v: Vec<(String, String, String)> = read(doc.to_string().as_bytes())
+                .unwrap()
+                .inventory
+                .packages
+                .into_iter()
+                .map(|p| (p.kind.as_str().to_string(), p.name, p.version))
+                .collect();
+            v.sort();
+            v
+        };
+        let v17 = names(&crate::sbom::cyclonedx_spec(
+            &inv,
+            &s,
+            crate::sbom::CycloneDxSpec::V1_7,
+        ));
+        assert!(!v17.is_empty());
+        assert_eq!(v17, names(&write_cdx(&inv, &s)));
+        assert_eq!(v17, names(&write_spdx(&inv, &s)));
+    }
+
+    #[test]
     fn syft_style_upstream_and_errors() {
         let doc = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
             {"type": "library", "name": "libssl3", "version": "3.0.11-1",
