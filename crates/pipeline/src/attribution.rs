@@ -125,20 +125,18 @@ fn base_layers(source: &Source, opts: &oci::Options) -> Result<BaseImage, oci::A
     })
 }
 
-/// Attributes `image`'s layers. A base named by the image's annotations or
+/// Attributes `image`'s layers, given the Dockerfile's steps as
+/// [`read_dockerfile`] read them. A base named by the image's annotations or
 /// by the Dockerfile that cannot be read is a note (said only when nothing
 /// else told base and app apart); `--base` that cannot be read is an error.
 pub fn attribute_image(
     image: &oci::Image,
-    dockerfile: Option<&Path>,
+    dockerfile: Option<&(Vec<Step>, Option<oci::ImageRef>)>,
     hint: &BaseHint,
     opts: &oci::Options,
 ) -> Result<Attribution, AttributionError> {
     let (steps, from) = match dockerfile {
-        Some(p) => {
-            let (s, f) = read_dockerfile(p)?;
-            (Some(s), f)
-        }
+        Some((s, f)) => (Some(s.clone()), f.clone()),
         None => (None, None),
     };
     let mut opts = opts.clone();

@@ -4,14 +4,13 @@
 //! `spdx-tools`). Input: a small root filesystem with dpkg, Python and npm
 //! records, read through `dir:`.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::cyclonedx_validator;
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -75,40 +74,11 @@ fn sbom_with(root: &Path, format: &str, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-struct LocalSchemas;
-
-impl jsonschema::Retrieve for LocalSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let name = uri
-            .as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let path = repo().join("target/test-schemas").join(&name);
-        Ok(serde_json::from_str(
-            &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )?)
-    }
-}
-
 #[test]
 fn cyclonedx_is_valid_against_the_official_schema() {
     let root = rootfs();
     let bom = sbom(root.path(), "cyclonedx-json");
-    let path = repo().join("target/test-schemas/bom-1.6.SNAPSHOT.schema.json");
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-test-schemas", path.display())),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .with_retriever(LocalSchemas)
-        .build(&schema)
-        .unwrap();
+    let validator = cyclonedx_validator("1.6");
     let errors: Vec<String> = validator
         .iter_errors(&bom)
         .map(|e| format!("{e} at {}", e.instance_path()))
@@ -136,16 +106,7 @@ fn cyclonedx_is_valid_against_the_official_schema() {
 fn cyclonedx_1_7_is_valid_against_its_schema_and_says_what_1_6_says() {
     let root = rootfs();
     let bom = sbom_with(root.path(), "cyclonedx-json", &["--spec", "1.7"]);
-    let path = repo().join("target/test-schemas/bom-1.7.SNAPSHOT.schema.json");
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-test-schemas", path.display())),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .with_retriever(LocalSchemas)
-        .build(&schema)
-        .unwrap();
+    let validator = cyclonedx_validator("1.7");
     let errors: Vec<String> = validator
         .iter_errors(&bom)
         .map(|e| format!("{e} at {}", e.instance_path()))

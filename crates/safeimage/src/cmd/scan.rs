@@ -230,15 +230,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    if let Some(d) = &args.dockerfile {
-        pipeline::attribution::read_dockerfile(d)?;
-    }
+    let dockerfile = args
+        .dockerfile
+        .as_deref()
+        .map(pipeline::attribution::read_dockerfile)
+        .transpose()?;
 
     let scanned = crate::shared::image::load(&args.source, &args.image)?;
     let attribution = match &scanned.image {
         Some(image) => Some(pipeline::attribution::attribute_image(
             image,
-            args.dockerfile.as_deref(),
+            dockerfile.as_ref(),
             &pipeline::attribution::BaseHint {
                 given: args.base.clone(),
                 known: None,
