@@ -126,9 +126,11 @@ fn base_layers(source: &Source, opts: &oci::Options) -> Result<BaseImage, oci::A
 }
 
 /// Attributes `image`'s layers, given the Dockerfile's steps as
-/// [`read_dockerfile`] read them. A base named by the image's annotations or
-/// by the Dockerfile that cannot be read is a note (said only when nothing
-/// else told base and app apart); `--base` that cannot be read is an error.
+/// [`read_dockerfile`] read them. A base named by the image's annotations
+/// is fetched only from the registry the image itself came from (the
+/// image is not trusted to send us elsewhere). A base that cannot be read
+/// is a note (said only when nothing else told base and app apart);
+/// `--base` that cannot be read is an error.
 pub fn attribute_image(
     image: &oci::Image,
     dockerfile: Option<&(Vec<Step>, Option<oci::ImageRef>)>,
@@ -164,11 +166,17 @@ pub fn attribute_image(
             image.annotations.get(oci::image::BASE_NAME),
             image.annotations.get(oci::image::BASE_DIGEST),
         ) {
+            // the annotations are the image's own words: a host they name
+            // is contacted only when it is the one the image came from
+            let own = image.reference.as_ref().map(|r| r.registry());
             match name
                 .parse::<oci::ImageRef>()
                 .ok()
                 .zip(digest.parse::<oci::Digest>().ok())
             {
+                Some((r, _)) if own != Some(r.registry()) => unread.push(format!(
+                    "the image's base annotations name {r}, not on the registry the image came from: not fetched (give --base)"
+                )),
                 Some((r, d)) => candidates.push(("the image's base annotations", r.with_digest(d))),
                 None => unread.push(format!(
                     "the image's base annotations ({name}, {digest}) do not name an image"
@@ -224,4 +232,47 @@ pub fn attribute_with(
         })
         .collect();
     attribute(&diff_ids, &history, base, steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image read from a local layout whose annotations name a base on
+    /// a host of the image's choosing: that host is not contacted (had it
+    /// been tried, the note would say it could not be read).
+    #[test]
+    fn a_base_the_annotations_put_on_another_host_is_not_fetched() {
+        let image = oci::Image {
+            source: "oci:/tmp/x:v1".into(),
+            reference: None,
+            manifest_digest: None,
+            index_digest: None,
+            platform: oci::Platform::host(),
+            config_digest: None,
+            config: Default::default(),
+            layers: vec![],
+            annotations: [
+                (
+                    oci::image::BASE_NAME.to_string(),
+                    "attacker.example/base:1".to_string(),
+                ),
+                (
+                    oci::image::BASE_DIGEST.to_string(),
+                    format!("sha256:{}", "a".repeat(64)),
+                ),
+            ]
+            .into(),
+        };
+        let a =
+            attribute_image(&image, None, &BaseHint::default(), &oci::Options::default()).unwrap();
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.contains("attacker.example") && n.contains("not fetched")),
+            "{:?}",
+            a.notes
+        );
+        assert!(!a.notes.iter().any(|n| n.contains("could not be read")));
+    }
 }
