@@ -15,16 +15,28 @@ use support::{Background, free_port, repo, serve_dir, sh};
 /// is where `../shared` would be, and is absent).
 fn bare_clone(root: &Path) -> PathBuf {
     let clone = root.join("clone");
-    for f in [
+    let manifest = std::fs::read_to_string(repo().join("testdata/origins.tsv")).unwrap();
+    // The files kept in this repository (method `committed`) are checked by
+    // the fetch too, so they come along with the scripts.
+    let committed = manifest
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols.len() == 4 && cols[2] == "committed")
+                .then(|| cols[3].split(' ').next().unwrap().to_owned())
+        })
+        .collect::<Vec<_>>();
+    assert!(!committed.is_empty(), "origins.tsv names no committed file");
+    let scripts = [
         "scripts/test",
         "scripts/fetch-test-data",
         "scripts/derive-debian-osv",
         "testdata/origins.tsv",
-        "testdata/feeds/kev-2025.08.25-extract.json",
-        "testdata/feeds/epss-2025-03-16-extract.csv",
-    ] {
-        std::fs::create_dir_all(clone.join(f).parent().unwrap()).unwrap();
-        std::fs::copy(repo().join(f), clone.join(f)).unwrap();
+    ];
+    for f in scripts.iter().map(|s| s.to_string()).chain(committed) {
+        std::fs::create_dir_all(clone.join(&f).parent().unwrap()).unwrap();
+        std::fs::copy(repo().join(&f), clone.join(&f)).unwrap();
     }
     clone
 }
