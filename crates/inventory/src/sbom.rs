@@ -1,4 +1,5 @@
-//! SBOM documents from an [`Inventory`]: CycloneDX 1.6 (or 1.7) JSON, SPDX 2.3 JSON,
+//! SBOM documents from an [`Inventory`]: CycloneDX 1.6 (or 1.7) JSON, SPDX 2.3
+//! JSON, SPDX 3.0.1 JSON-LD,
 //! our own JSON, and a table. Output is deterministic for the same image
 //! content (serial numbers and SPDX namespaces derive from the contents); the
 //! only varying field is the creation time the caller passes in.
@@ -10,6 +11,9 @@ use findings::text::clean;
 
 use crate::license::{self, Licence};
 use crate::model::{Inventory, Package};
+
+mod spdx3;
+pub use spdx3::{CONTEXT as SPDX3_CONTEXT, spdx3};
 
 /// What the document describes.
 #[derive(Debug, Clone)]
@@ -340,6 +344,17 @@ fn spdx_declared(
 /// An SPDX supplier: `Name <mail>` becomes `Organization: Name (mail)` for
 /// teams and companies, `Person: Name (mail)` for people.
 fn spdx_supplier(s: &str) -> String {
+    let (kind, name, mail) = supplier_parts(s);
+    if mail.is_empty() {
+        format!("{kind}: {name}")
+    } else {
+        format!("{kind}: {name} ({mail})")
+    }
+}
+
+/// A supplier as SPDX agent kind (`Organization` or `Person`), name
+/// (without parentheses, which SPDX 2 forbids there) and mail.
+fn supplier_parts(s: &str) -> (&'static str, String, String) {
     let (name, mail) = match s.split_once('<') {
         Some((n, m)) => (n.trim(), m.split('>').next().unwrap_or("").trim()),
         None => (s.trim(), ""),
@@ -373,12 +388,7 @@ fn spdx_supplier(s: &str) -> String {
         "Person"
     };
     // SPDX forbids parentheses in the name part
-    let name = name.replace(['(', ')'], "");
-    if mail.is_empty() {
-        format!("{kind}: {name}")
-    } else {
-        format!("{kind}: {name} ({mail})")
-    }
+    (kind, name.replace(['(', ')'], ""), mail.to_string())
 }
 
 /// SPDX creation info; what could not be read goes in its comment.

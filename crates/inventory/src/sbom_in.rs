@@ -1,5 +1,5 @@
 //! Reading SBOMs back into an [`Inventory`], so `scan` accepts a CycloneDX
-//! (1.4–1.6 JSON) or SPDX 2.x JSON document from any tool. Packages come from
+//! (1.4–1.7 JSON), SPDX 2.x JSON or SPDX 3 JSON-LD document from any tool. Packages come from
 //! purls; source packages from our properties, Syft's `upstream` qualifier
 //! or Trivy's `SrcName`/`SrcVersion` properties; the distro from an
 //! `operating-system` component or a purl's `distro` qualifier.
@@ -25,7 +25,9 @@ pub enum SbomReadError {
         message: String,
     },
     /// JSON, but neither CycloneDX nor SPDX.
-    #[error("neither a CycloneDX (bomFormat) nor an SPDX (spdxVersion) JSON document")]
+    #[error(
+        "neither a CycloneDX (bomFormat) nor an SPDX (spdxVersion, or an SPDX 3 @context) JSON document"
+    )]
     Unknown,
 }
 
@@ -46,7 +48,9 @@ pub struct ReadSbom {
 pub fn looks_like_sbom(head: &[u8]) -> bool {
     let s = String::from_utf8_lossy(&head[..head.len().min(4096)]);
     s.trim_start().starts_with('{')
-        && (s.contains("\"bomFormat\"") || s.contains("\"spdxVersion\""))
+        && (s.contains("\"bomFormat\"")
+            || s.contains("\"spdxVersion\"")
+            || s.contains("spdx.org/rdf/3."))
 }
 
 /// Parse a CycloneDX or SPDX JSON document.
@@ -60,6 +64,8 @@ pub fn read(bytes: &[u8]) -> Result<ReadSbom, SbomReadError> {
         Ok(cyclonedx(&v))
     } else if v.get("spdxVersion").is_some() {
         Ok(spdx(&v))
+    } else if is_spdx3(&v) {
+        Ok(spdx3(&v))
     } else {
         Err(SbomReadError::Unknown)
     }
@@ -288,6 +294,115 @@ fn spdx(v: &Value) -> ReadSbom {
     }
 }
 
+/// An SPDX 3 JSON-LD document: its `@context` (a string or a list) names
+/// an SPDX 3 context.
+fn is_spdx3(v: &Value) -> bool {
+    let ctx = |c: &Value| {
+        c.as_str()
+            .is_some_and(|s| s.starts_with("https://spdx.org/rdf/3."))
+    };
+    match &v["@context"] {
+        Value::Array(list) => list.iter().any(ctx),
+        c => ctx(c),
+    }
+}
+
+/// SPDX 3: the `software_Package` elements of the graph. The container
+/// names the subject, the operating system the distro; the others are
+/// packages by their purl (`software_packageUrl` or a `packageUrl`
+/// external identifier). Element types may be written compact
+/// (`software_Package`) or as IRIs.
+fn spdx3(v: &Value) -> ReadSbom {
+    let mut distro = None;
+    let mut packages = Vec::new();
+    let mut subject = None;
+    let mut digest = None;
+    let short = |s: &str| -> String { s.rsplit('/').next().unwrap_or(s).to_string() };
+    let ty = |e: &Value| -> String {
+        let t = e["type"].as_str().or(e["@type"].as_str()).unwrap_or("");
+        if let Some(rest) = t.strip_prefix("https://spdx.org/rdf/3.0.1/terms/") {
+            // Software/Package -> software_Package
+            match rest.split_once('/') {
+                Some(("Core", c)) => c.to_string(),
+                Some((ns, c)) => format!("{}_{c}", ns.to_ascii_lowercase()),
+                None => rest.to_string(),
+            }
+        } else {
+            t.to_string()
+        }
+    };
+    for e in v["@graph"].as_array().into_iter().flatten() {
+        if ty(e) != "software_Package" {
+            continue;
+        }
+        let purpose = short(e["software_primaryPurpose"].as_str().unwrap_or(""));
+        let version = e["software_packageVersion"].as_str();
+        if purpose == "container" {
+            subject = e["name"].as_str().map(str::to_string);
+            digest = version
+                .filter(|s| s.starts_with("sha256:"))
+                .map(str::to_string);
+            continue;
+        }
+        if purpose == "operatingSystem" {
+            if let (Some(n), Some(ver)) = (e["name"].as_str(), version) {
+                distro = Some(Distro {
+                    id: n.to_ascii_lowercase(),
+                    version_id: ver.to_string(),
+                    codename: None,
+                    detected_from: "SBOM operating-system package".into(),
+                });
+            }
+            continue;
+        }
+        let purl = e["software_packageUrl"].as_str().or_else(|| {
+            e["externalIdentifier"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| short(x["externalIdentifierType"].as_str().unwrap_or("")) == "packageUrl")
+                .and_then(|x| x["identifier"].as_str())
+        });
+        let Some(purl) = purl else { continue };
+        let mut props = Props {
+            source_name: None,
+            source_version: None,
+            paths: Vec::new(),
+            layers: Vec::new(),
+            owned_by: None,
+        };
+        if let Some(rest) = e["software_sourceInfo"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("built from source package "))
+            && let Some((n, ver)) = rest.split_once(' ')
+        {
+            props.source_name = Some(n.to_string());
+            props.source_version = Some(ver.to_string());
+        }
+        if let Some(pk) = package_from(purl, version, props, &mut distro) {
+            packages.push(pk);
+        }
+    }
+    let document = v["@graph"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| ty(e) == "SpdxDocument");
+    let spec = v["@graph"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| ty(e) == "CreationInfo")
+        .and_then(|c| c["specVersion"].as_str())
+        .unwrap_or("3");
+    ReadSbom {
+        inventory: Inventory::new(distro, packages),
+        subject: subject.or_else(|| document.and_then(|d| d["name"].as_str().map(str::to_string))),
+        digest,
+        format: format!("SPDX-{spec}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +446,11 @@ mod tests {
             tool_version: "0".into(),
             created: "2026-01-01T00:00:00Z".into(),
         };
-        for doc in [write_cdx(&inv, &s), write_spdx(&inv, &s)] {
+        for doc in [
+            write_cdx(&inv, &s),
+            write_spdx(&inv, &s),
+            crate::sbom::spdx3(&inv, &s),
+        ] {
             let r = read(doc.to_string().as_bytes()).unwrap();
             let p = &r.inventory.packages[0];
             assert_eq!(p.source_name.as_deref(), Some("openssl"));
@@ -343,7 +462,7 @@ mod tests {
     }
 
     #[test]
-    fn cyclonedx_1_7_reads_back_to_the_same_packages_as_1_6_and_spdx() {
+    fn cyclonedx_1_7_and_spdx_3_read_back_to_the_same_packages_as_1_6_and_spdx_2() {
         let inv = sample();
         let s = Subject {
             name: "img".into(),
@@ -370,6 +489,7 @@ mod tests {
         assert!(!v17.is_empty());
         assert_eq!(v17, names(&write_cdx(&inv, &s)));
         assert_eq!(v17, names(&write_spdx(&inv, &s)));
+        assert_eq!(v17, names(&crate::sbom::spdx3(&inv, &s)));
     }
 
     #[test]

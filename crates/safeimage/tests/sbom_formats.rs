@@ -1,7 +1,8 @@
 //! SBOM documents are valid: CycloneDX 1.6 against the official JSON schema
 //! (fetched by scripts/fetch-test-schemas from the CycloneDX npm package), and
 //! SPDX 2.3 with the SPDX project's own validator (`pyspdxtools`, PyPI
-//! `spdx-tools`). Input: a small root filesystem with dpkg, Python and npm
+//! `spdx-tools`), SPDX 3.0.1 with the SPDX project's bindings of the 3.0.1
+//! model (PyPI `spdx-python-model`, generated from the SHACL model). Input: a small root filesystem with dpkg, Python and npm
 //! records, read through `dir:`.
 
 mod support;
@@ -150,6 +151,111 @@ fn spdx_is_valid_per_the_spdx_tools_validator() {
         doc["packages"].as_array().unwrap().len(),
         5,
         "image + 4 packages"
+    );
+}
+
+/// Reads an SPDX 3 JSON-LD file with the SPDX project's 3.0.1 bindings
+/// (unknown classes or properties, values of the wrong type or pattern are
+/// errors) and writes it back out (a required property missing, or more
+/// values than the model allows, is an error); prints the count of each
+/// element type.
+const SPDX3_CHECK: &str = r#"
+import sys, json, io, collections
+from spdx_python_model import v3_0_1 as m
+objs = m.SHACLObjectSet()
+m.JSONLDDeserializer().read(open(sys.argv[1]), objs)
+m.JSONLDSerializer().write(objs, io.BytesIO())
+print(json.dumps(collections.Counter(type(o).__name__ for o in objs.objects)))
+"#;
+
+fn spdx3_check(doc: &Value) -> Result<Value, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sbom.spdx3.json");
+    std::fs::write(&file, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", SPDX3_CHECK])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn spdx_3_is_read_and_rewritten_by_the_spdx_3_0_1_model_bindings() {
+    let root = rootfs();
+    let doc = sbom(root.path(), "spdx3-json");
+    let counts = spdx3_check(&doc).unwrap_or_else(|e| {
+        panic!("the SPDX 3.0.1 model rejected the document (pip install spdx-python-model):\n{e}")
+    });
+    // image + operating system + 4 packages; one document, one SBOM
+    assert_eq!(counts["software_Package"], 6, "{counts}");
+    assert_eq!(counts["SpdxDocument"], 1, "{counts}");
+    assert_eq!(counts["software_Sbom"], 1, "{counts}");
+    assert!(
+        counts["simplelicensing_LicenseExpression"].as_u64() >= Some(2),
+        "{counts}"
+    );
+    // the same packages (by purl) as SPDX 2.3 and CycloneDX 1.6 list
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let spdx3 = sorted(
+        doc["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["software_packageUrl"].as_str().map(str::to_string))
+            .collect(),
+    );
+    let spdx2 = sorted(
+        sbom(root.path(), "spdx-json")["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                p["externalRefs"][0]["referenceLocator"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect(),
+    );
+    let cdx = sorted(
+        sbom(root.path(), "cyclonedx-json")["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["purl"].as_str().map(str::to_string))
+            .collect(),
+    );
+    assert_eq!(spdx3.len(), 4);
+    assert_eq!(spdx3, spdx2);
+    assert_eq!(spdx3, cdx);
+    // and the bindings do reject what the model forbids
+    let mut bad = doc.clone();
+    for e in bad["@graph"].as_array_mut().unwrap() {
+        if e["type"] == "software_Package" {
+            e["software_primaryPurpose"] = "no-such-purpose".into();
+        }
+    }
+    assert!(spdx3_check(&bad).is_err(), "an unknown purpose passed");
+    let mut bad = doc.clone();
+    for e in bad["@graph"].as_array_mut().unwrap() {
+        if e["type"] == "CreationInfo" {
+            e.as_object_mut().unwrap().remove("createdBy");
+        }
+    }
+    assert!(
+        spdx3_check(&bad).is_err(),
+        "a CreationInfo without createdBy passed"
     );
 }
 

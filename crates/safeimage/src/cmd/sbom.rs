@@ -1,4 +1,4 @@
-//! `safeimage sbom`: inventory an image and write CycloneDX, SPDX, JSON or a table.
+//! `safeimage sbom`: inventory an image and write CycloneDX, SPDX (2.3 or 3.0.1), JSON or a table.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +13,9 @@ pub enum Format {
     CyclonedxJson,
     /// SPDX 2.3 JSON.
     SpdxJson,
+    /// SPDX 3.0.1 JSON-LD.
+    #[value(name = "spdx3-json")]
+    Spdx3Json,
     /// safeimage's own JSON.
     Json,
     /// A table.
@@ -97,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&inventory::sbom::cyclonedx_spec(&inv, &subject, spec))?
         }
         Format::SpdxJson => serde_json::to_string_pretty(&inventory::sbom::spdx(&inv, &subject))?,
+        Format::Spdx3Json => serde_json::to_string_pretty(&inventory::sbom::spdx3(&inv, &subject))?,
         Format::Json => serde_json::to_string_pretty(&inventory::sbom::native(&inv, &subject))?,
         Format::Table => inventory::sbom::table(&inv),
     };
