@@ -698,3 +698,86 @@ fn kev_and_epss_download_with_osv_and_mark_the_debian_finding() {
     );
     assert_eq!(std::fs::read(w.join("db")).unwrap(), before);
 }
+
+/// `--feed eol`: endoflife.date's API v1 product list (here Python's
+/// cycles of the pinned product-file extract, written in the API's shape
+/// as endoflife.date's generator writes them), downloaded beside OSV; a
+/// scan then names the Python release and its end.
+#[test]
+fn eol_feed_downloads_endoflife_date_s_api_and_dates_the_python_runtime() {
+    let b = bucket(&[]);
+    let w = b.work();
+    let md =
+        std::fs::read_to_string(repo().join("testdata/feeds/endoflife-a70eca3/python.md")).unwrap();
+    let front: Value = serde_yaml_ng::from_str(
+        md.trim_start_matches("---\n")
+            .split("\n---")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let today = "2026-12-07";
+    let releases: Vec<Value> = front["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let eol = r["eol"].as_str().map(str::to_string);
+            serde_json::json!({
+                "name": r["releaseCycle"], "codename": null, "label": r["releaseCycle"],
+                "releaseDate": r["releaseDate"], "isLts": false, "ltsFrom": null,
+                "isEol": eol.as_deref().is_some_and(|e| e < today), "eolFrom": eol,
+                "isMaintained": eol.as_deref().is_none_or(|e| e >= today),
+                "latest": {"name": r["latest"], "date": r["latestReleaseDate"], "link": null},
+            })
+        })
+        .collect();
+    let api = serde_json::json!({"schema_version": "1.2.0", "generated_at": "2026-12-07T00:00:00+00:00",
+        "total": 1, "result": [{"name": "python", "aliases": [], "label": "Python", "category": "lang",
+        "tags": ["lang"], "releases": releases}]});
+    let www = b.dir.path().join("www");
+    std::fs::create_dir_all(www.join("eol")).unwrap();
+    std::fs::write(www.join("eol/full.json"), api.to_string()).unwrap();
+    let url = format!("{}/eol/full.json", b.base);
+    ok(&update(
+        &b,
+        &["--feed", "osv:Debian", "--feed", "eol", "--eol-url", &url],
+    ));
+    let st = status(&b);
+    assert_eq!(st["sources"][1]["name"], "eol");
+    assert!(st["sources"][1]["records"].as_u64().unwrap() >= 10, "{st}");
+    let sbom = os_sbom(
+        &w,
+        ("debian", "11"),
+        "deb",
+        ("python3.9-minimal", "3.9.2-1", "python3.9"),
+    );
+    let t: findings::time::Timestamp = format!("{today}T12:00:00Z").parse().unwrap();
+    let out = safeimage_in(
+        &w,
+        &["scan", &sbom, "--db", "db", "-f", "json"],
+        &[("SOURCE_DATE_EPOCH", &t.0.to_string())],
+    );
+    let v: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
+    let py = v["eol"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["release"] == "python 3.9")
+        .unwrap_or_else(|| panic!("{}", v["eol"]));
+    assert_eq!(py["eol"], true);
+    assert_eq!(py["end"], "2025-10-31");
+
+    // an API document of the wrong shape: named, the DB kept
+    let before = std::fs::read(w.join("db")).unwrap();
+    std::fs::write(
+        www.join("eol/full.json"),
+        br#"{"schema_version": "1.2.0", "result": [{"name": "python", "releases": [{"name": "3.9", "eolFrom": "soon"}]}]}"#,
+    )
+    .unwrap();
+    let out = update(&b, &["--feed", "eol", "--eol-url", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("python 3.9") && e.contains("eolFrom"), "{e}");
+    assert_eq!(std::fs::read(w.join("db")).unwrap(), before);
+}

@@ -5,6 +5,7 @@
 //! findings as data; nothing here prints.
 
 pub mod baseline;
+pub mod eol;
 pub mod gate;
 pub mod matching;
 pub mod session;

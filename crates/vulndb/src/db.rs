@@ -485,11 +485,15 @@ impl Db {
             return Ok(None);
         }
         let path = &self.status.path;
+        // the release as written, then its major.minor (`3.19.1` is Alpine
+        // 3.19), then its major (`12.5` is Debian 12, `9.4` RHEL 9)
         let mut candidates = vec![version.to_string()];
-        if product == "debian"
-            && let Some((major, _)) = version.split_once('.')
-        {
-            candidates.push(major.to_string());
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() > 2 {
+            candidates.push(parts[..2].join("."));
+        }
+        if parts.len() > 1 {
+            candidates.push(parts[0].to_string());
         }
         for c in candidates {
             let data: Option<String> = self

@@ -112,6 +112,13 @@ fn walk(b: &mut DbBuilder, dir: &Path, stats: &mut Ctx<'_>) -> Result<(), Import
             })
         {
             file(b, &p, stats)?;
+        } else if ft.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("md")) {
+            // of Markdown files only endoflife.date's product files are data
+            // (a README beside the feeds is not)
+            let bytes = std::fs::read(&p).map_err(|e| read_err(&p, e))?;
+            if crate::feed::eol::sniff_endoflife(&bytes) {
+                file(b, &p, stats)?;
+            }
         }
     }
     Ok(())
@@ -150,6 +157,26 @@ fn add_all(
             }
         };
         let cycles = crate::feed::eol::parse_distro_info(bytes, product).map_err(feed_err)?;
+        ctx.stats.documents += 1;
+        ctx.stats.records += b.add_eol(&cycles)?;
+        return Ok(());
+    }
+    if crate::feed::eol::sniff_endoflife(bytes) {
+        let cycles = if bytes.starts_with(b"---") {
+            // a product file of endoflife.date's repository: products/NAME.md
+            let name = entry
+                .map(|e| e.rsplit('/').next().unwrap_or(e).to_string())
+                .or_else(|| path.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            let Some(product) = name.strip_suffix(".md").filter(|p| !p.is_empty()) else {
+                return Err(feed_err(crate::feed::FeedError::Invalid(format!(
+                    "an endoflife.date product file is named PRODUCT.md, not `{name}`"
+                ))));
+            };
+            crate::feed::eol::parse_endoflife_md(bytes, product).map_err(feed_err)?
+        } else {
+            crate::feed::eol::parse_endoflife_api(bytes).map_err(feed_err)?
+        };
         ctx.stats.documents += 1;
         ctx.stats.records += b.add_eol(&cycles)?;
         return Ok(());

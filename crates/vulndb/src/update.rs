@@ -89,12 +89,14 @@ pub enum Feed {
     Kev,
     /// FIRST's EPSS scores of the day.
     Epss,
+    /// endoflife.date's release cycles of every product (API v1, full).
+    Eol,
 }
 
 /// A feed name that is not one of the forms above.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker, alpine:v3.NN[/REPO], nvd:YEAR|modified|recent, kev or epss)"
+    "unknown feed `{0}` (expected osv:ECOSYSTEM, debian-tracker, alpine:v3.NN[/REPO], nvd:YEAR|modified|recent, kev, epss or eol)"
 )]
 pub struct BadFeed(pub String);
 
@@ -120,6 +122,8 @@ impl FromStr for Feed {
             Ok(Feed::Kev)
         } else if s == "epss" {
             Ok(Feed::Epss)
+        } else if s == "eol" {
+            Ok(Feed::Eol)
         } else if let Some(rest) = s.strip_prefix("alpine:") {
             let (rel, repo) = rest.split_once('/').unwrap_or((rest, "main"));
             if !rel.starts_with('v') || repo.is_empty() || repo.contains('/') {
@@ -144,6 +148,7 @@ impl fmt::Display for Feed {
             Feed::Nvd(w) => write!(f, "nvd:{w}"),
             Feed::Kev => f.write_str("kev"),
             Feed::Epss => f.write_str("epss"),
+            Feed::Eol => f.write_str("eol"),
         }
     }
 }
@@ -163,6 +168,8 @@ pub struct Mirrors {
     pub kev: String,
     /// URL of the current EPSS scores (CSV, gzip).
     pub epss: String,
+    /// URL of endoflife.date's full product list (API v1 JSON).
+    pub eol: String,
 }
 
 /// Where CISA publishes the KEV catalog.
@@ -170,6 +177,8 @@ pub const KEV_URL: &str =
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json";
 /// Where FIRST's EPSS scores of the day are published.
 pub const EPSS_URL: &str = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz";
+/// Where endoflife.date publishes every product's release cycles.
+pub const EOL_URL: &str = "https://endoflife.date/api/v1/products/full/";
 
 impl Default for Mirrors {
     fn default() -> Self {
@@ -180,6 +189,7 @@ impl Default for Mirrors {
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".into(),
             kev: KEV_URL.into(),
             epss: EPSS_URL.into(),
+            eol: EOL_URL.into(),
         }
     }
 }
@@ -209,6 +219,7 @@ impl Mirrors {
             Feed::Nvd(w) => format!("{}/nvdcve-2.0-{w}.json.gz", self.nvd.trim_end_matches('/')),
             Feed::Kev => self.kev.clone(),
             Feed::Epss => self.epss.clone(),
+            Feed::Eol => self.eol.clone(),
         }
     }
 }
@@ -587,7 +598,9 @@ mod tests {
             nvd: "http://n/feeds".into(),
             kev: "http://k/kev.json".into(),
             epss: "http://e/epss.csv.gz".into(),
+            eol: "http://l/full/".into(),
         };
+        assert_eq!(m.url(&"eol".parse().unwrap()), "http://l/full/");
         assert_eq!(m.url(&"kev".parse().unwrap()), "http://k/kev.json");
         assert_eq!(m.url(&"epss".parse().unwrap()), "http://e/epss.csv.gz");
         let f: Feed = "nvd:2024".parse().unwrap();

@@ -42,10 +42,10 @@ pub struct ScanReport<'a> {
     pub gate: Option<&'a Decision>,
     /// Notes (expired ignore rules, unreadable versions).
     pub notes: &'a [String],
-    /// Where the image's distribution release stands (end of life), when
-    /// the DB has end-of-life data for it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub eol: Option<&'a vulndb::feed::eol::EolStatus>,
+    /// Where the image's distribution release and its language runtimes
+    /// stand (end of life), for those the DB has end-of-life data for.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub eol: &'a [vulndb::feed::eol::EolStatus],
     /// Which layers are the base's and which instructions made the others
     /// (findings carry their own `origin`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,7 +155,7 @@ impl<'a> ScanReport<'a> {
             baseline: None,
             gate: None,
             notes,
-            eol: None,
+            eol: &[],
             attribution: None,
             by_risk: false,
         }
@@ -241,7 +241,7 @@ pub fn table(r: &ScanReport<'_>, color: bool) -> String {
             .map(|d| format!(" {d}"))
             .unwrap_or_default()
     );
-    if let Some(e) = r.eol {
+    for e in r.eol {
         let _ = writeln!(out, "{}", clean(&e.text()));
     }
     let live: Vec<Finding> = r

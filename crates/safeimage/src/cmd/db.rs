@@ -63,7 +63,8 @@ pub struct UpdateArgs {
     /// Feeds: `osv:ECOSYSTEM` (a main OSV ecosystem's all.zip: osv:Debian,
     /// osv:PyPI...), `debian-tracker`, `alpine:v3.NN/REPO` (secdb),
     /// `nvd:YEAR|modified|recent` (NVD's CVSS scores, checked against its .meta),
-    /// `kev` (CISA's Known Exploited Vulnerabilities), `epss` (FIRST's EPSS scores);
+    /// `kev` (CISA's Known Exploited Vulnerabilities), `epss` (FIRST's EPSS scores),
+    /// `eol` (endoflife.date's release cycles: runtimes' and distributions' end of life);
     /// repeatable; default: Debian, Ubuntu, Alpine, PyPI, npm, Go,
     /// crates.io, Maven.
     #[arg(long = "feed", value_name = "FEED")]
@@ -97,6 +98,9 @@ pub struct UpdateArgs {
     /// URL of the day's EPSS scores (`--feed epss`; CSV, gzip or not).
     #[arg(long, default_value = vulndb::update::EPSS_URL)]
     epss_url: String,
+    /// URL of endoflife.date's product list (`--feed eol`; API v1 JSON).
+    #[arg(long, default_value = vulndb::update::EOL_URL)]
+    eol_url: String,
 }
 
 /// `db import`.
@@ -298,6 +302,7 @@ fn update(a: UpdateArgs) -> anyhow::Result<ExitCode> {
         alpine_secdb: a.alpine_secdb_url,
         nvd: a.nvd_url,
         kev: a.kev_url,
+        eol: a.eol_url,
         epss: a.epss_url,
     };
     let st = vulndb::update::update(

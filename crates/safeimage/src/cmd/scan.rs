@@ -317,32 +317,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|n| format!("incomplete inventory: {}: {}", n.path, n.message)),
     );
-    let eol = match &scanned.inventory.distro {
-        Some(d) => db
-            .eol(&d.id, &d.version_id)?
-            .map(|c| c.status(&super::output_time().date())),
-        None => None,
-    };
+    let eol = scan::eol::check(&db, &scanned.inventory, &super::output_time().date())?;
     let mut decision = j.decision.clone();
     if let Some(days) = args.fail_on_eol {
-        match &eol {
-            Some(e) if e.days_left.is_some_and(|d| d < days.max(0) || d < 0) => {
-                decision.failed = true;
-                decision
-                    .reasons
-                    .push(format!("{} (--fail-on-eol {days})", e.text()));
-            }
-            Some(_) => {}
-            None if db.has_eol() => j.notes.push(format!(
-                "--fail-on-eol: no end-of-life data for {}",
+        if !db.has_eol() {
+            anyhow::bail!(
+                "--fail-on-eol: the DB has no end-of-life data: `safeimage db import /usr/share/distro-info/debian.csv /usr/share/distro-info/ubuntu.csv` (Debian's distro-info-data) or `safeimage db update --feed eol` (endoflife.date)"
+            );
+        }
+        if eol.is_empty() {
+            j.notes.push(format!(
+                "--fail-on-eol: no end-of-life data for {} or the runtimes found",
                 scanned.inventory.distro.as_ref().map_or(
                     "an unknown distribution".to_string(),
                     |d| format!("{} {}", d.id, d.version_id)
                 )
-            )),
-            None => anyhow::bail!(
-                "--fail-on-eol: the DB has no end-of-life data: `safeimage db import /usr/share/distro-info/debian.csv /usr/share/distro-info/ubuntu.csv` (Debian's distro-info-data)"
-            ),
+            ));
+        }
+        for reason in scan::eol::blocking(&eol, days) {
+            decision.failed = true;
+            decision
+                .reasons
+                .push(format!("{reason} (--fail-on-eol {days})"));
         }
     }
     if let Some((name, sla, store)) = &tracking {
@@ -401,7 +397,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     report.baseline = j.baseline.as_ref();
     report.attribution = attribution.as_ref();
-    report.eol = eol.as_ref();
+    report.eol = &eol;
     report.by_risk = args.sort == Sort::Risk;
     report.gate = gated.then_some(&decision);
     let vex = |cdx: bool| {

@@ -548,6 +548,28 @@ fn gitlab_report_is_valid_and_stable() {
 }
 
 mod diff;
+mod eol;
 mod exploited;
 mod suppress;
 mod tracked;
+
+pub(crate) fn feeds() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/feeds")
+}
+
+/// The extract, checked against the SHA-256 `testdata/origins.tsv` pins
+/// for it.
+pub(crate) fn pinned(name: &str) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let origins = std::fs::read_to_string(feeds().join("../origins.tsv")).unwrap();
+    let row = format!("feeds/{name}\t");
+    let sha = origins
+        .lines()
+        .find_map(|l| l.strip_prefix(&row))
+        .and_then(|rest| rest.split('\t').next())
+        .unwrap_or_else(|| panic!("testdata/origins.tsv pins no feeds/{name}"));
+    let p = feeds().join(name);
+    let got = hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()));
+    assert_eq!(got, sha, "{} is not the pinned extract", p.display());
+    p
+}

@@ -629,17 +629,17 @@ fn eol_of_debian_11_12_and_ubuntu_from_distro_info_data_on_a_given_day() {
     let b12 = with_os("bookworm", "debian", "12");
     let (out, v) = scan_on(&b12, &deb12[4], &[]);
     ok(&out);
-    assert_eq!(v["eol"]["release"], "debian 12 (bookworm)");
-    assert_eq!(v["eol"]["end"], deb12[6].as_str());
-    assert_eq!(v["eol"]["eol"], false);
+    assert_eq!(v["eol"][0]["release"], "debian 12 (bookworm)");
+    assert_eq!(v["eol"][0]["end"], deb12[6].as_str());
+    assert_eq!(v["eol"][0]["eol"], false);
     // Debian 11 the day after its LTS ended: EOL, and the gate says so
     let b11 = with_os("bullseye", "debian", "11");
     let after: findings::time::Timestamp = format!("{}T00:00:00Z", deb11[6]).parse().unwrap();
     let day_after = findings::time::Timestamp(after.0 + 86_400).date();
     let (out, v) = scan_on(&b11, &day_after, &["--fail-on-eol", "0"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(v["eol"]["eol"], true);
-    assert_eq!(v["eol"]["days_left"], -1);
+    assert_eq!(v["eol"][0]["eol"], true);
+    assert_eq!(v["eol"][0]["days_left"], -1);
     assert!(
         stderr(&out).contains(&format!("EOL since {}", deb11[6])),
         "{}",
@@ -651,17 +651,17 @@ fn eol_of_debian_11_12_and_ubuntu_from_distro_info_data_on_a_given_day() {
     assert_eq!(out.status.code(), Some(1));
     let (out, v) = scan_on(&b11, &before, &["--fail-on-eol", "29"]);
     ok(&out);
-    assert_eq!(v["eol"]["days_left"], 30);
+    assert_eq!(v["eol"][0]["days_left"], 30);
     // Ubuntu 22.04 LTS: found by VERSION_ID, marked LTS
     let jammy = with_os("jammy", "ubuntu", "22.04");
     let (out, v) = scan_on(&jammy, "2026-12-07", &[]);
     ok(&out);
-    assert_eq!(v["eol"]["release"], "ubuntu 22.04 LTS (jammy)");
+    assert_eq!(v["eol"][0]["release"], "ubuntu 22.04 LTS (jammy)");
     // an unknown distribution: no claim, and the gate says there is none
     let other = with_os("other", "plan9", "4");
     let (out, v) = scan_on(&other, "2026-12-07", &["--fail-on-eol", "0"]);
     ok(&out);
-    assert!(v["eol"].is_null());
+    assert!(v["eol"].is_null(), "{}", v["eol"]);
     assert!(
         v["notes"]
             .to_string()

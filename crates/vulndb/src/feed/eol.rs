@@ -1,8 +1,12 @@
 //! End-of-life data: Debian's `distro-info-data` CSVs (`debian.csv`,
 //! `ubuntu.csv`: one row per release with its release and end-of-life
-//! dates). Read strictly: another header, a date that is not `YYYY-MM-DD`
-//! or a row of the wrong width is an error naming the line. A release
-//! without an end-of-life date is one still supported with no date set.
+//! dates), and endoflife.date's: its API v1 JSON (`/api/v1/products/full`,
+//! or one product) or a product file of its repository (`products/NAME.md`,
+//! whose YAML front matter lists the release cycles). Read strictly:
+//! another header, a date that is not `YYYY-MM-DD` or a row of the wrong
+//! width is an error naming the line or the release. A release without an
+//! end-of-life date is one still supported with no date set; one marked
+//! ended without a date is ended.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +35,9 @@ pub struct Cycle {
     /// A long-term-support release (Ubuntu's `LTS`).
     #[serde(default)]
     pub lts: bool,
+    /// Marked ended with no date given (endoflife.date's `eol: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended: bool,
     /// Where the dates come from.
     pub source: String,
 }
@@ -48,8 +55,12 @@ impl Cycle {
 /// Where a release stands on a given day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EolStatus {
-    /// `debian 12 (bookworm)`.
+    /// `debian 12 (bookworm)`, `python 3.9`.
     pub release: String,
+    /// What in the image the release was told from, for a runtime
+    /// (`deb python3.11 3.11.2-6`, `usr/local/lib/python3.9/site-packages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
     /// The last day of free security updates, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
@@ -66,10 +77,16 @@ impl EolStatus {
     /// `EOL since 2024-08-14` / `EOL in 203 days (2026-06-10)` /
     /// `supported, no end of life set`.
     pub fn text(&self) -> String {
+        let seen = self
+            .evidence
+            .as_deref()
+            .map(|e| format!(" [{e}]"))
+            .unwrap_or_default();
         match (&self.end, self.days_left) {
-            (Some(e), Some(d)) if d < 0 => format!("{}: EOL since {e}", self.release),
-            (Some(e), Some(d)) => format!("{}: EOL in {d} days ({e})", self.release),
-            _ => format!("{}: supported, no end of life set", self.release),
+            (Some(e), Some(d)) if d < 0 => format!("{}: EOL since {e}{seen}", self.release),
+            (Some(e), Some(d)) => format!("{}: EOL in {d} days ({e}){seen}", self.release),
+            _ if self.eol => format!("{}: EOL (no date given){seen}", self.release),
+            _ => format!("{}: supported, no end of life set{seen}", self.release),
         }
     }
 }
@@ -101,7 +118,8 @@ impl Cycle {
                     .map(|c| format!(" ({c})"))
                     .unwrap_or_default()
             ),
-            eol: days_left.is_some_and(|d| d < 0),
+            evidence: None,
+            eol: days_left.is_some_and(|d| d < 0) || (end.is_none() && self.ended),
             end,
             days_left,
             source: self.source.clone(),
@@ -182,11 +200,157 @@ pub fn parse_distro_info(bytes: &[u8], product: &str) -> Result<Vec<Cycle>, Feed
             eol: date(5)?,
             extended: extended.map(date).transpose()?.flatten(),
             lts,
+            ended: false,
             source: format!("distro-info-data {product}.csv"),
         });
     }
     if out.is_empty() {
         return Err(FeedError::Invalid("no release rows".into()));
+    }
+    Ok(out)
+}
+
+/// Whether bytes look like endoflife.date data: API v1 JSON (a
+/// `schema_version` and a `result`) or a product file's front matter.
+pub fn sniff_endoflife(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    (head.trim_start().starts_with('{')
+        && head.contains("\"schema_version\"")
+        && head.contains("\"result\""))
+        || (head.starts_with("---\n") && String::from_utf8_lossy(bytes).contains("releaseCycle:"))
+}
+
+/// A date field: `YYYY-MM-DD`, or a boolean (`true`: it happened, no date
+/// given), or absent.
+#[derive(Debug, Default, PartialEq)]
+struct When {
+    date: Option<String>,
+    flag: bool,
+}
+
+fn when(v: Option<&serde_json::Value>, what: &str, release: &str) -> Result<When, FeedError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(When::default()),
+        Some(serde_json::Value::Bool(b)) => Ok(When {
+            date: None,
+            flag: *b,
+        }),
+        Some(serde_json::Value::String(s)) if is_date(s) => Ok(When {
+            date: Some(s.clone()),
+            flag: true,
+        }),
+        Some(other) => Err(FeedError::Invalid(format!(
+            "release {release}: `{other}` ({what}) is neither YYYY-MM-DD nor true/false"
+        ))),
+    }
+}
+
+fn cycle_name(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses endoflife.date's API v1 JSON: `/api/v1/products/full` (every
+/// product) or `/api/v1/products/NAME` (one).
+pub fn parse_endoflife_api(bytes: &[u8]) -> Result<Vec<Cycle>, FeedError> {
+    let v: serde_json::Value = serde_json::from_slice(bytes)?;
+    let products: Vec<&serde_json::Value> = match &v["result"] {
+        serde_json::Value::Array(list) => list.iter().collect(),
+        o @ serde_json::Value::Object(_) => vec![o],
+        _ => {
+            return Err(FeedError::Invalid(
+                "endoflife.date API: no `result` product list or product".into(),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for p in products {
+        let Some(product) = p["name"].as_str().filter(|s| !s.is_empty()) else {
+            return Err(FeedError::Invalid(
+                "endoflife.date API: a product without a name".into(),
+            ));
+        };
+        for r in p["releases"].as_array().into_iter().flatten() {
+            let Some(cycle) = cycle_name(r.get("name")) else {
+                return Err(FeedError::Invalid(format!(
+                    "endoflife.date API: {product}: a release without a name"
+                )));
+            };
+            let tag = format!("{product} {cycle}");
+            let eol = when(r.get("eolFrom"), "eolFrom", &tag)?;
+            let release = when(r.get("releaseDate"), "releaseDate", &tag)?;
+            out.push(Cycle {
+                product: product.to_string(),
+                codename: r["codename"].as_str().map(str::to_string),
+                release: release.date,
+                ended: eol.date.is_none() && r["isEol"].as_bool().unwrap_or(false),
+                eol: eol.date,
+                extended: None,
+                lts: r["isLts"].as_bool().unwrap_or(false),
+                source: "endoflife.date".into(),
+                cycle,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(FeedError::Invalid(
+            "endoflife.date API: no release cycles".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses a product file of endoflife.date's repository
+/// (`products/NAME.md`, `product` is NAME): the `releases` of its YAML
+/// front matter.
+pub fn parse_endoflife_md(bytes: &[u8], product: &str) -> Result<Vec<Cycle>, FeedError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| FeedError::Invalid(format!("endoflife.date product file: not UTF-8: {e}")))?;
+    let front = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---").map(|(f, _)| f))
+        .ok_or_else(|| {
+            FeedError::Invalid("endoflife.date product file: no `---` front matter".into())
+        })?;
+    // YAML dates are read as strings, `eol: true` as a boolean
+    let doc: serde_json::Value = serde_yaml_ng::from_str(front).map_err(|e| {
+        FeedError::Invalid(format!(
+            "endoflife.date product file: front matter{}: {e}",
+            e.location()
+                .map(|l| format!(" line {}", l.line() + 1))
+                .unwrap_or_default()
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in doc["releases"].as_array().into_iter().flatten() {
+        let Some(cycle) = cycle_name(r.get("releaseCycle")) else {
+            return Err(FeedError::Invalid(format!(
+                "endoflife.date product file {product}: a release without releaseCycle"
+            )));
+        };
+        let tag = format!("{product} {cycle}");
+        let eol = when(r.get("eol"), "eol", &tag)?;
+        let lts = when(r.get("lts"), "lts", &tag)?;
+        let release = when(r.get("releaseDate"), "releaseDate", &tag)?;
+        out.push(Cycle {
+            product: product.to_string(),
+            codename: r["codename"].as_str().map(str::to_string),
+            release: release.date,
+            ended: eol.date.is_none() && eol.flag,
+            eol: eol.date,
+            extended: None,
+            lts: lts.flag,
+            source: "endoflife.date".into(),
+            cycle,
+        });
+    }
+    if out.is_empty() {
+        return Err(FeedError::Invalid(format!(
+            "endoflife.date product file {product}: no releases"
+        )));
     }
     Ok(out)
 }
@@ -232,6 +396,46 @@ mod tests {
         let s = c[0].status("2026-09-01");
         assert!(s.eol);
         assert_eq!(s.text(), "debian 11 (bullseye): EOL since 2026-08-31");
+    }
+
+    #[test]
+    fn endoflife_product_files_and_api_say_the_same() {
+        let md = "---\ntitle: Python\nreleases:\n  - releaseCycle: \"3.13\"\n    releaseDate: 2024-10-07\n    eol: 2029-10-31\n    latest: \"3.13.1\"\n\n  - releaseCycle: \"2.7\"\n    releaseDate: 2010-07-03\n    eol: true\n---\n\nSome text.\n";
+        assert!(sniff_endoflife(md.as_bytes()));
+        let c = parse_endoflife_md(md.as_bytes(), "python").unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[0].cycle.as_str(), c[0].eol.as_deref()),
+            ("3.13", Some("2029-10-31"))
+        );
+        assert_eq!(c[0].release.as_deref(), Some("2024-10-07"));
+        assert!(c[1].ended && c[1].eol.is_none());
+        let s = c[1].status("2026-12-07");
+        assert!(s.eol);
+        assert_eq!(s.text(), "python 2.7: EOL (no date given)");
+        let api = r#"{"schema_version":"1.2.0","total":1,"result":[{"name":"python","releases":[
+            {"name":"3.13","codename":null,"releaseDate":"2024-10-07","isLts":false,"isEol":false,"eolFrom":"2029-10-31"},
+            {"name":"2.7","codename":null,"releaseDate":"2010-07-03","isLts":false,"isEol":true,"eolFrom":null}]}]}"#;
+        assert!(sniff_endoflife(api.as_bytes()));
+        assert_eq!(parse_endoflife_api(api.as_bytes()).unwrap(), c);
+        // one product's page has the product as its result
+        let one = r#"{"schema_version":"1.2.0","result":{"name":"python","releases":[{"name":"3.13","releaseDate":"2024-10-07","isEol":false,"eolFrom":"2029-10-31"}]}}"#;
+        assert_eq!(parse_endoflife_api(one.as_bytes()).unwrap()[0], c[0]);
+    }
+
+    #[test]
+    fn endoflife_data_with_a_bad_date_names_the_release() {
+        let md = "---\nreleases:\n  - releaseCycle: \"3.9\"\n    eol: soon\n---\n";
+        let e = parse_endoflife_md(md.as_bytes(), "python").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("release python 3.9: `\"soon\"` (eol)"),
+            "{e}"
+        );
+        assert!(parse_endoflife_md(b"no front matter", "python").is_err());
+        let e = parse_endoflife_api(br#"{"schema_version":"1","result":[{"releases":[]}]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("without a name"), "{e}");
     }
 
     #[test]
