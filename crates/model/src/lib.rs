@@ -334,6 +334,9 @@ pub struct PlatformOutcome {
     /// image); not part of the report.
     #[serde(skip)]
     pub inventory: Option<String>,
+    /// Where its distribution release and runtimes stand (end of life).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eol: Vec<vulndb::feed::eol::EolStatus>,
 }
 
 /// What hardening did to one platform's image.
@@ -418,6 +421,10 @@ pub struct ImageOutcome {
     pub baseline: Option<scan::baseline::Diff>,
     /// Vulnerability findings (for reports and the next baseline).
     pub findings: Vec<scan::Finding>,
+    /// Where its distribution release and runtimes stand (end of life; for
+    /// several platforms each release once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eol: Vec<vulndb::feed::eol::EolStatus>,
     /// Fingerprint of the build inputs (Dockerfile, args, context files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
@@ -457,6 +464,7 @@ impl ImageOutcome {
             bases_verified: 0,
             baseline: None,
             findings: Vec::new(),
+            eol: Vec::new(),
             inputs: None,
             engine_seconds: 0.0,
             other_seconds: 0.0,

@@ -116,6 +116,7 @@ fn main() {
             findings: vec![],
             hardened: None,
             inventory: Some(serde_json::to_string(&inv).unwrap()),
+            eol: Vec::new(),
         });
         st.decide(&Decision {
             run,

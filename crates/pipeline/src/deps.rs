@@ -67,6 +67,15 @@ pub trait Advisories: Sync {
         inv: &inventory::Inventory,
         opts: &scan::Options,
     ) -> Result<scan::Matched, DbError>;
+    /// Where the inventory's distribution release and runtimes stand on
+    /// `today` (`YYYY-MM-DD`), for those the DB has end-of-life data for.
+    fn eol(
+        &self,
+        _inv: &inventory::Inventory,
+        _today: &str,
+    ) -> Result<Vec<vulndb::feed::eol::EolStatus>, DbError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The time.
@@ -209,6 +218,13 @@ impl Advisories for DbFile {
         // One connection per call: images are scanned on several threads.
         let db = Db::open(&self.path)?;
         scan::match_inventory(inv, &db, opts)
+    }
+    fn eol(
+        &self,
+        inv: &inventory::Inventory,
+        today: &str,
+    ) -> Result<Vec<vulndb::feed::eol::EolStatus>, DbError> {
+        scan::eol::check(&Db::open(&self.path)?, inv, today)
     }
 }
 

@@ -276,6 +276,7 @@ mod tests {
                 ..Default::default()
             }),
             inventory: None,
+            eol: Vec::new(),
         }];
         s.decide(&store::Decision {
             run,

@@ -162,6 +162,7 @@ fn platform(
                 findings,
                 hardened: None,
                 inventory: None,
+                eol: Vec::new(),
             }
         }
         Plan::Build(platform) => {
@@ -217,6 +218,7 @@ fn platform(
                 findings: s.findings,
                 hardened,
                 inventory: Some(s.inventory),
+                eol: s.eol,
             }
         }
     };
@@ -227,6 +229,15 @@ fn platform(
 /// The image's own findings, counts and baseline: a single platform's, or
 /// for several the union (a vulnerability in a package counted once).
 fn summarise(o: &mut ImageOutcome) {
+    let mut eol: Vec<vulndb::feed::eol::EolStatus> = Vec::new();
+    for p in &o.platforms {
+        for e in &p.eol {
+            if !eol.iter().any(|x| x.release == e.release) {
+                eol.push(e.clone());
+            }
+        }
+    }
+    o.eol = eol;
     if let [one] = o.platforms.as_slice() {
         o.findings = one.findings.clone();
         o.counts = one.counts.clone();

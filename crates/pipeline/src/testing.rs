@@ -435,6 +435,8 @@ pub struct FakeAdvisories {
     pub warnings: Vec<String>,
     /// When it was "built" (`None`: unknown).
     pub built: Option<Timestamp>,
+    /// What `eol` says of every image.
+    pub eol: Vec<vulndb::feed::eol::EolStatus>,
 }
 
 impl Advisories for FakeAdvisories {
@@ -452,6 +454,14 @@ impl Advisories for FakeAdvisories {
 
     fn built(&self) -> Result<Option<Timestamp>, DbError> {
         Ok(self.built)
+    }
+
+    fn eol(
+        &self,
+        _inv: &inventory::Inventory,
+        _today: &str,
+    ) -> Result<Vec<vulndb::feed::eol::EolStatus>, DbError> {
+        Ok(self.eol.clone())
     }
 
     fn matches(

@@ -101,6 +101,9 @@ pub fn table(r: &RunReport) -> String {
                 ""
             );
         }
+        for e in &i.eol {
+            let _ = writeln!(out, "{:<14} end of life: {}", "", clean(&e.text()));
+        }
         if let Some(b) = &i.baseline {
             let _ = writeln!(
                 out,
@@ -158,6 +161,7 @@ pub fn html(r: &RunReport) -> String {
                 "total": live.len(),
                 "base_fix": by_part(&live, scan::Part::Base),
                 "app_fix": by_part(&live, scan::Part::App),
+                "eol": i.eol.iter().map(|e| json!({"text": e.text(), "ended": e.eol, "source": e.source})).collect::<Vec<_>>(),
                 "findings": live.iter().take(200).collect::<Vec<_>>(),
                 "more": live.len().saturating_sub(200),
             })

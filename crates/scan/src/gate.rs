@@ -22,6 +22,9 @@ pub struct Gate {
     /// (The run) fail when a finding still in the image is past its
     /// `[sla]` patch deadline.
     pub block_on_overdue: bool,
+    /// (The run) fail when the image's distribution release or a runtime
+    /// in it is past its end of life or ends within this many days.
+    pub block_on_eol_days: Option<i64>,
 }
 
 impl Gate {
@@ -34,6 +37,7 @@ impl Gate {
             fail_on_new: Some(Severity::Critical),
             fail_on_increase: true,
             block_on_overdue: false,
+            block_on_eol_days: None,
         }
     }
 
@@ -54,6 +58,7 @@ impl Gate {
             "fail_on_new",
             "fail_on_increase",
             "block_on_overdue",
+            "block_on_eol_days",
         ];
         let severity = |v: &mut settings::Reader<'_>, x: &settings::Value<'_>, what: &str| {
             let s = v.string(x, what)?;
@@ -88,6 +93,14 @@ impl Gate {
                 "block_on_overdue" => {
                     g.block_on_overdue = v.boolean(x, &what).unwrap_or(g.block_on_overdue)
                 }
+                "block_on_eol_days" => match v.integer(x, &what) {
+                    Some(n) if n >= 0 => g.block_on_eol_days = Some(n),
+                    Some(n) => v.err(
+                        x.span,
+                        format!("`{what}`: {n} is negative (0 blocks only what has ended)"),
+                    ),
+                    None => {}
+                },
                 other => v.unknown(k.span, section, other, KEYS),
             }
         }
@@ -212,6 +225,7 @@ mod tests {
             fail_on_new: Some(Severity::Critical),
             fail_on_increase: true,
             block_on_overdue: false,
+            block_on_eol_days: None,
             ..Gate::default()
         };
         assert!(!evaluate(&g, &cur, Some(&diff(&cur, &base))).failed);

@@ -650,6 +650,7 @@ fn a_promotion_keeps_its_inventories_and_a_rematch_moves_its_findings() {
             findings: vec![old.clone()],
             hardened: None,
             inventory: Some("{\"distro\":null,\"packages\":[]}".into()),
+            eol: Vec::new(),
         });
         x.findings = vec![old.clone()];
         s.decide(&Decision {

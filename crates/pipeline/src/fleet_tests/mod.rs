@@ -88,6 +88,7 @@ on = ["blocked"]
         registry,
         engine,
         advisories: FakeAdvisories {
+            eol: Vec::new(),
             built: None,
             vulns: vec![
                 FakeVuln {
@@ -663,6 +664,7 @@ fn shards_partition_the_fleet_exactly() {
     }
 }
 
+mod eol;
 mod issues;
 mod platforms;
 mod rematch;

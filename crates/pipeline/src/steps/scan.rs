@@ -35,6 +35,8 @@ pub struct Scanned {
     pub inventory: String,
     /// Which layers are the base's, which instructions made the others.
     pub attribution: Attribution,
+    /// Where its distribution release and runtimes stand (end of life).
+    pub eol: Vec<vulndb::feed::eol::EolStatus>,
 }
 
 /// The layers of the build told as base or the image's own, and traced to
@@ -152,17 +154,27 @@ pub fn run(
             gate: &cx.spec.gate,
         },
     );
+    let eol = cx.advisories.eol(&inv, &today)?;
+    let mut reasons = if j.decision.failed {
+        j.decision.reasons
+    } else {
+        Vec::new()
+    };
+    if let Some(days) = cx.spec.gate.block_on_eol_days {
+        reasons.extend(
+            scan::eol::blocking(&eol, days)
+                .into_iter()
+                .map(|r| format!("{r} (block_on_eol_days = {days})")),
+        );
+    }
     Ok(Scanned {
         findings: j.findings,
         counts: j.counts,
         fixable: j.fixable,
         baseline: j.baseline,
-        reasons: if j.decision.failed {
-            j.decision.reasons
-        } else {
-            Vec::new()
-        },
+        reasons,
         inventory,
         attribution,
+        eol,
     })
 }

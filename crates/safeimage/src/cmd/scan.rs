@@ -294,6 +294,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fail_on_new: args.fail_on_new,
         fail_on_increase: args.fail_on_increase,
         block_on_overdue: false,
+        block_on_eol_days: None,
     };
     let today = Timestamp::now().date();
     let mut j = scan::session::judge(
