@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use findings::text::clean;
 
 use crate::license::{self, Licence};
-use crate::model::{Inventory, Package};
+use crate::model::{Inventory, Package, PackageType};
 
 mod spdx3;
 pub use spdx3::{CONTEXT as SPDX3_CONTEXT, spdx3};
@@ -69,6 +69,54 @@ fn bom_ref(p: &Package, i: usize) -> String {
     }
 }
 
+/// The image's purl: `pkg:oci/NAME@sha256%3A...?repository_url=REGISTRY/REPO`
+/// (the package-url spec's OCI type) from a registry reference; other
+/// sources by their last path component. The SBOM's root component and
+/// our VEX documents' product carry the same one, so a consumer matching
+/// VEX products against the SBOM's root (Trivy) finds them.
+pub fn image_purl(name: &str, digest: Option<&str>) -> String {
+    let (short, repo) = match name.parse::<oci::ImageRef>() {
+        Ok(r) => (
+            r.repository()
+                .rsplit('/')
+                .next()
+                .unwrap_or(r.repository())
+                .to_string(),
+            Some(r.full_name()),
+        ),
+        Err(_) => {
+            let base = name
+                .trim_end_matches('/')
+                .rsplit(['/', ':'])
+                .find(|s| !s.is_empty())
+                .unwrap_or("image");
+            (base.to_ascii_lowercase(), None)
+        }
+    };
+    let mut p = format!("pkg:oci/{}", purl_enc(&short));
+    if let Some(d) = digest {
+        p.push('@');
+        p.push_str(&purl_enc(d));
+    }
+    if let Some(r) = repo {
+        p.push_str("?repository_url=");
+        p.push_str(&purl_enc(&r));
+    }
+    p
+}
+
+fn purl_enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The CycloneDX specification versions written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CycloneDxSpec {
@@ -125,6 +173,20 @@ pub fn cyclonedx_spec(inv: &Inventory, subject: &Subject, spec: CycloneDxSpec) -
         if let Some(o) = &p.owned_by {
             props.push(json!({"name": "safeimage:owned-by", "value": o}));
         }
+        // the source package in the names Trivy's CycloneDX reader takes
+        // (its registered property taxonomy), so Trivy matches distro
+        // advisories, which are by source package, when it scans this SBOM
+        if matches!(
+            p.kind,
+            PackageType::Deb | PackageType::Apk | PackageType::Rpm
+        ) {
+            if let Some(s) = &p.source_name {
+                props.push(json!({"name": "aquasecurity:trivy:SrcName", "value": s}));
+            }
+            if let Some(s) = &p.source_version {
+                props.push(json!({"name": "aquasecurity:trivy:SrcVersion", "value": s}));
+            }
+        }
         let mut c = json!({
             "type": "library",
             "bom-ref": bom_ref(p, i),
@@ -164,10 +226,23 @@ pub fn cyclonedx_spec(inv: &Inventory, subject: &Subject, spec: CycloneDxSpec) -
             json!({ "ref": bom_ref(p, i), "dependsOn": on })
         })
         .collect();
-    let mut meta_component = json!({"type": "container", "bom-ref": "image", "name": subject.name});
+    let mut meta_component = json!({
+        "type": "container",
+        "bom-ref": "image",
+        "name": subject.name,
+        "purl": image_purl(&subject.name, subject.digest.as_deref()),
+    });
     if let Some(d) = &subject.digest {
         meta_component["version"] = json!(d);
     }
+    // the image holds the operating system and every package
+    let mut held: Vec<String> = Vec::new();
+    if let Some(d) = &inv.distro {
+        held.push(format!("os:{}@{}", d.id, d.version_id));
+    }
+    held.extend(inv.packages.iter().enumerate().map(|(i, p)| bom_ref(p, i)));
+    let mut dependencies = dependencies;
+    dependencies.insert(0, json!({ "ref": "image", "dependsOn": held }));
     let mut bom = json!({
         "$schema": format!("http://cyclonedx.org/schema/bom-{}.schema.json", spec.as_str()),
         "bomFormat": "CycloneDX",

@@ -30,49 +30,8 @@ impl Product {
     /// package-url spec's OCI type), from a registry reference; other
     /// sources by their last path component.
     pub fn purl(&self) -> String {
-        let (name, repo) = match self.name.parse::<oci::ImageRef>() {
-            Ok(r) => (
-                r.repository()
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(r.repository())
-                    .to_string(),
-                Some(r.full_name()),
-            ),
-            Err(_) => {
-                let base = self
-                    .name
-                    .trim_end_matches('/')
-                    .rsplit(['/', ':'])
-                    .find(|s| !s.is_empty())
-                    .unwrap_or("image");
-                (base.to_ascii_lowercase(), None)
-            }
-        };
-        let mut p = format!("pkg:oci/{}", enc(&name));
-        if let Some(d) = &self.digest {
-            p.push('@');
-            p.push_str(&enc(d));
-        }
-        if let Some(r) = repo {
-            p.push_str("?repository_url=");
-            p.push_str(&enc(&r));
-        }
-        p
+        inventory::sbom::image_purl(&self.name, self.digest.as_deref())
     }
-}
-
-/// Percent-encodes what a purl component may not hold.
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// One statement before grouping: vulnerability, status, justification,

@@ -550,6 +550,7 @@ fn gitlab_report_is_valid_and_stable() {
 mod diff;
 mod eol;
 mod exploited;
+mod peers;
 mod suppress;
 mod tracked;
 
