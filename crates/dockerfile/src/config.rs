@@ -43,6 +43,19 @@ pub struct LintConfig {
     pub strict_labels: bool,
     /// Where ShellCheck results are cached (`None`: no cache).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// End-of-life data for the policy's `current_release` (`None`: not
+    /// available; the binary says so).
+    pub releases: Option<ReleaseData>,
+}
+
+/// End-of-life data shared by the lint run.
+#[derive(Clone)]
+pub struct ReleaseData(pub std::sync::Arc<dyn crate::release::Releases>);
+
+impl std::fmt::Debug for ReleaseData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReleaseData")
+    }
 }
 
 impl Default for LintConfig {
@@ -59,6 +72,7 @@ impl Default for LintConfig {
             label_schema: Default::default(),
             strict_labels: false,
             cache_dir: None,
+            releases: None,
         }
     }
 }
@@ -391,9 +405,14 @@ fn read_base_images(
                     .boolean(x, &format!("{what}.docker_official_only"))
                     .unwrap_or(false)
             }
+            "current_release" => {
+                policy.current_release = v
+                    .boolean(x, &format!("{what}.current_release"))
+                    .unwrap_or(false)
+            }
             other => v.err(
                 k.span,
-                format!("unknown key `{what}.{other}` (expected preferred, permitted, restricted, prohibited, default_tier, trusted_registries, require_digest, docker_official_only)"),
+                format!("unknown key `{what}.{other}` (expected preferred, permitted, restricted, prohibited, default_tier, trusted_registries, require_digest, docker_official_only, current_release)"),
             ),
         }
     }

@@ -13,6 +13,7 @@ pub mod heredoc;
 pub mod model;
 pub mod policy;
 pub mod pragma;
+pub mod release;
 pub mod rules;
 pub mod shell;
 pub mod shell_checks;
@@ -56,6 +57,57 @@ struct FileState<'a> {
     pragmas: Pragmas,
     skipped_checks: HashSet<String>,
     syntax: Option<Finding>,
+}
+
+/// The policy's `current_release` for one base: ended, or not the newest
+/// LTS / stable cycle of its product.
+fn release_hits(b: &model::BaseRef, data: &dyn release::Releases) -> Vec<Hit> {
+    let Some((product, key)) = release::named(&b.reference) else {
+        return Vec::new();
+    };
+    let Some(s) = release::standing(product, &key, &data.cycles(product), &data.today()) else {
+        return Vec::new();
+    };
+    let hit = |code: &str, message: String| Hit {
+        code: code.into(),
+        span: b.span.clone(),
+        message,
+        level: None,
+        props: vec![
+            ("image".into(), b.reference.to_string()),
+            ("release".into(), s.release.clone()),
+        ],
+        location: None,
+    };
+    let image = b.reference.to_string();
+    if let Some(end) = &s.ended {
+        let since = end
+            .as_deref()
+            .map(|e| format!(" since {e}"))
+            .unwrap_or_default();
+        return vec![hit(
+            "base-release-eol",
+            format!(
+                "base image `{image}` is {}, which is end of life{since}{}",
+                s.release,
+                s.current
+                    .as_deref()
+                    .map(|c| format!("; move to {product} {c}"))
+                    .unwrap_or_default()
+            ),
+        )];
+    }
+    match &s.current {
+        Some(c) => vec![hit(
+            "base-release-not-current",
+            format!(
+                "base image `{image}` is {}, not the newest {} release of {product} ({c})",
+                s.release,
+                if s.lts { "LTS" } else { "stable" }
+            ),
+        )],
+        None => Vec::new(),
+    }
 }
 
 /// Lints files. Files that fail to parse yield a `syntax-error` finding and
@@ -123,6 +175,11 @@ pub fn lint(files: &[SourceFile], cfg: &LintConfig) -> LintReport {
                                 ],
                                 location: None,
                             });
+                        }
+                        if policy.current_release
+                            && let Some(data) = &cfg.releases
+                        {
+                            st.hits.extend(release_hits(&b, &*data.0));
                         }
                     }
                 }

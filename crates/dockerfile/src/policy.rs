@@ -72,6 +72,9 @@ pub struct Policy {
     pub require_digest: bool,
     /// From Docker Hub, only `docker.io/library/*`.
     pub docker_official_only: bool,
+    /// Bases must be on a release that has not ended and is the newest LTS
+    /// (or newest stable) cycle of their product (needs end-of-life data).
+    pub current_release: bool,
 }
 
 impl Default for Policy {
@@ -83,6 +86,7 @@ impl Default for Policy {
             trusted_registries: Vec::new(),
             require_digest: false,
             docker_official_only: false,
+            current_release: false,
         }
     }
 }

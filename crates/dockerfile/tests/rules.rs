@@ -22,6 +22,40 @@ docker_official_only = true
         .unwrap()
 }
 
+/// End-of-life data for the `current_release` examples: Python 3.8
+/// (ended), 3.13 and Debian 12/13 (live), on a fixed day.
+struct ExampleReleases;
+
+impl dockerfile::release::Releases for ExampleReleases {
+    fn cycles(&self, product: &str) -> Vec<dockerfile::release::Cycle> {
+        let c = |cycle: &str, codename: Option<&str>, release: &str, end: &str| {
+            dockerfile::release::Cycle {
+                product: product.into(),
+                cycle: cycle.into(),
+                codename: codename.map(Into::into),
+                release: Some(release.into()),
+                end: Some(end.into()),
+                ended: false,
+                lts: false,
+            }
+        };
+        match product {
+            "python" => vec![
+                c("3.8", None, "2019-10-14", "2024-10-07"),
+                c("3.13", None, "2024-10-07", "2029-10-31"),
+            ],
+            "debian" => vec![
+                c("12", Some("bookworm"), "2023-06-10", "2028-06-30"),
+                c("13", Some("trixie"), "2025-08-09", "2030-06-30"),
+            ],
+            _ => vec![],
+        }
+    }
+    fn today(&self) -> String {
+        "2026-12-07".into()
+    }
+}
+
 /// The label schema the label rules' examples use (also on their pages).
 fn example_label_schema() -> std::collections::BTreeMap<String, dockerfile::config::LabelType> {
     let text = r#"
@@ -47,6 +81,14 @@ fn codes(code: &str, text: &str) -> Vec<String> {
         )
     {
         cfg.policy = Some(example_policy());
+    }
+    if code.starts_with("base-release-") {
+        if let Some(p) = cfg.policy.as_mut() {
+            p.current_release = true;
+        }
+        cfg.releases = Some(dockerfile::config::ReleaseData(std::sync::Arc::new(
+            ExampleReleases,
+        )));
     }
     if code.starts_with("label-") && code != "label-key-invalid" {
         cfg.label_schema = example_label_schema();

@@ -67,6 +67,11 @@ pub trait Advisories: Sync {
         inv: &inventory::Inventory,
         opts: &scan::Options,
     ) -> Result<scan::Matched, DbError>;
+    /// Every end-of-life record the DB holds (for the policy's
+    /// `current_release`).
+    fn eol_all(&self) -> Result<Vec<vulndb::feed::eol::Cycle>, DbError> {
+        Ok(Vec::new())
+    }
     /// Where the inventory's distribution release and runtimes stand on
     /// `today` (`YYYY-MM-DD`), for those the DB has end-of-life data for.
     fn eol(
@@ -225,6 +230,9 @@ impl Advisories for DbFile {
         today: &str,
     ) -> Result<Vec<vulndb::feed::eol::EolStatus>, DbError> {
         scan::eol::check(&Db::open(&self.path)?, inv, today)
+    }
+    fn eol_all(&self) -> Result<Vec<vulndb::feed::eol::Cycle>, DbError> {
+        Db::open(&self.path)?.eol_all()
     }
 }
 

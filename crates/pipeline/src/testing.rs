@@ -437,6 +437,8 @@ pub struct FakeAdvisories {
     pub built: Option<Timestamp>,
     /// What `eol` says of every image.
     pub eol: Vec<vulndb::feed::eol::EolStatus>,
+    /// The end-of-life records `eol_all` gives.
+    pub eol_cycles: Vec<vulndb::feed::eol::Cycle>,
 }
 
 impl Advisories for FakeAdvisories {
@@ -462,6 +464,10 @@ impl Advisories for FakeAdvisories {
         _today: &str,
     ) -> Result<Vec<vulndb::feed::eol::EolStatus>, DbError> {
         Ok(self.eol.clone())
+    }
+
+    fn eol_all(&self) -> Result<Vec<vulndb::feed::eol::Cycle>, DbError> {
+        Ok(self.eol_cycles.clone())
     }
 
     fn matches(

@@ -401,3 +401,117 @@ fn build_args_resolve_from() {
     ));
     assert!(codes(&v).contains(&"base-latest".to_string()));
 }
+
+/// The policy's `current_release` with endoflife.date's Python cycles (the
+/// pinned product-file extract) imported into a DB, on a fixed day: Python
+/// 3.9 is end of life, 3.13 is not the newest stable release (3.14 is), 3.14
+/// passes, and an image of a product the data does not have gets nothing;
+/// without a DB the run stops and says what it needs.
+#[test]
+fn current_release_policy_finds_an_ended_and_an_old_python_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("eol.db");
+    let out = run(
+        d,
+        &[
+            "db",
+            "import",
+            "--db",
+            db.to_str().unwrap(),
+            repo()
+                .join("testdata/feeds/endoflife-a70eca3/python.md")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    write(
+        d,
+        "safeimage.toml",
+        "[policy.base_images]\npermitted = [\"**\"]\ncurrent_release = true\n",
+    );
+    write(
+        d,
+        "Dockerfile",
+        "FROM python:3.9-slim AS old\nRUN true\n\nFROM python:3.13-slim AS older\nRUN true\n\nFROM nginx:1.27 AS other\nRUN true\n\nFROM python:3.14-slim\nCMD [\"python3\"]\n",
+    );
+    let day: i64 = 1_796_644_800; // 2026-12-07T12:00:00Z
+    let out = bin()
+        .current_dir(d)
+        .args([
+            "lint",
+            "Dockerfile",
+            "-f",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .env_remove("SAFEIMAGE_CONFIG")
+        .env("SOURCE_DATE_EPOCH", day.to_string())
+        .output()
+        .unwrap();
+    let v = json(&out);
+    let release: Vec<(String, u64, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"].as_str().unwrap().starts_with("base-release-"))
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["location"]["line"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(release.len(), 2, "{release:#?}");
+    assert_eq!(
+        (release[0].0.as_str(), release[0].1),
+        ("base-release-eol", 1)
+    );
+    assert!(
+        release[0]
+            .2
+            .contains("python 3.9, which is end of life since 2025-10-31; move to python 3.14"),
+        "{}",
+        release[0].2
+    );
+    assert_eq!(
+        (release[1].0.as_str(), release[1].1),
+        ("base-release-not-current", 4)
+    );
+    assert!(
+        release[1]
+            .2
+            .contains("python 3.13, not the newest stable release of python (3.14)"),
+        "{}",
+        release[1].2
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error-level finding fails the lint"
+    );
+    // without end-of-life data the policy cannot be applied: said, not skipped
+    let out = bin()
+        .current_dir(d)
+        .args([
+            "lint",
+            "Dockerfile",
+            "--db",
+            d.join("none.db").to_str().unwrap(),
+        ])
+        .env_remove("SAFEIMAGE_CONFIG")
+        .env_remove("SAFEIMAGE_DB")
+        .env("XDG_DATA_HOME", d.join("no-data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("current_release") && e.contains("--db"), "{e}");
+}

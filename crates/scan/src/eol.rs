@@ -197,6 +197,25 @@ pub fn check(db: &Db, inv: &Inventory, today: &str) -> Result<Vec<EolStatus>, Db
     Ok(out)
 }
 
+/// The DB's end-of-life data as lint's base-image policy reads it.
+pub fn lint_table(cycles: &[vulndb::feed::eol::Cycle], today: &str) -> dockerfile::release::Table {
+    dockerfile::release::Table {
+        cycles: cycles
+            .iter()
+            .map(|c| dockerfile::release::Cycle {
+                product: c.product.clone(),
+                cycle: c.cycle.clone(),
+                codename: c.codename.clone(),
+                release: c.release.clone(),
+                end: c.end().map(str::to_string),
+                ended: c.ended,
+                lts: c.lts,
+            })
+            .collect(),
+        today: today.to_string(),
+    }
+}
+
 /// The gate's reasons: every release past its end or ending within `days`.
 pub fn blocking(statuses: &[EolStatus], days: i64) -> Vec<String> {
     statuses

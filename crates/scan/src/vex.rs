@@ -65,6 +65,44 @@ fn key_of(f: &Finding) -> Key {
     }
 }
 
+/// The evidence hardening gives: the source image's findings, each one in a
+/// package the hardened image no longer has (no file of it kept, so no
+/// record either) marked `not_affected` / `vulnerable_code_not_present`;
+/// those in packages it kept stay as they are (`under_investigation` in the
+/// document, unless a rule says otherwise).
+pub fn hardened(before: &[Finding], after: &inventory::Inventory) -> Vec<Finding> {
+    let kept: std::collections::BTreeSet<(&str, &str, &str)> = after
+        .packages
+        .iter()
+        .map(|p| (p.kind.as_str(), p.name.as_str(), p.version.as_str()))
+        .collect();
+    before
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            let key = (
+                f.package.kind.as_str(),
+                f.package.name.as_str(),
+                f.package.version.as_str(),
+            );
+            if f.suppressed.is_none() && !kept.contains(&key) {
+                f.suppressed = Some(crate::Suppression {
+                    kind: "harden".into(),
+                    file: String::new(),
+                    reason: format!(
+                        "no file of {} {} is in the hardened image: safeimage harden left the package out",
+                        f.package.name, f.package.version
+                    ),
+                    status: Some("not_affected".into()),
+                    justification: Some("vulnerable_code_not_present".into()),
+                    expires: None,
+                });
+            }
+            f
+        })
+        .collect()
+}
+
 /// The OpenVEX v0.2.0 document.
 pub fn openvex(
     findings: &[Finding],

@@ -513,7 +513,31 @@ impl Db {
         Ok(None)
     }
 
-    /// Whether the DB holds end-of-life data at all.
+    /// Every end-of-life record (empty when the DB has none).
+    pub fn eol_all(&self) -> Result<Vec<crate::feed::eol::Cycle>, DbError> {
+        if !self.has_eol {
+            return Ok(Vec::new());
+        }
+        let path = &self.status.path;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT data FROM eol ORDER BY product, cycle")
+            .map_err(sq(path))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sq(path))?;
+        let mut out = Vec::new();
+        for d in rows {
+            let d = d.map_err(sq(path))?;
+            out.push(serde_json::from_str(&d).map_err(|x| DbError::Corrupt {
+                path: path.clone(),
+                message: x.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Whether the DB holds end-of-life data.
     pub fn has_eol(&self) -> bool {
         self.has_eol
     }

@@ -455,6 +455,18 @@ docs! {
     bad: "FROM alpine:3.20\n",
     good: "FROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
 }
+"base-release-eol" {
+    why: "With `current_release`, a base whose release no longer gets security updates (past its end of life in the advisory DB's data: Debian's distro-info-data, endoflife.date) is a finding: nothing will fix what is found in it.",
+    fix: "Move to a supported release of the same product; the message names the newest one.",
+    bad: "FROM python:3.8-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+    good: "FROM python:3.13-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
+}
+"base-release-not-current" {
+    why: "With `current_release`, a base must be on the newest LTS release of its product (or, for products without LTS releases, the newest stable one): older releases end sooner and get fewer fixes.",
+    fix: "Move to the release the message names.",
+    bad: "FROM debian:bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+    good: "FROM debian:trixie-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
+}
 "base-unofficial" {
     why: "With `docker_official_only`, Docker Hub images must be Docker Official Images (docker.io/library/*), which are reviewed and rebuilt for security updates.",
     fix: "Use the official image or a vetted image from a trusted registry.",

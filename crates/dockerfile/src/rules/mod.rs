@@ -133,6 +133,8 @@ rules! {
     "base-untrusted-registry", Error, "Base image comes from a registry the policy does not trust", ["DL3026"], [], [];
     "base-not-pinned", Error, "Policy requires base images pinned by digest", [], [], [];
     "base-unofficial", Error, "Policy allows only Docker Official Images from Docker Hub", [], [], [];
+    "base-release-eol", Error, "Base image is on a release that has reached its end of life", [], [], [];
+    "base-release-not-current", Warning, "Base image is not on the newest LTS (or stable) release of its product", [], [], [];
 }
 
 /// Looks up a rule by code.

@@ -76,3 +76,43 @@ fn a_negative_block_on_eol_days_is_a_config_error_naming_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn the_current_release_policy_reads_the_db_s_dates_and_holds_back_without_them() {
+    let policy =
+        "[image.policy.base_images]\npermitted = [\"r.example/**\"]\ncurrent_release = true\n";
+    let mut w = world(policy, "");
+    // no end-of-life data: the check cannot be made, the image is held back
+    let a = app(&w.run()).clone();
+    assert_eq!(a.outcome, Outcome::Blocked, "{:?}", a.reasons);
+    assert!(
+        a.reasons.iter().any(|r| r.contains("no end-of-life data")),
+        "{:?}",
+        a.reasons
+    );
+    // with it: the base (debian:12) is a release that ended
+    w.advisories.eol_cycles = vec![vulndb::feed::eol::Cycle {
+        product: "debian".into(),
+        cycle: "12".into(),
+        codename: Some("bookworm".into()),
+        release: Some("2023-06-10".into()),
+        eol: Some("2024-01-01".into()),
+        extended: None,
+        lts: false,
+        ended: false,
+        source: "test".into(),
+    }];
+    let a = app(&w.run()).clone();
+    assert_eq!(a.outcome, Outcome::Promoted, "{:?}", a.reasons);
+    let f = a
+        .lint
+        .iter()
+        .find(|f| f.code == "base-release-eol")
+        .unwrap_or_else(|| panic!("{:?}", a.lint));
+    assert!(
+        f.message
+            .contains("debian 12, which is end of life since 2024-01-01"),
+        "{}",
+        f.message
+    );
+}

@@ -89,6 +89,7 @@ on = ["blocked"]
         engine,
         advisories: FakeAdvisories {
             eol: Vec::new(),
+            eol_cycles: Vec::new(),
             built: None,
             vulns: vec![
                 FakeVuln {

@@ -19,7 +19,7 @@ pub struct Linted {
 
 /// The step.
 pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Linted {
-    let cfg = LintConfig {
+    let mut cfg = LintConfig {
         build_args: df.args.clone(),
         policy: cx
             .spec
@@ -28,8 +28,23 @@ pub fn run(cx: &ImageCx<'_>, df: &Dockerfile) -> Linted {
             .or_else(|| cx.config.lint.policy.clone()),
         ..cx.config.lint.clone()
     };
-    let report = dockerfile::lint(std::slice::from_ref(&df.src), &cfg);
     let mut blocked = Vec::new();
+    if cfg.policy.as_ref().is_some_and(|p| p.current_release) {
+        // the policy asks for a check only end-of-life data can make: without
+        // it the image is held back, never waved through unchecked
+        match cx.advisories.eol_all() {
+            Ok(cycles) if !cycles.is_empty() => {
+                cfg.releases = Some(dockerfile::config::ReleaseData(std::sync::Arc::new(
+                    scan::eol::lint_table(&cycles, &cx.today.date()),
+                )));
+            }
+            Ok(_) => blocked.push(
+                "policy current_release: the advisory DB has no end-of-life data (`safeimage db update --feed eol`)".to_string(),
+            ),
+            Err(e) => blocked.push(format!("policy current_release: {e}")),
+        }
+    }
+    let report = dockerfile::lint(std::slice::from_ref(&df.src), &cfg);
     if let Some(policy) = &cfg.policy {
         for b in &df.bases {
             if let Some(v) = policy.prohibited(b) {

@@ -60,6 +60,12 @@ pub struct Args {
     /// Advisory DB for vulnerability counts before and after (used when it exists).
     #[arg(long, env = settings::env::SAFEIMAGE_DB.name, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Write an OpenVEX document for the hardened image: the source's
+    /// findings in packages hardening left out are `not_affected`
+    /// (`vulnerable_code_not_present`), the rest `under_investigation`
+    /// (needs the advisory DB).
+    #[arg(long, value_name = "FILE")]
+    vex_out: Option<PathBuf>,
     #[command(flatten)]
     image: ImageArgs,
 }
@@ -133,6 +139,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    if args.vex_out.is_some() && db.is_none() {
+        bail!(
+            "--vex-out needs the advisory DB (--db FILE or SAFEIMAGE_DB; `safeimage db update` makes one)"
+        );
+    }
     let opts = args.image.options();
     let a = harden::analyze(&src, &opts).with_context(|| format!("reading {}", args.source))?;
     let base = match args.base.as_str() {
@@ -193,6 +204,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let after = inventory::inventory(&out_src, &opts, &|_| {})?.inventory;
         vulns = Some((counts(&before, db)?, counts(&after, db)?));
+        if let Some(file) = &args.vex_out {
+            let m = scan::match_inventory(&before, db, &scan::Options::default())?;
+            let findings = scan::vex::hardened(&m.findings, &after);
+            let product = scan::vex::Product {
+                name: match &dest {
+                    Dest::Registry(r) => r.to_string(),
+                    Dest::Layout { .. } => args.output.clone(),
+                },
+                digest: Some(h.digest.to_string()),
+            };
+            let doc = scan::vex::openvex(
+                &findings,
+                &[],
+                &product,
+                &super::output_time().to_string(),
+                concat!("safeimage ", env!("CARGO_PKG_VERSION")),
+            );
+            super::write_output(Some(file), &(serde_json::to_string_pretty(&doc)? + "\n"))?;
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     match args.format {

@@ -58,6 +58,9 @@ pub struct Args {
     /// Do not read or write the cache.
     #[arg(long)]
     no_cache: bool,
+    /// Advisory DB whose end-of-life data the policy's `current_release` reads.
+    #[arg(long, env = settings::env::SAFEIMAGE_DB.name, value_name = "FILE")]
+    db: Option<PathBuf>,
     /// Colour: auto, always or never.
     #[arg(long, default_value = "auto")]
     color: String,
@@ -137,7 +140,7 @@ fn settings(args: &Args) -> anyhow::Result<LintConfig> {
 
 /// Runs the linter.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = settings(&args)?;
+    let mut cfg = settings(&args)?;
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -178,6 +181,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ));
             }
         }
+    }
+    if cfg.policy.as_ref().is_some_and(|p| p.current_release) {
+        let path = args.db.clone().or_else(settings::env::default_db_path);
+        let db = match path.filter(|p| p.exists()) {
+            Some(p) => {
+                vulndb::Db::open(&p).with_context(|| format!("advisory DB {}", p.display()))?
+            }
+            None => anyhow::bail!(
+                "policy `current_release` needs end-of-life data: --db FILE (a DB with `safeimage db update --feed eol` or distro-info-data imported)"
+            ),
+        };
+        if !db.has_eol() {
+            anyhow::bail!(
+                "policy `current_release`: the DB has no end-of-life data (`safeimage db update --feed eol`, or `db import /usr/share/distro-info/debian.csv`)"
+            );
+        }
+        cfg.releases = Some(dockerfile::config::ReleaseData(std::sync::Arc::new(
+            scan::eol::lint_table(&db.eol_all()?, &super::output_time().date()),
+        )));
     }
     let mut report = dockerfile::lint(&sources, &cfg);
     report.findings.extend(extra);
