@@ -12,6 +12,7 @@ pub mod image;
 pub mod license;
 pub mod model;
 pub mod sbom;
+pub mod sbom_check;
 pub mod sbom_in;
 
 pub use catalog::{CATALOGER_VERSION, catalog, select, wanted};

@@ -206,7 +206,13 @@ pub fn cyclonedx_spec(inv: &Inventory, subject: &Subject, spec: CycloneDxSpec) -
             c["licenses"] = Value::Array(licenses);
         }
         if let Some(s) = &p.supplier {
-            c["supplier"] = json!({ "name": s });
+            // `Name <mail>` as recorded: the name, and the mail as its contact
+            let (_, name, mail) = supplier_parts(s);
+            c["supplier"] = if mail.is_empty() {
+                json!({ "name": s })
+            } else {
+                json!({ "name": name, "contact": [{ "email": mail }] })
+            };
         }
         components.push(c);
     }

@@ -27,15 +27,18 @@ pub mod predicate {
     pub const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
     /// safeimage's gate decision.
     pub const GATE: &str = "https://safeimage.dev/attestation/gate/v1";
+    /// An OpenVEX document (cosign's `--type openvex`).
+    pub const OPENVEX: &str = "https://openvex.dev/ns";
 
     /// The predicate type a short name stands for (`sbom`, `provenance`,
-    /// `vuln`, `gate`), or the name itself if it is a URI.
+    /// `vuln`, `gate`, `vex`), or the name itself if it is a URI.
     pub fn by_name(name: &str) -> Option<&'static str> {
         Some(match name {
             "sbom" | "cyclonedx" => CYCLONEDX,
             "provenance" | "slsa" | "slsaprovenance" => SLSA_PROVENANCE,
             "vuln" | "scan" => VULN,
             "gate" => GATE,
+            "vex" | "openvex" => OPENVEX,
             _ => return None,
         })
     }

@@ -18,7 +18,7 @@ pub struct SignSpec {
     pub key: PathBuf,
     /// The variable holding its password.
     pub password_env: String,
-    /// Predicate types to attach (SBOM, provenance, scan summary, gate).
+    /// Predicate types to attach (SBOM, provenance, scan summary, gate, VEX).
     pub attach: Vec<String>,
 }
 
@@ -43,7 +43,7 @@ pub fn read_sign(v: &mut Reader<'_>, dir: &Path, val: &Value<'_>) -> Option<Sign
     let mut spec = SignSpec {
         key: PathBuf::new(),
         password_env: settings::env::COSIGN_PASSWORD.name.to_string(),
-        attach: ["sbom", "provenance", "vuln", "gate"]
+        attach: ["sbom", "provenance", "vuln", "gate", "vex"]
             .iter()
             .filter_map(|n| crate::predicate::by_name(n))
             .map(str::to_string)
@@ -65,7 +65,7 @@ pub fn read_sign(v: &mut Reader<'_>, dir: &Path, val: &Value<'_>) -> Option<Sign
                         Some(t) => spec.attach.push(t.to_string()),
                         None => v.err(
                             span,
-                            format!("`{what}`: unknown attachment `{n}` (expected sbom, provenance, vuln, gate)"),
+                            format!("`{what}`: unknown attachment `{n}` (expected sbom, provenance, vuln, gate, vex)"),
                         ),
                     }
                 }

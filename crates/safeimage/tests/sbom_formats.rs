@@ -288,3 +288,68 @@ fn table_and_json_formats() {
         serde_json::json!(["BSD-3-Clause", "BSD License"])
     );
 }
+
+/// `sbom --check tr-03183`: our CycloneDX of the root filesystem is checked
+/// and what it lacks is named (a SHA-512 per component, BSI's properties),
+/// exit 1; the packages' maintainers are their creators by email, so that
+/// requirement holds where the records name one; a document with every
+/// field passes, exit 0; SPDX 2.3 fails on its format version.
+#[test]
+fn tr_03183_check_names_what_a_document_lacks_and_passes_a_complete_one() {
+    let root = rootfs();
+    let check = |source: &str| -> (Option<i32>, Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_safeimage"))
+            .args(["sbom", source, "--check", "tr-03183", "-f", "json"])
+            .output()
+            .unwrap();
+        let v = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let fields = |v: &Value| -> Vec<String> {
+        v["gaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["field"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (code, v) = check(&format!("dir:{}", root.path().display()));
+    assert_eq!(code, Some(1));
+    assert_eq!(v["format"], "CycloneDX 1.6");
+    let f = fields(&v);
+    for want in [
+        "sbom-creator",
+        "component-hash",
+        "component-filename",
+        "component-executable",
+    ] {
+        assert!(f.contains(&want.to_string()), "{want} not in {f:?}");
+    }
+    assert!(!f.contains(&"format".to_string()) && !f.contains(&"sbom-timestamp".to_string()));
+    // the same check of a file: our SPDX 2.3 fails on its version
+    let spdx = root.path().join("s.spdx.json");
+    std::fs::write(&spdx, sbom(root.path(), "spdx-json").to_string()).unwrap();
+    let (code, v) = check(spdx.to_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert_eq!(fields(&v)[0], "format");
+    // a CycloneDX 1.6 document with every required field passes
+    let full = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"timestamp": "2026-12-07T00:00:00Z", "manufacturer": {"name": "Us", "url": ["https://example.org"]}},
+        "components": [{"type": "library", "bom-ref": "a", "name": "a", "version": "1",
+            "supplier": {"name": "A", "contact": [{"email": "a@example.org"}]},
+            "licenses": [{"license": {"id": "MIT"}}],
+            "hashes": [{"alg": "SHA-512", "content": "ab".repeat(64)}],
+            "properties": [
+                {"name": "bsi:component:filename", "value": "a-1.tar.gz"},
+                {"name": "bsi:component:executable", "value": "non-executable"},
+                {"name": "bsi:component:archive", "value": "archive"},
+                {"name": "bsi:component:structured", "value": "structured"}]}],
+        "dependencies": [{"ref": "a", "dependsOn": []}],
+        "compositions": [{"aggregate": "complete", "dependencies": ["a"]}]});
+    let file = root.path().join("full.cdx.json");
+    std::fs::write(&file, full.to_string()).unwrap();
+    let (code, v) = check(file.to_str().unwrap());
+    assert_eq!(code, Some(0), "{v}");
+    assert!(v["gaps"].as_array().unwrap().is_empty());
+}

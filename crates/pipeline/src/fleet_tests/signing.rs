@@ -119,7 +119,7 @@ fn promotion_signs_and_attaches_before_any_tag_moves() {
     let a = app(&r);
     assert_eq!(a.outcome, Outcome::Promoted, "{:?}", a.reasons);
     let digest = a.digest.clone().unwrap();
-    assert_eq!(a.signed.len(), 5, "{:?}", a.signed);
+    assert_eq!(a.signed.len(), 6, "{:?}", a.signed);
     let store = w.registry.artifacts_of("r.example/fleet/app");
     let req = provenance::verify::Requirements {
         attestations: [
@@ -127,6 +127,7 @@ fn promotion_signs_and_attaches_before_any_tag_moves() {
             provenance::predicate::SLSA_PROVENANCE,
             provenance::predicate::VULN,
             provenance::predicate::GATE,
+            provenance::predicate::OPENVEX,
         ]
         .map(str::to_string)
         .to_vec(),
@@ -148,6 +149,22 @@ fn promotion_signs_and_attaches_before_any_tag_moves() {
         .unwrap();
     let deps = &slsa.predicate["buildDefinition"]["resolvedDependencies"];
     assert_eq!(deps[0]["uri"], "oci://r.example/base/debian:12");
+    // the VEX speaks of this image by digest, each finding under investigation
+    let vex = report
+        .attestations
+        .iter()
+        .find(|t| t.predicate_type == provenance::predicate::OPENVEX)
+        .unwrap();
+    let statements = vex.predicate["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), a.findings.len(), "{}", vex.predicate);
+    for st in statements {
+        assert_eq!(st["status"], "under_investigation");
+        let product = st["products"][0]["@id"].as_str().unwrap();
+        assert!(
+            product.contains(&digest.to_string().replace(':', "%3A")),
+            "{product}"
+        );
+    }
     let calls = w.registry.calls();
     let signed_at = calls
         .iter()

@@ -168,6 +168,37 @@ pub fn sign(
             .map_err(|e| failed(e, step))?;
             attached.push(format!("{} ({})", predicate::CYCLONEDX, p.platform));
         }
+        if wants(predicate::OPENVEX) && p.rebuilt {
+            // what the run's ignore rules and VEX documents said of this
+            // platform's findings, and what the last promotion had that is gone
+            let gone: Vec<&scan::Finding> = cx
+                .history
+                .promoted
+                .as_ref()
+                .and_then(|h| h.findings_for(&p.platform))
+                .map(|prev| scan::baseline::gone(&p.findings, prev))
+                .unwrap_or_default();
+            let v = scan::vex::openvex(
+                &p.findings,
+                &gone,
+                &scan::vex::Product {
+                    name: repo_name.clone(),
+                    digest: Some(pd.to_string()),
+                },
+                &created,
+                concat!("safeimage ", env!("CARGO_PKG_VERSION")),
+            );
+            provenance::sign::attach(
+                store.as_ref(),
+                &signer.key,
+                &psub,
+                predicate::OPENVEX,
+                v,
+                &created,
+            )
+            .map_err(|e| failed(e, step))?;
+            attached.push(format!("{} ({})", predicate::OPENVEX, p.platform));
+        }
         if wants(predicate::VULN) {
             let v = vuln_predicate(p, &created);
             provenance::sign::attach(

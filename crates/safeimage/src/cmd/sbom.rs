@@ -33,6 +33,14 @@ pub enum CdxSpec {
     V17,
 }
 
+/// Standards `--check` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Standard {
+    /// BSI TR-03183-2 v2.1.0's required fields.
+    #[value(name = "tr-03183")]
+    Tr03183,
+}
+
 /// Arguments of `safeimage sbom`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,6 +55,11 @@ pub struct Args {
     /// CycloneDX specification version (`-f cyclonedx-json` only).
     #[arg(long, value_enum, value_name = "VERSION")]
     spec: Option<CdxSpec>,
+    /// Check an SBOM (a CycloneDX or SPDX JSON file, or our CycloneDX of the
+    /// image) for the fields a standard requires; exit 1 when some are missing
+    /// (`-f json` for the gaps as JSON).
+    #[arg(long, value_enum, value_name = "STANDARD")]
+    check: Option<Standard>,
     #[command(flatten)]
     image: crate::shared::image::ImageArgs,
 }
@@ -57,6 +70,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.spec.is_none() || args.format == Format::CyclonedxJson,
         "--spec is a CycloneDX version: it needs -f cyclonedx-json"
     );
+    if args.check.is_some() {
+        let p = std::path::Path::new(&args.source);
+        if p.is_file() {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", args.source))?;
+            if inventory::sbom_in::looks_like_sbom(&bytes) {
+                let doc: serde_json::Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{}: not JSON", args.source))?;
+                return check(&args, &doc);
+            }
+        }
+    }
     let src: oci::Source = args
         .source
         .parse()
@@ -91,6 +115,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created: super::output_time().to_string(),
     };
+    if args.check.is_some() {
+        let spec = match args.spec {
+            Some(CdxSpec::V17) => inventory::sbom::CycloneDxSpec::V1_7,
+            _ => inventory::sbom::CycloneDxSpec::V1_6,
+        };
+        return check(
+            &args,
+            &inventory::sbom::cyclonedx_spec(&inv, &subject, spec),
+        );
+    }
     let text = match args.format {
         Format::CyclonedxJson => {
             let spec = match args.spec {
@@ -106,4 +140,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     super::write_output(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--check`: the gaps, as a table or JSON; exit 1 when there are any.
+fn check(args: &Args, doc: &serde_json::Value) -> anyhow::Result<ExitCode> {
+    let c = inventory::sbom_check::tr03183(doc).with_context(|| args.source.clone())?;
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&c)? + "\n",
+        Format::Table => inventory::sbom_check::table(&c),
+        _ => anyhow::bail!("--check writes a table or -f json"),
+    };
+    super::write_output(args.output.as_deref(), &text)?;
+    Ok(if c.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

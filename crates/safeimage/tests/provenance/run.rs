@@ -157,6 +157,7 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
         [
             "https://cosign.sigstore.dev/attestation/vuln/v1",
             "https://cyclonedx.org/bom",
+            "https://openvex.dev/ns",
             "https://safeimage.dev/attestation/gate/v1",
             "https://slsa.dev/provenance/v1"
         ]
@@ -168,7 +169,7 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
         &[],
     );
     let v: Value = serde_json::from_slice(&v.stdout).unwrap();
-    assert_eq!(v["attestations"].as_array().unwrap().len(), 4);
+    assert_eq!(v["attestations"].as_array().unwrap().len(), 5);
     let base_digest = remote_digest(&base).unwrap();
     let slsa_deps = app["bases"][0]["digest"].as_str().unwrap();
     assert_eq!(slsa_deps, base_digest);
@@ -198,12 +199,12 @@ fn the_daily_run_refuses_an_unsigned_base_then_signs_and_attaches_on_promotion()
     assert_eq!(rep["digest"], digest);
     assert_eq!(
         rep["signed"].as_array().unwrap().len(),
-        5,
+        6,
         "{}",
         rep["signed"]
     );
     assert_eq!(rep["verified"]["signatures"].as_array().unwrap().len(), 1);
-    assert_eq!(rep["verified"]["attestations"].as_array().unwrap().len(), 4);
+    assert_eq!(rep["verified"]["attestations"].as_array().unwrap().len(), 5);
     assert!(
         rep["verified"].get("failure").is_none(),
         "{}",
