@@ -188,6 +188,75 @@ fn spdx3_check(doc: &Value) -> Result<Value, String> {
     }
 }
 
+/// Validates an SPDX 3 JSON-LD document with pySHACL against SPDX 3.0.1's
+/// SHACL model (generated from the spdx-3-model repository at tag 3.0.1,
+/// pinned in testdata/schemas), reading it through the model's own JSON-LD
+/// context; prints the report and fails when it does not conform.
+const SHACL_CHECK: &str = r#"
+import gzip, json, sys
+import rdflib, pyshacl
+doc = json.load(open(sys.argv[1]))
+ctx = json.load(gzip.open(sys.argv[3]))
+assert doc["@context"] == "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", doc["@context"]
+doc["@context"] = ctx["@context"]
+data = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
+shapes = rdflib.Graph().parse(data=gzip.open(sys.argv[2]).read(), format="turtle")
+ok, _, text = pyshacl.validate(data, shacl_graph=shapes, ont_graph=shapes, inference="none", advanced=True)
+print(len(data), "triples")
+print(text)
+sys.exit(0 if ok else 1)
+"#;
+
+fn shacl_check(doc: &Value) -> Result<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sbom.spdx3.json");
+    std::fs::write(&file, serde_json::to_string(doc).unwrap()).unwrap();
+    let schemas = support::repo().join("testdata/schemas/spdx-3.0.1");
+    let out = Command::new("python3")
+        .args(["-c", SHACL_CHECK])
+        .arg(&file)
+        .arg(schemas.join("spdx-model.ttl.gz"))
+        .arg(schemas.join("spdx-context.jsonld.gz"))
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn spdx_3_conforms_to_the_spdx_3_0_1_shacl_model() {
+    let root = rootfs();
+    let doc = sbom(root.path(), "spdx3-json");
+    let report = shacl_check(&doc).unwrap_or_else(|e| {
+        panic!("not conformant to SPDX 3.0.1's SHACL model (pip install pyshacl):\n{e}")
+    });
+    assert!(report.contains("Conforms: True"), "{report}");
+    // a value outside the model's vocabulary and a missing required
+    // property are caught
+    let mut bad = doc.clone();
+    for e in bad["@graph"].as_array_mut().unwrap() {
+        if e["type"] == "software_Package" {
+            e["software_primaryPurpose"] = "no-such-purpose".into();
+        }
+        if e["type"] == "CreationInfo" {
+            e.as_object_mut().unwrap().remove("createdBy");
+        }
+    }
+    let e = shacl_check(&bad).unwrap_err();
+    assert!(
+        e.contains("SoftwarePurpose/no-such-purpose") && e.contains("createdBy"),
+        "{e}"
+    );
+}
+
 #[test]
 fn spdx_3_is_read_and_rewritten_by_the_spdx_3_0_1_model_bindings() {
     let root = rootfs();
