@@ -521,6 +521,35 @@ pub fn native(inv: &Inventory, subject: &Subject) -> Value {
     doc
 }
 
+/// Our JSON with the image's layers: `layers` lists them in order (index,
+/// diffID, the instruction that made it), and each package location that
+/// names a layer also gets that layer's `layer_index`.
+pub fn native_with_layers(
+    inv: &Inventory,
+    subject: &Subject,
+    layers: &[oci::image::Layer],
+) -> Value {
+    let mut doc = native(inv, subject);
+    let index: std::collections::HashMap<String, usize> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.diff_id.to_string(), i))
+        .collect();
+    doc["layers"] = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| json!({"index": i, "diff_id": l.diff_id.to_string(), "created_by": l.created_by}))
+        .collect();
+    for p in doc["packages"].as_array_mut().into_iter().flatten() {
+        for loc in p["locations"].as_array_mut().into_iter().flatten() {
+            if let Some(i) = loc["layer"].as_str().and_then(|d| index.get(d)) {
+                loc["layer_index"] = json!(i);
+            }
+        }
+    }
+    doc
+}
+
 /// A readable table.
 pub fn table(inv: &Inventory) -> String {
     let rows: Vec<[String; 4]> = inv

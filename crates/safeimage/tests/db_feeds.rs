@@ -732,7 +732,8 @@ fn eol_feed_downloads_endoflife_date_s_api_and_dates_the_python_runtime() {
             })
         })
         .collect();
-    let api = serde_json::json!({"schema_version": "1.2.0", "generated_at": "2026-12-07T00:00:00+00:00",
+    // generated 40 days ago: the data's age, as for any feed
+    let api = serde_json::json!({"schema_version": "1.2.0", "generated_at": days_ago(40),
         "total": 1, "result": [{"name": "python", "aliases": [], "label": "Python", "category": "lang",
         "tags": ["lang"], "releases": releases}]});
     let www = b.dir.path().join("www");
@@ -759,6 +760,11 @@ fn eol_feed_downloads_endoflife_date_s_api_and_dates_the_python_runtime() {
         &[("SOURCE_DATE_EPOCH", &t.0.to_string())],
     );
     let v: Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: feed eol: its newest record is 40 days old"),
+        "{err}"
+    );
     let py = v["eol"]
         .as_array()
         .unwrap()

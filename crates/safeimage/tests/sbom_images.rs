@@ -151,10 +151,14 @@ fn syft_reads_the_graph(cdx: &Value, image: &str) {
         .iter()
         .filter(|r| r["type"] == "dependency-of")
         .count();
+    // package-to-package edges: the image's own entry (the root, listing
+    // what it holds) is the document's subject to Syft, not a package
+    let root = &cdx["metadata"]["component"]["bom-ref"];
     let ours: usize = cdx["dependencies"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|d| d["ref"] != *root)
         .map(|d| d["dependsOn"].as_array().unwrap().len())
         .sum();
     assert_eq!(
@@ -279,6 +283,24 @@ fn python_venv_matches_pip_list() {
         .unwrap();
     assert_eq!(req["purl"], "pkg:pypi/requests@2.31.0");
     assert!(req.get("owned_by").is_none());
+    // every package location names its layer by diffID and index, and the
+    // venv's packages come from a later layer than the base's dpkg records
+    let layers = v["layers"].as_array().unwrap();
+    assert!(layers.len() >= 2, "{}", v["layers"]);
+    for p in packages(&v) {
+        for loc in p["locations"].as_array().unwrap() {
+            let i = loc["layer_index"].as_u64().unwrap_or_else(|| panic!("{p}")) as usize;
+            assert_eq!(layers[i]["diff_id"], loc["layer"], "{p}");
+        }
+    }
+    let libc = packages(&v)
+        .into_iter()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
+    assert!(
+        req["locations"][0]["layer_index"].as_u64() > libc["locations"][0]["layer_index"].as_u64(),
+        "{req} {libc}"
+    );
     // python3's own bundled distributions (e.g. in /usr/lib/python3*) are owned by a deb package
     assert!(
         packages(&v)

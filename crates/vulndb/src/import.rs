@@ -175,6 +175,11 @@ fn add_all(
             };
             crate::feed::eol::parse_endoflife_md(bytes, product).map_err(feed_err)?
         } else {
+            // the API says when it was generated: the feed's age
+            let generated = serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()
+                .and_then(|v| v["generated_at"].as_str().and_then(day));
+            ctx.stats.newest_modified = ctx.stats.newest_modified.max(generated);
             crate::feed::eol::parse_endoflife_api(bytes).map_err(feed_err)?
         };
         ctx.stats.documents += 1;

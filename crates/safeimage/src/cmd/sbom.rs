@@ -135,7 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Format::SpdxJson => serde_json::to_string_pretty(&inventory::sbom::spdx(&inv, &subject))?,
         Format::Spdx3Json => serde_json::to_string_pretty(&inventory::sbom::spdx3(&inv, &subject))?,
-        Format::Json => serde_json::to_string_pretty(&inventory::sbom::native(&inv, &subject))?,
+        Format::Json => serde_json::to_string_pretty(&inventory::sbom::native_with_layers(
+            &inv,
+            &subject,
+            &analysed.layers,
+        ))?,
         Format::Table => inventory::sbom::table(&inv),
     };
     super::write_output(args.output.as_deref(), &text)?;
