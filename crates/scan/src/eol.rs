@@ -76,7 +76,11 @@ fn java_major(name: &str) -> Option<String> {
     if let Some(rest) = name.strip_prefix("java-")
         && rest.contains("openjdk")
     {
-        return digits(rest).filter(|d| d != "1");
+        // Java 8 is java-1.8.0-openjdk
+        return match digits(rest).as_deref() {
+            Some("1") => rest.strip_prefix("1.").and_then(digits),
+            other => other.map(str::to_string),
+        };
     }
     None
 }
@@ -117,6 +121,8 @@ pub fn runtimes(inv: &Inventory) -> Vec<Runtime> {
                     add("ruby", leading(&p.version, 2), what);
                 } else if let Some(c) = cycle_in_name(n, "php") {
                     add("php", Some(c), what);
+                } else if n == "php" && p.kind == PackageType::Rpm {
+                    add("php", leading(&p.version, 2), what);
                 } else if let Some(d) = n.strip_prefix("php").filter(|d| {
                     p.kind == PackageType::Apk
                         && d.len() == 2
@@ -311,6 +317,18 @@ mod tests {
                     "var/lib/rpm/rpmdb.sqlite",
                 ),
                 pkg(
+                    PackageType::Rpm,
+                    "java-1.8.0-openjdk-headless",
+                    "1.8.0.432.b06-2.el9",
+                    "var/lib/rpm/rpmdb.sqlite",
+                ),
+                pkg(
+                    PackageType::Rpm,
+                    "php",
+                    "8.1.27-1.el9",
+                    "var/lib/rpm/rpmdb.sqlite",
+                ),
+                pkg(
                     PackageType::Deb,
                     "python3-yaml",
                     "6.0-3+b2",
@@ -340,8 +358,14 @@ mod tests {
                 "21",
                 "rpm java-21-openjdk-headless 21.0.5.0.11-1.el9",
             ),
+            (
+                "eclipse-temurin",
+                "8",
+                "rpm java-1.8.0-openjdk-headless 1.8.0.432.b06-2.el9",
+            ),
             ("go", "1.22", "Go toolchain of usr/bin/app"),
             ("nodejs", "18", "deb nodejs 18.19.0+dfsg-6~deb12u2"),
+            ("php", "8.1", "rpm php 8.1.27-1.el9"),
             ("php", "8.3", "apk php83 8.3.14-r0"),
             ("python", "3.11", "deb python3.11-minimal 3.11.2-6+deb12u6"),
             ("python", "3.9", "usr/local/lib/python3.9/site-packages"),
