@@ -123,23 +123,10 @@ pub fn named(r: &ImageRef) -> Option<(&'static str, String)> {
 }
 
 fn days(date: &str) -> Option<i64> {
-    let b = date.as_bytes();
-    if b.len() != 10 {
-        return None;
-    }
-    let (y, m, d): (i64, i64, i64) = (
-        date[..4].parse().ok()?,
-        date[5..7].parse().ok()?,
-        date[8..].parse().ok()?,
-    );
-    // days from civil (proleptic Gregorian)
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    format!("{date}T00:00:00Z")
+        .parse::<findings::time::Timestamp>()
+        .ok()
+        .map(|t| t.0.div_euclid(86_400))
 }
 
 /// Where the cycle `key` (a cycle, a point release of one, or a codename)

@@ -235,6 +235,26 @@ fn cyclonedx(v: &Value) -> ReadSbom {
     }
 }
 
+/// Props from SPDX's source-info text as we write it (`built from source
+/// package NAME VERSION`, in 2.3 and 3.0.1 alike).
+fn source_props(info: Option<&str>) -> Props {
+    let mut props = Props {
+        source_name: None,
+        source_version: None,
+        paths: Vec::new(),
+        layers: Vec::new(),
+        owned_by: None,
+    };
+    if let Some((n, ver)) = info
+        .and_then(|s| s.strip_prefix("built from source package "))
+        .and_then(|rest| rest.split_once(' '))
+    {
+        props.source_name = Some(n.to_string());
+        props.source_version = Some(ver.to_string());
+    }
+    props
+}
+
 fn spdx(v: &Value) -> ReadSbom {
     let mut distro = None;
     let mut packages = Vec::new();
@@ -267,21 +287,7 @@ fn spdx(v: &Value) -> ReadSbom {
             .find(|r| r["referenceType"] == "purl")
             .and_then(|r| r["referenceLocator"].as_str());
         let Some(purl) = purl else { continue };
-        let mut props = Props {
-            source_name: None,
-            source_version: None,
-            paths: Vec::new(),
-            layers: Vec::new(),
-            owned_by: None,
-        };
-        if let Some(rest) = p["sourceInfo"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("built from source package "))
-            && let Some((n, ver)) = rest.split_once(' ')
-        {
-            props.source_name = Some(n.to_string());
-            props.source_version = Some(ver.to_string());
-        }
+        let props = source_props(p["sourceInfo"].as_str());
         if let Some(pk) = package_from(purl, p["versionInfo"].as_str(), props, &mut distro) {
             packages.push(pk);
         }
@@ -364,21 +370,7 @@ fn spdx3(v: &Value) -> ReadSbom {
                 .and_then(|x| x["identifier"].as_str())
         });
         let Some(purl) = purl else { continue };
-        let mut props = Props {
-            source_name: None,
-            source_version: None,
-            paths: Vec::new(),
-            layers: Vec::new(),
-            owned_by: None,
-        };
-        if let Some(rest) = e["software_sourceInfo"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("built from source package "))
-            && let Some((n, ver)) = rest.split_once(' ')
-        {
-            props.source_name = Some(n.to_string());
-            props.source_version = Some(ver.to_string());
-        }
+        let props = source_props(e["software_sourceInfo"].as_str());
         if let Some(pk) = package_from(purl, version, props, &mut distro) {
             packages.push(pk);
         }

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Subject, content_hash, spdx_id, supplier_parts, uuid};
-use crate::license::{self, Licence};
+use super::{Subject, content_hash, spdx_declared, spdx_id, supplier_parts, uuid};
 use crate::model::Inventory;
 
 /// The JSON-LD context every SPDX 3.0.1 document names.
@@ -174,7 +173,9 @@ pub fn spdx3(inv: &Inventory, subject: &Subject) -> Value {
             pkg["suppliedBy"] = json!(id);
         }
         contained.push(g.push(pkg));
-        if let Some(expr) = declared_expression(&p.licenses, &mut texts) {
+        // the 2.3 document's licenseDeclared; NOASSERTION is simply no relationship
+        let expr = spdx_declared(&p.licenses, &mut texts);
+        if expr != "NOASSERTION" {
             declared.push((i, expr));
         }
     }
@@ -278,32 +279,4 @@ pub fn spdx3(inv: &Inventory, subject: &Subject) -> Value {
     graph.extend(g.elements);
     graph.push(document);
     json!({ "@context": CONTEXT, "@graph": graph })
-}
-
-/// The recorded licences ANDed as one SPDX expression; a licence that is no
-/// certain SPDX expression becomes a `LicenseRef-` whose text goes to
-/// `texts`. `None` when nothing is recorded.
-fn declared_expression(
-    recorded: &[String],
-    texts: &mut BTreeMap<String, String>,
-) -> Option<String> {
-    let all = license::classify(recorded);
-    if all.is_empty() {
-        return None;
-    }
-    let n = all.len();
-    Some(
-        all.into_iter()
-            .map(|l| match l {
-                Licence::Spdx(e) if n > 1 && e.contains(' ') => format!("({e})"),
-                Licence::Spdx(e) => e,
-                Licence::Raw(r) => {
-                    let id = license::license_ref(&r);
-                    texts.entry(id.clone()).or_insert(r);
-                    id
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" AND "),
-    )
 }

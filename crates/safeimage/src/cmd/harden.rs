@@ -100,11 +100,10 @@ fn dest(s: &str) -> anyhow::Result<Dest> {
     Ok(Dest::Registry(r))
 }
 
-/// Vulnerability counts (critical, high, medium, low) of an inventory.
-fn counts(inv: &inventory::Inventory, db: &vulndb::Db) -> anyhow::Result<[usize; 4]> {
-    let m = scan::match_inventory(inv, db, &scan::Options::default())?;
+/// Vulnerability counts (critical, high, medium, low) of findings.
+fn counts(findings: &[scan::Finding]) -> [usize; 4] {
     let mut c = [0; 4];
-    for f in &m.findings {
+    for f in findings {
         let i = match f.severity {
             vulndb::model::Severity::Critical => 0,
             vulndb::model::Severity::High => 1,
@@ -114,7 +113,7 @@ fn counts(inv: &inventory::Inventory, db: &vulndb::Db) -> anyhow::Result<[usize;
         };
         c[i] += 1;
     }
-    Ok(c)
+    c
 }
 
 /// Runs the command.
@@ -203,10 +202,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             tag: Some(tag.clone()),
         };
         let after = inventory::inventory(&out_src, &opts, &|_| {})?.inventory;
-        vulns = Some((counts(&before, db)?, counts(&after, db)?));
+        let matched = |inv| scan::match_inventory(inv, db, &scan::Options::default());
+        let (before_found, after_found) = (matched(&before)?, matched(&after)?);
+        vulns = Some((
+            counts(&before_found.findings),
+            counts(&after_found.findings),
+        ));
         if let Some(file) = &args.vex_out {
-            let m = scan::match_inventory(&before, db, &scan::Options::default())?;
-            let findings = scan::vex::hardened(&m.findings, &after);
+            // the source's findings, matched once for the counts and the VEX
+            let findings = scan::vex::hardened(&before_found.findings, &after);
             let product = scan::vex::Product {
                 name: match &dest {
                     Dest::Registry(r) => r.to_string(),
