@@ -112,7 +112,7 @@ impl<'a> StoreClock<'a> {
         store: &dyn store::StateStore,
     ) -> Result<(StoreClock<'a>, i64), store::StoreError> {
         let offset = match store.time()? {
-            Some(t) if inner.is_system() => t.0 - inner.now().0,
+            Some(t) if inner.is_system() => store::clock_offset(t, inner.now()),
             _ => 0,
         };
         Ok((StoreClock { inner, offset }, -offset))

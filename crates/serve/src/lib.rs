@@ -102,7 +102,7 @@ pub fn serve(
     let offset = first
         .time()
         .map_err(|e| ServeError::Store(e.to_string()))?
-        .map_or(0, |t| t.0 - Timestamp::now().0);
+        .map_or(0, |t| store::clock_offset(t, Timestamp::now()));
     let stop = Arc::new(AtomicBool::new(false));
     let holder = schedule::holder();
     let state = Arc::new(web::AppState {

@@ -409,6 +409,16 @@ pub struct JobRecord {
 /// The most of a job's output kept.
 pub const JOB_LOG_BYTES: usize = 64 * 1024;
 
+/// Seconds to add to this machine's clock to get the store's, from one
+/// reading of each. Both are whole seconds read a moment apart, so a
+/// difference of one second is within that resolution — two replicas on
+/// the same clock could otherwise get offsets of 0 and -1 and record one's
+/// end after the other's start — and counts as none.
+pub fn clock_offset(store: Timestamp, local: Timestamp) -> i64 {
+    let d = store.0 - local.0;
+    if d.abs() <= 1 { 0 } else { d }
+}
+
 /// The end of `log`, at most [`JOB_LOG_BYTES`], cut at a character.
 pub fn log_tail(log: &str) -> &str {
     let mut start = log.len().saturating_sub(JOB_LOG_BYTES);
@@ -771,5 +781,19 @@ impl HistoryRows {
         }
         h.n = self.promotions_of_version.map_or(1, |c| c as u64 + 1);
         Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_one_second_difference_is_within_resolution_a_larger_one_counts() {
+        assert_eq!(clock_offset(Timestamp(100), Timestamp(101)), 0);
+        assert_eq!(clock_offset(Timestamp(101), Timestamp(100)), 0);
+        assert_eq!(clock_offset(Timestamp(100), Timestamp(100)), 0);
+        assert_eq!(clock_offset(Timestamp(100), Timestamp(103)), -3);
+        assert_eq!(clock_offset(Timestamp(259_300), Timestamp(100)), 259_200);
     }
 }
