@@ -130,6 +130,7 @@ pub fn config(
         created_by: Some(created_by.to_string()),
         empty_layer: None,
         comment: Some("safeimage harden".into()),
+        ..Default::default()
     }];
     if debug {
         cfg.history.push(History {
@@ -137,6 +138,7 @@ pub fn config(
             created_by: Some("debug variant: static busybox in /busybox".into()),
             empty_layer: None,
             comment: Some("safeimage harden".into()),
+            ..Default::default()
         });
     }
     cfg.rootfs = Default::default();

@@ -113,17 +113,20 @@ pub struct ContainerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     /// When.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// The instruction that made it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     /// True when no layer was produced.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub empty_layer: Option<bool>,
     /// Comment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Everything else (`author`...), kept as it is.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 /// `rootfs` of an image config.
@@ -158,6 +161,10 @@ pub struct ImageConfig {
     /// Build history.
     #[serde(default)]
     pub history: Vec<History>,
+    /// Everything else (`created`, `author`, `os.version`...), kept as it
+    /// is so a config read and written again says what it said.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl ImageConfig {

@@ -242,6 +242,62 @@ impl LayoutWriter {
         Ok(md)
     }
 
+    /// Adds a layer blob exactly as another image stores it (the same
+    /// bytes, so the same digest): `blob` is read to the end into the
+    /// layout and must hash to `layer.digest`. Docker media types become
+    /// their OCI equivalents (the bytes do not change).
+    pub fn add_existing_layer(
+        &mut self,
+        layer: &crate::Layer,
+        blob: &mut dyn std::io::Read,
+    ) -> std::io::Result<()> {
+        use sha2::Digest as _;
+        let blobs = self.dir.join("blobs/sha256");
+        let path = blobs.join(layer.digest.encoded());
+        if !path.is_file() {
+            let mut tmp = tempfile::NamedTempFile::new_in(&blobs)?;
+            let mut hash = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = blob.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                tmp.write_all(&buf[..n])?;
+            }
+            let got = format!("sha256:{}", hex::encode(hash.finalize()));
+            if got != layer.digest.to_string() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("layer {} read as {got}", layer.digest),
+                ));
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+        }
+        let size = std::fs::metadata(&path)?.len();
+        let media_type = match layer.media_type.as_str() {
+            "" | "application/vnd.docker.image.rootfs.diff.tar" => {
+                "application/vnd.oci.image.layer.v1.tar"
+            }
+            "application/vnd.docker.image.rootfs.diff.tar.gzip" => media::LAYER_GZIP,
+            m => m,
+        };
+        self.layers.push(serde_json::json!({
+            "mediaType": media_type, "digest": layer.digest.to_string(), "size": size
+        }));
+        self.diff_ids.push(layer.diff_id.to_string());
+        Ok(())
+    }
+
+    /// Annotations on the layer added last.
+    pub fn annotate_layer(&mut self, key: &str, value: &str) {
+        if let Some(l) = self.layers.last_mut() {
+            l["annotations"][key] = serde_json::Value::from(value);
+        }
+    }
+
     /// Adds a layer from uncompressed tar bytes; returns its diffID.
     pub fn add_layer(&mut self, tar: &[u8]) -> std::io::Result<Digest> {
         let diff_id = sha256(tar);
@@ -354,6 +410,72 @@ pub fn layout_descriptor(dir: &Path, tag: Option<&str>) -> std::io::Result<(Dige
         .and_then(|v| v["mediaType"].as_str().map(str::to_string))
         .unwrap_or_else(|| media::MANIFEST.to_string());
     Ok((d, bytes.len() as u64, mt))
+}
+
+/// Copies the image `from` names for `tag` (its manifest, config and layer
+/// blobs, byte for byte) into the layout `to` under `to_tag`, created when
+/// it is not a layout yet; the other tags of `to` stay. Returns the
+/// manifest digest (the same as in `from`).
+pub fn copy_image(from: &Path, tag: &str, to: &Path, to_tag: &str) -> std::io::Result<Digest> {
+    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+    let (d, size, mt) = layout_descriptor(from, Some(tag))?;
+    let blob = |d: &str| -> std::io::Result<(PathBuf, String)> {
+        let digest: Digest = d.parse().map_err(|e| bad(format!("{d}: {e}")))?;
+        Ok((
+            Path::new("blobs")
+                .join(digest.algorithm())
+                .join(digest.encoded()),
+            digest.to_string(),
+        ))
+    };
+    let mbytes = std::fs::read(from.join(blob(&d.to_string())?.0))?;
+    let m: serde_json::Value =
+        serde_json::from_slice(&mbytes).map_err(|e| bad(format!("manifest {d}: {e}")))?;
+    let mut all = vec![d.to_string()];
+    all.extend(m["config"]["digest"].as_str().map(str::to_string));
+    all.extend(
+        m["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["digest"].as_str().map(str::to_string)),
+    );
+    if !to.join("oci-layout").is_file() {
+        std::fs::create_dir_all(to.join("blobs/sha256"))?;
+        std::fs::write(to.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    }
+    for b in &all {
+        let (rel, _) = blob(b)?;
+        let dst = to.join(&rel);
+        if !dst.is_file() {
+            std::fs::create_dir_all(dst.parent().expect("a blob path has a parent"))?;
+            let tmp = tempfile::NamedTempFile::new_in(dst.parent().expect("a parent"))?;
+            std::fs::copy(from.join(&rel), tmp.path())?;
+            tmp.persist(&dst).map_err(|e| e.error)?;
+        }
+    }
+    let mut manifests = Vec::new();
+    if let Ok(bytes) = std::fs::read(to.join("index.json")) {
+        let old: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("index.json: {e}")))?;
+        manifests.extend(
+            old["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"] != to_tag)
+                .cloned(),
+        );
+    }
+    manifests.push(serde_json::json!({
+        "mediaType": mt, "digest": d.to_string(), "size": size,
+        "annotations": {"org.opencontainers.image.ref.name": to_tag}
+    }));
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
+    let tmp = tempfile::NamedTempFile::new_in(to)?;
+    std::fs::write(tmp.path(), serde_json::to_vec(&index)?)?;
+    tmp.persist(to.join("index.json")).map_err(|e| e.error)?;
+    Ok(d)
 }
 
 /// The manifest digest `index.json` names for `tag` (or the only one).

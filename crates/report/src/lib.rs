@@ -7,6 +7,7 @@ pub mod dossier;
 pub mod gitlab;
 pub mod harden;
 mod human;
+pub mod patch;
 pub mod runs;
 mod sarif;
 pub mod vulns;

@@ -37,6 +37,8 @@ enum Command {
     Db(cmd::db::Args),
     /// Make an image minimal and non-root, check it runs, keep it scannable.
     Harden(cmd::harden::Args),
+    /// Fix an image's OS packages in place: one patch layer on the original layers.
+    Patch(cmd::patch::Args),
     /// Find committed and baked-in credentials: files, git history, image layers.
     Secrets(cmd::secrets::Args),
     /// Sign an image with a cosign key; attach signed attestations.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => cmd::diff::run(a),
         Command::Db(a) => cmd::db::run(a),
         Command::Harden(a) => cmd::harden::run(a),
+        Command::Patch(a) => cmd::patch::run(a),
         Command::Secrets(a) => cmd::secrets::run(a),
         Command::Sign(a) => cmd::sign::run(a),
         Command::Verify(a) => cmd::verify::run(a),

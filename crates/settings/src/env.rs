@@ -147,6 +147,12 @@ pub const SAFEIMAGE_BWRAP: Var = Var {
     meaning: "absolute path of bubblewrap, the sandbox image code runs in (`harden` smoke checks, `[image.harden] checks`)",
     default: "/usr/bin/bwrap",
 };
+/// The tooling image of `patch`.
+pub const SAFEIMAGE_TOOLING_IMAGE: Var = Var {
+    name: "SAFEIMAGE_TOOLING_IMAGE",
+    meaning: "the tooling image `patch` downloads packages with (`--tooling-image`): the patched image's distribution and release, with its package manager",
+    default: "docker.io/library/ID:CODENAME from the image's os-release",
+};
 /// The build engine's program.
 pub const SAFEIMAGE_ENGINE_PROGRAM: Var = Var {
     name: "SAFEIMAGE_ENGINE_PROGRAM",
@@ -188,6 +194,7 @@ pub const ALL: &[Var] = &[
     COSIGN_PASSWORD,
     SAFEIMAGE_DB_MAX_MIB,
     SAFEIMAGE_BWRAP,
+    SAFEIMAGE_TOOLING_IMAGE,
     SAFEIMAGE_ENGINE_PROGRAM,
     CI_API_V4_URL,
     SAFEIMAGE_SERVE_TOKEN,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::shared::image::ImageArgs;
+use crate::shared::image::{Dest, ImageArgs, dest};
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,36 +68,6 @@ pub struct Args {
     vex_out: Option<PathBuf>,
     #[command(flatten)]
     image: ImageArgs,
-}
-
-/// Where the result goes.
-enum Dest {
-    Layout { dir: PathBuf, tag: String },
-    Registry(oci::ImageRef),
-}
-
-fn dest(s: &str) -> anyhow::Result<Dest> {
-    if let Some(rest) = s.strip_prefix("oci:") {
-        let (dir, tag) = match rest.rsplit_once(':') {
-            Some((d, t)) if !t.contains('/') && !t.is_empty() => (d, t),
-            _ => (rest, "latest"),
-        };
-        if dir.is_empty() {
-            bail!("--output `{s}`: expected oci:DIR[:TAG]");
-        }
-        return Ok(Dest::Layout {
-            dir: PathBuf::from(dir),
-            tag: tag.to_string(),
-        });
-    }
-    let r = s.strip_prefix("registry:").unwrap_or(s);
-    let r: oci::ImageRef = r.parse().with_context(|| {
-        format!("--output `{s}`: expected oci:DIR[:TAG] or a registry reference")
-    })?;
-    if r.digest().is_some() {
-        bail!("--output `{s}`: a destination needs a tag, not a digest");
-    }
-    Ok(Dest::Registry(r))
 }
 
 /// Vulnerability counts (critical, high, medium, low) of findings.

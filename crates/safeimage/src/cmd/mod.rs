@@ -8,6 +8,7 @@ pub mod harden;
 pub mod init;
 pub mod keygen;
 pub mod lint;
+pub mod patch;
 pub mod progress;
 pub mod rematch;
 pub mod report;

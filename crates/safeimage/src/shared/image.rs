@@ -6,6 +6,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 /// Image access options shared by commands that read images.
 #[derive(Debug, clap::Args)]
 pub struct ImageArgs {
@@ -95,4 +97,42 @@ pub fn warn_incomplete(inv: &inventory::Inventory) {
             findings::text::clean(&n.message)
         );
     }
+}
+
+/// Where the result goes.
+pub enum Dest {
+    /// `oci:DIR[:TAG]`.
+    Layout {
+        /// The layout directory.
+        dir: PathBuf,
+        /// The tag (`latest` when none).
+        tag: String,
+    },
+    /// A registry reference with a tag.
+    Registry(oci::ImageRef),
+}
+
+/// Parses `-o`: `oci:DIR[:TAG]` or a registry reference (with a tag).
+pub fn dest(s: &str) -> anyhow::Result<Dest> {
+    if let Some(rest) = s.strip_prefix("oci:") {
+        let (dir, tag) = match rest.rsplit_once(':') {
+            Some((d, t)) if !t.contains('/') && !t.is_empty() => (d, t),
+            _ => (rest, "latest"),
+        };
+        if dir.is_empty() {
+            anyhow::bail!("--output `{s}`: expected oci:DIR[:TAG]");
+        }
+        return Ok(Dest::Layout {
+            dir: PathBuf::from(dir),
+            tag: tag.to_string(),
+        });
+    }
+    let r = s.strip_prefix("registry:").unwrap_or(s);
+    let r: oci::ImageRef = r.parse().with_context(|| {
+        format!("--output `{s}`: expected oci:DIR[:TAG] or a registry reference")
+    })?;
+    if r.digest().is_some() {
+        anyhow::bail!("--output `{s}`: a destination needs a tag, not a digest");
+    }
+    Ok(Dest::Registry(r))
 }

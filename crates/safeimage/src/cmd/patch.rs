@@ -1,0 +1,170 @@
+//! `safeimage patch`: fix an image's OS packages in place, for images the
+//! fleet does not build and for fixes that cannot wait for the rebuild
+//! (the `patch` crate: one patch layer on the original layers, the
+//! packages fetched by a tooling container of the same release, the image
+//! scanned again before anything is written), then write it to an OCI
+//! layout or push it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use findings::time::Timestamp;
+use vulndb::Db;
+
+use crate::shared::db::DbArg;
+use crate::shared::image::{Dest, ImageArgs, dest};
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// The engine that runs the tooling container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// buildah (chroot isolation).
+    Buildah,
+    /// podman.
+    Podman,
+    /// Docker (BuildKit's daemon; DOCKER_HOST or --docker-host).
+    Docker,
+}
+
+/// Arguments of `safeimage patch`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image: oci:DIR[:TAG], docker-archive:FILE, registry:REF or REF.
+    source: String,
+    /// Where to write: oci:DIR[:TAG] or a registry reference with a tag.
+    #[arg(long, short = 'o', value_name = "DEST")]
+    output: String,
+    /// Patch the fixable findings of this `scan -f json` report instead of scanning.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Lowest severity patched.
+    #[arg(long, value_name = "LEVEL", default_value = "unknown")]
+    severity: vulndb::model::Severity,
+    /// Patch only these packages (repeatable).
+    #[arg(long, value_name = "PKG")]
+    only: Vec<String>,
+    /// Also upgrade every other upgradable package.
+    #[arg(long)]
+    all: bool,
+    /// The tooling image: the same distribution and release as the image,
+    /// with its package manager (default: docker.io/library/ID:CODENAME).
+    #[arg(long, env = settings::env::SAFEIMAGE_TOOLING_IMAGE.name, value_name = "IMAGE")]
+    tooling_image: Option<String>,
+    /// The engine that runs the tooling container.
+    #[arg(long, value_enum, default_value_t = EngineArg::Buildah)]
+    engine: EngineArg,
+    /// Docker's socket for `--engine docker`.
+    #[arg(long, value_name = "URL")]
+    docker_host: Option<String>,
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    db: DbArg,
+    /// Refuse a DB older than this many hours.
+    #[arg(long, value_name = "HOURS", default_value_t = 72)]
+    db_max_age: u64,
+    #[command(flatten)]
+    image: ImageArgs,
+}
+
+/// The default tooling image for a release.
+fn default_tooling(r: &patch::Release) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        matches!(r.id.as_str(), "debian" | "ubuntu") && !r.codename.is_empty(),
+        "the image is {r}: there is no default tooling image for it; give --tooling-image"
+    );
+    Ok(format!("docker.io/library/{}:{}", r.id, r.codename))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let dest = dest(&args.output)?;
+    let src: oci::Source = args
+        .source
+        .parse()
+        .with_context(|| format!("image source `{}`", args.source))?;
+    let report = args
+        .report
+        .as_deref()
+        .map(patch::flow::read_report)
+        .transpose()?;
+    let db = Db::open_fresh(
+        &args.db.resolve(&args.image.insecure_registry)?,
+        args.db_max_age,
+        Timestamp::now(),
+    )?;
+    let opts = patch::flow::Options {
+        db: &db,
+        scan: scan::Options::default(),
+        severity: args.severity,
+        only: args.only.clone(),
+        all: args.all,
+        report,
+        image: args.image.options(),
+    };
+    let engine = match args.engine {
+        EngineArg::Buildah => patch::Engine::Buildah,
+        EngineArg::Podman => patch::Engine::Podman,
+        EngineArg::Docker => patch::Engine::Docker {
+            host: args.docker_host.clone(),
+        },
+    };
+    let tooling_image = args.tooling_image.clone();
+    let tooling = |r: &patch::Release| -> Result<Box<dyn patch::Tooling>, patch::PatchError> {
+        let image = match &tooling_image {
+            Some(i) => i.clone(),
+            None => default_tooling(r).map_err(|e| patch::PatchError::Tooling {
+                reason: e.to_string(),
+            })?,
+        };
+        Ok(Box::new(patch::Container::start(engine.clone(), &image)?))
+    };
+    let work = tempfile::Builder::new()
+        .prefix("safeimage-patch-")
+        .tempdir()
+        .context("a work directory")?;
+    let outcome = patch::flow::run(&src, &opts, &tooling, work.path())
+        .with_context(|| format!("patching {}", args.source))?;
+    let layout = patch::flow::layout(work.path());
+    let tag = if outcome.patched_digest.is_some() {
+        "patched"
+    } else {
+        "original"
+    };
+    let written = match &dest {
+        Dest::Layout { dir, tag: t } => {
+            let d = patch::flow::export(&layout, tag, dir, t)?;
+            format!("oci:{}:{t}@{d}", dir.display())
+        }
+        Dest::Registry(r) => {
+            let repo = oci::push::Repo::connect(r, &opts.image.registry)?;
+            let d = repo.push_layout(&layout, Some(tag))?;
+            let t = r.tag().unwrap_or("latest");
+            repo.tag(&d, t)?;
+            format!("{}/{}:{t}@{d}", r.registry(), r.repository())
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    match args.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&outcome)?;
+            v["written"] = serde_json::json!(written);
+            v["seconds"] = serde_json::json!((seconds * 10.0).round() / 10.0);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Table => print!("{}", report::patch::table(&outcome, &written, seconds)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
