@@ -30,6 +30,9 @@ struct Package {
     source: String,
     /// Paths as listed (no leading `/`).
     files: Vec<String>,
+    /// dpkg's `info/<pkg>.md5sums`, kept beside the record (as distroless
+    /// does) so a later patch can tell files the image changed.
+    md5sums: Option<Vec<u8>>,
 }
 
 /// Which kind of database the image has.
@@ -74,10 +77,12 @@ impl Db {
                 let source = field(rec, "Source")
                     .map(|s| s.split_whitespace().next().unwrap_or(name))
                     .unwrap_or(name);
-                let mut list = tree.read(&format!("var/lib/dpkg/info/{name}:{arch}.list"));
-                if list.is_none() {
-                    list = tree.read(&format!("var/lib/dpkg/info/{name}.list"));
-                }
+                let info = |ext: &str| {
+                    tree.read(&format!("var/lib/dpkg/info/{name}:{arch}.{ext}"))
+                        .or_else(|| tree.read(&format!("var/lib/dpkg/info/{name}.{ext}")))
+                };
+                let list = info("list");
+                let md5sums = info("md5sums").map(<[u8]>::to_vec);
                 let files = list
                     .map(|l| {
                         String::from_utf8_lossy(l)
@@ -94,6 +99,7 @@ impl Db {
                         version: field(rec, "Version").unwrap_or("").to_string(),
                         source: source.to_string(),
                         files,
+                        md5sums,
                     },
                 );
             }
@@ -125,6 +131,7 @@ impl Db {
                         version: field(rec, "V").unwrap_or("").to_string(),
                         source: field(rec, "o").unwrap_or(name).to_string(),
                         files,
+                        md5sums: None,
                     },
                 );
             }
@@ -271,10 +278,16 @@ impl Db {
             Kind::None => Vec::new(),
             Kind::Dpkg => names
                 .iter()
-                .map(|n| {
-                    (
+                .flat_map(|n| {
+                    let p = &self.packages[*n];
+                    std::iter::once((
                         format!("var/lib/dpkg/status.d/{n}"),
-                        self.packages[*n].record.clone().into_bytes(),
+                        p.record.clone().into_bytes(),
+                    ))
+                    .chain(
+                        p.md5sums
+                            .clone()
+                            .map(|m| (format!("var/lib/dpkg/status.d/{n}.md5sums"), m)),
                     )
                 })
                 .collect(),

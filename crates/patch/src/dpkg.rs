@@ -213,6 +213,10 @@ pub struct Upgrade {
     /// Conffiles kept as the image has them (changed there).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kept_conffiles: Vec<String>,
+    /// Other files of the package the image changed after installing it
+    /// (a later layer replaced them): kept as the image has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept_changed: Vec<String>,
 }
 
 /// The image's users and groups by name, to own files as dpkg would.
@@ -251,7 +255,8 @@ impl Ids {
     }
 }
 
-fn md5_hex(b: &[u8]) -> String {
+/// MD5 in hex, as dpkg's md5sums and Conffiles write it.
+pub fn md5_hex(b: &[u8]) -> String {
     hex::encode(md5::Md5::digest(b))
 }
 
@@ -309,7 +314,28 @@ impl Db {
                 to: d.version().to_string(),
                 source_version: d.source_version().to_string(),
                 kept_conffiles: Vec::new(),
+                kept_changed: Vec::new(),
             };
+            let sums_path = match (&old.info_name, self.layout) {
+                (Some(info), _) => Some(format!("{INFO}/{info}.md5sums")),
+                (None, Layout::StatusD) => Some(format!("{}.md5sums", old.record_path)),
+                (None, Layout::Status) => None,
+            };
+            let old_sums: HashMap<String, String> = sums_path
+                .and_then(|p| tree.read(&p))
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .lines()
+                        .filter_map(|l| {
+                            let (sum, path) = l.split_once(char::is_whitespace)?;
+                            Some((
+                                path.trim().trim_start_matches('/').to_string(),
+                                sum.to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let old_conffiles: HashMap<String, String> = old
                 .record
                 .get("Conffiles")
@@ -353,11 +379,22 @@ impl Db {
                         }
                     }
                     deb::Kind::File(data) => {
-                        if let Some(sum) = old_conffiles.get(&e.path)
-                            && let Some(now) = tree.get(&at).and_then(|n| n.content.as_ref())
-                            && md5_hex(now) != *sum
+                        let now = tree.get(&at).and_then(|n| {
+                            n.content
+                                .as_ref()
+                                .map(|c| md5_hex(c))
+                                .or_else(|| n.extract.as_deref().map(str::to_string))
+                        });
+                        if let (Some(sum), Some(now)) = (old_conffiles.get(&e.path), &now)
+                            && now != sum
                         {
                             up.kept_conffiles.push(format!("/{}", e.path));
+                            continue;
+                        }
+                        if let (Some(sum), Some(now)) = (old_sums.get(&e.path), &now)
+                            && now != sum
+                        {
+                            up.kept_changed.push(format!("/{}", e.path));
                             continue;
                         }
                         Item::File {
@@ -570,5 +607,135 @@ impl Db {
             );
         }
         Ok((layer, upgrades))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci::layer::{Entry, LayerRecord};
+
+    fn tree(files: &[(&str, &str)], links: &[(&str, &str)]) -> FileTree {
+        let mut entries = Vec::new();
+        for (p, c) in files {
+            entries.push(Entry {
+                path: p.to_string(),
+                kind: EntryKind::File,
+                size: c.len() as u64,
+                mode: 0o644,
+                content: Some(c.as_bytes().to_vec()),
+                extract: None,
+            });
+        }
+        for (p, t) in links {
+            entries.push(Entry {
+                path: p.to_string(),
+                kind: EntryKind::Symlink {
+                    target: t.to_string(),
+                },
+                size: 0,
+                mode: 0o777,
+                content: None,
+                extract: None,
+            });
+        }
+        for d in ["usr", "usr/lib", "usr/share", "usr/share/foo", "etc"] {
+            entries.push(Entry {
+                path: d.to_string(),
+                kind: EntryKind::Dir,
+                size: 0,
+                mode: 0o755,
+                content: None,
+                extract: None,
+            });
+        }
+        let rec = LayerRecord {
+            entries,
+            notes: Vec::new(),
+        };
+        FileTree::from_layers([&rec])
+    }
+
+    #[test]
+    fn an_upgrade_goes_through_the_images_links_keeps_what_it_changed_and_drops_what_disappeared() {
+        let status = "Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\nConffiles:\n /etc/foo.conf 0d599f0ec05c3bda8c3b8a68c32a1b47\n\nPackage: other\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n";
+        let sums = format!(
+            "{}  usr/lib/libfoo.so.1\n{}  usr/share/foo/index.html\n",
+            md5_hex(b"old lib"),
+            md5_hex(b"packaged page")
+        );
+        let t = tree(
+            &[
+                ("var/lib/dpkg/status", status),
+                (
+                    "var/lib/dpkg/info/libfoo1:amd64.list",
+                    "/.\n/lib/libfoo.so.1\n/usr/share/foo/index.html\n/usr/share/foo/gone.txt\n/etc/foo.conf\n",
+                ),
+                ("var/lib/dpkg/info/libfoo1:amd64.md5sums", &sums),
+                ("var/lib/dpkg/info/libfoo1:amd64.postrm", "#!/bin/sh\n"),
+                ("usr/lib/libfoo.so.1", "old lib"),
+                ("usr/share/foo/index.html", "the image's own page"),
+                ("usr/share/foo/gone.txt", "x"),
+                ("etc/foo.conf", "changed by the image"),
+            ],
+            &[("lib", "usr/lib")],
+        );
+        let db = Db::read(&t).unwrap();
+        assert_eq!(db.layout, Layout::Status);
+        let bytes = crate::deb::tests::make_deb(
+            "Package: libfoo1\nVersion: 1.0-2\nArchitecture: amd64\n",
+            &[
+                ("./conffiles", b"/etc/foo.conf\n"),
+                ("./md5sums", b"x  lib/libfoo.so.1\n"),
+            ],
+            &[
+                ("./lib/libfoo.so.1", b"new lib"),
+                ("./usr/share/foo/index.html", b"new packaged page"),
+                ("./etc/foo.conf", b"new default"),
+            ],
+            &[],
+        );
+        let deb = crate::deb::read(&bytes, "libfoo1.deb").unwrap();
+        let (layer, ups) = db.install(&t, &[deb], Scope::Whole).unwrap();
+        let file = |p: &str| match layer.items.get(p) {
+            Some(Item::File { data, .. }) => Some(String::from_utf8_lossy(data).into_owned()),
+            _ => None,
+        };
+        // through the image's `lib` link, never replacing it with a directory
+        assert_eq!(file("usr/lib/libfoo.so.1").as_deref(), Some("new lib"));
+        assert!(!layer.items.contains_key("lib") && !layer.items.contains_key("lib/libfoo.so.1"));
+        // what the image changed stays; what disappeared is deleted
+        assert!(!layer.items.contains_key("usr/share/foo/index.html"));
+        assert!(!layer.items.contains_key("etc/foo.conf"));
+        assert_eq!(ups[0].kept_changed, ["/usr/share/foo/index.html"]);
+        assert_eq!(ups[0].kept_conffiles, ["/etc/foo.conf"]);
+        assert_eq!(
+            layer.items.get("usr/share/foo/gone.txt"),
+            Some(&Item::Whiteout)
+        );
+        // dpkg's records: the new stanza in place, the other kept; the old postrm gone
+        let st = file("var/lib/dpkg/status").unwrap();
+        assert!(
+            st.starts_with("Package: libfoo1\nStatus: install ok installed\nVersion: 1.0-2\n"),
+            "{st}"
+        );
+        assert!(
+            st.contains(&format!("/etc/foo.conf {}", md5_hex(b"new default"))),
+            "{st}"
+        );
+        assert!(st.contains("\n\nPackage: other\n"), "{st}");
+        assert_eq!(
+            layer.items.get("var/lib/dpkg/info/libfoo1:amd64.postrm"),
+            Some(&Item::Whiteout)
+        );
+        assert!(
+            file("var/lib/dpkg/info/libfoo1:amd64.list")
+                .unwrap()
+                .contains("/lib/libfoo.so.1\n")
+        );
+        assert_eq!(
+            (ups[0].from.as_str(), ups[0].to.as_str()),
+            ("1.0-1", "1.0-2")
+        );
     }
 }

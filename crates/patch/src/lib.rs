@@ -249,8 +249,16 @@ pub fn open(source: &oci::Source, opts: &oci::Options) -> Result<Target, PatchEr
             });
         }
     };
+    // every other file's MD5, to tell files the image changed after a
+    // package put them there (dpkg's md5sums say what they were)
+    let md5 = |_: &str, bytes: &[u8]| Some(dpkg::md5_hex(bytes));
+    let every = |_: &str, _: u32, _: u64| true;
     let want = oci::Want {
-        select: oci::Select::capture(&wanted),
+        select: oci::Select {
+            capture: &wanted,
+            probe: &every,
+            extract: &md5,
+        },
         key: "patch",
     };
     let opened = oci::Opened::Image {

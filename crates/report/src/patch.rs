@@ -24,7 +24,7 @@ pub fn table(o: &patch::flow::Outcome, written: &str, seconds: f64) -> String {
         let _ = writeln!(out, "{} packages upgraded:", o.upgrades.len());
         for u in &o.upgrades {
             let _ = writeln!(out, "  {:<w$}  {} -> {}", u.name, u.from, u.to);
-            for c in &u.kept_conffiles {
+            for c in u.kept_conffiles.iter().chain(&u.kept_changed) {
                 let _ = writeln!(out, "  {:<w$}  kept the image's changed {c}", "");
             }
         }

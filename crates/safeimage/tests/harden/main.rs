@@ -660,3 +660,4 @@ fn bad_input_names_the_path_and_writes_nothing() {
 
 mod fleet;
 mod hostile;
+mod patched;
