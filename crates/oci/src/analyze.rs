@@ -216,6 +216,23 @@ pub fn open(source: &Source, opts: &Options) -> Result<Opened, AnalyzeError> {
     Ok(Opened::Image { image, blobs })
 }
 
+/// The platforms of a multi-platform source (an index); `None` for one
+/// image, a docker archive or a directory.
+pub fn platforms(source: &Source, opts: &Options) -> Result<Option<Vec<Platform>>, AnalyzeError> {
+    let name = source.to_string();
+    Ok(match source {
+        Source::OciLayout { dir, tag } => OciLayout::platforms(dir, tag.as_deref(), &name)?,
+        #[cfg(feature = "registry")]
+        Source::Registry { reference } => {
+            crate::registry::platforms(reference, &opts.registry, &name)?
+        }
+        _ => {
+            let _ = opts;
+            None
+        }
+    })
+}
+
 /// Opens a source and analyses it.
 pub fn analyze(
     source: &Source,

@@ -8,6 +8,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Digest, ImageRef, Platform};
 
+/// The runnable platforms an index lists, in its order (attestation and
+/// other `unknown` entries left out, each platform once).
+pub fn index_platforms(idx: &Index) -> Vec<Platform> {
+    let mut out: Vec<Platform> = Vec::new();
+    for m in &idx.manifests {
+        if let Some(p) = &m.platform
+            && p.os != "unknown"
+            && p.architecture != "unknown"
+            && !out.contains(p)
+        {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
 /// Media types safeimage reads.
 pub mod media {
     /// OCI image index.

@@ -25,6 +25,7 @@ pub mod write;
 
 pub use analyze::{
     Analysis, AnalyzeError, Opened, Options, Progress, Want, analyze, analyze_opened, open,
+    platforms,
 };
 pub use digest::{Digest, DigestError};
 pub use image::{Image, Layer};

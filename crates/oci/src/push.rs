@@ -218,10 +218,38 @@ impl Repo {
             ));
         }
         if image::is_index(Some(&desc.media_type), &mbytes) {
-            return Err(other(
-                &shown,
-                "pushing a multi-platform index is not supported yet",
-            ));
+            // each manifest it lists, by digest, then the index
+            let idx: Index = parse_json(&mbytes, "index").map_err(|e| other(&shown, e))?;
+            for child in &idx.manifests {
+                let bytes = std::fs::read(blob_path(&child.digest))
+                    .map_err(|e| other(&shown, format!("manifest blob {}: {e}", child.digest)))?;
+                if sha256(&bytes).to_string() != child.digest {
+                    return Err(other(
+                        &shown,
+                        format!(
+                            "the layout's manifest {} does not match its digest",
+                            child.digest
+                        ),
+                    ));
+                }
+                let m: Manifest = parse_json(&bytes, "manifest").map_err(|e| other(&shown, e))?;
+                for d in std::iter::once(&m.config).chain(m.layers.iter()) {
+                    self.push_blob_file(&blob_path(&d.digest), d)?;
+                }
+                let ct = if child.media_type.is_empty() {
+                    media::OCI_MANIFEST.to_string()
+                } else {
+                    child.media_type.clone()
+                };
+                self.put_manifest(&child.digest, &bytes, &ct)?;
+            }
+            let ct = if desc.media_type.is_empty() {
+                media::OCI_INDEX.to_string()
+            } else {
+                desc.media_type.clone()
+            };
+            self.put_manifest(&mdigest.to_string(), &mbytes, &ct)?;
+            return Ok(mdigest);
         }
         let m: Manifest = parse_json(&mbytes, "manifest").map_err(|e| other(&shown, e))?;
         for d in std::iter::once(&m.config).chain(m.layers.iter()) {

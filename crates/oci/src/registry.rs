@@ -506,6 +506,21 @@ pub fn open(
     ))
 }
 
+/// The platforms of the index `r` names; `None` when it names one manifest.
+pub fn platforms(
+    r: &ImageRef,
+    opts: &RegistryOptions,
+    source: &str,
+) -> Result<Option<Vec<Platform>>, SourceError> {
+    let conn = Conn::new(r, opts)?;
+    let (bytes, _) = conn.manifest(&conn.reference)?;
+    if !image::is_index(None, &bytes) {
+        return Ok(None);
+    }
+    let idx: Index = parse_json(&bytes, &format!("{source}: index"))?;
+    Ok(Some(image::index_platforms(&idx)))
+}
+
 /// A blocking reader over chunks sent from the async side.
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<io::Result<bytes::Bytes>>,

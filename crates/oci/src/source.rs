@@ -310,6 +310,49 @@ impl OciLayout {
     }
 }
 
+impl OciLayout {
+    /// The platforms of the index the layout names for `tag` (or its only
+    /// entry); `None` when that is one manifest.
+    pub fn platforms(
+        dir: &Path,
+        tag: Option<&str>,
+        source: &str,
+    ) -> Result<Option<Vec<Platform>>, SourceError> {
+        let layout = OciLayout {
+            dir: dir.to_path_buf(),
+        };
+        let bytes = read_capped(
+            &dir.join("index.json"),
+            image::MAX_MANIFEST_BYTES,
+            "index.json",
+        )
+        .map_err(|e| SourceError::Missing(format!("{}: index.json: {e}", dir.display())))?;
+        let index: Index = parse_json(&bytes, &format!("{source}: index.json"))?;
+        let top = match tag {
+            Some(t) => index.manifests.iter().find(|d| {
+                d.annotations
+                    .as_ref()
+                    .and_then(|a| a.get("org.opencontainers.image.ref.name"))
+                    .is_some_and(|n| n == t || n.rsplit(':').next() == Some(t))
+            }),
+            None if index.manifests.len() == 1 => index.manifests.first(),
+            None => return Ok(Some(image::index_platforms(&index))),
+        };
+        let Some(top) = top else {
+            return Ok(None);
+        };
+        let (bytes, _) = layout.read_blob(top, "manifest")?;
+        if !image::is_index(
+            Some(top.media_type.as_str()).filter(|m| !m.is_empty()),
+            &bytes,
+        ) {
+            return Ok(None);
+        }
+        let idx: Index = parse_json(&bytes, &format!("{source}: index"))?;
+        Ok(Some(image::index_platforms(&idx)))
+    }
+}
+
 impl Blobs for OciLayout {
     fn open(&self, layer: &Layer) -> Result<Verified<Box<dyn Read + Send>>, SourceError> {
         let path = self.blob_path(&layer.digest);

@@ -413,7 +413,7 @@ pub fn layout_descriptor(dir: &Path, tag: Option<&str>) -> std::io::Result<(Dige
 }
 
 /// Copies the image `from` names for `tag` (its manifest, config and layer
-/// blobs, byte for byte) into the layout `to` under `to_tag`, created when
+/// blobs, byte for byte; an index with every manifest it lists) into the layout `to` under `to_tag`, created when
 /// it is not a layout yet; the other tags of `to` stay. Returns the
 /// manifest digest (the same as in `from`).
 pub fn copy_image(from: &Path, tag: &str, to: &Path, to_tag: &str) -> std::io::Result<Digest> {
@@ -428,18 +428,30 @@ pub fn copy_image(from: &Path, tag: &str, to: &Path, to_tag: &str) -> std::io::R
             digest.to_string(),
         ))
     };
-    let mbytes = std::fs::read(from.join(blob(&d.to_string())?.0))?;
-    let m: serde_json::Value =
-        serde_json::from_slice(&mbytes).map_err(|e| bad(format!("manifest {d}: {e}")))?;
-    let mut all = vec![d.to_string()];
-    all.extend(m["config"]["digest"].as_str().map(str::to_string));
-    all.extend(
-        m["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l["digest"].as_str().map(str::to_string)),
-    );
+    // the manifest (or index and its manifests), configs and layers
+    let mut all = Vec::new();
+    let mut pending = vec![d.to_string()];
+    while let Some(md) = pending.pop() {
+        let mbytes = std::fs::read(from.join(blob(&md)?.0))?;
+        let m: serde_json::Value =
+            serde_json::from_slice(&mbytes).map_err(|e| bad(format!("manifest {md}: {e}")))?;
+        all.push(md);
+        pending.extend(
+            m["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["digest"].as_str().map(str::to_string)),
+        );
+        all.extend(m["config"]["digest"].as_str().map(str::to_string));
+        all.extend(
+            m["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["digest"].as_str().map(str::to_string)),
+        );
+    }
     if !to.join("oci-layout").is_file() {
         std::fs::create_dir_all(to.join("blobs/sha256"))?;
         std::fs::write(to.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -475,6 +487,36 @@ pub fn copy_image(from: &Path, tag: &str, to: &Path, to_tag: &str) -> std::io::R
     let tmp = tempfile::NamedTempFile::new_in(to)?;
     std::fs::write(tmp.path(), serde_json::to_vec(&index)?)?;
     tmp.persist(to.join("index.json")).map_err(|e| e.error)?;
+    Ok(d)
+}
+
+/// Writes an index over manifests already in the layout `dir` ((digest,
+/// size, media type, platform) each) and names it `tag` in `index.json`
+/// (the other tags stay); returns its digest.
+pub fn tag_index(
+    dir: &Path,
+    entries: &[(Digest, u64, String, crate::Platform)],
+    tag: &str,
+) -> std::io::Result<Digest> {
+    let bytes = index_json(entries);
+    let d = sha256(&bytes);
+    std::fs::write(dir.join("blobs/sha256").join(d.encoded()), &bytes)?;
+    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+    let old: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json"))?)
+        .map_err(|e| bad(format!("index.json: {e}")))?;
+    let mut manifests: Vec<serde_json::Value> = old["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"] != tag)
+        .cloned()
+        .collect();
+    manifests.push(serde_json::json!({
+        "mediaType": media::INDEX, "digest": d.to_string(), "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": tag}
+    }));
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index)?)?;
     Ok(d)
 }
 

@@ -285,6 +285,98 @@ pub fn run(
     Ok(outcome)
 }
 
+/// The result of [`run_platforms`]: each platform's outcome, and the image
+/// (a manifest, or an index over every platform) in the work layout
+/// [`result_layout`] under the tag `result`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Done {
+    /// One per platform.
+    pub platforms: Vec<Outcome>,
+    /// The result's digest (an index's when there are several platforms).
+    pub digest: String,
+    /// Several platforms, one index.
+    pub index: bool,
+}
+
+impl Done {
+    /// Whether any platform was patched.
+    pub fn patched(&self) -> bool {
+        self.platforms.iter().any(|o| o.patched_digest.is_some())
+    }
+}
+
+/// Where [`run_platforms`] leaves the result.
+pub fn result_layout(work: &Path) -> PathBuf {
+    work.join("result")
+}
+
+fn io_at(dir: &Path) -> impl Fn(std::io::Error) -> PatchError + '_ {
+    move |e| PatchError::Io {
+        path: dir.display().to_string(),
+        source: e,
+    }
+}
+
+/// Patches `source` once, or every platform in `platforms` into one index
+/// (an arm64 image gets arm64 packages: the tooling's apt is told the
+/// architecture, nothing is emulated).
+pub fn run_platforms(
+    source: &oci::Source,
+    opts: &Options<'_>,
+    platforms: Option<&[oci::Platform]>,
+    tooling: &ToolingFor<'_>,
+    work: &Path,
+) -> Result<Done, PatchError> {
+    let result = result_layout(work);
+    let tag_of = |o: &Outcome| {
+        if o.patched_digest.is_some() {
+            "patched"
+        } else {
+            "original"
+        }
+    };
+    let Some(platforms) = platforms.filter(|p| !p.is_empty()) else {
+        let o = run(source, opts, tooling, work)?;
+        let d = oci::write::copy_image(&layout(work), tag_of(&o), &result, "result")
+            .map_err(io_at(&result))?;
+        return Ok(Done {
+            platforms: vec![o],
+            digest: d.to_string(),
+            index: false,
+        });
+    };
+    let mut outcomes = Vec::new();
+    let mut entries = Vec::new();
+    for (i, p) in platforms.iter().enumerate() {
+        let mut image = opts.image.clone();
+        image.platform = p.clone();
+        let one = Options {
+            db: opts.db,
+            scan: opts.scan.clone(),
+            severity: opts.severity,
+            only: opts.only.clone(),
+            all: opts.all,
+            report: opts.report.clone(),
+            image,
+        };
+        let w = work.join(format!("platform-{i}"));
+        std::fs::create_dir_all(&w).map_err(io_at(&w))?;
+        let o = run(source, &one, tooling, &w)?;
+        let t = format!("platform-{i}");
+        oci::write::copy_image(&layout(&w), tag_of(&o), &result, &t).map_err(io_at(&result))?;
+        let (d, size, mt) =
+            oci::write::layout_descriptor(&result, Some(&t)).map_err(io_at(&result))?;
+        entries.push((d, size, mt, p.clone()));
+        outcomes.push(o);
+    }
+    let d = oci::write::tag_index(&result, &entries, "result").map_err(io_at(&result))?;
+    Ok(Done {
+        platforms: outcomes,
+        digest: d.to_string(),
+        index: true,
+    })
+}
+
 /// Copies the work layout's image `tag` into the layout `dir` under `to_tag`.
 pub fn export(
     layout: &Path,

@@ -1,9 +1,9 @@
 //! `safeimage patch`'s table: the image and its release, the packages
-//! replaced (from → to), the findings fixed, the patch layer, and where the
-//! result was written or pushed.
+//! replaced (from → to), the findings fixed and the patch layer, one
+//! platform at a time.
 
 /// The outcome as a table.
-pub fn table(o: &patch::flow::Outcome, written: &str, seconds: f64) -> String {
+pub fn table(o: &patch::flow::Outcome) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -45,6 +45,5 @@ pub fn table(o: &patch::flow::Outcome, written: &str, seconds: f64) -> String {
             );
         }
     }
-    let _ = writeln!(out, "written {written} in {seconds:.1} s");
     out
 }

@@ -135,22 +135,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .prefix("safeimage-patch-")
         .tempdir()
         .context("a work directory")?;
-    let outcome = patch::flow::run(&src, &opts, &tooling, work.path())
-        .with_context(|| format!("patching {}", args.source))?;
-    let layout = patch::flow::layout(work.path());
-    let tag = if outcome.patched_digest.is_some() {
-        "patched"
+    // every platform of an index, unless --platform picks one
+    let platforms = if args.image.platform.is_some() {
+        None
     } else {
-        "original"
+        oci::platforms(&src, &opts.image).with_context(|| format!("reading {}", args.source))?
     };
+    let done = patch::flow::run_platforms(&src, &opts, platforms.as_deref(), &tooling, work.path())
+        .with_context(|| format!("patching {}", args.source))?;
+    let layout = patch::flow::result_layout(work.path());
     let written = match &dest {
-        Dest::Layout { dir, tag: t } => {
-            let d = patch::flow::export(&layout, tag, dir, t)?;
-            format!("oci:{}:{t}@{d}", dir.display())
+        Dest::Layout { dir, tag } => {
+            let d = patch::flow::export(&layout, "result", dir, tag)?;
+            format!("oci:{}:{tag}@{d}", dir.display())
         }
         Dest::Registry(r) => {
             let repo = oci::push::Repo::connect(r, &opts.image.registry)?;
-            let d = repo.push_layout(&layout, Some(tag))?;
+            let d = repo.push_layout(&layout, Some("result"))?;
             let t = r.tag().unwrap_or("latest");
             repo.tag(&d, t)?;
             format!("{}/{}:{t}@{d}", r.registry(), r.repository())
@@ -159,12 +160,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     match args.format {
         Format::Json => {
-            let mut v = serde_json::to_value(&outcome)?;
+            let mut v = if done.index {
+                serde_json::json!({"platforms": done.platforms, "index": done.digest})
+            } else {
+                serde_json::to_value(&done.platforms[0])?
+            };
             v["written"] = serde_json::json!(written);
             v["seconds"] = serde_json::json!((seconds * 10.0).round() / 10.0);
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Table => print!("{}", report::patch::table(&outcome, &written, seconds)),
+        Format::Table => {
+            for o in &done.platforms {
+                print!("{}", report::patch::table(o));
+            }
+            println!("written {written} in {seconds:.1} s");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

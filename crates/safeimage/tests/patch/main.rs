@@ -11,6 +11,7 @@
 mod support;
 
 mod images;
+mod platforms;
 mod slim;
 
 use std::collections::BTreeSet;
