@@ -377,6 +377,46 @@ pub fn run_platforms(
     })
 }
 
+/// SLSA provenance v1 of a patch: the original image (each platform's
+/// manifest) and the packages installed are its materials.
+pub fn slsa_predicate(
+    source: &str,
+    done: &Done,
+    tooling_image: &str,
+    created: &str,
+    tool: &str,
+) -> serde_json::Value {
+    let mut deps = Vec::new();
+    for o in &done.platforms {
+        let (alg, hex) = o
+            .original_digest
+            .split_once(':')
+            .unwrap_or(("sha256", o.original_digest.as_str()));
+        deps.push(serde_json::json!({
+            "uri": format!("oci://{source}"),
+            "digest": { alg: hex },
+            "annotations": { "platform": o.platform, "role": "original" },
+        }));
+        for u in &o.upgrades {
+            deps.push(serde_json::json!({
+                "uri": format!("pkg:deb/{}@{}?arch={}", u.name, u.to, u.arch),
+                "annotations": { "platform": o.platform, "replaces": u.from },
+            }));
+        }
+    }
+    serde_json::json!({
+        "buildDefinition": {
+            "buildType": "https://safeimage.dev/patch/v1",
+            "externalParameters": { "source": source, "toolingImage": tooling_image },
+            "resolvedDependencies": deps,
+        },
+        "runDetails": {
+            "builder": { "id": format!("https://safeimage.dev/{tool}") },
+            "metadata": { "startedOn": created },
+        },
+    })
+}
+
 /// Copies the work layout's image `tag` into the layout `dir` under `to_tag`.
 pub fn export(
     layout: &Path,

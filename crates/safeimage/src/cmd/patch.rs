@@ -66,6 +66,11 @@ pub struct Args {
     /// Docker's socket for `--engine docker`.
     #[arg(long, value_name = "URL")]
     docker_host: Option<String>,
+    /// Sign what is pushed with this cosign key (password from
+    /// COSIGN_PASSWORD or the terminal) and attach its SBOM (CycloneDX) and
+    /// SLSA provenance naming the original image; needs a registry destination.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
     /// Report format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: Format,
@@ -91,6 +96,18 @@ fn default_tooling(r: &patch::Release) -> anyhow::Result<String> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let dest = dest(&args.output)?;
+    // the key before any work: a wrong password stops here
+    let key = match &args.sign_key {
+        Some(k) => {
+            anyhow::ensure!(
+                matches!(dest, Dest::Registry(_)),
+                "--sign-key needs a registry destination (-o REGISTRY/REPO:TAG)"
+            );
+            let pw = crate::shared::keys::password(false)?;
+            Some(provenance::keys::load_private(k, pw.as_bytes())?)
+        }
+        None => None,
+    };
     let src: oci::Source = args
         .source
         .parse()
@@ -153,6 +170,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let repo = oci::push::Repo::connect(r, &opts.image.registry)?;
             let d = repo.push_layout(&layout, Some("result"))?;
             let t = r.tag().unwrap_or("latest");
+            // signed and attested by digest before the tag moves
+            if let Some(key) = &key {
+                sign(&repo, r, key, &d, &done, &layout, &args, &opts.image)?;
+            }
             repo.tag(&d, t)?;
             format!("{}/{}:{t}@{d}", r.registry(), r.repository())
         }
@@ -177,4 +198,95 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the pushed image (and each platform of an index), then attaches
+/// to each platform's manifest its CycloneDX SBOM and the patch's SLSA
+/// provenance.
+#[allow(clippy::too_many_arguments)]
+fn sign(
+    repo: &oci::push::Repo,
+    r: &oci::ImageRef,
+    key: &provenance::keys::PrivateKey,
+    digest: &oci::Digest,
+    done: &patch::flow::Done,
+    layout: &std::path::Path,
+    args: &Args,
+    image: &oci::Options,
+) -> anyhow::Result<()> {
+    let repository = r.full_name();
+    let created = super::output_time().to_string();
+    let (_, size, media_type) = oci::write::layout_descriptor(layout, Some("result"))?;
+    let mut subjects = vec![(digest.clone(), size, media_type, None)];
+    if done.index {
+        let bytes = std::fs::read(layout.join("blobs/sha256").join(digest.encoded()))?;
+        let idx: oci::image::Index = oci::image::parse_json(&bytes, "the patched index")?;
+        for m in idx.manifests {
+            subjects.push((
+                m.digest.parse()?,
+                m.size.max(0) as u64,
+                m.media_type,
+                m.platform,
+            ));
+        }
+    }
+    let tooling = args.tooling_image.clone().unwrap_or_default();
+    let slsa = patch::flow::slsa_predicate(
+        &args.source,
+        done,
+        &tooling,
+        &created,
+        concat!("safeimage@", env!("CARGO_PKG_VERSION")),
+    );
+    let none = std::collections::BTreeMap::new();
+    for (d, size, media_type, platform) in &subjects {
+        let subject = provenance::sign::Subject {
+            repository: &repository,
+            digest: d,
+            media_type,
+            size: *size,
+        };
+        provenance::sign::sign(repo, key, &subject, &none)?;
+        // attestations on each image manifest (the index's platforms, or the one)
+        if done.index && platform.is_none() {
+            continue;
+        }
+        let mut o = image.clone();
+        if let Some(p) = platform {
+            o.platform = p.clone();
+        }
+        let src = oci::Source::OciLayout {
+            dir: layout.to_path_buf(),
+            tag: Some("result".into()),
+        };
+        let inv = inventory::inventory(&src, &o, &|_| {})?;
+        let bom_subject = inventory::sbom::Subject {
+            name: repository.clone(),
+            digest: Some(d.to_string()),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            created: created.clone(),
+        };
+        let bom = inventory::sbom::cyclonedx_spec(
+            &inv.inventory,
+            &bom_subject,
+            inventory::sbom::CycloneDxSpec::V1_6,
+        );
+        provenance::sign::attach(
+            repo,
+            key,
+            &subject,
+            provenance::predicate::CYCLONEDX,
+            serde_json::to_value(&bom)?,
+            &created,
+        )?;
+        provenance::sign::attach(
+            repo,
+            key,
+            &subject,
+            provenance::predicate::SLSA_PROVENANCE,
+            slsa.clone(),
+            &created,
+        )?;
+    }
+    Ok(())
 }

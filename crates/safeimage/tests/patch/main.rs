@@ -12,6 +12,7 @@ mod support;
 
 mod images;
 mod platforms;
+mod signed;
 mod slim;
 
 use std::collections::BTreeSet;
