@@ -27,15 +27,21 @@ impl Stanza {
                 continue;
             }
             if line.starts_with([' ', '\t']) {
+                // trailing whitespace of a continuation line means nothing
                 if let Some((_, v)) = cur.fields.last_mut() {
                     v.push('\n');
-                    v.push_str(line);
+                    v.push_str(line.trim_end());
                 }
                 continue;
             }
-            if let Some((k, v)) = line.split_once(':') {
-                cur.fields
-                    .push((k.trim().to_string(), v.trim().to_string()));
+            // a field name is non-empty, has no space and is no comment
+            if let Some((k, v)) = line.split_once(':')
+                && let k = k.trim()
+                && !k.is_empty()
+                && !k.starts_with('#')
+                && !k.contains(char::is_whitespace)
+            {
+                cur.fields.push((k.to_string(), v.trim().to_string()));
             }
         }
         if !cur.fields.is_empty() {
@@ -109,6 +115,22 @@ mod tests {
         );
         let back: Vec<String> = all.iter().map(Stanza::render).collect();
         assert_eq!(back.join("\n"), text);
+    }
+
+    #[test]
+    fn what_is_written_reads_back_the_same() {
+        // a name that trims to a comment, a name with a space, trailing
+        // space on a continuation line: none changes on a second reading
+        let text = "\u{c}#: x\nA B: y\nPackage: p\nDescription: d\n more \r\r\n";
+        let first = Stanza::parse_all(text);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].get("Description"), Some("d\n more"));
+        assert_eq!(first[0].get("#"), None);
+        let again: Vec<Stanza> = first
+            .iter()
+            .flat_map(|s| Stanza::parse_all(&s.render()))
+            .collect();
+        assert_eq!(again, first);
     }
 
     #[test]
