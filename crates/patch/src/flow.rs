@@ -139,17 +139,11 @@ fn matched(dir: &Path, tag: &str, opts: &Options<'_>) -> Result<Vec<scan::Findin
     let inv = inventory::inventory(&src, &opts.image, &|_| {})?;
     let m = scan::match_inventory(&inv.inventory, opts.db, &opts.scan).map_err(|e| {
         PatchError::Package {
-            package: opts.db_name(),
+            package: "the advisory DB".into(),
             reason: e.to_string(),
         }
     })?;
     Ok(m.findings)
-}
-
-impl Options<'_> {
-    fn db_name(&self) -> String {
-        "the advisory DB".into()
-    }
 }
 
 /// The fixable OS findings the options select: package → (the highest

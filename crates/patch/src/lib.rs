@@ -661,8 +661,15 @@ impl Target {
         }
         .map_err(io(dir))?;
         for l in &self.layers {
-            let mut r = self.blobs.open(l)?;
-            w.add_existing_layer(l, &mut r).map_err(io(dir))?;
+            // written already (the original, before the patched image):
+            // not fetched again
+            let have = dir.join("blobs/sha256").join(l.digest.encoded()).is_file();
+            if have {
+                w.add_existing_layer(l, &mut std::io::empty())
+            } else {
+                w.add_existing_layer(l, &mut self.blobs.open(l)?)
+            }
+            .map_err(io(dir))?;
         }
         let mut config = self.config.clone();
         if let Some(p) = patch {
